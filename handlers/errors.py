@@ -1,0 +1,95 @@
+"""Core layer: the errors the core raises and adapters turn into one plain reply."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class FineTuneError(Exception):
+    """Base of every error whose message is fit to show a user as it is."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class UsageError(FineTuneError):
+    """The command text or its options are wrong; `usage` shows the right form."""
+
+    def __init__(self, message: str, *, usage: str = "") -> None:
+        super().__init__(message)
+        self.usage = usage
+
+
+class NotFoundError(FineTuneError):
+    """Nothing by that id for this team (also what another team's id looks like)."""
+
+
+class ConflictError(FineTuneError):
+    """The request clashes with what exists (an alias taken, a job already finished)."""
+
+
+class DataError(FineTuneError):
+    """A training file failed validation; `problems` lists line-numbered findings."""
+
+    def __init__(self, message: str, *, problems: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.problems = problems
+
+
+class ProviderErrorKind(StrEnum):
+    AUTH = "auth"
+    PERMISSION = "permission"
+    NOT_FOUND = "not_found"
+    BAD_REQUEST = "bad_request"
+    RATE_LIMITED = "rate_limited"
+    QUOTA = "quota"
+    SERVER = "server"
+    TIMEOUT = "timeout"
+    CONNECTION = "connection"
+    INVALID_RESPONSE = "invalid_response"
+
+
+_PLAIN: dict[ProviderErrorKind, str] = {
+    ProviderErrorKind.AUTH: "The provider rejected the API key. Ask an admin to check it.",
+    ProviderErrorKind.PERMISSION: "The provider says this key may not do that.",
+    ProviderErrorKind.NOT_FOUND: "The provider does not know that id.",
+    ProviderErrorKind.BAD_REQUEST: "The provider refused the request",
+    ProviderErrorKind.RATE_LIMITED: "The provider is rate-limiting this team; try again shortly.",
+    ProviderErrorKind.QUOTA: "The provider account is out of quota or credit.",
+    ProviderErrorKind.SERVER: "The provider had an internal error; try again in a minute.",
+    ProviderErrorKind.TIMEOUT: "The provider did not answer in time; try again.",
+    ProviderErrorKind.CONNECTION: "Could not reach the provider; try again.",
+    ProviderErrorKind.INVALID_RESPONSE: "The provider sent an answer that could not be read.",
+}
+
+
+class ProviderError(FineTuneError):
+    """A provider call failed; `kind` drives retries and backoff, the message is plain."""
+
+    def __init__(
+        self,
+        kind: ProviderErrorKind,
+        detail: str = "",
+        *,
+        retry_after: float | None = None,
+    ) -> None:
+        base = _PLAIN[kind]
+        message = f"{base}: {detail}" if detail and kind is ProviderErrorKind.BAD_REQUEST else base
+        super().__init__(message)
+        self.kind = kind
+        self.detail = detail
+        self.retry_after = retry_after
+
+    @property
+    def retryable(self) -> bool:
+        return self.kind in {
+            ProviderErrorKind.RATE_LIMITED,
+            ProviderErrorKind.SERVER,
+            ProviderErrorKind.TIMEOUT,
+            ProviderErrorKind.CONNECTION,
+        }
+
+
+class ConfigError(FineTuneError):
+    """A setting is missing or invalid; the message names it and how to set it."""

@@ -1,0 +1,302 @@
+"""Core layer: the domain values every other part speaks in."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+TERMINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
+"""Job states that never change again; every other status string is live (the API adds some)."""
+
+KNOWN_STATUSES: tuple[str, ...] = (
+    "validating_files",
+    "queued",
+    "running",
+    "paused",
+    "succeeded",
+    "failed",
+    "cancelled",
+)
+
+
+def is_terminal(status: str) -> bool:
+    """True when a job in this status will never change again."""
+    return status in TERMINAL_STATUSES
+
+
+class Platform(StrEnum):
+    SLACK = "slack"
+    DISCORD = "discord"
+    CONSOLE = "console"
+
+
+class Method(StrEnum):
+    SUPERVISED = "supervised"
+    DPO = "dpo"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChannelAddress:
+    """Where a message goes: a channel of one team on one platform, optionally a thread."""
+
+    platform: Platform
+    workspace_id: str
+    channel_id: str
+    thread_id: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.platform}:{self.workspace_id}:{self.channel_id}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Actor:
+    """Who typed a command: the platform says which workspace, channel and user, and their rights."""
+
+    platform: Platform
+    workspace_id: str
+    channel_id: str
+    user_id: str
+    display_name: str = ""
+    is_workspace_admin: bool = False
+
+    @property
+    def team_id(self) -> str:
+        return team_id_for(self.platform, self.workspace_id)
+
+    @property
+    def channel(self) -> ChannelAddress:
+        return ChannelAddress(
+            platform=self.platform, workspace_id=self.workspace_id, channel_id=self.channel_id
+        )
+
+
+def team_id_for(platform: Platform, workspace_id: str) -> str:
+    """A team is one Slack workspace or one Discord guild; its id names both parts."""
+    return f"{platform}:{workspace_id}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Team:
+    id: str
+    platform: Platform
+    workspace_id: str
+    name: str = ""
+    metric_interval_seconds: int = 60
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Hyperparameters:
+    """None means "auto": the provider picks."""
+
+    n_epochs: int | None = None
+    batch_size: int | None = None
+    learning_rate_multiplier: float | None = None
+    beta: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobSpec:
+    """Everything needed to create a fine-tuning job at a provider."""
+
+    model: str
+    training_file: str
+    validation_file: str | None = None
+    method: Method = Method.SUPERVISED
+    hyperparameters: Hyperparameters = field(default_factory=Hyperparameters)
+    suffix: str | None = None
+    seed: int | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobState:
+    """The provider's view of a job at one moment."""
+
+    id: str
+    model: str
+    status: str
+    created_at: datetime
+    training_file: str
+    method: str = Method.SUPERVISED.value
+    validation_file: str | None = None
+    hyperparameters: Hyperparameters = field(default_factory=Hyperparameters)
+    suffix: str | None = None
+    seed: int | None = None
+    fine_tuned_model: str | None = None
+    trained_tokens: int | None = None
+    error: str | None = None
+    finished_at: datetime | None = None
+    estimated_finish: datetime | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def terminal(self) -> bool:
+        return is_terminal(self.status)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Job:
+    """A team's record of a job: the provider's state plus who started it and where."""
+
+    team_id: str
+    state: JobState
+    channel: ChannelAddress | None = None
+    requester_id: str | None = None
+    card_message_id: str | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def id(self) -> str:
+        return self.state.id
+
+
+MetricValue = float | int | str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobEvent:
+    id: str
+    job_id: str
+    created_at: datetime
+    level: str = "info"
+    message: str = ""
+    type: str = "message"
+    data: Mapping[str, MetricValue] = field(default_factory=dict)
+
+    @property
+    def is_metrics(self) -> bool:
+        return self.type == "metrics"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MetricPoint:
+    """One training step's numbers, parsed from a metrics event."""
+
+    step: int
+    total_steps: int | None = None
+    train_loss: float | None = None
+    train_accuracy: float | None = None
+    valid_loss: float | None = None
+    valid_accuracy: float | None = None
+
+    @staticmethod
+    def from_event(event: JobEvent) -> MetricPoint | None:
+        """Read a metrics event; tolerate missing or odd fields, return None if no step."""
+        if not event.is_metrics:
+            return None
+        step = _as_int(event.data.get("step"))
+        if step is None:
+            return None
+
+        def pick(*names: str) -> float | None:
+            for name in names:
+                value = _as_float(event.data.get(name))
+                if value is not None:
+                    return value
+            return None
+
+        return MetricPoint(
+            step=step,
+            total_steps=_as_int(event.data.get("total_steps")),
+            train_loss=pick("train_loss"),
+            train_accuracy=pick("train_mean_token_accuracy"),
+            valid_loss=pick("full_valid_loss", "valid_loss"),
+            valid_accuracy=pick("full_valid_mean_token_accuracy", "valid_mean_token_accuracy"),
+        )
+
+
+def _as_float(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        result = float(value)
+    except ValueError:
+        return None
+    return result if result == result else None  # NaN is no number to show
+
+
+def _as_int(value: object) -> int | None:
+    number = _as_float(value)
+    return int(number) if number is not None else None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Checkpoint:
+    id: str
+    job_id: str
+    created_at: datetime
+    step: int
+    model_name: str
+    metrics: Mapping[str, MetricValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProviderFile:
+    id: str
+    filename: str
+    bytes: int
+    created_at: datetime
+    purpose: str = "fine-tune"
+    status: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProviderModel:
+    id: str
+    created_at: datetime
+    owned_by: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TeamFile:
+    """A training or validation file the team uploaded, under a short alias."""
+
+    team_id: str
+    alias: str
+    provider_file_id: str
+    filename: str
+    sha256: str
+    format: str
+    examples: int
+    bytes: int
+    created_at: datetime
+    tokens: int | None = None
+    uploaded_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TeamModel:
+    """A fine-tuned model one of the team's jobs produced."""
+
+    team_id: str
+    name: str
+    base_model: str
+    job_id: str
+    created_at: datetime
+
+
+class SubscriptionFilter(StrEnum):
+    ALL = "all"
+    COMPLETIONS = "completions"
+    FAILURES = "failures"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Subscription:
+    team_id: str
+    channel: ChannelAddress
+    filter: SubscriptionFilter = SubscriptionFilter.ALL
+    created_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuditEntry:
+    team_id: str
+    user_id: str
+    command: str
+    arguments: str
+    result: str
+    at: datetime

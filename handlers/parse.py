@@ -1,0 +1,61 @@
+"""Core layer: the text grammar shared by Slack and the console.
+
+`/finetune start file=train.jsonl model=gpt-4.1-mini epochs=3` -> StartRequest. Values may be
+quoted; bare words fill the command's positional options in order. Every failure is a UsageError.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+from handlers.errors import UsageError
+from handlers.requests import SPECS, HelpRequest, Request, build_request, resolve_command
+
+PREFIXES = ("/finetune", "finetune", "/ft")
+MAX_LINE = 4000
+_OPTION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+
+def parse(text: str) -> Request:
+    """Turn one command line into a typed request, or raise UsageError."""
+    if len(text) > MAX_LINE:
+        raise UsageError(f"The command is too long ({len(text)} characters, at most {MAX_LINE}).")
+    try:
+        tokens = shlex.split(text, comments=False, posix=True)
+    except ValueError as error:
+        raise UsageError(f"Could not read the command: {error} (check your quotes).") from None
+    if tokens and tokens[0].lower() in PREFIXES:
+        tokens = tokens[1:]
+    if not tokens:
+        return HelpRequest()
+    command, *rest = tokens
+    spec = resolve_command(command)
+    if spec is None:
+        return build_request(command, {})  # raises the unknown-command error
+    values: dict[str, object] = {}
+    positionals = list(spec.positionals)
+    for token in rest:
+        name, sep, value = token.partition("=")
+        if sep and _OPTION_NAME.match(name):
+            option = spec.option(name)
+            if option is None:
+                build_request(spec.name, {name: value})  # raises the unknown-option error
+                raise AssertionError("unreachable")
+            if option.name in values:
+                raise UsageError(f"Option '{option.name}' is given twice.", usage=spec.usage)
+            values[option.name] = value
+        else:
+            if not positionals:
+                raise UsageError(
+                    f"Unexpected '{token[:40]}' for {spec.name}; options are written key=value.",
+                    usage=spec.usage,
+                )
+            option = positionals.pop(0)
+            if option.name in values:
+                raise UsageError(f"Option '{option.name}' is given twice.", usage=spec.usage)
+            values[option.name] = token
+    return build_request(spec.name, values)
+
+
+__all__ = ["SPECS", "parse"]

@@ -1,0 +1,270 @@
+"""Core layer: the ports the core needs from the outside (provider, store, notifier, clock...)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+from handlers.model import (
+    AuditEntry,
+    ChannelAddress,
+    Checkpoint,
+    Job,
+    JobEvent,
+    JobSpec,
+    JobState,
+    MetricPoint,
+    ProviderFile,
+    ProviderModel,
+    Subscription,
+    Team,
+    TeamFile,
+    TeamModel,
+)
+from handlers.replies import Reply
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+        ...
+
+
+class Tokenizer(Protocol):
+    @property
+    def exact(self) -> bool:
+        """False when counts are estimates (the encodings could not be loaded)."""
+        ...
+
+    def count(self, text: str, *, model: str) -> int: ...
+
+
+class Provider(Protocol):
+    """A fine-tuning service: files, jobs, events, checkpoints and models."""
+
+    @property
+    def label(self) -> str:
+        """A short human name, e.g. "OpenAI" or "Sandbox (simulated)"."""
+        ...
+
+    @property
+    def is_simulation(self) -> bool: ...
+
+    async def upload_file(self, path: Path, *, filename: str) -> ProviderFile: ...
+
+    async def list_files(self) -> Sequence[ProviderFile]: ...
+
+    async def get_file(self, file_id: str) -> ProviderFile: ...
+
+    async def delete_file(self, file_id: str) -> None: ...
+
+    async def create_job(self, spec: JobSpec, *, idempotency_key: str) -> JobState:
+        """Create a job exactly once: a retry with the same key returns the first job."""
+        ...
+
+    async def get_job(self, job_id: str) -> JobState: ...
+
+    async def list_jobs(
+        self, *, metadata: Mapping[str, str] | None = None, limit: int = 20
+    ) -> Sequence[JobState]: ...
+
+    async def cancel_job(self, job_id: str) -> JobState: ...
+
+    async def pause_job(self, job_id: str) -> JobState: ...
+
+    async def resume_job(self, job_id: str) -> JobState: ...
+
+    async def list_events_after(
+        self, job_id: str, cursor: str | None, *, limit: int = 100
+    ) -> Sequence[JobEvent]:
+        """Events newer than the one whose id is `cursor` (all if None), oldest first."""
+        ...
+
+    async def list_checkpoints(self, job_id: str) -> Sequence[Checkpoint]: ...
+
+    async def list_models(self) -> Sequence[ProviderModel]: ...
+
+    async def delete_model(self, model_id: str) -> None: ...
+
+
+class ProviderDirectory(Protocol):
+    """Which provider serves a team (one shared account today; per-team keys later)."""
+
+    async def for_team(self, team_id: str) -> Provider: ...
+
+
+class ChartRenderer(Protocol):
+    def render(self, title: str, points: Sequence[MetricPoint]) -> bytes:
+        """A PNG of train/validation loss and token accuracy over steps."""
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WatchClaim:
+    """A job leased to one watcher for one poll; `fence` guards the write-back."""
+
+    job: Job
+    cursor: str | None
+    fence: int
+    polls_without_news: int
+    last_notified_metric_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutboxMessage:
+    """A notice to post: a new message, or the newest state of a card to edit in place."""
+
+    dedupe_key: str
+    team_id: str
+    target: ChannelAddress
+    kind: str
+    reply: Reply
+    job_id: str | None = None
+    card_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutboxItem:
+    id: int
+    message: OutboxMessage
+    attempts: int
+    lease_owner: str
+    existing_message_id: str | None = None
+
+
+class Store(Protocol):
+    """Durable state; every read is scoped by team."""
+
+    async def ensure_team(self, team: Team) -> Team: ...
+
+    async def get_team(self, team_id: str) -> Team | None: ...
+
+    # files
+    async def add_file(self, file: TeamFile) -> None: ...
+
+    async def get_file(self, team_id: str, alias_or_id: str) -> TeamFile | None: ...
+
+    async def find_file_by_sha256(self, team_id: str, sha256: str) -> TeamFile | None: ...
+
+    async def list_files(self, team_id: str) -> Sequence[TeamFile]: ...
+
+    async def delete_file(self, team_id: str, alias: str) -> bool: ...
+
+    # jobs
+    async def add_job(self, job: Job, *, next_poll_at: datetime) -> None: ...
+
+    async def get_job(self, team_id: str, job_id: str) -> Job | None: ...
+
+    async def list_jobs(
+        self, team_id: str, *, status: str | None = None, limit: int = 20
+    ) -> Sequence[Job]: ...
+
+    async def update_job_state(self, team_id: str, state: JobState, *, poll_now: bool) -> None: ...
+
+    async def find_job_anywhere(self, job_id: str) -> Job | None:
+        """Only for trusted callers (the webhook): look a job up without a team."""
+        ...
+
+    # models
+    async def add_model(self, model: TeamModel) -> None: ...
+
+    async def list_models(self, team_id: str) -> Sequence[TeamModel]: ...
+
+    async def get_model(self, team_id: str, name: str) -> TeamModel | None: ...
+
+    # subscriptions
+    async def add_subscription(self, subscription: Subscription) -> None: ...
+
+    async def remove_subscription(self, team_id: str, channel: ChannelAddress) -> bool: ...
+
+    async def list_subscriptions(self, team_id: str) -> Sequence[Subscription]: ...
+
+    # audit
+    async def record_audit(self, entry: AuditEntry) -> None: ...
+
+    async def list_audit(self, team_id: str, *, limit: int = 20) -> Sequence[AuditEntry]: ...
+
+
+class Notifier(Protocol):
+    """Posts a rendered notice on one platform and returns the platform's message id."""
+
+    async def post(
+        self,
+        target: ChannelAddress,
+        reply: Reply,
+        *,
+        dedupe_key: str,
+        edit_message_id: str | None = None,
+        thread_message_id: str | None = None,
+    ) -> str: ...
+
+
+class WatchStore(Protocol):
+    """The watcher's and dispatcher's durable coordination: leases, fencing, outbox."""
+
+    async def claim_due_jobs(
+        self, *, owner: str, now: datetime, lease_seconds: float, limit: int
+    ) -> Sequence[WatchClaim]:
+        """Lease live jobs whose next poll is due (skipping leased ones); bumps each fence."""
+        ...
+
+    async def commit_poll(
+        self,
+        claim: WatchClaim,
+        *,
+        owner: str,
+        state: JobState,
+        cursor: str | None,
+        messages: Sequence[OutboxMessage],
+        metric_points: Sequence[MetricPoint],
+        next_poll_at: datetime | None,
+        polls_without_news: int,
+        last_notified_metric_at: datetime | None,
+    ) -> bool:
+        """In one transaction guarded by the fence: enqueue (dedupe), store points, advance.
+
+        Returns False, writing nothing, when the lease was lost to another watcher.
+        `next_poll_at` None means never poll again (terminal).
+        """
+        ...
+
+    async def release_claim(
+        self, claim: WatchClaim, *, owner: str, next_poll_at: datetime
+    ) -> bool:
+        """Give the lease back without news (provider error): poll again at `next_poll_at`."""
+        ...
+
+    async def enqueue(self, messages: Sequence[OutboxMessage], *, now: datetime) -> int:
+        """Insert outbox rows outside a poll (e.g. a backoff notice); returns rows inserted."""
+        ...
+
+    async def claim_outbox(
+        self, *, owner: str, now: datetime, lease_seconds: float, limit: int
+    ) -> Sequence[OutboxItem]:
+        """Lease unsent rows in one statement; a newer card row supersedes older unsent ones."""
+        ...
+
+    async def mark_sent(self, item: OutboxItem, *, message_id: str, now: datetime) -> bool: ...
+
+    async def mark_failed(
+        self, item: OutboxItem, *, error: str, retry_at: datetime | None
+    ) -> None:
+        """Record a failed post; `retry_at` None gives up (dead letter)."""
+        ...
+
+    async def card_message_id(self, card_key: str) -> str | None: ...
+
+    async def list_metric_points(self, team_id: str, job_id: str) -> Sequence[MetricPoint]: ...
+
+    async def team_backoff_until(self, team_id: str) -> datetime | None: ...
+
+    async def set_team_backoff(self, team_id: str, *, until: datetime | None) -> None: ...
+
+    async def mark_job_due(self, job_id: str, *, now: datetime) -> bool: ...
+
+    async def outbox_stats(self, *, now: datetime) -> tuple[int, float]:
+        """Unsent rows and the age in seconds of the oldest one."""
+        ...

@@ -1,0 +1,659 @@
+"""Core layer: one typed request per command, and the option specs that build and document them.
+
+Every adapter builds requests through `build_request`, so a value is checked the same way
+whether it came from Slack text, a console line or a typed Discord option.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from handlers.errors import UsageError
+from handlers.model import KNOWN_STATUSES, Method, SubscriptionFilter
+
+MAX_SUFFIX = 64
+MAX_TEXT = 256
+_SUFFIX_RE = re.compile(r"^[A-Za-z0-9._-]+$")
+_ALIAS_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:._-]{0,255}$")
+
+
+# ----------------------------------------------------------------------------- requests
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HelpRequest:
+    topic: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UploadRequest:
+    path: str
+    alias: str | None = None
+    filename: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FilesRequest:
+    pass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StartRequest:
+    model: str
+    training_file: str
+    validation_file: str | None = None
+    method: Method = Method.SUPERVISED
+    n_epochs: int | None = None
+    learning_rate_multiplier: float | None = None
+    batch_size: int | None = None
+    beta: float | None = None
+    suffix: str | None = None
+    seed: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListRequest:
+    status: str | None = None
+    limit: int = 10
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InspectRequest:
+    job_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EventsRequest:
+    job_id: str
+    limit: int = 10
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CheckpointsRequest:
+    job_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CancelRequest:
+    job_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PauseRequest:
+    job_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResumeRequest:
+    job_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelsRequest:
+    pass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChartRequest:
+    job_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SubscribeRequest:
+    filter: SubscriptionFilter = SubscriptionFilter.ALL
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnsubscribeRequest:
+    pass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SubscriptionsRequest:
+    pass
+
+
+Request = (
+    HelpRequest
+    | UploadRequest
+    | FilesRequest
+    | StartRequest
+    | ListRequest
+    | InspectRequest
+    | EventsRequest
+    | CheckpointsRequest
+    | CancelRequest
+    | PauseRequest
+    | ResumeRequest
+    | ModelsRequest
+    | ChartRequest
+    | SubscribeRequest
+    | UnsubscribeRequest
+    | SubscriptionsRequest
+)
+
+
+# ----------------------------------------------------------------------------- specs
+
+
+class OptionKind(StrEnum):
+    TEXT = "text"
+    INT = "int"
+    FLOAT = "float"
+    CHOICE = "choice"
+    JOB_ID = "job_id"
+    FILE = "file"
+    MODEL = "model"
+    ALIAS = "alias"
+    SUFFIX = "suffix"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OptionSpec:
+    name: str
+    kind: OptionKind
+    help: str
+    required: bool = False
+    positional: bool = False
+    minimum: float | None = None
+    maximum: float | None = None
+    exclusive_minimum: bool = False
+    choices: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
+    placeholder: str = ""
+
+    def usage(self) -> str:
+        if self.kind is OptionKind.CHOICE:
+            shown = "|".join(self.choices)
+        elif self.kind in (OptionKind.INT, OptionKind.FLOAT) and self.minimum is not None:
+            shown = self.placeholder or (
+                f"{_num(self.minimum)}-{_num(self.maximum)}" if self.maximum is not None else "N"
+            )
+        else:
+            shown = self.placeholder or self.name.upper()
+        text = shown if self.positional else f"{self.name}={shown}"
+        return text if self.required else f"[{text}]"
+
+
+def _num(value: float | None) -> str:
+    if value is None:
+        return ""
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CommandSpec:
+    name: str
+    summary: str
+    options: tuple[OptionSpec, ...]
+    examples: tuple[str, ...]
+    build: Callable[[Mapping[str, object]], Request]
+    aliases: tuple[str, ...] = ()
+    mutating: bool = False
+
+    @property
+    def usage(self) -> str:
+        parts = [f"/finetune {self.name}", *(o.usage() for o in self.options)]
+        return " ".join(parts)
+
+    @property
+    def positionals(self) -> tuple[OptionSpec, ...]:
+        return tuple(o for o in self.options if o.positional)
+
+    def option(self, name: str) -> OptionSpec | None:
+        key = name.lower().replace("-", "_")
+        for option in self.options:
+            if key == option.name or key in option.aliases:
+                return option
+        return None
+
+
+def _job_option(help_text: str = "The job id, e.g. ftjob-abc123") -> OptionSpec:
+    return OptionSpec(
+        name="job",
+        kind=OptionKind.JOB_ID,
+        help=help_text,
+        required=True,
+        positional=True,
+        aliases=("job_id", "id"),
+        placeholder="JOB_ID",
+    )
+
+
+def _get(values: Mapping[str, object], name: str) -> object:
+    return values.get(name)
+
+
+def _opt_str(values: Mapping[str, object], name: str) -> str | None:
+    value = values.get(name)
+    return value if isinstance(value, str) else None
+
+
+def _str(values: Mapping[str, object], name: str) -> str:
+    value = values[name]
+    assert isinstance(value, str)
+    return value
+
+
+def _opt_int(values: Mapping[str, object], name: str) -> int | None:
+    value = values.get(name)
+    return value if isinstance(value, int) else None
+
+
+def _opt_float(values: Mapping[str, object], name: str) -> float | None:
+    value = values.get(name)
+    return float(value) if isinstance(value, int | float) else None
+
+
+def _build_start(v: Mapping[str, object]) -> Request:
+    method = Method(_opt_str(v, "method") or Method.SUPERVISED.value)
+    beta = _opt_float(v, "beta")
+    if beta is not None and method is not Method.DPO:
+        raise UsageError("beta only applies to method=dpo.", usage=SPECS["start"].usage)
+    return StartRequest(
+        model=_str(v, "model"),
+        training_file=_str(v, "file"),
+        validation_file=_opt_str(v, "validation"),
+        method=method,
+        n_epochs=_opt_int(v, "epochs"),
+        learning_rate_multiplier=_opt_float(v, "lr"),
+        batch_size=_opt_int(v, "batch_size"),
+        beta=beta,
+        suffix=_opt_str(v, "suffix"),
+        seed=_opt_int(v, "seed"),
+    )
+
+
+_COMMANDS: tuple[CommandSpec, ...] = (
+    CommandSpec(
+        name="help",
+        summary="Show the commands, or the details of one command.",
+        options=(
+            OptionSpec(
+                name="command",
+                kind=OptionKind.TEXT,
+                help="A command to explain",
+                positional=True,
+                placeholder="COMMAND",
+            ),
+        ),
+        examples=("/finetune help", "/finetune help start"),
+        build=lambda v: HelpRequest(topic=_opt_str(v, "command")),
+    ),
+    CommandSpec(
+        name="upload",
+        summary="Check a chat-format JSONL training file and upload it under an alias.",
+        options=(
+            OptionSpec(
+                name="file",
+                kind=OptionKind.TEXT,
+                help="Path of the .jsonl file",
+                required=True,
+                positional=True,
+                aliases=("path",),
+                placeholder="PATH",
+            ),
+            OptionSpec(
+                name="alias",
+                kind=OptionKind.ALIAS,
+                help="A short name for the file (default: the file name)",
+                aliases=("as", "name"),
+            ),
+        ),
+        examples=("/finetune upload ./train.jsonl alias=support-v1",),
+        build=lambda v: UploadRequest(path=_str(v, "file"), alias=_opt_str(v, "alias")),
+        mutating=True,
+    ),
+    CommandSpec(
+        name="files",
+        summary="List the team's uploaded files and their aliases.",
+        options=(),
+        examples=("/finetune files",),
+        build=lambda v: FilesRequest(),
+    ),
+    CommandSpec(
+        name="start",
+        summary="Start a fine-tuning job.",
+        options=(
+            OptionSpec(
+                name="file",
+                kind=OptionKind.FILE,
+                help="Training file: an alias or a provider file id",
+                required=True,
+                aliases=("training_file", "train", "training"),
+                placeholder="ALIAS",
+            ),
+            OptionSpec(
+                name="model",
+                kind=OptionKind.MODEL,
+                help="Base model, e.g. gpt-4.1-mini-2025-04-14",
+                required=True,
+                aliases=("base", "base_model"),
+                placeholder="MODEL",
+            ),
+            OptionSpec(
+                name="validation",
+                kind=OptionKind.FILE,
+                help="Validation file: an alias or a provider file id",
+                aliases=("validation_file", "val", "valid"),
+                placeholder="ALIAS",
+            ),
+            OptionSpec(
+                name="method",
+                kind=OptionKind.CHOICE,
+                help="Training method",
+                choices=tuple(m.value for m in Method),
+            ),
+            OptionSpec(
+                name="epochs",
+                kind=OptionKind.INT,
+                help="Number of epochs (default: auto)",
+                minimum=1,
+                maximum=50,
+                aliases=("n_epochs",),
+            ),
+            OptionSpec(
+                name="lr",
+                kind=OptionKind.FLOAT,
+                help="Learning-rate multiplier (default: auto)",
+                minimum=0,
+                maximum=10,
+                exclusive_minimum=True,
+                aliases=("learning_rate_multiplier", "lr_multiplier"),
+                placeholder="FLOAT",
+            ),
+            OptionSpec(
+                name="batch_size",
+                kind=OptionKind.INT,
+                help="Batch size (default: auto)",
+                minimum=1,
+                maximum=256,
+                aliases=("batch",),
+            ),
+            OptionSpec(
+                name="beta",
+                kind=OptionKind.FLOAT,
+                help="DPO beta (method=dpo only)",
+                minimum=0,
+                maximum=2,
+                exclusive_minimum=True,
+                placeholder="FLOAT",
+            ),
+            OptionSpec(
+                name="suffix",
+                kind=OptionKind.SUFFIX,
+                help="Up to 64 letters, digits, '-', '_' or '.' added to the model name",
+            ),
+            OptionSpec(
+                name="seed",
+                kind=OptionKind.INT,
+                help="Seed for reproducible training",
+                minimum=0,
+                maximum=2147483647,
+                placeholder="INT",
+            ),
+        ),
+        examples=(
+            "/finetune start file=train.jsonl model=gpt-4.1-mini-2025-04-14 epochs=3 suffix=support",
+            "/finetune start file=prefs model=gpt-4.1-mini-2025-04-14 method=dpo beta=0.1",
+        ),
+        build=_build_start,
+        mutating=True,
+    ),
+    CommandSpec(
+        name="list",
+        summary="List the team's jobs, newest first.",
+        options=(
+            OptionSpec(
+                name="status",
+                kind=OptionKind.CHOICE,
+                help="Only jobs in this status",
+                choices=KNOWN_STATUSES,
+                positional=True,
+            ),
+            OptionSpec(
+                name="limit",
+                kind=OptionKind.INT,
+                help="How many jobs (default 10)",
+                minimum=1,
+                maximum=100,
+            ),
+        ),
+        examples=("/finetune list", "/finetune list running limit=5"),
+        build=lambda v: ListRequest(
+            status=_opt_str(v, "status"), limit=_opt_int(v, "limit") or 10
+        ),
+        aliases=("ls", "jobs"),
+    ),
+    CommandSpec(
+        name="inspect",
+        summary="Show a job: status, model, hyperparameters, tokens, result, ETA.",
+        options=(_job_option(),),
+        examples=("/finetune inspect ftjob-abc123", "/finetune status ftjob-abc123"),
+        build=lambda v: InspectRequest(job_id=_str(v, "job")),
+        aliases=("status", "show"),
+    ),
+    CommandSpec(
+        name="events",
+        summary="Show a job's latest events.",
+        options=(
+            _job_option(),
+            OptionSpec(
+                name="limit",
+                kind=OptionKind.INT,
+                help="How many events (default 10)",
+                minimum=1,
+                maximum=100,
+                aliases=("n",),
+            ),
+        ),
+        examples=("/finetune events ftjob-abc123 limit=20",),
+        build=lambda v: EventsRequest(job_id=_str(v, "job"), limit=_opt_int(v, "limit") or 10),
+    ),
+    CommandSpec(
+        name="checkpoints",
+        summary="List a job's checkpoints with their metrics.",
+        options=(_job_option(),),
+        examples=("/finetune checkpoints ftjob-abc123",),
+        build=lambda v: CheckpointsRequest(job_id=_str(v, "job")),
+    ),
+    CommandSpec(
+        name="cancel",
+        summary="Cancel a running or queued job.",
+        options=(_job_option(),),
+        examples=("/finetune cancel ftjob-abc123",),
+        build=lambda v: CancelRequest(job_id=_str(v, "job")),
+        mutating=True,
+    ),
+    CommandSpec(
+        name="pause",
+        summary="Pause a running job.",
+        options=(_job_option(),),
+        examples=("/finetune pause ftjob-abc123",),
+        build=lambda v: PauseRequest(job_id=_str(v, "job")),
+        mutating=True,
+    ),
+    CommandSpec(
+        name="resume",
+        summary="Resume a paused job.",
+        options=(_job_option(),),
+        examples=("/finetune resume ftjob-abc123",),
+        build=lambda v: ResumeRequest(job_id=_str(v, "job")),
+        mutating=True,
+    ),
+    CommandSpec(
+        name="models",
+        summary="List the team's fine-tuned models.",
+        options=(),
+        examples=("/finetune models",),
+        build=lambda v: ModelsRequest(),
+    ),
+    CommandSpec(
+        name="chart",
+        summary="Plot a job's training and validation loss and token accuracy.",
+        options=(_job_option(),),
+        examples=("/finetune chart ftjob-abc123",),
+        build=lambda v: ChartRequest(job_id=_str(v, "job")),
+    ),
+    CommandSpec(
+        name="subscribe",
+        summary="Send this team's job notices to this channel too.",
+        options=(
+            OptionSpec(
+                name="filter",
+                kind=OptionKind.CHOICE,
+                help="Which notices: all, completions or failures",
+                choices=tuple(f.value for f in SubscriptionFilter),
+                positional=True,
+            ),
+        ),
+        examples=("/finetune subscribe", "/finetune subscribe failures"),
+        build=lambda v: SubscribeRequest(
+            filter=SubscriptionFilter(_opt_str(v, "filter") or SubscriptionFilter.ALL.value)
+        ),
+        mutating=True,
+    ),
+    CommandSpec(
+        name="unsubscribe",
+        summary="Stop sending the team's job notices to this channel.",
+        options=(),
+        examples=("/finetune unsubscribe",),
+        build=lambda v: UnsubscribeRequest(),
+        mutating=True,
+    ),
+    CommandSpec(
+        name="subscriptions",
+        summary="List the channels that receive the team's job notices.",
+        options=(),
+        examples=("/finetune subscriptions",),
+        build=lambda v: SubscriptionsRequest(),
+    ),
+)
+
+SPECS: dict[str, CommandSpec] = {spec.name: spec for spec in _COMMANDS}
+ALIASES: dict[str, str] = {alias: spec.name for spec in _COMMANDS for alias in spec.aliases}
+
+
+def command_names() -> tuple[str, ...]:
+    return tuple(SPECS)
+
+
+def resolve_command(name: str) -> CommandSpec | None:
+    key = name.lower()
+    return SPECS.get(ALIASES.get(key, key))
+
+
+def build_request(command: str, values: Mapping[str, object]) -> Request:
+    """Check and convert option values (text or typed) and build the command's request.
+
+    Raises UsageError naming the problem and the command's usage.
+    """
+    spec = resolve_command(command)
+    if spec is None:
+        raise UsageError(
+            f"Unknown command '{_clip(command)}'. Commands: {', '.join(SPECS)}.",
+            usage="/finetune help",
+        )
+    converted: dict[str, object] = {}
+    for raw_name, raw_value in values.items():
+        option = spec.option(raw_name)
+        if option is None:
+            known = ", ".join(o.name for o in spec.options) or "none"
+            raise UsageError(
+                f"Unknown option '{_clip(raw_name)}' for {spec.name} (options: {known}).",
+                usage=spec.usage,
+            )
+        if option.name in converted:
+            raise UsageError(f"Option '{option.name}' is given twice.", usage=spec.usage)
+        if raw_value is None:
+            continue
+        converted[option.name] = coerce(spec, option, raw_value)
+    missing = [o.name for o in spec.options if o.required and o.name not in converted]
+    if missing:
+        raise UsageError(
+            f"Missing {', '.join(missing)} for {spec.name}.",
+            usage=spec.usage,
+        )
+    return spec.build(converted)
+
+
+def coerce(spec: CommandSpec, option: OptionSpec, raw: object) -> object:
+    """One option value, converted and range-checked."""
+
+    def fail(why: str) -> UsageError:
+        return UsageError(f"{option.name}={_clip(str(raw))} {why}.", usage=spec.usage)
+
+    text = raw.strip() if isinstance(raw, str) else raw
+    if isinstance(text, str) and text == "":
+        raise fail("is empty")
+    match option.kind:
+        case OptionKind.INT:
+            if isinstance(text, bool):
+                raise fail("is not a whole number")
+            if isinstance(text, int):
+                number: int | float = text
+            else:
+                try:
+                    number = int(str(text), 10)
+                except ValueError:
+                    raise fail("is not a whole number") from None
+            return _check_range(option, number, fail)
+        case OptionKind.FLOAT:
+            if isinstance(text, bool):
+                raise fail("is not a number")
+            try:
+                value = float(text) if isinstance(text, int | float) else float(str(text))
+            except ValueError:
+                raise fail("is not a number") from None
+            if value != value or value in (float("inf"), float("-inf")):
+                raise fail("is not a number")
+            return _check_range(option, value, fail)
+        case OptionKind.CHOICE:
+            choice = str(text).lower()
+            if choice not in option.choices:
+                raise fail(f"is not one of {', '.join(option.choices)}")
+            return choice
+        case OptionKind.SUFFIX:
+            suffix = str(text)
+            if len(suffix) > MAX_SUFFIX:
+                raise fail(f"is longer than {MAX_SUFFIX} characters ({len(suffix)})")
+            if not _SUFFIX_RE.match(suffix):
+                raise fail("may only hold letters, digits, '-', '_' and '.'")
+            return suffix
+        case OptionKind.ALIAS:
+            alias = str(text)
+            if not _ALIAS_RE.match(alias):
+                raise fail("must be 1-64 letters, digits, '.', '-' or '_'")
+            return alias
+        case OptionKind.JOB_ID | OptionKind.FILE | OptionKind.MODEL:
+            ident = str(text)
+            if not _ID_RE.match(ident):
+                raise fail("is not a valid id")
+            return ident
+        case OptionKind.TEXT:
+            value_text = str(text)
+            if len(value_text) > MAX_TEXT * 4:
+                raise fail("is too long")
+            return value_text
+    raise fail("is not understood")  # pragma: no cover - every kind is matched above
+
+
+def _check_range(
+    option: OptionSpec, number: float, fail: Callable[[str], UsageError]
+) -> int | float:
+    low, high = option.minimum, option.maximum
+    if low is not None and (number <= low if option.exclusive_minimum else number < low):
+        bound = f"above {_num(low)}" if option.exclusive_minimum else f"at least {_num(low)}"
+        raise fail(f"must be {bound}" + (f" and at most {_num(high)}" if high is not None else ""))
+    if high is not None and number > high:
+        raise fail(f"must be at most {_num(high)}")
+    return number
+
+
+def _clip(text: str, limit: int = 40) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
