@@ -53,7 +53,7 @@ class ChannelAddress:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Actor:
-    """Who typed a command: the platform says which workspace, channel and user, and their rights."""
+    """Who typed a command: workspace, channel and user, and what the platform says of rights."""
 
     platform: Platform
     workspace_id: str

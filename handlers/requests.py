@@ -398,7 +398,7 @@ _COMMANDS: tuple[CommandSpec, ...] = (
             ),
         ),
         examples=(
-            "/finetune start file=train.jsonl model=gpt-4.1-mini-2025-04-14 epochs=3 suffix=support",
+            "/finetune start file=train model=gpt-4.1-mini-2025-04-14 epochs=3 suffix=support",
             "/finetune start file=prefs model=gpt-4.1-mini-2025-04-14 method=dpo beta=0.1",
         ),
         build=_build_start,
