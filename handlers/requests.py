@@ -192,6 +192,7 @@ class CommandSpec:
     options: tuple[OptionSpec, ...]
     examples: tuple[str, ...]
     build: Callable[[Mapping[str, object]], Request]
+    request_type: type
     aliases: tuple[str, ...] = ()
     mutating: bool = False
 
@@ -271,6 +272,7 @@ def _build_start(v: Mapping[str, object]) -> Request:
 _COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(
         name="help",
+        request_type=HelpRequest,
         summary="Show the commands, or the details of one command.",
         options=(
             OptionSpec(
@@ -286,6 +288,7 @@ _COMMANDS: tuple[CommandSpec, ...] = (
     ),
     CommandSpec(
         name="upload",
+        request_type=UploadRequest,
         summary="Check a chat-format JSONL training file and upload it under an alias.",
         options=(
             OptionSpec(
@@ -310,6 +313,7 @@ _COMMANDS: tuple[CommandSpec, ...] = (
     ),
     CommandSpec(
         name="files",
+        request_type=FilesRequest,
         summary="List the team's uploaded files and their aliases.",
         options=(),
         examples=("/finetune files",),
@@ -317,6 +321,7 @@ _COMMANDS: tuple[CommandSpec, ...] = (
     ),
     CommandSpec(
         name="start",
+        request_type=StartRequest,
         summary="Start a fine-tuning job.",
         options=(
             OptionSpec(
@@ -406,6 +411,7 @@ _COMMANDS: tuple[CommandSpec, ...] = (
     ),
     CommandSpec(
         name="list",
+        request_type=ListRequest,
         summary="List the team's jobs, newest first.",
         options=(
             OptionSpec(
@@ -431,6 +437,7 @@ _COMMANDS: tuple[CommandSpec, ...] = (
     ),
     CommandSpec(
         name="inspect",
+        request_type=InspectRequest,
         summary="Show a job: status, model, hyperparameters, tokens, result, ETA.",
         options=(_job_option(),),
         examples=("/finetune inspect ftjob-abc123", "/finetune status ftjob-abc123"),
@@ -439,6 +446,7 @@ _COMMANDS: tuple[CommandSpec, ...] = (
     ),
     CommandSpec(
         name="events",
+        request_type=EventsRequest,
         summary="Show a job's latest events.",
         options=(
             _job_option(),
@@ -456,6 +464,7 @@ _COMMANDS: tuple[CommandSpec, ...] = (
     ),
     CommandSpec(
         name="checkpoints",
+        request_type=CheckpointsRequest,
         summary="List a job's checkpoints with their metrics.",
         options=(_job_option(),),
         examples=("/finetune checkpoints ftjob-abc123",),
@@ -463,6 +472,7 @@ _COMMANDS: tuple[CommandSpec, ...] = (
     ),
     CommandSpec(
         name="cancel",
+        request_type=CancelRequest,
         summary="Cancel a running or queued job.",
         options=(_job_option(),),
         examples=("/finetune cancel ftjob-abc123",),
@@ -471,6 +481,7 @@ _COMMANDS: tuple[CommandSpec, ...] = (
     ),
     CommandSpec(
         name="pause",
+        request_type=PauseRequest,
         summary="Pause a running job.",
         options=(_job_option(),),
         examples=("/finetune pause ftjob-abc123",),
@@ -479,6 +490,7 @@ _COMMANDS: tuple[CommandSpec, ...] = (
     ),
     CommandSpec(
         name="resume",
+        request_type=ResumeRequest,
         summary="Resume a paused job.",
         options=(_job_option(),),
         examples=("/finetune resume ftjob-abc123",),
@@ -487,6 +499,7 @@ _COMMANDS: tuple[CommandSpec, ...] = (
     ),
     CommandSpec(
         name="models",
+        request_type=ModelsRequest,
         summary="List the team's fine-tuned models.",
         options=(),
         examples=("/finetune models",),
@@ -494,6 +507,7 @@ _COMMANDS: tuple[CommandSpec, ...] = (
     ),
     CommandSpec(
         name="chart",
+        request_type=ChartRequest,
         summary="Plot a job's training and validation loss and token accuracy.",
         options=(_job_option(),),
         examples=("/finetune chart ftjob-abc123",),
@@ -501,6 +515,7 @@ _COMMANDS: tuple[CommandSpec, ...] = (
     ),
     CommandSpec(
         name="subscribe",
+        request_type=SubscribeRequest,
         summary="Send this team's job notices to this channel too.",
         options=(
             OptionSpec(
@@ -519,6 +534,7 @@ _COMMANDS: tuple[CommandSpec, ...] = (
     ),
     CommandSpec(
         name="unsubscribe",
+        request_type=UnsubscribeRequest,
         summary="Stop sending the team's job notices to this channel.",
         options=(),
         examples=("/finetune unsubscribe",),
@@ -527,6 +543,7 @@ _COMMANDS: tuple[CommandSpec, ...] = (
     ),
     CommandSpec(
         name="subscriptions",
+        request_type=SubscriptionsRequest,
         summary="List the channels that receive the team's job notices.",
         options=(),
         examples=("/finetune subscriptions",),
@@ -536,6 +553,12 @@ _COMMANDS: tuple[CommandSpec, ...] = (
 
 SPECS: dict[str, CommandSpec] = {spec.name: spec for spec in _COMMANDS}
 ALIASES: dict[str, str] = {alias: spec.name for spec in _COMMANDS for alias in spec.aliases}
+_NAMES: dict[type, str] = {spec.request_type: spec.name for spec in _COMMANDS}
+
+
+def command_of(request: Request) -> CommandSpec:
+    """The spec of the command a request belongs to."""
+    return SPECS[_NAMES[type(request)]]
 
 
 def command_names() -> tuple[str, ...]:

@@ -1,0 +1,177 @@
+"""Core layer: what a job looks like in a channel: the card, thread updates, completion notice."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from handlers.model import Job, JobEvent, JobState, MetricPoint
+from handlers.replies import Attachment, Button, ButtonStyle, Field, Reply, Tone
+
+STATUS_TONE: dict[str, Tone] = {
+    "succeeded": Tone.SUCCESS,
+    "failed": Tone.ERROR,
+    "cancelled": Tone.WARNING,
+    "paused": Tone.WARNING,
+}
+BAR_WIDTH = 20
+
+
+def progress_bar(step: int, total: int | None, width: int = BAR_WIDTH) -> str:
+    """A text bar such as `[########------------] 40%`; unknown totals show the step only."""
+    if not total or total <= 0:
+        return f"step {step}"
+    fraction = min(max(step / total, 0.0), 1.0)
+    filled = round(fraction * width)
+    return f"[{'#' * filled}{'-' * (width - filled)}] {fraction:.0%} (step {step}/{total})"
+
+
+def format_duration(delta: timedelta) -> str:
+    seconds = max(int(delta.total_seconds()), 0)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {secs:02d}s"
+    return f"{secs}s"
+
+
+def format_time(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "—"
+
+
+def _num(value: float | None, digits: int = 4) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1%}"
+
+
+def estimate_finish(state: JobState, latest: MetricPoint | None, now: datetime) -> datetime | None:
+    """The provider's estimate when it gives one, else a straight-line extrapolation of steps."""
+    if state.terminal:
+        return None
+    if state.estimated_finish:
+        return state.estimated_finish
+    if state.status != "running" or latest is None or not latest.total_steps or latest.step <= 0:
+        return None
+    elapsed = now - state.created_at
+    remaining = latest.total_steps - latest.step
+    return now + elapsed * (remaining / latest.step)
+
+
+def job_buttons(job_id: str, status: str) -> tuple[Button, ...]:
+    if status in ("succeeded", "failed", "cancelled"):
+        return (Button(label="Chart", action="chart", value=job_id),)
+    toggle = (
+        Button(label="Resume", action="resume", value=job_id, style=ButtonStyle.PRIMARY)
+        if status == "paused"
+        else Button(label="Pause", action="pause", value=job_id)
+    )
+    return (
+        Button(
+            label="Cancel",
+            action="cancel",
+            value=job_id,
+            style=ButtonStyle.DANGER,
+            confirm=f"Cancel {job_id}? Training stops and cannot be resumed.",
+        ),
+        toggle,
+        Button(label="Refresh", action="inspect", value=job_id),
+        Button(label="Chart", action="chart", value=job_id),
+    )
+
+
+def job_card(job: Job, latest: MetricPoint | None, now: datetime) -> Reply:
+    """The one message per job that is edited in place as the job moves."""
+    state = job.state
+    end = state.finished_at or now
+    fields = [
+        Field(name="Status", value=state.status),
+        Field(name="Model", value=state.fine_tuned_model or state.model),
+        Field(
+            name="Progress",
+            value=progress_bar(latest.step, latest.total_steps) if latest else "not started",
+            inline=False,
+        ),
+        Field(name="Train loss", value=_num(latest.train_loss if latest else None)),
+        Field(name="Valid loss", value=_num(latest.valid_loss if latest else None)),
+        Field(name="Token accuracy", value=_pct(latest.train_accuracy if latest else None)),
+        Field(name="Elapsed", value=format_duration(end - state.created_at)),
+    ]
+    eta = estimate_finish(state, latest, now)
+    if eta:
+        fields.append(
+            Field(name="ETA", value=f"{format_time(eta)} (in {format_duration(eta - now)})")
+        )
+    if state.error:
+        fields.append(Field(name="Error", value=state.error, inline=False))
+    requester = f" · started by <@{job.requester_id}>" if job.requester_id else ""
+    return Reply(
+        title=f"Fine-tuning {state.id} · {state.status}",
+        fields=tuple(fields),
+        tone=STATUS_TONE.get(state.status, Tone.INFO),
+        buttons=job_buttons(state.id, state.status),
+        footer=f"base {state.model}{requester}",
+    )
+
+
+def metric_update(job_id: str, point: MetricPoint) -> Reply:
+    parts = [progress_bar(point.step, point.total_steps)]
+    parts.append(f"train loss {_num(point.train_loss)}")
+    if point.valid_loss is not None:
+        parts.append(f"valid loss {_num(point.valid_loss)}")
+    if point.train_accuracy is not None:
+        parts.append(f"token accuracy {_pct(point.train_accuracy)}")
+    return Reply(title=f"{job_id}: " + " · ".join(parts))
+
+
+def event_update(job_id: str, event: JobEvent) -> Reply:
+    tone = {"error": Tone.ERROR, "warn": Tone.WARNING}.get(event.level, Tone.INFO)
+    return Reply(title=f"{job_id}: {event.message}", tone=tone)
+
+
+def completion_notice(job: Job, points: Sequence[MetricPoint], chart_png: bytes | None) -> Reply:
+    """A new message (edits notify nobody) naming the result and mentioning the requester."""
+    state = job.state
+    mention = (job.requester_id,) if job.requester_id else ()
+    who = f"<@{job.requester_id}> " if job.requester_id else ""
+    latest = points[-1] if points else None
+    fields: list[Field] = []
+    if state.status == "succeeded":
+        title = f"{who}{state.id} succeeded: {state.fine_tuned_model or 'model ready'}"
+        fields.append(
+            Field(name="Fine-tuned model", value=state.fine_tuned_model or "—", inline=False)
+        )
+        if state.trained_tokens is not None:
+            fields.append(Field(name="Trained tokens", value=f"{state.trained_tokens:,}"))
+        if latest:
+            fields.append(Field(name="Final train loss", value=_num(latest.train_loss)))
+            if latest.valid_loss is not None:
+                fields.append(Field(name="Final valid loss", value=_num(latest.valid_loss)))
+    elif state.status == "failed":
+        title = f"{who}{state.id} failed: {state.error or 'no reason given'}"
+    else:
+        title = f"{who}{state.id} was {state.status}"
+    attachments = (
+        (
+            Attachment(
+                filename=f"{state.id}-loss.png",
+                content=chart_png,
+                mime_type="image/png",
+                title=f"{state.id} loss and accuracy",
+            ),
+        )
+        if chart_png
+        else ()
+    )
+    return Reply(
+        title=title,
+        fields=tuple(fields),
+        tone=STATUS_TONE.get(state.status, Tone.INFO),
+        mentions=mention,
+        attachments=attachments,
+        buttons=(Button(label="Chart", action="chart", value=state.id),),
+    )

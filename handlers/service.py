@@ -1,0 +1,619 @@
+"""Core layer: `handle(request, actor) -> Reply`: scoping, validation and orchestration."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from handlers.cards import format_duration, format_time, job_card, progress_bar
+from handlers.datasets import DatasetReport, check_chat_jsonl
+from handlers.errors import (
+    ConflictError,
+    DataError,
+    FineTuneError,
+    NotFoundError,
+    ProviderError,
+    ProviderErrorKind,
+    UsageError,
+)
+from handlers.model import (
+    Actor,
+    AuditEntry,
+    Hyperparameters,
+    Job,
+    JobSpec,
+    JobState,
+    MetricPoint,
+    Subscription,
+    Team,
+    TeamFile,
+    TeamModel,
+)
+from handlers.ports import ChartRenderer, Clock, ProviderDirectory, Store, WatchStore
+from handlers.replies import Attachment, Field, Reply, Table, Tone, Visibility, error_reply
+from handlers.requests import (
+    SPECS,
+    CancelRequest,
+    ChartRequest,
+    CheckpointsRequest,
+    EventsRequest,
+    FilesRequest,
+    HelpRequest,
+    InspectRequest,
+    ListRequest,
+    ModelsRequest,
+    PauseRequest,
+    Request,
+    ResumeRequest,
+    StartRequest,
+    SubscribeRequest,
+    SubscriptionsRequest,
+    UnsubscribeRequest,
+    UploadRequest,
+    command_of,
+    resolve_command,
+)
+
+log = logging.getLogger(__name__)
+
+BOT_METADATA_KEY = "ftbot"
+"""Every job the bot creates carries this metadata key, so `resync` can find it again."""
+
+
+class Service:
+    """The one entry for every command; never posts, only answers."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        watch_store: WatchStore,
+        providers: ProviderDirectory,
+        clock: Clock,
+        charts: ChartRenderer,
+        instance: str = "default",
+    ) -> None:
+        self._store = store
+        self._watch = watch_store
+        self._providers = providers
+        self._clock = clock
+        self._charts = charts
+        self._instance = instance
+
+    async def handle(self, request: Request, actor: Actor) -> Reply:
+        """Answer one command for one actor; every failure becomes one plain reply."""
+        name = command_of(request).name
+        try:
+            await self._store.ensure_team(
+                Team(id=actor.team_id, platform=actor.platform, workspace_id=actor.workspace_id)
+            )
+            reply = await self._dispatch(request, actor)
+        except UsageError as error:
+            reply = error_reply(error.message, usage=error.usage)
+        except DataError as error:
+            reply = Reply(
+                title=error.message,
+                lines=error.problems,
+                tone=Tone.ERROR,
+                visibility=Visibility.EPHEMERAL,
+            )
+        except FineTuneError as error:
+            reply = error_reply(error.message)
+        except Exception:
+            log.exception("command failed", extra={"command": name, "team": actor.team_id})
+            reply = error_reply("Something went wrong on our side; the error was logged.")
+        if SPECS[name].mutating:
+            await self._audit(actor, name, request, reply)
+        return reply
+
+    async def _dispatch(self, request: Request, actor: Actor) -> Reply:
+        team = actor.team_id
+        match request:
+            case HelpRequest(topic=topic):
+                return help_reply(topic)
+            case UploadRequest():
+                return await self._upload(request, actor)
+            case FilesRequest():
+                return await self._files(team)
+            case StartRequest():
+                return await self._start(request, actor)
+            case ListRequest(status=status, limit=limit):
+                return await self._list(team, status, limit)
+            case InspectRequest(job_id=job_id):
+                return await self._inspect(team, job_id)
+            case EventsRequest(job_id=job_id, limit=limit):
+                return await self._events(team, job_id, limit)
+            case CheckpointsRequest(job_id=job_id):
+                return await self._checkpoints(team, job_id)
+            case CancelRequest(job_id=job_id):
+                return await self._control(team, job_id, "cancel")
+            case PauseRequest(job_id=job_id):
+                return await self._control(team, job_id, "pause")
+            case ResumeRequest(job_id=job_id):
+                return await self._control(team, job_id, "resume")
+            case ModelsRequest():
+                return await self._models(team)
+            case ChartRequest(job_id=job_id):
+                return await self._chart(team, job_id)
+            case SubscribeRequest(filter=filter_):
+                await self._store.add_subscription(
+                    Subscription(
+                        team_id=team,
+                        channel=actor.channel,
+                        filter=filter_,
+                        created_by=actor.user_id,
+                    )
+                )
+                return Reply(
+                    title=f"This channel now receives {filter_.value} job notices of the team.",
+                    tone=Tone.SUCCESS,
+                )
+            case UnsubscribeRequest():
+                removed = await self._store.remove_subscription(team, actor.channel)
+                if not removed:
+                    raise NotFoundError("This channel was not subscribed.")
+                return Reply(title="This channel no longer receives the team's job notices.")
+            case SubscriptionsRequest():
+                subs = await self._store.list_subscriptions(team)
+                if not subs:
+                    return Reply(
+                        title="No subscribed channels.",
+                        lines=(
+                            "Notices go to the channel a job was started in. "
+                            "Run /finetune subscribe in another channel to add it.",
+                        ),
+                    )
+                return Reply(
+                    title=f"{len(subs)} subscribed channel(s)",
+                    table=Table(
+                        headers=("channel", "filter", "by"),
+                        rows=tuple(
+                            (f"<#{s.channel.channel_id}>", s.filter.value, s.created_by or "—")
+                            for s in subs
+                        ),
+                    ),
+                )
+        raise UsageError("Unknown command.", usage="/finetune help")  # pragma: no cover
+
+    # ------------------------------------------------------------------ files
+
+    async def _upload(self, request: UploadRequest, actor: Actor) -> Reply:
+        path = Path(request.path)
+        filename = request.filename or path.name
+        alias = request.alias or _default_alias(filename)
+        # Reading a large file must not stall every other team's commands on the event loop.
+        report = await asyncio.to_thread(_check_file, path)
+        if report is None:
+            raise UsageError(f"No readable file at {request.path}.", usage=SPECS["upload"].usage)
+        if not report.ok:
+            raise DataError(
+                f"{filename} is not ready for fine-tuning: {report.problem_count} problem(s).",
+                problems=report.problems
+                + (
+                    (f"… and {report.problem_count - len(report.problems)} more",)
+                    if report.problem_count > len(report.problems)
+                    else ()
+                ),
+            )
+        team = actor.team_id
+        same = await self._store.find_file_by_sha256(team, report.sha256)
+        if same is not None:
+            return Reply(
+                title=f"{filename} was already uploaded as '{same.alias}' "
+                f"({same.provider_file_id}).",
+                lines=(
+                    "Nothing uploaded again. Start a job with "
+                    f"/finetune start file={same.alias} model=MODEL",
+                ),
+            )
+        if await self._store.get_file(team, alias) is not None:
+            raise ConflictError(
+                f"The alias '{alias}' is taken in this team; pick another with alias=NAME."
+            )
+        provider = await self._providers.for_team(team)
+        uploaded = await provider.upload_file(path, filename=filename)
+        record = TeamFile(
+            team_id=team,
+            alias=alias,
+            provider_file_id=uploaded.id,
+            filename=filename,
+            sha256=report.sha256,
+            format=report.format,
+            examples=report.examples,
+            bytes=report.bytes,
+            created_at=self._clock.now(),
+            uploaded_by=actor.user_id,
+        )
+        try:
+            await self._store.add_file(record)
+        except ConflictError:
+            await provider.delete_file(uploaded.id)  # a racing upload took the alias first
+            raise
+        return Reply(
+            title=f"Uploaded {filename} as '{alias}'",
+            fields=(
+                Field(name="File id", value=uploaded.id),
+                Field(name="Examples", value=str(report.examples)),
+                Field(name="Size", value=_size(report.bytes)),
+                Field(name="Format", value=report.format),
+            ),
+            lines=(f"Next: /finetune start file={alias} model=MODEL",),
+            tone=Tone.SUCCESS,
+        )
+
+    async def _files(self, team: str) -> Reply:
+        files = await self._store.list_files(team)
+        if not files:
+            return Reply(
+                title="No files yet.",
+                lines=("Upload one with /finetune upload PATH alias=NAME",),
+            )
+        return Reply(
+            title=f"{len(files)} file(s)",
+            table=Table(
+                headers=("alias", "file id", "examples", "size", "uploaded"),
+                rows=tuple(
+                    (
+                        f.alias,
+                        f.provider_file_id,
+                        str(f.examples),
+                        _size(f.bytes),
+                        format_time(f.created_at),
+                    )
+                    for f in files
+                ),
+            ),
+        )
+
+    # ------------------------------------------------------------------ jobs
+
+    async def _start(self, request: StartRequest, actor: Actor) -> Reply:
+        team = actor.team_id
+        training = await self._store.get_file(team, request.training_file)
+        if training is None:
+            raise NotFoundError(
+                f"No file '{request.training_file}' in this team. See /finetune files."
+            )
+        validation: TeamFile | None = None
+        if request.validation_file:
+            validation = await self._store.get_file(team, request.validation_file)
+            if validation is None:
+                raise NotFoundError(
+                    f"No file '{request.validation_file}' in this team. See /finetune files."
+                )
+        spec = JobSpec(
+            model=request.model,
+            training_file=training.provider_file_id,
+            validation_file=validation.provider_file_id if validation else None,
+            method=request.method,
+            hyperparameters=Hyperparameters(
+                n_epochs=request.n_epochs,
+                batch_size=request.batch_size,
+                learning_rate_multiplier=request.learning_rate_multiplier,
+                beta=request.beta,
+            ),
+            suffix=request.suffix,
+            seed=request.seed,
+            metadata={
+                BOT_METADATA_KEY: self._instance,
+                "ftbot_team": team,
+                "ftbot_channel": actor.channel.channel_id,
+                "ftbot_user": actor.user_id,
+            },
+        )
+        provider = await self._providers.for_team(team)
+        state = await provider.create_job(spec, idempotency_key=uuid.uuid4().hex)
+        now = self._clock.now()
+        job = Job(
+            team_id=team,
+            state=state,
+            channel=actor.channel,
+            requester_id=actor.user_id,
+            updated_at=now,
+        )
+        await self._store.add_job(job, next_poll_at=now)
+        hp = spec.hyperparameters
+        lines = ["I'll post progress in this channel and mention you when it ends."]
+        if provider.is_simulation:
+            lines.append(f"Note: {provider.label}: no real model is trained.")
+        return Reply(
+            title=f"Started {state.id}",
+            fields=(
+                Field(name="Status", value=state.status),
+                Field(name="Base model", value=state.model),
+                Field(
+                    name="Training file", value=f"{training.alias} ({training.provider_file_id})"
+                ),
+                Field(name="Validation file", value=validation.alias if validation else "—"),
+                Field(name="Method", value=spec.method.value),
+                Field(name="Epochs", value=_auto(hp.n_epochs)),
+                Field(name="LR multiplier", value=_auto(hp.learning_rate_multiplier)),
+                Field(name="Batch size", value=_auto(hp.batch_size)),
+                Field(name="Suffix", value=spec.suffix or "—"),
+            ),
+            lines=tuple(lines),
+            tone=Tone.SUCCESS,
+        )
+
+    async def _list(self, team: str, status: str | None, limit: int) -> Reply:
+        jobs = await self._store.list_jobs(team, status=status, limit=limit)
+        if not jobs:
+            which = f" with status {status}" if status else ""
+            return Reply(
+                title=f"No jobs{which}.",
+                lines=("Start one with /finetune start file=ALIAS model=MODEL",),
+            )
+        return Reply(
+            title=f"{len(jobs)} job(s), newest first",
+            table=Table(
+                headers=("job", "status", "model", "created", "result"),
+                rows=tuple(
+                    (
+                        j.state.id,
+                        j.state.status,
+                        j.state.model,
+                        format_time(j.state.created_at),
+                        j.state.fine_tuned_model or (j.state.error or "")[:60],
+                    )
+                    for j in jobs
+                ),
+            ),
+        )
+
+    async def _job(self, team: str, job_id: str) -> Job:
+        job = await self._store.get_job(team, job_id)
+        if job is None:
+            raise NotFoundError(f"No job '{job_id}' in this team. See /finetune list.")
+        return job
+
+    async def _inspect(self, team: str, job_id: str) -> Reply:
+        job = await self._job(team, job_id)
+        provider = await self._providers.for_team(team)
+        stale_note = ""
+        try:
+            state = await provider.get_job(job_id)
+            if state != job.state:
+                await self._store.update_job_state(team, state, poll_now=True)
+                await self._remember_model(team, state)
+            job = replace(job, state=state)
+        except ProviderError as error:
+            if error.kind is ProviderErrorKind.NOT_FOUND:
+                raise NotFoundError(f"The provider no longer knows job '{job_id}'.") from None
+            stale_note = f"Showing the last known state: {error.message}"
+        points = await self._watch.list_metric_points(team, job_id)
+        latest = points[-1] if points else None
+        s = job.state
+        hp = s.hyperparameters
+        fields = [
+            Field(name="Status", value=s.status),
+            Field(name="Base model", value=s.model),
+            Field(name="Method", value=s.method),
+            Field(name="Epochs", value=_auto(hp.n_epochs)),
+            Field(name="LR multiplier", value=_auto(hp.learning_rate_multiplier)),
+            Field(name="Batch size", value=_auto(hp.batch_size)),
+            Field(name="Training file", value=s.training_file),
+            Field(name="Validation file", value=s.validation_file or "—"),
+            Field(
+                name="Trained tokens", value=f"{s.trained_tokens:,}" if s.trained_tokens else "—"
+            ),
+            Field(name="Fine-tuned model", value=s.fine_tuned_model or "—", inline=False),
+            Field(name="Created", value=format_time(s.created_at)),
+            Field(name="Finished", value=format_time(s.finished_at)),
+        ]
+        if latest:
+            fields.append(
+                Field(
+                    name="Progress",
+                    value=progress_bar(latest.step, latest.total_steps),
+                    inline=False,
+                )
+            )
+        card = job_card(job, latest, self._clock.now())
+        eta = next((f for f in card.fields if f.name == "ETA"), None)
+        if eta:
+            fields.append(eta)
+        if s.error:
+            fields.append(Field(name="Error", value=s.error, inline=False))
+        if s.suffix:
+            fields.append(Field(name="Suffix", value=s.suffix))
+        return Reply(
+            title=f"Job {s.id}",
+            fields=tuple(fields),
+            lines=(stale_note,) if stale_note else (),
+            tone=card.tone,
+            buttons=card.buttons,
+        )
+
+    async def _events(self, team: str, job_id: str, limit: int) -> Reply:
+        await self._job(team, job_id)
+        provider = await self._providers.for_team(team)
+        events = await provider.list_events_after(job_id, None)
+        latest = list(events)[-limit:]
+        if not latest:
+            return Reply(title=f"No events yet for {job_id}.")
+        return Reply(
+            title=f"Latest {len(latest)} event(s) of {job_id}",
+            lines=tuple(
+                f"{format_time(e.created_at)}  [{e.level}] {e.message}" for e in reversed(latest)
+            ),
+        )
+
+    async def _checkpoints(self, team: str, job_id: str) -> Reply:
+        await self._job(team, job_id)
+        provider = await self._providers.for_team(team)
+        checkpoints = await provider.list_checkpoints(job_id)
+        if not checkpoints:
+            return Reply(title=f"No checkpoints yet for {job_id}.")
+        return Reply(
+            title=f"{len(checkpoints)} checkpoint(s) of {job_id}",
+            table=Table(
+                headers=("step", "model", "train loss", "valid loss"),
+                rows=tuple(
+                    (
+                        str(c.step),
+                        c.model_name,
+                        _metric(c.metrics.get("train_loss")),
+                        _metric(c.metrics.get("full_valid_loss", c.metrics.get("valid_loss"))),
+                    )
+                    for c in checkpoints
+                ),
+            ),
+        )
+
+    async def _control(self, team: str, job_id: str, action: str) -> Reply:
+        job = await self._job(team, job_id)
+        if job.state.terminal:
+            raise ConflictError(f"{job_id} already {job.state.status}; nothing to {action}.")
+        provider = await self._providers.for_team(team)
+        match action:
+            case "cancel":
+                state = await provider.cancel_job(job_id)
+            case "pause":
+                state = await provider.pause_job(job_id)
+            case _:
+                state = await provider.resume_job(job_id)
+        await self._store.update_job_state(team, state, poll_now=True)
+        verb = {"cancel": "Cancelling", "pause": "Paused", "resume": "Resumed"}[action]
+        return Reply(
+            title=f"{verb} {job_id} (status: {state.status})",
+            tone=Tone.WARNING if action == "cancel" else Tone.SUCCESS,
+        )
+
+    async def _models(self, team: str) -> Reply:
+        models = await self._store.list_models(team)
+        if not models:
+            return Reply(
+                title="No fine-tuned models yet.",
+                lines=("They appear here when a job of this team succeeds.",),
+            )
+        return Reply(
+            title=f"{len(models)} fine-tuned model(s)",
+            table=Table(
+                headers=("model", "base", "job", "created"),
+                rows=tuple(
+                    (m.name, m.base_model, m.job_id, format_time(m.created_at)) for m in models
+                ),
+            ),
+        )
+
+    async def _chart(self, team: str, job_id: str) -> Reply:
+        job = await self._job(team, job_id)
+        points: Sequence[MetricPoint] = await self._watch.list_metric_points(team, job_id)
+        if not points:
+            provider = await self._providers.for_team(team)
+            events = await provider.list_events_after(job_id, None)
+            points = [p for e in events if (p := MetricPoint.from_event(e)) is not None]
+        if not points:
+            return Reply(title=f"No metrics yet for {job_id}; try again once training runs.")
+        png = self._charts.render(f"{job_id} ({job.state.model})", points)
+        last = points[-1]
+        return Reply(
+            title=f"Loss and token accuracy of {job_id}",
+            lines=(f"{len(points)} steps; last {progress_bar(last.step, last.total_steps)}",),
+            attachments=(
+                Attachment(
+                    filename=f"{job_id}-loss.png",
+                    content=png,
+                    mime_type="image/png",
+                    title=f"{job_id} loss and accuracy",
+                ),
+            ),
+        )
+
+    async def _remember_model(self, team: str, state: JobState) -> None:
+        if state.status == "succeeded" and state.fine_tuned_model:
+            await self._store.add_model(
+                TeamModel(
+                    team_id=team,
+                    name=state.fine_tuned_model,
+                    base_model=state.model,
+                    job_id=state.id,
+                    created_at=state.finished_at or self._clock.now(),
+                )
+            )
+
+    async def _audit(self, actor: Actor, name: str, request: Request, reply: Reply) -> None:
+        result = "error" if reply.tone is Tone.ERROR else "ok"
+        try:
+            await self._store.record_audit(
+                AuditEntry(
+                    team_id=actor.team_id,
+                    user_id=actor.user_id,
+                    command=name,
+                    arguments=_describe(request),
+                    result=f"{result}: {reply.title[:200]}",
+                    at=self._clock.now(),
+                )
+            )
+        except Exception:
+            log.exception("audit write failed", extra={"command": name, "team": actor.team_id})
+
+
+def help_reply(topic: str | None) -> Reply:
+    """The overall command list, or one command's usage, options and examples."""
+    if topic:
+        spec = resolve_command(topic)
+        if spec is None:
+            raise UsageError(
+                f"No command '{topic[:40]}'. Commands: {', '.join(SPECS)}.",
+                usage="/finetune help",
+            )
+        lines = [spec.summary, "", f"Usage: {spec.usage}"]
+        if spec.options:
+            lines.append("Options:")
+            lines.extend(f"  {o.name}: {o.help}" for o in spec.options)
+        if spec.aliases:
+            lines.append(f"Also: {', '.join(spec.aliases)}")
+        lines.append("Examples:")
+        lines.extend(f"  {e}" for e in spec.examples)
+        return Reply(
+            title=f"/finetune {spec.name}", lines=tuple(lines), visibility=Visibility.EPHEMERAL
+        )
+    lines = [f"/finetune {s.name} — {s.summary}" for s in SPECS.values()]
+    lines.append("")
+    lines.append("Details of one command: /finetune help COMMAND")
+    return Reply(
+        title="finetune-bot commands", lines=tuple(lines), visibility=Visibility.EPHEMERAL
+    )
+
+
+def _check_file(path: Path) -> DatasetReport | None:
+    return check_chat_jsonl(path) if path.is_file() else None
+
+
+def _describe(request: Request) -> str:
+    parts = []
+    for key in getattr(request, "__dataclass_fields__", {}):
+        value = getattr(request, key)
+        if value is not None:
+            parts.append(f"{key}={value}")
+    return " ".join(parts)[:500]
+
+
+def _default_alias(filename: str) -> str:
+    stem = filename.rsplit(".", 1)[0] if filename.endswith(".jsonl") else filename
+    cleaned = "".join(c if c.isalnum() or c in "._-" else "-" for c in stem).strip("-.")
+    return (cleaned or "file")[:64]
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n = n / 1024  # type: ignore[assignment]
+    return f"{n} B"  # pragma: no cover
+
+
+def _auto(value: float | None) -> str:
+    return "auto" if value is None else f"{value:g}"
+
+
+def _metric(value: object) -> str:
+    return f"{value:.4f}" if isinstance(value, int | float) else "—"
+
+
+__all__ = ["BOT_METADATA_KEY", "Service", "format_duration", "help_reply"]

@@ -1,0 +1,458 @@
+"""Core layer: what a sweep does with each leased job: ask the provider, plan notices, commit."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from handlers.cards import completion_notice, event_update, job_card, metric_update
+from handlers.errors import ProviderError, ProviderErrorKind
+from handlers.model import (
+    ChannelAddress,
+    Job,
+    JobEvent,
+    JobState,
+    MetricPoint,
+    SubscriptionFilter,
+    TeamModel,
+)
+from handlers.ports import (
+    ChartRenderer,
+    Clock,
+    OutboxMessage,
+    Provider,
+    ProviderDirectory,
+    Store,
+    WatchClaim,
+    WatchStore,
+)
+from handlers.replies import Reply, Tone
+
+log = logging.getLogger(__name__)
+
+CARD = "card"
+THREAD_KINDS = frozenset({"metric", "event"})
+"""Kinds posted in the job card's thread once the card exists."""
+
+
+def card_key(job_id: str) -> str:
+    return f"card:{job_id}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WatchSettings:
+    lease_seconds: float = 60.0
+    claim_limit: int = 200
+    slow_poll_seconds: float = 60.0
+    slow_poll_max_seconds: float = 300.0
+    running_poll_seconds: float = 15.0
+    running_poll_max_seconds: float = 120.0
+    paused_poll_seconds: float = 120.0
+    jitter: float = 0.15
+    error_backoff_seconds: float = 30.0
+    rate_limit_backoff_seconds: float = 60.0
+    auth_backoff_seconds: float = 3600.0
+    concurrency: int = 16
+    metric_interval_seconds: float = 60.0
+
+
+@dataclass(slots=True)
+class SweepStats:
+    claimed: int = 0
+    committed: int = 0
+    lost_leases: int = 0
+    provider_calls: int = 0
+    provider_errors: dict[str, int] = field(default_factory=dict)
+    messages: int = 0
+
+
+def poll_delay(status: str, idle_polls: int, settings: WatchSettings) -> float:
+    """Seconds to the next poll: slow while waiting, fast while running, backing off when idle."""
+    match status:
+        case "validating_files" | "queued":
+            base = settings.slow_poll_seconds * (1.5 ** min(idle_polls, 10))
+            return min(base, settings.slow_poll_max_seconds)
+        case "running":
+            factor = 2.0 ** max(0, min(idle_polls - 2, 6))
+            return min(settings.running_poll_seconds * factor, settings.running_poll_max_seconds)
+        case "paused":
+            return settings.paused_poll_seconds
+        case _:
+            return settings.slow_poll_seconds
+
+
+def jittered(seconds: float, job_id: str, fence: int, jitter: float) -> float:
+    """Spread polls so replicas and teams do not align; deterministic per (job, fence)."""
+    digest = hashlib.blake2b(f"{job_id}:{fence}".encode(), digest_size=4).digest()
+    unit = int.from_bytes(digest, "big") / 0xFFFFFFFF  # 0..1
+    return seconds * (1 + jitter * (2 * unit - 1))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PollPlan:
+    messages: tuple[OutboxMessage, ...]
+    points: tuple[MetricPoint, ...]
+    cursor: str | None
+    next_poll_at: datetime | None
+    idle_polls: int
+    last_notified_metric_at: datetime | None
+
+
+class Watcher:
+    """One sweep: lease due jobs, fetch news outside any transaction, commit under the fence."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        watch_store: WatchStore,
+        providers: ProviderDirectory,
+        clock: Clock,
+        charts: ChartRenderer,
+        owner: str,
+        settings: WatchSettings | None = None,
+    ) -> None:
+        self._store = store
+        self._watch = watch_store
+        self._providers = providers
+        self._clock = clock
+        self._charts = charts
+        self._owner = owner
+        self._settings = settings or WatchSettings()
+
+    async def sweep(self) -> SweepStats:
+        stats = SweepStats()
+        now = self._clock.now()
+        claims = await self._watch.claim_due_jobs(
+            owner=self._owner,
+            now=now,
+            lease_seconds=self._settings.lease_seconds,
+            limit=self._settings.claim_limit,
+        )
+        stats.claimed = len(claims)
+        by_team: dict[str, list[WatchClaim]] = defaultdict(list)
+        for claim in claims:
+            by_team[claim.job.team_id].append(claim)
+        gate = asyncio.Semaphore(self._settings.concurrency)
+
+        async def one_team(team_id: str, team_claims: list[WatchClaim]) -> None:
+            async with gate:
+                await self._sweep_team(team_id, team_claims, stats)
+
+        await asyncio.gather(*(one_team(t, c) for t, c in by_team.items()))
+        return stats
+
+    async def _sweep_team(self, team_id: str, claims: list[WatchClaim], stats: SweepStats) -> None:
+        provider = await self._providers.for_team(team_id)
+        states: dict[str, JobState] = {}
+        if len(claims) > 1:
+            # One list call answers every job's status; fall back to one call per missing job.
+            try:
+                stats.provider_calls += 1
+                listed = await provider.list_jobs(
+                    metadata={"ftbot_team": team_id}, limit=min(100, max(20, len(claims) * 2))
+                )
+                states = {s.id: s for s in listed}
+            except ProviderError as error:
+                await self._provider_failed(team_id, claims, error, stats)
+                return
+        for claim in claims:
+            try:
+                await self._poll(claim, provider, states.get(claim.job.id), stats)
+            except ProviderError as error:
+                if error.kind is ProviderErrorKind.NOT_FOUND:
+                    await self._close_gone(claim, stats)
+                    continue
+                await self._provider_failed(team_id, [claim], error, stats)
+                if error.kind in _TEAM_WIDE:
+                    rest = claims[claims.index(claim) + 1 :]
+                    for other in rest:
+                        await self._watch.release_claim(
+                            other, owner=self._owner, next_poll_at=self._backoff_until(error)
+                        )
+                    return
+        backoff = await self._watch.team_backoff_until(team_id)
+        if backoff is not None:
+            await self._watch.set_team_backoff(team_id, until=None)
+
+    async def _poll(
+        self,
+        claim: WatchClaim,
+        provider: Provider,
+        listed: JobState | None,
+        stats: SweepStats,
+    ) -> None:
+        job = claim.job
+        if listed is None:
+            stats.provider_calls += 1
+            listed = await provider.get_job(job.id)
+        state = listed
+        changed = state.status != job.state.status
+        events: Sequence[JobEvent] = ()
+        if state.status == "running" or changed or state.terminal:
+            stats.provider_calls += 1
+            events = await provider.list_events_after(job.id, claim.cursor)
+        team = await self._store.get_team(job.team_id)
+        interval = team.metric_interval_seconds if team else self._settings.metric_interval_seconds
+        plan = await self._plan(claim, state, events, interval)
+        ok = await self._watch.commit_poll(
+            claim,
+            owner=self._owner,
+            state=state,
+            cursor=plan.cursor,
+            messages=plan.messages,
+            metric_points=plan.points,
+            next_poll_at=plan.next_poll_at,
+            polls_without_news=plan.idle_polls,
+            last_notified_metric_at=plan.last_notified_metric_at,
+        )
+        if not ok:
+            stats.lost_leases += 1
+            log.info("lease lost", extra={"job": job.id, "owner": self._owner})
+            return
+        stats.committed += 1
+        stats.messages += len(plan.messages)
+        if state.status == "succeeded" and state.fine_tuned_model and changed:
+            await self._store.add_model(
+                TeamModel(
+                    team_id=job.team_id,
+                    name=state.fine_tuned_model,
+                    base_model=state.model,
+                    job_id=job.id,
+                    created_at=state.finished_at or self._clock.now(),
+                )
+            )
+
+    async def _plan(
+        self,
+        claim: WatchClaim,
+        state: JobState,
+        events: Sequence[JobEvent],
+        metric_interval: float,
+    ) -> PollPlan:
+        job = replace(claim.job, state=state)
+        now = self._clock.now()
+        points = tuple(p for e in events if (p := MetricPoint.from_event(e)) is not None)
+        changed = state.status != claim.job.state.status
+        news = bool(events) or changed
+        messages: list[OutboxMessage] = []
+        origin = job.channel
+        latest = points[-1] if points else None
+        if latest is None and (changed or state.terminal):
+            stored = await self._watch.list_metric_points(job.team_id, job.id)
+            latest = stored[-1] if stored else None
+        if origin is not None and news:
+            step = latest.step if latest else 0
+            messages.append(
+                self._message(
+                    job,
+                    origin,
+                    kind=CARD,
+                    key=f"{job.id}:card:{state.status}:{step}",
+                    reply=job_card(job, latest, now),
+                    card=True,
+                )
+            )
+            for event in events:
+                if not event.is_metrics and event.message:
+                    messages.append(
+                        self._message(
+                            job,
+                            origin,
+                            kind="event",
+                            key=f"{job.id}:event:{event.id}",
+                            reply=event_update(job.id, event),
+                        )
+                    )
+        notified = claim.last_notified_metric_at
+        if origin is not None and points and not state.terminal:
+            due = notified is None or (now - notified).total_seconds() >= metric_interval
+            if due:
+                point = points[-1]
+                messages.append(
+                    self._message(
+                        job,
+                        origin,
+                        kind="metric",
+                        key=f"{job.id}:metric:{point.step}",
+                        reply=metric_update(job.id, point),
+                    )
+                )
+                notified = now
+        if changed:
+            messages.extend(await self._status_notices(job, points))
+        idle = 0 if news else claim.polls_without_news + 1
+        next_poll: datetime | None = None
+        if not state.terminal:
+            delay = poll_delay(state.status, idle, self._settings)
+            delay = jittered(delay, job.id, claim.fence, self._settings.jitter)
+            next_poll = now + timedelta(seconds=delay)
+        cursor = events[-1].id if events else claim.cursor
+        return PollPlan(
+            messages=tuple(messages),
+            points=points,
+            cursor=cursor,
+            next_poll_at=next_poll,
+            idle_polls=idle,
+            last_notified_metric_at=notified,
+        )
+
+    async def _status_notices(
+        self, job: Job, new_points: Sequence[MetricPoint]
+    ) -> list[OutboxMessage]:
+        state = job.state
+        messages: list[OutboxMessage] = []
+        subscriptions = await self._store.list_subscriptions(job.team_id)
+        if state.terminal:
+            stored = list(await self._watch.list_metric_points(job.team_id, job.id))
+            seen = {p.step for p in stored}
+            points = sorted(
+                stored + [p for p in new_points if p.step not in seen], key=lambda p: p.step
+            )
+            chart = self._charts.render(f"{job.id} ({state.model})", points) if points else None
+            notice = completion_notice(job, points, chart)
+            targets: list[ChannelAddress] = [job.channel] if job.channel else []
+            for sub in subscriptions:
+                wanted = sub.filter is not SubscriptionFilter.FAILURES or state.status == "failed"
+                if wanted and all(sub.channel.key != t.key for t in targets):
+                    targets.append(sub.channel)
+            for target in targets:
+                messages.append(
+                    self._message(
+                        job,
+                        target,
+                        kind="completion",
+                        key=f"{job.id}:status:{state.status}:{target.key}",
+                        reply=notice,
+                    )
+                )
+            return messages
+        line = Reply(title=f"{job.id} is now {state.status} (base {state.model})")
+        for sub in subscriptions:
+            if sub.filter is SubscriptionFilter.ALL and (
+                job.channel is None or sub.channel.key != job.channel.key
+            ):
+                messages.append(
+                    self._message(
+                        job,
+                        sub.channel,
+                        kind="status",
+                        key=f"{job.id}:status:{state.status}:{sub.channel.key}",
+                        reply=line,
+                    )
+                )
+        return messages
+
+    def _message(
+        self,
+        job: Job,
+        target: ChannelAddress,
+        *,
+        kind: str,
+        key: str,
+        reply: Reply,
+        card: bool = False,
+    ) -> OutboxMessage:
+        return OutboxMessage(
+            dedupe_key=key,
+            team_id=job.team_id,
+            target=target,
+            kind=kind,
+            reply=reply,
+            job_id=job.id,
+            card_key=card_key(job.id) if card else None,
+        )
+
+    async def _close_gone(self, claim: WatchClaim, stats: SweepStats) -> None:
+        job = claim.job
+        messages: tuple[OutboxMessage, ...] = ()
+        if job.channel is not None:
+            messages = (
+                self._message(
+                    job,
+                    job.channel,
+                    kind="completion",
+                    key=f"{job.id}:gone",
+                    reply=Reply(
+                        title=f"The provider no longer knows {job.id}; I stopped watching it.",
+                        tone=Tone.WARNING,
+                        mentions=(job.requester_id,) if job.requester_id else (),
+                    ),
+                ),
+            )
+        ok = await self._watch.commit_poll(
+            claim,
+            owner=self._owner,
+            state=job.state,
+            cursor=claim.cursor,
+            messages=messages,
+            metric_points=(),
+            next_poll_at=None,
+            polls_without_news=claim.polls_without_news,
+            last_notified_metric_at=claim.last_notified_metric_at,
+        )
+        stats.committed += int(ok)
+        stats.lost_leases += int(not ok)
+
+    def _backoff_until(self, error: ProviderError) -> datetime:
+        now = self._clock.now()
+        match error.kind:
+            case ProviderErrorKind.AUTH | ProviderErrorKind.PERMISSION | ProviderErrorKind.QUOTA:
+                seconds = self._settings.auth_backoff_seconds
+            case ProviderErrorKind.RATE_LIMITED:
+                seconds = max(error.retry_after or 0.0, self._settings.rate_limit_backoff_seconds)
+            case _:
+                seconds = self._settings.error_backoff_seconds
+        return now + timedelta(seconds=seconds)
+
+    async def _provider_failed(
+        self, team_id: str, claims: Sequence[WatchClaim], error: ProviderError, stats: SweepStats
+    ) -> None:
+        stats.provider_errors[error.kind.value] = (
+            stats.provider_errors.get(error.kind.value, 0) + 1
+        )
+        until = self._backoff_until(error)
+        log.warning(
+            "provider error while watching",
+            extra={"team": team_id, "kind": error.kind.value, "retry_at": until.isoformat()},
+        )
+        if error.kind in _TEAM_WIDE:
+            previous = await self._watch.team_backoff_until(team_id)
+            await self._watch.set_team_backoff(team_id, until=until)
+            origin = next((c.job.channel for c in claims if c.job.channel), None)
+            if previous is None and origin is not None:
+                # Told once per episode: the backoff is only cleared by a later success.
+                notice = Reply(
+                    title=f"Pausing job updates for this team: {error.message}",
+                    lines=(f"I'll try again after {until:%H:%M} UTC.",),
+                    tone=Tone.WARNING,
+                )
+                await self._watch.enqueue(
+                    [
+                        OutboxMessage(
+                            dedupe_key=f"{team_id}:backoff:{self._clock.now():%Y%m%d%H%M%S}",
+                            team_id=team_id,
+                            target=origin,
+                            kind="notice",
+                            reply=notice,
+                        )
+                    ],
+                    now=self._clock.now(),
+                )
+        for claim in claims:
+            await self._watch.release_claim(claim, owner=self._owner, next_poll_at=until)
+
+
+_TEAM_WIDE = frozenset(
+    {
+        ProviderErrorKind.RATE_LIMITED,
+        ProviderErrorKind.QUOTA,
+        ProviderErrorKind.AUTH,
+        ProviderErrorKind.PERMISSION,
+    }
+)
