@@ -1,0 +1,161 @@
+"""Composition root: every setting, read once from the environment in main, never at import."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from handlers.errors import ConfigError
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/finetune-bot.db"
+
+
+class ProviderKind(StrEnum):
+    OPENAI = "openai"
+    AZURE = "azure"
+    SANDBOX = "sandbox"
+
+
+def _env(*names: str) -> Any:
+    return AliasChoices(*names)
+
+
+class Settings(BaseSettings):
+    """Conventional names for the platforms' and OpenAI's secrets; FINETUNE_BOT_ for the rest."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FINETUNE_BOT_",
+        case_sensitive=False,
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    # chat platforms (adapters arrive with their own issues; the settings are read already)
+    slack_bot_token: SecretStr | None = Field(
+        default=None, validation_alias=_env("SLACK_BOT_TOKEN")
+    )
+    slack_app_token: SecretStr | None = Field(
+        default=None, validation_alias=_env("SLACK_APP_TOKEN")
+    )
+    slack_signing_secret: SecretStr | None = Field(
+        default=None, validation_alias=_env("SLACK_SIGNING_SECRET")
+    )
+    discord_token: SecretStr | None = Field(default=None, validation_alias=_env("DISCORD_TOKEN"))
+
+    # provider
+    provider: ProviderKind = ProviderKind.OPENAI
+    openai_api_key: SecretStr | None = Field(default=None, validation_alias=_env("OPENAI_API_KEY"))
+    openai_base_url: str | None = Field(default=None, validation_alias=_env("OPENAI_BASE_URL"))
+    azure_openai_endpoint: str | None = Field(
+        default=None, validation_alias=_env("AZURE_OPENAI_ENDPOINT")
+    )
+    azure_openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias=_env("AZURE_OPENAI_API_KEY")
+    )
+    openai_api_version: str = Field(
+        default="2025-04-01-preview", validation_alias=_env("OPENAI_API_VERSION")
+    )
+    openai_webhook_secret: SecretStr | None = Field(
+        default=None, validation_alias=_env("OPENAI_WEBHOOK_SECRET")
+    )
+    sandbox_state: Path | None = None
+
+    # storage and web
+    database_url: str = Field(default=DEFAULT_DATABASE_URL, validation_alias=_env("DATABASE_URL"))
+    http_host: str = "0.0.0.0"
+    http_port: int = Field(default=8080, ge=0, le=65535)
+    log_level: str = "INFO"
+
+    # watcher
+    sweep_seconds: float = Field(default=5.0, gt=0, le=3600)
+    dispatch_seconds: float = Field(default=1.0, gt=0, le=3600)
+    running_poll_seconds: float = Field(default=15.0, gt=0, le=3600)
+    queued_poll_seconds: float = Field(default=60.0, gt=0, le=86400)
+    metric_interval_seconds: float = Field(default=60.0, ge=0, le=86400)
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
+    @field_validator("database_url")
+    @classmethod
+    def _database(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://", "postgresql://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        if value.startswith("postgresql://"):
+            return "postgresql+asyncpg://" + value.removeprefix("postgresql://")
+        return value
+
+    @property
+    def slack_configured(self) -> bool:
+        return self.slack_bot_token is not None
+
+    @property
+    def discord_configured(self) -> bool:
+        return self.discord_token is not None
+
+
+_ENV_NAMES: dict[str, str] = {
+    "slack_bot_token": "SLACK_BOT_TOKEN",
+    "slack_app_token": "SLACK_APP_TOKEN",
+    "slack_signing_secret": "SLACK_SIGNING_SECRET",
+    "discord_token": "DISCORD_TOKEN",
+    "openai_api_key": "OPENAI_API_KEY",
+    "openai_base_url": "OPENAI_BASE_URL",
+    "azure_openai_endpoint": "AZURE_OPENAI_ENDPOINT",
+    "azure_openai_api_key": "AZURE_OPENAI_API_KEY",
+    "openai_api_version": "OPENAI_API_VERSION",
+    "openai_webhook_secret": "OPENAI_WEBHOOK_SECRET",
+    "database_url": "DATABASE_URL",
+}
+
+
+def env_name(field: str) -> str:
+    """The environment variable that sets a field."""
+    return _ENV_NAMES.get(field, f"FINETUNE_BOT_{field.upper()}")
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the Settings once; an invalid value becomes one ConfigError naming the variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "?"
+        message = str(first["msg"]).removeprefix("Value error, ")
+        # Never echo the rejected value: it could be a secret.
+        raise ConfigError(
+            f"{env_name(field)} is invalid: {message}. Set it in the environment, e.g. "
+            f"export {env_name(field)}=..."
+        ) from None
+
+
+def check_provider(settings: Settings) -> None:
+    """Raise ConfigError naming the first missing provider setting."""
+    match settings.provider:
+        case ProviderKind.OPENAI:
+            if settings.openai_api_key is None:
+                raise ConfigError(
+                    "OPENAI_API_KEY is not set: export OPENAI_API_KEY=sk-... "
+                    "(or FINETUNE_BOT_PROVIDER=sandbox to try the bot without a key)."
+                )
+        case ProviderKind.AZURE:
+            if not settings.azure_openai_endpoint:
+                raise ConfigError(
+                    "AZURE_OPENAI_ENDPOINT is not set: export "
+                    "AZURE_OPENAI_ENDPOINT=https://NAME.openai.azure.com"
+                )
+            if settings.azure_openai_api_key is None:
+                raise ConfigError(
+                    "AZURE_OPENAI_API_KEY is not set: export AZURE_OPENAI_API_KEY=..."
+                )
+        case ProviderKind.SANDBOX:
+            pass

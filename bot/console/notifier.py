@@ -1,0 +1,47 @@
+"""Console adapter: posts notices to a terminal as the channel would see them."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from pathlib import Path
+
+from bot.console.render import render_text
+from handlers.model import ChannelAddress
+from handlers.replies import Reply
+
+
+class ConsoleNotifier:
+    """Prints each notice; card edits are shown as updates of the same message id."""
+
+    def __init__(self, write: Callable[[str], None], *, attachments_dir: Path) -> None:
+        self._write = write
+        self._dir = attachments_dir
+        self._ids = itertools.count(1)
+        self.posted: list[tuple[str, str]] = []
+
+    async def post(
+        self,
+        target: ChannelAddress,
+        reply: Reply,
+        *,
+        dedupe_key: str,
+        edit_message_id: str | None = None,
+        thread_message_id: str | None = None,
+    ) -> str:
+        message_id = edit_message_id or f"msg-{next(self._ids)}"
+        if edit_message_id:
+            prefix = f"[#{target.channel_id} · card {message_id} updated]"
+        elif thread_message_id:
+            prefix = f"[#{target.channel_id} · thread of {thread_message_id}]"
+        else:
+            prefix = f"[#{target.channel_id} · {message_id}]"
+        text = render_text(reply)
+        for attachment in reply.attachments:
+            self._dir.mkdir(parents=True, exist_ok=True)
+            path = self._dir / attachment.filename
+            path.write_bytes(attachment.content)
+            text += f"\n  📎 {attachment.title or attachment.filename}: {path}"
+        self._write(f"{prefix}\n{text}\n")
+        self.posted.append((dedupe_key, message_id))
+        return message_id

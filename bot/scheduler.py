@@ -1,0 +1,52 @@
+"""Composition root: APScheduler 3.x used only as a timer for the watcher's and outbox's ticks."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+log = logging.getLogger(__name__)
+
+
+class Ticker:
+    """Runs async ticks at fixed intervals on the running loop; no job store, no persistence.
+
+    Every replica runs the same ticks; the database's leases decide who does what.
+    """
+
+    def __init__(self) -> None:
+        self._scheduler = AsyncIOScheduler(timezone="UTC")
+        self._started = False
+
+    def every(
+        self, seconds: float, name: str, tick: Callable[[], Awaitable[object]], *, jitter: int = 0
+    ) -> None:
+        async def run() -> None:
+            try:
+                await tick()
+            except Exception:
+                log.exception("tick failed", extra={"tick": name})
+
+        self._scheduler.add_job(
+            run,
+            "interval",
+            seconds=seconds,
+            id=name,
+            name=name,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=max(1, int(seconds * 2)),
+            jitter=jitter or None,
+        )
+
+    def start(self) -> None:
+        """Must be called from inside the running event loop."""
+        self._scheduler.start()
+        self._started = True
+
+    def stop(self) -> None:
+        if self._started:
+            self._scheduler.shutdown(wait=False)
+            self._started = False
