@@ -1,0 +1,1 @@
+"""Adapter layer: fine-tuning providers behind the core's Provider port."""

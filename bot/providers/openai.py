@@ -1,0 +1,653 @@
+"""Provider adapter: fine-tuning through the openai SDK (OpenAI, Azure OpenAI, compatible APIs)."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import math
+import re
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from openai import (
+    APIConnectionError,
+    APIResponseValidationError,
+    APIStatusError,
+    APITimeoutError,
+    AsyncAzureOpenAI,
+    AsyncOpenAI,
+    OpenAIError,
+    omit,
+)
+from openai.types.fine_tuning import (
+    DpoHyperparametersParam,
+    SupervisedHyperparametersParam,
+    job_create_params,
+)
+
+from handlers.errors import ProviderError, ProviderErrorKind
+from handlers.model import (
+    Checkpoint,
+    Hyperparameters,
+    JobEvent,
+    JobSpec,
+    JobState,
+    Method,
+    MetricValue,
+    ProviderFile,
+    ProviderModel,
+)
+
+log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+
+OPENAI_HOST = "api.openai.com"
+IDEMPOTENCY_METADATA_KEY = "ftbot_idem"
+"""Metadata key that carries the caller's idempotency key on every job this bot creates."""
+
+_QUOTA_CODES = frozenset(
+    {
+        "insufficient_quota",
+        "billing_hard_limit_reached",
+        "billing_not_active",
+        "access_terminated",
+        "quota_exceeded",
+    }
+)
+_SECRET_PATTERN = re.compile(r"\b(sk|sess|org|proj)-[A-Za-z0-9_\-*]{8,}")
+_MAX_LIST_ITEMS = 10_000
+
+
+class _MalformedError(Exception):
+    """A response object lacks a field the port needs, or holds the wrong type."""
+
+
+class OpenAIProvider:
+    """The Provider port over `AsyncOpenAI`: one client, SDK errors mapped to `ProviderError`.
+
+    Build it with `OpenAIProvider.openai(...)`, `OpenAIProvider.azure(...)` or
+    `OpenAIProvider(client)` for any already-built `AsyncOpenAI` (compatible endpoints too).
+    """
+
+    def __init__(
+        self,
+        client: AsyncOpenAI,
+        *,
+        label: str | None = None,
+        close_client: bool = True,
+        create_attempts: int = 3,
+        create_retry_delay: float = 1.0,
+        max_create_retry_delay: float = 30.0,
+        max_event_pages: int = 50,
+    ) -> None:
+        self._client = client
+        # Job creation must not be retried by the SDK: a retry after a lost answer would start
+        # (and bill) a second job. create_job retries itself, after an idempotency lookup.
+        self._create_client = client.with_options(max_retries=0)
+        self._label = label or _label_for(client)
+        self._close_client = close_client
+        self._create_attempts = max(1, create_attempts)
+        self._create_retry_delay = max(0.0, create_retry_delay)
+        self._max_create_retry_delay = max_create_retry_delay
+        self._max_event_pages = max(1, max_event_pages)
+        key = getattr(client, "api_key", None)
+        self._secrets = tuple(s for s in (key,) if isinstance(s, str) and len(s) >= 4)
+
+    # -- construction -----------------------------------------------------------------------
+
+    @classmethod
+    def openai(
+        cls,
+        api_key: str,
+        base_url: str | None = None,
+        *,
+        timeout: float = 60.0,
+        max_retries: int = 2,
+        organization: str | None = None,
+        project: str | None = None,
+        **options: Any,
+    ) -> OpenAIProvider:
+        """OpenAI itself, or any OpenAI-compatible server when `base_url` is given."""
+        client = AsyncOpenAI(
+            api_key=api_key,
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            organization=organization,
+            project=project,
+        )
+        return cls(client, **options)
+
+    @classmethod
+    def azure(
+        cls,
+        endpoint: str,
+        api_key: str,
+        api_version: str,
+        *,
+        timeout: float = 60.0,
+        max_retries: int = 2,
+        **options: Any,
+    ) -> OpenAIProvider:
+        """Azure OpenAI: `endpoint` is `https://<resource>.openai.azure.com`.
+
+        No deployment is set: the fine-tuning, files and models routes are resource-wide, and
+        `JobSpec.model` names the base model (e.g. `gpt-4o-mini-2024-07-18`), not a deployment.
+        A fine-tuned model must be deployed (under a deployment name of your choosing) in Azure
+        before it can serve requests; that step is outside this port.
+        """
+        client = AsyncAzureOpenAI(
+            azure_endpoint=endpoint,
+            api_key=api_key,
+            api_version=api_version,
+            timeout=timeout,
+            max_retries=max_retries,
+        )
+        return cls(client, **options)
+
+    @classmethod
+    def from_client(
+        cls, client: AsyncOpenAI, *, label: str | None = None, close_client: bool = True
+    ) -> OpenAIProvider:
+        """Wrap an already-built client (custom http client, headers, proxies...)."""
+        return cls(client, label=label, close_client=close_client)
+
+    async def aclose(self) -> None:
+        if self._close_client:
+            await self._client.close()
+
+    async def __aenter__(self) -> OpenAIProvider:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    @property
+    def label(self) -> str:
+        return self._label
+
+    @property
+    def is_simulation(self) -> bool:
+        return False
+
+    # -- files ------------------------------------------------------------------------------
+
+    async def upload_file(self, path: Path, *, filename: str) -> ProviderFile:
+        file = await self._call(
+            self._client.files.create(file=(filename, path), purpose="fine-tune")
+        )
+        return self._map(_file, file)
+
+    async def list_files(self) -> Sequence[ProviderFile]:
+        items = await self._collect(self._client.files.list(purpose="fine-tune"))
+        return [self._map(_file, item) for item in items]
+
+    async def get_file(self, file_id: str) -> ProviderFile:
+        return self._map(_file, await self._call(self._client.files.retrieve(file_id)))
+
+    async def delete_file(self, file_id: str) -> None:
+        await self._call(self._client.files.delete(file_id))
+
+    # -- jobs -------------------------------------------------------------------------------
+
+    async def create_job(self, spec: JobSpec, *, idempotency_key: str) -> JobState:
+        """Create a job exactly once: look the key up before the first and every later try."""
+        existing = await self._find_job(idempotency_key)
+        if existing is not None:
+            return existing
+        metadata = {**spec.metadata, IDEMPOTENCY_METADATA_KEY: idempotency_key}
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                job = await self._call(
+                    self._create_client.fine_tuning.jobs.create(
+                        model=spec.model,
+                        training_file=spec.training_file,
+                        method=_method(spec),
+                        metadata=metadata,
+                        suffix=spec.suffix if spec.suffix is not None else omit,
+                        seed=spec.seed if spec.seed is not None else omit,
+                        validation_file=(
+                            spec.validation_file if spec.validation_file is not None else omit
+                        ),
+                    )
+                )
+                return self._map(_job, job)
+            except ProviderError as error:
+                delay = self._create_retry_after(error, attempt)
+                if delay is None:
+                    raise
+                log.warning(
+                    "job create failed, checking before retrying",
+                    extra={"kind": str(error.kind), "attempt": attempt, "delay": delay},
+                )
+                await asyncio.sleep(delay)
+                # A lookup failure propagates: without knowing, a second create could duplicate.
+                existing = await self._find_job(idempotency_key)
+                if existing is not None:
+                    return existing
+
+    async def get_job(self, job_id: str) -> JobState:
+        return self._map(_job, await self._call(self._client.fine_tuning.jobs.retrieve(job_id)))
+
+    async def list_jobs(
+        self, *, metadata: Mapping[str, str] | None = None, limit: int = 20
+    ) -> Sequence[JobState]:
+        page = await self._call(
+            self._client.fine_tuning.jobs.list(
+                limit=limit, metadata=dict(metadata) if metadata else omit
+            )
+        )
+        jobs = [self._map(_job, item) for item in self._page_items(page)]
+        if metadata:
+            # Some compatible servers ignore the filter; never hand back another tag's jobs.
+            jobs = [j for j in jobs if all(j.metadata.get(k) == v for k, v in metadata.items())]
+        return jobs[:limit]
+
+    async def cancel_job(self, job_id: str) -> JobState:
+        return self._map(_job, await self._call(self._client.fine_tuning.jobs.cancel(job_id)))
+
+    async def pause_job(self, job_id: str) -> JobState:
+        return self._map(_job, await self._call(self._client.fine_tuning.jobs.pause(job_id)))
+
+    async def resume_job(self, job_id: str) -> JobState:
+        return self._map(_job, await self._call(self._client.fine_tuning.jobs.resume(job_id)))
+
+    async def list_events_after(
+        self, job_id: str, cursor: str | None, *, limit: int = 100
+    ) -> Sequence[JobEvent]:
+        """Events newer than `cursor` (all if None), oldest first; `limit` is the page size.
+
+        The API lists newest first and `after=<id>` pages toward older events, so walk pages
+        until the cursor shows up or the list ends.
+        """
+        newer: list[JobEvent] = []
+        seen: set[str] = set()
+        after: str | None = None
+        for _ in range(self._max_event_pages):
+            page = await self._call(
+                self._client.fine_tuning.jobs.list_events(
+                    job_id, limit=limit, after=after if after is not None else omit
+                )
+            )
+            items = self._page_items(page)
+            for item in items:
+                event = self._map(_event, item, job_id)
+                if cursor is not None and event.id == cursor:
+                    return newer[::-1]
+                if event.id not in seen:
+                    seen.add(event.id)
+                    newer.append(event)
+            if not items or getattr(page, "has_more", None) is False:
+                break
+            last = getattr(items[-1], "id", None)
+            if not isinstance(last, str) or last == after:
+                break  # a server that does not advance would loop forever
+            after = last
+        else:
+            log.warning(
+                "event paging stopped at the page cap before the cursor",
+                extra={"job_id": job_id, "pages": self._max_event_pages},
+            )
+        return newer[::-1]
+
+    async def list_checkpoints(self, job_id: str) -> Sequence[Checkpoint]:
+        items = await self._collect(self._client.fine_tuning.jobs.checkpoints.list(job_id))
+        return [self._map(_checkpoint, item, job_id) for item in items]
+
+    # -- models -----------------------------------------------------------------------------
+
+    async def list_models(self) -> Sequence[ProviderModel]:
+        items = await self._collect(self._client.models.list())
+        return [self._map(_model, item) for item in items]
+
+    async def delete_model(self, model_id: str) -> None:
+        await self._call(self._client.models.delete(model_id))
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    async def _find_job(self, idempotency_key: str) -> JobState | None:
+        jobs = await self.list_jobs(metadata={IDEMPOTENCY_METADATA_KEY: idempotency_key})
+        return jobs[0] if jobs else None
+
+    def _create_retry_after(self, error: ProviderError, attempt: int) -> float | None:
+        """Seconds to wait before the next create, or None to give up now."""
+        if not error.retryable or attempt >= self._create_attempts:
+            return None
+        backoff = self._create_retry_delay * 2 ** (attempt - 1)
+        delay = error.retry_after if error.retry_after is not None else backoff
+        return delay if delay <= self._max_create_retry_delay else None
+
+    async def _call(self, request: Awaitable[_T]) -> _T:
+        try:
+            return await request
+        except OpenAIError as error:
+            raise self._error(error) from None
+        except ValueError as error:
+            # A 2xx body that is not JSON: the SDK lets json's decoder error through.
+            log.warning("unreadable provider response", extra={"error": type(error).__name__})
+            raise ProviderError(ProviderErrorKind.INVALID_RESPONSE) from None
+
+    async def _collect(self, pages: Any) -> list[Any]:
+        """Every item of an SDK paginator, capped so a server that never ends cannot hang us."""
+        items: list[Any] = []
+
+        async def walk() -> None:
+            async for item in pages:
+                items.append(item)
+                if len(items) >= _MAX_LIST_ITEMS:
+                    return
+
+        await self._call(walk())
+        return items
+
+    @staticmethod
+    def _page_items(page: object) -> list[Any]:
+        data = getattr(page, "data", None)
+        if data is None:
+            return []
+        if not isinstance(data, list):
+            raise ProviderError(ProviderErrorKind.INVALID_RESPONSE)
+        return data
+
+    def _map(self, mapper: Callable[..., _T], item: object, *args: str) -> _T:
+        try:
+            return mapper(item, *args)
+        except (_MalformedError, AttributeError, TypeError, ValueError, OverflowError) as error:
+            log.warning("malformed provider object", extra={"error": self._scrub(str(error))})
+            raise ProviderError(ProviderErrorKind.INVALID_RESPONSE) from None
+
+    def _error(self, error: OpenAIError) -> ProviderError:
+        kind, retry_after, detail = _classify(error)
+        detail = self._scrub(detail)
+        log.warning(
+            "provider call failed",
+            extra={
+                "kind": str(kind),
+                "status": getattr(error, "status_code", None),
+                "request_id": getattr(error, "request_id", None),
+                "code": getattr(error, "code", None),
+            },
+        )
+        return ProviderError(kind, detail, retry_after=retry_after)
+
+    def _scrub(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return _SECRET_PATTERN.sub(r"\1-***", text)
+
+
+# -- error classification ---------------------------------------------------------------------
+
+
+def _classify(error: OpenAIError) -> tuple[ProviderErrorKind, float | None, str]:
+    if isinstance(error, APITimeoutError):
+        return ProviderErrorKind.TIMEOUT, None, ""
+    if isinstance(error, APIConnectionError):
+        return ProviderErrorKind.CONNECTION, None, ""
+    if isinstance(error, APIResponseValidationError):
+        return ProviderErrorKind.INVALID_RESPONSE, None, ""
+    if not isinstance(error, APIStatusError):
+        return ProviderErrorKind.INVALID_RESPONSE, None, ""
+    status = error.status_code
+    detail = _api_message(error)
+    if _is_quota(error) and status in {400, 402, 403, 429}:
+        return ProviderErrorKind.QUOTA, None, detail
+    match status:
+        case 401:
+            return ProviderErrorKind.AUTH, None, detail
+        case 403:
+            return ProviderErrorKind.PERMISSION, None, detail
+        case 404:
+            return ProviderErrorKind.NOT_FOUND, None, detail
+        case 408:
+            return ProviderErrorKind.TIMEOUT, None, detail
+        case 429:
+            retry_after = _retry_after(error.response.headers, now=time.time())
+            return ProviderErrorKind.RATE_LIMITED, retry_after, detail
+        case 402:
+            return ProviderErrorKind.QUOTA, None, detail
+        case _ if status >= 500:
+            return ProviderErrorKind.SERVER, None, detail
+        case _:
+            return ProviderErrorKind.BAD_REQUEST, None, detail
+
+
+def _is_quota(error: APIStatusError) -> bool:
+    for value in (error.code, error.type):
+        if isinstance(value, str) and (
+            value in _QUOTA_CODES or "quota" in value or "billing" in value
+        ):
+            return True
+    return False
+
+
+def _api_message(error: APIStatusError) -> str:
+    body = error.body
+    if isinstance(body, Mapping):
+        message = body.get("message")
+        if isinstance(message, str) and message:
+            return message
+    return str(error.message)
+
+
+def _retry_after(headers: Mapping[str, str], *, now: float) -> float | None:
+    """Seconds from `retry-after-ms`, `retry-after` (seconds or an HTTP date), else None."""
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        raw = headers.get(name)
+        if raw is None:
+            continue
+        try:
+            value = float(raw) * scale
+        except ValueError:
+            continue
+        if math.isfinite(value) and value >= 0:
+            return value
+    raw = headers.get("retry-after")
+    if raw:
+        try:
+            when = email.utils.parsedate_to_datetime(raw)
+        except (TypeError, ValueError):
+            return None
+        return max(0.0, when.timestamp() - now)
+    return None
+
+
+# -- mapping SDK objects to core values -------------------------------------------------------
+
+
+def _label_for(client: AsyncOpenAI) -> str:
+    if isinstance(client, AsyncAzureOpenAI):
+        return "Azure OpenAI"
+    url = client.base_url
+    if url.host == OPENAI_HOST:
+        return "OpenAI"
+    host = f"{url.host}:{url.port}" if url.port else url.host
+    return f"OpenAI-compatible ({host})"
+
+
+def _method(spec: JobSpec) -> job_create_params.Method:
+    """The `method` body; unset hyperparameters are left out, which the API reads as "auto"."""
+    hp = spec.hyperparameters
+    if spec.method is Method.DPO:
+        dpo: DpoHyperparametersParam = {}
+        if hp.n_epochs is not None:
+            dpo["n_epochs"] = hp.n_epochs
+        if hp.batch_size is not None:
+            dpo["batch_size"] = hp.batch_size
+        if hp.learning_rate_multiplier is not None:
+            dpo["learning_rate_multiplier"] = hp.learning_rate_multiplier
+        if hp.beta is not None:
+            dpo["beta"] = hp.beta
+        return {"type": "dpo", "dpo": {"hyperparameters": dpo}}
+    supervised: SupervisedHyperparametersParam = {}
+    if hp.n_epochs is not None:
+        supervised["n_epochs"] = hp.n_epochs
+    if hp.batch_size is not None:
+        supervised["batch_size"] = hp.batch_size
+    if hp.learning_rate_multiplier is not None:
+        supervised["learning_rate_multiplier"] = hp.learning_rate_multiplier
+    return {"type": "supervised", "supervised": {"hyperparameters": supervised}}
+
+
+def _field(obj: object, name: str) -> object:
+    if isinstance(obj, Mapping):
+        return obj.get(name)
+    value = getattr(obj, name, None)
+    if value is None:
+        extra = getattr(obj, "model_extra", None)
+        if isinstance(extra, Mapping):
+            return extra.get(name)
+    return value
+
+
+def _str(obj: object, name: str) -> str:
+    value = _field(obj, name)
+    if not isinstance(value, str):
+        raise _MalformedError(f"{name} is not a string")
+    return value
+
+
+def _opt_str(obj: object, name: str) -> str | None:
+    value = _field(obj, name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _MalformedError(f"{name} is not a string")
+    return value
+
+
+def _opt_int(obj: object, name: str) -> int | None:
+    value = _field(obj, name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _MalformedError(f"{name} is not a number")
+    return int(value)
+
+
+def _time(obj: object, name: str) -> datetime:
+    value = _opt_time(obj, name)
+    if value is None:
+        raise _MalformedError(f"{name} is missing")
+    return value
+
+
+def _opt_time(obj: object, name: str) -> datetime | None:
+    value = _field(obj, name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _MalformedError(f"{name} is not a unix time")
+    return datetime.fromtimestamp(value, tz=UTC)
+
+
+def _auto_int(value: object) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None  # "auto", None or something new: the provider picks
+    return int(value)
+
+
+def _auto_float(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _scalars(value: object) -> dict[str, MetricValue]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        dump = getattr(value, "model_dump", None)
+        value = dump() if callable(dump) else None
+    if not isinstance(value, Mapping):
+        raise _MalformedError("expected an object")
+    return {
+        str(k): v
+        for k, v in value.items()
+        if v is None or (isinstance(v, int | float | str) and not isinstance(v, bool))
+    }
+
+
+def _file(item: object) -> ProviderFile:
+    return ProviderFile(
+        id=_str(item, "id"),
+        filename=_str(item, "filename"),
+        bytes=_opt_int(item, "bytes") or 0,
+        created_at=_time(item, "created_at"),
+        purpose=_opt_str(item, "purpose") or "fine-tune",
+        status=_opt_str(item, "status"),
+    )
+
+
+def _job(item: object) -> JobState:
+    method = _field(item, "method")
+    method_type = (_opt_str(method, "type") if method is not None else None) or "supervised"
+    hp_source = _field(_field(method, method_type), "hyperparameters") if method else None
+    if hp_source is None:
+        hp_source = _field(item, "hyperparameters")
+    hyperparameters = Hyperparameters(
+        n_epochs=_auto_int(_field(hp_source, "n_epochs")),
+        batch_size=_auto_int(_field(hp_source, "batch_size")),
+        learning_rate_multiplier=_auto_float(_field(hp_source, "learning_rate_multiplier")),
+        beta=_auto_float(_field(hp_source, "beta")),
+    )
+    error = _field(item, "error")
+    metadata = _field(item, "metadata")
+    if metadata is not None and not isinstance(metadata, Mapping):
+        raise _MalformedError("metadata is not an object")
+    return JobState(
+        id=_str(item, "id"),
+        model=_str(item, "model"),
+        status=_str(item, "status"),
+        created_at=_time(item, "created_at"),
+        training_file=_str(item, "training_file"),
+        method=method_type,
+        validation_file=_opt_str(item, "validation_file"),
+        hyperparameters=hyperparameters,
+        suffix=_opt_str(item, "user_provided_suffix"),
+        seed=_opt_int(item, "seed"),
+        fine_tuned_model=_opt_str(item, "fine_tuned_model"),
+        trained_tokens=_opt_int(item, "trained_tokens"),
+        error=(_opt_str(error, "message") or _opt_str(error, "code")) if error else None,
+        finished_at=_opt_time(item, "finished_at"),
+        estimated_finish=_opt_time(item, "estimated_finish"),
+        metadata={str(k): str(v) for k, v in (metadata or {}).items()},
+    )
+
+
+def _event(item: object, job_id: str) -> JobEvent:
+    return JobEvent(
+        id=_str(item, "id"),
+        job_id=job_id,
+        created_at=_time(item, "created_at"),
+        level=_opt_str(item, "level") or "info",
+        message=_opt_str(item, "message") or "",
+        type=_opt_str(item, "type") or "message",
+        data=_scalars(_field(item, "data")),
+    )
+
+
+def _checkpoint(item: object, job_id: str) -> Checkpoint:
+    return Checkpoint(
+        id=_str(item, "id"),
+        job_id=_opt_str(item, "fine_tuning_job_id") or job_id,
+        created_at=_time(item, "created_at"),
+        step=_opt_int(item, "step_number") or 0,
+        model_name=_str(item, "fine_tuned_model_checkpoint"),
+        metrics=_scalars(_field(item, "metrics")),
+    )
+
+
+def _model(item: object) -> ProviderModel:
+    return ProviderModel(
+        id=_str(item, "id"),
+        created_at=_time(item, "created"),
+        owned_by=_opt_str(item, "owned_by") or "",
+    )
