@@ -6,7 +6,7 @@ import itertools
 from collections.abc import Callable
 from pathlib import Path
 
-from bot.console.render import render_text
+from bot.console.render import render_with_attachments
 from handlers.model import ChannelAddress
 from handlers.replies import Reply
 
@@ -36,12 +36,7 @@ class ConsoleNotifier:
             prefix = f"[#{target.channel_id} · thread of {thread_message_id}]"
         else:
             prefix = f"[#{target.channel_id} · {message_id}]"
-        text = render_text(reply)
-        for attachment in reply.attachments:
-            self._dir.mkdir(parents=True, exist_ok=True)
-            path = self._dir / attachment.filename
-            path.write_bytes(attachment.content)
-            text += f"\n  📎 {attachment.title or attachment.filename}: {path}"
+        text = render_with_attachments(reply, self._dir)
         self._write(f"{prefix}\n{text}\n")
         self.posted.append((dedupe_key, message_id))
         return message_id

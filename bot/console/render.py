@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 from handlers.replies import Reply, Table, Tone
 
@@ -40,3 +41,14 @@ def render_text(reply: Reply, *, width: int = 100) -> str:
     if reply.footer:
         out.append(f"  — {reply.footer}")
     return "\n".join(out)
+
+
+def render_with_attachments(reply: Reply, attachments_dir: Path) -> str:
+    """The text rendering, with each attachment written to a file and its path shown."""
+    text = render_text(reply)
+    for attachment in reply.attachments:
+        attachments_dir.mkdir(parents=True, exist_ok=True)
+        path = attachments_dir / attachment.filename
+        path.write_bytes(attachment.content)
+        text += f"\n  📎 {attachment.title or attachment.filename}: {path}"
+    return text

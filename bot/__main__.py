@@ -1,0 +1,103 @@
+"""Composition root: the `finetune-bot` command line (run, console, demo, migrate)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from bot.config import Settings, load_settings
+from handlers.errors import ConfigError
+
+log = logging.getLogger("bot")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="finetune-bot",
+        description="A Slack and Discord bot that runs fine-tuning operations for teams.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.add_parser("run", help="run the bot: web server, configured chat adapters, watcher")
+    console = commands.add_parser("console", help="a terminal chat with the bot")
+    console.add_argument(
+        "--out",
+        type=Path,
+        default=Path("console-output"),
+        help="where charts are written (default ./console-output)",
+    )
+    demo = commands.add_parser(
+        "demo", help="an unattended job life on SQLite and the sandbox provider (simulated)"
+    )
+    demo.add_argument(
+        "--out",
+        type=Path,
+        default=Path("demo-output"),
+        help="where the demo database and chart go (default ./demo-output)",
+    )
+    commands.add_parser("migrate", help="apply database migrations and exit")
+    return parser
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+
+
+async def _migrate(settings: Settings) -> int:
+    from storage.engine import create_engine, migrate
+
+    engine = create_engine(settings.database_url)
+    try:
+        await migrate(engine)
+    finally:
+        await engine.dispose()
+    print("database is up to date")
+    return 0
+
+
+async def _run(settings: Settings) -> int:
+    from bot.runtime import serve
+
+    return await serve(settings)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command is None:
+        _parser().print_help()
+        return 2
+    try:
+        settings = load_settings()
+        if args.command == "demo":
+            from bot.console.demo import run_demo
+
+            _configure_logging("WARNING")
+            return asyncio.run(run_demo(out_dir=args.out, write=_write))
+        _configure_logging(settings.log_level)
+        if args.command == "console":
+            from bot.console.app import run_console
+
+            return asyncio.run(run_console(settings, attachments_dir=args.out))
+        if args.command == "migrate":
+            return asyncio.run(_migrate(settings))
+        return asyncio.run(_run(settings))
+    except ConfigError as error:
+        print(f"finetune-bot: {error.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _write(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

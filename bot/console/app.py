@@ -1,0 +1,81 @@
+"""Console adapter: a terminal chat; `/finetune ...` lines in, replies and channel notices out."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import sys
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+from bot.config import Settings
+from bot.console.notifier import ConsoleNotifier
+from bot.console.render import render_text, render_with_attachments
+from bot.runtime import build_runtime, schedule_ticks
+from handlers.errors import UsageError
+from handlers.model import Actor, Platform
+from handlers.parse import parse
+from handlers.replies import Reply, error_reply
+from handlers.requests import Request
+
+CONSOLE_WORKSPACE = "local"
+CONSOLE_CHANNEL = "console"
+
+
+def console_actor(user: str | None = None) -> Actor:
+    return Actor(
+        platform=Platform.CONSOLE,
+        workspace_id=CONSOLE_WORKSPACE,
+        channel_id=CONSOLE_CHANNEL,
+        user_id=user or getpass.getuser(),
+        is_workspace_admin=True,
+    )
+
+
+def parse_line(line: str) -> tuple[Request | None, Reply | None]:
+    """A request, or the usage reply for a line that does not parse."""
+    try:
+        return parse(line), None
+    except UsageError as error:
+        return None, error_reply(error.message, usage=error.usage)
+
+
+async def run_console(
+    settings: Settings,
+    *,
+    read_line: Callable[[], str] | None = None,
+    write: Callable[[str], None] | None = None,
+    attachments_dir: Path = Path("console-output"),
+) -> int:
+    """Read lines until EOF or `quit`; notices from the watcher print as they arrive."""
+    out = write or _print
+    reader = read_line or sys.stdin.readline
+    actor = console_actor()
+    async with AsyncExitStack() as stack:
+        notifier = ConsoleNotifier(out, attachments_dir=attachments_dir)
+        runtime = await build_runtime(settings, stack, notifiers={Platform.CONSOLE: notifier})
+        schedule_ticks(runtime)
+        label = runtime.provider.label
+        out(f"finetune-bot console · provider: {label} · type /finetune help, or quit\n")
+        loop = asyncio.get_running_loop()
+        while True:
+            line = await loop.run_in_executor(None, reader)
+            if not line:
+                break
+            line = line.strip()
+            if not line:
+                continue
+            if line in {"quit", "exit", "/quit", "/exit"}:
+                break
+            request, failure = parse_line(line)
+            if request is None:
+                out(render_text(failure or error_reply("Could not read that.")) + "\n")
+                continue
+            reply = await runtime.service.handle(request, actor)
+            out(render_with_attachments(reply, attachments_dir) + "\n")
+    return 0
+
+
+def _print(text: str) -> None:
+    print(text, flush=True)
