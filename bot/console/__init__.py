@@ -1,0 +1,1 @@
+"""Bot layer: the terminal adapter and the scripted demo."""
