@@ -1,0 +1,150 @@
+"""Storage layer: what every store module shares: units of work, upserts and row mapping."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Row, Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from handlers.model import (
+    ChannelAddress,
+    Hyperparameters,
+    Job,
+    JobState,
+    Platform,
+    Team,
+)
+from storage.engine import BEGIN_OPTION
+
+Clock = Callable[[], datetime]
+"""Where the store reads the time when the port does not pass `now`; timezone-aware UTC."""
+
+Insert = postgresql.Insert | sqlite.Insert
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class StoreBase:
+    """Holds the engine and the clock; each public call is one unit of work on one connection."""
+
+    def __init__(self, engine: AsyncEngine, *, clock: Clock = utc_now) -> None:
+        self._engine = engine
+        self._clock = clock
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self._engine
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[AsyncConnection]:
+        # Autobegun and rolled back on close: a read never holds anything past the call.
+        async with self._engine.connect() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncConnection]:
+        """One transaction, committed on success; on SQLite it holds the write lock from BEGIN."""
+        async with self._engine.connect() as conn:
+            await conn.execution_options(**{BEGIN_OPTION: "IMMEDIATE"})
+            async with conn.begin():
+                yield conn
+
+
+def insert(conn: AsyncConnection, table: Table) -> Insert:
+    """An INSERT that knows ON CONFLICT for this connection's dialect."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def state_values(state: JobState) -> dict[str, Any]:
+    """The jobs columns that hold a JobState (job_id excluded: it never changes)."""
+    hp = state.hyperparameters
+    return {
+        "model": state.model,
+        "status": state.status,
+        "created_at": state.created_at,
+        "training_file": state.training_file,
+        "method": state.method,
+        "validation_file": state.validation_file,
+        "hyperparameters": {
+            "n_epochs": hp.n_epochs,
+            "batch_size": hp.batch_size,
+            "learning_rate_multiplier": hp.learning_rate_multiplier,
+            "beta": hp.beta,
+        },
+        "suffix": state.suffix,
+        "seed": state.seed,
+        "fine_tuned_model": state.fine_tuned_model,
+        "trained_tokens": state.trained_tokens,
+        "error": state.error,
+        "finished_at": state.finished_at,
+        "estimated_finish": state.estimated_finish,
+        "job_metadata": dict(state.metadata),
+    }
+
+
+def _hyperparameters(raw: Mapping[str, Any] | None) -> Hyperparameters:
+    raw = raw or {}
+    return Hyperparameters(
+        n_epochs=raw.get("n_epochs"),
+        batch_size=raw.get("batch_size"),
+        learning_rate_multiplier=raw.get("learning_rate_multiplier"),
+        beta=raw.get("beta"),
+    )
+
+
+def job_from_row(row: Row[Any]) -> Job:
+    m = row._mapping
+    state = JobState(
+        id=m["job_id"],
+        model=m["model"],
+        status=m["status"],
+        created_at=m["created_at"],
+        training_file=m["training_file"],
+        method=m["method"],
+        validation_file=m["validation_file"],
+        hyperparameters=_hyperparameters(m["hyperparameters"]),
+        suffix=m["suffix"],
+        seed=m["seed"],
+        fine_tuned_model=m["fine_tuned_model"],
+        trained_tokens=m["trained_tokens"],
+        error=m["error"],
+        finished_at=m["finished_at"],
+        estimated_finish=m["estimated_finish"],
+        metadata={str(k): str(v) for k, v in (m["job_metadata"] or {}).items()},
+    )
+    channel = None
+    if m["channel_platform"] is not None:
+        channel = ChannelAddress(
+            platform=Platform(m["channel_platform"]),
+            workspace_id=m["channel_workspace_id"],
+            channel_id=m["channel_id"],
+            thread_id=m["channel_thread_id"],
+        )
+    return Job(
+        team_id=m["team_id"],
+        state=state,
+        channel=channel,
+        requester_id=m["requester_id"],
+        card_message_id=m["card_message_id"],
+        updated_at=m["updated_at"],
+    )
+
+
+def team_from_row(row: Row[Any]) -> Team:
+    m = row._mapping
+    return Team(
+        id=m["id"],
+        platform=Platform(m["platform"]),
+        workspace_id=m["workspace_id"],
+        name=m["name"],
+        metric_interval_seconds=m["metric_interval_seconds"],
+    )

@@ -1,0 +1,418 @@
+"""Storage layer: the watcher's leases and fencing, and the outbox's claim, ack and dedupe."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Table,
+    and_,
+    exists,
+    false,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from handlers.codec import reply_from_dict, reply_to_dict
+from handlers.model import ChannelAddress, JobState, MetricPoint, Platform
+from handlers.ports import OutboxItem, OutboxMessage, WatchClaim
+from storage.base import StoreBase, insert, job_from_row, state_values
+from storage.tables import cards, job_metrics, jobs, outbox, teams
+
+MAX_ERROR_CHARS = 2000
+
+
+def _lease_free(table: Table | Any, now: datetime) -> ColumnElement[bool]:
+    return or_(table.c.lease_until.is_(None), table.c.lease_until < now)
+
+
+def _pending(table: Table | Any) -> ColumnElement[bool]:
+    """Still to post: not sent and not given up on."""
+    return and_(table.c.sent_at.is_(None), table.c.dead == false())
+
+
+def _message_from_row(row: Row[Any]) -> OutboxMessage:
+    m = row._mapping
+    return OutboxMessage(
+        dedupe_key=m["dedupe_key"],
+        team_id=m["team_id"],
+        target=ChannelAddress(
+            platform=Platform(m["target_platform"]),
+            workspace_id=m["target_workspace_id"],
+            channel_id=m["target_channel_id"],
+            thread_id=m["target_thread_id"],
+        ),
+        kind=m["kind"],
+        reply=reply_from_dict(m["body_json"]),
+        job_id=m["job_id"],
+        card_key=m["card_key"],
+    )
+
+
+async def insert_messages(
+    conn: AsyncConnection, messages: Sequence[OutboxMessage], now: datetime
+) -> int:
+    """INSERT ... ON CONFLICT (dedupe_key) DO NOTHING, one row at a time to count the new ones."""
+    inserted = 0
+    for message in messages:
+        stmt = (
+            insert(conn, outbox)
+            .values(
+                team_id=message.team_id,
+                dedupe_key=message.dedupe_key,
+                kind=message.kind,
+                job_id=message.job_id,
+                card_key=message.card_key,
+                target_platform=str(message.target.platform),
+                target_workspace_id=message.target.workspace_id,
+                target_channel_id=message.target.channel_id,
+                target_thread_id=message.target.thread_id,
+                body_json=reply_to_dict(message.reply),
+                created_at=now,
+                available_at=now,
+                attempts=0,
+                dead=False,
+                superseded=False,
+            )
+            .on_conflict_do_nothing(index_elements=[outbox.c.dedupe_key])
+            .returning(outbox.c.id)
+        )
+        if (await conn.execute(stmt)).first() is not None:
+            inserted += 1
+    return inserted
+
+
+async def insert_points(
+    conn: AsyncConnection, team_id: str, job_id: str, points: Sequence[MetricPoint]
+) -> None:
+    for point in points:
+        await conn.execute(
+            insert(conn, job_metrics)
+            .values(
+                team_id=team_id,
+                job_id=job_id,
+                step=point.step,
+                total_steps=point.total_steps,
+                train_loss=point.train_loss,
+                train_accuracy=point.train_accuracy,
+                valid_loss=point.valid_loss,
+                valid_accuracy=point.valid_accuracy,
+            )
+            .on_conflict_do_nothing(index_elements=[job_metrics.c.job_id, job_metrics.c.step])
+        )
+
+
+class WatchMethods(StoreBase):
+    """handlers.ports.WatchStore over SQL; the claims are single statements (see backend.md)."""
+
+    async def claim_due_jobs(
+        self, *, owner: str, now: datetime, lease_seconds: float, limit: int
+    ) -> Sequence[WatchClaim]:
+        backed_off = select(teams.c.id).where(teams.c.backoff_until > now)
+        due = (
+            select(jobs.c.id)
+            .where(
+                jobs.c.next_poll_at.is_not(None),
+                jobs.c.next_poll_at <= now,
+                _lease_free(jobs, now),
+                jobs.c.team_id.not_in(backed_off),
+            )
+            .order_by(jobs.c.next_poll_at, jobs.c.id)
+            .limit(limit)
+            # SKIP LOCKED renders on PostgreSQL only; SQLite has one writer, so nothing to skip.
+            .with_for_update(skip_locked=True, of=jobs)
+        )
+        claim = (
+            update(jobs)
+            .where(jobs.c.id.in_(due))
+            .values(
+                lease_owner=owner,
+                lease_until=now + timedelta(seconds=lease_seconds),
+                fence=jobs.c.fence + 1,
+            )
+            .returning(*jobs.c)
+        )
+        async with self._write() as conn:
+            rows = list((await conn.execute(claim)).all())
+        rows.sort(key=lambda r: (r.next_poll_at, r.id))
+        return [
+            WatchClaim(
+                job=job_from_row(row),
+                cursor=row.cursor,
+                fence=row.fence,
+                polls_without_news=row.polls_without_news,
+                last_notified_metric_at=row.last_notified_metric_at,
+            )
+            for row in rows
+        ]
+
+    def _fenced(self, claim: WatchClaim, owner: str) -> ColumnElement[bool]:
+        return and_(
+            jobs.c.job_id == claim.job.id,
+            jobs.c.lease_owner == owner,
+            jobs.c.fence == claim.fence,
+        )
+
+    async def commit_poll(
+        self,
+        claim: WatchClaim,
+        *,
+        owner: str,
+        state: JobState,
+        cursor: str | None,
+        messages: Sequence[OutboxMessage],
+        metric_points: Sequence[MetricPoint],
+        next_poll_at: datetime | None,
+        polls_without_news: int,
+        last_notified_metric_at: datetime | None,
+    ) -> bool:
+        """Fenced write-back. It does not add models: the caller calls add_model (idempotent)."""
+        now = self._clock()
+        advance = (
+            update(jobs)
+            .where(self._fenced(claim, owner))
+            .values(
+                **state_values(state),
+                cursor=cursor,
+                next_poll_at=next_poll_at,
+                polls_without_news=polls_without_news,
+                last_notified_metric_at=last_notified_metric_at,
+                lease_owner=None,
+                lease_until=None,
+                updated_at=now,
+            )
+            .returning(jobs.c.team_id)
+        )
+        async with self._write() as conn:
+            # The fenced UPDATE goes first: a watcher that lost its lease inserts nothing.
+            row = (await conn.execute(advance)).first()
+            if row is None:
+                return False
+            await insert_messages(conn, messages, now)
+            await insert_points(conn, row.team_id, claim.job.id, metric_points)
+        return True
+
+    async def release_claim(
+        self, claim: WatchClaim, *, owner: str, next_poll_at: datetime
+    ) -> bool:
+        stmt = (
+            update(jobs)
+            .where(self._fenced(claim, owner))
+            .values(next_poll_at=next_poll_at, lease_owner=None, lease_until=None)
+            .returning(jobs.c.id)
+        )
+        async with self._write() as conn:
+            return (await conn.execute(stmt)).first() is not None
+
+    async def enqueue(self, messages: Sequence[OutboxMessage], *, now: datetime) -> int:
+        async with self._write() as conn:
+            return await insert_messages(conn, messages, now)
+
+    async def claim_outbox(
+        self, *, owner: str, now: datetime, lease_seconds: float, limit: int
+    ) -> Sequence[OutboxItem]:
+        newer = outbox.alias("newer")
+        stale = (
+            select(outbox.c.id)
+            .where(
+                outbox.c.card_key.is_not(None),
+                _pending(outbox),
+                outbox.c.superseded == false(),
+                _lease_free(outbox, now),
+                exists().where(
+                    newer.c.card_key == outbox.c.card_key,
+                    newer.c.id > outbox.c.id,
+                    _pending(newer),
+                ),
+            )
+            .with_for_update(skip_locked=True, of=outbox)
+        )
+        supersede = update(outbox).where(outbox.c.id.in_(stale)).values(superseded=True)
+        # A card row waits while another row of the same card is being posted: posting both
+        # at once would create two messages for one card.
+        sibling = outbox.alias("sibling")
+        card_busy = exists().where(
+            sibling.c.card_key == outbox.c.card_key,
+            sibling.c.id != outbox.c.id,
+            _pending(sibling),
+            sibling.c.lease_until >= now,
+        )
+        due = (
+            select(outbox.c.id)
+            .where(
+                _pending(outbox),
+                outbox.c.superseded == false(),
+                outbox.c.available_at <= now,
+                _lease_free(outbox, now),
+                or_(outbox.c.card_key.is_(None), ~card_busy),
+            )
+            .order_by(outbox.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True, of=outbox)
+        )
+        claim = (
+            update(outbox)
+            .where(outbox.c.id.in_(due))
+            .values(
+                lease_owner=owner,
+                lease_until=now + timedelta(seconds=lease_seconds),
+                attempts=outbox.c.attempts + 1,
+            )
+            .returning(*outbox.c)
+        )
+        async with self._write() as conn:
+            await conn.execute(supersede)
+            rows = list((await conn.execute(claim)).all())
+            keys = {row.card_key for row in rows if row.card_key is not None}
+            known: dict[str, str] = {}
+            if keys:
+                found = await conn.execute(
+                    select(cards.c.card_key, cards.c.message_id).where(cards.c.card_key.in_(keys))
+                )
+                known = {r.card_key: r.message_id for r in found}
+        rows.sort(key=lambda r: r.id)
+        return [
+            OutboxItem(
+                id=row.id,
+                message=_message_from_row(row),
+                attempts=row.attempts,
+                lease_owner=row.lease_owner,
+                existing_message_id=known.get(row.card_key) if row.card_key else None,
+            )
+            for row in rows
+        ]
+
+    async def mark_sent(self, item: OutboxItem, *, message_id: str, now: datetime) -> bool:
+        """Record the post; False (and nothing written) when the lease passed to another owner."""
+        ack = (
+            update(outbox)
+            .where(
+                outbox.c.id == item.id,
+                outbox.c.lease_owner == item.lease_owner,
+                outbox.c.sent_at.is_(None),
+            )
+            .values(sent_at=now, message_id=message_id, lease_until=None, last_error=None)
+            .returning(outbox.c.card_key, outbox.c.job_id, outbox.c.kind)
+        )
+        async with self._write() as conn:
+            row = (await conn.execute(ack)).first()
+            if row is None:
+                return False
+            if row.card_key is not None:
+                upsert = insert(conn, cards).values(
+                    card_key=row.card_key, message_id=message_id, updated_at=now
+                )
+                await conn.execute(
+                    upsert.on_conflict_do_update(
+                        index_elements=[cards.c.card_key],
+                        set_={
+                            "message_id": upsert.excluded.message_id,
+                            "updated_at": upsert.excluded.updated_at,
+                        },
+                    )
+                )
+                if row.job_id is not None and row.kind == "card":
+                    await conn.execute(
+                        update(jobs)
+                        .where(jobs.c.job_id == row.job_id)
+                        .values(card_message_id=message_id)
+                    )
+        return True
+
+    async def mark_failed(
+        self, item: OutboxItem, *, error: str, retry_at: datetime | None
+    ) -> None:
+        values: dict[str, Any] = {
+            "last_error": error[:MAX_ERROR_CHARS],
+            "lease_owner": None,
+            "lease_until": None,
+        }
+        if retry_at is None:
+            values["dead"] = True
+        else:
+            values["available_at"] = retry_at
+        stmt = (
+            update(outbox)
+            .where(
+                outbox.c.id == item.id,
+                outbox.c.lease_owner == item.lease_owner,
+                outbox.c.sent_at.is_(None),
+            )
+            .values(**values)
+        )
+        async with self._write() as conn:
+            await conn.execute(stmt)
+
+    async def card_message_id(self, card_key: str) -> str | None:
+        async with self._read() as conn:
+            found = await conn.scalar(
+                select(cards.c.message_id).where(cards.c.card_key == card_key)
+            )
+        return None if found is None else str(found)
+
+    async def list_metric_points(self, team_id: str, job_id: str) -> Sequence[MetricPoint]:
+        stmt = (
+            select(job_metrics)
+            .where(job_metrics.c.team_id == team_id, job_metrics.c.job_id == job_id)
+            .order_by(job_metrics.c.step)
+        )
+        async with self._read() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [
+            MetricPoint(
+                step=r.step,
+                total_steps=r.total_steps,
+                train_loss=r.train_loss,
+                train_accuracy=r.train_accuracy,
+                valid_loss=r.valid_loss,
+                valid_accuracy=r.valid_accuracy,
+            )
+            for r in rows
+        ]
+
+    async def team_backoff_until(self, team_id: str) -> datetime | None:
+        async with self._read() as conn:
+            found: datetime | None = await conn.scalar(
+                select(teams.c.backoff_until).where(teams.c.id == team_id)
+            )
+        return found
+
+    async def set_team_backoff(self, team_id: str, *, until: datetime | None) -> None:
+        async with self._write() as conn:
+            await conn.execute(
+                update(teams).where(teams.c.id == team_id).values(backoff_until=until)
+            )
+
+    async def mark_job_due(self, job_id: str, *, now: datetime) -> bool:
+        """Poll a live job now (never later than planned); True when the job is known at all.
+
+        A finished job (next_poll_at NULL) stays finished.
+        """
+        async with self._write() as conn:
+            await conn.execute(
+                update(jobs)
+                .where(
+                    jobs.c.job_id == job_id,
+                    jobs.c.next_poll_at.is_not(None),
+                    jobs.c.next_poll_at > now,
+                )
+                .values(next_poll_at=now)
+            )
+            found = await conn.scalar(select(jobs.c.id).where(jobs.c.job_id == job_id))
+        return found is not None
+
+    async def outbox_stats(self, *, now: datetime) -> tuple[int, float]:
+        waiting = and_(_pending(outbox), outbox.c.superseded == false())
+        stmt = select(func.count(), func.min(outbox.c.created_at)).where(waiting)
+        async with self._read() as conn:
+            row = (await conn.execute(stmt)).one()
+        count, oldest = int(row[0]), row[1]
+        age = 0.0 if oldest is None else max(0.0, (now - oldest).total_seconds())
+        return count, age
