@@ -36,7 +36,14 @@ class ConsoleNotifier:
             prefix = f"[#{target.channel_id} · thread of {thread_message_id}]"
         else:
             prefix = f"[#{target.channel_id} · {message_id}]"
-        text = render_with_attachments(reply, self._dir)
+        if edit_message_id and not reply.attachments:
+            # A card edit in a real channel changes one message; here one line says what moved.
+            progress = next((f.value for f in reply.fields if f.name == "Progress"), "")
+            loss = next((f.value for f in reply.fields if f.name == "Train loss"), "")
+            text = f"{reply.title}" + (f" · {progress}" if progress else "")
+            text += f" · train loss {loss}" if loss and loss != "—" else ""
+        else:
+            text = render_with_attachments(reply, self._dir)
         self._write(f"{prefix}\n{text}\n")
         self.posted.append((dedupe_key, message_id))
         return message_id
