@@ -66,7 +66,9 @@ def job(
     )
 
 
-def file(alias: str, *, team_id: str = "slack:T1", sha256: str = "ab" * 32, n: int = 0) -> TeamFile:
+def file(
+    alias: str, *, team_id: str = "slack:T1", sha256: str = "ab" * 32, n: int = 0
+) -> TeamFile:
     return TeamFile(
         team_id=team_id,
         alias=alias,
