@@ -35,6 +35,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
 REDACTED = "<redacted>"
 _SECRET_HEADERS = frozenset({"authorization", "api-key"})
+_BODY = web.RequestKey("fake_openai_body", object)
 
 
 class Route:
@@ -188,6 +189,8 @@ class FakeOpenAI:
         self.checkpoints: dict[str, list[Json]] = {}
         self.models: dict[str, Json] = {}
         self.requests: list[RecordedRequest] = []
+        self.errors: list[Exception] = []
+        """Unexpected exceptions inside the fake's handlers (answered as 500s)."""
         self._faults: dict[str, deque[Fault]] = {}
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
@@ -248,6 +251,9 @@ class FakeOpenAI:
         if route is not None:
             return len(self._faults.get(route, ()))
         return sum(len(q) for q in self._faults.values())
+
+    def clear_faults(self) -> None:
+        self._faults.clear()
 
     def requests_to(self, route: str) -> list[RecordedRequest]:
         return [r for r in self.requests if r.route == route]
@@ -463,13 +469,16 @@ class FakeOpenAI:
     async def _answer(
         self, handler: Handler, request: web.Request, body: Any
     ) -> web.StreamResponse:
-        request["parsed_body"] = body
+        request[_BODY] = body
         try:
             return await handler(request)
         except _ApiError as error:
             return _json(
                 error_body(error.message, param=error.param, code=error.code), status=error.status
             )
+        except Exception as error:  # a bug in the fake: keep it for the test to see
+            self.errors.append(error)
+            return _json(error_body(f"fake failed: {error!r}", type="server_error"), status=500)
 
     async def _read(
         self, request: web.Request, route: str, path: str, fault: Fault | None
@@ -529,7 +538,7 @@ class FakeOpenAI:
     # -- handlers ---------------------------------------------------------------------------
 
     async def _upload_file(self, request: web.Request) -> web.StreamResponse:
-        body = request["parsed_body"] or {}
+        body = request[_BODY] or {}
         upload = body.get("file") if isinstance(body, dict) else None
         purpose = body.get("purpose") if isinstance(body, dict) else None
         if not isinstance(upload, tuple):
@@ -565,7 +574,7 @@ class FakeOpenAI:
         return _json({"id": file["id"], "object": "file", "deleted": True})
 
     async def _create_job(self, request: web.Request) -> web.StreamResponse:
-        body = request["parsed_body"]
+        body = request[_BODY]
         if not isinstance(body, dict):
             raise _ApiError(400, "Request body must be a JSON object.")
         for name in ("model", "training_file"):
