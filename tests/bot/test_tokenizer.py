@@ -80,7 +80,7 @@ def data_dir() -> Path:
     return found
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def offline_tiktoken(
     tmp_path_factory: pytest.TempPathFactory, data_dir: Path
 ) -> Iterator[dict[str, tiktoken.Encoding]]:
