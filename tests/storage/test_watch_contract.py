@@ -280,3 +280,20 @@ async def test_commit_poll_stamps_rows_with_the_clock(store: SqlStore, clock: Ma
     job = await store.get_job("slack:T1", "j1")
     assert job is not None
     assert job.updated_at == clock()
+
+
+async def test_two_engines_racing_claim_outbox_disjoint_rows(db_url: str, store: SqlStore) -> None:
+    keys = [f"k{n:02d}" for n in range(30)]
+    await store.enqueue([f.message(key) for key in keys], now=T0)
+    async with open_store(db_url) as a, open_store(db_url) as b:
+
+        async def drain(s: SqlStore, owner: str) -> list[str]:
+            got: list[str] = []
+            for _ in range(10):
+                items = await s.claim_outbox(owner=owner, now=T0, lease_seconds=60, limit=3)
+                got += [i.message.dedupe_key for i in items]
+            return got
+
+        first, second = await asyncio.gather(drain(a, "a"), drain(b, "b"))
+    assert not set(first) & set(second)
+    assert sorted(first + second) == keys
