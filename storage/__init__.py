@@ -1,1 +1,1 @@
-"""placeholder"""
+"""Storage layer: SQL persistence (SQLite or PostgreSQL) behind the Store and WatchStore ports."""

@@ -21,6 +21,11 @@ MIGRATION_LOCK_ID = 727_274_001
 BEGIN_OPTION = "ftbot_sqlite_begin"
 """Execution option: "IMMEDIATE" makes a SQLite transaction take the write lock at BEGIN."""
 
+_ASYNC_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+}
 _SUPPORTED = "sqlite+aiosqlite:///path/to/bot.db or postgresql+asyncpg://user@host:5432/db"
 
 
@@ -30,7 +35,9 @@ def create_engine(url: str) -> AsyncEngine:
         parsed = make_url(url)
     except ArgumentError as exc:
         raise ConfigError(f"DATABASE_URL is not a database URL; use {_SUPPORTED}.") from exc
-    driver = parsed.drivername
+    # Plain scheme names are common in settings; they mean the async driver we ship.
+    driver = _ASYNC_DRIVERS.get(parsed.drivername, parsed.drivername)
+    parsed = parsed.set(drivername=driver)
     if driver == "sqlite+aiosqlite":
         database = parsed.database or ""
         if database in ("", ":memory:") or database.startswith("file:"):

@@ -72,6 +72,17 @@ def test_unsupported_url_names_database_url() -> None:
         create_engine("sqlite+aiosqlite:///:memory:")
 
 
+async def test_plain_scheme_names_mean_the_async_drivers(tmp_path: Path) -> None:
+    sqlite_engine = create_engine(f"sqlite:///{tmp_path / 'bot.db'}")
+    pg_engine = create_engine("postgresql://postgres@127.0.0.1:5432/test")
+    try:
+        assert sqlite_engine.url.drivername == "sqlite+aiosqlite"
+        assert pg_engine.url.drivername == "postgresql+asyncpg"
+    finally:
+        await sqlite_engine.dispose()
+        await pg_engine.dispose()
+
+
 async def test_sqlite_creates_parent_directory_and_sets_pragmas(tmp_path: Path) -> None:
     path = tmp_path / "deeper" / "still" / "bot.db"
     engine = create_engine(f"sqlite+aiosqlite:///{path}")
