@@ -20,11 +20,16 @@ _OPTION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 def parse(text: str) -> Request:
     """Turn one command line into a typed request, or raise UsageError."""
     if len(text) > MAX_LINE:
-        raise UsageError(f"The command is too long ({len(text)} characters, at most {MAX_LINE}).")
+        raise UsageError(
+            f"The command is too long ({len(text)} characters, at most {MAX_LINE}).",
+            usage=_usage_guess(text),
+        )
     try:
         tokens = shlex.split(text, comments=False, posix=True)
     except ValueError as error:
-        raise UsageError(f"Could not read the command: {error} (check your quotes).") from None
+        raise UsageError(
+            f"Could not read the command: {error} (check your quotes).", usage=_usage_guess(text)
+        ) from None
     if tokens and tokens[0].lower() in PREFIXES:
         tokens = tokens[1:]
     if not tokens:
@@ -56,6 +61,15 @@ def parse(text: str) -> Request:
                 raise UsageError(f"Option '{option.name}' is given twice.", usage=spec.usage)
             values[option.name] = token
     return build_request(spec.name, values)
+
+
+def _usage_guess(text: str) -> str:
+    """The usage of the command the line seems to name, for lines that do not tokenize."""
+    words = text.split()[:2]
+    if words and words[0].lower() in PREFIXES:
+        words = words[1:]
+    spec = resolve_command(words[0]) if words else None
+    return spec.usage if spec else "/finetune help"
 
 
 __all__ = ["SPECS", "parse"]

@@ -33,6 +33,7 @@ from handlers.model import (
     TeamFile,
     TeamModel,
 )
+from handlers.parse import parse
 from handlers.ports import ChartRenderer, Clock, ProviderDirectory, Store, WatchStore
 from handlers.replies import Attachment, Field, Reply, Table, Tone, Visibility, error_reply
 from handlers.requests import (
@@ -109,6 +110,14 @@ class Service:
         if SPECS[name].mutating:
             await self._audit(actor, name, request, reply)
         return reply
+
+    async def handle_text(self, text: str, actor: Actor) -> Reply:
+        """Parse one command line (Slack text, console) and answer it; bad text gets usage."""
+        try:
+            request = parse(text)
+        except UsageError as error:
+            return error_reply(error.message, usage=error.usage)
+        return await self.handle(request, actor)
 
     async def _dispatch(self, request: Request, actor: Actor) -> Reply:
         team = actor.team_id

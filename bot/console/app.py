@@ -11,13 +11,9 @@ from pathlib import Path
 
 from bot.config import Settings
 from bot.console.notifier import ConsoleNotifier
-from bot.console.render import render_text, render_with_attachments
+from bot.console.render import render_with_attachments
 from bot.runtime import build_runtime, schedule_ticks
-from handlers.errors import UsageError
 from handlers.model import Actor, Platform
-from handlers.parse import parse
-from handlers.replies import Reply, error_reply
-from handlers.requests import Request
 
 CONSOLE_WORKSPACE = "local"
 CONSOLE_CHANNEL = "console"
@@ -31,14 +27,6 @@ def console_actor(user: str | None = None) -> Actor:
         user_id=user or getpass.getuser(),
         is_workspace_admin=True,
     )
-
-
-def parse_line(line: str) -> tuple[Request | None, Reply | None]:
-    """A request, or the usage reply for a line that does not parse."""
-    try:
-        return parse(line), None
-    except UsageError as error:
-        return None, error_reply(error.message, usage=error.usage)
 
 
 async def run_console(
@@ -68,11 +56,7 @@ async def run_console(
                 continue
             if line in {"quit", "exit", "/quit", "/exit"}:
                 break
-            request, failure = parse_line(line)
-            if request is None:
-                out(render_text(failure or error_reply("Could not read that.")) + "\n")
-                continue
-            reply = await runtime.service.handle(request, actor)
+            reply = await runtime.service.handle_text(line, actor)
             out(render_with_attachments(reply, attachments_dir) + "\n")
     return 0
 

@@ -1,0 +1,161 @@
+"""Test helpers: a whole bot on real parts (SQLite store, sandbox provider) with a manual clock."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.directory import SharedProviderDirectory
+from bot.dispatcher import Dispatcher
+from bot.providers.sandbox import SandboxProvider, SandboxTiming
+from handlers.model import Actor, ChannelAddress, MetricPoint, Platform
+from handlers.replies import Reply
+from handlers.service import Service
+from handlers.watch import Watcher, WatchSettings
+from storage.store import SqlStore
+from tests.dbutil import open_store
+from tests.fakes.clock import ManualClock
+
+TIMING = SandboxTiming(validating_s=10, queued_s=10, step_s=5, max_steps=12, eval_every=4)
+
+
+def chat_example(i: int) -> str:
+    return (
+        '{"messages": [{"role": "system", "content": "You are terse."}, '
+        f'{{"role": "user", "content": "Question {i}?"}}, '
+        f'{{"role": "assistant", "content": "Answer {i}."}}]}}'
+    )
+
+
+def write_dataset(path: Path, n: int = 12) -> Path:
+    path.write_text("\n".join(chat_example(i) for i in range(n)) + "\n", encoding="utf-8")
+    return path
+
+
+class FakeCharts:
+    """Stands in for matplotlib: records what it was asked to draw."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, int]] = []
+
+    def render(self, title: str, points: Sequence[MetricPoint]) -> bytes:
+        self.calls.append((title, len(points)))
+        return b"\x89PNG\r\n\x1a\nfake"
+
+
+@dataclass
+class Posted:
+    target: ChannelAddress
+    reply: Reply
+    dedupe_key: str
+    message_id: str
+    edit_of: str | None
+    thread_of: str | None
+
+
+@dataclass
+class RecordingNotifier:
+    """A chat that records every post and edit; can be told to fail the next posts."""
+
+    posts: list[Posted] = field(default_factory=list)
+    fail_next: int = 0
+    counter: int = 0
+
+    async def post(
+        self,
+        target: ChannelAddress,
+        reply: Reply,
+        *,
+        dedupe_key: str,
+        edit_message_id: str | None = None,
+        thread_message_id: str | None = None,
+    ) -> str:
+        if self.fail_next > 0:
+            self.fail_next -= 1
+            raise ConnectionError("chat API unavailable")
+        self.counter += 1
+        message_id = edit_message_id or f"m{self.counter}"
+        self.posts.append(
+            Posted(target, reply, dedupe_key, message_id, edit_message_id, thread_message_id)
+        )
+        return message_id
+
+    def keys(self) -> list[str]:
+        return [p.dedupe_key for p in self.posts]
+
+
+@dataclass
+class World:
+    clock: ManualClock
+    store: SqlStore
+    provider: SandboxProvider
+    charts: FakeCharts
+    service: Service
+    watcher: Watcher
+    dispatcher: Dispatcher
+    notifier: RecordingNotifier
+
+    async def run(self, line: str, actor: Actor) -> Reply:
+        return await self.service.handle_text(line, actor)
+
+    async def settle(self, *, seconds: float, step: float = 5.0) -> None:
+        """Advance the clock in steps, sweeping and dispatching after each."""
+        elapsed = 0.0
+        while elapsed < seconds:
+            self.clock.advance(step)
+            elapsed += step
+            await self.watcher.sweep()
+            while (await self.dispatcher.tick()).sent:
+                pass
+
+
+def actor(workspace: str = "T1", user: str = "U1", channel: str = "C1") -> Actor:
+    return Actor(platform=Platform.SLACK, workspace_id=workspace, channel_id=channel, user_id=user)
+
+
+@asynccontextmanager
+async def world(tmp_path: Path, *, url: str | None = None) -> AsyncIterator[World]:
+    clock = ManualClock()
+    async with open_store(
+        url or f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}", clock=clock, clear=url is not None
+    ) as store:
+        provider = SandboxProvider(clock, timing=TIMING)
+        directory = SharedProviderDirectory(provider)
+        charts = FakeCharts()
+        notifier = RecordingNotifier()
+        settings = WatchSettings(
+            running_poll_seconds=5,
+            slow_poll_seconds=5,
+            slow_poll_max_seconds=5,
+            running_poll_max_seconds=5,
+            jitter=0.0,
+            metric_interval_seconds=0,
+        )
+        yield World(
+            clock=clock,
+            store=store,
+            provider=provider,
+            charts=charts,
+            service=Service(
+                store=store, watch_store=store, providers=directory, clock=clock, charts=charts
+            ),
+            watcher=Watcher(
+                store=store,
+                watch_store=store,
+                providers=directory,
+                clock=clock,
+                charts=charts,
+                owner="w1",
+                settings=settings,
+            ),
+            dispatcher=Dispatcher(
+                watch_store=store,
+                notifiers={Platform.SLACK: notifier},
+                clock=clock,
+                owner="d1",
+                pace={Platform.SLACK: 0.0},
+            ),
+            notifier=notifier,
+        )
