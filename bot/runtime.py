@@ -99,7 +99,7 @@ async def build_runtime(
     engine = create_engine(settings.database_url)
     stack.push_async_callback(engine.dispose)
     await migrate(engine)
-    store = SqlStore(engine)
+    store = SqlStore(engine, clock=clock.now)
     if provider is None:
         provider = build_provider(settings, clock)
         close = getattr(provider, "aclose", None)

@@ -82,7 +82,7 @@ class RecordingNotifier:
         )
         return message_id
 
-    def keys(self) -> list[str]:
+    def dedupe_keys(self) -> list[str]:
         return [p.dedupe_key for p in self.posts]
 
 

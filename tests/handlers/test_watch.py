@@ -52,7 +52,7 @@ async def test_card_thread_and_completion(w: World, tmp_path: Path) -> None:
     assert "ft:" in notice.title
     assert notice.attachments[0].mime_type == "image/png"
     assert done[0].edit_of is None, "the completion is a new message, so people are notified"
-    keys = Counter(w.notifier.keys())
+    keys = Counter(w.notifier.dedupe_keys())
     assert all(n == 1 for key, n in keys.items() if not key.startswith(f"{job_id}:card:"))
     job = await w.store.get_job(actor().team_id, job_id)
     assert job is not None
@@ -71,7 +71,7 @@ async def test_metric_updates_are_throttled_per_team(w: World, tmp_path: Path) -
     job_id = await _start(w, tmp_path)
     await w.store.set_metric_interval(actor().team_id, 3600)
     await w.settle(seconds=200)
-    metric_posts = [k for k in w.notifier.keys() if k.startswith(f"{job_id}:metric:")]
+    metric_posts = [k for k in w.notifier.dedupe_keys() if k.startswith(f"{job_id}:metric:")]
     assert len(metric_posts) == 1
 
 
@@ -85,7 +85,7 @@ async def test_subscriptions_get_the_notices_they_asked_for(w: World, tmp_path: 
     assert by_channel["C-done"] == 1
     assert by_channel["C-fail"] == 0
     assert by_channel["C-all"] >= 2  # status changes and the completion
-    done = [p for p in w.notifier.posts if p.target.channel_id == "C-done"][0]
+    done = next(p for p in w.notifier.posts if p.target.channel_id == "C-done")
     assert job_id in done.reply.title
 
 
@@ -93,7 +93,7 @@ async def test_a_failed_post_is_retried_and_nothing_lost(w: World, tmp_path: Pat
     await _start(w, tmp_path)
     w.notifier.fail_next = 3
     await w.settle(seconds=300)
-    keys = w.notifier.keys()
+    keys = w.notifier.dedupe_keys()
     assert any(":status:succeeded" in k for k in keys)
     depth, _ = await w.store.outbox_stats(now=w.clock.now())
     assert depth == 0
@@ -101,25 +101,34 @@ async def test_a_failed_post_is_retried_and_nothing_lost(w: World, tmp_path: Pat
 
 async def test_a_stale_watcher_writes_nothing(w: World, tmp_path: Path) -> None:
     await _start(w, tmp_path)
-    claims = await w.store.claim_due_jobs(owner="old", now=w.clock.now(), lease_seconds=1,
-                                          limit=10)
+    claims = await w.store.claim_due_jobs(
+        owner="old", now=w.clock.now(), lease_seconds=1, limit=10
+    )
     assert len(claims) == 1
     w.clock.advance(30)
     await w.watcher.sweep()  # takes the expired lease over and bumps the fence
     job = claims[0].job
     ok = await w.store.commit_poll(
-        claims[0], owner="old", state=job.state, cursor="x", messages=[], metric_points=[],
-        next_poll_at=None, polls_without_news=0, last_notified_metric_at=None,
+        claims[0],
+        owner="old",
+        state=job.state,
+        cursor="x",
+        messages=[],
+        metric_points=[],
+        next_poll_at=None,
+        polls_without_news=0,
+        last_notified_metric_at=None,
     )
     assert not ok
 
 
 async def test_a_job_the_provider_forgot_is_closed_with_a_notice(w: World, tmp_path: Path) -> None:
     job_id = await _start(w, tmp_path)
-    w.provider.inject_fault(ProviderError(ProviderErrorKind.NOT_FOUND), times=1,
-                            operation="get_job")
+    w.provider.inject_fault(
+        ProviderError(ProviderErrorKind.NOT_FOUND), times=1, operation="get_job"
+    )
     await w.settle(seconds=5)
-    assert f"{job_id}:gone" in w.notifier.keys()
+    assert f"{job_id}:gone" in w.notifier.dedupe_keys()
     calls = sum(w.provider.calls.values())
     await w.settle(seconds=100)
     assert sum(w.provider.calls.values()) == calls
@@ -128,7 +137,8 @@ async def test_a_job_the_provider_forgot_is_closed_with_a_notice(w: World, tmp_p
 async def test_rate_limits_back_off_and_tell_the_channel_once(w: World, tmp_path: Path) -> None:
     await _start(w, tmp_path)
     w.provider.inject_fault(
-        ProviderError(ProviderErrorKind.RATE_LIMITED, retry_after=120), times=3,
+        ProviderError(ProviderErrorKind.RATE_LIMITED, retry_after=120),
+        times=3,
         operation="get_job",
     )
     await w.settle(seconds=5)
@@ -136,9 +146,9 @@ async def test_rate_limits_back_off_and_tell_the_channel_once(w: World, tmp_path
     await w.settle(seconds=100)  # inside the Retry-After window: no calls at all
     assert sum(w.provider.calls.values()) == calls
     await w.settle(seconds=600)
-    notices = [k for k in w.notifier.keys() if ":backoff:" in k]
+    notices = [k for k in w.notifier.dedupe_keys() if ":backoff:" in k]
     assert len(notices) == 1
-    assert any(":status:succeeded" in k for k in w.notifier.keys())
+    assert any(":status:succeeded" in k for k in w.notifier.dedupe_keys())
     assert await w.store.team_backoff_until(actor().team_id) is None
 
 
