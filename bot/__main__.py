@@ -47,6 +47,9 @@ def _configure_logging(level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
         stream=sys.stderr,
     )
+    if level != "DEBUG":
+        # Alembic announces every plugin and migration step at INFO: noise in an operator's log.
+        logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 async def _migrate(settings: Settings) -> int:

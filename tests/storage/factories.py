@@ -16,7 +16,7 @@ from handlers.model import (
 )
 from handlers.ports import OutboxMessage
 from handlers.replies import Reply
-from tests.storage.conftest import T0
+from tests.fakes.clock import T0
 
 
 def team(workspace: str = "T1", *, platform: Platform = Platform.SLACK, name: str = "") -> Team:

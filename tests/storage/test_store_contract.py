@@ -17,8 +17,8 @@ from handlers.model import (
 )
 from handlers.ports import Store, WatchStore
 from storage.store import SqlStore
+from tests.fakes.clock import T0, ManualClock
 from tests.storage import factories as f
-from tests.storage.conftest import T0, ManualClock
 
 OTHER = "discord:G9"
 

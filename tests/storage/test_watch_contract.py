@@ -9,8 +9,8 @@ from handlers.model import MetricPoint
 from handlers.ports import WatchClaim
 from storage.store import SqlStore
 from tests.dbutil import open_store
+from tests.fakes.clock import T0, ManualClock
 from tests.storage import factories as f
-from tests.storage.conftest import T0, ManualClock
 
 
 async def _jobs(store: SqlStore, *ids: str, due: timedelta = timedelta()) -> None:

@@ -1,0 +1,131 @@
+"""The installed `finetune-bot` command as a real process: demo, console, config errors."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(
+            ("FINETUNE_BOT_", "OPENAI_", "SLACK_", "DISCORD_", "AZURE_", "DATABASE_URL")
+        )
+    }
+    env.update(extra)
+    return env
+
+
+def _cli(
+    *args: str, cwd: Path, timeout: float = 90, stdin: str | None = None, **env: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=cwd,
+        env=_env(**env),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def test_demo_runs_a_whole_job_life(tmp_path: Path) -> None:
+    result = _cli("demo", "--out", str(tmp_path / "out"), cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "SIMULATION" in out
+    assert "Uploaded support_train.jsonl as 'support-train'" in out
+    assert "· running" in out, "the card shows the running job"
+    assert "thread of" in out, "updates in the card's thread"
+    assert "train loss" in out
+    assert "succeeded: ft:gpt-4.1-mini-2025-04-14:sandbox:acme-support:" in out
+    assert "<@demo-user>" in out, "the completion mentions the requester"
+    charts = list((tmp_path / "out").glob("*-loss.png"))
+    assert charts
+    assert charts[0].read_bytes().startswith(PNG_SIGNATURE)
+    assert f"Loss chart: {charts[0]}" in out
+    assert "1 fine-tuned model(s)" in out
+    assert "Traceback" not in result.stderr
+
+
+def test_console_answers_lines_and_shows_notices(tmp_path: Path) -> None:
+    lines = "\n".join(
+        [
+            "/finetune help",
+            "/finetune start file=nope model=gpt-4.1-mini-2025-04-14",
+            "/finetune list",
+            "/finetune start epochs=abc",
+            "quit",
+        ]
+    )
+    result = _cli(
+        "console",
+        cwd=tmp_path,
+        stdin=lines + "\n",
+        FINETUNE_BOT_PROVIDER="sandbox",
+        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'c.db'}",
+        FINETUNE_BOT_HTTP_PORT="0",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "finetune-bot commands" in result.stdout
+    assert "No file 'nope' in this team" in result.stdout
+    assert "No jobs." in result.stdout
+    assert "epochs=abc is not a whole number" in result.stdout
+    assert "Usage: /finetune start" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("env", "needle"),
+    [
+        ({}, "OPENAI_API_KEY is not set"),
+        ({"FINETUNE_BOT_PROVIDER": "azure"}, "AZURE_OPENAI_ENDPOINT is not set"),
+        ({"FINETUNE_BOT_PROVIDER": "bogus"}, "FINETUNE_BOT_PROVIDER is invalid"),
+        ({"FINETUNE_BOT_HTTP_PORT": "http"}, "FINETUNE_BOT_HTTP_PORT is invalid"),
+        ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL is invalid"),
+        ({"FINETUNE_BOT_PROVIDER": "sandbox"}, "Neither Slack nor Discord is configured"),
+    ],
+)
+def test_run_with_bad_settings_says_one_line(
+    tmp_path: Path, env: dict[str, str], needle: str
+) -> None:
+    result = _cli("run", cwd=tmp_path, timeout=30, **env)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert needle in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_secrets_are_never_echoed(tmp_path: Path) -> None:
+    result = _cli(
+        "run",
+        cwd=tmp_path,
+        timeout=30,
+        OPENAI_API_KEY="sk-secret-value-123",
+        FINETUNE_BOT_HTTP_PORT="not-a-port",
+    )
+    assert result.returncode != 0
+    assert "sk-secret-value-123" not in result.stderr + result.stdout
+
+
+def test_migrate(tmp_path: Path) -> None:
+    result = _cli(
+        "migrate",
+        cwd=tmp_path,
+        timeout=60,
+        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'm.db'}",
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "m.db").exists()
