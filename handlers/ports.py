@@ -133,6 +133,8 @@ class OutboxItem:
     attempts: int
     lease_owner: str
     existing_message_id: str | None = None
+    created_at: datetime | None = None
+    """When the row was enqueued: the start of its notification latency."""
 
 
 class Store(Protocol):

@@ -11,11 +11,13 @@ from sqlalchemy import (
     Row,
     Table,
     and_,
+    delete,
     exists,
     false,
     func,
     or_,
     select,
+    true,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -24,7 +26,7 @@ from handlers.codec import reply_from_dict, reply_to_dict
 from handlers.model import ChannelAddress, JobState, MetricPoint, Platform
 from handlers.ports import OutboxItem, OutboxMessage, WatchClaim
 from storage.base import StoreBase, insert, job_from_row, state_values
-from storage.tables import cards, job_metrics, jobs, outbox, teams
+from storage.tables import cards, job_metrics, jobs, outbox, teams, webhook_inbox
 
 MAX_ERROR_CHARS = 2000
 
@@ -285,6 +287,7 @@ class WatchMethods(StoreBase):
                 attempts=row.attempts,
                 lease_owner=row.lease_owner,
                 existing_message_id=known.get(row.card_key) if row.card_key else None,
+                created_at=row.created_at,
             )
             for row in rows
         ]
@@ -416,3 +419,41 @@ class WatchMethods(StoreBase):
         count, oldest = int(row[0]), row[1]
         age = 0.0 if oldest is None else max(0.0, (now - oldest).total_seconds())
         return count, age
+
+    # housekeeping and observability
+
+    async def purge_outbox(self, *, before: datetime) -> int:
+        """Delete finished rows (sent, dead or superseded) older than `before`; pending stay.
+
+        A sent row's age is its sending time; a dead or superseded row's is its creation.
+        """
+        finished = or_(
+            outbox.c.sent_at < before,
+            and_(
+                outbox.c.sent_at.is_(None),
+                or_(outbox.c.dead == true(), outbox.c.superseded == true()),
+                outbox.c.created_at < before,
+            ),
+        )
+        async with self._write() as conn:
+            result = await conn.execute(delete(outbox).where(finished))
+        return int(result.rowcount or 0)
+
+    async def purge_webhook_inbox(self, *, before: datetime) -> int:
+        """Forget webhook delivery ids received before `before` (OpenAI retries for 72 h)."""
+        async with self._write() as conn:
+            result = await conn.execute(
+                delete(webhook_inbox).where(webhook_inbox.c.received_at < before)
+            )
+        return int(result.rowcount or 0)
+
+    async def watched_jobs_by_status(self) -> dict[str, int]:
+        """Jobs still polled (next_poll_at set), counted by their last known status."""
+        stmt = (
+            select(jobs.c.status, func.count())
+            .where(jobs.c.next_poll_at.is_not(None))
+            .group_by(jobs.c.status)
+        )
+        async with self._read() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return {str(status): int(count) for status, count in rows}
