@@ -179,7 +179,7 @@ class SqlStore(WatchMethods):
 
     # jobs
 
-    async def add_job(self, job: Job, *, next_poll_at: datetime) -> None:
+    async def add_job(self, job: Job, *, next_poll_at: datetime | None) -> None:
         """Insert the job and its watch state; adding the same provider job id again is a no-op
         (the provider's create is idempotent, so a retried start may add it twice)."""
         channel = job.channel

@@ -1,0 +1,124 @@
+"""Core layer: resync: tagged jobs the provider has and the store lacks are watched again."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from handlers.model import ChannelAddress, Job, JobState, Platform, Team, TeamModel
+from handlers.ports import Clock, Provider, Store
+from handlers.service import BOT_METADATA_KEY
+
+log = logging.getLogger(__name__)
+
+TEAM_KEY = "ftbot_team"
+CHANNEL_KEY = "ftbot_channel"
+USER_KEY = "ftbot_user"
+
+
+@dataclass(slots=True)
+class ResyncReport:
+    """What one resync saw and did."""
+
+    scanned: int = 0
+    known: int = 0
+    recovered: list[str] = field(default_factory=list)
+    """Jobs added back; live ones are polled at once, finished ones only recorded."""
+    skipped: list[str] = field(default_factory=list)
+    """Tagged jobs whose metadata names no usable team."""
+
+    def summary(self) -> str:
+        return (
+            f"scanned {self.scanned} tagged job(s): {self.known} already known, "
+            f"{len(self.recovered)} recovered, {len(self.skipped)} skipped"
+        )
+
+
+def _team_of(state: JobState) -> Team | None:
+    """The team a tagged job belongs to; its id is `<platform>:<workspace>`."""
+    team_id = state.metadata.get(TEAM_KEY, "")
+    platform_name, _, workspace = team_id.partition(":")
+    try:
+        platform = Platform(platform_name)
+    except ValueError:
+        return None
+    if not workspace:
+        return None
+    return Team(id=team_id, platform=platform, workspace_id=workspace)
+
+
+class Recovery:
+    """Finds the bot's jobs at the provider (metadata `ftbot`) and adds the missing ones back.
+
+    The team comes from `ftbot_team`; the channel from `ftbot_channel` on the team's platform
+    and workspace; the requester from `ftbot_user`. A live job is due at once, so the next
+    sweep fetches its news and posts its card; a finished job is recorded (and its model), not
+    watched, so nobody is told old news again.
+    """
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        clock: Clock,
+        instance: str = "default",
+        limit: int = 100,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._instance = instance
+        self._limit = limit
+
+    async def resync(self, providers: Sequence[Provider]) -> ResyncReport:
+        """Scan each provider account once; raises ProviderError if one cannot be listed."""
+        report = ResyncReport()
+        for provider in providers:
+            listed = await provider.list_jobs(
+                metadata={BOT_METADATA_KEY: self._instance}, limit=self._limit
+            )
+            for state in listed:
+                await self._one(state, report)
+        if report.recovered:
+            log.info("resync recovered jobs", extra={"jobs": report.recovered})
+        return report
+
+    async def _one(self, state: JobState, report: ResyncReport) -> None:
+        report.scanned += 1
+        if await self._store.find_job_anywhere(state.id) is not None:
+            report.known += 1
+            return
+        team = _team_of(state)
+        if team is None:
+            report.skipped.append(state.id)
+            log.warning("tagged job names no team", extra={"job": state.id})
+            return
+        await self._store.ensure_team(team)
+        channel_id = state.metadata.get(CHANNEL_KEY)
+        channel = (
+            ChannelAddress(
+                platform=team.platform, workspace_id=team.workspace_id, channel_id=channel_id
+            )
+            if channel_id
+            else None
+        )
+        now = self._clock.now()
+        job = Job(
+            team_id=team.id,
+            state=state,
+            channel=channel,
+            requester_id=state.metadata.get(USER_KEY) or None,
+            updated_at=now,
+        )
+        await self._store.add_job(job, next_poll_at=None if state.terminal else now)
+        if state.status == "succeeded" and state.fine_tuned_model:
+            await self._store.add_model(
+                TeamModel(
+                    team_id=team.id,
+                    name=state.fine_tuned_model,
+                    base_model=state.model,
+                    job_id=state.id,
+                    created_at=state.finished_at or now,
+                )
+            )
+        report.recovered.append(state.id)
