@@ -1,0 +1,234 @@
+"""The OpenAI webhook route: Standard Webhooks signatures, replays, a faster completion."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from bot.directory import SharedProviderDirectory
+from bot.metrics import Metrics
+from bot.webhooks import PATH, openai_webhook_routes
+from handlers.watch import Watcher, WatchSettings
+from tests.world import World, actor, world, write_dataset
+
+SECRET = "whsec_" + base64.b64encode(b"a very secret key for tests!").decode()
+MODEL = "gpt-4.1-mini-2025-04-14"
+
+
+def sign(body: bytes, *, webhook_id: str, timestamp: int, secret: str = SECRET) -> dict[str, str]:
+    """Headers the Standard Webhooks way: HMAC-SHA256 of `id.timestamp.body`, base64, `v1,`."""
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    signed = f"{webhook_id}.{timestamp}.{body.decode()}".encode()
+    digest = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    return {
+        "webhook-id": webhook_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": f"v1,{digest}",
+        "content-type": "application/json",
+    }
+
+
+def event(job_id: str, kind: str = "succeeded") -> bytes:
+    return json.dumps(
+        {
+            "id": "evt_1",
+            "object": "event",
+            "created_at": int(time.time()),
+            "type": f"fine_tuning.job.{kind}",
+            "data": {"id": job_id},
+        }
+    ).encode()
+
+
+@asynccontextmanager
+async def serving(w: World, metrics: Metrics, woken: list[int]) -> AsyncIterator[str]:
+    app = web.Application()
+    app.add_routes(
+        openai_webhook_routes(
+            secret=SECRET,
+            store=w.store,
+            clock=w.clock,
+            metrics=metrics,
+            wake=lambda: woken.append(1),
+        )
+    )
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        yield f"http://127.0.0.1:{port}{PATH}"
+    finally:
+        await runner.cleanup()
+
+
+async def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, str]]:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(url, data=body, headers=headers) as response,
+    ):
+        return response.status, await response.json()
+
+
+async def _job(w: World, tmp_path: Path) -> str:
+    person = actor()
+    path = write_dataset(tmp_path / "train.jsonl")
+    await w.run(f"upload {path} alias=train", person)
+    await w.run(f"start file=train model={MODEL} epochs=1", person)
+    return (await w.store.list_jobs(person.team_id))[0].id
+
+
+@pytest.fixture
+async def w(tmp_path: Path):  # type: ignore[no-untyped-def]
+    async with world(tmp_path) as built:
+        yield built
+
+
+async def _push_poll_later(w: World) -> None:
+    """Poll every job now once and plan the next poll far away."""
+    for claim in await w.store.claim_due_jobs(
+        owner="w", now=w.clock.now(), lease_seconds=60, limit=10
+    ):
+        await w.store.release_claim(
+            claim, owner="w", next_poll_at=w.clock.now() + timedelta(hours=1)
+        )
+
+
+async def test_good_signature_marks_the_job_due(w: World, tmp_path: Path) -> None:
+    job_id = await _job(w, tmp_path)
+    await _push_poll_later(w)
+    metrics, woken = Metrics(), []
+    async with serving(w, metrics, woken) as url:
+        body = event(job_id)
+        status, answer = await _post(
+            url, body, sign(body, webhook_id="wh_1", timestamp=int(time.time()))
+        )
+    assert (status, answer) == (200, {"status": "accepted"})
+    assert woken == [1]
+    due = await w.store.claim_due_jobs(owner="x", now=w.clock.now(), lease_seconds=5, limit=5)
+    assert [c.job.id for c in due] == [job_id]
+    assert 'outcome="accepted"' in await metrics.render()
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [("forged", 401), ("wrong secret", 401), ("stale", 400), ("future", 400), ("unsigned", 400)],
+)
+async def test_bad_deliveries_are_refused_with_no_effect(
+    w: World, tmp_path: Path, case: str, expected: int
+) -> None:
+    job_id = await _job(w, tmp_path)
+    await _push_poll_later(w)
+    body = event(job_id)
+    now = int(time.time())
+    headers = sign(body, webhook_id="wh_bad", timestamp=now)
+    match case:
+        case "forged":
+            body = event(job_id, "failed")  # signed one body, sent another
+        case "wrong secret":
+            other = "whsec_" + base64.b64encode(b"someone else's key").decode()
+            headers = sign(body, webhook_id="wh_bad", timestamp=now, secret=other)
+        case "stale":
+            headers = sign(body, webhook_id="wh_bad", timestamp=now - 301)
+        case "future":
+            headers = sign(body, webhook_id="wh_bad", timestamp=now + 301)
+        case "unsigned":
+            headers = {"content-type": "application/json"}
+    metrics, woken = Metrics(), []
+    async with serving(w, metrics, woken) as url:
+        status, _ = await _post(url, body, headers)
+    assert status == expected
+    assert woken == []
+    assert (
+        await w.store.claim_due_jobs(owner="x", now=w.clock.now(), lease_seconds=5, limit=5) == []
+    )
+    assert await w.store.webhook_seen("wh_bad", w.clock.now()), "a refused id is not remembered"
+
+
+async def test_a_replayed_id_is_acknowledged_once(w: World, tmp_path: Path) -> None:
+    job_id = await _job(w, tmp_path)
+    await _push_poll_later(w)
+    body = event(job_id)
+    headers = sign(body, webhook_id="wh_replay", timestamp=int(time.time()))
+    metrics, woken = Metrics(), []
+    async with serving(w, metrics, woken) as url:
+        assert await _post(url, body, headers) == (200, {"status": "accepted"})
+        await _push_poll_later(w)  # the sweep took the job
+        assert await _post(url, body, headers) == (200, {"status": "duplicate"})
+    assert woken == [1]
+    assert (
+        await w.store.claim_due_jobs(owner="x", now=w.clock.now(), lease_seconds=5, limit=5) == []
+    )
+
+
+async def test_events_of_other_kinds_and_unknown_jobs_are_acknowledged(
+    w: World, tmp_path: Path
+) -> None:
+    metrics, woken = Metrics(), []
+    async with serving(w, metrics, woken) as url:
+        batch = json.dumps({"type": "batch.completed", "data": {"id": "batch_1"}}).encode()
+        now = int(time.time())
+        assert await _post(url, batch, sign(batch, webhook_id="wh_a", timestamp=now)) == (
+            200,
+            {"status": "ignored"},
+        )
+        other = event("ftjob-not-ours")
+        assert await _post(url, other, sign(other, webhook_id="wh_b", timestamp=now)) == (
+            200,
+            {"status": "unknown job"},
+        )
+    assert woken == []
+
+
+async def test_a_webhook_brings_the_completion_notice_before_the_next_poll(
+    w: World, tmp_path: Path
+) -> None:
+    slow = Watcher(
+        store=w.store,
+        watch_store=w.store,
+        providers=SharedProviderDirectory(w.provider),
+        clock=w.clock,
+        charts=w.charts,
+        owner="slow",
+        settings=WatchSettings(
+            slow_poll_seconds=3600,
+            slow_poll_max_seconds=3600,
+            running_poll_seconds=3600,
+            running_poll_max_seconds=3600,
+            jitter=0.0,
+        ),
+    )
+    job_id = await _job(w, tmp_path)
+    await slow.sweep()  # first poll: validating; the next one is an hour away
+    w.clock.advance(120)  # the sandbox job has succeeded by now (10 + 10 + 12 x 5 s)
+    assert (await w.provider.get_job(job_id)).status == "succeeded"
+    await slow.sweep()
+    await w.dispatcher.tick()
+    done_key = f"{job_id}:status:succeeded:{actor().channel.key}"
+    assert done_key not in w.notifier.dedupe_keys(), "polling alone would wait an hour"
+
+    woken: list[int] = []
+    async with serving(w, Metrics(), woken) as url:
+        body = event(job_id)
+        status, _ = await _post(
+            url, body, sign(body, webhook_id="wh_done", timestamp=int(time.time()))
+        )
+    assert status == 200
+    assert woken == [1]
+    await slow.sweep()
+    while (await w.dispatcher.tick()).sent:
+        pass
+    assert w.notifier.dedupe_keys().count(done_key) == 1
+    assert w.notifier.posts[-1].target == actor().channel
