@@ -1,0 +1,173 @@
+"""Core layer: default epochs, billed tokens and cost estimates from a dated price table."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Final
+
+from handlers.errors import ConfigError
+
+TARGET_EPOCHS: Final = 3
+MIN_TARGET_EXAMPLES: Final = 100
+MAX_TARGET_EXAMPLES: Final = 25_000
+MIN_DEFAULT_EPOCHS: Final = 1
+MAX_DEFAULT_EPOCHS: Final = 25
+
+PRICES_RESOURCE: Final = "data/finetune_models.json"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelPrice:
+    name: str
+    training_per_million: float | None
+    """USD per 1M trained tokens; None when the model is not billed per token."""
+    token_limit: int
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PriceTable:
+    """Per-model training prices and per-example token limits, with their date and source."""
+
+    as_of: str
+    source: str
+    currency: str
+    default_token_limit: int
+    models: Mapping[str, ModelPrice] = field(default_factory=dict)
+    aliases: Mapping[str, str] = field(default_factory=dict)
+
+    def lookup(self, model: str) -> ModelPrice | None:
+        """A base model by name or alias; a fine-tuned model ("ft:<base>:...") by its base."""
+        name = model.strip().lower()
+        if name.startswith("ft:"):
+            name = name[3:].split(":", 1)[0]
+        name = self.aliases.get(name, name)
+        return self.models.get(name)
+
+    def token_limit(self, model: str) -> int:
+        found = self.lookup(model)
+        return found.token_limit if found else self.default_token_limit
+
+
+def default_epochs(examples: int) -> int:
+    """The epochs the service picks when none are given (OpenAI's data-preparation notebook):
+    three, raised or lowered so examples × epochs stays within [100, 25,000], within [1, 25]."""
+    if examples <= 0:
+        return TARGET_EPOCHS
+    if examples * TARGET_EPOCHS < MIN_TARGET_EXAMPLES:
+        return min(MAX_DEFAULT_EPOCHS, MIN_TARGET_EXAMPLES // examples)
+    if examples * TARGET_EPOCHS > MAX_TARGET_EXAMPLES:
+        return max(MIN_DEFAULT_EPOCHS, MAX_TARGET_EXAMPLES // examples)
+    return TARGET_EPOCHS
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Estimate:
+    model: str
+    epochs: int
+    epochs_default: bool
+    billed_tokens_per_epoch: int
+    billed_tokens: int
+    cost: float | None
+    price: ModelPrice | None
+    as_of: str
+    source: str
+    currency: str
+
+    def lines(self, *, exact_tokens: bool = True) -> tuple[str, ...]:
+        """What a report says about the cost, naming the price table's date."""
+        how = "" if exact_tokens else " (estimate: the tokenizer's encodings did not load)"
+        epochs = f"{self.epochs} epoch(s)" + (" (the default)" if self.epochs_default else "")
+        out = [
+            f"Billed tokens: {self.billed_tokens:,} = {epochs} × "
+            f"{self.billed_tokens_per_epoch:,}{how}"
+        ]
+        if self.cost is not None and self.price is not None:
+            out.append(
+                f"Estimated training cost on {self.model}: ${self.cost:,.2f} "
+                f"(at ${self.price.training_per_million:g} per 1M tokens, prices as of "
+                f"{self.as_of})"
+            )
+        elif self.price is not None:
+            out.append(f"No per-token price for {self.model}: {self.price.note or 'see source'}")
+        else:
+            out.append(
+                f"No price known for {self.model} in the price table of {self.as_of}; "
+                "an operator can add it (FINETUNE_BOT_PRICES_FILE)."
+            )
+        return tuple(out)
+
+
+def estimate(
+    table: PriceTable,
+    *,
+    model: str,
+    examples: int,
+    billed_tokens_per_epoch: int,
+    epochs: int | None = None,
+) -> Estimate:
+    """Billed tokens = epochs × Σ min(limit, tokens); cost = billed tokens × price per token."""
+    chosen = epochs if epochs is not None else default_epochs(examples)
+    billed = chosen * billed_tokens_per_epoch
+    price = table.lookup(model)
+    cost = (
+        billed * price.training_per_million / 1_000_000
+        if price is not None and price.training_per_million is not None
+        else None
+    )
+    return Estimate(
+        model=model,
+        epochs=chosen,
+        epochs_default=epochs is None,
+        billed_tokens_per_epoch=billed_tokens_per_epoch,
+        billed_tokens=billed,
+        cost=cost,
+        price=price,
+        as_of=table.as_of,
+        source=table.source,
+        currency=table.currency,
+    )
+
+
+def load_price_table(path: Path | None = None) -> PriceTable:
+    """The packaged table, or an operator's copy at `path`; a broken file is a ConfigError."""
+    try:
+        if path is None:
+            text = resources.files("handlers").joinpath(PRICES_RESOURCE).read_text("utf-8")
+        else:
+            text = path.read_text("utf-8")
+        return parse_price_table(json.loads(text))
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        where = str(path) if path else PRICES_RESOURCE
+        raise ConfigError(
+            f"The price table {where} cannot be read ({error}); fix it or unset "
+            "FINETUNE_BOT_PRICES_FILE."
+        ) from error
+
+
+def parse_price_table(document: Any) -> PriceTable:
+    models: dict[str, ModelPrice] = {}
+    aliases: dict[str, str] = {}
+    for name, entry in dict(document["models"]).items():
+        key = str(name).lower()
+        price = entry.get("training_per_million")
+        models[key] = ModelPrice(
+            name=key,
+            training_per_million=None if price is None else float(price),
+            token_limit=int(entry["token_limit"]),
+            note=str(entry.get("note", "")),
+        )
+        for alias in entry.get("aliases", ()):
+            aliases[str(alias).lower()] = key
+    return PriceTable(
+        as_of=str(document["as_of"]),
+        source=str(document["source"]),
+        currency=str(document.get("currency", "USD")),
+        default_token_limit=int(document.get("default_token_limit", 65_536)),
+        models=models,
+        aliases=aliases,
+    )
