@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     running_poll_seconds: float = Field(default=15.0, gt=0, le=3600)
     queued_poll_seconds: float = Field(default=60.0, gt=0, le=86400)
     metric_interval_seconds: float = Field(default=60.0, ge=0, le=86400)
+    housekeeping_seconds: float = Field(default=300.0, gt=0, le=86400)
+    outbox_retention_days: float = Field(default=7.0, gt=0, le=3650)
 
     @field_validator("log_level")
     @classmethod

@@ -29,6 +29,7 @@ class DispatchStats:
     failed: int = 0
     deferred: int = 0
     latencies: list[float] = field(default_factory=list)
+    """Seconds from each posted row's enqueueing to its post."""
 
 
 class Dispatcher:
@@ -119,8 +120,11 @@ class Dispatcher:
             )
             stats.failed += 1
             return
-        await self._watch.mark_sent(item, message_id=message_id, now=self._clock.now())
+        sent_at = self._clock.now()
+        await self._watch.mark_sent(item, message_id=message_id, now=sent_at)
         stats.sent += 1
+        if item.created_at is not None:
+            stats.latencies.append(max(0.0, (sent_at - item.created_at).total_seconds()))
 
     async def _pace_channel(self, key: str, platform: Platform) -> None:
         gap = self._pace.get(platform, 1.0)

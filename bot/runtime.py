@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from sqlalchemy import text
 
+from bot import upkeep
 from bot.charts import MatplotlibChartRenderer
 from bot.clock import SystemClock
 from bot.config import ProviderKind, Settings, check_provider
@@ -129,6 +130,8 @@ async def build_runtime(
     )
     metrics = Metrics()
     _describe_metrics(metrics)
+    upkeep.describe(metrics)
+    upkeep.collect_watched(store, metrics)
 
     async def collect() -> None:
         depth, age = await store.outbox_stats(now=clock.now())
@@ -173,21 +176,17 @@ def schedule_ticks(runtime: Runtime) -> None:
         started = runtime.clock.now()
         stats = await runtime.watcher.sweep()
         elapsed = (runtime.clock.now() - started) / timedelta(seconds=1)
-        metrics.inc("sweeps_total")
-        metrics.observe("sweep_duration_seconds", elapsed)
-        metrics.inc("jobs_claimed_total", stats.claimed)
-        metrics.inc("provider_calls_total", stats.provider_calls)
-        for kind, count in stats.provider_errors.items():
-            metrics.inc("provider_errors_total", count, kind=kind)
+        upkeep.record_sweep(metrics, stats, elapsed)
         return stats
 
     async def dispatch() -> None:
-        stats = await runtime.dispatcher.tick()
-        metrics.inc("notices_sent_total", stats.sent)
-        metrics.inc("notices_failed_total", stats.failed)
+        upkeep.record_dispatch(metrics, await runtime.dispatcher.tick())
 
     runtime.ticker.every(settings.sweep_seconds, "sweep", sweep)
     runtime.ticker.every(settings.dispatch_seconds, "dispatch", dispatch)
+    runtime.ticker.every(
+        settings.housekeeping_seconds, "housekeeping", lambda: upkeep.housekeeping(runtime)
+    )
     runtime.ticker.start()
 
 

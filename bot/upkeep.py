@@ -1,0 +1,156 @@
+"""Composition root: watcher upkeep: housekeeping, start-up resync, webhooks, watch metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from bot.dispatcher import DispatchStats
+from bot.metrics import Metrics
+from bot.webhooks import describe_metrics as describe_webhook_metrics
+from bot.webhooks import openai_webhook_routes
+from handlers.errors import ProviderError
+from handlers.recovery import Recovery, ResyncReport
+from handlers.watch import SweepStats
+from storage.store import SqlStore
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_INBOX_DAYS = 3
+"""OpenAI retries a delivery for up to 72 hours; an id older than that cannot come back."""
+LATENCY_BUCKETS = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 900.0)
+
+
+def describe(metrics: Metrics) -> None:
+    metrics.describe("jobs_watched", "gauge", "Jobs still watched, by their last known status.")
+    metrics.describe(
+        "notification_latency_seconds",
+        "histogram",
+        "From a notice's enqueueing (the poll that saw the news) to its post.",
+        buckets=LATENCY_BUCKETS,
+    )
+    metrics.describe("housekeeping_deleted_total", "counter", "Old rows deleted, by table.")
+    metrics.describe("resync_recovered_total", "counter", "Jobs the resync watched again.")
+    describe_webhook_metrics(metrics)
+
+
+def collect_watched(store: SqlStore, metrics: Metrics) -> None:
+    """Refresh `jobs_watched` from the store at every scrape."""
+
+    async def collect() -> None:
+        counts = await store.watched_jobs_by_status()
+        metrics.clear("jobs_watched")
+        for status, count in counts.items():
+            metrics.set("jobs_watched", count, status=status)
+
+    metrics.collect_with(collect)
+
+
+def record_sweep(metrics: Metrics, stats: SweepStats, elapsed: float) -> None:
+    metrics.inc("sweeps_total")
+    metrics.observe("sweep_duration_seconds", elapsed)
+    metrics.inc("jobs_claimed_total", stats.claimed)
+    metrics.inc("provider_calls_total", stats.provider_calls)
+    for kind, count in stats.provider_errors.items():
+        metrics.inc("provider_errors_total", count, kind=kind)
+
+
+def record_dispatch(metrics: Metrics, stats: DispatchStats) -> None:
+    metrics.inc("notices_sent_total", stats.sent)
+    metrics.inc("notices_failed_total", stats.failed)
+    for seconds in stats.latencies:
+        metrics.observe("notification_latency_seconds", seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class Purged:
+    outbox: int
+    webhook_inbox: int
+
+
+async def housekeeping(runtime: Runtime) -> Purged:
+    """Delete finished outbox rows and old webhook ids; safe on every replica at once."""
+    now = runtime.clock.now()
+    days = runtime.settings.outbox_retention_days
+    outbox = await runtime.store.purge_outbox(before=now - timedelta(days=days))
+    inbox = await runtime.store.purge_webhook_inbox(
+        before=now - timedelta(days=WEBHOOK_INBOX_DAYS)
+    )
+    runtime.metrics.inc("housekeeping_deleted_total", outbox, table="outbox")
+    runtime.metrics.inc("housekeeping_deleted_total", inbox, table="webhook_inbox")
+    if outbox or inbox:
+        log.info("housekeeping", extra={"outbox": outbox, "webhook_inbox": inbox})
+    return Purged(outbox=outbox, webhook_inbox=inbox)
+
+
+async def resync(runtime: Runtime) -> ResyncReport:
+    """Watch again the tagged jobs the store lacks; raises ProviderError when listing fails."""
+    report = await Recovery(store=runtime.store, clock=runtime.clock).resync([runtime.provider])
+    runtime.metrics.inc("resync_recovered_total", len(report.recovered))
+    return report
+
+
+async def resync_at_start(runtime: Runtime) -> ResyncReport | None:
+    """Start-up resync: a provider failure is logged, never fatal (polling resumes anyway)."""
+    try:
+        report = await resync(runtime)
+    except ProviderError as error:
+        log.warning("resync at start failed", extra={"kind": error.kind.value})
+        return None
+    log.info("resync at start", extra={"summary": report.summary()})
+    return report
+
+
+class Waker:
+    """Runs a sweep and a dispatch right away (a webhook arrived); never two at once."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+        self._task: asyncio.Task[None] | None = None
+        self._again = False
+
+    def __call__(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._again = True  # the running round may have claimed before the job was due
+            return
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        runtime = self._runtime
+        while True:
+            self._again = False
+            try:
+                started = runtime.clock.now()
+                stats = await runtime.watcher.sweep()
+                elapsed = (runtime.clock.now() - started).total_seconds()
+                record_sweep(runtime.metrics, stats, elapsed)
+                record_dispatch(runtime.metrics, await runtime.dispatcher.tick())
+            except Exception:
+                log.exception("webhook-triggered sweep failed")
+            if not self._again:
+                return
+
+    async def wait(self) -> None:
+        if self._task is not None:
+            await self._task
+
+
+def webhook_routes(runtime: Runtime, *, wake: Waker | None = None) -> Sequence[web.RouteDef]:
+    """The OpenAI webhook route when OPENAI_WEBHOOK_SECRET is set; none otherwise."""
+    secret = runtime.settings.openai_webhook_secret
+    return openai_webhook_routes(
+        secret=None if secret is None else secret.get_secret_value(),
+        store=runtime.store,
+        clock=runtime.clock,
+        metrics=runtime.metrics,
+        wake=wake,
+    )
