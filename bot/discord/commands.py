@@ -1,0 +1,495 @@
+"""Discord adapter: the `/finetune` group built from the core's specs, and what each press does.
+
+Each handler defers before touching the store or the provider (Discord drops an interaction
+that is not acknowledged within 3 seconds), then answers with a follow-up embed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import os
+import tempfile
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from dataclasses import replace
+from typing import Any, Literal
+
+import aiohttp
+import discord
+from discord import app_commands
+
+from bot.discord.buttons import JobButton
+from bot.discord.render import clip, render
+from handlers.errors import UsageError
+from handlers.model import Actor, Platform, team_id_for
+from handlers.ports import Store
+from handlers.replies import Reply, Visibility, error_reply
+from handlers.requests import (
+    SPECS,
+    CommandSpec,
+    OptionKind,
+    OptionSpec,
+    Request,
+    UploadRequest,
+    build_request,
+    command_names,
+)
+from handlers.service import Service
+
+log = logging.getLogger(__name__)
+
+GROUP_NAME = "finetune"
+DEFAULT_MAX_UPLOAD_BYTES = 512 * 1024 * 1024
+AUTOCOMPLETE_BUDGET_SECONDS = 2.0
+"""Autocomplete cannot be deferred: answer within Discord's 3 s or not at all."""
+CHOICES_MAX = 25
+DESCRIPTION_MAX = 100
+PRIVATE_COMMANDS = frozenset({"help"})
+MODAL_FIELDS = ("file", "model", "validation", "epochs", "suffix")
+"""The start form's free-text fields (a modal holds at most five)."""
+CONFIRM_ACTIONS = frozenset({"cancel"})
+BUTTON_ACTIONS = frozenset({"cancel", "pause", "resume", "inspect", "chart"})
+DM_TEXT = "Use /finetune in a server: jobs, files and models belong to a server's team."
+
+AnyInteraction = discord.Interaction[Any]
+
+
+def actor_of(interaction: AnyInteraction) -> Actor | None:
+    """The core's Actor; None outside a server (a DM has no team)."""
+    if interaction.guild_id is None or interaction.channel_id is None:
+        return None
+    user = interaction.user
+    perms = interaction.permissions
+    return Actor(
+        platform=Platform.DISCORD,
+        workspace_id=str(interaction.guild_id),
+        channel_id=str(interaction.channel_id),
+        user_id=str(user.id),
+        display_name=user.display_name,
+        # The resolved bitset: Administrator implies Manage Server on Discord itself.
+        is_workspace_admin=perms.manage_guild or perms.administrator,
+    )
+
+
+class DiscordCommands:
+    """Translates interactions into core requests and Replies into Discord messages."""
+
+    def __init__(
+        self,
+        *,
+        service: Service,
+        store: Store,
+        max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    ) -> None:
+        self._service = service
+        self._store = store
+        self._max_upload = max_upload_bytes
+        self._session: aiohttp.ClientSession | None = None
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    # ------------------------------------------------------------------ the command group
+
+    def build_group(self) -> app_commands.Group:
+        group = app_commands.Group(
+            name=GROUP_NAME,
+            description="Fine-tuning jobs: upload data, start, watch and control jobs",
+            guild_only=True,
+        )
+        for spec in SPECS.values():
+            group.add_command(self._command(spec))
+        return group
+
+    def _command(self, spec: CommandSpec) -> app_commands.Command[Any, ..., None]:
+        async def callback(interaction: AnyInteraction, **values: Any) -> None:
+            await self.run(interaction, spec, values)
+
+        options = list(self._discord_options(spec))
+        params = [
+            inspect.Parameter(
+                "interaction",
+                inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                annotation=discord.Interaction,
+            )
+        ]
+        for option, annotation, required in options:
+            params.append(
+                inspect.Parameter(
+                    option.name,
+                    inspect.Parameter.KEYWORD_ONLY,
+                    annotation=annotation,
+                    default=inspect.Parameter.empty if required else None,
+                )
+            )
+        # discord.py reads options from the signature; the specs decide it, not this file.
+        callback.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+        callback.__qualname__ = f"{GROUP_NAME}_{spec.name}.<locals>.callback"
+        described = app_commands.describe(
+            **{o.name: clip(o.help, DESCRIPTION_MAX) for o, _, _ in options}
+        )(callback)
+        command: app_commands.Command[Any, ..., None] = app_commands.Command(
+            name=spec.name,
+            description=clip(spec.summary, DESCRIPTION_MAX),
+            callback=described,
+        )
+        for option, _, _ in options:
+            complete = self._autocomplete_for(option)
+            if complete is not None:
+                command.autocomplete(option.name)(complete)
+        return command
+
+    def _discord_options(self, spec: CommandSpec) -> Sequence[tuple[OptionSpec, Any, bool]]:
+        result = []
+        for option in spec.options:
+            required = option.required
+            if spec.name == "start":
+                # Missing start options open the form instead of Discord refusing the command.
+                required = False
+            if spec.name == "upload" and option.name == "file":
+                annotation: Any = discord.Attachment
+            else:
+                annotation = _annotation(option)
+            result.append((option, annotation, required))
+        # Discord wants required options first.
+        return sorted(result, key=lambda r: not r[2])
+
+    def _autocomplete_for(
+        self, option: OptionSpec
+    ) -> (
+        Callable[[AnyInteraction, str], Coroutine[Any, Any, list[app_commands.Choice[str]]]] | None
+    ):
+        match option.kind:
+            case OptionKind.JOB_ID:
+                return self.complete_jobs
+            case OptionKind.FILE:
+                return self.complete_files
+            case OptionKind.MODEL:
+                return self.complete_models
+            case OptionKind.TEXT if option.name == "command":
+                return self.complete_commands
+        return None
+
+    # ------------------------------------------------------------------ commands
+
+    async def run(
+        self, interaction: AnyInteraction, spec: CommandSpec, raw: Mapping[str, Any]
+    ) -> None:
+        actor = actor_of(interaction)
+        if actor is None:
+            await self._say(interaction, error_reply(DM_TEXT))
+            return
+        values = {k: v for k, v in raw.items() if v is not None}
+        if spec.name == "upload":
+            await self._upload(interaction, actor, values)
+            return
+        if spec.name == "start" and not ("file" in values and "model" in values):
+            await interaction.response.send_modal(StartForm(self, values))
+            return
+        try:
+            request = build_request(spec.name, values)
+        except UsageError as error:
+            await self._say(interaction, error_reply(error.message, usage=error.usage))
+            return
+        await self.answer(interaction, actor, request, private=spec.name in PRIVATE_COMMANDS)
+
+    async def answer(
+        self, interaction: AnyInteraction, actor: Actor, request: Request, *, private: bool
+    ) -> None:
+        """Defer, ask the core, answer with a follow-up: the one path every command takes."""
+        await interaction.response.defer(ephemeral=private, thinking=True)
+        reply = await self._service.handle(request, actor)
+        await self._follow_up(interaction, reply, deferred_private=private)
+
+    async def _follow_up(
+        self, interaction: AnyInteraction, reply: Reply, *, deferred_private: bool
+    ) -> None:
+        if reply.ephemeral and not deferred_private:
+            # The public "thinking…" message would make the error public; replace it.
+            with contextlib.suppress(discord.HTTPException):
+                await interaction.delete_original_response()
+        message = render(reply)
+        kwargs: dict[str, Any] = {"files": message.files} if message.files else {}
+        if message.view is not None:
+            kwargs["view"] = message.view
+        await interaction.followup.send(
+            content=message.content or discord.utils.MISSING,
+            embed=message.embed,
+            allowed_mentions=message.allowed_mentions,
+            ephemeral=reply.ephemeral or deferred_private,
+            wait=True,
+            **kwargs,
+        )
+
+    async def _say(self, interaction: AnyInteraction, reply: Reply) -> None:
+        """An immediate answer that needs no store or provider call (private by default)."""
+        message = render(reply)
+        kwargs: dict[str, Any] = {"view": message.view} if message.view is not None else {}
+        await interaction.response.send_message(
+            embed=message.embed,
+            ephemeral=reply.ephemeral,
+            allowed_mentions=message.allowed_mentions,
+            **kwargs,
+        )
+
+    async def _upload(
+        self, interaction: AnyInteraction, actor: Actor, values: Mapping[str, Any]
+    ) -> None:
+        attachment = values.get("file")
+        usage = SPECS["upload"].usage
+        if not isinstance(attachment, discord.Attachment):
+            await self._say(interaction, error_reply("Attach a .jsonl file.", usage=usage))
+            return
+        # Checked before download: a wrong file costs nothing but this message.
+        if not attachment.filename.lower().endswith(".jsonl"):
+            await self._say(
+                interaction, error_reply(f"{attachment.filename} is not a .jsonl file.")
+            )
+            return
+        if attachment.size > self._max_upload:
+            await self._say(
+                interaction,
+                error_reply(
+                    f"{attachment.filename} is {attachment.size:,} bytes; "
+                    f"the limit is {self._max_upload:,} bytes."
+                ),
+            )
+            return
+        alias = values.get("alias")
+        try:
+            request = build_request("upload", {"file": attachment.filename, "alias": alias})
+        except UsageError as error:
+            await self._say(interaction, error_reply(error.message, usage=error.usage))
+            return
+        assert isinstance(request, UploadRequest)
+        await interaction.response.defer(thinking=True)
+        fd, path = tempfile.mkstemp(prefix="ftbot-", suffix=".jsonl")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                ok = await self._download(attachment.url, out, attachment.filename)
+            if not ok:
+                reply = error_reply(
+                    f"Could not download {attachment.filename} from Discord, or it is larger "
+                    f"than {self._max_upload:,} bytes. Try again."
+                )
+            else:
+                request = replace(request, path=path, filename=attachment.filename)
+                reply = await self._service.handle(request, actor)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+        await self._follow_up(interaction, reply, deferred_private=False)
+
+    async def _download(self, url: str, out: Any, filename: str) -> bool:
+        """Stream to disk with a hard cap (the declared size could be wrong)."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        written = 0
+        try:
+            async with self._session.get(url) as response:
+                if response.status != 200:
+                    log.warning("attachment download failed", extra={"status": response.status})
+                    return False
+                async for chunk in response.content.iter_chunked(1 << 20):
+                    written += len(chunk)
+                    if written > self._max_upload:
+                        return False
+                    out.write(chunk)
+        except aiohttp.ClientError as error:
+            log.warning(
+                "attachment download failed",
+                extra={"file": filename, "error": type(error).__name__},
+            )
+            return False
+        return True
+
+    # ------------------------------------------------------------------ buttons
+
+    async def on_button(
+        self, interaction: AnyInteraction, action: str, value: str, *, confirmed: bool
+    ) -> None:
+        actor = actor_of(interaction)
+        if actor is None:
+            await self._say(interaction, error_reply(DM_TEXT))
+            return
+        if action not in BUTTON_ACTIONS:
+            await self._say(interaction, error_reply("This button is no longer supported."))
+            return
+        if action in CONFIRM_ACTIONS and not confirmed:
+            view = discord.ui.View(timeout=None)
+            view.add_item(
+                JobButton(
+                    action,
+                    value,
+                    label=f"Yes, {action}",
+                    style=discord.ButtonStyle.danger,
+                    confirmed=True,
+                )
+            )
+            message = render(
+                Reply(
+                    title=f"Really {action} {value}?",
+                    lines=("Training stops and cannot be resumed.",),
+                    visibility=Visibility.EPHEMERAL,
+                )
+            )
+            await interaction.response.send_message(embed=message.embed, view=view, ephemeral=True)
+            return
+        try:
+            request = build_request(action, {"job": value})
+        except UsageError as error:
+            await self._say(interaction, error_reply(error.message))
+            return
+        await self.answer(interaction, actor, request, private=True)
+
+    # ------------------------------------------------------------------ autocomplete
+
+    async def complete_jobs(
+        self, interaction: AnyInteraction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        async def choices(team: str) -> list[app_commands.Choice[str]]:
+            jobs = await self._store.list_jobs(team, limit=100)
+            return [
+                app_commands.Choice(
+                    name=clip(f"{j.id} · {j.state.status} · {j.state.model}", 100), value=j.id
+                )
+                for j in jobs
+                if current.lower() in j.id.lower()
+            ]
+
+        return await self._complete(interaction, choices)
+
+    async def complete_files(
+        self, interaction: AnyInteraction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        async def choices(team: str) -> list[app_commands.Choice[str]]:
+            files = await self._store.list_files(team)
+            needle = current.lower()
+            return [
+                app_commands.Choice(
+                    name=clip(f"{f.alias} · {f.filename} · {f.examples} examples", 100),
+                    value=f.alias,
+                )
+                for f in files
+                if needle in f.alias.lower() or needle in f.filename.lower()
+            ]
+
+        return await self._complete(interaction, choices)
+
+    async def complete_models(
+        self, interaction: AnyInteraction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        async def choices(team: str) -> list[app_commands.Choice[str]]:
+            models = await self._store.list_models(team)
+            found = [
+                app_commands.Choice(name=clip(m.name, 100), value=m.name)
+                for m in models
+                if current.lower() in m.name.lower()
+            ]
+            if current and all(c.value != current for c in found):
+                # Any base model name is allowed; offer what was typed as it is.
+                found.insert(0, app_commands.Choice(name=clip(current, 100), value=current))
+            return found
+
+        return await self._complete(interaction, choices)
+
+    async def complete_commands(
+        self, interaction: AnyInteraction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return [
+            app_commands.Choice(name=name, value=name)
+            for name in command_names()
+            if current.lower() in name
+        ][:CHOICES_MAX]
+
+    async def _complete(
+        self,
+        interaction: AnyInteraction,
+        choices: Callable[[str], Awaitable[list[app_commands.Choice[str]]]],
+    ) -> list[app_commands.Choice[str]]:
+        """Served from the store, scoped by the guild's team; empty rather than late."""
+        if interaction.guild_id is None:
+            return []
+        team = team_id_for(Platform.DISCORD, str(interaction.guild_id))
+        try:
+            found = await asyncio.wait_for(choices(team), AUTOCOMPLETE_BUDGET_SECONDS)
+        except TimeoutError:
+            log.warning("autocomplete too slow", extra={"team": team})
+            return []
+        return found[:CHOICES_MAX]
+
+
+def _annotation(option: OptionSpec) -> Any:
+    """The Discord option type for a core option: ranges and choices come from the spec."""
+    match option.kind:
+        case OptionKind.INT:
+            if option.minimum is not None and option.maximum is not None:
+                return app_commands.Range[int, int(option.minimum), int(option.maximum)]
+            return int
+        case OptionKind.FLOAT:
+            if option.minimum is not None and option.maximum is not None:
+                # Discord has no exclusive bounds; the core rejects the bound itself.
+                return app_commands.Range[float, float(option.minimum), float(option.maximum)]
+            return float
+        case OptionKind.CHOICE:
+            return Literal.__getitem__(tuple(option.choices))
+        case OptionKind.SUFFIX:
+            return app_commands.Range[str, 1, 64]
+        case _:
+            return str
+
+
+class StartForm(discord.ui.Modal, title="Start a fine-tuning job"):
+    """The start command's free-text fields; typed options already given are kept."""
+
+    def __init__(self, commands: DiscordCommands, given: Mapping[str, Any]) -> None:
+        super().__init__(timeout=900)
+        self._commands = commands
+        self._given = dict(given)
+        self.inputs: dict[str, discord.ui.TextInput[StartForm]] = {}
+        spec = SPECS["start"]
+        for name in MODAL_FIELDS:
+            option = spec.option(name)
+            assert option is not None
+            default = given.get(name)
+            text_input: discord.ui.TextInput[StartForm] = discord.ui.TextInput(
+                label=clip(f"{name} ({option.help})", 45),
+                custom_id=f"start:{name}",
+                required=option.required,
+                default=None if default is None else str(default),
+                max_length=256,
+            )
+            self.inputs[name] = text_input
+            self.add_item(text_input)
+
+    async def on_submit(self, interaction: AnyInteraction) -> None:
+        actor = actor_of(interaction)
+        if actor is None:
+            await self._commands._say(interaction, error_reply(DM_TEXT))
+            return
+        values: dict[str, Any] = dict(self._given)
+        for name, text_input in self.inputs.items():
+            text = text_input.value.strip()
+            if text:
+                values[name] = text
+            else:
+                values.pop(name, None)
+        try:
+            request = build_request("start", values)
+        except UsageError as error:
+            await self._commands._say(interaction, error_reply(error.message, usage=error.usage))
+            return
+        await self._commands.answer(interaction, actor, request, private=False)
+
+    async def on_error(  # type: ignore[override]  # discord.py's Modal narrows BaseView's
+        self, interaction: AnyInteraction, error: Exception, /
+    ) -> None:
+        log.error("start form failed", exc_info=error)
+        if not interaction.response.is_done():
+            await interaction.response.send_message(
+                "Something went wrong on our side; the error was logged.", ephemeral=True
+            )

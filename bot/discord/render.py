@@ -1,0 +1,191 @@
+"""Discord adapter: pure functions turning a core Reply into an embed, files, buttons, mentions."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import discord
+
+from bot.discord.buttons import JobButton, fits
+from handlers.replies import Attachment, Button, ButtonStyle, Reply, Table, Tone
+
+# Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-limits).
+TITLE_MAX = 256
+DESCRIPTION_MAX = 4096
+FIELDS_MAX = 25
+FIELD_NAME_MAX = 256
+FIELD_VALUE_MAX = 1024
+FOOTER_MAX = 2048
+EMBED_TOTAL_MAX = 6000
+BUTTONS_PER_ROW = 5
+ROWS_MAX = 5
+FILES_MAX = 10
+
+TONE_COLOURS: dict[Tone, discord.Colour] = {
+    Tone.INFO: discord.Colour.blurple(),
+    Tone.SUCCESS: discord.Colour.green(),
+    Tone.WARNING: discord.Colour.orange(),
+    Tone.ERROR: discord.Colour.red(),
+}
+STATUS_COLOURS: dict[str, discord.Colour] = {
+    "validating_files": discord.Colour.light_grey(),
+    "queued": discord.Colour.light_grey(),
+    "running": discord.Colour.blurple(),
+    "paused": discord.Colour.gold(),
+    "succeeded": discord.Colour.green(),
+    "failed": discord.Colour.red(),
+    "cancelled": discord.Colour.dark_grey(),
+}
+BUTTON_STYLES: dict[ButtonStyle, discord.ButtonStyle] = {
+    ButtonStyle.DEFAULT: discord.ButtonStyle.secondary,
+    ButtonStyle.PRIMARY: discord.ButtonStyle.primary,
+    ButtonStyle.DANGER: discord.ButtonStyle.danger,
+}
+_MENTION = re.compile(r"<@!?(\d+)>")
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rendered:
+    """Everything one Discord message needs; files are single-use, so render once per send."""
+
+    content: str | None
+    embed: discord.Embed
+    files: list[discord.File]
+    view: discord.ui.View | None
+    allowed_mentions: discord.AllowedMentions
+
+
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def colour_of(reply: Reply) -> discord.Colour:
+    """A job's status wins over the tone: cancelled is grey here, not the warning orange."""
+    status = next((f.value for f in reply.fields if f.name.lower() == "status"), None)
+    if status is not None and status in STATUS_COLOURS and reply.tone is not Tone.ERROR:
+        return STATUS_COLOURS[status]
+    return TONE_COLOURS[reply.tone]
+
+
+def table_block(table: Table, limit: int) -> str:
+    """A monospace code block; rows that do not fit are dropped and counted."""
+    widths = [len(h) for h in table.headers]
+    for row in table.rows:
+        for i, cell in enumerate(row[: len(widths)]):
+            widths[i] = min(max(widths[i], len(cell)), 40)
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(clip(c, 40).ljust(w) for c, w in zip(cells, widths, strict=False))
+
+    lines = [line(table.headers).rstrip(), "  ".join("-" * w for w in widths)]
+    used = len("```\n\n```") + sum(len(s) + 1 for s in lines)
+    for shown, row in enumerate(table.rows):
+        text = line(row).rstrip()
+        more = f"… and {len(table.rows) - shown} more"
+        if used + len(text) + 1 + len(more) + 1 > limit:
+            lines.append(more)
+            break
+        lines.append(text)
+        used += len(text) + 1
+    return "```\n" + "\n".join(lines) + "\n```"
+
+
+def attachment_name(attachment: Attachment) -> str:
+    """Discord only resolves `attachment://` for plain file names."""
+    return _SAFE_NAME.sub("_", attachment.filename) or "file"
+
+
+def render_embed(reply: Reply) -> discord.Embed:
+    title = _MENTION.sub("", reply.title).strip() or reply.title
+    parts = list(reply.lines)
+    footer = reply.footer
+    if footer and _MENTION.search(footer):
+        # Footers show `<@id>` raw; the description renders it as a name, in small print.
+        parts.append(f"-# {footer}")
+        footer = ""
+    description = "\n".join(parts)
+    if reply.table is not None:
+        room = DESCRIPTION_MAX - len(description) - 1
+        block = table_block(reply.table, room)
+        description = f"{description}\n{block}" if description else block
+    embed = discord.Embed(
+        title=clip(title, TITLE_MAX),
+        description=clip(description, DESCRIPTION_MAX) or None,
+        colour=colour_of(reply),
+    )
+    for field in reply.fields[:FIELDS_MAX]:
+        embed.add_field(
+            name=clip(field.name, FIELD_NAME_MAX) or "\u200b",
+            value=clip(field.value, FIELD_VALUE_MAX) or "—",
+            inline=field.inline,
+        )
+    if footer:
+        embed.set_footer(text=clip(footer, FOOTER_MAX))
+    image = next((a for a in reply.attachments if a.mime_type == "image/png"), None)
+    if image is not None:
+        embed.set_image(url=f"attachment://{attachment_name(image)}")
+    while len(embed) > EMBED_TOTAL_MAX and embed.fields:
+        embed.remove_field(-1)
+    return embed
+
+
+def render_files(reply: Reply) -> list[discord.File]:
+    return [
+        discord.File(
+            io.BytesIO(a.content), filename=attachment_name(a), description=a.title or None
+        )
+        for a in reply.attachments[:FILES_MAX]
+    ]
+
+
+def render_button(button: Button) -> JobButton | None:
+    if not fits(button.action, button.value):
+        return None
+    return JobButton(
+        button.action,
+        button.value,
+        label=clip(button.label, 80),
+        style=BUTTON_STYLES[button.style],
+    )
+
+
+def render_view(buttons: Sequence[Button]) -> discord.ui.View | None:
+    """Persistent buttons (no timeout); None when the reply has none."""
+    items = [item for b in buttons if (item := render_button(b)) is not None]
+    if not items:
+        return None
+    view = discord.ui.View(timeout=None)
+    for i, item in enumerate(items[: BUTTONS_PER_ROW * ROWS_MAX]):
+        item.row = i // BUTTONS_PER_ROW
+        view.add_item(item)
+    return view
+
+
+def render_mentions(reply: Reply) -> tuple[str | None, discord.AllowedMentions]:
+    """Embeds never ping; the mentioned users go in the content, and only they may be pinged."""
+    ids = [m for m in reply.mentions if m.isdigit()]
+    if not ids:
+        return None, discord.AllowedMentions.none()
+    content = " ".join(f"<@{m}>" for m in ids)
+    allowed = discord.AllowedMentions(
+        everyone=False,
+        roles=False,
+        replied_user=False,
+        users=[discord.Object(id=int(m)) for m in ids],
+    )
+    return content, allowed
+
+
+def render(reply: Reply) -> Rendered:
+    content, allowed = render_mentions(reply)
+    return Rendered(
+        content=content,
+        embed=render_embed(reply),
+        files=render_files(reply),
+        view=render_view(reply.buttons),
+        allowed_mentions=allowed,
+    )
