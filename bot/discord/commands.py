@@ -151,7 +151,9 @@ class DiscordCommands:
                 # Missing start options open the form instead of Discord refusing the command.
                 required = False
             if spec.name == "upload" and option.name == "file":
+                # On Discord the file is an attachment, never a path on the bot's disk.
                 annotation: Any = discord.Attachment
+                required = True
             else:
                 annotation = _annotation(option)
             result.append((option, annotation, required))
