@@ -130,6 +130,12 @@ def render_embed(reply: Reply) -> discord.Embed:
         embed.set_image(url=f"attachment://{attachment_name(image)}")
     while len(embed) > EMBED_TOTAL_MAX and embed.fields:
         embed.remove_field(-1)
+    over = len(embed) - EMBED_TOTAL_MAX
+    if over > 0 and embed.footer.text:
+        embed.set_footer(text=clip(embed.footer.text, max(len(embed.footer.text) - over, 1)))
+    over = len(embed) - EMBED_TOTAL_MAX
+    if over > 0 and embed.description:
+        embed.description = clip(embed.description, max(len(embed.description) - over, 1))
     return embed
 
 
