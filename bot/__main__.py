@@ -38,6 +38,9 @@ def _parser() -> argparse.ArgumentParser:
         help="where the demo database and chart go (default ./demo-output)",
     )
     commands.add_parser("migrate", help="apply database migrations and exit")
+    commands.add_parser(
+        "resync", help="watch again the bot's jobs at the provider that the database lacks"
+    )
     return parser
 
 
@@ -89,6 +92,10 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(run_console(settings, attachments_dir=args.out))
         if args.command == "migrate":
             return asyncio.run(_migrate(settings))
+        if args.command == "resync":
+            from bot.upkeep import run_resync
+
+            return asyncio.run(run_resync(settings))
         return asyncio.run(_run(settings))
     except ConfigError as error:
         print(f"finetune-bot: {error.message}", file=sys.stderr)

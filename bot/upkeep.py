@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from bot.config import Settings
 from bot.dispatcher import DispatchStats
 from bot.metrics import Metrics
 from bot.webhooks import describe_metrics as describe_webhook_metrics
@@ -154,3 +156,22 @@ def webhook_routes(runtime: Runtime, *, wake: Waker | None = None) -> Sequence[w
         metrics=runtime.metrics,
         wake=wake,
     )
+
+
+async def run_resync(settings: Settings, *, write: Callable[[str], object] = print) -> int:
+    """`finetune-bot resync`: one resync against the configured provider and database."""
+    from bot.runtime import build_runtime
+
+    async with AsyncExitStack() as stack:
+        runtime = await build_runtime(settings, stack, notifiers={})
+        try:
+            report = await resync(runtime)
+        except ProviderError as error:
+            write(f"resync failed: {error.message}")
+            return 1
+    write(f"resync: {report.summary()}")
+    for job_id in report.recovered:
+        write(f"  watching again: {job_id}")
+    for job_id in report.skipped:
+        write(f"  skipped (no usable ftbot_team): {job_id}")
+    return 0

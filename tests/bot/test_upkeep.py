@@ -1,0 +1,122 @@
+"""Watcher upkeep over a real runtime: housekeeping, resync, watch metrics, webhook wake-ups."""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+from datetime import timedelta
+from pathlib import Path
+
+from bot import upkeep
+from bot.config import ProviderKind, Settings
+from bot.providers.sandbox import SandboxProvider
+from bot.runtime import Runtime, build_runtime
+from handlers.model import Platform
+from tests.fakes.clock import ManualClock
+from tests.world import TIMING, RecordingNotifier, actor, write_dataset
+
+MODEL = "gpt-4.1-mini-2025-04-14"
+
+
+def _settings(tmp_path: Path, **extra: object) -> Settings:
+    return Settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
+        provider=ProviderKind.SANDBOX,
+        sandbox_state=tmp_path / "sandbox.json",
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+async def _runtime(
+    stack: AsyncExitStack, tmp_path: Path, clock: ManualClock, notifier: RecordingNotifier
+) -> Runtime:
+    provider = SandboxProvider(clock, state_path=tmp_path / "sandbox.json", timing=TIMING)
+    return await build_runtime(
+        _settings(tmp_path),
+        stack,
+        notifiers={Platform.SLACK: notifier},
+        clock=clock,
+        provider=provider,
+        pace={Platform.SLACK: 0.0},
+    )
+
+
+async def _start_job(runtime: Runtime, tmp_path: Path) -> str:
+    person = actor()
+    path = write_dataset(tmp_path / "train.jsonl")
+    await runtime.service.handle_text(f"upload {path} alias=train", person)
+    reply = await runtime.service.handle_text(f"start file=train model={MODEL} epochs=1", person)
+    assert reply.title.startswith("Started"), reply
+    return reply.title.removeprefix("Started ")
+
+
+async def test_metrics_show_watched_jobs_and_notification_latency(tmp_path: Path) -> None:
+    clock, notifier = ManualClock(), RecordingNotifier()
+    async with AsyncExitStack() as stack:
+        runtime = await _runtime(stack, tmp_path, clock, notifier)
+        await _start_job(runtime, tmp_path)
+        text = await runtime.metrics.render()
+        assert 'finetune_bot_jobs_watched{status="validating_files"} 1' in text
+        clock.advance(15)  # queued now: news, so the sweep plans the card
+        await runtime.watcher.sweep()
+        clock.advance(30)  # the card waited 30 s in the outbox
+        stats = await runtime.dispatcher.tick()
+        upkeep.record_dispatch(runtime.metrics, stats)
+        assert stats.latencies
+        assert set(stats.latencies) == {30.0}
+        text = await runtime.metrics.render()
+        n = len(stats.latencies)
+        assert f'finetune_bot_notification_latency_seconds_bucket{{le="30"}} {n}' in text
+        assert 'finetune_bot_notification_latency_seconds_bucket{le="20"} 0' in text
+
+
+async def test_housekeeping_deletes_old_finished_rows(tmp_path: Path) -> None:
+    clock, notifier = ManualClock(), RecordingNotifier()
+    async with AsyncExitStack() as stack:
+        runtime = await _runtime(stack, tmp_path, clock, notifier)
+        await _start_job(runtime, tmp_path)
+        for _ in range(30):
+            clock.advance(5)
+            await runtime.watcher.sweep()
+            while (await runtime.dispatcher.tick()).sent:
+                pass
+        assert notifier.posts
+        assert await runtime.store.webhook_seen("wh_1", clock.now())
+        assert await upkeep.housekeeping(runtime) == upkeep.Purged(outbox=0, webhook_inbox=0)
+        clock.advance(timedelta(days=8).total_seconds())
+        purged = await upkeep.housekeeping(runtime)
+        assert purged.outbox > 0
+        assert purged.webhook_inbox == 1
+        assert await runtime.store.outbox_stats(now=clock.now()) == (0, 0.0)
+        assert 'table="outbox"' in await runtime.metrics.render()
+
+
+async def test_resync_command_recovers_a_lost_database(tmp_path: Path) -> None:
+    clock = ManualClock()
+    provider = SandboxProvider(clock, state_path=tmp_path / "sandbox.json", timing=TIMING)
+    async with AsyncExitStack() as stack:
+        runtime = await _runtime(stack, tmp_path, clock, RecordingNotifier())
+        job_id = await _start_job(runtime, tmp_path)
+    (tmp_path / "bot.db").unlink()  # the database is lost; the provider still has the job
+    lines: list[str] = []
+    assert await upkeep.run_resync(_settings(tmp_path), write=lines.append) == 0
+    assert lines[0].startswith("resync: scanned 1 tagged job(s): 0 already known, 1 recovered")
+    assert lines[1] == f"  watching again: {job_id}"
+    lines.clear()
+    assert await upkeep.run_resync(_settings(tmp_path), write=lines.append) == 0
+    assert "1 already known, 0 recovered" in lines[0]
+    assert provider.calls["list_jobs"] == 0  # the command used its own provider instance
+
+
+async def test_webhook_wake_runs_one_sweep_and_dispatch(tmp_path: Path) -> None:
+    clock, notifier = ManualClock(), RecordingNotifier()
+    async with AsyncExitStack() as stack:
+        runtime = await _runtime(stack, tmp_path, clock, notifier)
+        job_id = await _start_job(runtime, tmp_path)
+        clock.advance(15)
+        waker = upkeep.Waker(runtime)
+        waker()
+        waker()  # asked again before the round began: that round serves both
+        await waker.wait()
+        assert any(p.dedupe_key.startswith(f"{job_id}:card:") for p in notifier.posts)
+        text = await runtime.metrics.render()
+        assert "finetune_bot_sweeps_total 1\n" in text
