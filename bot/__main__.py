@@ -41,7 +41,19 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "resync", help="watch again the bot's jobs at the provider that the database lacks"
     )
+    _add_validate(commands)
     return parser
+
+
+def _add_validate(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from bot.validate_cli import add_arguments
+
+    add_arguments(
+        commands.add_parser(
+            "validate",
+            help="check a JSONL training file and estimate its cost; nothing is uploaded",
+        )
+    )
 
 
 def _configure_logging(level: str) -> None:
@@ -78,6 +90,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         _parser().print_help()
         return 2
+    if args.command == "validate":
+        from bot.validate_cli import run_validate
+
+        return run_validate(args)
     try:
         settings = load_settings()
         if args.command == "demo":

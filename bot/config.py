@@ -63,6 +63,8 @@ class Settings(BaseSettings):
         default=None, validation_alias=_env("OPENAI_WEBHOOK_SECRET")
     )
     sandbox_state: Path | None = None
+    prices_file: Path | None = None
+    """An operator's copy of handlers/data/finetune_models.json (prices and token limits)."""
 
     # storage and web
     database_url: str = Field(default=DEFAULT_DATABASE_URL, validation_alias=_env("DATABASE_URL"))

@@ -348,7 +348,7 @@ class _Checker:
                 line_no,
                 "the file starts with a UTF-8 byte-order mark; save it as UTF-8 without BOM",
             )
-        if not raw.strip():
+        if not raw or raw.isspace():
             note(Kind.BLANK_LINE, line_no, "blank line; it is skipped here but may be refused")
             return
         try:
@@ -401,7 +401,7 @@ class _Checker:
                 f"{tokens:,} tokens, over the {self.options.token_limit:,} limit of "
                 f"{self.options.model}; it will be truncated",
             )
-        digest = line_hash(raw.strip())
+        digest = line_hash(raw)
         partial.hashes.append(digest)
         partial.hash_lines.append(line_no)
         training = self.options.training_hashes
@@ -602,6 +602,14 @@ def _check_messages(
     """Check each message; returns the assistant messages."""
     assistant: list[object] = []
     for index, message in enumerate(messages, start=1):
+        # The common shape, {"role": ..., "content": "text"}, is settled in a few lookups.
+        if type(message) is dict and len(message) == 2:
+            role = message.get("role")
+            content = message.get("content")
+            if type(content) is str and content and not content.isspace() and role in _ROLES:
+                if role == "assistant":
+                    assistant.append(message)
+                continue
         at = f"{where}message {index}"
         if not isinstance(message, dict):
             problems.append((Kind.WRONG_TYPE, f"{at} must be an object, not {_kind(message)}"))
@@ -662,7 +670,7 @@ def _content(
             problems.append((Kind.MISSING_KEY, f"{at} ({role}) has no 'content'"))
         return
     if isinstance(content, str):
-        if not content.strip() and not has_calls:
+        if (not content or content.isspace()) and not has_calls:
             problems.append((Kind.EMPTY_CONTENT, f"{at} ({role}) has empty content"))
         return
     if not isinstance(content, list):
@@ -691,7 +699,7 @@ def _content(
             text = part.get("text")
             if not isinstance(text, str):
                 problems.append((Kind.WRONG_TYPE, f"{at} part {number}: 'text' must be a string"))
-            elif not text.strip():
+            elif not text or text.isspace():
                 problems.append((Kind.EMPTY_CONTENT, f"{at} part {number} has empty text"))
 
 
@@ -1004,8 +1012,8 @@ def example_hashes(path: Path) -> set[int]:
         size = handle.seek(0, 2)
         for _, raw, _ in _lines(handle, 0, size, None, None):
             if isinstance(raw, bytes):
-                raw = raw.removesuffix(b"\r").strip()
-                if raw:
+                raw = raw.removesuffix(b"\r")
+                if raw and not raw.isspace():
                     found.add(line_hash(raw))
     return found
 
@@ -1087,3 +1095,24 @@ def check_chat_jsonl(path: Path) -> DatasetReport:
     return validate_file(
         path, EstimateTokenizer(), model="", token_limit=65_536, format=Format.CHAT
     )
+
+
+def summary_lines(report: DatasetReport) -> tuple[str, ...]:
+    """The statistics of a report as plain lines (chat replies and the command line)."""
+    how = "exact" if report.exact_tokens else "estimate"
+    lines = [
+        f"Format: {report.format} · {report.examples:,} valid example(s) · "
+        f"{report.lines:,} line(s) · {_size(report.bytes)}",
+    ]
+    if report.examples:
+        lines += [
+            f"Tokens per example ({how}): {report.tokens}",
+            f"Messages per example: {report.messages}",
+            f"Assistant tokens per example: {report.assistant_tokens}",
+            f"Total tokens: {report.total_tokens:,} ({how}); assistant tokens: "
+            f"{report.total_assistant_tokens:,}",
+            f"Over the {report.token_limit:,}-token limit"
+            f"{' of ' + report.model if report.model else ''}: {report.over_limit:,} "
+            "example(s) (they are truncated in training)",
+        ]
+    return tuple(lines)
