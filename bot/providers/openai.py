@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
+import hashlib
 import logging
 import math
 import re
@@ -62,6 +64,12 @@ _QUOTA_CODES = frozenset(
 _SECRET_PATTERN = re.compile(r"\b(sk|sess|org|proj)-[A-Za-z0-9_\-*]{8,}")
 _MAX_LIST_ITEMS = 10_000
 
+FILES_API_MAX_BYTES = 512 << 20
+"""Files API limit per file; anything larger goes through the Uploads API."""
+UPLOAD_PART_BYTES = 64 << 20
+"""The Uploads API's largest part."""
+MAX_UPLOAD_BYTES = 8 << 30
+
 
 class _MalformedError(Exception):
     """A response object lacks a field the port needs, or holds the wrong type."""
@@ -84,7 +92,11 @@ class OpenAIProvider:
         create_retry_delay: float = 1.0,
         max_create_retry_delay: float = 30.0,
         max_event_pages: int = 50,
+        chunked_threshold: int = FILES_API_MAX_BYTES,
+        part_bytes: int = UPLOAD_PART_BYTES,
     ) -> None:
+        self.chunked_threshold = chunked_threshold
+        self.part_bytes = max(1, min(part_bytes, UPLOAD_PART_BYTES))
         self._client = client
         # Job creation must not be retried by the SDK: a retry after a lost answer would start
         # (and bill) a second job. create_job retries itself, after an idempotency lookup.
@@ -177,11 +189,73 @@ class OpenAIProvider:
 
     # -- files ------------------------------------------------------------------------------
 
-    async def upload_file(self, path: Path, *, filename: str) -> ProviderFile:
-        file = await self._call(
-            self._client.files.create(file=(filename, path), purpose="fine-tune")
-        )
+    async def upload_file(
+        self,
+        path: Path,
+        *,
+        filename: str,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> ProviderFile:
+        """Up to `chunked_threshold` bytes through the Files API; larger files (to 8 GB)
+        through the Uploads API in parts read one at a time from disk."""
+        size = await asyncio.to_thread(lambda: path.stat().st_size)
+        if size > self.chunked_threshold:
+            return await self._upload_in_parts(path, filename, size, progress)
+        with path.open("rb") as handle:
+            file = await self._call(
+                self._client.files.create(file=(filename, handle), purpose="fine-tune")
+            )
+        if progress is not None:
+            progress(size, size)
         return self._map(_file, file)
+
+    async def _upload_in_parts(
+        self,
+        path: Path,
+        filename: str,
+        size: int,
+        progress: Callable[[int, int], None] | None,
+    ) -> ProviderFile:
+        if size > MAX_UPLOAD_BYTES:
+            raise ProviderError(
+                ProviderErrorKind.BAD_REQUEST,
+                f"{filename} is {size / (1 << 30):.1f} GB; the provider takes at most 8 GB",
+            )
+        upload = await self._call(
+            self._client.uploads.create(
+                bytes=size, filename=filename, mime_type="text/jsonl", purpose="fine-tune"
+            )
+        )
+        digest = hashlib.md5(usedforsecurity=False)
+        part_ids: list[str] = []
+        done = 0
+        try:
+            with path.open("rb") as handle:
+                while done < size:
+                    # One part in memory at a time; reading it must not block the event loop.
+                    data = await asyncio.to_thread(handle.read, self.part_bytes)
+                    if not data:
+                        break
+                    digest.update(data)
+                    part = await self._call(
+                        self._client.uploads.parts.create(upload.id, data=data)
+                    )
+                    part_ids.append(part.id)
+                    done += len(data)
+                    if progress is not None:
+                        progress(done, size)
+            completed = await self._call(
+                self._client.uploads.complete(upload.id, part_ids=part_ids, md5=digest.hexdigest())
+            )
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await self._client.uploads.cancel(upload.id)
+            raise
+        log.info(
+            "chunked upload completed",
+            extra={"upload_id": upload.id, "parts": len(part_ids), "bytes": size},
+        )
+        return self._map(_file, completed.file)
 
     async def list_files(self) -> Sequence[ProviderFile]:
         items = await self._collect(self._client.files.list(purpose="fine-tune"))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import itertools
 import json
 import time
@@ -57,6 +58,10 @@ class Route:
     LIST_MODELS = "GET /models"
     GET_MODEL = "GET /models/{model}"
     DELETE_MODEL = "DELETE /models/{model}"
+    CREATE_UPLOAD = "POST /uploads"
+    ADD_UPLOAD_PART = "POST /uploads/{upload_id}/parts"
+    COMPLETE_UPLOAD = "POST /uploads/{upload_id}/complete"
+    CANCEL_UPLOAD = "POST /uploads/{upload_id}/cancel"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -188,6 +193,9 @@ class FakeOpenAI:
         """Per job, oldest first (served newest first)."""
         self.checkpoints: dict[str, list[Json]] = {}
         self.models: dict[str, Json] = {}
+        self.uploads: dict[str, Json] = {}
+        self.upload_parts: dict[str, bytes] = {}
+        """Part id -> its bytes (tests keep parts small)."""
         self.requests: list[RecordedRequest] = []
         self.errors: list[Exception] = []
         """Unexpected exceptions inside the fake's handlers (answered as 500s)."""
@@ -423,6 +431,10 @@ class FakeOpenAI:
             Route.LIST_MODELS: self._list_models,
             Route.GET_MODEL: self._get_model,
             Route.DELETE_MODEL: self._delete_model,
+            Route.CREATE_UPLOAD: self._create_upload,
+            Route.ADD_UPLOAD_PART: self._add_upload_part,
+            Route.COMPLETE_UPLOAD: self._complete_upload,
+            Route.CANCEL_UPLOAD: self._cancel_upload,
         }
 
     @web.middleware
@@ -698,6 +710,93 @@ class FakeOpenAI:
         del self.models[model["id"]]
         return _json({"id": model["id"], "object": "model", "deleted": True})
 
+    # -- uploads (the Uploads API: create, parts, complete, cancel) ---------------------------
+
+    async def _create_upload(self, request: web.Request) -> web.StreamResponse:
+        body = request[_BODY]
+        if not isinstance(body, dict):
+            raise _ApiError(400, "Request body must be a JSON object.")
+        for name in ("filename", "purpose", "bytes", "mime_type"):
+            if name not in body:
+                raise _ApiError(400, f"Missing required parameter: '{name}'.", param=name)
+        if not isinstance(body["bytes"], int) or not 0 < body["bytes"] <= 8 << 30:
+            raise _ApiError(400, "bytes must be between 1 and 8 GB.", param="bytes")
+        upload_id = self.new_id("upload")
+        self.uploads[upload_id] = {
+            "id": upload_id,
+            "object": "upload",
+            "bytes": body["bytes"],
+            "created_at": self.now(),
+            "expires_at": self.now() + 3600,
+            "filename": body["filename"],
+            "purpose": body["purpose"],
+            "status": "pending",
+            "file": None,
+            "_parts": [],
+        }
+        return _json(_public(self.uploads[upload_id]))
+
+    async def _add_upload_part(self, request: web.Request) -> web.StreamResponse:
+        upload = self._upload(request)
+        if upload["status"] != "pending":
+            raise _ApiError(400, f"Upload {upload['id']} is {upload['status']}.")
+        body = request[_BODY] or {}
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, tuple):
+            raise _ApiError(400, "Missing required parameter: 'data'.", param="data")
+        content: bytes = data[1]
+        if len(content) > 64 << 20:
+            raise _ApiError(400, "A part may hold at most 64 MB.", param="data")
+        part_id = self.new_id("part")
+        self.upload_parts[part_id] = content
+        upload["_parts"].append(part_id)
+        return _json(
+            {
+                "id": part_id,
+                "object": "upload.part",
+                "created_at": self.now(),
+                "upload_id": upload["id"],
+            }
+        )
+
+    async def _complete_upload(self, request: web.Request) -> web.StreamResponse:
+        upload = self._upload(request)
+        body = request[_BODY]
+        if not isinstance(body, dict) or not isinstance(body.get("part_ids"), list):
+            raise _ApiError(400, "Missing required parameter: 'part_ids'.", param="part_ids")
+        if upload["status"] != "pending":
+            raise _ApiError(400, f"Upload {upload['id']} is {upload['status']}.")
+        ids = body["part_ids"]
+        if any(part not in upload["_parts"] for part in ids):
+            raise _ApiError(400, "Unknown part id.", param="part_ids")
+        content = b"".join(self.upload_parts[part] for part in ids)
+        if len(content) != upload["bytes"]:
+            raise _ApiError(
+                400,
+                f"Upload has {len(content)} bytes, {upload['bytes']} were announced.",
+                param="part_ids",
+            )
+        md5 = body.get("md5")
+        if md5 is not None and md5 != hashlib.md5(content, usedforsecurity=False).hexdigest():
+            raise _ApiError(400, "md5 does not match the uploaded bytes.", param="md5")
+        file = self.add_file(upload["filename"], content, purpose=upload["purpose"])
+        upload["status"] = "completed"
+        upload["file"] = file
+        return _json(_public(upload))
+
+    async def _cancel_upload(self, request: web.Request) -> web.StreamResponse:
+        upload = self._upload(request)
+        if upload["status"] != "pending":
+            raise _ApiError(400, f"Upload {upload['id']} is {upload['status']}.")
+        upload["status"] = "cancelled"
+        return _json(_public(upload))
+
+    def _upload(self, request: web.Request) -> Json:
+        upload_id = request.match_info["upload_id"]
+        if upload_id not in self.uploads:
+            raise _ApiError(404, f"No such Upload object: {upload_id}", param="upload_id")
+        return self.uploads[upload_id]
+
     def _file(self, request: web.Request) -> Json:
         file_id = request.match_info["file_id"]
         if file_id not in self.files:
@@ -754,6 +853,10 @@ def _json(
         content_type="application/json",
         headers={"x-request-id": f"req_{time.monotonic_ns()}", **(headers or {})},
     )
+
+
+def _public(record: Json) -> Json:
+    return {k: v for k, v in record.items() if not k.startswith("_")}
 
 
 def _num(value: float) -> str:
