@@ -144,6 +144,10 @@ class Store(Protocol):
 
     async def get_team(self, team_id: str) -> Team | None: ...
 
+    async def set_metric_interval(self, team_id: str, seconds: int) -> bool:
+        """The team's own metric throttle; False when there is no such team."""
+        ...
+
     # files
     async def add_file(self, file: TeamFile) -> None: ...
 

@@ -117,6 +117,13 @@ class SubscriptionsRequest:
     pass
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SettingsRequest:
+    """No option shows the team's settings; an option changes it."""
+
+    metric_interval: int | None = None
+
+
 Request = (
     HelpRequest
     | UploadRequest
@@ -134,6 +141,7 @@ Request = (
     | SubscribeRequest
     | UnsubscribeRequest
     | SubscriptionsRequest
+    | SettingsRequest
 )
 
 
@@ -548,6 +556,25 @@ _COMMANDS: tuple[CommandSpec, ...] = (
         options=(),
         examples=("/finetune subscriptions",),
         build=lambda v: SubscriptionsRequest(),
+    ),
+    CommandSpec(
+        name="settings",
+        request_type=SettingsRequest,
+        summary="Show the team's notification settings, or change one.",
+        options=(
+            OptionSpec(
+                name="metric_interval",
+                kind=OptionKind.INT,
+                help="At most one metric update per job per this many seconds (0: every poll)",
+                minimum=0,
+                maximum=86400,
+                aliases=("metrics", "interval"),
+                placeholder="SECONDS",
+            ),
+        ),
+        examples=("/finetune settings", "/finetune settings metric_interval=300"),
+        build=lambda v: SettingsRequest(metric_interval=_opt_int(v, "metric_interval")),
+        mutating=True,
     ),
 )
 

@@ -50,6 +50,7 @@ from handlers.requests import (
     PauseRequest,
     Request,
     ResumeRequest,
+    SettingsRequest,
     StartRequest,
     SubscribeRequest,
     SubscriptionsRequest,
@@ -166,6 +167,8 @@ class Service:
                 if not removed:
                     raise NotFoundError("This channel was not subscribed.")
                 return Reply(title="This channel no longer receives the team's job notices.")
+            case SettingsRequest(metric_interval=interval):
+                return await self._settings(team, interval)
             case SubscriptionsRequest():
                 subs = await self._store.list_subscriptions(team)
                 if not subs:
@@ -187,6 +190,19 @@ class Service:
                     ),
                 )
         raise UsageError("Unknown command.", usage="/finetune help")  # pragma: no cover
+
+    async def _settings(self, team_id: str, metric_interval: int | None) -> Reply:
+        if metric_interval is not None:
+            await self._store.set_metric_interval(team_id, metric_interval)
+        team = await self._store.get_team(team_id)
+        seconds = team.metric_interval_seconds if team else metric_interval
+        every = "every poll" if seconds == 0 else f"at most one per job every {seconds} s"
+        return Reply(
+            title="Settings updated" if metric_interval is not None else "Team settings",
+            fields=(Field(name="Metric updates (metric_interval)", value=every),),
+            lines=("Change one with /finetune settings metric_interval=SECONDS",),
+            tone=Tone.SUCCESS if metric_interval is not None else Tone.INFO,
+        )
 
     # ------------------------------------------------------------------ files
 
