@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -53,7 +53,16 @@ class Provider(Protocol):
     @property
     def is_simulation(self) -> bool: ...
 
-    async def upload_file(self, path: Path, *, filename: str) -> ProviderFile: ...
+    async def upload_file(
+        self,
+        path: Path,
+        *,
+        filename: str,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> ProviderFile:
+        """Upload a training file of any size the provider takes; `progress(done, total)`
+        is called as bytes go out (large files go in parts)."""
+        ...
 
     async def list_files(self) -> Sequence[ProviderFile]: ...
 

@@ -13,7 +13,7 @@ import os
 import tempfile
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -289,6 +289,11 @@ class SandboxProvider:
         self._plans: dict[str, tuple[_JobRecord, _Plan]] = {}
         self._faults: list[_Fault] = []
         self.calls: Counter[str] = Counter()
+        self.chunked_threshold = 512 << 20
+        """Files over this go \"in parts\" like the Uploads API (tests lower it)."""
+        self.part_bytes = 64 << 20
+        self.upload_parts: dict[str, int] = {}
+        """File id -> simulated parts, for files that took the chunked path."""
         """How many times each port operation was called (faulted calls included)."""
 
     # -- identity -----------------------------------------------------------------------------
@@ -331,7 +336,13 @@ class SandboxProvider:
 
     # -- files --------------------------------------------------------------------------------
 
-    async def upload_file(self, path: Path, *, filename: str) -> ProviderFile:
+    async def upload_file(
+        self,
+        path: Path,
+        *,
+        filename: str,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> ProviderFile:
         with self._operation("upload_file"):
             # Reading a big file must not stall the event loop the chat adapters share.
             scan = await asyncio.to_thread(_scan_file, path)
@@ -352,6 +363,14 @@ class SandboxProvider:
                     sha256=scan.sha256,
                 )
                 state.files[record.id] = record
+            if scan.bytes > self.chunked_threshold:
+                parts = -(-scan.bytes // self.part_bytes)
+                self.upload_parts[record.id] = parts
+                for part in range(1, parts + 1):
+                    if progress is not None:
+                        progress(min(scan.bytes, part * self.part_bytes), scan.bytes)
+            elif progress is not None:
+                progress(scan.bytes, scan.bytes)
             log.debug("sandbox file uploaded", extra={"file_id": record.id})
             return _provider_file(record)
 
