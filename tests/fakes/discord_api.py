@@ -225,6 +225,15 @@ class FakeDiscord:
         )
         return found[count - 1]
 
+    def response_message(self, interaction_id: str) -> Json:
+        """The message an interaction's immediate answer (callback type 4) created."""
+        token = self.interactions[interaction_id]["token"]
+        return next(
+            m
+            for m in self.messages.values()
+            if m.get("_interaction_token") == token and m.get("_original")
+        )
+
     def channel_messages(self, channel_id: str) -> list[Json]:
         return [
             m

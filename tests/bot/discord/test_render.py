@@ -49,11 +49,13 @@ def test_job_card_embed_has_status_colour_fields_and_footer_mention_in_small_pri
     names = [f.name for f in embed.fields]
     assert names[:4] == ["Status", "Model", "Progress", "Train loss"]
     progress = embed.fields[2]
-    assert progress.inline is False and "50%" in (progress.value or "")
+    assert progress.inline is False
+    assert "50%" in (progress.value or "")
     assert embed.fields[0].inline is True
     # A footer shows <@id> raw, so a footer with a mention moves to the description.
     assert embed.footer.text is None
-    assert embed.description is not None and embed.description.startswith("-# base ")
+    assert embed.description is not None
+    assert embed.description.startswith("-# base ")
     assert "<@42>" in embed.description
 
 
@@ -68,7 +70,8 @@ def test_cancelled_is_grey_and_errors_are_red() -> None:
 def test_card_buttons_are_persistent_dynamic_items_carrying_action_and_job() -> None:
     reply = job_card(_job(), None, T0)
     view = render_view(reply.buttons)
-    assert view is not None and view.timeout is None
+    assert view is not None
+    assert view.timeout is None
     items = [c for c in view.children if isinstance(c, JobButton)]
     assert [(b.action, b.value) for b in items] == [
         ("cancel", "ftjob-abc123"),
@@ -131,13 +134,15 @@ def test_completion_mentions_the_requester_and_only_them() -> None:
     )
     rendered = render(reply)
     assert rendered.content == "<@42>"
-    assert rendered.embed.title is not None and "<@" not in rendered.embed.title
+    assert rendered.embed.title is not None
+    assert "<@" not in rendered.embed.title
     assert rendered.embed.title.startswith("ftjob-abc123 succeeded")
     allowed = rendered.allowed_mentions.to_dict()
     assert allowed["users"] == [42]
     assert allowed["parse"] == []
     plain = render(Reply(title="hi"))
-    assert plain.content is None and plain.allowed_mentions.to_dict()["parse"] == []
+    assert plain.content is None
+    assert plain.allowed_mentions.to_dict()["parse"] == []
 
 
 def test_limits_are_respected() -> None:

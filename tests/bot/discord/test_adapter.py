@@ -1,0 +1,416 @@
+"""The real discord.py client over loopback: commands, defer, autocomplete, buttons, sync."""
+
+from __future__ import annotations
+
+import glob
+import os
+import tempfile
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.discord.adapter import DiscordAdapter, parse_guild_ids
+from handlers.errors import ConfigError
+from handlers.model import ChannelAddress, Platform
+from tests.bot.discord.harness import running_adapter
+from tests.fakes.discord_api import (
+    EPHEMERAL,
+    GUILD_A,
+    GUILD_B,
+    MEMBER_PERMS,
+    Attachment,
+    FakeDiscord,
+)
+from tests.world import World, chat_example, world
+
+MODEL = "gpt-4.1-mini-2025-04-14"
+Json = dict[str, Any]
+
+
+@dataclass
+class Env:
+    fake: FakeDiscord
+    w: World
+    adapter: DiscordAdapter
+
+
+@pytest.fixture
+async def env(tmp_path: Path) -> AsyncIterator[Env]:
+    async with (
+        FakeDiscord() as fake,
+        world(tmp_path) as w,
+        running_adapter(fake, w, tmp_path) as adapter,
+    ):
+        yield Env(fake, w, adapter)
+
+
+def dataset(n: int = 12) -> bytes:
+    return ("\n".join(chat_example(i) for i in range(n)) + "\n").encode()
+
+
+def embed(message: Json) -> Json:
+    result: Json = message["embeds"][0]
+    return result
+
+
+async def upload(env: Env, alias: str = "train", guild: Any = GUILD_A) -> Json:
+    iid = await env.fake.command(
+        "upload",
+        {"file": Attachment("train.jsonl", dataset()), "alias": alias},
+        guild=guild,
+    )
+    return await env.fake.wait_followup(iid)
+
+
+async def start(env: Env, guild: Any = GUILD_A, alias: str = "train") -> str:
+    iid = await env.fake.command(
+        "start", {"file": alias, "model": MODEL, "epochs": 2}, guild=guild
+    )
+    message = await env.fake.wait_followup(iid)
+    title = embed(message)["title"]
+    assert title.startswith("Started ftjob-"), message
+    return str(title.removeprefix("Started "))
+
+
+# ---------------------------------------------------------------------- sync
+
+
+async def test_command_group_is_built_from_the_specs(env: Env) -> None:
+    (group,) = env.fake.commands["global"]
+    assert group["name"] == "finetune"
+    assert group["contexts"] == [0] or group.get("dm_permission") is False
+    subs = {o["name"]: o for o in group["options"]}
+    assert list(subs)[:4] == ["help", "upload", "files", "start"]
+    assert len(subs) >= 16
+    upload_file = subs["upload"]["options"][0]
+    assert (upload_file["name"], upload_file["type"], upload_file["required"]) == (
+        "file",
+        11,
+        True,
+    )
+    start_opts = {o["name"]: o for o in subs["start"]["options"]}
+    assert (start_opts["epochs"]["min_value"], start_opts["epochs"]["max_value"]) == (1, 50)
+    assert start_opts["batch_size"]["max_value"] == 256
+    assert [c["value"] for c in start_opts["method"]["choices"]] == ["supervised", "dpo"]
+    assert start_opts["file"]["autocomplete"]
+    assert start_opts["model"]["autocomplete"]
+    assert start_opts["epochs"]["description"].startswith("Number of epochs")
+    status = subs["list"]["options"][0]
+    assert "running" in [c["value"] for c in status["choices"]]
+    assert subs["list"]["options"][1]["max_value"] == 100
+    assert subs["cancel"]["options"][0]["autocomplete"] is True
+    assert [c["value"] for c in subs["subscribe"]["options"][0]["choices"]] == [
+        "all",
+        "completions",
+        "failures",
+    ]
+
+
+async def test_identify_uses_default_intents_only(env: Env) -> None:
+    identify = next(f for f in env.fake.gateway_in if f["op"] == 2)
+    intents = identify["d"]["intents"]
+    for privileged in (1 << 1, 1 << 8, 1 << 15):  # members, presences, message content
+        assert not intents & privileged
+    assert identify["d"]["token"] == "fake-token"
+    assert await env.adapter.ready() == (True, "")
+
+
+async def test_sync_happens_only_when_the_payload_changes(tmp_path: Path) -> None:
+    async with FakeDiscord() as fake, world(tmp_path) as w:
+        async with running_adapter(fake, w, tmp_path) as first:
+            assert first.synced
+        async with running_adapter(fake, w, tmp_path) as second:
+            assert not second.synced
+        assert len(fake.requests_to("PUT", r"/applications/\d+/commands")) == 1
+        # Per-guild sync for development: a new scope is a new payload.
+        ids = f"{GUILD_A.id},{GUILD_B.id}"
+        async with running_adapter(fake, w, tmp_path, discord_guild_ids=ids) as third:
+            assert third.synced
+            iid = await fake.command("help")
+            await fake.wait_followup(iid)
+        assert set(fake.commands) == {"global", GUILD_A.id, GUILD_B.id}
+        assert (tmp_path / "discord-commands.sha256").read_text().strip() == third.command_hash()
+
+
+def test_guild_ids_are_checked() -> None:
+    assert parse_guild_ids(" 1, 2 ,") == [1, 2]
+    with pytest.raises(ConfigError, match="DISCORD_GUILD_IDS"):
+        parse_guild_ids("1,abc")
+
+
+# ---------------------------------------------------------------------- commands
+
+
+async def test_help_is_deferred_ephemeral_and_answered_privately(env: Env) -> None:
+    iid = await env.fake.command("help", {"command": "start"})
+    callback = await env.fake.wait_callback(iid)
+    assert callback.json == {"type": 5, "data": {"flags": EPHEMERAL}}
+    message = await env.fake.wait_followup(iid)
+    assert message["flags"] & EPHEMERAL
+    assert embed(message)["title"] == "/finetune start"
+
+
+async def test_list_is_deferred_publicly_and_answered_with_an_embed(env: Env) -> None:
+    iid = await env.fake.command("list", {"status": "running", "limit": 5})
+    callback = await env.fake.wait_callback(iid)
+    assert callback.json == {"type": 5}
+    message = await env.fake.wait_followup(iid)
+    assert not message["flags"] & EPHEMERAL
+    assert embed(message)["title"] == "No jobs with status running."
+
+
+async def test_errors_come_back_private(env: Env) -> None:
+    iid = await env.fake.command("inspect", {"job": "ftjob-nope"})
+    await env.fake.wait_callback(iid)
+    message = await env.fake.wait_followup(iid)
+    assert message["flags"] & EPHEMERAL
+    assert "ftjob-nope" in embed(message)["title"]
+    # The public "thinking…" message was removed so the error is not shown to the channel.
+    assert env.fake.requests_to("DELETE", rf"/webhooks/\d+/token-{iid}/messages/@original")
+
+
+async def test_bad_values_are_refused_before_deferring(env: Env) -> None:
+    iid = await env.fake.command("start", {"file": "train", "model": MODEL, "suffix": "no way!"})
+    callback = await env.fake.wait_callback(iid)
+    assert callback.json["type"] == 4
+    assert callback.json["data"]["flags"] == EPHEMERAL
+    assert "suffix" in callback.json["data"]["embeds"][0]["title"]
+    assert await env.w.store.list_jobs(f"discord:{GUILD_A.id}") == []
+
+
+async def test_direct_messages_are_told_to_use_a_server(env: Env) -> None:
+    iid = await env.fake.command("list", guild=None)
+    callback = await env.fake.wait_callback(iid)
+    assert callback.json["type"] == 4
+    assert callback.json["data"]["flags"] == EPHEMERAL
+    assert "server" in callback.json["data"]["embeds"][0]["title"]
+
+
+async def test_actor_comes_from_the_member(env: Env) -> None:
+    iid = await env.fake.command(
+        "subscribe", {"filter": "failures"}, user_id="777", perms=MEMBER_PERMS
+    )
+    message = await env.fake.wait_followup(iid)
+    assert "failures" in embed(message)["title"]
+    (sub,) = await env.w.store.list_subscriptions(f"discord:{GUILD_A.id}")
+    assert sub.channel == ChannelAddress(
+        platform=Platform.DISCORD, workspace_id=GUILD_A.id, channel_id=GUILD_A.channel_id
+    )
+    assert sub.created_by == "777"
+
+
+# ---------------------------------------------------------------------- upload
+
+
+async def test_upload_by_attachment_downloads_to_a_temp_file_and_removes_it(env: Env) -> None:
+    before = set(glob.glob(os.path.join(tempfile.gettempdir(), "ftbot-*")))
+    message = await upload(env)
+    assert embed(message)["title"] == "Uploaded train.jsonl as 'train'"
+    (stored,) = await env.w.store.list_files(f"discord:{GUILD_A.id}")
+    assert (stored.alias, stored.filename, stored.examples) == ("train", "train.jsonl", 12)
+    assert set(glob.glob(os.path.join(tempfile.gettempdir(), "ftbot-*"))) == before
+
+
+async def test_upload_refuses_other_files_and_oversize_before_download(env: Env) -> None:
+    iid = await env.fake.command("upload", {"file": Attachment("train.csv", b"a,b\n")})
+    callback = await env.fake.wait_callback(iid)
+    assert callback.json["type"] == 4
+    assert "not a .jsonl" in str(callback.json)
+    big = Attachment("big.jsonl", b"{}", declared_size=600 * 1024 * 1024)
+    iid = await env.fake.command("upload", {"file": big})
+    callback = await env.fake.wait_callback(iid)
+    assert callback.json["type"] == 4
+    assert "limit" in str(callback.json)
+    assert callback.json["data"]["flags"] == EPHEMERAL
+    assert await env.w.store.list_files(f"discord:{GUILD_A.id}") == []
+
+
+# ---------------------------------------------------------------------- autocomplete
+
+
+async def _choices(env: Env, sub: str, values: Json, focused: str, guild: Any) -> list[str]:
+    iid = await env.fake.autocomplete(sub, values, focused, guild=guild)
+    callback = await env.fake.wait_callback(iid)
+    assert callback.json["type"] == 8
+    return [c["value"] for c in callback.json["data"]["choices"]]
+
+
+async def test_autocomplete_is_served_from_the_store_per_team(env: Env) -> None:
+    await upload(env, alias="support-v1")
+    job = await start(env, alias="support-v1")
+    calls = sum(env.w.provider.calls.values())
+    assert await _choices(env, "cancel", {"job": ""}, "job", GUILD_A) == [job]
+    assert await _choices(env, "cancel", {"job": job[-4:]}, "job", GUILD_A) == [job]
+    assert await _choices(env, "start", {"file": "supp"}, "file", GUILD_A) == ["support-v1"]
+    assert await _choices(env, "start", {"model": "gpt"}, "model", GUILD_A) == ["gpt"]
+    assert await _choices(env, "help", {"command": "sta"}, "command", GUILD_A) == ["start"]
+    # Another guild's member sees nothing of guild A.
+    assert await _choices(env, "cancel", {"job": ""}, "job", GUILD_B) == []
+    assert await _choices(env, "start", {"file": ""}, "file", GUILD_B) == []
+    assert sum(env.w.provider.calls.values()) == calls  # never a provider call
+
+
+# ---------------------------------------------------------------------- start form
+
+
+async def test_start_without_file_or_model_opens_a_form(env: Env) -> None:
+    await upload(env)
+    iid = await env.fake.command("start", {"epochs": 3, "method": "supervised"})
+    callback = await env.fake.wait_callback(iid)
+    assert callback.json["type"] == 9
+    modal = callback.json["data"]
+    ids = [c["components"][0]["custom_id"] for c in modal["components"]]
+    assert ids == ["start:file", "start:model", "start:validation", "start:epochs", "start:suffix"]
+    assert modal["components"][3]["components"][0]["value"] == "3"  # the given epochs
+
+    bad = await env.fake.submit_modal(
+        modal, {"start:file": "train", "start:model": MODEL, "start:epochs": "0"}
+    )
+    refused = await env.fake.wait_callback(bad)
+    assert refused.json["type"] == 4
+    assert refused.json["data"]["flags"] == EPHEMERAL
+    assert "epochs" in refused.json["data"]["embeds"][0]["title"]
+    assert await env.w.store.list_jobs(f"discord:{GUILD_A.id}") == []
+
+    # A submitted form is closed; the person opens it again.
+    iid = await env.fake.command("start", {"epochs": 3})
+    modal = (await env.fake.wait_callback(iid)).json["data"]
+    good = await env.fake.submit_modal(modal, {"start:file": "train", "start:model": MODEL})
+    assert (await env.fake.wait_callback(good)).json == {"type": 5}
+    message = await env.fake.wait_followup(good)
+    assert embed(message)["title"].startswith("Started ftjob-")
+    fields = {f["name"]: f["value"] for f in embed(message)["fields"]}
+    assert fields["Epochs"] == "3"
+
+
+# ---------------------------------------------------------------------- buttons and notices
+
+
+async def _post_card(env: Env, job_id: str) -> Json:
+    job = await env.w.store.get_job(f"discord:{GUILD_A.id}", job_id)
+    assert job is not None
+    assert job.channel is not None
+    from handlers.cards import job_card
+
+    message_id = await env.adapter.notifier.post(
+        job.channel, job_card(job, None, env.w.clock.now()), dedupe_key=f"{job_id}:card:1"
+    )
+    return env.fake.messages[message_id]
+
+
+async def test_guild_b_cannot_press_guild_a_buttons(env: Env) -> None:
+    await upload(env)
+    job_id = await start(env)
+    card = await _post_card(env, job_id)
+    iid = await env.fake.press(card, f"ftbot:inspect:{job_id}", guild=GUILD_B)
+    message = await env.fake.wait_followup(iid)
+    assert message["flags"] & EPHEMERAL
+    assert embed(message)["title"].startswith("No job")
+    iid = await env.fake.press(card, f"ftbot:cancel:{job_id}", guild=GUILD_B)
+    await env.fake.wait_callback(iid)
+    prompt = env.fake.response_message(iid)
+    iid = await env.fake.press(prompt, f"ftbot:cancel!:{job_id}", guild=GUILD_B)
+    message = await env.fake.wait_followup(iid)
+    assert embed(message)["title"].startswith("No job")
+    job = await env.w.store.get_job(f"discord:{GUILD_A.id}", job_id)
+    assert job is not None
+    assert job.state.status != "cancelled"
+
+
+async def test_cancel_asks_for_confirmation_then_cancels(env: Env) -> None:
+    await upload(env)
+    job_id = await start(env)
+    card = await _post_card(env, job_id)
+    iid = await env.fake.press(card, f"ftbot:cancel:{job_id}")
+    callback = await env.fake.wait_callback(iid)
+    assert callback.json["type"] == 4
+    assert callback.json["data"]["flags"] == EPHEMERAL
+    confirm = callback.json["data"]["components"][0]["components"][0]
+    assert confirm["custom_id"] == f"ftbot:cancel!:{job_id}"
+    job = await env.w.store.get_job(f"discord:{GUILD_A.id}", job_id)
+    assert job is not None
+    assert job.state.status != "cancelled"
+
+    prompt = env.fake.response_message(iid)
+    iid = await env.fake.press(prompt, confirm["custom_id"])
+    assert (await env.fake.wait_callback(iid)).json == {"type": 5, "data": {"flags": EPHEMERAL}}
+    message = await env.fake.wait_followup(iid)
+    assert embed(message)["title"].startswith(f"Cancelling {job_id}")
+
+
+async def test_notifier_posts_edits_threads_and_dedupes_by_nonce(env: Env) -> None:
+    await upload(env)
+    job_id = await start(env)
+    card = await _post_card(env, job_id)
+    assert card["components"][0]["components"][0]["custom_id"] == f"ftbot:cancel:{job_id}"
+    channel = ChannelAddress(
+        platform=Platform.DISCORD, workspace_id=GUILD_A.id, channel_id=GUILD_A.channel_id
+    )
+    from handlers.replies import Reply
+
+    # A retried post (same dedupe key) gets the same message back, not a duplicate.
+    again = await env.adapter.notifier.post(
+        channel, Reply(title="ignored"), dedupe_key=f"{job_id}:card:1"
+    )
+    assert again == card["id"]
+    assert len(card["nonce"]) == 25
+
+    edited = await env.adapter.notifier.post(
+        channel, Reply(title="edited"), dedupe_key="k2", edit_message_id=card["id"]
+    )
+    assert edited == card["id"]
+    assert embed(env.fake.messages[card["id"]])["title"] == "edited"
+    assert env.fake.messages[card["id"]]["components"] == []
+
+    first = await env.adapter.notifier.post(
+        channel, Reply(title="step 1"), dedupe_key=f"{job_id}:e1", thread_message_id=card["id"]
+    )
+    second = await env.adapter.notifier.post(
+        channel, Reply(title="step 2"), dedupe_key=f"{job_id}:e2", thread_message_id=card["id"]
+    )
+    assert env.fake.messages[first]["channel_id"] == card["id"]
+    assert env.fake.messages[second]["channel_id"] == card["id"]
+    assert len(env.fake.requests_to("POST", r"/channels/\d+/messages/\d+/threads")) == 1
+    assert env.fake.threads[card["id"]]["name"] == f"{job_id} updates"
+
+    mention = await env.adapter.notifier.post(
+        channel, Reply(title="done", mentions=("555",)), dedupe_key="k3"
+    )
+    sent = env.fake.messages[mention]
+    assert sent["content"] == "<@555>"
+    assert sent["_allowed_mentions"]["users"] == [555]
+    assert sent["_allowed_mentions"]["parse"] == []
+
+
+async def test_a_rate_limited_post_is_retried(env: Env) -> None:
+    channel = ChannelAddress(
+        platform=Platform.DISCORD, workspace_id=GUILD_A.id, channel_id=GUILD_A.channel_id
+    )
+    from handlers.replies import Reply
+
+    env.fake.fail_next("POST", rf"/channels/{GUILD_A.channel_id}/messages", retry_after=0.05)
+    message_id = await env.adapter.notifier.post(channel, Reply(title="hi"), dedupe_key="k")
+    posts = env.fake.requests_to("POST", rf"/channels/{GUILD_A.channel_id}/messages")
+    assert len(posts) == 2
+    assert env.fake.messages[message_id]["embeds"][0]["title"] == "hi"
+    # Follow-ups (interaction webhooks) are retried the same way.
+    env.fake.fail_next("POST", r"/webhooks/\d+/token-\d+", retry_after=0.05)
+    iid = await env.fake.command("list")
+    message = await env.fake.wait_followup(iid)
+    assert embed(message)["title"] == "No jobs."
+
+
+async def test_sharded_client_identifies_every_shard(tmp_path: Path) -> None:
+    async with FakeDiscord(shards=2) as fake, world(tmp_path) as w:
+        async with running_adapter(fake, w, tmp_path, discord_shard_count=2) as adapter:
+            await fake.identified.wait()
+            shards = sorted(f["d"]["shard"] for f in fake.gateway_in if f["op"] == 2)
+            assert shards == [[0, 2], [1, 2]]
+            for guild in (GUILD_A, GUILD_B):
+                iid = await fake.command("list", guild=guild)
+                assert embed(await fake.wait_followup(iid))["title"] == "No jobs."
+            assert await adapter.ready() == (True, "")
+        assert await adapter.ready() == (False, "not started")
