@@ -79,6 +79,7 @@ class Settings(BaseSettings):
     queued_poll_seconds: float = Field(default=60.0, gt=0, le=86400)
     metric_interval_seconds: float = Field(default=60.0, ge=0, le=86400)
     housekeeping_seconds: float = Field(default=300.0, gt=0, le=86400)
+    lease_seconds: float = Field(default=60.0, ge=1, le=3600)
     outbox_retention_days: float = Field(default=7.0, gt=0, le=3650)
 
     @field_validator("log_level")

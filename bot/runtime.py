@@ -115,6 +115,7 @@ async def build_runtime(
         running_poll_seconds=settings.running_poll_seconds,
         slow_poll_seconds=settings.queued_poll_seconds,
         metric_interval_seconds=settings.metric_interval_seconds,
+        lease_seconds=settings.lease_seconds,
     )
     watcher = Watcher(
         store=store,
@@ -126,7 +127,12 @@ async def build_runtime(
         settings=watch,
     )
     dispatcher = Dispatcher(
-        watch_store=store, notifiers=notifiers, clock=clock, owner=owner, pace=pace
+        watch_store=store,
+        notifiers=notifiers,
+        clock=clock,
+        owner=owner,
+        pace=pace,
+        lease_seconds=settings.lease_seconds,
     )
     metrics = Metrics()
     _describe_metrics(metrics)
