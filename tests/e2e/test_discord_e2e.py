@@ -1,0 +1,123 @@
+"""A whole job life on Discord: the real discord.py client, the fake gateway, the sandbox."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.dispatcher import Dispatcher
+from tests.bot.discord.harness import discord_dispatcher, running_adapter
+from tests.fakes.discord_api import EPHEMERAL, GUILD_A, GUILD_B, Attachment, FakeDiscord
+from tests.world import World, chat_example, world
+
+pytestmark = [pytest.mark.e2e]
+MODEL = "gpt-4.1-mini-2025-04-14"
+USER = "500000000000000001"
+Json = dict[str, Any]
+
+
+async def settle(w: World, dispatcher: Dispatcher, seconds: float, step: float = 5.0) -> None:
+    """Move the manual clock; the watcher sweeps and the dispatcher posts through Discord."""
+    elapsed = 0.0
+    while elapsed < seconds:
+        w.clock.advance(step)
+        elapsed += step
+        await w.watcher.sweep()
+        while (await dispatcher.tick()).sent:
+            pass
+
+
+def title(message: Json) -> str:
+    return str(message["embeds"][0]["title"])
+
+
+def card_of(fake: FakeDiscord, job_id: str) -> Json:
+    (card,) = [
+        m
+        for m in fake.channel_messages(GUILD_A.channel_id)
+        if title(m).startswith(f"Fine-tuning {job_id}")
+    ]
+    return card
+
+
+async def start_job(fake: FakeDiscord) -> str:
+    iid = await fake.command("start", {"file": "support", "model": MODEL, "epochs": 1})
+    started = title(await fake.wait_followup(iid))
+    assert started.startswith("Started ftjob-")
+    return started.removeprefix("Started ")
+
+
+async def confirm_cancel(fake: FakeDiscord, card: Json, job_id: str, guild: Any = GUILD_A) -> Json:
+    iid = await fake.press(card, f"ftbot:cancel:{job_id}", guild=guild)
+    await fake.wait_callback(iid)
+    prompt = fake.response_message(iid)
+    iid = await fake.press(prompt, f"ftbot:cancel!:{job_id}", guild=guild)
+    return await fake.wait_followup(iid)
+
+
+async def test_job_life_on_discord_with_a_restart(tmp_path: Path) -> None:
+    data = ("\n".join(chat_example(i) for i in range(20)) + "\n").encode()
+    async with FakeDiscord() as fake, world(tmp_path) as w:
+        async with running_adapter(fake, w, tmp_path) as first:
+            dispatcher = discord_dispatcher(w, first)
+            iid = await fake.command(
+                "upload", {"file": Attachment("support.jsonl", data), "alias": "support"}
+            )
+            assert title(await fake.wait_followup(iid)) == "Uploaded support.jsonl as 'support'"
+            assert fake.requests  # the attachment came from the fake's CDN route
+
+            done = await start_job(fake)
+            await settle(w, dispatcher, 150)
+
+            # One card, edited in place as the job moved, now succeeded.
+            card = card_of(fake, done)
+            assert card["_edits"] >= 2
+            assert title(card) == f"Fine-tuning {done} · succeeded"
+            assert card["components"][0]["components"][0]["custom_id"] == f"ftbot:chart:{done}"
+            # Metric updates went to the card's thread (its id is the card's id).
+            assert fake.threads[card["id"]]["parent_id"] == GUILD_A.channel_id
+            in_thread = fake.channel_messages(card["id"])
+            assert any("train loss" in title(m) for m in in_thread)
+            # The completion is a new message that mentions the requester, with the chart.
+            (completion,) = [
+                m
+                for m in fake.channel_messages(GUILD_A.channel_id)
+                if title(m).startswith(f"{done} succeeded")
+            ]
+            assert completion["content"] == f"<@{USER}>"
+            assert completion["_allowed_mentions"]["users"] == [int(USER)]
+            assert completion["embeds"][0]["image"]["url"].startswith("attachment://")
+            assert list(completion["_files"]) == [f"{done}-loss.png"]
+
+            # Chart by button, answered privately with the PNG.
+            iid = await fake.press(card, f"ftbot:chart:{done}")
+            chart = await fake.wait_followup(iid)
+            assert chart["flags"] & EPHEMERAL
+            assert list(chart["_files"]) == [f"{done}-loss.png"]
+
+            running = await start_job(fake)
+            await settle(w, dispatcher, 30)
+            live = card_of(fake, running)
+            assert live["components"][0]["components"][0]["custom_id"] == f"ftbot:cancel:{running}"
+
+        # A new client instance: the card's persistent button still works.
+        async with running_adapter(fake, w, tmp_path) as second:
+            assert not second.synced  # same command payload: no sync after a restart
+            dispatcher = discord_dispatcher(w, second)
+
+            # Guild B cannot touch guild A's job, by button or by command.
+            refused = await confirm_cancel(fake, live, running, guild=GUILD_B)
+            assert title(refused).startswith("No job")
+            iid = await fake.command("inspect", {"job": running}, guild=GUILD_B)
+            assert title(await fake.wait_followup(iid)).startswith("No job")
+
+            cancelled = await confirm_cancel(fake, live, running)
+            assert title(cancelled).startswith(f"Cancelling {running}")
+            await settle(w, dispatcher, 20)
+            assert title(fake.messages[live["id"]]) == f"Fine-tuning {running} · cancelled"
+
+        # No message was posted twice and nothing is left open (filterwarnings=error).
+        nonces = [m["nonce"] for m in fake.messages.values() if m.get("nonce")]
+        assert len(nonces) == len(set(nonces))
