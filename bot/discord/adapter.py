@@ -9,19 +9,21 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import discord
 import yarl
 from aiohttp import web
 from discord import app_commands
 
-from bot.adapters import AdapterContext
 from bot.discord.buttons import JobButton
 from bot.discord.commands import DEFAULT_MAX_UPLOAD_BYTES, DiscordCommands
 from bot.discord.notifier import DiscordNotifier
 from handlers.errors import ConfigError
 from handlers.model import Platform
+
+if TYPE_CHECKING:  # bot.adapters names every adapter; importing it would pull in Slack
+    from bot.adapters import AdapterContext
 
 log = logging.getLogger(__name__)
 
