@@ -23,6 +23,7 @@ import contextlib
 import itertools
 import json
 import re
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Self
@@ -75,6 +76,7 @@ class Recorded:
     query: Mapping[str, str]
     json: Any
     files: dict[str, bytes] = field(default_factory=dict)
+    at: float = field(default_factory=time.perf_counter)
 
 
 @dataclass
@@ -116,6 +118,8 @@ class FakeDiscord:
         self.threads: dict[str, Json] = {}
         self.commands: dict[str, list[Json]] = {}
         self.interactions: dict[str, Json] = {}
+        self.sent_at: dict[str, float] = {}
+        """When each INTERACTION_CREATE was handed to the gateway socket (perf_counter)."""
         self.cdn: dict[str, bytes] = {}
         self.identified = asyncio.Event()
         self._ids = itertools.count(300000000000000000)
@@ -384,6 +388,7 @@ class FakeDiscord:
         return payload
 
     async def _deliver(self, payload: Json) -> str:
+        self.sent_at[str(payload["id"])] = time.perf_counter()
         await self.dispatch("INTERACTION_CREATE", payload, guild_id=payload.get("guild_id"))
         return str(payload["id"])
 
