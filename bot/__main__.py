@@ -41,6 +41,14 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "resync", help="watch again the bot's jobs at the provider that the database lacks"
     )
+    manifest = commands.add_parser("manifest", help="print a chat platform's app manifest")
+    manifest.add_argument("platform", choices=["slack"], help="which platform")
+    manifest.add_argument(
+        "--http",
+        metavar="URL",
+        default=None,
+        help="the bot's public base URL for HTTP mode (default: Socket Mode)",
+    )
     _add_validate(commands)
     return parser
 
@@ -90,6 +98,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         _parser().print_help()
         return 2
+    if args.command == "manifest":
+        from bot.slack.manifest import manifest_yaml
+
+        sys.stdout.write(manifest_yaml(http_url=args.http))
+        return 0
     if args.command == "validate":
         from bot.validate_cli import run_validate
 

@@ -14,6 +14,11 @@ from handlers.errors import ConfigError
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/finetune-bot.db"
 
 
+class SlackMode(StrEnum):
+    SOCKET = "socket"
+    HTTP = "http"
+
+
 class ProviderKind(StrEnum):
     OPENAI = "openai"
     AZURE = "azure"
@@ -44,7 +49,25 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = Field(
         default=None, validation_alias=_env("SLACK_SIGNING_SECRET")
     )
+    slack_mode: SlackMode = Field(default=SlackMode.SOCKET, validation_alias=_env("SLACK_MODE"))
+    slack_api_base_url: str | None = Field(
+        default=None, validation_alias=_env("SLACK_API_BASE_URL")
+    )
     discord_token: SecretStr | None = Field(default=None, validation_alias=_env("DISCORD_TOKEN"))
+    discord_guild_ids: str = Field(default="", validation_alias=_env("DISCORD_GUILD_IDS"))
+    discord_shard_count: int | None = Field(
+        default=None, ge=1, le=10000, validation_alias=_env("DISCORD_SHARD_COUNT")
+    )
+    discord_api_base_url: str | None = Field(
+        default=None, validation_alias=_env("DISCORD_API_BASE_URL")
+    )
+    discord_gateway_url: str | None = Field(
+        default=None, validation_alias=_env("DISCORD_GATEWAY_URL")
+    )
+    discord_commands_hash_file: Path = Field(
+        default=Path("./data/discord-commands.sha256"),
+        validation_alias=_env("DISCORD_COMMANDS_HASH_FILE"),
+    )
 
     # provider
     provider: ProviderKind = ProviderKind.OPENAI
@@ -63,6 +86,7 @@ class Settings(BaseSettings):
         default=None, validation_alias=_env("OPENAI_WEBHOOK_SECRET")
     )
     sandbox_state: Path | None = None
+    sandbox_speed: float = Field(default=1.0, gt=0, le=1000)
     prices_file: Path | None = None
     """An operator's copy of handlers/data/finetune_models.json (prices and token limits)."""
 
@@ -113,6 +137,13 @@ _ENV_NAMES: dict[str, str] = {
     "slack_app_token": "SLACK_APP_TOKEN",
     "slack_signing_secret": "SLACK_SIGNING_SECRET",
     "discord_token": "DISCORD_TOKEN",
+    "slack_mode": "SLACK_MODE",
+    "slack_api_base_url": "SLACK_API_BASE_URL",
+    "discord_guild_ids": "DISCORD_GUILD_IDS",
+    "discord_shard_count": "DISCORD_SHARD_COUNT",
+    "discord_api_base_url": "DISCORD_API_BASE_URL",
+    "discord_gateway_url": "DISCORD_GATEWAY_URL",
+    "discord_commands_hash_file": "DISCORD_COMMANDS_HASH_FILE",
     "openai_api_key": "OPENAI_API_KEY",
     "openai_base_url": "OPENAI_BASE_URL",
     "azure_openai_endpoint": "AZURE_OPENAI_ENDPOINT",

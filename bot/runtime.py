@@ -7,14 +7,16 @@ import logging
 import os
 import signal
 import socket
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
+from aiohttp import web
 from sqlalchemy import text
 
 from bot import upkeep
+from bot.adapters import AdapterContext, ChatAdapter, build_adapters
 from bot.charts import MatplotlibChartRenderer
 from bot.clock import SystemClock
 from bot.config import ProviderKind, Settings, check_provider
@@ -24,10 +26,12 @@ from bot.metrics import Metrics
 from bot.providers.openai import OpenAIProvider
 from bot.providers.sandbox import DEFAULT_TIMING, SandboxProvider, SandboxTiming
 from bot.scheduler import Ticker
-from bot.web import WebServer, build_web_app
+from bot.tokenizer import TiktokenTokenizer
+from bot.web import ReadinessCheck, WebServer, build_web_app
 from handlers.errors import ConfigError
 from handlers.model import Platform
 from handlers.ports import Clock, Notifier, Provider
+from handlers.pricing import load_price_table
 from handlers.service import Service
 from handlers.watch import SweepStats, Watcher, WatchSettings
 from storage.engine import create_engine, migrate
@@ -48,7 +52,9 @@ def build_provider(
     match settings.provider:
         case ProviderKind.SANDBOX:
             return SandboxProvider(
-                clock, state_path=settings.sandbox_state, timing=timing or DEFAULT_TIMING
+                clock,
+                state_path=settings.sandbox_state,
+                timing=timing or scaled_timing(DEFAULT_TIMING, settings.sandbox_speed),
             )
         case ProviderKind.AZURE:
             assert settings.azure_openai_endpoint is not None
@@ -65,6 +71,16 @@ def build_provider(
                 base_url=settings.openai_base_url,
             )
     raise ConfigError(f"FINETUNE_BOT_PROVIDER {settings.provider} is not supported.")
+
+
+def scaled_timing(timing: SandboxTiming, speed: float) -> SandboxTiming:
+    """The sandbox's phases `speed` times faster (FINETUNE_BOT_SANDBOX_SPEED)."""
+    return replace(
+        timing,
+        validating_s=timing.validating_s / speed,
+        queued_s=timing.queued_s / speed,
+        step_s=timing.step_s / speed,
+    )
 
 
 @dataclass(slots=True)
@@ -109,7 +125,13 @@ async def build_runtime(
     directory = SharedProviderDirectory(provider)
     charts = MatplotlibChartRenderer()
     service = Service(
-        store=store, watch_store=store, providers=directory, clock=clock, charts=charts
+        store=store,
+        watch_store=store,
+        providers=directory,
+        clock=clock,
+        charts=charts,
+        tokenizer=TiktokenTokenizer(),
+        prices=load_price_table(settings.prices_file),
     )
     watch = watch_settings or WatchSettings(
         running_poll_seconds=settings.running_poll_seconds,
@@ -196,21 +218,70 @@ def schedule_ticks(runtime: Runtime) -> None:
     runtime.ticker.start()
 
 
-async def serve(settings: Settings) -> int:
-    """`finetune-bot run`: web server, configured adapters and ticks until SIGTERM or SIGINT."""
+@dataclass(slots=True)
+class RunningBot:
+    runtime: Runtime
+    web: WebServer
+    adapters: list[ChatAdapter]
+
+
+async def start_bot(
+    settings: Settings,
+    stack: AsyncExitStack,
+    *,
+    clock: Clock | None = None,
+    provider: Provider | None = None,
+) -> RunningBot:
+    """Store, provider, core, web server, configured adapters and ticks, stopped by `stack`."""
     check_provider(settings)
     if not settings.slack_configured and not settings.discord_configured:
         raise ConfigError(
             "Neither Slack nor Discord is configured: set SLACK_BOT_TOKEN or DISCORD_TOKEN "
             "(or try the bot in a terminal with `finetune-bot console`)."
         )
-    raise ConfigError(
-        "The Slack and Discord adapters are not part of this build yet; "
-        "use `finetune-bot console` or `finetune-bot demo`."
+    notifiers: dict[Platform, Notifier] = {}
+    runtime = await build_runtime(
+        settings, stack, notifiers=notifiers, clock=clock, provider=provider
     )
+    context = AdapterContext(
+        service=runtime.service,
+        store=runtime.store,
+        watch_store=runtime.store,
+        clock=runtime.clock,
+        settings=settings,
+        metrics=runtime.metrics,
+        database_engine=runtime.store.engine,
+    )
+    adapters = build_adapters(settings, context)
+    for adapter in adapters:
+        notifiers[adapter.platform] = adapter.notifier
+    routes = [route for adapter in adapters for route in adapter.web_routes()]
+    routes += upkeep.webhook_routes(runtime, wake=upkeep.Waker(runtime))
+    await upkeep.resync_at_start(runtime)
+    server = await run_web(runtime, stack, routes=routes, adapters=adapters)
+    for adapter in adapters:
+        await adapter.start()
+        stack.push_async_callback(adapter.stop)
+    schedule_ticks(runtime)
+    log.info("bot started", extra={"adapters": [a.platform.value for a in adapters]})
+    return RunningBot(runtime=runtime, web=server, adapters=adapters)
 
 
-async def run_web(runtime: Runtime, stack: AsyncExitStack) -> WebServer:
+async def serve(settings: Settings) -> int:
+    """`finetune-bot run`: everything `start_bot` starts, until SIGTERM or SIGINT."""
+    async with AsyncExitStack() as stack:
+        await start_bot(settings, stack)
+        await wait_for_stop()
+    return 0
+
+
+async def run_web(
+    runtime: Runtime,
+    stack: AsyncExitStack,
+    *,
+    routes: Sequence[web.RouteDef] = (),
+    adapters: Sequence[ChatAdapter] = (),
+) -> WebServer:
     engine = runtime.store.engine
 
     async def database() -> tuple[bool, str]:
@@ -218,7 +289,11 @@ async def run_web(runtime: Runtime, stack: AsyncExitStack) -> WebServer:
             await conn.execute(text("SELECT 1"))
         return True, ""
 
-    app = build_web_app(metrics=runtime.metrics, checks={"database": database})
+    checks: dict[str, ReadinessCheck] = {"database": database}
+    for adapter in adapters:
+        checks[adapter.platform.value] = adapter.ready
+    app = build_web_app(metrics=runtime.metrics, checks=checks)
+    app.add_routes(list(routes))
     server = WebServer(app, host=runtime.settings.http_host, port=runtime.settings.http_port)
     await server.start()
     stack.push_async_callback(server.stop)

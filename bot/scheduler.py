@@ -8,6 +8,9 @@ from collections.abc import Awaitable, Callable
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 log = logging.getLogger(__name__)
+# A tick still running when its next turn comes is skipped by design (max_instances=1);
+# APScheduler reports each skip as a warning, which would flood the log of a busy bot.
+logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
 
 
 class Ticker:

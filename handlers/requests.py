@@ -34,6 +34,21 @@ class UploadRequest:
     path: str
     alias: str | None = None
     filename: str | None = None
+    format: str | None = None
+    force: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ValidateRequest:
+    path: str
+    format: str | None = None
+    model: str | None = None
+    validation: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RmFileRequest:
+    alias: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -128,6 +143,8 @@ Request = (
     HelpRequest
     | UploadRequest
     | FilesRequest
+    | ValidateRequest
+    | RmFileRequest
     | StartRequest
     | ListRequest
     | InspectRequest
@@ -258,6 +275,27 @@ def _opt_float(values: Mapping[str, object], name: str) -> float | None:
     return float(value) if isinstance(value, int | float) else None
 
 
+DATA_FORMATS = ("chat", "completion", "preference", "reinforcement")
+
+
+def _format_option() -> OptionSpec:
+    return OptionSpec(
+        name="format",
+        kind=OptionKind.CHOICE,
+        help="The data format (default: detected from the first lines)",
+        choices=DATA_FORMATS,
+    )
+
+
+def _build_upload(v: Mapping[str, object]) -> Request:
+    return UploadRequest(
+        path=_opt_str(v, "file") or "",
+        alias=_opt_str(v, "alias"),
+        format=_opt_str(v, "format"),
+        force=_opt_str(v, "force") == "yes",
+    )
+
+
 def _build_start(v: Mapping[str, object]) -> Request:
     method = Method(_opt_str(v, "method") or Method.SUPERVISED.value)
     beta = _opt_float(v, "beta")
@@ -302,8 +340,7 @@ _COMMANDS: tuple[CommandSpec, ...] = (
             OptionSpec(
                 name="file",
                 kind=OptionKind.TEXT,
-                help="Path of the .jsonl file",
-                required=True,
+                help="The .jsonl file: a path (console) or a file shared in the channel (chat)",
                 positional=True,
                 aliases=("path",),
                 placeholder="PATH",
@@ -314,9 +351,76 @@ _COMMANDS: tuple[CommandSpec, ...] = (
                 help="A short name for the file (default: the file name)",
                 aliases=("as", "name"),
             ),
+            _format_option(),
+            OptionSpec(
+                name="force",
+                kind=OptionKind.CHOICE,
+                help="yes: upload even with errors (the job may fail or train on bad examples)",
+                choices=("yes", "no"),
+            ),
         ),
         examples=("/finetune upload ./train.jsonl alias=support-v1",),
-        build=lambda v: UploadRequest(path=_str(v, "file"), alias=_opt_str(v, "alias")),
+        build=_build_upload,
+        mutating=True,
+    ),
+    CommandSpec(
+        name="validate",
+        request_type=ValidateRequest,
+        summary="Check a JSONL file, count its tokens and estimate the cost; nothing is uploaded.",
+        options=(
+            OptionSpec(
+                name="file",
+                kind=OptionKind.TEXT,
+                help="Path of the .jsonl file",
+                required=True,
+                positional=True,
+                aliases=("path",),
+                placeholder="PATH",
+            ),
+            _format_option(),
+            OptionSpec(
+                name="model",
+                kind=OptionKind.MODEL,
+                help="Base model for token limits and prices (default gpt-4.1-mini-2025-04-14)",
+                aliases=("base", "base_model"),
+                placeholder="MODEL",
+            ),
+            OptionSpec(
+                name="validation",
+                kind=OptionKind.TEXT,
+                help="A validation file: checked, and against the training file",
+                aliases=("validation_file", "val", "valid"),
+                placeholder="PATH",
+            ),
+        ),
+        examples=(
+            "/finetune validate ./train.jsonl",
+            "/finetune validate ./prefs.jsonl format=preference model=gpt-4.1-mini-2025-04-14",
+        ),
+        build=lambda v: ValidateRequest(
+            path=_str(v, "file"),
+            format=_opt_str(v, "format"),
+            model=_opt_str(v, "model"),
+            validation=_opt_str(v, "validation"),
+        ),
+    ),
+    CommandSpec(
+        name="rm-file",
+        request_type=RmFileRequest,
+        summary="Delete an uploaded file at the provider and forget its alias.",
+        options=(
+            OptionSpec(
+                name="alias",
+                kind=OptionKind.FILE,
+                help="The file's alias (or provider file id)",
+                required=True,
+                positional=True,
+                placeholder="ALIAS",
+            ),
+        ),
+        examples=("/finetune rm-file support-v1",),
+        build=lambda v: RmFileRequest(alias=_str(v, "alias")),
+        aliases=("rm", "delete-file"),
         mutating=True,
     ),
     CommandSpec(

@@ -5,12 +5,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import replace
 from pathlib import Path
 
 from handlers.cards import format_duration, format_time, job_card, progress_bar
-from handlers.datasets import DatasetReport, check_chat_jsonl
+from handlers.datasets import (
+    DatasetReport,
+    EstimateTokenizer,
+    Format,
+    ProgressCallback,
+    example_hashes,
+    summary_lines,
+    validate_file,
+)
 from handlers.errors import (
     ConflictError,
     DataError,
@@ -28,13 +37,23 @@ from handlers.model import (
     JobSpec,
     JobState,
     MetricPoint,
+    ProviderFile,
     Subscription,
     Team,
     TeamFile,
     TeamModel,
 )
 from handlers.parse import parse
-from handlers.ports import ChartRenderer, Clock, ProviderDirectory, Store, WatchStore
+from handlers.ports import (
+    ChartRenderer,
+    Clock,
+    Provider,
+    ProviderDirectory,
+    Store,
+    Tokenizer,
+    WatchStore,
+)
+from handlers.pricing import PriceTable, estimate, load_price_table
 from handlers.replies import Attachment, Field, Reply, Table, Tone, Visibility, error_reply
 from handlers.requests import (
     SPECS,
@@ -50,12 +69,14 @@ from handlers.requests import (
     PauseRequest,
     Request,
     ResumeRequest,
+    RmFileRequest,
     SettingsRequest,
     StartRequest,
     SubscribeRequest,
     SubscriptionsRequest,
     UnsubscribeRequest,
     UploadRequest,
+    ValidateRequest,
     command_of,
     resolve_command,
 )
@@ -78,7 +99,12 @@ class Service:
         clock: Clock,
         charts: ChartRenderer,
         instance: str = "default",
+        tokenizer: Tokenizer | None = None,
+        prices: PriceTable | None = None,
     ) -> None:
+        # Without a real tokenizer counts are estimates, and every report says so.
+        self._tokenizer: Tokenizer = tokenizer or EstimateTokenizer()
+        self._prices = prices or load_price_table()
         self._store = store
         self._watch = watch_store
         self._providers = providers
@@ -86,8 +112,15 @@ class Service:
         self._charts = charts
         self._instance = instance
 
-    async def handle(self, request: Request, actor: Actor) -> Reply:
-        """Answer one command for one actor; every failure becomes one plain reply."""
+    async def handle(
+        self, request: Request, actor: Actor, *, progress: Progress | None = None
+    ) -> Reply:
+        """Answer one command for one actor; every failure becomes one plain reply.
+
+        `progress(stage, done, total)` hears how validation ("validating", from a worker
+        thread) and the upload ("uploading", on the loop) of a large file advance.
+        """
+        _progress.set(progress)
         name = command_of(request).name
         try:
             await self._store.ensure_team(
@@ -120,6 +153,15 @@ class Service:
             return error_reply(error.message, usage=error.usage)
         return await self.handle(request, actor)
 
+    async def fine_tunable_models(self, actor: Actor, query: str = "") -> list[str]:
+        """Base models the provider offers for fine-tuning, plus the team's own models."""
+        provider = await self._providers.for_team(actor.team_id)
+        listed = await provider.list_models()
+        names = [m.id for m in listed if is_fine_tunable(m.id)]
+        own = [m.name for m in await self._store.list_models(actor.team_id)]
+        wanted = query.lower()
+        return [n for n in dict.fromkeys(names + own) if wanted in n.lower()]
+
     async def _dispatch(self, request: Request, actor: Actor) -> Reply:
         team = actor.team_id
         match request:
@@ -127,6 +169,10 @@ class Service:
                 return help_reply(topic)
             case UploadRequest():
                 return await self._upload(request, actor)
+            case ValidateRequest():
+                return await self._validate(request)
+            case RmFileRequest(alias=alias):
+                return await self._rm_file(team, alias)
             case FilesRequest():
                 return await self._files(team)
             case StartRequest():
@@ -207,22 +253,19 @@ class Service:
     # ------------------------------------------------------------------ files
 
     async def _upload(self, request: UploadRequest, actor: Actor) -> Reply:
+        if not request.path:
+            raise UsageError("Which file? Give its path.", usage=SPECS["upload"].usage)
         path = Path(request.path)
         filename = request.filename or path.name
         alias = request.alias or _default_alias(filename)
         # Reading a large file must not stall every other team's commands on the event loop.
-        report = await asyncio.to_thread(_check_file, path)
+        report = await asyncio.to_thread(self._check_file, path, request.format)
         if report is None:
             raise UsageError(f"No readable file at {request.path}.", usage=SPECS["upload"].usage)
-        if not report.ok:
+        if not report.ok and not request.force:
             raise DataError(
-                f"{filename} is not ready for fine-tuning: {report.problem_count} problem(s).",
-                problems=report.problems
-                + (
-                    (f"… and {report.problem_count - len(report.problems)} more",)
-                    if report.problem_count > len(report.problems)
-                    else ()
-                ),
+                f"{filename} is not ready for fine-tuning: {report.problem_count:,} error(s).",
+                problems=(*report.problems, FORCE_RISK),
             )
         team = actor.team_id
         same = await self._store.find_file_by_sha256(team, report.sha256)
@@ -240,7 +283,7 @@ class Service:
                 f"The alias '{alias}' is taken in this team; pick another with alias=NAME."
             )
         provider = await self._providers.for_team(team)
-        uploaded = await provider.upload_file(path, filename=filename)
+        uploaded = await self._upload_file(provider, path, filename)
         record = TeamFile(
             team_id=team,
             alias=alias,
@@ -250,6 +293,7 @@ class Service:
             format=report.format,
             examples=report.examples,
             bytes=report.bytes,
+            tokens=report.total_tokens,
             created_at=self._clock.now(),
             uploaded_by=actor.user_id,
         )
@@ -266,7 +310,11 @@ class Service:
                 Field(name="Size", value=_size(report.bytes)),
                 Field(name="Format", value=report.format),
             ),
-            lines=(f"Next: /finetune start file={alias} model=MODEL",),
+            lines=(
+                *_forced_lines(report),
+                *(p for p in report.problems if report.ok),
+                f"Next: /finetune start file={alias} model=MODEL",
+            ),
             tone=Tone.SUCCESS,
         )
 
@@ -292,6 +340,92 @@ class Service:
                     for f in files
                 ),
             ),
+        )
+
+    def _check_file(
+        self,
+        path: Path,
+        data_format: str | None,
+        *,
+        model: str = "",
+        training: Path | None = None,
+    ) -> DatasetReport | None:
+        """Validate in the calling (worker) thread; None when there is no such file."""
+        if not path.is_file():
+            return None
+        report = _progress.get()
+        return validate_file(
+            path,
+            self._tokenizer,
+            model=model,
+            token_limit=self._prices.token_limit(model) if model else 65_536,
+            format=Format(data_format) if data_format else None,
+            training_hashes=example_hashes(training) if training is not None else None,
+            progress=_stage(report, "validating"),
+        )
+
+    async def _upload_file(self, provider: Provider, path: Path, filename: str) -> ProviderFile:
+        progress = _stage(_progress.get(), "uploading")
+        if progress is None:
+            return await provider.upload_file(path, filename=filename)
+        return await provider.upload_file(path, filename=filename, progress=progress)
+
+    async def _validate(self, request: ValidateRequest) -> Reply:
+        model = request.model or DEFAULT_ESTIMATE_MODEL
+        path = Path(request.path)
+        usage = SPECS["validate"].usage
+        report = await asyncio.to_thread(self._check_file, path, request.format, model=model)
+        if report is None:
+            raise UsageError(f"No readable file at {request.path}.", usage=usage)
+        lines = [*summary_lines(report)]
+        cost = estimate(
+            self._prices,
+            model=model,
+            examples=report.examples,
+            billed_tokens_per_epoch=report.billed_tokens_per_epoch,
+        )
+        lines += cost.lines(exact_tokens=report.exact_tokens)
+        lines += report.problems
+        worst = report
+        if request.validation:
+            checked = await asyncio.to_thread(
+                self._check_file,
+                Path(request.validation),
+                report.format,
+                model=model,
+                training=path,
+            )
+            if checked is None:
+                raise UsageError(f"No readable file at {request.validation}.", usage=usage)
+            lines += ["", f"Validation file {Path(request.validation).name}:"]
+            lines += summary_lines(checked)
+            lines += checked.problems
+            worst = checked if not checked.ok else report
+        name = path.name
+        if worst.ok and report.ok:
+            title, tone = f"{name} is ready for fine-tuning", Tone.SUCCESS
+            if report.warning_count:
+                title += f" ({report.warning_count:,} warning(s))"
+        else:
+            errors = report.problem_count + (worst.problem_count if worst is not report else 0)
+            title, tone = f"{name}: {errors:,} error(s) to fix before uploading", Tone.ERROR
+        return Reply(title=title, lines=tuple(lines), tone=tone)
+
+    async def _rm_file(self, team: str, alias: str) -> Reply:
+        record = await self._store.get_file(team, alias)
+        if record is None:
+            raise NotFoundError(f"No file '{alias}' in this team. See /finetune files.")
+        provider = await self._providers.for_team(team)
+        try:
+            await provider.delete_file(record.provider_file_id)
+        except ProviderError as error:
+            if error.kind is not ProviderErrorKind.NOT_FOUND:
+                raise  # the provider still has it: keep the alias so the file can be found
+        await self._store.delete_file(team, record.alias)
+        return Reply(
+            title=f"Deleted '{record.alias}' ({record.provider_file_id})",
+            lines=("Jobs already started with it are not affected.",),
+            tone=Tone.SUCCESS,
         )
 
     # ------------------------------------------------------------------ jobs
@@ -606,8 +740,51 @@ def help_reply(topic: str | None) -> Reply:
     )
 
 
-def _check_file(path: Path) -> DatasetReport | None:
-    return check_chat_jsonl(path) if path.is_file() else None
+FINE_TUNABLE_PREFIXES = (
+    "gpt-4.1-2025",
+    "gpt-4.1-mini-2025",
+    "gpt-4.1-nano-2025",
+    "gpt-4o-2024",
+    "gpt-4o-mini-2024",
+    "gpt-3.5-turbo",
+    "o4-mini-2025",
+    "babbage-002",
+    "davinci-002",
+)
+"""Model families the fine-tuning API accepts; a provider's full model list holds many more."""
+
+
+def is_fine_tunable(model: str) -> bool:
+    return model.startswith(FINE_TUNABLE_PREFIXES)
+
+
+Progress = Callable[[str, int, int], None]
+"""(stage, bytes done, bytes total); stage is "validating" or "uploading"."""
+
+_progress: ContextVar[Progress | None] = ContextVar("finetune_progress", default=None)
+
+DEFAULT_ESTIMATE_MODEL = "gpt-4.1-mini-2025-04-14"
+
+FORCE_RISK = (
+    "Fix them and upload again, or add force=yes to upload anyway: the provider may refuse "
+    "the file when a job starts (the job fails while validating files), or train on the "
+    "broken examples you are billed for."
+)
+
+
+def _stage(progress: Progress | None, stage: str) -> ProgressCallback | None:
+    if progress is None:
+        return None
+    return lambda done, total: progress(stage, done, total)
+
+
+def _forced_lines(report: DatasetReport) -> tuple[str, ...]:
+    if report.ok:
+        return ()
+    return (
+        f"Uploaded with {report.problem_count:,} error(s) because force=yes: the job may fail "
+        "while the provider validates the file, or train on the broken examples.",
+    )
 
 
 def _describe(request: Request) -> str:

@@ -1,0 +1,65 @@
+"""Composition root: the chat adapters `run` starts, behind one small protocol."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from aiohttp import web
+
+from bot.config import Settings
+from bot.metrics import Metrics
+from handlers.model import Platform
+from handlers.ports import Clock, Notifier, Store, WatchStore
+from handlers.service import Service
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AdapterContext:
+    """What an adapter may use: the core's entry, the store's ports, time and settings."""
+
+    service: Service
+    store: Store
+    watch_store: WatchStore
+    clock: Clock
+    settings: Settings
+    metrics: Metrics
+    database_engine: object
+    """The AsyncEngine, for SDK stores that keep their own tables in our database."""
+
+
+class ChatAdapter(Protocol):
+    """One chat platform: translates its events to core requests and posts notices."""
+
+    @property
+    def platform(self) -> Platform: ...
+
+    @property
+    def notifier(self) -> Notifier: ...
+
+    def web_routes(self) -> Sequence[web.RouteDef]:
+        """Routes to mount on the bot's web server (HTTP mode, OAuth); may be empty."""
+        ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def ready(self) -> tuple[bool, str]:
+        """Connected and able to post; the detail says why not."""
+        ...
+
+
+def build_adapters(settings: Settings, context: AdapterContext) -> list[ChatAdapter]:
+    """Every adapter the settings configure; each is imported only when configured."""
+    adapters: list[ChatAdapter] = []
+    if settings.slack_configured:
+        from bot.slack.adapter import SlackAdapter
+
+        adapters.append(SlackAdapter(context))
+    if settings.discord_configured:
+        from bot.discord.adapter import DiscordAdapter
+
+        adapters.append(DiscordAdapter(context))
+    return adapters

@@ -1,0 +1,1 @@
+"""Slack adapter: Bolt wiring, Block Kit rendering, modals, notices and the app manifest."""

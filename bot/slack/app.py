@@ -1,0 +1,341 @@
+"""Slack adapter: the Bolt AsyncApp: ack first, then build the request, call the core, render."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.slack.blocks import ACTION_PREFIX, fallback_text, reply_blocks
+from bot.slack.files import SharedFile, download, newest_shared_jsonl, shared_file
+from bot.slack.modal import CALLBACK_ID, MODELS_ACTION, channel_of, read_submission, start_view
+from handlers.errors import FineTuneError, UsageError
+from handlers.model import Actor, Platform
+from handlers.parse import parse
+from handlers.replies import Reply, Visibility, error_reply
+from handlers.requests import InspectRequest, UploadRequest, build_request
+from handlers.service import Service
+
+log = logging.getLogger(__name__)
+
+COMMAND = "/finetune"
+JOB_ACTIONS = ("cancel", "pause", "resume", "inspect", "chart")
+TAKE_FILE_ACTION = "ftbot_take_file"
+MODEL_CACHE_SECONDS = 600.0
+OPTIONS_BUDGET_SECONDS = 2.0  # Slack waits 3 s for options; leave room for the round trip
+
+Respond = Callable[..., Awaitable[Any]]
+TokenFor = Callable[[str], Awaitable[str]]
+
+
+class SlackHandlers:
+    """Every Slack listener; each acks at once and does the work after the ack."""
+
+    def __init__(
+        self,
+        *,
+        service: Service,
+        list_files: Callable[[str], Awaitable[Any]],
+        token_for: TokenFor,
+        download_dir: Path | None = None,
+    ) -> None:
+        self._service = service
+        self._list_files = list_files
+        self._token_for = token_for
+        self._download_dir = download_dir
+        self._models: dict[str, tuple[float, list[str]]] = {}
+
+    def register(self, app: AsyncApp) -> None:
+        app.command(COMMAND)(ack=_ack, lazy=[self.on_command])
+        pattern = re.compile(f"^{ACTION_PREFIX}({'|'.join(JOB_ACTIONS)})$")
+        app.action(pattern)(ack=_ack, lazy=[self.on_job_action])
+        app.action(TAKE_FILE_ACTION)(ack=_ack, lazy=[self.on_take_file])
+        app.view(CALLBACK_ID)(ack=self.ack_start_view, lazy=[self.on_start_view])
+        app.options(MODELS_ACTION)(self.on_model_options)
+        app.event("file_shared")(self.on_file_shared)
+        app.event("message")(_ignore)
+
+    # ------------------------------------------------------------------ commands
+
+    async def on_command(
+        self, body: dict[str, Any], client: AsyncWebClient, respond: Respond
+    ) -> None:
+        actor = _actor(
+            body.get("team_id"),
+            body.get("channel_id"),
+            body.get("user_id"),
+            body.get("user_name", ""),
+        )
+        text = str(body.get("text") or "")
+        try:
+            if text.split() == ["start"]:
+                files = await self._list_files(actor.team_id)
+                await client.views_open(
+                    trigger_id=body["trigger_id"],
+                    view=start_view(channel_id=actor.channel_id, files=files),
+                )
+                return
+            try:
+                request = parse(text)
+            except UsageError as error:
+                await _answer(
+                    error_reply(error.message, usage=error.usage), actor, client, respond
+                )
+                return
+            if isinstance(request, UploadRequest):
+                await self._upload(request, actor, client, respond)
+                return
+            reply = await self._service.handle(request, actor)
+            await _answer(reply, actor, client, respond)
+        except Exception:
+            log.exception("slash command failed", extra={"team": actor.team_id})
+            await _answer(
+                error_reply("Something went wrong on our side; it was logged."),
+                actor,
+                client,
+                respond,
+            )
+
+    async def _upload(
+        self, request: UploadRequest, actor: Actor, client: AsyncWebClient, respond: Respond
+    ) -> None:
+        found = await newest_shared_jsonl(
+            client, channel_id=actor.channel_id, user_id=actor.user_id, name=request.path
+        )
+        if found is None:
+            named = f" named {request.path}" if request.path else ""
+            await _answer(
+                error_reply(
+                    f"I found no .jsonl file{named} that you shared in this channel. Drag the "
+                    "file into the channel (or a DM with me), then run /finetune upload."
+                ),
+                actor,
+                client,
+                respond,
+            )
+            return
+        await self._take(found, request.alias, actor, client, respond)
+
+    async def _take(
+        self,
+        found: SharedFile,
+        alias: str | None,
+        actor: Actor,
+        client: AsyncWebClient,
+        respond: Respond,
+    ) -> None:
+        try:
+            path = await download(
+                found,
+                token=await self._token_for(actor.workspace_id),
+                directory=self._download_dir,
+            )
+        except FineTuneError as error:
+            await _answer(error_reply(error.message), actor, client, respond)
+            return
+        try:
+            reply = await self._service.handle(
+                UploadRequest(path=str(path), alias=alias, filename=found.name), actor
+            )
+        finally:
+            await asyncio.to_thread(path.unlink, missing_ok=True)
+        if found.thread_ts:
+            # The report (stats, or errors with line numbers) goes in the file's own thread.
+            await client.chat_postMessage(
+                channel=actor.channel_id,
+                thread_ts=found.thread_ts,
+                text=fallback_text(reply),
+                blocks=reply_blocks(reply),
+            )
+            return
+        await _answer(reply, actor, client, respond)
+
+    # ------------------------------------------------------------------ buttons
+
+    async def on_job_action(
+        self, body: dict[str, Any], client: AsyncWebClient, respond: Respond
+    ) -> None:
+        actor = _actor(
+            (body.get("team") or {}).get("id"),
+            (body.get("channel") or {}).get("id"),
+            (body.get("user") or {}).get("id"),
+            (body.get("user") or {}).get("username", ""),
+        )
+        action = (body.get("actions") or [{}])[0]
+        name = str(action.get("action_id", "")).removeprefix(ACTION_PREFIX)
+        message = body.get("message") or {}
+        thread_ts = message.get("thread_ts") or message.get("ts")
+        try:
+            request = build_request(name, {"job": str(action.get("value", ""))})
+        except UsageError as error:
+            await _answer(error_reply(error.message), actor, client, respond)
+            return
+        reply = await self._service.handle(request, actor)
+        if isinstance(request, InspectRequest):
+            reply = _private(reply)
+        await _answer(reply, actor, client, respond, thread_ts=thread_ts)
+
+    async def on_take_file(
+        self, body: dict[str, Any], client: AsyncWebClient, respond: Respond
+    ) -> None:
+        actor = _actor(
+            (body.get("team") or {}).get("id"),
+            (body.get("channel") or {}).get("id"),
+            (body.get("user") or {}).get("id"),
+        )
+        action = (body.get("actions") or [{}])[0]
+        found = await shared_file(client, str(action.get("value", "")), actor.channel_id)
+        await self._take(found, None, actor, client, respond)
+
+    # ------------------------------------------------------------------ the start modal
+
+    async def ack_start_view(
+        self, ack: Callable[..., Awaitable[None]], view: dict[str, Any]
+    ) -> None:
+        _, errors = read_submission(view.get("state") or {})
+        if errors:
+            await ack(response_action="errors", errors=errors)
+        else:
+            await ack()
+
+    async def on_start_view(
+        self, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        request, errors = read_submission(view.get("state") or {})
+        channel = channel_of(view)
+        user = (body.get("user") or {}).get("id")
+        if request is None or errors or channel is None:
+            return
+        actor = _actor((body.get("team") or {}).get("id"), channel, user)
+        reply = await self._service.handle(request, actor)
+        await client.chat_postEphemeral(
+            channel=channel,
+            user=actor.user_id,
+            text=fallback_text(reply),
+            blocks=reply_blocks(reply),
+        )
+
+    async def on_model_options(
+        self, ack: Callable[..., Awaitable[None]], body: dict[str, Any]
+    ) -> None:
+        actor = _actor(
+            (body.get("team") or {}).get("id"), "modal", (body.get("user") or {}).get("id")
+        )
+        query = str(body.get("value") or "")
+        names = await self._models_for(actor)
+        wanted = [n for n in names if query.lower() in n.lower()][:100]
+        await ack(
+            options=[
+                {"text": {"type": "plain_text", "text": n[:75]}, "value": n[:150]} for n in wanted
+            ]
+        )
+
+    async def _models_for(self, actor: Actor) -> list[str]:
+        cached = self._models.get(actor.team_id)
+        if cached and time.monotonic() - cached[0] < MODEL_CACHE_SECONDS:
+            return cached[1]
+        try:
+            names = await asyncio.wait_for(
+                self._service.fine_tunable_models(actor), OPTIONS_BUDGET_SECONDS
+            )
+        except (TimeoutError, FineTuneError):
+            return cached[1] if cached else []
+        self._models[actor.team_id] = (time.monotonic(), names)
+        return names
+
+    # ------------------------------------------------------------------ events
+
+    async def on_file_shared(self, event: dict[str, Any], client: AsyncWebClient) -> None:
+        """Offer to take a .jsonl file the moment someone shares it with the bot."""
+        channel = str(event.get("channel_id") or "")
+        user = str(event.get("user_id") or "")
+        if not channel or not user:
+            return
+        found = await shared_file(client, str(event.get("file_id", "")), channel)
+        if not found.name.lower().endswith(".jsonl"):
+            return
+        await client.chat_postEphemeral(
+            channel=channel,
+            user=user,
+            text=f"Use {found.name} for fine-tuning?",
+            blocks=[
+                {
+                    "type": "section",
+                    "text": {
+                        "type": "mrkdwn",
+                        "text": f"Use *{found.name}* for fine-tuning? I will check and upload it.",
+                    },
+                },
+                {
+                    "type": "actions",
+                    "elements": [
+                        {
+                            "type": "button",
+                            "action_id": TAKE_FILE_ACTION,
+                            "style": "primary",
+                            "text": {"type": "plain_text", "text": "Check and upload"},
+                            "value": found.id,
+                        }
+                    ],
+                },
+            ],
+        )
+
+
+async def _ack(ack: Callable[..., Awaitable[None]]) -> None:
+    # Slack gives 3 seconds; nothing but the ack happens before the response.
+    await ack()
+
+
+async def _ignore() -> None:
+    return None
+
+
+def _actor(team: object, channel: object, user: object, name: object = "") -> Actor:
+    if not team or not channel or not user:
+        raise UsageError("Slack sent a request without a team, channel or user.")
+    return Actor(
+        platform=Platform.SLACK,
+        workspace_id=str(team),
+        channel_id=str(channel),
+        user_id=str(user),
+        display_name=str(name or ""),
+    )
+
+
+def _private(reply: Reply) -> Reply:
+    from dataclasses import replace
+
+    return replace(reply, visibility=Visibility.EPHEMERAL)
+
+
+async def _answer(
+    reply: Reply,
+    actor: Actor,
+    client: AsyncWebClient,
+    respond: Respond,
+    *,
+    thread_ts: str | None = None,
+) -> None:
+    """Through the response URL (works where the bot is not a member); PNGs as file uploads."""
+    await respond(
+        text=fallback_text(reply),
+        blocks=reply_blocks(reply),
+        response_type="ephemeral" if reply.ephemeral else "in_channel",
+        replace_original=False,
+    )
+    for attachment in reply.attachments:
+        await client.files_upload_v2(
+            channel=actor.channel_id,
+            thread_ts=thread_ts,
+            content=attachment.content,
+            filename=attachment.filename,
+            title=attachment.title or attachment.filename,
+        )

@@ -1,0 +1,225 @@
+"""Test fake: a local Slack Web API (plus response URLs, file hosting and a Socket Mode server).
+
+Reached through SLACK_API_BASE_URL. Records every call with its parsed arguments; answers the
+methods the bot uses; can answer one call with 429 to prove retries; serves shared files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import WSMsgType, web
+
+
+@dataclass
+class Call:
+    method: str
+    args: dict[str, Any]
+    token: str | None
+
+
+@dataclass
+class FakeFile:
+    id: str
+    name: str
+    content: bytes
+    user: str
+    channel: str
+    created: int
+    share_ts: str
+
+
+@dataclass
+class FakeSlack:
+    """`async with FakeSlack() as slack:` then point the bot at `slack.base_url`."""
+
+    calls: list[Call] = field(default_factory=list)
+    responses: list[dict[str, Any]] = field(default_factory=list)
+    uploads: dict[str, bytes] = field(default_factory=dict)
+    files: dict[str, FakeFile] = field(default_factory=dict)
+    rate_limit_next: dict[str, int] = field(default_factory=dict)
+    socket_acks: list[dict[str, Any]] = field(default_factory=list)
+    _ts: Any = field(default_factory=lambda: itertools.count(1))
+    _runner: web.AppRunner | None = None
+    _sockets: list[web.WebSocketResponse] = field(default_factory=list)
+    port: int = 0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/"
+
+    @property
+    def root(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def response_url(self, name: str = "r1") -> str:
+        return f"{self.root}/response/{name}"
+
+    async def __aenter__(self) -> FakeSlack:
+        app = web.Application(client_max_size=1 << 30)
+        app.router.add_post("/api/{method}", self._api)
+        app.router.add_get("/api/{method}", self._api)
+        app.router.add_post("/upload/{id}", self._upload)
+        app.router.add_get("/files-pri/{id}", self._download)
+        app.router.add_post("/response/{name}", self._response)
+        app.router.add_get("/link", self._socket)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for ws in list(self._sockets):
+            await ws.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # ------------------------------------------------------------------ inspection
+
+    def of(self, method: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method]
+
+    async def wait_for(
+        self, predicate: Callable[[], bool], *, within: float = 10.0, what: str = ""
+    ) -> None:
+        deadline = asyncio.get_running_loop().time() + within
+        while not predicate():
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"timed out waiting for {what or predicate}")
+            await asyncio.sleep(0.02)
+
+    def share_file(self, *, name: str, content: bytes, user: str, channel: str) -> FakeFile:
+        n = len(self.files) + 1
+        file = FakeFile(
+            id=f"F{n:04d}",
+            name=name,
+            content=content,
+            user=user,
+            channel=channel,
+            created=1_700_000_000 + n,
+            share_ts=f"1700000000.{n:06d}",
+        )
+        self.files[file.id] = file
+        return file
+
+    # ------------------------------------------------------------------ handlers
+
+    async def _args(self, request: web.Request) -> dict[str, Any]:
+        args: dict[str, Any] = dict(request.query)
+        if request.content_type == "application/json":
+            body = await request.json()
+            if isinstance(body, dict):
+                args.update(body)
+        elif request.can_read_body:
+            text = (await request.read()).decode("utf-8", "replace")
+            args.update(dict(parse_qsl(text)))
+        for key in ("blocks", "metadata", "view", "files"):
+            if isinstance(args.get(key), str):
+                with contextlib.suppress(json.JSONDecodeError):
+                    args[key] = json.loads(args[key])
+        return args
+
+    async def _api(self, request: web.Request) -> web.StreamResponse:
+        method = request.match_info["method"]
+        args = await self._args(request)
+        auth = request.headers.get("Authorization", "")
+        token = auth.removeprefix("Bearer ") or args.get("token")
+        remaining = self.rate_limit_next.get(method, 0)
+        if remaining:
+            self.rate_limit_next[method] = remaining - 1
+            self.calls.append(Call(method=f"{method}#429", args=args, token=token))
+            return web.json_response(
+                {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": "1"}
+            )
+        self.calls.append(Call(method=method, args=args, token=token))
+        return web.json_response(self._answer(method, args))
+
+    def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+        ok: dict[str, Any] = {"ok": True}
+        match method:
+            case "auth.test":
+                return ok | {"user_id": "UBOT", "bot_id": "BBOT", "team_id": "T1", "team": "t"}
+            case "chat.postMessage":
+                ts = f"1800000000.{next(self._ts):06d}"
+                return ok | {
+                    "channel": args.get("channel"),
+                    "ts": ts,
+                    "message": {"ts": ts, "text": args.get("text")},
+                }
+            case "chat.update":
+                return ok | {"channel": args.get("channel"), "ts": args.get("ts")}
+            case "chat.postEphemeral":
+                return ok | {"message_ts": f"1800000000.{next(self._ts):06d}"}
+            case "views.open":
+                return ok | {"view": {"id": "V1"}}
+            case "files.getUploadURLExternal":
+                file_id = f"FU{next(self._ts):05d}"
+                return ok | {"upload_url": f"{self.root}/upload/{file_id}", "file_id": file_id}
+            case "files.completeUploadExternal":
+                return ok | {"files": [{"id": f["id"]} for f in args.get("files") or []]}
+            case "files.info":
+                file = self.files.get(str(args.get("file")))
+                if file is None:
+                    return {"ok": False, "error": "file_not_found"}
+                return ok | {"file": self._file_json(file)}
+            case "files.list":
+                chosen = [
+                    self._file_json(f)
+                    for f in self.files.values()
+                    if f.channel == args.get("channel") and f.user == args.get("user")
+                ]
+                return ok | {"files": chosen}
+            case "apps.connections.open":
+                return ok | {"url": f"ws://127.0.0.1:{self.port}/link"}
+        return ok
+
+    def _file_json(self, file: FakeFile) -> dict[str, Any]:
+        return {
+            "id": file.id,
+            "name": file.name,
+            "size": len(file.content),
+            "created": file.created,
+            "url_private_download": f"{self.root}/files-pri/{file.id}",
+            "shares": {"public": {file.channel: [{"ts": file.share_ts}]}},
+        }
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        self.uploads[request.match_info["id"]] = await request.read()
+        return web.Response(text="OK")
+
+    async def _download(self, request: web.Request) -> web.Response:
+        file = self.files.get(request.match_info["id"])
+        if file is None or request.headers.get("Authorization", "") == "":
+            return web.Response(text="<html>login</html>", content_type="text/html")
+        return web.Response(body=file.content, content_type="application/octet-stream")
+
+    async def _response(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.responses.append({"name": request.match_info["name"], **body})
+        return web.Response(text="ok")
+
+    # ------------------------------------------------------------------ socket mode
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self._sockets.append(ws)
+        await ws.send_json({"type": "hello", "num_connections": 1})
+        async for message in ws:
+            if message.type == WSMsgType.TEXT:
+                self.socket_acks.append(json.loads(message.data))
+        self._sockets.remove(ws)
+        return ws
+
+    async def send_envelope(self, envelope: dict[str, Any]) -> None:
+        for ws in self._sockets:
+            await ws.send_json(envelope)
