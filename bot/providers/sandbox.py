@@ -11,6 +11,7 @@ import logging
 import math
 import os
 import tempfile
+from array import array
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -89,6 +90,7 @@ _DEFAULT_EPOCHS: Final = 3
 _KEPT_CHECKPOINTS: Final = 3  # the real API keeps only the last three epochs' checkpoints
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _MICRO: Final = timedelta(microseconds=1)
+_MASK64: Final = (1 << 64) - 1
 _LIVE_RUNNING: Final = frozenset({"validating_files", "queued", "running"})
 
 
@@ -202,8 +204,15 @@ class _Entry(NamedTuple):
 
 @dataclass(slots=True, kw_only=True)
 class _Plan:
-    entries: list[_Entry]
-    times: list[int]
+    """A job's whole event list, stored compactly: a sweep keeps 10,000 of these cached.
+
+    `refs[i] > 0` says event i is the metrics event of that step; otherwise it is the
+    message `others[-refs[i]]`. Only the events a call returns become JobEvent objects.
+    """
+
+    times: array[int]
+    refs: array[int]
+    others: list[_Entry]
     transitions: list[tuple[int, str]]
     transition_times: list[int]
     checkpoints: list[tuple[int, int]]
@@ -228,21 +237,43 @@ class _State:
         self.keys: dict[str, str] = {}
         self.deleted_models: set[str] = set()
         self.models: dict[str, str] = {}  # derived: fine-tuned model name -> job id
+        # Re-encoding 10,000 unchanged records on every mutation would dominate each write.
+        self._encoded: dict[str, tuple[_FileRecord | _JobRecord, str]] = {}
 
     def add_job(self, record: _JobRecord) -> None:
         self.jobs[record.id] = record
         self.keys[record.idempotency_key] = record.id
         self.models[_model_name(record)] = record.id
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "format": _STATE_FORMAT,
-            "version": _STATE_VERSION,
-            "counter": self.counter,
-            "files": [_record_dict(record) for record in self.files.values()],
-            "jobs": [_record_dict(record) for record in self.jobs.values()],
-            "deleted_models": sorted(self.deleted_models),
-        }
+    def encode(self) -> bytes:
+        """The state file's bytes; each immutable record is encoded once and reused."""
+        live = len(self.files) + len(self.jobs)
+        if len(self._encoded) > live:
+            self._encoded = {
+                key: value
+                for key, value in self._encoded.items()
+                if key in self.files or key in self.jobs
+            }
+        head = json.dumps(
+            {
+                "format": _STATE_FORMAT,
+                "version": _STATE_VERSION,
+                "counter": self.counter,
+                "deleted_models": sorted(self.deleted_models),
+            },
+            separators=(",", ":"),
+        )
+        files = ",".join(self._fragment(record) for record in self.files.values())
+        jobs = ",".join(self._fragment(record) for record in self.jobs.values())
+        return f'{head[:-1]},"files":[{files}],"jobs":[{jobs}]}}'.encode()
+
+    def _fragment(self, record: _FileRecord | _JobRecord) -> str:
+        cached = self._encoded.get(record.id)
+        if cached is not None and cached[0] is record:
+            return cached[1]
+        text = json.dumps(_record_dict(record), separators=(",", ":"))
+        self._encoded[record.id] = (record, text)
+        return text
 
     @classmethod
     def from_json(cls, document: Any) -> _State:
@@ -285,7 +316,7 @@ class SandboxProvider:
             state_path.with_name(state_path.name + ".lock") if state_path is not None else None
         )
         self._state = _State()
-        self._signature: tuple[int, int, int] | None = None
+        self._signature: tuple[int, int, int, int] | None = None
         self._plans: dict[str, tuple[_JobRecord, _Plan]] = {}
         self._faults: list[_Fault] = []
         self.calls: Counter[str] = Counter()
@@ -471,7 +502,7 @@ class SandboxProvider:
             visible = bisect_right(plan.times, self._now_us())
             start = _cursor_seq(cursor, record.short, visible)
             end = min(visible, start + max(limit, 0))
-            return [_event(record, seq + 1, plan.entries[seq]) for seq in range(start, end)]
+            return [_event(record, plan, seq) for seq in range(start, end)]
 
     async def list_checkpoints(self, job_id: str) -> Sequence[Checkpoint]:
         """The job's checkpoints so far, newest first (like the API), the last three epochs."""
@@ -601,7 +632,8 @@ class SandboxProvider:
 
     def _plan(self, record: _JobRecord) -> _Plan:
         cached = self._plans.get(record.id)
-        if cached is not None and cached[0] == record:
+        # Records are immutable and replaced on change, so identity is the cheap equality.
+        if cached is not None and cached[0] is record:
             return cached[1]
         plan = _build_plan(record)
         self._plans[record.id] = (record, plan)
@@ -683,14 +715,19 @@ class SandboxProvider:
         if self._state_path is None:
             return self._state
         try:
+            # A stat per call is cheap; opening and parsing happen only after a change.
+            if _signature(os.stat(self._state_path)) == self._signature:
+                return self._state
             with self._state_path.open("rb") as handle:
                 signature = _signature(os.fstat(handle.fileno()))
-                if signature != self._signature:
-                    self._state = _load(handle.read(), self._state_path)
-                    self._signature = signature
+                data = handle.read() if signature != self._signature else b""
         except FileNotFoundError:
             if self._signature is not None:
                 self._state, self._signature = _State(), None
+            return self._state
+        if signature != self._signature:
+            self._state = _load(data, self._state_path)
+            self._signature = signature
         return self._state
 
     @contextlib.contextmanager
@@ -713,20 +750,21 @@ class SandboxProvider:
     def _write(self, state: _State) -> None:
         assert self._state_path is not None
         directory = self._state_path.parent
-        data = json.dumps(state.to_json(), separators=(",", ":")).encode()
+        data = state.encode()
         fd, temp = tempfile.mkstemp(prefix=f".{self._state_path.name}.", dir=directory)
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
                 # No fsync: atomicity between processes is what matters for a simulation,
                 # and an fsync per mutation would dominate the benchmarks.
-                signature = _signature(os.fstat(handle.fileno()))
             os.replace(temp, self._state_path)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temp)
             raise
-        self._signature = signature
+        # Stat after the rename (it changes ctime); the lock keeps other writers out meanwhile,
+        # so this is our own file and the next call need not re-read it.
+        self._signature = _signature(os.stat(self._state_path))
 
 
 # -- the timeline -----------------------------------------------------------------------------
@@ -739,31 +777,42 @@ def _build_plan(record: _JobRecord) -> _Plan:
     already seen stays a prefix of every later plan: event ids (their position) never shift.
     """
     cancel_at = next((at for kind, at in record.actions if kind == "cancel"), None)
-    entries: list[_Entry] = []
+    times: array[int] = array("q")
+    refs: array[int] = array("l")
+    others: list[_Entry] = []
     transitions: list[tuple[int, str]] = []
     checkpoints: list[tuple[int, int]] = []
     for entry in _natural_entries(record):
         if cancel_at is not None and entry.at > cancel_at:
             break
-        entries.append(entry)
+        _add_entry(entry, times, refs, others)
         if entry.status:
             transitions.append((entry.at, entry.status))
         if entry.kind == "checkpoint":
             checkpoints.append((entry.at, entry.step))
     if cancel_at is not None and transitions[-1][1] not in TERMINAL_STATUSES:
-        entries.append(
-            _Entry(cancel_at, "message", "Fine-tuning job cancelled", status="cancelled")
-        )
+        cancelled = _Entry(cancel_at, "message", "Fine-tuning job cancelled", status="cancelled")
+        _add_entry(cancelled, times, refs, others)
         transitions.append((cancel_at, "cancelled"))
     final_at, final_status = transitions[-1]
     return _Plan(
-        entries=entries,
-        times=[entry.at for entry in entries],
+        times=times,
+        refs=refs,
+        others=others,
         transitions=transitions,
         transition_times=[at for at, _ in transitions],
         checkpoints=checkpoints,
         success_us=final_at if final_status == "succeeded" else None,
     )
+
+
+def _add_entry(entry: _Entry, times: array[int], refs: array[int], others: list[_Entry]) -> None:
+    times.append(entry.at)
+    if entry.kind == "metrics":
+        refs.append(entry.step)
+    else:
+        refs.append(-len(others))
+        others.append(entry)
 
 
 def _natural_entries(record: _JobRecord) -> Iterator[_Entry]:
@@ -829,32 +878,35 @@ def _pauses(actions: Sequence[tuple[str, int]]) -> list[tuple[int, int | None]]:
     return pairs
 
 
-def _event(record: _JobRecord, seq: int, entry: _Entry) -> JobEvent:
-    event_id = f"ftevent-{record.short}-{seq:06d}"
-    created = _datetime(entry.at)
-    if entry.kind == "metrics":
-        data = _metrics(record, entry.step)
+def _event(record: _JobRecord, plan: _Plan, index: int) -> JobEvent:
+    """The plan's event at `index`; its id is its 1-based position, stable by construction."""
+    event_id = f"ftevent-{record.short}-{index + 1:06d}"
+    created = _datetime(plan.times[index])
+    ref = plan.refs[index]
+    if ref > 0:
+        data = _metrics(record, ref)
         return JobEvent(
             id=event_id,
             job_id=record.id,
             created_at=created,
             message=(
-                f"{EVENT_PREFIX}Step {entry.step}/{record.total_steps}: "
+                f"{EVENT_PREFIX}Step {ref}/{record.total_steps}: "
                 f"training loss={data['train_loss']:.4f}"
             ),
             type="metrics",
             data=data,
         )
-    data_: dict[str, MetricValue] = {}
+    entry = plan.others[-ref]
+    extra: dict[str, MetricValue] = {}
     if entry.kind == "checkpoint":
-        data_ = {"step": entry.step, "fine_tuned_model_checkpoint": _ckpt_name(record, entry.step)}
+        extra = {"step": entry.step, "fine_tuned_model_checkpoint": _ckpt_name(record, entry.step)}
     return JobEvent(
         id=event_id,
         job_id=record.id,
         created_at=created,
         level=entry.level,
         message=EVENT_PREFIX + entry.text,
-        data=data_,
+        data=extra,
     )
 
 
@@ -867,39 +919,49 @@ def _metrics(record: _JobRecord, step: int, *, all_valid: bool = False) -> dict[
     seed, total = record.seed, record.total_steps
     progress = step / total
     decay = math.exp(-4.0 * progress)
-    start_loss = 2.1 + 0.3 * _noise(seed, 0, "start")
-    floor_loss = 0.35 + 0.1 * _noise(seed, 0, "floor")
-    start_acc = 0.5 + 0.05 * _noise(seed, 0, "acc0")
-    top_acc = 0.9 + 0.04 * _noise(seed, 0, "acc1")
+    start_loss = 2.1 + 0.3 * _noise(seed, 0, 1)
+    floor_loss = 0.35 + 0.1 * _noise(seed, 0, 2)
+    start_acc = 0.5 + 0.05 * _noise(seed, 0, 3)
+    top_acc = 0.9 + 0.04 * _noise(seed, 0, 4)
     loss = floor_loss + (start_loss - floor_loss) * decay
     accuracy = top_acc - (top_acc - start_acc) * decay
     jitter = 1.0 - 0.5 * progress  # late steps are steadier, as real curves are
     data: dict[str, MetricValue] = {
         "step": step,
         "total_steps": total,
-        "train_loss": round(max(0.01, loss + 0.08 * jitter * _noise(seed, step, "tl")), 4),
+        "train_loss": round(max(0.01, loss + 0.08 * jitter * _noise(seed, step, 5)), 4),
         "train_mean_token_accuracy": round(
-            min(0.999, max(0.0, accuracy + 0.02 * jitter * _noise(seed, step, "ta"))), 4
+            min(0.999, max(0.0, accuracy + 0.02 * jitter * _noise(seed, step, 6))), 4
         ),
     }
     last = step == total
     if all_valid or last or step % record.eval_every == 0:
-        data["valid_loss"] = round(max(0.01, loss + 0.1 + 0.05 * _noise(seed, step, "vl")), 4)
+        data["valid_loss"] = round(max(0.01, loss + 0.1 + 0.05 * _noise(seed, step, 7)), 4)
         data["valid_mean_token_accuracy"] = round(
-            min(0.999, max(0.0, accuracy - 0.03 + 0.02 * _noise(seed, step, "va"))), 4
+            min(0.999, max(0.0, accuracy - 0.03 + 0.02 * _noise(seed, step, 8))), 4
         )
     if all_valid or last:
-        data["full_valid_loss"] = round(max(0.01, loss + 0.1 + 0.02 * _noise(seed, step, "fl")), 4)
+        data["full_valid_loss"] = round(max(0.01, loss + 0.1 + 0.02 * _noise(seed, step, 9)), 4)
         data["full_valid_mean_token_accuracy"] = round(
-            min(0.999, max(0.0, accuracy - 0.03 + 0.01 * _noise(seed, step, "fa"))), 4
+            min(0.999, max(0.0, accuracy - 0.03 + 0.01 * _noise(seed, step, 10))), 4
         )
     return data
 
 
-def _noise(seed: int, step: int, channel: str) -> float:
-    """A deterministic number in [-1, 1) for one (seed, step, channel)."""
-    digest = hashlib.blake2b(f"{seed}:{step}:{channel}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest) / 2**63 - 1.0
+def _noise(seed: int, step: int, channel: int) -> float:
+    """A deterministic number in [-1, 1) for one (seed, step, channel).
+
+    A splitmix64 finaliser over the three integers: stable across processes and Python builds
+    (unlike hash()) and a few times cheaper than a cryptographic digest, which matters when a
+    watcher sweep materialises hundreds of thousands of metrics events.
+    """
+    x = (
+        seed * 0x9E3779B97F4A7C15 + step * 0xBF58476D1CE4E5B9 + channel * 0x94D049BB133111EB
+    ) & _MASK64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK64
+    x ^= x >> 31
+    return x / 2**63 - 1.0
 
 
 def _checkpoint(record: _JobRecord, at: int, step: int) -> Checkpoint:
@@ -1097,9 +1159,9 @@ def _hex(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _signature(stat: os.stat_result) -> tuple[int, int, int]:
+def _signature(stat: os.stat_result) -> tuple[int, int, int, int]:
     # The inode changes with every os.replace, so equal mtimes within a tick still differ.
-    return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+    return (stat.st_ino, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_size)
 
 
 def _record_dict(record: _FileRecord | _JobRecord) -> dict[str, Any]:
