@@ -320,12 +320,12 @@ class SandboxProvider:
         self._plans: dict[str, tuple[_JobRecord, _Plan]] = {}
         self._faults: list[_Fault] = []
         self.calls: Counter[str] = Counter()
+        """How many times each port operation was called (faulted calls included)."""
         self.chunked_threshold = 512 << 20
         """Files over this go \"in parts\" like the Uploads API (tests lower it)."""
         self.part_bytes = 64 << 20
         self.upload_parts: dict[str, int] = {}
         """File id -> simulated parts, for files that took the chunked path."""
-        """How many times each port operation was called (faulted calls included)."""
 
     # -- identity -----------------------------------------------------------------------------
 

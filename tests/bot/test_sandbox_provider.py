@@ -611,3 +611,27 @@ async def test_fast_preset_finishes_a_job_within_twenty_seconds(tmp_path: Path) 
     assert done.finished_at is not None
     assert 10 <= (done.finished_at - job.created_at).total_seconds() <= 20
     assert len(metric_points(await all_events(sandbox, job.id))) <= FAST_TIMING.max_steps
+
+
+async def test_upload_progress_and_simulated_parts(
+    sandbox: SandboxProvider, tmp_path: Path
+) -> None:
+    path = write(tmp_path, "t.jsonl", [chat_line(n) for n in range(10)])
+    size = path.stat().st_size
+    heard: list[tuple[int, int]] = []
+    small = await sandbox.upload_file(
+        path, filename="t.jsonl", progress=lambda d, t: heard.append((d, t))
+    )
+    assert heard == [(size, size)]
+    assert small.id not in sandbox.upload_parts
+
+    sandbox.chunked_threshold = 100
+    sandbox.part_bytes = size // 3 + 1
+    heard.clear()
+    big = await sandbox.upload_file(
+        path, filename="t.jsonl", progress=lambda d, t: heard.append((d, t))
+    )
+    assert sandbox.upload_parts[big.id] == 3
+    assert [done for done, _ in heard] == sorted(done for done, _ in heard)
+    assert heard[-1] == (size, size)
+    assert len(heard) == 3
