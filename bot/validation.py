@@ -10,7 +10,6 @@ from pathlib import Path
 from handlers.datasets import (
     DatasetReport,
     Format,
-    Kind,
     Partial,
     ProgressCallback,
     ScanOptions,
@@ -86,8 +85,7 @@ def validate_parallel(
     the_plan = plan(
         path, model=model, token_limit=token_limit, exact_tokens=tokenizer.exact, format=format
     )
-    early = the_plan.early is not None and the_plan.early.kind is not Kind.ENCODING
-    if workers < 2 or size < PARALLEL_MIN_BYTES or early:
+    if workers < 2 or size < PARALLEL_MIN_BYTES or the_plan.early is not None:
         return validate_file(
             path,
             tokenizer,

@@ -991,7 +991,7 @@ def validate_file(
     the_plan = plan(
         path, model=model, token_limit=token_limit, exact_tokens=tokenizer.exact, format=format
     )
-    if the_plan.early is not None and the_plan.early.kind is not Kind.ENCODING:
+    if the_plan.early is not None:
         return finish(the_plan, [_digest_only(path)], is_validation=training_hashes is not None)
     options = ScanOptions(
         format=the_plan.format,
