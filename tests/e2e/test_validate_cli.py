@@ -1,0 +1,131 @@
+"""`finetune-bot validate` as a real process: report, progress bar, exit status, prices file."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("FINETUNE_BOT_", "OPENAI_", "SLACK_", "DISCORD_", "AZURE_"))
+    }
+    env.update(extra)
+    return env
+
+
+def _validate(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "validate", *args],
+        cwd=cwd,
+        env=_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _chat(i: int) -> str:
+    return json.dumps(
+        {
+            "messages": [
+                {"role": "user", "content": f"Question number {i}?"},
+                {"role": "assistant", "content": f"Answer number {i}, with some words."},
+            ]
+        }
+    )
+
+
+def _dataset(path: Path, n: int, *, bad_at: int | None = None) -> Path:
+    with path.open("w", encoding="utf-8") as out:
+        for i in range(n):
+            out.write(("{oops" if i == bad_at else _chat(i)) + "\n")
+    return path
+
+
+def test_a_clean_file_exits_0_with_report_and_cost(tmp_path: Path) -> None:
+    path = _dataset(tmp_path / "train.jsonl", 30)
+    result = _validate(str(path), "--model", "gpt-4o-mini", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "training: " in out
+    assert "ready, 0 warning(s)" in out
+    assert "Format: chat · 30 valid example(s)" in out
+    assert "Tokens per example (exact)" in out
+    assert "Estimated training cost on gpt-4o-mini: $" in out
+    assert "100.0%" in result.stderr  # the progress bar
+
+
+def test_errors_exit_1_and_name_the_line(tmp_path: Path) -> None:
+    path = _dataset(tmp_path / "train.jsonl", 30, bad_at=6)
+    result = _validate(str(path), "--quiet", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "1 error(s)" in result.stdout
+    assert "line 7: not valid JSON" in result.stdout
+    assert result.stderr == ""
+
+
+def test_usage_problems_exit_2(tmp_path: Path) -> None:
+    missing = _validate(str(tmp_path / "nope.jsonl"), cwd=tmp_path)
+    assert missing.returncode == 2
+    assert "no readable file" in missing.stderr
+    bad_format = _validate(str(tmp_path / "x"), "--format", "csv", cwd=tmp_path)
+    assert bad_format.returncode == 2
+
+
+def test_a_large_file_takes_the_parallel_path_with_the_same_report(tmp_path: Path) -> None:
+    path = _dataset(tmp_path / "big.jsonl", 120_000, bad_at=100_000)  # ~12 MB, over the 8 MB
+    parallel = _validate(str(path), "--json", "--quiet", cwd=tmp_path)
+    single = _validate(str(path), "--json", "--quiet", "--workers", "1", cwd=tmp_path)
+    assert parallel.returncode == single.returncode == 1
+    one, many = json.loads(single.stdout), json.loads(parallel.stdout)
+    for key in ("examples", "lines", "problems", "total_tokens", "tokens", "counts"):
+        assert many["training"][key] == one["training"][key], key
+    assert many["training"]["problems"][0].startswith("line 100001: not valid JSON")
+    assert many["training"]["examples"] == 119_999
+
+
+def test_validation_file_and_prices_file(tmp_path: Path) -> None:
+    train = _dataset(tmp_path / "train.jsonl", 30)
+    valid = tmp_path / "valid.jsonl"
+    valid.write_text(_chat(3) + "\n" + _chat(1000) + "\n", encoding="utf-8")
+    prices = tmp_path / "prices.json"
+    prices.write_text(
+        json.dumps(
+            {
+                "as_of": "2030-01-01",
+                "source": "operator",
+                "models": {"my-model": {"training_per_million": 1000.0, "token_limit": 20}},
+            }
+        ),
+        encoding="utf-8",
+    )
+    result = _validate(
+        str(train),
+        "--validation",
+        str(valid),
+        "--model",
+        "my-model",
+        "--quiet",
+        cwd=tmp_path,
+        FINETUNE_BOT_PRICES_FILE=str(prices),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "validation: " in out
+    assert "line 1: this validation example also appears in the training file" in out
+    assert "over the 20 limit of my-model" in out
+    assert "prices as of 2030-01-01" in out
+    broken = _validate(str(train), cwd=tmp_path, FINETUNE_BOT_PRICES_FILE=str(tmp_path / "no"))
+    assert broken.returncode == 2
+    assert "FINETUNE_BOT_PRICES_FILE" in broken.stderr
