@@ -16,6 +16,7 @@ from typing import BinaryIO, Final
 from handlers.ports import Tokenizer
 from handlers.tokens import (
     REPLY_PRIMING_TOKENS,
+    TOKENS_PER_MESSAGE,
     chat_tokens,
     json_tokens,
     value_tokens,
@@ -292,6 +293,23 @@ def _lines(
         yield line_no + 1, pending, False
 
 
+def _cached(count: Callable[[str], int]) -> Callable[[str], int]:
+    """Counts of short texts remembered: system prompts and roles repeat on every line."""
+    cache: dict[str, int] = {}
+
+    def counted(text: str) -> int:
+        found = cache.get(text)
+        if found is None:
+            found = count(text)
+            if len(text) <= _CACHE_TEXT_CHARS:
+                if len(cache) >= _CACHE_ENTRIES:
+                    cache.clear()
+                cache[text] = found
+        return found
+
+    return counted
+
+
 class _Checker:
     """Checks one line at a time for one format; all findings go into a Partial."""
 
@@ -300,23 +318,13 @@ class _Checker:
         self.partial = partial
         self.at_file_end = at_file_end
         self.crlf_seen = False
-        self.cache: dict[str, int] = {}
+        self.count = _cached(options.count)
         self.format_check = {
             Format.CHAT: self._chat,
             Format.REINFORCEMENT: self._reinforcement,
             Format.PREFERENCE: self._preference,
             Format.COMPLETION: self._completion,
         }[options.format]
-
-    def count(self, text: str) -> int:
-        if len(text) > _CACHE_TEXT_CHARS:
-            return self.options.count(text)
-        cached = self.cache.get(text)
-        if cached is None:
-            if len(self.cache) >= _CACHE_ENTRIES:
-                self.cache.clear()
-            cached = self.cache[text] = self.options.count(text)
-        return cached
 
     def line(
         self, line_no: int, raw: bytes | int, terminated: bool, *, first_in_file: bool
@@ -442,21 +450,31 @@ class _Checker:
     def _chat_totals(
         self, record: Mapping[str, object], messages: list[object], assistant: list[object]
     ) -> tuple[int, int, int]:
+        """chat_tokens' arithmetic, with the common {"role", "content": text} shape inlined."""
         count = self.count
-        tokens = chat_tokens(count, messages)
+        tokens = REPLY_PRIMING_TOKENS
+        assistant_tokens = 0
+        for message in messages:
+            assert isinstance(message, dict)
+            content = message.get("content")
+            role = message.get("role")
+            if len(message) == 2 and type(content) is str and type(role) is str:
+                n = count(content)
+                tokens += TOKENS_PER_MESSAGE + count(role) + n
+                if role == "assistant":
+                    assistant_tokens += n
+                continue
+            tokens += chat_tokens(count, [message]) - REPLY_PRIMING_TOKENS
+            if role == "assistant":
+                if content:
+                    assistant_tokens += value_tokens(count, content)
+                calls = message.get("tool_calls")
+                if calls:
+                    assistant_tokens += json_tokens(count, calls)
         for key in ("tools", "functions"):
             value = record.get(key)
             if value:
                 tokens += json_tokens(count, value)
-        assistant_tokens = 0
-        for message in assistant:
-            assert isinstance(message, dict)
-            content = message.get("content")
-            if content:
-                assistant_tokens += value_tokens(count, content)
-            calls = message.get("tool_calls")
-            if calls:
-                assistant_tokens += json_tokens(count, calls)
         return tokens, len(messages), assistant_tokens
 
     def _preference(self, record: dict[str, object]) -> Checked:
