@@ -60,7 +60,7 @@ class WebServer:
 
     async def start(self) -> None:
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self._host, self._port)
+        site = web.TCPSite(self._runner, self._host, self._port, backlog=1024)
         await site.start()
         server = site._server
         sockets = getattr(server, "sockets", None) or []

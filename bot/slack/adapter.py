@@ -112,6 +112,7 @@ class SlackAdapter:
         return [web.post(EVENTS_PATH, events)]
 
     async def start(self) -> None:
+        self._handlers.background.start()
         if self._mode is SlackMode.SOCKET:
             assert self._app_token is not None
             self._socket = AsyncSocketModeHandler(
@@ -125,6 +126,7 @@ class SlackAdapter:
         if self._socket is not None:
             await self._socket.close_async()  # type: ignore[no-untyped-call]
             self._socket = None
+        await self._handlers.background.stop()
         self._started = False
 
     async def ready(self) -> tuple[bool, str]:

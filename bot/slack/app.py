@@ -6,13 +6,14 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.background import Background
 from bot.slack.blocks import ACTION_PREFIX, fallback_text, reply_blocks
 from bot.slack.files import SharedFile, download, newest_shared_jsonl, shared_file
 from bot.slack.modal import CALLBACK_ID, MODELS_ACTION, channel_of, read_submission, start_view
@@ -51,13 +52,14 @@ class SlackHandlers:
         self._token_for = token_for
         self._download_dir = download_dir
         self._models: dict[str, tuple[float, list[str]]] = {}
+        self.background = Background(name="slack")
 
     def register(self, app: AsyncApp) -> None:
-        app.command(COMMAND)(ack=_ack, lazy=[self.on_command])
+        app.command(COMMAND)(self._later(self.on_command))
         pattern = re.compile(f"^{ACTION_PREFIX}({'|'.join(JOB_ACTIONS)})$")
-        app.action(pattern)(ack=_ack, lazy=[self.on_job_action])
-        app.action(TAKE_FILE_ACTION)(ack=_ack, lazy=[self.on_take_file])
-        app.view(CALLBACK_ID)(ack=self.ack_start_view, lazy=[self.on_start_view])
+        app.action(pattern)(self._later(self.on_job_action))
+        app.action(TAKE_FILE_ACTION)(self._later(self.on_take_file))
+        app.view(CALLBACK_ID)(self.on_start_submission)
         app.options(MODELS_ACTION)(self.on_model_options)
         app.event("file_shared")(self.on_file_shared)
         app.event("message")(_ignore)
@@ -196,14 +198,36 @@ class SlackHandlers:
 
     # ------------------------------------------------------------------ the start modal
 
-    async def ack_start_view(
-        self, ack: Callable[..., Awaitable[None]], view: dict[str, Any]
+    def _later(
+        self, work: Callable[[dict[str, Any], AsyncWebClient, Respond], Coroutine[Any, Any, None]]
+    ) -> Callable[..., Awaitable[None]]:
+        """A listener that acks (Slack gives 3 seconds) and queues the work behind it."""
+
+        async def listener(
+            ack: Callable[..., Awaitable[None]],
+            body: dict[str, Any],
+            client: AsyncWebClient,
+            respond: Respond,
+        ) -> None:
+            await ack()
+            self.background.submit(work(body, client, respond))
+
+        return listener
+
+    async def on_start_submission(
+        self,
+        ack: Callable[..., Awaitable[None]],
+        body: dict[str, Any],
+        view: dict[str, Any],
+        client: AsyncWebClient,
     ) -> None:
+        # Field checks are pure, so inline errors can ride on the ack itself.
         _, errors = read_submission(view.get("state") or {})
         if errors:
             await ack(response_action="errors", errors=errors)
-        else:
-            await ack()
+            return
+        await ack()
+        self.background.submit(self.on_start_view(body, view, client))
 
     async def on_start_view(
         self, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
@@ -287,11 +311,6 @@ class SlackHandlers:
                 },
             ],
         )
-
-
-async def _ack(ack: Callable[..., Awaitable[None]]) -> None:
-    # Slack gives 3 seconds; nothing but the ack happens before the response.
-    await ack()
 
 
 async def _ignore() -> None:
