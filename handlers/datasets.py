@@ -319,11 +319,13 @@ class _Checker:
         self.at_file_end = at_file_end
         self.crlf_seen = False
         self.count = _cached(options.count)
-        self.format_check = {
-            Format.CHAT: self._chat,
-            Format.REINFORCEMENT: self._reinforcement,
-            Format.PREFERENCE: self._preference,
-            Format.COMPLETION: self._completion,
+        # Unbound: a bound method kept on self is a reference cycle, and a cycle holding the
+        # count cache lingers until a full collection (megabytes per range in a pool worker).
+        self.format_check: Callable[[_Checker, dict[str, object]], Checked] = {
+            Format.CHAT: _Checker._chat,
+            Format.REINFORCEMENT: _Checker._reinforcement,
+            Format.PREFERENCE: _Checker._preference,
+            Format.COMPLETION: _Checker._completion,
         }[options.format]
 
     def line(
@@ -389,7 +391,7 @@ class _Checker:
             note(Kind.WRONG_TYPE, line_no, f"a line must be a JSON object, not {_kind(record)}")
             return
         try:
-            found = self.format_check(record)
+            found = self.format_check(self, record)
         except RecursionError:
             note(Kind.TOO_DEEP, line_no, "JSON nested too deeply to be an example")
             return
