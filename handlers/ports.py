@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
+from handlers.chat import ChatMessage, ChatResult, StoredCompletion
 from handlers.model import (
     AuditEntry,
     ChannelAddress,
@@ -97,6 +98,33 @@ class Provider(Protocol):
     async def list_models(self) -> Sequence[ProviderModel]: ...
 
     async def delete_model(self, model_id: str) -> None: ...
+
+    async def file_content(self, file_id: str) -> bytes:
+        """An uploaded file's bytes (a test set to run a comparison on)."""
+        ...
+
+    async def chat(
+        self,
+        model: str,
+        messages: Sequence[ChatMessage],
+        *,
+        max_tokens: int | None = None,
+        store: bool = False,
+        metadata: Mapping[str, str] | None = None,
+    ) -> ChatResult:
+        """One chat completion; `store=True` keeps it for `list_stored_completions`."""
+        ...
+
+    async def list_stored_completions(
+        self,
+        *,
+        model: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
+    ) -> Sequence[StoredCompletion]:
+        """Stored completions, newest first, with their request messages: at most `limit`."""
+        ...
 
 
 class ProviderDirectory(Protocol):

@@ -31,6 +31,7 @@ from openai.types.fine_tuning import (
     job_create_params,
 )
 
+from handlers.chat import ChatMessage, ChatResult, StoredCompletion
 from handlers.errors import ProviderError, ProviderErrorKind
 from handlers.model import (
     Checkpoint,
@@ -384,6 +385,74 @@ class OpenAIProvider:
     async def delete_model(self, model_id: str) -> None:
         await self._call(self._client.models.delete(model_id))
 
+    # -- chat completions -------------------------------------------------------------------
+
+    async def file_content(self, file_id: str) -> bytes:
+        response = await self._call(self._client.files.content(file_id))
+        return response.content
+
+    async def chat(
+        self,
+        model: str,
+        messages: Sequence[ChatMessage],
+        *,
+        max_tokens: int | None = None,
+        store: bool = False,
+        metadata: Mapping[str, str] | None = None,
+    ) -> ChatResult:
+        started = time.monotonic()
+        answer = await self._call(
+            self._client.chat.completions.create(
+                model=model,
+                messages=[{"role": m.role, "content": m.content} for m in messages],  # type: ignore[misc]
+                max_completion_tokens=max_tokens if max_tokens is not None else omit,
+                store=store,
+                metadata=dict(metadata) if metadata else omit,
+            )
+        )
+        elapsed = time.monotonic() - started
+        return self._map(_chat_result, answer, f"{elapsed:.6f}")
+
+    async def list_stored_completions(
+        self,
+        *,
+        model: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
+    ) -> Sequence[StoredCompletion]:
+        """Newest first; stops at `limit` or at the first completion older than `since`."""
+        heads: list[Any] = []
+
+        async def walk() -> None:
+            pages = self._client.chat.completions.list(
+                model=model if model is not None else omit,
+                metadata=dict(metadata) if metadata else omit,
+                order="desc",
+                limit=min(max(limit, 1), 100),
+            )
+            async for item in pages:
+                if _older(getattr(item, "created", None), since):
+                    return
+                if metadata and any(
+                    (getattr(item, "metadata", None) or {}).get(k) != v
+                    for k, v in metadata.items()
+                ):
+                    continue  # a compatible server that ignores the filter
+                heads.append(item)
+                if len(heads) >= limit:
+                    return
+
+        await self._call(walk())
+        gate = asyncio.Semaphore(8)
+
+        async def with_messages(item: Any) -> StoredCompletion:
+            async with gate:
+                listed = await self._collect(self._client.chat.completions.messages.list(item.id))
+            return self._map(lambda head: _stored(head, listed), item)
+
+        return list(await asyncio.gather(*(with_messages(item) for item in heads)))
+
     # -- plumbing ---------------------------------------------------------------------------
 
     async def _find_job(self, idempotency_key: str) -> JobState | None:
@@ -725,3 +794,47 @@ def _model(item: object) -> ProviderModel:
         created_at=_time(item, "created"),
         owned_by=_opt_str(item, "owned_by") or "",
     )
+
+
+def _chat_result(item: Any, elapsed: str) -> ChatResult:
+    choice = item.choices[0]
+    content = choice.message.content
+    usage = item.usage
+    return ChatResult(
+        id=_text(item.id),
+        model=_text(item.model),
+        content=content if isinstance(content, str) else "",
+        prompt_tokens=int(usage.prompt_tokens) if usage is not None else 0,
+        completion_tokens=int(usage.completion_tokens) if usage is not None else 0,
+        latency_s=float(elapsed),
+        finish_reason=str(choice.finish_reason or "stop"),
+    )
+
+
+def _stored(item: Any, listed: list[Any]) -> StoredCompletion:
+    answer = item.choices[0].message.content if item.choices else ""
+    metadata = getattr(item, "metadata", None) or {}
+    return StoredCompletion(
+        id=_text(item.id),
+        model=_text(item.model),
+        created_at=datetime.fromtimestamp(int(item.created), UTC),
+        metadata=tuple(sorted((str(k), str(v)) for k, v in dict(metadata).items())),
+        messages=tuple(
+            ChatMessage(role=str(m.role), content=m.content)
+            for m in listed
+            if isinstance(getattr(m, "content", None), str)
+        ),
+        answer=answer if isinstance(answer, str) else "",
+    )
+
+
+def _older(created: object, since: datetime | None) -> bool:
+    if since is None or not isinstance(created, int | float):
+        return False
+    return datetime.fromtimestamp(created, UTC) < since
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise _MalformedError(f"expected text, got {type(value).__name__}")
+    return value

@@ -20,6 +20,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final, NamedTuple
 
+from bot.providers.sandbox_chat import MAX_KEPT_BYTES, Learnt, SandboxChat
+from handlers.chat import ChatMessage, ChatResult, StoredCompletion
 from handlers.errors import ProviderError, ProviderErrorKind
 from handlers.model import (
     TERMINAL_STATUSES,
@@ -80,6 +82,9 @@ OPERATIONS: Final = frozenset(
         "list_checkpoints",
         "list_models",
         "delete_model",
+        "file_content",
+        "chat",
+        "list_stored_completions",
     }
 )
 """The names `calls` counts and `inject_fault(operation=...)` accepts: the port's methods."""
@@ -225,6 +230,7 @@ class _Fault:
     remaining: int
     operation: str | None
     after: bool
+    skip: int = 0
 
 
 class _State:
@@ -326,6 +332,7 @@ class SandboxProvider:
         self.part_bytes = 64 << 20
         self.upload_parts: dict[str, int] = {}
         """File id -> simulated parts, for files that took the chunked path."""
+        self._chat = SandboxChat()
 
     # -- identity -----------------------------------------------------------------------------
 
@@ -350,8 +357,10 @@ class SandboxProvider:
         times: int = 1,
         operation: str | None = None,
         after: bool = False,
+        skip: int = 0,
     ) -> None:
-        """Raise `error` on the next `times` calls of `operation` (any operation if None).
+        """Raise `error` on the next `times` calls of `operation` (any operation if None),
+        once `skip` calls have gone through (a failure midway through a comparison).
 
         `after=True` raises once the call has taken effect: a lost answer, e.g. a job that was
         created although the caller saw a timeout.
@@ -360,7 +369,7 @@ class SandboxProvider:
             raise ValueError(f"unknown operation {operation!r}; one of {sorted(OPERATIONS)}")
         if times < 1:
             raise ValueError("times must be at least 1")
-        self._faults.append(_Fault(error, times, operation, after))
+        self._faults.append(_Fault(error, times, operation, after, skip))
 
     def clear_faults(self) -> None:
         self._faults.clear()
@@ -394,6 +403,8 @@ class SandboxProvider:
                     sha256=scan.sha256,
                 )
                 state.files[record.id] = record
+            if scan.bytes <= MAX_KEPT_BYTES:
+                self._chat.keep(record.id, await asyncio.to_thread(_read_bytes, path))
             if scan.bytes > self.chunked_threshold:
                 parts = -(-scan.bytes // self.part_bytes)
                 self.upload_parts[record.id] = parts
@@ -418,6 +429,7 @@ class SandboxProvider:
         with self._operation("delete_file"), self._mutating() as state:
             self._file(state, file_id)
             del state.files[file_id]
+            self._chat.forget(file_id)
 
     def inspect_file(self, file_id: str) -> SandboxFileInfo:
         """What validation found in an uploaded file (for tests and the demo; not a port call)."""
@@ -542,6 +554,66 @@ class SandboxProvider:
             if self._own_model(state, model_id, self._now_us()) is None:
                 raise ProviderError(ProviderErrorKind.NOT_FOUND, f"no model {model_id}")
             state.deleted_models.add(model_id)
+
+    # -- chat completions ---------------------------------------------------------------------
+
+    async def file_content(self, file_id: str) -> bytes:
+        with self._operation("file_content"):
+            self._file(self._read(), file_id)
+            content = self._chat.content(file_id)
+            if content is None:
+                raise _bad_request(f"the sandbox did not keep the content of {file_id}")
+            return content
+
+    async def chat(
+        self,
+        model: str,
+        messages: Sequence[ChatMessage],
+        *,
+        max_tokens: int | None = None,
+        store: bool = False,
+        metadata: Mapping[str, str] | None = None,
+    ) -> ChatResult:
+        """A simulated answer: see `sandbox_chat` for how base and fine-tuned models differ."""
+        with self._operation("chat"):
+            state = self._read()
+            now = self._now_us()
+            learnt: Learnt | None = None
+            if MODEL_ALIASES.get(model, model) not in BASE_MODELS:
+                record = self._own_model(state, model, now)
+                if record is None:
+                    raise ProviderError(
+                        ProviderErrorKind.NOT_FOUND, f"The model {model} does not exist"
+                    )
+                learnt = Learnt(
+                    model=model,
+                    base=record.base_root,
+                    training_file=record.training_file,
+                    validation_file=record.validation_file,
+                )
+            if not messages:
+                raise _bad_request("messages must not be empty")
+            return self._chat.answer(
+                model,
+                messages,
+                learnt=learnt,
+                max_tokens=max_tokens,
+                now=_datetime(now),
+                store=store,
+                metadata=metadata,
+            )
+
+    async def list_stored_completions(
+        self,
+        *,
+        model: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
+    ) -> Sequence[StoredCompletion]:
+        """Completions made with `store=True` in this process, newest first."""
+        with self._operation("list_stored_completions"):
+            return self._chat.stored(model=model, metadata=metadata, since=since, limit=limit)
 
     # -- the simulation -----------------------------------------------------------------------
 
@@ -690,6 +762,9 @@ class SandboxProvider:
     def _raise_fault(self, name: str, *, after: bool) -> None:
         for fault in self._faults:
             if fault.after is after and fault.operation in (None, name):
+                if fault.skip > 0:
+                    fault.skip -= 1
+                    continue
                 fault.remaining -= 1
                 if fault.remaining <= 0:
                     self._faults.remove(fault)
@@ -1015,6 +1090,13 @@ class _Scan(NamedTuple):
     problem: str | None
     tokens: int
     sha256: str
+
+
+def _read_bytes(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
 
 
 def _scan_file(path: Path) -> _Scan:
