@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     slack_api_base_url: str | None = Field(
         default=None, validation_alias=_env("SLACK_API_BASE_URL")
     )
+    slack_client_id: str | None = Field(default=None, validation_alias=_env("SLACK_CLIENT_ID"))
+    slack_client_secret: SecretStr | None = Field(
+        default=None, validation_alias=_env("SLACK_CLIENT_SECRET")
+    )
     discord_token: SecretStr | None = Field(default=None, validation_alias=_env("DISCORD_TOKEN"))
     discord_guild_ids: str = Field(default="", validation_alias=_env("DISCORD_GUILD_IDS"))
     discord_shard_count: int | None = Field(
@@ -125,7 +129,7 @@ class Settings(BaseSettings):
 
     @property
     def slack_configured(self) -> bool:
-        return self.slack_bot_token is not None
+        return self.slack_bot_token is not None or self.slack_client_id is not None
 
     @property
     def discord_configured(self) -> bool:
@@ -139,6 +143,8 @@ _ENV_NAMES: dict[str, str] = {
     "discord_token": "DISCORD_TOKEN",
     "slack_mode": "SLACK_MODE",
     "slack_api_base_url": "SLACK_API_BASE_URL",
+    "slack_client_id": "SLACK_CLIENT_ID",
+    "slack_client_secret": "SLACK_CLIENT_SECRET",
     "discord_guild_ids": "DISCORD_GUILD_IDS",
     "discord_shard_count": "DISCORD_SHARD_COUNT",
     "discord_api_base_url": "DISCORD_API_BASE_URL",

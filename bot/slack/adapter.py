@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -16,9 +18,11 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters import AdapterContext
-from bot.config import SlackMode
+from bot.config import Settings, SlackMode
 from bot.slack.app import SlackHandlers
+from bot.slack.manifest import BOT_SCOPES
 from bot.slack.notifier import SlackNotifier
+from bot.slack.oauth import Installations
 from handlers.errors import ConfigError
 from handlers.model import Platform
 
@@ -26,6 +30,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_API_BASE = "https://slack.com/api/"
 EVENTS_PATH = "/slack/events"
+INSTALL_PATH = "/slack/install"
+REDIRECT_PATH = "/slack/oauth_redirect"
 
 
 def api_base(configured: str | None) -> str:
@@ -33,50 +39,100 @@ def api_base(configured: str | None) -> str:
     return base if base.endswith("/") else base + "/"  # slack_sdk joins base + method
 
 
+def _check(settings: Settings) -> None:
+    """One ConfigError naming the first missing or conflicting Slack setting."""
+    oauth = settings.slack_client_id is not None
+    if oauth and settings.slack_bot_token is not None:
+        raise ConfigError(
+            "SLACK_BOT_TOKEN and SLACK_CLIENT_ID are both set: use SLACK_BOT_TOKEN for one "
+            "workspace, or SLACK_CLIENT_ID/SLACK_CLIENT_SECRET for installs by OAuth."
+        )
+    if oauth and settings.slack_client_secret is None:
+        raise ConfigError("SLACK_CLIENT_SECRET is not set: export SLACK_CLIENT_SECRET=...")
+    if oauth and settings.slack_mode is not SlackMode.HTTP:
+        raise ConfigError(
+            "SLACK_MODE must be http for installs by OAuth (Slack redirects to the bot's "
+            "/slack/oauth_redirect): export SLACK_MODE=http"
+        )
+    if settings.slack_mode is SlackMode.HTTP and settings.slack_signing_secret is None:
+        raise ConfigError(
+            "SLACK_SIGNING_SECRET is not set; HTTP mode needs it to verify Slack's "
+            "requests: export SLACK_SIGNING_SECRET=..."
+        )
+    if settings.slack_mode is SlackMode.SOCKET and settings.slack_app_token is None:
+        raise ConfigError(
+            "SLACK_APP_TOKEN is not set; Socket Mode needs an app-level token: export "
+            "SLACK_APP_TOKEN=xapp-... (or SLACK_MODE=http with SLACK_SIGNING_SECRET)"
+        )
+
+
 class SlackAdapter:
-    """Slack in Socket Mode (default) or HTTP mode, single workspace with SLACK_BOT_TOKEN."""
+    """Slack in Socket Mode (default) or HTTP mode; one workspace, or many installed by OAuth."""
 
     def __init__(self, context: AdapterContext) -> None:
         settings = context.settings
-        if settings.slack_bot_token is None:
-            raise ConfigError("SLACK_BOT_TOKEN is not set: export SLACK_BOT_TOKEN=xoxb-...")
+        _check(settings)
         self._mode = settings.slack_mode
-        self._token = settings.slack_bot_token.get_secret_value()
         self._base_url = api_base(settings.slack_api_base_url)
-        if self._mode is SlackMode.HTTP and settings.slack_signing_secret is None:
-            raise ConfigError(
-                "SLACK_SIGNING_SECRET is not set; HTTP mode needs it to verify Slack's "
-                "requests: export SLACK_SIGNING_SECRET=..."
-            )
-        if self._mode is SlackMode.SOCKET and settings.slack_app_token is None:
-            raise ConfigError(
-                "SLACK_APP_TOKEN is not set; Socket Mode needs an app-level token: export "
-                "SLACK_APP_TOKEN=xapp-... (or SLACK_MODE=http with SLACK_SIGNING_SECRET)"
-            )
+        self._clients: dict[str, AsyncWebClient] = {}
         self._app_token = (
             settings.slack_app_token.get_secret_value() if settings.slack_app_token else None
         )
         secret = settings.slack_signing_secret
-        self._client = self._web_client(self._token)
-        # The token lives in the client and the secret is passed explicitly, so Bolt's
+        signing_secret = secret.get_secret_value() if secret else ""
+        logger = logging.getLogger("bot.slack.bolt")
+        self.installations: Installations | None = None
+        self._token: str | None = None
+        # Tokens live in our clients and the secret is passed explicitly, so Bolt's
         # environment fallbacks never decide anything.
-        self.app = AsyncApp(
-            signing_secret=secret.get_secret_value() if secret else "",
-            client=self._client,
-            request_verification_enabled=self._mode is SlackMode.HTTP,
-            logger=logging.getLogger("bot.slack.bolt"),
-        )
+        if settings.slack_client_id is not None:
+            assert settings.slack_client_secret is not None
+            client_secret = settings.slack_client_secret.get_secret_value()
+            self._client = self._web_client(None)
+            self.installations = Installations(
+                engine=context.database_engine,
+                client_id=settings.slack_client_id,
+                client_secret=client_secret,
+                web_client=self._client,
+            )
+            self.app = AsyncApp(
+                signing_secret=signing_secret,
+                client=self._client,
+                # Given here too, Bolt refreshes rotating tokens through our client.
+                installation_store=self.installations.store,
+                oauth_settings=AsyncOAuthSettings(
+                    client_id=settings.slack_client_id,
+                    client_secret=client_secret,
+                    scopes=list(BOT_SCOPES),
+                    installation_store=self.installations.store,
+                    state_store=self.installations.states,
+                    install_path=INSTALL_PATH,
+                    redirect_uri_path=REDIRECT_PATH,
+                ),
+                logger=logger,
+            )
+            self.app.enable_token_revocation_listeners()
+        else:
+            assert settings.slack_bot_token is not None
+            self._token = settings.slack_bot_token.get_secret_value()
+            self._client = self._web_client(self._token)
+            self.app = AsyncApp(
+                signing_secret=signing_secret,
+                client=self._client,
+                request_verification_enabled=self._mode is SlackMode.HTTP,
+                logger=logger,
+            )
         self._handlers = SlackHandlers(
             service=context.service,
             list_files=context.store.list_files,
-            token_for=self._token_for,
+            token_for=self.token_for,
         )
         self._handlers.register(self.app)
-        self._notifier = SlackNotifier(self._client_for)
+        self._notifier = SlackNotifier(self.client_for)
         self._socket: AsyncSocketModeHandler | None = None
         self._started = False
 
-    def _web_client(self, token: str) -> AsyncWebClient:
+    def _web_client(self, token: str | None) -> AsyncWebClient:
         return AsyncWebClient(
             token=token,
             base_url=self._base_url,
@@ -86,11 +142,19 @@ class SlackAdapter:
             ],
         )
 
-    async def _token_for(self, workspace_id: str) -> str:
-        return self._token
+    async def token_for(self, workspace_id: str) -> str:
+        """The bot token for a workspace: the one configured, or its installation's."""
+        if self.installations is None:
+            assert self._token is not None
+            return self._token
+        return await self.installations.bot_token(workspace_id)
 
-    async def _client_for(self, workspace_id: str) -> AsyncWebClient:
-        return self._client
+    async def client_for(self, workspace_id: str) -> AsyncWebClient:
+        token = await self.token_for(workspace_id)
+        client = self._clients.get(token)
+        if client is None:
+            client = self._clients[token] = self._web_client(token)
+        return client
 
     @property
     def platform(self) -> Platform:
@@ -106,12 +170,20 @@ class SlackAdapter:
 
         async def events(request: web.Request) -> web.Response:
             bolt_request = await to_bolt_request(request)
-            bolt_response = await self.app.async_dispatch(bolt_request)
-            return await to_aiohttp_response(bolt_response)
+            return await to_aiohttp_response(await self.app.async_dispatch(bolt_request))
 
-        return [web.post(EVENTS_PATH, events)]
+        routes = [web.post(EVENTS_PATH, events)]
+        flow = self.app.oauth_flow
+        if flow is not None:
+            routes += [
+                web.get(INSTALL_PATH, _oauth_view(flow.handle_installation)),
+                web.get(REDIRECT_PATH, _oauth_view(flow.handle_callback)),
+            ]
+        return routes
 
     async def start(self) -> None:
+        if self.installations is not None:
+            await self.installations.create_tables()
         self._handlers.background.start()
         if self._mode is SlackMode.SOCKET:
             assert self._app_token is not None
@@ -120,7 +192,10 @@ class SlackAdapter:
             )
             await self._socket.connect_async()  # type: ignore[no-untyped-call]
         self._started = True
-        log.info("slack adapter started", extra={"mode": self._mode.value})
+        log.info(
+            "slack adapter started",
+            extra={"mode": self._mode.value, "oauth": self.installations is not None},
+        )
 
     async def stop(self) -> None:
         if self._socket is not None:
@@ -135,3 +210,12 @@ class SlackAdapter:
         if self._socket is not None and not await self._socket.client.is_connected():
             return False, "socket mode disconnected"
         return True, ""
+
+
+def _oauth_view(
+    handle: Callable[..., Awaitable[BoltResponse]],
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def view(request: web.Request) -> web.Response:
+        return await to_aiohttp_response(await handle(await to_bolt_request(request)))
+
+    return view

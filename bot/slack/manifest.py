@@ -33,6 +33,9 @@ def manifest(*, http_url: str | None = None, name: str = "finetune-bot") -> dict
         interactivity["request_url"] = events_url
         interactivity["message_menu_options_url"] = events_url
         events["request_url"] = events_url
+    oauth: dict[str, Any] = {"scopes": {"bot": list(BOT_SCOPES)}}
+    if http_url:
+        oauth["redirect_urls"] = [f"{http_url.rstrip('/')}/slack/oauth_redirect"]
     settings: dict[str, Any] = {
         "event_subscriptions": events,
         "interactivity": interactivity,
@@ -51,7 +54,7 @@ def manifest(*, http_url: str | None = None, name: str = "finetune-bot") -> dict
             "bot_user": {"display_name": name, "always_online": True},
             "slash_commands": [command],
         },
-        "oauth_config": {"scopes": {"bot": list(BOT_SCOPES)}},
+        "oauth_config": oauth,
         "settings": settings,
     }
 

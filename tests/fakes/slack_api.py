@@ -178,6 +178,19 @@ class FakeSlack:
                     if f.channel == args.get("channel") and f.user == args.get("user")
                 ]
                 return ok | {"files": chosen}
+            case "oauth.v2.access":
+                team = str(args.get("code", "T9")).removeprefix("code-") or "T9"
+                return ok | {
+                    "access_token": f"xoxb-{team}-installed",
+                    "token_type": "bot",
+                    "scope": "commands,chat:write,files:read,files:write",
+                    "bot_user_id": f"UB{team}",
+                    "app_id": "A1",
+                    "team": {"id": team, "name": f"team {team}"},
+                    "enterprise": None,
+                    "authed_user": {"id": f"U{team}"},
+                    "is_enterprise_install": False,
+                }
             case "apps.connections.open":
                 return ok | {"url": f"ws://127.0.0.1:{self.port}/link"}
         return ok
