@@ -281,3 +281,18 @@ async def test_sharing_a_jsonl_offers_to_take_it(harness: Harness) -> None:
         ),
         what="the upload",
     )
+
+
+async def test_a_slack_429_is_retried_after_retry_after(harness: Harness) -> None:
+    slack = harness.slack
+    slack.rate_limit_next["chat.postMessage"] = 1
+    slack.share_file(name="r.jsonl", content=_dataset(), user="U1", channel="C1")
+    await harness.command("upload alias=r")
+    await slack.wait_for(
+        lambda: any(
+            "Uploaded r.jsonl" in str(c.args.get("text")) for c in slack.of("chat.postMessage")
+        ),
+        within=15,
+        what="the post after the 429",
+    )
+    assert slack.of("chat.postMessage#429"), "the first attempt was rate limited"
