@@ -259,22 +259,14 @@ def fill_tiktoken_cache(cache: Path) -> None:
 
 
 def _tree_pss_kb(root: int) -> int:
-    """Sum of PSS (kB) over `root` and its descendants, from /proc."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as handle:
-                fields = handle.read().rsplit(")", 1)[1].split()
-            children.setdefault(int(fields[1]), []).append(int(entry))
-        except OSError:
-            continue
+    """Sum of PSS (kB) over `root` and its descendants, from /proc (children files: cheap)."""
     total, stack = 0, [root]
     while stack:
         pid = stack.pop()
-        stack.extend(children.get(pid, ()))
         try:
+            for task in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{task}/children") as handle:
+                    stack.extend(int(child) for child in handle.read().split())
             with open(f"/proc/{pid}/smaps_rollup") as handle:
                 for line in handle:
                     if line.startswith("Pss:"):
@@ -298,7 +290,7 @@ def measure(command: list[str], env: dict[str, str]) -> dict[str, object]:
         nonlocal peak_pss
         while not stop.is_set():
             peak_pss = max(peak_pss, _tree_pss_kb(process.pid))
-            stop.wait(0.05)
+            stop.wait(0.2)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -312,6 +304,7 @@ def measure(command: list[str], env: dict[str, str]) -> dict[str, object]:
     return {
         "seconds": elapsed,
         "max_rss_mb": usage.ru_maxrss / 1024,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
         "tree_pss_mb": peak_pss / 1024,
         "output": output,
         "status": process.returncode,
@@ -352,11 +345,13 @@ def main() -> int:
             "--quiet",
         ]
         ref_cmd = [sys.executable, str(script), str(data), "o200k_base"]
+        load_before = os.getloadavg()[0]  # other work on the machine skews both runs
         ours = measure(ours_cmd, env)
         print(
             f"finetune-bot validate: {ours['seconds']:.1f} s, "
             f"{megabytes / float(ours['seconds']):.1f} MB/s, "  # type: ignore[arg-type]
-            f"max RSS {ours['max_rss_mb']:.0f} MB, tree PSS {ours['tree_pss_mb']:.0f} MB, "
+            f"CPU {ours['cpu_s']:.1f} s, max RSS {ours['max_rss_mb']:.0f} MB, "
+            f"tree PSS {ours['tree_pss_mb']:.0f} MB, "
             f"exit {ours['status']}",
             flush=True,
         )
@@ -364,7 +359,8 @@ def main() -> int:
         print(
             f"reference (notebook):  {ref['seconds']:.1f} s, "
             f"{megabytes / float(ref['seconds']):.1f} MB/s, "  # type: ignore[arg-type]
-            f"max RSS {ref['max_rss_mb']:.0f} MB, tree PSS {ref['tree_pss_mb']:.0f} MB, "
+            f"CPU {ref['cpu_s']:.1f} s, max RSS {ref['max_rss_mb']:.0f} MB, "
+            f"tree PSS {ref['tree_pss_mb']:.0f} MB, "
             f"exit {ref['status']}",
             flush=True,
         )
@@ -378,10 +374,13 @@ def main() -> int:
             f"size_mb={megabytes:.0f} examples={report['examples']} "
             f"ours_mb_s={megabytes / float(ours['seconds']):.1f} "  # type: ignore[arg-type]
             f"ref_mb_s={megabytes / float(ref['seconds']):.1f} "  # type: ignore[arg-type]
-            f"speedup={speedup:.2f} ours_max_rss_mb={float(ours['max_rss_mb']):.0f} "  # type: ignore[arg-type]
+            f"speedup={speedup:.2f} "
+            f"cpu_ratio={float(ref['cpu_s']) / float(ours['cpu_s']):.2f} "  # type: ignore[arg-type]
+            f"ours_max_rss_mb={float(ours['max_rss_mb']):.0f} "  # type: ignore[arg-type]
             f"ours_tree_pss_mb={float(ours['tree_pss_mb']):.0f} "  # type: ignore[arg-type]
             f"ref_max_rss_mb={float(ref['max_rss_mb']):.0f} rss_ratio={rss_ratio:.3f} "  # type: ignore[arg-type]
-            f"tokens_identical={ours_tokens == ref_tokens} cores={os.cpu_count()}"
+            f"tokens_identical={ours_tokens == ref_tokens} cores={os.cpu_count()} "
+            f"load_before={load_before:.2f}"
         )
     return 0
 

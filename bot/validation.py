@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from handlers.datasets import (
+    CHUNK_BYTES,
     DatasetReport,
     Format,
     Partial,
@@ -103,7 +104,9 @@ def validate_parallel(
         count=counter_for(tokenizer, model),  # loads the encoding here, before the fork
         training_hashes=training_hashes,
     )
-    ranges = split_ranges(path, size, range_bytes)
+    # At least eight ranges a worker, so no worker sits idle while the last range runs.
+    target = max(CHUNK_BYTES, min(range_bytes, size // (workers * 8)))
+    ranges = split_ranges(path, size, target)
     context = multiprocessing.get_context("fork")
     try:
         with context.Pool(workers) as pool:
