@@ -558,3 +558,14 @@ def test_never_crashes_on_arbitrary_bytes(tmp_path: Path, data: bytes, fmt: Form
     assert report.ok == (report.problem_count == 0)
     for problem in report.shown:
         assert problem.line is None or 1 <= problem.line <= max(1, data.count(b"\n") + 1)
+
+
+@given(st.lists(st.integers(min_value=0, max_value=(1 << 64) - 1), max_size=3000))
+def test_hash_set_agrees_with_a_python_set(values: list[int]) -> None:
+    compact = datasets.HashSet64(capacity=4)
+    reference: set[int] = set()
+    for value in values:
+        key = value or 1
+        assert compact.add(value) == (key not in reference)
+        reference.add(key)
+    assert len(compact) == len(reference)
