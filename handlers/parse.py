@@ -27,9 +27,12 @@ def parse(text: str) -> Request:
     try:
         tokens = shlex.split(text, comments=False, posix=True)
     except ValueError as error:
-        raise UsageError(
-            f"Could not read the command: {error} (check your quotes).", usage=_usage_guess(text)
-        ) from None
+        if not _takes_free_text(text):
+            raise UsageError(
+                f"Could not read the command: {error} (check your quotes).",
+                usage=_usage_guess(text),
+            ) from None
+        tokens = text.split()  # a prompt such as "What's new?" is text, not shell quoting
     if tokens and tokens[0].lower() in PREFIXES:
         tokens = tokens[1:]
     if not tokens:
@@ -40,8 +43,12 @@ def parse(text: str) -> Request:
         return build_request(command, {})  # raises the unknown-command error
     values: dict[str, object] = {}
     positionals = list(spec.positionals)
+    tail = spec.positionals[-1] if spec.positionals and spec.positionals[-1].rest else None
     for token in rest:
         name, sep, value = token.partition("=")
+        if tail is not None and tail.name in values and not (sep and spec.option(name)):
+            values[tail.name] = f"{values[tail.name]} {token}"  # the prompt goes on
+            continue
         if sep and _OPTION_NAME.match(name):
             option = spec.option(name)
             if option is None:
@@ -61,6 +68,14 @@ def parse(text: str) -> Request:
                 raise UsageError(f"Option '{option.name}' is given twice.", usage=spec.usage)
             values[option.name] = token
     return build_request(spec.name, values)
+
+
+def _takes_free_text(text: str) -> bool:
+    words = text.split()[:2]
+    if words and words[0].lower() in PREFIXES:
+        words = words[1:]
+    spec = resolve_command(words[0]) if words else None
+    return spec is not None and any(o.rest for o in spec.options)
 
 
 def _usage_guess(text: str) -> str:

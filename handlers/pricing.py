@@ -27,6 +27,10 @@ class ModelPrice:
     """USD per 1M trained tokens; None when the model is not billed per token."""
     token_limit: int
     note: str = ""
+    inference: tuple[float, float] | None = None
+    """USD per 1M (input, output) tokens of the base model; None when unknown."""
+    fine_tuned_inference: tuple[float, float] | None = None
+    """The same for a model fine-tuned from it (billed higher)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -47,6 +51,17 @@ class PriceTable:
             name = name[3:].split(":", 1)[0]
         name = self.aliases.get(name, name)
         return self.models.get(name)
+
+    def chat_cost(self, model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
+        """Estimated USD of chat calls on `model`; None when the table has no inference price."""
+        found = self.lookup(model)
+        rates = None
+        if found is not None:
+            tuned = model.strip().lower().startswith("ft:")
+            rates = found.fine_tuned_inference if tuned else found.inference
+        if rates is None:
+            return None
+        return (prompt_tokens * rates[0] + completion_tokens * rates[1]) / 1_000_000
 
     def token_limit(self, model: str) -> int:
         found = self.lookup(model)
@@ -160,6 +175,8 @@ def parse_price_table(document: Any) -> PriceTable:
             training_per_million=None if price is None else float(price),
             token_limit=int(entry["token_limit"]),
             note=str(entry.get("note", "")),
+            inference=_rates(entry.get("inference")),
+            fine_tuned_inference=_rates(entry.get("fine_tuned_inference")),
         )
         for alias in entry.get("aliases", ()):
             aliases[str(alias).lower()] = key
@@ -171,3 +188,11 @@ def parse_price_table(document: Any) -> PriceTable:
         models=models,
         aliases=aliases,
     )
+
+
+def _rates(value: Any) -> tuple[float, float] | None:
+    """`[input, output]` USD per 1M tokens, or None."""
+    if value is None:
+        return None
+    low, high = value
+    return (float(low), float(high))

@@ -139,6 +139,40 @@ class SettingsRequest:
     metric_interval: int | None = None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TryRequest:
+    """No prompt: a prompt from the model's validation (or training) file, with its reference."""
+
+    model: str
+    prompt: str | None = None
+    system: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CompareRequest:
+    """`model_b` None compares with the base model of `model_a`; `model_a` "cancel" stops a
+    run (`compare cancel RUN_ID`)."""
+
+    model_a: str
+    model_b: str | None = None
+    file: str | None = None
+    n: int = 50
+    grader: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DatasetRequest:
+    """`action` is "from-logs", or the id of a draft to upload (what its Confirm button sends)."""
+
+    action: str
+    model: str | None = None
+    meta: str | None = None
+    since: str | None = None
+    limit: int = 500
+    alias: str | None = None
+    confirm: bool = False
+
+
 Request = (
     HelpRequest
     | UploadRequest
@@ -159,6 +193,9 @@ Request = (
     | UnsubscribeRequest
     | SubscriptionsRequest
     | SettingsRequest
+    | TryRequest
+    | CompareRequest
+    | DatasetRequest
 )
 
 
@@ -190,6 +227,8 @@ class OptionSpec:
     choices: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
     placeholder: str = ""
+    rest: bool = False
+    """A last positional that takes every remaining bare word (a prompt)."""
 
     def usage(self) -> str:
         if self.kind is OptionKind.CHOICE:
@@ -681,6 +720,185 @@ _COMMANDS: tuple[CommandSpec, ...] = (
         mutating=True,
     ),
 )
+
+
+def _build_dataset(v: Mapping[str, object]) -> Request:
+    action = _str(v, "action")
+    if action != "from-logs" and not action.startswith("ds-"):
+        raise UsageError(
+            f"dataset {_clip(action)}: say from-logs (or a draft id ds-...).",
+            usage=SPECS["dataset"].usage,
+        )
+    if action == "from-logs" and _opt_str(v, "model") is None:
+        raise UsageError("Missing model for dataset from-logs.", usage=SPECS["dataset"].usage)
+    return DatasetRequest(
+        action=action,
+        model=_opt_str(v, "model"),
+        meta=_opt_str(v, "meta"),
+        since=_opt_str(v, "since"),
+        limit=_opt_int(v, "limit") or 500,
+        alias=_opt_str(v, "alias"),
+        confirm=_opt_str(v, "confirm") == "yes",
+    )
+
+
+_EVALUATION_COMMANDS: tuple[CommandSpec, ...] = (
+    CommandSpec(
+        name="try",
+        request_type=TryRequest,
+        summary="Ask a fine-tuned or base model one question; shows the answer, tokens, latency.",
+        options=(
+            OptionSpec(
+                name="model",
+                kind=OptionKind.MODEL,
+                help="A fine-tuned model of this team, or a base model",
+                required=True,
+                positional=True,
+                placeholder="MODEL",
+            ),
+            OptionSpec(
+                name="prompt",
+                kind=OptionKind.TEXT,
+                help="The question (default: one from the model's validation file)",
+                positional=True,
+                rest=True,
+                placeholder="PROMPT",
+            ),
+            OptionSpec(
+                name="system",
+                kind=OptionKind.TEXT,
+                help="A system message to send first",
+                placeholder="TEXT",
+            ),
+        ),
+        examples=(
+            "/finetune try ft:gpt-4.1-mini-2025-04-14:acme:support:abc123 How do I reset my 2FA?",
+            '/finetune try gpt-4.1-mini-2025-04-14 "Refund policy?" system="Answer in one line"',
+        ),
+        build=lambda v: TryRequest(
+            model=_str(v, "model"), prompt=_opt_str(v, "prompt"), system=_opt_str(v, "system")
+        ),
+        aliases=("ask", "playground"),
+    ),
+    CommandSpec(
+        name="compare",
+        request_type=CompareRequest,
+        summary="Run a test set on two models side by side: scores, latency, tokens, cost, CSV.",
+        options=(
+            OptionSpec(
+                name="model_a",
+                kind=OptionKind.MODEL,
+                help="The first model (usually the fine-tuned one)",
+                required=True,
+                positional=True,
+                aliases=("a",),
+                placeholder="MODEL_A",
+            ),
+            OptionSpec(
+                name="model_b",
+                kind=OptionKind.MODEL,
+                help="The second model (default: the base model of the first)",
+                positional=True,
+                aliases=("b",),
+                placeholder="MODEL_B",
+            ),
+            OptionSpec(
+                name="file",
+                kind=OptionKind.FILE,
+                help="Test set: a chat file alias (default: the job's validation file)",
+                aliases=("test", "test_file"),
+                placeholder="ALIAS",
+            ),
+            OptionSpec(
+                name="n",
+                kind=OptionKind.INT,
+                help="How many examples (default 50)",
+                minimum=1,
+                maximum=100_000,
+                aliases=("limit", "examples"),
+            ),
+            OptionSpec(
+                name="grader",
+                kind=OptionKind.MODEL,
+                help="A model that grades each answer against the reference (0-10)",
+                placeholder="MODEL",
+            ),
+        ),
+        examples=(
+            "/finetune compare ft:gpt-4.1-mini-2025-04-14:acme:support:abc123",
+            "/finetune compare ft:gpt-4.1-mini-2025-04-14:acme::abc gpt-4.1-2025-04-14 file=hold",
+            "/finetune compare cancel cmp-1a2b3c4d",
+        ),
+        build=lambda v: CompareRequest(
+            model_a=_str(v, "model_a"),
+            model_b=_opt_str(v, "model_b"),
+            file=_opt_str(v, "file"),
+            n=_opt_int(v, "n") or 50,
+            grader=_opt_str(v, "grader"),
+        ),
+        aliases=("eval", "evaluate"),
+        mutating=True,
+    ),
+    CommandSpec(
+        name="dataset",
+        request_type=DatasetRequest,
+        summary="Build a training file from the provider's stored chat completions (logs).",
+        options=(
+            OptionSpec(
+                name="action",
+                kind=OptionKind.TEXT,
+                help="from-logs (or a draft id ds-... to upload what was shown)",
+                required=True,
+                positional=True,
+                placeholder="from-logs",
+            ),
+            OptionSpec(
+                name="model",
+                kind=OptionKind.MODEL,
+                help="Only completions made with this model",
+                placeholder="MODEL",
+            ),
+            OptionSpec(
+                name="meta",
+                kind=OptionKind.TEXT,
+                help="Only completions with this metadata: key=value[,key=value]",
+                aliases=("metadata",),
+                placeholder="KEY=VALUE",
+            ),
+            OptionSpec(
+                name="since",
+                kind=OptionKind.TEXT,
+                help="Only completions newer than this: 30m, 12h, 7d (default 7d)",
+                placeholder="7d",
+            ),
+            OptionSpec(
+                name="limit",
+                kind=OptionKind.INT,
+                help="At most this many examples (default 500)",
+                minimum=1,
+                maximum=10_000,
+            ),
+            OptionSpec(
+                name="alias",
+                kind=OptionKind.ALIAS,
+                help="The alias to upload the file under (default from-logs-<date>)",
+            ),
+            OptionSpec(
+                name="confirm",
+                kind=OptionKind.CHOICE,
+                help="yes: upload without showing the draft first",
+                choices=("yes", "no"),
+            ),
+        ),
+        examples=(
+            "/finetune dataset from-logs model=gpt-4.1-mini-2025-04-14 meta=app=support since=7d",
+            "/finetune dataset from-logs model=gpt-4.1-mini meta=app=support confirm=yes",
+        ),
+        build=_build_dataset,
+        mutating=True,
+    ),
+)
+_COMMANDS = (*_COMMANDS, *_EVALUATION_COMMANDS)
 
 SPECS: dict[str, CommandSpec] = {spec.name: spec for spec in _COMMANDS}
 ALIASES: dict[str, str] = {alias: spec.name for spec in _COMMANDS for alias in spec.aliases}

@@ -44,6 +44,7 @@ from handlers.model import (
     TeamModel,
 )
 from handlers.parse import parse
+from handlers.playground import Playground, PlaygroundSettings
 from handlers.ports import (
     ChartRenderer,
     Clock,
@@ -60,6 +61,8 @@ from handlers.requests import (
     CancelRequest,
     ChartRequest,
     CheckpointsRequest,
+    CompareRequest,
+    DatasetRequest,
     EventsRequest,
     FilesRequest,
     HelpRequest,
@@ -74,6 +77,7 @@ from handlers.requests import (
     StartRequest,
     SubscribeRequest,
     SubscriptionsRequest,
+    TryRequest,
     UnsubscribeRequest,
     UploadRequest,
     ValidateRequest,
@@ -101,6 +105,7 @@ class Service:
         instance: str = "default",
         tokenizer: Tokenizer | None = None,
         prices: PriceTable | None = None,
+        playground: PlaygroundSettings | None = None,
     ) -> None:
         # Without a real tokenizer counts are estimates, and every report says so.
         self._tokenizer: Tokenizer = tokenizer or EstimateTokenizer()
@@ -111,6 +116,17 @@ class Service:
         self._clock = clock
         self._charts = charts
         self._instance = instance
+        self.playground = Playground(
+            store=store,
+            watch_store=watch_store,
+            providers=providers,
+            clock=clock,
+            prices=self._prices,
+            is_base=is_fine_tunable,
+            validate=lambda path: asyncio.to_thread(self._check_file, path, "chat"),
+            upload=self._upload,
+            settings=playground,
+        )
 
     async def handle(
         self, request: Request, actor: Actor, *, progress: Progress | None = None
@@ -185,6 +201,8 @@ class Service:
                 return await self._events(team, job_id, limit)
             case CheckpointsRequest(job_id=job_id):
                 return await self._checkpoints(team, job_id)
+            case CancelRequest(job_id=job_id) if self.playground.is_run(job_id):
+                return self.playground.cancel(team, job_id, actor)
             case CancelRequest(job_id=job_id):
                 return await self._control(team, job_id, "cancel")
             case PauseRequest(job_id=job_id):
@@ -213,6 +231,12 @@ class Service:
                 if not removed:
                     raise NotFoundError("This channel was not subscribed.")
                 return Reply(title="This channel no longer receives the team's job notices.")
+            case TryRequest():
+                return await self.playground.try_model(request, actor)
+            case CompareRequest():
+                return await self.playground.compare(request, actor)
+            case DatasetRequest():
+                return await self.playground.dataset(request, actor)
             case SettingsRequest(metric_interval=interval):
                 return await self._settings(team, interval)
             case SubscriptionsRequest():

@@ -1,0 +1,665 @@
+"""Core layer: evaluate and try: `try`, `compare` (with progress card and cancel) and
+`dataset from-logs`, scoped by team like every other command.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import re
+import tempfile
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from handlers.cards import progress_bar
+from handlers.chat import ChatMessage, StoredCompletion
+from handlers.compare import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_MAX_EXAMPLES,
+    CompareRun,
+    ModelSummary,
+    clip,
+    disagreements,
+    parse_test_set,
+    results_csv,
+    run_comparison,
+    summarize,
+)
+from handlers.datasets import DatasetReport, summary_lines
+from handlers.errors import DataError, NotFoundError, UsageError
+from handlers.model import Actor, TeamFile
+from handlers.ports import Clock, OutboxMessage, Provider, ProviderDirectory, Store, WatchStore
+from handlers.pricing import PriceTable
+from handlers.replies import (
+    Attachment,
+    Button,
+    ButtonStyle,
+    Field,
+    Reply,
+    Table,
+    Tone,
+)
+from handlers.requests import SPECS, CompareRequest, DatasetRequest, TryRequest, UploadRequest
+
+log = logging.getLogger(__name__)
+
+RUN_PREFIX = "cmp-"
+DRAFT_PREFIX = "ds-"
+DRAFT_TTL = timedelta(minutes=30)
+MAX_DRAFTS = 50
+DEFAULT_SINCE = "7d"
+SAMPLE_SHOWN = 2
+PROGRESS_STEPS = 10
+"""The progress card is edited at most this many times (each 10 %) plus start and end."""
+_DURATION = re.compile(r"^(\d{1,5})\s*([mhdw])$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlaygroundSettings:
+    concurrency: int = DEFAULT_CONCURRENCY
+    """Chat calls in flight at once per comparison."""
+    max_examples: int = DEFAULT_MAX_EXAMPLES
+    """The test-set cap: `n` above it is refused."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Resolved:
+    """A model this team may call: a team model knows its base and the job that made it."""
+
+    name: str
+    base: str | None = None
+    job_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Draft:
+    id: str
+    team_id: str
+    content: bytes
+    examples: int
+    alias: str
+    created_at: datetime
+
+
+Validate = Callable[[Path], Awaitable[DatasetReport | None]]
+Upload = Callable[[UploadRequest, Actor], Awaitable[Reply]]
+
+
+class Playground:
+    """Runs chat calls for one team at a time; remembers live runs and dataset drafts."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        watch_store: WatchStore,
+        providers: ProviderDirectory,
+        clock: Clock,
+        prices: PriceTable,
+        is_base: Callable[[str], bool],
+        validate: Validate,
+        upload: Upload,
+        settings: PlaygroundSettings | None = None,
+    ) -> None:
+        self._store = store
+        self._watch = watch_store
+        self._providers = providers
+        self._clock = clock
+        self._prices = prices
+        self._is_base = is_base
+        self._validate = validate
+        self._upload = upload
+        self.settings = settings or PlaygroundSettings()
+        self._runs: dict[tuple[str, str], CompareRun] = {}
+        self._drafts: dict[tuple[str, str], Draft] = {}
+
+    # ------------------------------------------------------------------ models
+
+    async def resolve(self, team: str, name: str, provider: Provider) -> Resolved:
+        """A team model, or a base model; another team's model reads as unknown."""
+        own = await self._store.get_model(team, name)
+        if own is not None:
+            return Resolved(name=own.name, base=own.base_model, job_id=own.job_id)
+        if not name.startswith("ft:"):
+            if self._is_base(name) or self._prices.lookup(name) is not None:
+                return Resolved(name=name)
+            listed = await provider.list_models()
+            if any(m.id == name for m in listed):
+                return Resolved(name=name)
+        raise NotFoundError(
+            f"No model '{clip(name, 80)}' in this team. See /finetune models for the team's "
+            "fine-tuned models; base models are named like gpt-4.1-mini-2025-04-14."
+        )
+
+    async def _job_files(self, team: str, model: Resolved) -> tuple[TeamFile | None, str]:
+        """The test set a team model's job brings: its validation file (else none) and why."""
+        if model.job_id is None:
+            return None, ""
+        job = await self._store.get_job(team, model.job_id)
+        if job is None or job.state.validation_file is None:
+            return None, f"the job of {model.name} had no validation file"
+        found = await self._store.get_file(team, job.state.validation_file)
+        if found is None:
+            return None, f"the validation file of {model.job_id} is not one of the team's files"
+        return found, ""
+
+    # ------------------------------------------------------------------ try
+
+    async def try_model(self, request: TryRequest, actor: Actor) -> Reply:
+        team = actor.team_id
+        provider = await self._providers.for_team(team)
+        model = await self.resolve(team, request.model, provider)
+        reference: str | None = None
+        source = ""
+        messages: list[ChatMessage] = []
+        if request.system:
+            messages.append(ChatMessage(role="system", content=request.system))
+        if request.prompt:
+            messages.append(ChatMessage(role="user", content=request.prompt))
+        else:
+            file, _ = await self._job_files(team, model)
+            if file is None and model.job_id is not None:
+                job = await self._store.get_job(team, model.job_id)
+                if job is not None:
+                    file = await self._store.get_file(team, job.state.training_file)
+            if file is None:
+                raise UsageError(
+                    "What should I ask? Give a prompt after the model.", usage=SPECS["try"].usage
+                )
+            cases = parse_test_set(
+                await provider.file_content(file.provider_file_id),
+                limit=self.settings.max_examples,
+            )
+            # No randomness in the core: the clock picks the example, so presses vary.
+            case = cases[int(self._clock.now().timestamp()) % len(cases)]
+            messages = [*messages, *case.prompt] if request.system else list(case.prompt)
+            reference = case.reference
+            source = f"line {case.index} of '{file.alias}'"
+        result = await provider.chat(model.name, messages, max_tokens=1024)
+        cost = self._prices.chat_cost(model.name, result.prompt_tokens, result.completion_tokens)
+        question = next((m.content for m in reversed(messages) if m.role == "user"), "")
+        lines = [f"Prompt ({source}): {clip(question, 300)}" if source else f"Prompt: {question}"]
+        lines += ["", result.content or "(empty answer)"]
+        if reference is not None:
+            lines += ["", f"Reference answer: {clip(reference, 500)}"]
+        if provider.is_simulation:
+            lines.append(f"Note: {provider.label}: a simulated answer, not a real model.")
+        fields = [
+            Field(
+                name="Tokens", value=f"{result.prompt_tokens} in · {result.completion_tokens} out"
+            ),
+            Field(name="Latency", value=f"{result.latency_s:.2f} s"),
+            Field(name="Est. cost", value=_money(cost)),
+        ]
+        if result.finish_reason != "stop":
+            fields.append(Field(name="Finish", value=result.finish_reason))
+        return Reply(title=f"{model.name} answered", lines=tuple(lines), fields=tuple(fields))
+
+    # ------------------------------------------------------------------ compare
+
+    async def compare(self, request: CompareRequest, actor: Actor) -> Reply:
+        team = actor.team_id
+        if request.model_a == "cancel":
+            if not request.model_b:
+                raise UsageError(
+                    "Which run? Give its id.", usage="/finetune compare cancel RUN_ID"
+                )
+            return self.cancel(team, request.model_b, actor)
+        cap = self.settings.max_examples
+        if request.n > cap:
+            raise UsageError(
+                f"n={request.n} is over this bot's test-set cap of {cap} examples; "
+                f"ask for n={cap} or fewer.",
+                usage=SPECS["compare"].usage,
+            )
+        provider = await self._providers.for_team(team)
+        model_a = await self.resolve(team, request.model_a, provider)
+        if request.model_b:
+            model_b = await self.resolve(team, request.model_b, provider)
+        elif model_a.base is not None:
+            model_b = Resolved(name=model_a.base)
+        else:
+            raise UsageError(
+                f"{model_a.name} is a base model: name the second model to compare it with.",
+                usage=SPECS["compare"].usage,
+            )
+        if model_a.name == model_b.name:
+            raise UsageError("Compare two different models.", usage=SPECS["compare"].usage)
+        grader = await self.resolve(team, request.grader, provider) if request.grader else None
+        test_file = await self._test_file(team, request.file, model_a, model_b)
+        if test_file.format not in ("chat", ""):
+            raise DataError(
+                f"'{test_file.alias}' is a {test_file.format} file; a test set is a chat file "
+                "whose examples end with the assistant's reference answer."
+            )
+        content = await provider.file_content(test_file.provider_file_id)
+        cases = parse_test_set(content, limit=request.n)
+        run = CompareRun(
+            id=f"{RUN_PREFIX}{uuid.uuid4().hex[:8]}",
+            model_a=model_a.name,
+            model_b=model_b.name,
+            cases=cases,
+            source=test_file.alias,
+            grader=grader.name if grader else None,
+        )
+        self._runs[(team, run.id)] = run
+        card = _Card(self, run, actor)
+        try:
+            await card.post(run)
+            await run_comparison(
+                run, provider, concurrency=self.settings.concurrency, progress=card.post
+            )
+        finally:
+            self._runs.pop((team, run.id), None)
+        await card.post(run, final=True)
+        return self._summary(run, provider)
+
+    async def _test_file(self, team: str, alias: str | None, a: Resolved, b: Resolved) -> TeamFile:
+        if alias:
+            found = await self._store.get_file(team, alias)
+            if found is None:
+                raise NotFoundError(f"No file '{alias}' in this team. See /finetune files.")
+            return found
+        why = ""
+        for model in (a, b):
+            found, reason = await self._job_files(team, model)
+            if found is not None:
+                return found
+            why = why or reason
+        raise UsageError(
+            f"Which test set? {why.capitalize() + '; ' if why else ''}give file=ALIAS "
+            "(a chat file of this team).",
+            usage=SPECS["compare"].usage,
+        )
+
+    def cancel(self, team: str, run_id: str, actor: Actor) -> Reply:
+        run = self._runs.get((team, run_id))
+        if run is None:
+            raise NotFoundError(f"No comparison '{clip(run_id, 40)}' running in this team.")
+        run.cancel(actor.user_id)
+        return Reply(
+            title=f"Stopping {run_id}",
+            lines=(
+                "Calls in flight finish; no new ones start. The partial results are posted "
+                "with their CSV.",
+            ),
+            tone=Tone.WARNING,
+        )
+
+    def is_run(self, ident: str) -> bool:
+        return ident.startswith(RUN_PREFIX)
+
+    def _summary(self, run: CompareRun, provider: Provider) -> Reply:
+        a = summarize(run, run.model_a, self._prices)
+        b = summarize(run, run.model_b, self._prices)
+        done, total = len(run.complete_cases), len(run.cases)
+        if run.stopped_by:
+            state, tone = "stopped by a provider error", Tone.ERROR
+        elif run.cancelled_by:
+            state, tone = "cancelled", Tone.WARNING
+        else:
+            state, tone = "done", Tone.SUCCESS
+        rows = [
+            ("exact match", _share(a.exact, a.answered), _share(b.exact, b.answered)),
+            (
+                "normalized match",
+                _share(a.normalized, a.answered),
+                _share(b.normalized, b.answered),
+            ),
+        ]
+        if run.grader:
+            rows.append((f"grade ({run.grader})", _grade(a), _grade(b)))
+        rows += [
+            ("mean latency", _seconds(a.latency_mean_s), _seconds(b.latency_mean_s)),
+            ("tokens in / out", _tokens(a), _tokens(b)),
+            ("est. cost", _money(a.cost), _money(b.cost)),
+            ("errors", str(a.errors), str(b.errors)),
+        ]
+        lines = [f"A = {run.model_a}", f"B = {run.model_b}", _verdict(a, b, run)]
+        if run.stopped_by:
+            lines.append(
+                f"Stopped after {done} of {total} examples: {run.stopped_by}. Every answer "
+                "received is in the summary and the CSV."
+            )
+        elif run.cancelled_by:
+            lines.append(
+                f"Cancelled by <@{run.cancelled_by}> after {done} of {total} examples; "
+                "the partial results are below and in the CSV."
+            )
+        grader_errors = [
+            x.grader_error for x in run.answers.values() if x.grader_error is not None
+        ]
+        if grader_errors:
+            lines.append(
+                f"The grader failed on {len(grader_errors)} answer(s) (first: "
+                f"{grader_errors[0]}); those are scored by normalized match only."
+            )
+        worst = disagreements(run)
+        if worst:
+            lines += ["", "Where they disagree most:"]
+            for case in worst:
+                ans_a = run.answers[(case.index, run.model_a)]
+                ans_b = run.answers[(case.index, run.model_b)]
+                lines += [
+                    f"• line {case.index}: {clip(case.question, 100)}",
+                    f"  reference: {clip(case.reference, 100)}",
+                    f"  A ({ans_a.score:.1f}): {clip(ans_a.error or ans_a.content, 100)}",
+                    f"  B ({ans_b.score:.1f}): {clip(ans_b.error or ans_b.content, 100)}",
+                ]
+        if provider.is_simulation:
+            lines.append(f"Note: {provider.label}: simulated answers, not real models.")
+        return Reply(
+            title=f"Comparison {run.id} {state}: {done}/{total} examples of '{run.source}'",
+            table=Table(headers=("", "A", "B"), rows=tuple(rows)),
+            lines=tuple(lines),
+            tone=tone,
+            attachments=(
+                Attachment(
+                    filename=f"{run.id}.csv",
+                    content=results_csv(run),
+                    mime_type="text/csv",
+                    title=f"{run.id}: every example's answers and scores",
+                ),
+            ),
+        )
+
+    # ------------------------------------------------------------------ dataset from logs
+
+    async def dataset(self, request: DatasetRequest, actor: Actor) -> Reply:
+        team = actor.team_id
+        now = self._clock.now()
+        self._expire_drafts(now)
+        if request.action.startswith(DRAFT_PREFIX):
+            draft = self._drafts.pop((team, request.action), None)
+            if draft is None:
+                raise NotFoundError(
+                    f"No draft '{clip(request.action, 40)}' in this team (drafts last "
+                    f"{int(DRAFT_TTL.total_seconds() // 60)} minutes); run dataset from-logs "
+                    "again."
+                )
+            return await self._upload_draft(draft, actor)
+        assert request.model is not None  # the request builder insists on it
+        since = now - parse_since(request.since or DEFAULT_SINCE)
+        meta = parse_meta(request.meta)
+        provider = await self._providers.for_team(team)
+        found = await provider.list_stored_completions(
+            model=request.model, metadata=meta or None, since=since, limit=request.limit
+        )
+        lines, skipped = training_lines(found)
+        if not lines:
+            filters = f"model {request.model}" + "".join(f", {k}={v}" for k, v in meta.items())
+            raise DataError(
+                f"No stored completions to build from ({filters}, since "
+                f"{since:%Y-%m-%d %H:%M} UTC)"
+                + (f"; {skipped} had no user message or answer" if skipped else "")
+                + ". Completions are kept only when the app calls with store=true."
+            )
+        content = ("\n".join(lines) + "\n").encode("utf-8")
+        report = await self._validate_bytes(content)
+        alias = request.alias or f"from-logs-{now:%Y%m%d-%H%M}"
+        draft = Draft(
+            id=f"{DRAFT_PREFIX}{uuid.uuid4().hex[:8]}",
+            team_id=team,
+            content=content,
+            examples=len(lines),
+            alias=alias,
+            created_at=now,
+        )
+        if request.confirm:
+            return await self._upload_draft(draft, actor)
+        self._drafts[(team, draft.id)] = draft
+        sample = [
+            f"  {clip(_turns(line), 200)}" for line in lines[:SAMPLE_SHOWN]
+        ]  # what a user checks before paying for training on it
+        body = [
+            f"{len(found)} stored completion(s) found; {len(lines)} example(s) built"
+            + (
+                f", {skipped} skipped (no user message or answer, or duplicates)"
+                if skipped
+                else ""
+            )
+            + ".",
+            "Sample:",
+            *sample,
+            "",
+            *(summary_lines(report) if report else ()),
+            *(report.problems if report else ()),
+            "",
+            f"Upload it as '{alias}' with the button, or: /finetune dataset {draft.id}",
+        ]
+        ok = report is None or report.ok
+        return Reply(
+            title=f"Draft {draft.id}: {len(lines)} training example(s) from the logs of "
+            f"{request.model}",
+            lines=tuple(body),
+            tone=Tone.INFO if ok else Tone.WARNING,
+            buttons=(
+                Button(
+                    label="Confirm upload",
+                    action="dataset",
+                    value=draft.id,
+                    style=ButtonStyle.PRIMARY,
+                ),
+            ),
+        )
+
+    async def _validate_bytes(self, content: bytes) -> DatasetReport | None:
+        path = await asyncio.to_thread(_temp_file, content)
+        try:
+            return await self._validate(path)
+        finally:
+            await asyncio.to_thread(_remove, path)
+
+    async def _upload_draft(self, draft: Draft, actor: Actor) -> Reply:
+        path = await asyncio.to_thread(_temp_file, draft.content)
+        try:
+            return await self._upload(
+                UploadRequest(path=str(path), alias=draft.alias, filename=f"{draft.alias}.jsonl"),
+                actor,
+            )
+        finally:
+            await asyncio.to_thread(_remove, path)
+
+    def _expire_drafts(self, now: datetime) -> None:
+        for key, draft in list(self._drafts.items()):
+            if now - draft.created_at > DRAFT_TTL:
+                del self._drafts[key]
+        while len(self._drafts) > MAX_DRAFTS:
+            del self._drafts[next(iter(self._drafts))]
+
+
+class _Card:
+    """The comparison's progress message: one card edited in place through the outbox."""
+
+    def __init__(self, playground: Playground, run: CompareRun, actor: Actor) -> None:
+        self._pg = playground
+        self._actor = actor
+        self._posted_step = -1
+        self._run = run
+
+    async def post(self, run: CompareRun, *, final: bool = False) -> None:
+        step = run.done_calls * PROGRESS_STEPS // max(run.total_calls, 1)
+        if not final and step == self._posted_step:
+            return
+        self._posted_step = step
+        done_cases = len(run.complete_cases)
+        if final:
+            status = (
+                "stopped" if run.stopped_by else "cancelled" if run.cancelled_by else "finished"
+            )
+            title = f"Comparison {run.id} {status}: {done_cases}/{len(run.cases)} examples"
+            buttons: tuple[Button, ...] = ()
+        else:
+            title = f"Comparing {run.id}: {run.model_a} vs {run.model_b}"
+            buttons = (
+                Button(
+                    label="Cancel",
+                    action="cancel",
+                    value=run.id,
+                    style=ButtonStyle.DANGER,
+                    confirm=f"Stop {run.id}? The partial results are kept.",
+                ),
+            )
+        reply = Reply(
+            title=title,
+            fields=(
+                Field(
+                    name="Progress",
+                    value=progress_bar(run.done_calls, run.total_calls).replace("step", "calls"),
+                    inline=False,
+                ),
+                Field(name="Test set", value=f"'{run.source}' ({len(run.cases)} examples)"),
+            ),
+            buttons=buttons,
+            tone=Tone.INFO,
+        )
+        key = f"compare:{run.id}"
+        message = OutboxMessage(
+            dedupe_key=f"{key}:{'end' if final else step}",
+            team_id=self._actor.team_id,
+            target=self._actor.channel,
+            kind="compare",
+            reply=reply,
+            card_key=key,
+        )
+        try:
+            await self._pg._watch.enqueue([message], now=self._pg._clock.now())
+        except Exception:
+            # Progress is a courtesy: a failed card write must not lose the run's answers.
+            log.exception("compare progress card failed", extra={"run": run.id})
+
+
+# ---------------------------------------------------------------------- from-logs helpers
+
+
+def parse_since(text: str) -> timedelta:
+    """`30m`, `12h`, `7d`, `2w` -> a duration; anything else is a UsageError."""
+    found = _DURATION.match(text.strip().lower())
+    if found is None:
+        raise UsageError(
+            f"since={clip(text, 20)} is not a duration like 30m, 12h, 7d or 2w.",
+            usage=SPECS["dataset"].usage,
+        )
+    amount, unit = int(found.group(1)), found.group(2)
+    return timedelta(**{_UNITS[unit]: amount})
+
+
+def parse_meta(text: str | None) -> dict[str, str]:
+    """`app=support,env=prod` -> {"app": "support", "env": "prod"}."""
+    if not text:
+        return {}
+    pairs: dict[str, str] = {}
+    for part in text.split(","):
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise UsageError(
+                f"meta={clip(text, 40)}: write key=value pairs separated by commas.",
+                usage=SPECS["dataset"].usage,
+            )
+        pairs[key.strip()] = value.strip()
+    return pairs
+
+
+def training_lines(completions: Sequence[StoredCompletion]) -> tuple[list[str], int]:
+    """One chat training example per stored completion (request messages + its answer),
+    oldest first, duplicates dropped; also how many were skipped."""
+    seen: set[str] = set()
+    lines: list[str] = []
+    skipped = 0
+    for item in reversed(completions):
+        messages = [
+            m for m in item.messages if m.role in ("system", "developer", "user", "assistant")
+        ]
+        if not item.answer.strip() or not any(m.role == "user" for m in messages):
+            skipped += 1
+            continue
+        turns = [
+            {"role": "system" if m.role == "developer" else m.role, "content": m.content}
+            for m in messages
+        ]
+        turns.append({"role": "assistant", "content": item.answer})
+        line = json.dumps({"messages": turns}, ensure_ascii=False)
+        if line in seen:
+            skipped += 1
+            continue
+        seen.add(line)
+        lines.append(line)
+    return lines, skipped
+
+
+def _turns(line: str) -> str:
+    messages: Sequence[Mapping[str, str]] = json.loads(line)["messages"]
+    return " → ".join(f"{m['role']}: {m['content']}" for m in messages if m["role"] != "system")
+
+
+def _temp_file(content: bytes) -> Path:
+    fd, name = tempfile.mkstemp(prefix="ftbot-logs-", suffix=".jsonl")
+    with os.fdopen(fd, "wb") as out:
+        out.write(content)
+    return Path(name)
+
+
+def _remove(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+
+
+# ---------------------------------------------------------------------- formatting
+
+
+def _share(count: int, of: int) -> str:
+    return "—" if of == 0 else f"{count}/{of} ({count / of:.0%})"
+
+
+def _grade(summary: ModelSummary) -> str:
+    if summary.grade_mean is None:
+        return "—"
+    return f"{summary.grade_mean * 10:.1f}/10 ({summary.graded} graded)"
+
+
+def _seconds(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f} s"
+
+
+def _tokens(summary: ModelSummary) -> str:
+    return f"{summary.prompt_tokens:,} / {summary.completion_tokens:,}"
+
+
+def _money(value: float | None) -> str:
+    if value is None:
+        return "no price known"
+    return f"${value:,.4f}" if value < 1 else f"${value:,.2f}"
+
+
+def _verdict(a: ModelSummary, b: ModelSummary, run: CompareRun) -> str:
+    def score(s: ModelSummary) -> float:
+        if run.grader and s.grade_mean is not None:
+            return s.grade_mean
+        return s.normalized / s.answered if s.answered else 0.0
+
+    sa, sb = score(a), score(b)
+    what = "grade" if run.grader else "normalized match"
+    if abs(sa - sb) < 1e-9:
+        return f"A and B tie on {what}."
+    better, worse = ("A", "B") if sa > sb else ("B", "A")
+    return (
+        f"{better} scores higher on {what} ({max(sa, sb):.0%} vs {min(sa, sb):.0%} for {worse})."
+    )
+
+
+__all__ = [
+    "DRAFT_PREFIX",
+    "RUN_PREFIX",
+    "Playground",
+    "PlaygroundSettings",
+    "parse_meta",
+    "parse_since",
+    "training_lines",
+]
