@@ -293,6 +293,10 @@ class Playground:
             tone=Tone.WARNING,
         )
 
+    def live_runs(self, team: str) -> list[str]:
+        """The ids of this team's comparisons still running in this process."""
+        return [run_id for owner, run_id in self._runs if owner == team]
+
     def is_run(self, ident: str) -> bool:
         return ident.startswith(RUN_PREFIX)
 
