@@ -352,12 +352,14 @@ class Service:
         return Reply(
             title=f"{len(files)} file(s)",
             table=Table(
-                headers=("alias", "file id", "examples", "size", "uploaded"),
+                headers=("alias", "file id", "format", "examples", "tokens", "size", "uploaded"),
                 rows=tuple(
                     (
                         f.alias,
                         f.provider_file_id,
-                        str(f.examples),
+                        f.format,
+                        f"{f.examples:,}",
+                        f"{f.tokens:,}" if f.tokens is not None else "—",
                         _size(f.bytes),
                         format_time(f.created_at),
                     )

@@ -98,6 +98,10 @@ async def test_upload_keeps_format_examples_tokens_and_reuses_by_sha256(
     assert (record.format, record.examples) == ("preference", 10)
     assert record.tokens is not None
     assert record.tokens > 0
+    listed = await w.run("/finetune files", actor())
+    assert listed.table is not None
+    [row] = listed.table.rows
+    assert row[:5] == ("prefs", record.provider_file_id, "preference", "10", f"{record.tokens:,}")
     again = await w.run(f"/finetune upload {prefs} alias=prefs2", actor())
     assert "already uploaded as 'prefs'" in again.title
     assert w.provider.calls["upload_file"] == 1
