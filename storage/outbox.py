@@ -58,55 +58,71 @@ def _message_from_row(row: Row[Any]) -> OutboxMessage:
     )
 
 
+ROWS_PER_STATEMENT = 500
+"""Keeps a multi-row insert well under SQLite's limit of 32,766 bound parameters."""
+
+
 async def insert_messages(
     conn: AsyncConnection, messages: Sequence[OutboxMessage], now: datetime
 ) -> int:
-    """INSERT ... ON CONFLICT (dedupe_key) DO NOTHING, one row at a time to count the new ones."""
+    """One multi-row INSERT ... ON CONFLICT (dedupe_key) DO NOTHING; RETURNING counts new rows."""
+    if not messages:
+        return 0
+    rows = [
+        {
+            "team_id": message.team_id,
+            "dedupe_key": message.dedupe_key,
+            "kind": message.kind,
+            "job_id": message.job_id,
+            "card_key": message.card_key,
+            "target_platform": str(message.target.platform),
+            "target_workspace_id": message.target.workspace_id,
+            "target_channel_id": message.target.channel_id,
+            "target_thread_id": message.target.thread_id,
+            "body_json": reply_to_dict(message.reply),
+            "created_at": now,
+            "available_at": now,
+            "attempts": 0,
+            "dead": False,
+            "superseded": False,
+        }
+        for message in messages
+    ]
     inserted = 0
-    for message in messages:
+    for start in range(0, len(rows), ROWS_PER_STATEMENT):
         stmt = (
             insert(conn, outbox)
-            .values(
-                team_id=message.team_id,
-                dedupe_key=message.dedupe_key,
-                kind=message.kind,
-                job_id=message.job_id,
-                card_key=message.card_key,
-                target_platform=str(message.target.platform),
-                target_workspace_id=message.target.workspace_id,
-                target_channel_id=message.target.channel_id,
-                target_thread_id=message.target.thread_id,
-                body_json=reply_to_dict(message.reply),
-                created_at=now,
-                available_at=now,
-                attempts=0,
-                dead=False,
-                superseded=False,
-            )
+            .values(rows[start : start + ROWS_PER_STATEMENT])
             .on_conflict_do_nothing(index_elements=[outbox.c.dedupe_key])
             .returning(outbox.c.id)
         )
-        if (await conn.execute(stmt)).first() is not None:
-            inserted += 1
+        inserted += len((await conn.execute(stmt)).all())
     return inserted
 
 
 async def insert_points(
     conn: AsyncConnection, team_id: str, job_id: str, points: Sequence[MetricPoint]
 ) -> None:
-    for point in points:
+    """One multi-row insert per poll, not one per step: a busy poll carries dozens of steps."""
+    if not points:
+        return
+    rows = [
+        {
+            "team_id": team_id,
+            "job_id": job_id,
+            "step": point.step,
+            "total_steps": point.total_steps,
+            "train_loss": point.train_loss,
+            "train_accuracy": point.train_accuracy,
+            "valid_loss": point.valid_loss,
+            "valid_accuracy": point.valid_accuracy,
+        }
+        for point in points
+    ]
+    for start in range(0, len(rows), ROWS_PER_STATEMENT):
         await conn.execute(
             insert(conn, job_metrics)
-            .values(
-                team_id=team_id,
-                job_id=job_id,
-                step=point.step,
-                total_steps=point.total_steps,
-                train_loss=point.train_loss,
-                train_accuracy=point.train_accuracy,
-                valid_loss=point.valid_loss,
-                valid_accuracy=point.valid_accuracy,
-            )
+            .values(rows[start : start + ROWS_PER_STATEMENT])
             .on_conflict_do_nothing(index_elements=[job_metrics.c.job_id, job_metrics.c.step])
         )
 

@@ -297,3 +297,15 @@ async def test_two_engines_racing_claim_outbox_disjoint_rows(db_url: str, store:
         first, second = await asyncio.gather(drain(a, "a"), drain(b, "b"))
     assert not set(first) & set(second)
     assert sorted(first + second) == keys
+
+
+async def test_a_poll_with_more_rows_than_one_statement_holds(store: SqlStore) -> None:
+    await _jobs(store, "j1")
+    (claim,) = await _claim(store)
+    points = tuple(MetricPoint(step=n, train_loss=1.0 / n) for n in range(1, 1301))
+    keys = tuple(f"j1:ev-{n}" for n in range(1201))
+    assert await _commit(store, claim, points=points, messages=keys)
+    stored = await store.list_metric_points("slack:T1", "j1")
+    assert [p.step for p in stored] == list(range(1, 1301))
+    assert await store.enqueue([f.message(key) for key in keys[:700]], now=T0) == 0
+    assert await store.enqueue([f.message("j1:new")], now=T0) == 1
