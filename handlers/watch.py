@@ -149,6 +149,10 @@ class Watcher:
 
     async def _sweep_team(self, team_id: str, claims: list[WatchClaim], stats: SweepStats) -> None:
         provider = await self._providers.for_team(team_id)
+        # Read once per team and sweep, not once per job: the team's settings do not change
+        # within a sweep, and most sweeps of a busy team poll several of its jobs.
+        team = await self._store.get_team(team_id)
+        interval = team.metric_interval_seconds if team else self._settings.metric_interval_seconds
         states: dict[str, JobState] = {}
         if len(claims) > 1:
             # One list call answers every job's status; fall back to one call per missing job.
@@ -163,7 +167,7 @@ class Watcher:
                 return
         for claim in claims:
             try:
-                await self._poll(claim, provider, states.get(claim.job.id), stats)
+                await self._poll(claim, provider, states.get(claim.job.id), interval, stats)
             except ProviderError as error:
                 if error.kind is ProviderErrorKind.NOT_FOUND:
                     await self._close_gone(claim, stats)
@@ -185,6 +189,7 @@ class Watcher:
         claim: WatchClaim,
         provider: Provider,
         listed: JobState | None,
+        interval: float,
         stats: SweepStats,
     ) -> None:
         job = claim.job
@@ -197,8 +202,6 @@ class Watcher:
         if state.status == "running" or changed or state.terminal:
             stats.provider_calls += 1
             events = await provider.list_events_after(job.id, claim.cursor)
-        team = await self._store.get_team(job.team_id)
-        interval = team.metric_interval_seconds if team else self._settings.metric_interval_seconds
         plan = await self._plan(claim, state, events, interval)
         ok = await self._watch.commit_poll(
             claim,
