@@ -110,6 +110,12 @@ class Settings(BaseSettings):
     lease_seconds: float = Field(default=60.0, ge=1, le=3600)
     outbox_retention_days: float = Field(default=7.0, gt=0, le=3650)
 
+    # compare
+    compare_concurrency: int = Field(default=8, ge=1, le=256)
+    """Chat calls in flight at once per comparison."""
+    compare_max_examples: int = Field(default=500, ge=1, le=100_000)
+    """The test-set cap: a comparison asking for more examples is refused."""
+
     @field_validator("log_level")
     @classmethod
     def _level(cls, value: str) -> str:

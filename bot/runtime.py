@@ -30,6 +30,7 @@ from bot.tokenizer import TiktokenTokenizer
 from bot.web import ReadinessCheck, WebServer, build_web_app
 from handlers.errors import ConfigError
 from handlers.model import Platform
+from handlers.playground import PlaygroundSettings
 from handlers.ports import Clock, Notifier, Provider
 from handlers.pricing import load_price_table
 from handlers.service import Service
@@ -132,6 +133,10 @@ async def build_runtime(
         charts=charts,
         tokenizer=TiktokenTokenizer(),
         prices=load_price_table(settings.prices_file),
+        playground=PlaygroundSettings(
+            concurrency=settings.compare_concurrency,
+            max_examples=settings.compare_max_examples,
+        ),
     )
     watch = watch_settings or WatchSettings(
         running_poll_seconds=settings.running_poll_seconds,

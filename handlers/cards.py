@@ -173,5 +173,17 @@ def completion_notice(job: Job, points: Sequence[MetricPoint], chart_png: bytes 
         tone=STATUS_TONE.get(state.status, Tone.INFO),
         mentions=mention,
         attachments=attachments,
-        buttons=(Button(label="Chart", action="chart", value=state.id),),
+        buttons=(Button(label="Chart", action="chart", value=state.id), *_try_buttons(state)),
+    )
+
+
+def _try_buttons(state: JobState) -> tuple[Button, ...]:
+    """Try asks the new model a prompt of its validation (else training) file and shows the
+    reference beside the answer; Compare runs the validation file on it and on its base.
+    The value is the job id: short enough for any platform's button, and scoped by team."""
+    if state.status != "succeeded" or not state.fine_tuned_model:
+        return ()
+    return (
+        Button(label="Try", action="try", value=state.id, style=ButtonStyle.PRIMARY),
+        Button(label="Compare with base", action="compare", value=state.id),
     )

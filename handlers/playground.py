@@ -125,6 +125,11 @@ class Playground:
     async def resolve(self, team: str, name: str, provider: Provider) -> Resolved:
         """A team model, or a base model; another team's model reads as unknown."""
         own = await self._store.get_model(team, name)
+        if own is None and name.startswith("ftjob-"):
+            # A completion notice's buttons carry the job id: the model it made.
+            job = await self._store.get_job(team, name)
+            if job is not None and job.state.fine_tuned_model:
+                own = await self._store.get_model(team, job.state.fine_tuned_model)
         if own is not None:
             return Resolved(name=own.name, base=own.base_model, job_id=own.job_id)
         if not name.startswith("ft:"):
@@ -204,7 +209,15 @@ class Playground:
 
     # ------------------------------------------------------------------ compare
 
-    async def compare(self, request: CompareRequest, actor: Actor) -> Reply:
+    async def compare(
+        self,
+        request: CompareRequest,
+        actor: Actor,
+        *,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Reply:
+        """Both models on the test set; progress goes to an edited card (chat platforms) and
+        to `progress(calls done, calls total)` (the console prints it)."""
         team = actor.team_id
         if request.model_a == "cancel":
             if not request.model_b:
@@ -250,7 +263,7 @@ class Playground:
             grader=grader.name if grader else None,
         )
         self._runs[(team, run.id)] = run
-        card = _Card(self, run, actor)
+        card = _Card(self, run, actor, progress)
         try:
             await card.post(run)
             await run_comparison(
@@ -482,8 +495,15 @@ class Playground:
 class _Card:
     """The comparison's progress message: one card edited in place through the outbox."""
 
-    def __init__(self, playground: Playground, run: CompareRun, actor: Actor) -> None:
+    def __init__(
+        self,
+        playground: Playground,
+        run: CompareRun,
+        actor: Actor,
+        progress: Callable[[int, int], None] | None,
+    ) -> None:
         self._pg = playground
+        self._progress = progress
         self._actor = actor
         self._posted_step = -1
         self._run = run
@@ -493,6 +513,8 @@ class _Card:
         if not final and step == self._posted_step:
             return
         self._posted_step = step
+        if self._progress is not None and not final:
+            self._progress(run.done_calls, run.total_calls)
         done_cases = len(run.complete_cases)
         if final:
             status = (

@@ -919,6 +919,13 @@ def resolve_command(name: str) -> CommandSpec | None:
     return SPECS.get(ALIASES.get(key, key))
 
 
+def button_values(command: str, value: str) -> dict[str, object]:
+    """A button's value fills its command's first positional option (a job, model, draft id)."""
+    spec = resolve_command(command)
+    first = spec.positionals[0].name if spec is not None and spec.positionals else "job"
+    return {first: value}
+
+
 def build_request(command: str, values: Mapping[str, object]) -> Request:
     """Check and convert option values (text or typed) and build the command's request.
 

@@ -161,13 +161,15 @@ class Service:
             await self._audit(actor, name, request, reply)
         return reply
 
-    async def handle_text(self, text: str, actor: Actor) -> Reply:
+    async def handle_text(
+        self, text: str, actor: Actor, *, progress: Progress | None = None
+    ) -> Reply:
         """Parse one command line (Slack text, console) and answer it; bad text gets usage."""
         try:
             request = parse(text)
         except UsageError as error:
             return error_reply(error.message, usage=error.usage)
-        return await self.handle(request, actor)
+        return await self.handle(request, actor, progress=progress)
 
     async def fine_tunable_models(self, actor: Actor, query: str = "") -> list[str]:
         """Base models the provider offers for fine-tuning, plus the team's own models."""
@@ -234,7 +236,8 @@ class Service:
             case TryRequest():
                 return await self.playground.try_model(request, actor)
             case CompareRequest():
-                return await self.playground.compare(request, actor)
+                progress = _stage(_progress.get(), "comparing")
+                return await self.playground.compare(request, actor, progress=progress)
             case DatasetRequest():
                 return await self.playground.dataset(request, actor)
             case SettingsRequest(metric_interval=interval):
@@ -785,7 +788,7 @@ def is_fine_tunable(model: str) -> bool:
 
 
 Progress = Callable[[str, int, int], None]
-"""(stage, bytes done, bytes total); stage is "validating" or "uploading"."""
+"""(stage, done, total): bytes for "validating" and "uploading", chat calls for "comparing"."""
 
 _progress: ContextVar[Progress | None] = ContextVar("finetune_progress", default=None)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bot.config import Settings
 from bot.console.notifier import ConsoleNotifier
-from bot.console.render import render_with_attachments
+from bot.console.render import progress_printer, render_with_attachments
 from bot.runtime import build_runtime, schedule_ticks
 from handlers.model import Actor, Platform
 
@@ -56,7 +56,7 @@ async def run_console(
                 continue
             if line in {"quit", "exit", "/quit", "/exit"}:
                 break
-            reply = await runtime.service.handle_text(line, actor)
+            reply = await runtime.service.handle_text(line, actor, progress=progress_printer(out))
             out(render_with_attachments(reply, attachments_dir) + "\n")
     return 0
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from importlib import resources
 from pathlib import Path
@@ -14,9 +15,10 @@ from bot.clock import SystemClock
 from bot.config import ProviderKind, load_settings
 from bot.console.app import console_actor
 from bot.console.notifier import ConsoleNotifier
-from bot.console.render import render_with_attachments
+from bot.console.render import progress_printer, render_with_attachments
 from bot.providers.sandbox import FAST_TIMING, SandboxProvider
 from bot.runtime import build_runtime, schedule_ticks
+from handlers.chat import ChatMessage
 from handlers.model import Platform
 from handlers.parse import parse
 from handlers.watch import WatchSettings
@@ -37,6 +39,29 @@ def _copy_datasets(target: Path) -> list[Path]:
     return copied
 
 
+async def _evaluate(
+    command: Callable[[str], Awaitable[str]],
+    provider: SandboxProvider,
+    model: str,
+    valid: Path,
+    write: Callable[[str], None],
+) -> None:
+    """Try the new model, build a draft training file from logged traffic, then compare."""
+    write("\n-- evaluate and try --\n")
+    await command(f"/finetune try {model} How do I reset my password?")
+    # What an app that logs with store=true leaves behind: the validation prompts, answered.
+    for line in (await asyncio.to_thread(valid.read_text, encoding="utf-8")).splitlines():
+        messages = tuple(
+            ChatMessage(role=m["role"], content=m["content"])
+            for m in json.loads(line)["messages"]
+            if m["role"] != "assistant"
+        )
+        await provider.chat(BASE_MODEL, messages, store=True, metadata={"app": "support"})
+    await command(f"/finetune dataset from-logs model={BASE_MODEL} meta=app=support since=1d")
+    write("\n-- base versus fine-tuned on the bundled validation file --\n")
+    await command(f"/finetune compare {model} {BASE_MODEL} file=support-valid")
+
+
 def _fresh_dir(out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     for leftover in out_dir.glob("demo.db*"):
@@ -47,7 +72,8 @@ def _fresh_dir(out_dir: Path) -> Path:
 async def run_demo(
     *, out_dir: Path, write: Callable[[str], None], budget_seconds: float = 55.0
 ) -> int:
-    """Upload, start, watch to the end, chart, list; exit status 0 when the job succeeded."""
+    """Upload, start, watch to the end, chart, list, try, draft from logs, compare with base;
+    exit status 0 when the job succeeded."""
     started = time.monotonic()
     out = await asyncio.to_thread(_fresh_dir, out_dir)
     train, valid = await asyncio.to_thread(_copy_datasets, out / "data")
@@ -85,7 +111,9 @@ async def run_demo(
 
         async def command(line: str) -> str:
             write(f"\n$ {line}\n")
-            reply = await runtime.service.handle(parse(line), actor)
+            reply = await runtime.service.handle(
+                parse(line), actor, progress=progress_printer(write)
+            )
             write(render_with_attachments(reply, out) + "\n")
             return reply.title
 
@@ -119,12 +147,15 @@ async def run_demo(
                 f"(status {final.state.status}).\n"
             )
             return 1
-        runtime.ticker.stop()
         write("\n-- after the job --\n")
         await command("/finetune list")
         await command("/finetune models")
         await command(f"/finetune chart {job_id}")
         chart = out / f"{job_id}-loss.png"
+        model = final.state.fine_tuned_model
+        if model:
+            await _evaluate(command, provider, model, valid, write)
+        runtime.ticker.stop()
         elapsed = time.monotonic() - started
         write(
             f"\nJob {job_id} ended {final.state.status}"

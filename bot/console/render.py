@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 from handlers.replies import Reply, Table, Tone
@@ -41,6 +42,16 @@ def render_text(reply: Reply, *, width: int = 100) -> str:
     if reply.footer:
         out.append(f"  — {reply.footer}")
     return "\n".join(out)
+
+
+def progress_printer(write: Callable[[str], None]) -> Callable[[str, int, int], None]:
+    """The core's progress callback as lines: a comparison's calls (uploads stay quiet)."""
+
+    def show(stage: str, done: int, total: int) -> None:
+        if stage == "comparing":
+            write(f"  … comparing: {done}/{total} calls ({done / max(total, 1):.0%})\n")
+
+    return show
 
 
 def render_with_attachments(reply: Reply, attachments_dir: Path) -> str:

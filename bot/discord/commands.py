@@ -24,6 +24,7 @@ from bot.discord.buttons import JobButton
 from bot.discord.render import clip, render
 from handlers.errors import UsageError
 from handlers.model import Actor, Platform, team_id_for
+from handlers.playground import RUN_PREFIX
 from handlers.ports import Store
 from handlers.replies import Reply, Visibility, error_reply
 from handlers.requests import (
@@ -34,6 +35,7 @@ from handlers.requests import (
     Request,
     UploadRequest,
     build_request,
+    button_values,
     command_names,
 )
 from handlers.service import Service
@@ -50,7 +52,11 @@ PRIVATE_COMMANDS = frozenset({"help"})
 MODAL_FIELDS = ("file", "model", "validation", "epochs", "suffix")
 """The start form's free-text fields (a modal holds at most five)."""
 CONFIRM_ACTIONS = frozenset({"cancel"})
-BUTTON_ACTIONS = frozenset({"cancel", "pause", "resume", "inspect", "chart"})
+BUTTON_ACTIONS = frozenset(
+    {"cancel", "pause", "resume", "inspect", "chart", "try", "compare", "dataset"}
+)
+PUBLIC_BUTTONS = frozenset({"try", "compare", "dataset"})
+"""Their answers are for the channel (a comparison, an upload), not only the presser."""
 DM_TEXT = "Use /finetune in a server: jobs, files and models belong to a server's team."
 
 AnyInteraction = discord.Interaction[Any]
@@ -335,18 +341,22 @@ class DiscordCommands:
             message = render(
                 Reply(
                     title=f"Really {action} {value}?",
-                    lines=("Training stops and cannot be resumed.",),
+                    lines=(
+                        "The comparison stops; the partial results are kept."
+                        if value.startswith(RUN_PREFIX)
+                        else "Training stops and cannot be resumed.",
+                    ),
                     visibility=Visibility.EPHEMERAL,
                 )
             )
             await interaction.response.send_message(embed=message.embed, view=view, ephemeral=True)
             return
         try:
-            request = build_request(action, {"job": value})
+            request = build_request(action, button_values(action, value))
         except UsageError as error:
             await self._say(interaction, error_reply(error.message))
             return
-        await self.answer(interaction, actor, request, private=True)
+        await self.answer(interaction, actor, request, private=action not in PUBLIC_BUTTONS)
 
     # ------------------------------------------------------------------ autocomplete
 

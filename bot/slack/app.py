@@ -21,13 +21,14 @@ from handlers.errors import FineTuneError, UsageError
 from handlers.model import Actor, Platform
 from handlers.parse import parse
 from handlers.replies import Reply, Visibility, error_reply
-from handlers.requests import InspectRequest, UploadRequest, build_request
+from handlers.requests import InspectRequest, UploadRequest, build_request, button_values
 from handlers.service import Service
 
 log = logging.getLogger(__name__)
 
 COMMAND = "/finetune"
-JOB_ACTIONS = ("cancel", "pause", "resume", "inspect", "chart")
+JOB_ACTIONS = ("cancel", "pause", "resume", "inspect", "chart", "try", "compare", "dataset")
+"""Buttons whose value fills their command's first positional option (a job, model, draft)."""
 TAKE_FILE_ACTION = "ftbot_take_file"
 MODEL_CACHE_SECONDS = 600.0
 OPTIONS_BUDGET_SECONDS = 2.0  # Slack waits 3 s for options; leave room for the round trip
@@ -175,7 +176,7 @@ class SlackHandlers:
         message = body.get("message") or {}
         thread_ts = message.get("thread_ts") or message.get("ts")
         try:
-            request = build_request(name, {"job": str(action.get("value", ""))})
+            request = build_request(name, button_values(name, str(action.get("value", ""))))
         except UsageError as error:
             await _answer(error_reply(error.message), actor, client, respond)
             return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import subprocess
 import sys
@@ -57,6 +58,20 @@ def test_demo_runs_a_whole_job_life(tmp_path: Path) -> None:
     assert charts[0].read_bytes().startswith(PNG_SIGNATURE)
     assert f"Loss chart: {charts[0]}" in out
     assert "1 fine-tuned model(s)" in out
+    assert "[Chart] [Try] [Compare with base]" in out, "the completion offers try and compare"
+    assert "answered" in out
+    assert "training example(s) from the logs of gpt-4.1-mini-2025-04-14" in out
+    assert "… comparing: 24/24 calls (100%)" in out, "the comparison prints its progress"
+    assert "done: 12/12 examples of 'support-valid'" in out
+    assert "A scores higher on normalized match" in out
+    (table,) = list((tmp_path / "out").glob("cmp-*.csv"))
+    with table.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 24, "every example, both models"
+    assert {r["model"] for r in rows} == {
+        "gpt-4.1-mini-2025-04-14",
+        next(r["model"] for r in rows if r["model"].startswith("ft:")),
+    }
     assert "Traceback" not in result.stderr
 
 
