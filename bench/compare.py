@@ -106,7 +106,10 @@ async def run(tmp: Path, *, examples: int, concurrency: int, delay_s: float) -> 
     )
     assert reply.tone is Tone.SUCCESS, reply
     (job,) = await store.list_jobs(who.team_id)
-    while not (state := await provider.get_job(job.id)).terminal:
+    for _ in range(200):  # the simulated job takes a few milliseconds
+        state = await provider.get_job(job.id)
+        if state.terminal:
+            break
         await asyncio.sleep(0.05)
     await service.handle_text(f"/finetune inspect {job.id}", who)  # records the model
     model = state.fine_tuned_model
