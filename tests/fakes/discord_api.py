@@ -665,8 +665,7 @@ class FakeDiscord:
             "embeds": body.get("embeds") or [],
             "components": body.get("components") or [],
             "attachments": [
-                {"id": self.new_id(), "filename": name, "size": len(data)}
-                for name, data in files.items()
+                self._attachment(channel_id, name, data) for name, data in files.items()
             ],
             "mentions": [],
             "mention_roles": [],
@@ -696,7 +695,7 @@ class FakeDiscord:
                 message[key] = body[key] if body[key] is not None else message[key]
         if "attachments" in body:
             message["attachments"] = [
-                {"id": self.new_id(), "filename": name, "size": len(data)}
+                self._attachment(str(message["channel_id"]), name, data)
                 for name, data in files.items()
             ]
             message["_files"] = files
@@ -709,6 +708,12 @@ class FakeDiscord:
             if message.get("_interaction_token") == token and message.get("_original"):
                 return str(message["id"])
         return None
+
+    def _attachment(self, channel_id: str, name: str, data: bytes) -> Json:
+        """discord.py reads `url` and `proxy_url` of every attachment of a message it parses."""
+        aid = self.new_id()
+        url = f"https://cdn.discordapp.com/attachments/{channel_id}/{aid}/{name}"
+        return {"id": aid, "filename": name, "size": len(data), "url": url, "proxy_url": url}
 
     def _public(self, message: Json) -> Json:
         return {k: v for k, v in message.items() if not k.startswith("_")}
