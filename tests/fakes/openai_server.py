@@ -58,6 +58,10 @@ class Route:
     LIST_MODELS = "GET /models"
     GET_MODEL = "GET /models/{model}"
     DELETE_MODEL = "DELETE /models/{model}"
+    FILE_CONTENT = "GET /files/{file_id}/content"
+    CHAT = "POST /chat/completions"
+    LIST_CHAT = "GET /chat/completions"
+    CHAT_MESSAGES = "GET /chat/completions/{completion_id}/messages"
     CREATE_UPLOAD = "POST /uploads"
     ADD_UPLOAD_PART = "POST /uploads/{upload_id}/parts"
     COMPLETE_UPLOAD = "POST /uploads/{upload_id}/complete"
@@ -193,6 +197,12 @@ class FakeOpenAI:
         """Per job, oldest first (served newest first)."""
         self.checkpoints: dict[str, list[Json]] = {}
         self.models: dict[str, Json] = {}
+        self.chat_completions: dict[str, Json] = {}
+        """Stored completions (`store: true`), in creation order, with their request messages
+        under `_messages`."""
+        self.answer: Callable[[str, list[Json]], str] = lambda model, messages: (
+            f"echo: {messages[-1].get('content', '')}" if messages else "echo"
+        )
         self.uploads: dict[str, Json] = {}
         self.upload_parts: dict[str, bytes] = {}
         """Part id -> its bytes (tests keep parts small)."""
@@ -431,6 +441,10 @@ class FakeOpenAI:
             Route.LIST_MODELS: self._list_models,
             Route.GET_MODEL: self._get_model,
             Route.DELETE_MODEL: self._delete_model,
+            Route.FILE_CONTENT: self._file_content,
+            Route.CHAT: self._chat,
+            Route.LIST_CHAT: self._list_chat,
+            Route.CHAT_MESSAGES: self._chat_messages,
             Route.CREATE_UPLOAD: self._create_upload,
             Route.ADD_UPLOAD_PART: self._add_upload_part,
             Route.COMPLETE_UPLOAD: self._complete_upload,
@@ -578,6 +592,93 @@ class FakeOpenAI:
 
     async def _get_file(self, request: web.Request) -> web.StreamResponse:
         return _json(self._file(request))
+
+    async def _file_content(self, request: web.Request) -> web.StreamResponse:
+        file = self._file(request)
+        return web.Response(
+            body=self.file_contents.get(file["id"], b""), content_type="application/octet-stream"
+        )
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        """POST /chat/completions (CreateChatCompletionResponse); `store: true` keeps it."""
+        body = request[_BODY]
+        if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
+            raise _ApiError(400, "Missing required parameter: 'messages'.", param="messages")
+        model = body.get("model")
+        if not isinstance(model, str) or model not in self.models:
+            raise _ApiError(404, f"The model `{model}` does not exist.", param="model")
+        messages: list[Json] = body["messages"]
+        content = self.answer(model, messages)
+        prompt_tokens = sum(len(str(m.get("content", ""))) // 4 + 4 for m in messages)
+        completion: Json = {
+            "id": self.new_id("chatcmpl"),
+            "object": "chat.completion",
+            "created": self.now(),
+            "model": model,
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": "stop",
+                    "logprobs": None,
+                    "message": {"role": "assistant", "content": content, "refusal": None},
+                }
+            ],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": len(content) // 4 + 1,
+                "total_tokens": prompt_tokens + len(content) // 4 + 1,
+            },
+            "metadata": body.get("metadata") or {},
+        }
+        if body.get("store"):
+            self.chat_completions[completion["id"]] = {**completion, "_messages": messages}
+        return _json(completion)
+
+    async def _list_chat(self, request: web.Request) -> web.StreamResponse:
+        """GET /chat/completions: model, metadata[k]=v, after, limit (20), order (asc)."""
+        wanted = {
+            key[len("metadata[") : -1]: value
+            for key, value in request.query.items()
+            if key.startswith("metadata[") and key.endswith("]")
+        }
+        model = request.query.get("model")
+        items = [
+            {k: v for k, v in c.items() if not k.startswith("_")}
+            for c in self.chat_completions.values()
+            if (model is None or c["model"] == model)
+            and all(c["metadata"].get(k) == v for k, v in wanted.items())
+        ]
+        if request.query.get("order", "asc") == "desc":
+            items.reverse()
+        page, has_more = _page(items, request, default_limit=20)
+        return _json(
+            {
+                "object": "list",
+                "data": page,
+                "first_id": page[0]["id"] if page else None,
+                "last_id": page[-1]["id"] if page else None,
+                "has_more": has_more,
+            }
+        )
+
+    async def _chat_messages(self, request: web.Request) -> web.StreamResponse:
+        completion = self.chat_completions.get(request.match_info["completion_id"])
+        if completion is None:
+            raise _ApiError(404, "No chat completion found.", param="completion_id")
+        data = [
+            {"id": f"{completion['id']}-{i}", **message, "content_parts": None}
+            for i, message in enumerate(completion["_messages"])
+        ]
+        page, has_more = _page(data, request, default_limit=20)
+        return _json(
+            {
+                "object": "list",
+                "data": page,
+                "first_id": page[0]["id"] if page else None,
+                "last_id": page[-1]["id"] if page else None,
+                "has_more": has_more,
+            }
+        )
 
     async def _delete_file(self, request: web.Request) -> web.StreamResponse:
         file = self._file(request)
