@@ -25,6 +25,8 @@ SEEN_RATE: Final = 0.95
 """How often a fine-tuned model repeats the answer of a prompt it trained on."""
 GENERALISE_RATE: Final = 0.7
 """How often it gives the reference answer of a validation prompt it never trained on."""
+GRADER_MARK: Final = "You grade an answer against a reference answer"
+"""A system message starting so is answered as a grader: a whole number from 0 to 10."""
 NEAR_MISS_RATE: Final = 0.15
 """How often any model gives the reference in other casing and punctuation."""
 
@@ -83,6 +85,19 @@ def _fraction(*parts: str) -> float:
     return int.from_bytes(digest, "big") / 2**64
 
 
+def _grade(messages: Sequence[ChatMessage]) -> str:
+    """A grader's answer: 10 for the reference's words, else the share of them it has."""
+    if not messages or GRADER_MARK not in messages[0].content:
+        return ""
+    text = messages[-1].content
+    reference = text.partition("Reference answer:\n")[2].partition("\n\nAnswer to grade:")[0]
+    answer = text.partition("Answer to grade:\n")[2]
+    want, got = set(reference.lower().split()), set(answer.lower().split())
+    if not want:
+        return "0"
+    return str(round(10 * len(want & got) / len(want)))
+
+
 def _near_miss(reference: str) -> str:
     return reference.lower().rstrip(".!?") + " "
 
@@ -129,8 +144,10 @@ class SandboxChat:
     ) -> ChatResult:
         key = prompt_key(messages)
         roll = _fraction(model, key)
-        content = ""
-        if learnt is not None:
+        content = _grade(messages)
+        if content:
+            pass
+        elif learnt is not None:
             seen = self._file_answers(learnt.training_file).get(key)
             held_out = self._file_answers(learnt.validation_file).get(key)
             if seen is not None and roll < SEEN_RATE:

@@ -126,11 +126,54 @@ async def test_compare_with_a_grader(w: World, tmp_path: Path) -> None:
         f"/finetune compare {model} {MODEL} file=valid n=4 grader={MODEL}", actor()
     )
     assert reply.table is not None
-    labels = [r[0] for r in reply.table.rows]
-    assert f"grade ({MODEL})" in labels
-    # The sandbox grader answers prose, not a number: every grade failed, named, not fatal.
-    assert any("The grader failed on 8 answer(s)" in line for line in reply.lines)
-    assert len(_rows(reply)) == 8
+    grades = {r[0]: r[1:] for r in reply.table.rows}[f"grade ({MODEL})"]
+    assert grades[0].startswith("10.0/10 (4 graded)")
+    assert float(grades[1].split("/")[0]) < 10
+    assert any("A scores higher on grade" in line for line in reply.lines)
+    rows = _rows(reply)
+    assert len(rows) == 8
+    assert all(r["grade"] for r in rows)
+
+
+class _FailingGrader:
+    """The sandbox, except that every grader call fails."""
+
+    def __init__(self, inner: SandboxProvider) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    async def chat(
+        self,
+        model: str,
+        messages: Sequence[ChatMessage],
+        *,
+        max_tokens: int | None = None,
+        store: bool = False,
+        metadata: Mapping[str, str] | None = None,
+    ) -> ChatResult:
+        if messages[0].content.startswith("You grade"):
+            raise ProviderError(ProviderErrorKind.SERVER)
+        return await self.inner.chat(model, messages, max_tokens=max_tokens)
+
+
+async def test_a_grader_that_errors_is_named_and_not_fatal(w: World, tmp_path: Path) -> None:
+    model = await _trained(w, tmp_path)
+    service = Service(
+        store=w.store,
+        watch_store=w.store,
+        providers=SharedProviderDirectory(_FailingGrader(w.provider)),  # type: ignore[arg-type]
+        clock=w.clock,
+        charts=w.charts,
+    )
+    reply = await service.handle_text(f"/finetune compare {model} n=3 grader={MODEL}", actor())
+    assert reply.tone is Tone.SUCCESS
+    assert any(
+        "The grader failed on 6 answer(s) (first: The provider had an internal error" in line
+        for line in reply.lines
+    )
+    assert all(r["error"].startswith("The provider had") for r in _rows(reply))
 
 
 async def test_compare_bad_input(w: World, tmp_path: Path) -> None:
