@@ -93,3 +93,11 @@ class ProviderError(FineTuneError):
 
 class ConfigError(FineTuneError):
     """A setting is missing or invalid; the message names it and how to set it."""
+
+
+class PermissionDeniedError(FineTuneError):
+    """The actor's role in the team does not allow the command (one plain private reply)."""
+
+
+class BudgetError(FineTuneError):
+    """A start would pass the team's monthly cap; the message gives spent, this job and cap."""

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from handlers.secrets import Secret
+
 TERMINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
 """Job states that never change again; every other status string is live (the API adds some)."""
 
@@ -300,3 +302,107 @@ class AuditEntry:
     arguments: str
     result: str
     at: datetime
+
+
+class Role(StrEnum):
+    """What a member may do in a team: each role includes the ones below it."""
+
+    VIEWER = "viewer"
+    OPERATOR = "operator"
+    ADMIN = "admin"
+
+    @property
+    def rank(self) -> int:
+        return _ROLE_RANKS[self]
+
+    def allows(self, needed: Role) -> bool:
+        return self.rank >= needed.rank
+
+
+_ROLE_RANKS = {Role.VIEWER: 0, Role.OPERATOR: 1, Role.ADMIN: 2}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RoleGrant:
+    team_id: str
+    user_id: str
+    role: Role
+    granted_by: str
+    at: datetime
+
+
+class TeamProviderKind(StrEnum):
+    OPENAI = "openai"
+    AZURE = "azure"
+    COMPATIBLE = "compatible"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TeamCredentials:
+    """A team's own provider account; `api_key` is a handlers.secrets.Secret, never printed."""
+
+    team_id: str
+    provider: TeamProviderKind
+    api_key: Secret
+    endpoint: str | None = None
+    api_version: str | None = None
+    set_by: str = ""
+    updated_at: datetime | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        return self.api_key.fingerprint
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Budget:
+    """A team's monthly cap and the cost above which a start waits for an admin (None: none)."""
+
+    team_id: str
+    monthly_cap: float | None = None
+    approve_over: float | None = None
+
+
+class ApprovalStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Approval:
+    """A start that waits for an admin because its estimated cost is above the threshold."""
+
+    id: str
+    team_id: str
+    requester_id: str
+    channel: ChannelAddress
+    request: Mapping[str, object]
+    """The start request's fields (handlers.governance encodes and decodes them)."""
+    cost: float | None
+    created_at: datetime
+    expires_at: datetime
+    status: ApprovalStatus = ApprovalStatus.PENDING
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    job_id: str | None = None
+
+    def expired(self, now: datetime) -> bool:
+        return self.status is ApprovalStatus.PENDING and now >= self.expires_at
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SpendEntry:
+    """One job's cost in a month: estimated at start, corrected by trained tokens at the end."""
+
+    team_id: str
+    job_id: str
+    month: str
+    estimated: float
+    price_per_million: float | None = None
+    actual: float | None = None
+
+    @property
+    def counted(self) -> float:
+        return self.actual if self.actual is not None else self.estimated

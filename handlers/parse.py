@@ -10,7 +10,15 @@ import re
 import shlex
 
 from handlers.errors import UsageError
-from handlers.requests import SPECS, HelpRequest, Request, build_request, resolve_command
+from handlers.requests import (
+    KEY_IN_TEXT,
+    SPECS,
+    HelpRequest,
+    Request,
+    build_request,
+    resolve_command,
+)
+from handlers.secrets import looks_like_secret
 
 PREFIXES = ("/finetune", "finetune", "/ft")
 MAX_LINE = 4000
@@ -19,6 +27,9 @@ _OPTION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
 def parse(text: str) -> Request:
     """Turn one command line into a typed request, or raise UsageError."""
+    if looks_like_secret(text):
+        # Before anything below can quote a token back into the channel.
+        raise UsageError(KEY_IN_TEXT, usage=SPECS["setup"].usage)
     if len(text) > MAX_LINE:
         raise UsageError(
             f"The command is too long ({len(text)} characters, at most {MAX_LINE}).",

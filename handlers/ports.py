@@ -10,7 +10,10 @@ from typing import Protocol
 
 from handlers.chat import ChatMessage, ChatResult, StoredCompletion
 from handlers.model import (
+    Approval,
+    ApprovalStatus,
     AuditEntry,
+    Budget,
     ChannelAddress,
     Checkpoint,
     Job,
@@ -20,8 +23,12 @@ from handlers.model import (
     MetricPoint,
     ProviderFile,
     ProviderModel,
+    Role,
+    RoleGrant,
+    SpendEntry,
     Subscription,
     Team,
+    TeamCredentials,
     TeamFile,
     TeamModel,
 )
@@ -174,7 +181,69 @@ class OutboxItem:
     """When the row was enqueued: the start of its notification latency."""
 
 
-class Store(Protocol):
+class KeyChecker(Protocol):
+    """Tries a team's key against its provider before the key is stored."""
+
+    async def check(self, credentials: TeamCredentials) -> None:
+        """Return if the provider accepts the key; raise ProviderError (AUTH when refused)."""
+        ...
+
+
+class TeamStore(Protocol):
+    """Roles, the team's own provider key, budgets, spend and approvals; all scoped by team."""
+
+    async def get_role(self, team_id: str, user_id: str) -> Role | None: ...
+
+    async def set_role(self, grant: RoleGrant) -> None: ...
+
+    async def remove_role(self, team_id: str, user_id: str) -> bool: ...
+
+    async def list_roles(self, team_id: str) -> Sequence[RoleGrant]: ...
+
+    async def can_store_secrets(self) -> bool:
+        """False when no encryption key is configured (FINETUNE_BOT_ENCRYPTION_KEYS)."""
+        ...
+
+    async def get_credentials(self, team_id: str) -> TeamCredentials | None: ...
+
+    async def set_credentials(self, credentials: TeamCredentials) -> None: ...
+
+    async def remove_credentials(self, team_id: str) -> bool: ...
+
+    async def get_budget(self, team_id: str) -> Budget: ...
+
+    async def set_budget(self, budget: Budget) -> None: ...
+
+    async def add_spend(self, entry: SpendEntry) -> None: ...
+
+    async def get_spend(self, team_id: str, job_id: str) -> SpendEntry | None: ...
+
+    async def settle_spend(self, team_id: str, job_id: str, actual: float) -> None: ...
+
+    async def month_spend(self, team_id: str, month: str) -> float:
+        """Sum over the month's jobs of the actual cost, or the estimate until it is known."""
+        ...
+
+    async def add_approval(self, approval: Approval) -> None: ...
+
+    async def get_approval(self, team_id: str, approval_id: str) -> Approval | None: ...
+
+    async def decide_approval(
+        self,
+        team_id: str,
+        approval_id: str,
+        *,
+        status: ApprovalStatus,
+        by: str,
+        at: datetime,
+    ) -> bool:
+        """Move a pending request to `status`; False when it was no longer pending."""
+        ...
+
+    async def set_approval_job(self, team_id: str, approval_id: str, job_id: str) -> None: ...
+
+
+class Store(TeamStore, Protocol):
     """Durable state; every read is scoped by team."""
 
     async def ensure_team(self, team: Team) -> Team: ...

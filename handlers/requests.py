@@ -12,13 +12,15 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from handlers.errors import UsageError
-from handlers.model import KNOWN_STATUSES, Method, SubscriptionFilter
+from handlers.model import KNOWN_STATUSES, Method, Role, SubscriptionFilter, TeamProviderKind
+from handlers.secrets import REDACTED, Secret, looks_like_secret
 
 MAX_SUFFIX = 64
 MAX_TEXT = 256
 _SUFFIX_RE = re.compile(r"^[A-Za-z0-9._-]+$")
 _ALIAS_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:._-]{0,255}$")
+_USER_RE = re.compile(r"^<@!?([A-Za-z0-9]{2,32})(?:\|[^>]{0,80})?>$|^@?([A-Za-z0-9]{2,32})$")
 
 
 # ----------------------------------------------------------------------------- requests
@@ -140,6 +142,48 @@ class SettingsRequest:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SetupRequest:
+    """No action opens the setup form; the form's submission (built by an adapter, never parsed
+    from text) carries the provider, the key and its endpoint."""
+
+    action: str | None = None
+    provider: TeamProviderKind | None = None
+    api_key: Secret | None = None
+    endpoint: str | None = None
+    api_version: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccessRequest:
+    action: str = "list"
+    user: str | None = None
+    role: Role | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BudgetRequest:
+    """No option shows the month; `cap` or `approve_over` (0 removes it) changes the policy."""
+
+    cap: float | None = None
+    approve_over: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApproveRequest:
+    approval_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RejectRequest:
+    approval_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuditRequest:
+    limit: int = 20
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TryRequest:
     """No prompt: a prompt from the model's validation (or training) file, with its reference."""
 
@@ -193,6 +237,12 @@ Request = (
     | UnsubscribeRequest
     | SubscriptionsRequest
     | SettingsRequest
+    | SetupRequest
+    | AccessRequest
+    | BudgetRequest
+    | ApproveRequest
+    | RejectRequest
+    | AuditRequest
     | TryRequest
     | CompareRequest
     | DatasetRequest
@@ -212,6 +262,8 @@ class OptionKind(StrEnum):
     MODEL = "model"
     ALIAS = "alias"
     SUFFIX = "suffix"
+    USER = "user"
+    APPROVAL = "approval"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -900,6 +952,152 @@ _EVALUATION_COMMANDS: tuple[CommandSpec, ...] = (
 )
 _COMMANDS = (*_COMMANDS, *_EVALUATION_COMMANDS)
 
+
+def _approval_option() -> OptionSpec:
+    return OptionSpec(
+        name="request",
+        kind=OptionKind.APPROVAL,
+        help="The approval request id, e.g. apr-1a2b3c4d",
+        required=True,
+        positional=True,
+        aliases=("id", "job", "approval"),
+        placeholder="REQUEST_ID",
+    )
+
+
+def _build_access(v: Mapping[str, object]) -> Request:
+    action = _opt_str(v, "action") or "list"
+    user, role = _opt_str(v, "user"), _opt_str(v, "role")
+    usage = SPECS["access"].usage
+    if action == "grant" and (user is None or role is None):
+        raise UsageError("Say whom and which role: access grant @user ROLE.", usage=usage)
+    if action == "revoke" and user is None:
+        raise UsageError("Say whom: access revoke @user.", usage=usage)
+    return AccessRequest(action=action, user=user, role=Role(role) if role else None)
+
+
+_TEAM_COMMANDS: tuple[CommandSpec, ...] = (
+    CommandSpec(
+        name="setup",
+        request_type=SetupRequest,
+        summary="Admins: set the team's own provider and key in a private form (never as text).",
+        options=(
+            OptionSpec(
+                name="action",
+                kind=OptionKind.CHOICE,
+                help="show: the current provider; remove: forget the team's key",
+                choices=("show", "remove"),
+                positional=True,
+            ),
+        ),
+        examples=("/finetune setup", "/finetune setup show", "/finetune setup remove"),
+        build=lambda v: SetupRequest(action=_opt_str(v, "action")),
+        mutating=True,
+    ),
+    CommandSpec(
+        name="access",
+        request_type=AccessRequest,
+        summary="Who may do what in this team; admins grant and revoke roles.",
+        options=(
+            OptionSpec(
+                name="action",
+                kind=OptionKind.CHOICE,
+                help="list, grant or revoke",
+                choices=("list", "grant", "revoke"),
+                positional=True,
+            ),
+            OptionSpec(
+                name="user",
+                kind=OptionKind.USER,
+                help="The member, as a mention (@name) or a user id",
+                positional=True,
+                placeholder="@USER",
+            ),
+            OptionSpec(
+                name="role",
+                kind=OptionKind.CHOICE,
+                help="viewer, operator or admin",
+                choices=tuple(r.value for r in Role),
+                positional=True,
+            ),
+        ),
+        examples=(
+            "/finetune access list",
+            "/finetune access grant @dana operator",
+            "/finetune access revoke @dana",
+        ),
+        build=_build_access,
+        aliases=("roles",),
+        mutating=True,
+    ),
+    CommandSpec(
+        name="budget",
+        request_type=BudgetRequest,
+        summary="This month's spend and cap; admins set the cap and the approval threshold.",
+        options=(
+            OptionSpec(
+                name="cap",
+                kind=OptionKind.FLOAT,
+                help="Monthly cap in USD (0 removes it)",
+                minimum=0,
+                maximum=10_000_000,
+                placeholder="USD",
+            ),
+            OptionSpec(
+                name="approve_over",
+                kind=OptionKind.FLOAT,
+                help="Starts estimated above this many USD wait for an admin (0 removes it)",
+                minimum=0,
+                maximum=10_000_000,
+                aliases=("approval", "threshold"),
+                placeholder="USD",
+            ),
+        ),
+        examples=("/finetune budget", "/finetune budget cap=200 approve_over=50"),
+        build=lambda v: BudgetRequest(
+            cap=_opt_float(v, "cap"), approve_over=_opt_float(v, "approve_over")
+        ),
+        mutating=True,
+    ),
+    CommandSpec(
+        name="approve",
+        request_type=ApproveRequest,
+        summary="Admins: approve a start waiting for approval (not your own).",
+        options=(_approval_option(),),
+        examples=("/finetune approve apr-1a2b3c4d",),
+        build=lambda v: ApproveRequest(approval_id=_str(v, "request")),
+        mutating=True,
+    ),
+    CommandSpec(
+        name="reject",
+        request_type=RejectRequest,
+        summary="Admins: reject a start waiting for approval.",
+        options=(_approval_option(),),
+        examples=("/finetune reject apr-1a2b3c4d",),
+        build=lambda v: RejectRequest(approval_id=_str(v, "request")),
+        mutating=True,
+    ),
+    CommandSpec(
+        name="audit",
+        request_type=AuditRequest,
+        summary="Admins: the team's latest mutating actions (who, what, result, when).",
+        options=(
+            OptionSpec(
+                name="limit",
+                kind=OptionKind.INT,
+                help="How many entries (default 20)",
+                minimum=1,
+                maximum=200,
+                positional=True,
+                aliases=("n",),
+            ),
+        ),
+        examples=("/finetune audit", "/finetune audit 50"),
+        build=lambda v: AuditRequest(limit=_opt_int(v, "limit") or 20),
+    ),
+)
+_COMMANDS = (*_COMMANDS, *_TEAM_COMMANDS)
+
 SPECS: dict[str, CommandSpec] = {spec.name: spec for spec in _COMMANDS}
 ALIASES: dict[str, str] = {alias: spec.name for spec in _COMMANDS for alias in spec.aliases}
 _NAMES: dict[type, str] = {spec.request_type: spec.name for spec in _COMMANDS}
@@ -937,6 +1135,8 @@ def build_request(command: str, values: Mapping[str, object]) -> Request:
             f"Unknown command '{_clip(command)}'. Commands: {', '.join(SPECS)}.",
             usage="/finetune help",
         )
+    if any(isinstance(v, str) and looks_like_secret(v) for v in values.values()):
+        raise UsageError(KEY_IN_TEXT, usage=SPECS["setup"].usage)
     converted: dict[str, object] = {}
     for raw_name, raw_value in values.items():
         option = spec.option(raw_name)
@@ -1003,6 +1203,16 @@ def coerce(spec: CommandSpec, option: OptionSpec, raw: object) -> object:
             if not _SUFFIX_RE.match(suffix):
                 raise fail("may only hold letters, digits, '-', '_' and '.'")
             return suffix
+        case OptionKind.USER:
+            found = _USER_RE.match(str(text))
+            if not found:
+                raise fail("is not a member: mention them (@name) or give their user id")
+            return found.group(1) or found.group(2)
+        case OptionKind.APPROVAL:
+            ident = str(text)
+            if not _ID_RE.match(ident):
+                raise fail("is not a valid request id")
+            return ident
         case OptionKind.ALIAS:
             alias = str(text)
             if not _ALIAS_RE.match(alias):
@@ -1033,6 +1243,16 @@ def _check_range(
     return number
 
 
+KEY_IN_TEXT = (
+    f"That looks like an API key or token ({REDACTED} here). Never type keys in a channel: "
+    "an admin runs /finetune setup and pastes it in the private form. If it was a real key, "
+    "rotate it at the provider."
+)
+"""The refusal for a key-shaped value in command text; quotes no part of it."""
+
+
 def _clip(text: str, limit: int = 40) -> str:
     flat = " ".join(text.split())
+    if looks_like_secret(flat):
+        return REDACTED
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"

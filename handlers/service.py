@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 from handlers.cards import format_duration, format_time, job_card, progress_bar
@@ -29,15 +30,19 @@ from handlers.errors import (
     ProviderErrorKind,
     UsageError,
 )
+from handlers.governance import DEFAULT_APPROVAL_TTL, Governance, StartCost, settle_spend
 from handlers.model import (
     Actor,
+    Approval,
     AuditEntry,
+    ChannelAddress,
     Hyperparameters,
     Job,
     JobSpec,
     JobState,
     MetricPoint,
     ProviderFile,
+    Role,
     Subscription,
     Team,
     TeamFile,
@@ -48,6 +53,7 @@ from handlers.playground import Playground, PlaygroundSettings
 from handlers.ports import (
     ChartRenderer,
     Clock,
+    KeyChecker,
     Provider,
     ProviderDirectory,
     Store,
@@ -58,6 +64,10 @@ from handlers.pricing import PriceTable, estimate, load_price_table
 from handlers.replies import Attachment, Field, Reply, Table, Tone, Visibility, error_reply
 from handlers.requests import (
     SPECS,
+    AccessRequest,
+    ApproveRequest,
+    AuditRequest,
+    BudgetRequest,
     CancelRequest,
     ChartRequest,
     CheckpointsRequest,
@@ -70,10 +80,12 @@ from handlers.requests import (
     ListRequest,
     ModelsRequest,
     PauseRequest,
+    RejectRequest,
     Request,
     ResumeRequest,
     RmFileRequest,
     SettingsRequest,
+    SetupRequest,
     StartRequest,
     SubscribeRequest,
     SubscriptionsRequest,
@@ -84,6 +96,7 @@ from handlers.requests import (
     command_of,
     resolve_command,
 )
+from handlers.secrets import Secret, redact
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +118,10 @@ class Service:
         instance: str = "default",
         tokenizer: Tokenizer | None = None,
         prices: PriceTable | None = None,
+        keys: KeyChecker | None = None,
+        default_role: Role = Role.OPERATOR,
+        approval_ttl: timedelta = DEFAULT_APPROVAL_TTL,
+        credentials_changed: Callable[[str], None] | None = None,
         playground: PlaygroundSettings | None = None,
     ) -> None:
         # Without a real tokenizer counts are estimates, and every report says so.
@@ -116,6 +133,16 @@ class Service:
         self._clock = clock
         self._charts = charts
         self._instance = instance
+        self.governance = Governance(
+            store=store,
+            watch_store=watch_store,
+            clock=clock,
+            prices=self._prices,
+            keys=keys,
+            default_role=default_role,
+            approval_ttl=approval_ttl,
+            credentials_changed=credentials_changed,
+        )
         self.playground = Playground(
             store=store,
             watch_store=watch_store,
@@ -142,6 +169,7 @@ class Service:
             await self._store.ensure_team(
                 Team(id=actor.team_id, platform=actor.platform, workspace_id=actor.workspace_id)
             )
+            await self.governance.authorize(request, actor)
             reply = await self._dispatch(request, actor)
         except UsageError as error:
             reply = error_reply(error.message, usage=error.usage)
@@ -240,6 +268,16 @@ class Service:
                 return await self.playground.compare(request, actor, progress=progress)
             case DatasetRequest():
                 return await self.playground.dataset(request, actor)
+            case SetupRequest():
+                return await self.governance.setup(request, actor)
+            case AccessRequest():
+                return await self.governance.access(request, actor)
+            case BudgetRequest():
+                return await self.governance.budget(request, actor)
+            case ApproveRequest() | RejectRequest():
+                return await self.governance.decide(request, actor, self._launch_approved)
+            case AuditRequest():
+                return await self.governance.audit(request, actor)
             case SettingsRequest(metric_interval=interval):
                 return await self._settings(team, interval)
             case SubscriptionsRequest():
@@ -473,6 +511,33 @@ class Service:
                 raise NotFoundError(
                     f"No file '{request.validation_file}' in this team. See /finetune files."
                 )
+        await self._own_model(team, request.model)
+        cost = self.governance.cost_of(request, training)
+        await self.governance.check_budget(team, cost)
+        if await self.governance.needs_approval(team, cost):
+            return await self.governance.request_approval(request, actor, cost)
+        return await self._launch(
+            request,
+            team=team,
+            channel=actor.channel,
+            requester=actor.user_id,
+            training=training,
+            validation=validation,
+            cost=cost,
+        )
+
+    async def _launch(
+        self,
+        request: StartRequest,
+        *,
+        team: str,
+        channel: ChannelAddress,
+        requester: str,
+        training: TeamFile,
+        validation: TeamFile | None,
+        cost: StartCost,
+    ) -> Reply:
+        """Create the job at the provider (only here, after any budget check and approval)."""
         spec = JobSpec(
             model=request.model,
             training_file=training.provider_file_id,
@@ -489,8 +554,8 @@ class Service:
             metadata={
                 BOT_METADATA_KEY: self._instance,
                 "ftbot_team": team,
-                "ftbot_channel": actor.channel.channel_id,
-                "ftbot_user": actor.user_id,
+                "ftbot_channel": channel.channel_id,
+                "ftbot_user": requester,
             },
         )
         provider = await self._providers.for_team(team)
@@ -499,11 +564,12 @@ class Service:
         job = Job(
             team_id=team,
             state=state,
-            channel=actor.channel,
-            requester_id=actor.user_id,
+            channel=channel,
+            requester_id=requester,
             updated_at=now,
         )
         await self._store.add_job(job, next_poll_at=now)
+        await self.governance.record_spend(team, state.id, cost)
         hp = spec.hyperparameters
         lines = ["I'll post progress in this channel and mention you when it ends."]
         if provider.is_simulation:
@@ -526,6 +592,33 @@ class Service:
             lines=tuple(lines),
             tone=Tone.SUCCESS,
         )
+
+    async def _launch_approved(self, request: StartRequest, approval: Approval) -> Reply:
+        team = approval.team_id
+        training = await self._store.get_file(team, request.training_file)
+        if training is None:
+            raise NotFoundError(f"The file '{request.training_file}' is gone; nothing started.")
+        validation: TeamFile | None = None
+        if request.validation_file:
+            validation = await self._store.get_file(team, request.validation_file)
+            if validation is None:
+                raise NotFoundError(
+                    f"The file '{request.validation_file}' is gone; nothing started."
+                )
+        return await self._launch(
+            request,
+            team=team,
+            channel=approval.channel,
+            requester=approval.requester_id,
+            training=training,
+            validation=validation,
+            cost=self.governance.cost_of(request, training),
+        )
+
+    async def _own_model(self, team: str, model: str) -> None:
+        """A fine-tuned base model must be one of the team's own (the account may be shared)."""
+        if model.startswith("ft:") and await self._store.get_model(team, model) is None:
+            raise NotFoundError(f"No model '{model}' in this team. See /finetune models.")
 
     async def _list(self, team: str, status: str | None, limit: int) -> Reply:
         jobs = await self._store.list_jobs(team, status=status, limit=limit)
@@ -567,6 +660,7 @@ class Service:
             if state != job.state:
                 await self._store.update_job_state(team, state, poll_now=True)
                 await self._remember_model(team, state)
+                await settle_spend(self._store, team, state)
             job = replace(job, state=state)
         except ProviderError as error:
             if error.kind is ProviderErrorKind.NOT_FOUND:
@@ -820,8 +914,8 @@ def _describe(request: Request) -> str:
     parts = []
     for key in getattr(request, "__dataclass_fields__", {}):
         value = getattr(request, key)
-        if value is not None:
-            parts.append(f"{key}={value}")
+        if value is not None and not isinstance(value, Secret):
+            parts.append(redact(f"{key}={value}"))
     return " ".join(parts)[:500]
 
 

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from handlers.cards import completion_notice, event_update, job_card, metric_update
 from handlers.errors import ProviderError, ProviderErrorKind
+from handlers.governance import settle_spend
 from handlers.model import (
     ChannelAddress,
     Job,
@@ -230,6 +231,8 @@ class Watcher:
                     created_at=state.finished_at or self._clock.now(),
                 )
             )
+        if state.terminal and changed:
+            await settle_spend(self._store, job.team_id, state)
 
     async def _plan(
         self,

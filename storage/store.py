@@ -22,6 +22,7 @@ from handlers.model import (
     TeamFile,
     TeamModel,
 )
+from storage.access import AccessMethods
 from storage.base import insert, job_from_row, state_values, team_from_row
 from storage.outbox import WatchMethods
 from storage.tables import audit, files, jobs, models, subscriptions, teams, webhook_inbox
@@ -53,7 +54,7 @@ def _model_from_row(row: Row[Any]) -> TeamModel:
     )
 
 
-class SqlStore(WatchMethods):
+class SqlStore(AccessMethods, WatchMethods):
     """handlers.ports.Store and handlers.ports.WatchStore; returns core dataclasses only.
 
     Teams own files, jobs, models and subscriptions through foreign keys: call ensure_team

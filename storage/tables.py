@@ -23,6 +23,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
+from storage.crypto import EncryptedSecret
+
 # Explicit constraint names keep the hand-written migration and autogenerate comparisons in step.
 metadata = MetaData(
     naming_convention={
@@ -234,4 +236,72 @@ audit = Table(
     Column("result", Text, nullable=False),
     Column("at", UTCDateTime(), nullable=False),
     Index(None, "team_id", "at"),
+)
+
+# teams, keys and permissions (migration 0002)
+
+team_roles = Table(
+    "team_roles",
+    metadata,
+    Column("team_id", Text, ForeignKey("teams.id"), primary_key=True),
+    Column("user_id", Text, primary_key=True),
+    Column("role", Text, nullable=False),
+    Column("granted_by", Text, nullable=False),
+    Column("granted_at", UTCDateTime(), nullable=False),
+)
+
+team_credentials = Table(
+    "team_credentials",
+    metadata,
+    Column("team_id", Text, ForeignKey("teams.id"), primary_key=True),
+    Column("provider", Text, nullable=False),
+    Column("endpoint", Text, nullable=True),
+    Column("api_version", Text, nullable=True),
+    Column("secret", EncryptedSecret(), nullable=False),
+    Column("fingerprint", Text, nullable=False),
+    Column("set_by", Text, nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+team_budgets = Table(
+    "team_budgets",
+    metadata,
+    Column("team_id", Text, ForeignKey("teams.id"), primary_key=True),
+    Column("monthly_cap", Double, nullable=True),
+    Column("approve_over", Double, nullable=True),
+)
+
+spend = Table(
+    "spend",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("team_id", Text, ForeignKey("teams.id"), nullable=False),
+    Column("job_id", Text, nullable=False),
+    Column("month", Text, nullable=False),
+    Column("estimated", Double, nullable=False),
+    Column("price_per_million", Double, nullable=True),
+    Column("actual", Double, nullable=True),
+    UniqueConstraint("team_id", "job_id"),
+    Index(None, "team_id", "month"),
+)
+
+approvals = Table(
+    "approvals",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("team_id", Text, ForeignKey("teams.id"), nullable=False),
+    Column("requester_id", Text, nullable=False),
+    Column("channel_platform", Text, nullable=False),
+    Column("channel_workspace_id", Text, nullable=False),
+    Column("channel_id", Text, nullable=False),
+    Column("channel_thread_id", Text, nullable=True),
+    Column("request", JSON, nullable=False),
+    Column("cost", Double, nullable=True),
+    Column("status", Text, nullable=False),
+    _created_at(),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("decided_by", Text, nullable=True),
+    Column("decided_at", UTCDateTime(), nullable=True),
+    Column("job_id", Text, nullable=True),
+    Index(None, "team_id", "created_at"),
 )

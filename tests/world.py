@@ -6,11 +6,12 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bot.directory import SharedProviderDirectory
 from bot.dispatcher import Dispatcher
 from bot.providers.sandbox import SandboxProvider, SandboxTiming
-from handlers.model import Actor, ChannelAddress, MetricPoint, Platform
+from handlers.model import Actor, ChannelAddress, MetricPoint, Platform, Role
 from handlers.replies import Reply
 from handlers.service import Service
 from handlers.watch import Watcher, WatchSettings
@@ -116,7 +117,14 @@ def actor(workspace: str = "T1", user: str = "U1", channel: str = "C1") -> Actor
 
 
 @asynccontextmanager
-async def world(tmp_path: Path, *, url: str | None = None) -> AsyncIterator[World]:
+async def world(
+    tmp_path: Path,
+    *,
+    url: str | None = None,
+    default_role: Role = Role.OPERATOR,
+    **service_options: Any,
+) -> AsyncIterator[World]:
+    """`default_role` operator keeps tests about jobs short; role tests pass viewer."""
     clock = ManualClock()
     async with open_store(
         url or f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}", clock=clock, clear=url is not None
@@ -139,7 +147,13 @@ async def world(tmp_path: Path, *, url: str | None = None) -> AsyncIterator[Worl
             provider=provider,
             charts=charts,
             service=Service(
-                store=store, watch_store=store, providers=directory, clock=clock, charts=charts
+                store=store,
+                watch_store=store,
+                providers=directory,
+                clock=clock,
+                charts=charts,
+                default_role=default_role,
+                **service_options,
             ),
             watcher=Watcher(
                 store=store,

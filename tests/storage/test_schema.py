@@ -40,7 +40,7 @@ async def test_migrated_schema_matches_tables_and_migrate_is_idempotent(db_url: 
         await migrate(engine)
         async with engine.connect() as conn:
             assert await conn.run_sync(_diff) == []
-        assert await _head(engine) == ["0001"]
+        assert await _head(engine) == ["0002"]
     finally:
         await engine.dispose()
 
@@ -122,7 +122,7 @@ async def test_concurrent_migrate_on_postgres_takes_turns() -> None:
             engines = [create_engine(url) for _ in range(4)]
             try:
                 await asyncio.gather(*(migrate(engine) for engine in engines))
-                assert await _head(engines[0]) == ["0001"]
+                assert await _head(engines[0]) == ["0002"]
                 async with engines[0].connect() as conn:
                     assert await conn.run_sync(_diff) == []
             finally:

@@ -1,0 +1,637 @@
+"""Core layer: who may do what in a team, its own provider key, budgets, cost approvals, audit."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, fields
+from datetime import datetime, timedelta
+
+from handlers.cards import format_time
+from handlers.errors import (
+    BudgetError,
+    ConfigError,
+    NotFoundError,
+    PermissionDeniedError,
+    ProviderError,
+    ProviderErrorKind,
+    UsageError,
+)
+from handlers.model import (
+    Actor,
+    Approval,
+    ApprovalStatus,
+    Budget,
+    JobState,
+    Method,
+    Platform,
+    Role,
+    RoleGrant,
+    SpendEntry,
+    TeamCredentials,
+    TeamFile,
+    TeamProviderKind,
+)
+from handlers.ports import Clock, KeyChecker, OutboxMessage, Store, WatchStore
+from handlers.pricing import PriceTable, estimate
+from handlers.replies import Button, ButtonStyle, Field, Reply, Table, Tone, Visibility
+from handlers.requests import (
+    AccessRequest,
+    ApproveRequest,
+    AuditRequest,
+    BudgetRequest,
+    HelpRequest,
+    RejectRequest,
+    Request,
+    SetupRequest,
+    StartRequest,
+    command_of,
+)
+from handlers.secrets import api_version_problem, endpoint_problem, key_problem
+
+log = logging.getLogger(__name__)
+
+DEFAULT_APPROVAL_TTL = timedelta(hours=24)
+DEFAULT_AZURE_API_VERSION = "2025-04-01-preview"
+APPROVAL_PREFIX = "apr-"
+
+Launch = Callable[[StartRequest, Approval], Awaitable[Reply]]
+"""Starts an approved request for its requester, in its channel (the service's own path)."""
+
+
+def required_role(request: Request) -> Role:
+    """The least role a request needs: admin for the team's policy, operator for anything that
+    changes state (every `mutating` command, including ones added later), viewer to read."""
+    match request:
+        case HelpRequest():
+            return Role.VIEWER
+        case SetupRequest() | ApproveRequest() | RejectRequest() | AuditRequest():
+            return Role.ADMIN
+        case AccessRequest(action=action):
+            return Role.VIEWER if action == "list" else Role.ADMIN
+        case BudgetRequest(cap=None, approve_over=None):
+            return Role.VIEWER
+        case BudgetRequest():
+            return Role.ADMIN
+    return Role.OPERATOR if command_of(request).mutating else Role.VIEWER
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StartCost:
+    """What a start is expected to cost; None when the tokens or the price are unknown."""
+
+    cost: float | None
+    price_per_million: float | None
+
+
+def month_of(at: datetime) -> str:
+    return f"{at:%Y-%m}"
+
+
+def encode_start(request: StartRequest) -> dict[str, object]:
+    """The start request as JSON-safe values, to wait in an approval row."""
+    out: dict[str, object] = {}
+    for f in fields(request):
+        value = getattr(request, f.name)
+        out[f.name] = value.value if isinstance(value, Method) else value
+    return out
+
+
+def decode_start(data: Mapping[str, object]) -> StartRequest:
+    def text(name: str) -> str | None:
+        value = data.get(name)
+        return value if isinstance(value, str) else None
+
+    def whole(name: str) -> int | None:
+        value = data.get(name)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    def number(name: str) -> float | None:
+        value = data.get(name)
+        return float(value) if isinstance(value, int | float) else None
+
+    return StartRequest(
+        model=text("model") or "",
+        training_file=text("training_file") or "",
+        validation_file=text("validation_file"),
+        method=Method(text("method") or Method.SUPERVISED.value),
+        n_epochs=whole("n_epochs"),
+        learning_rate_multiplier=number("learning_rate_multiplier"),
+        batch_size=whole("batch_size"),
+        beta=number("beta"),
+        suffix=text("suffix"),
+        seed=whole("seed"),
+    )
+
+
+def money(value: float | None) -> str:
+    return "—" if value is None else f"${value:,.2f}"
+
+
+async def settle_spend(store: Store, team_id: str, state: JobState) -> None:
+    """Correct a finished job's estimate: trained tokens × the price it was estimated at.
+
+    A failed job is not billed; a cancelled one keeps its estimate unless tokens are known.
+    """
+    if not state.terminal:
+        return
+    entry = await store.get_spend(team_id, state.id)
+    if entry is None or entry.actual is not None:
+        return
+    if state.status == "failed":
+        await store.settle_spend(team_id, state.id, 0.0)
+        return
+    if state.trained_tokens is None or entry.price_per_million is None:
+        return
+    await store.settle_spend(
+        team_id, state.id, state.trained_tokens * entry.price_per_million / 1_000_000
+    )
+
+
+class Governance:
+    """Roles, per-team keys, budgets, approvals and the audit view; the service asks it first."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        watch_store: WatchStore,
+        clock: Clock,
+        prices: PriceTable,
+        keys: KeyChecker | None = None,
+        default_role: Role = Role.VIEWER,
+        approval_ttl: timedelta = DEFAULT_APPROVAL_TTL,
+        credentials_changed: Callable[[str], None] | None = None,
+    ) -> None:
+        self._store = store
+        self._watch = watch_store
+        self._clock = clock
+        self._prices = prices
+        self._keys = keys
+        self._default_role = default_role
+        self._ttl = approval_ttl
+        self._changed = credentials_changed
+
+    # ------------------------------------------------------------------ roles
+
+    async def role_of(self, actor: Actor) -> Role:
+        """Workspace owners and admins (Slack) and Manage Server (Discord) are admins; the
+        console is its operator's own; everyone else has their grant or the default role."""
+        if actor.platform is Platform.CONSOLE or actor.is_workspace_admin:
+            return Role.ADMIN
+        granted = await self._store.get_role(actor.team_id, actor.user_id)
+        return granted or self._default_role
+
+    async def authorize(self, request: Request, actor: Actor) -> None:
+        """Raise PermissionDeniedError unless the actor's role allows the request."""
+        needed = required_role(request)
+        if needed is Role.VIEWER:
+            return  # everyone in a team is at least a viewer: no lookup needed
+        role = await self.role_of(actor)
+        if role.allows(needed):
+            return
+        name = command_of(request).name
+        raise PermissionDeniedError(
+            f"/finetune {name} needs the {needed.value} role in this team; you are a "
+            f"{role.value}. A team admin can grant it: /finetune access grant @you {needed.value}"
+        )
+
+    async def access(self, request: AccessRequest, actor: Actor) -> Reply:
+        team = actor.team_id
+        match request.action:
+            case "grant":
+                assert request.user is not None
+                assert request.role is not None
+                await self._store.set_role(
+                    RoleGrant(
+                        team_id=team,
+                        user_id=request.user,
+                        role=request.role,
+                        granted_by=actor.user_id,
+                        at=self._clock.now(),
+                    )
+                )
+                return Reply(
+                    title=f"<@{request.user}> is now {_a(request.role)} in this team.",
+                    tone=Tone.SUCCESS,
+                )
+            case "revoke":
+                assert request.user is not None
+                if not await self._store.remove_role(team, request.user):
+                    raise NotFoundError(f"<@{request.user}> has no granted role in this team.")
+                return Reply(
+                    title=f"<@{request.user}> is back to the default role "
+                    f"({self._default_role.value}).",
+                    tone=Tone.SUCCESS,
+                )
+        grants = await self._store.list_roles(team)
+        lines = (
+            "Workspace owners and admins (Slack) and members with Manage Server (Discord) are "
+            f"admins; everyone else is {_a(self._default_role)} until granted a role.",
+        )
+        if not grants:
+            return Reply(title="No roles granted in this team yet.", lines=lines)
+        return Reply(
+            title=f"{len(grants)} granted role(s)",
+            table=Table(
+                headers=("member", "role", "granted by", "when"),
+                rows=tuple(
+                    (f"<@{g.user_id}>", g.role.value, f"<@{g.granted_by}>", format_time(g.at))
+                    for g in grants
+                ),
+            ),
+            lines=lines,
+        )
+
+    # ------------------------------------------------------------------ the team's own key
+
+    async def setup(self, request: SetupRequest, actor: Actor) -> Reply:
+        team = actor.team_id
+        if request.action == "show":
+            return await self._show_credentials(team)
+        if request.action == "remove":
+            if not await self._store.remove_credentials(team):
+                raise NotFoundError("This team has no key of its own; nothing to remove.")
+            self._notify(team)
+            return Reply(
+                title="Removed the team's key; jobs use the deployment's provider account again.",
+                tone=Tone.SUCCESS,
+                visibility=Visibility.EPHEMERAL,
+            )
+        if request.api_key is None or request.provider is None:
+            return Reply(
+                title="Set the team's provider in the private form.",
+                lines=(
+                    "Run /finetune setup in Slack or Discord: it opens a form only you see. "
+                    "Never type a key in a channel.",
+                ),
+                visibility=Visibility.EPHEMERAL,
+            )
+        credentials = self.check_setup(request, team=team, by=actor.user_id)
+        if not await self._store.can_store_secrets():
+            raise ConfigError(
+                "This deployment cannot store keys yet: the operator must set "
+                "FINETUNE_BOT_ENCRYPTION_KEYS. Nothing was stored."
+            )
+        if self._keys is None:
+            raise ConfigError("This deployment cannot check keys; nothing was stored.")
+        try:
+            await self._keys.check(credentials)
+        except ProviderError as error:
+            if error.kind in (ProviderErrorKind.AUTH, ProviderErrorKind.PERMISSION):
+                raise UsageError(
+                    "The provider refused that key. Nothing was stored; check the key, the "
+                    "provider and the endpoint, then try again."
+                ) from None
+            raise UsageError(
+                f"Could not check the key with the provider ({error.kind.value}). Nothing was "
+                "stored; try again."
+            ) from None
+        await self._store.set_credentials(credentials)
+        self._notify(team)
+        log.info("team credentials set", extra={"team": team, "provider": credentials.provider})
+        return Reply(
+            title=f"This team now uses its own {_label(credentials.provider)} account.",
+            fields=(Field(name="Key fingerprint", value=credentials.fingerprint),),
+            lines=("The key was checked with the provider and is stored encrypted.",),
+            tone=Tone.SUCCESS,
+            visibility=Visibility.EPHEMERAL,
+        )
+
+    def check_setup(self, request: SetupRequest, *, team: str, by: str) -> TeamCredentials:
+        """The credentials the form describes, or a UsageError that quotes no part of the key."""
+        provider = request.provider or TeamProviderKind.OPENAI
+        assert request.api_key is not None
+        problem = key_problem(provider.value, request.api_key.reveal())
+        problem = problem or endpoint_problem(
+            request.endpoint, required=provider is not TeamProviderKind.OPENAI
+        )
+        problem = problem or api_version_problem(request.api_version)
+        if problem:
+            raise UsageError(problem + " Nothing was stored.")
+        version = request.api_version or None
+        if provider is TeamProviderKind.AZURE and version is None:
+            version = DEFAULT_AZURE_API_VERSION
+        return TeamCredentials(
+            team_id=team,
+            provider=provider,
+            api_key=request.api_key,
+            endpoint=request.endpoint or None,
+            api_version=version,
+            set_by=by,
+            updated_at=self._clock.now(),
+        )
+
+    async def _show_credentials(self, team: str) -> Reply:
+        credentials = await self._store.get_credentials(team)
+        if credentials is None:
+            return Reply(
+                title="This team uses the deployment's provider account.",
+                lines=("An admin can set the team's own with /finetune setup.",),
+                visibility=Visibility.EPHEMERAL,
+            )
+        shown = [Field(name="Provider", value=_label(credentials.provider))]
+        if credentials.endpoint:
+            shown.append(Field(name="Endpoint", value=credentials.endpoint, inline=False))
+        if credentials.api_version:
+            shown.append(Field(name="API version", value=credentials.api_version))
+        shown += [
+            Field(name="Key fingerprint", value=credentials.fingerprint),
+            Field(name="Set by", value=f"<@{credentials.set_by}>" if credentials.set_by else "—"),
+            Field(name="Updated", value=format_time(credentials.updated_at)),
+        ]
+        return Reply(
+            title="This team's provider account",
+            fields=tuple(shown),
+            visibility=Visibility.EPHEMERAL,
+        )
+
+    def _notify(self, team: str) -> None:
+        if self._changed is not None:
+            self._changed(team)
+
+    # ------------------------------------------------------------------ budgets
+
+    async def budget(self, request: BudgetRequest, actor: Actor) -> Reply:
+        team = actor.team_id
+        current = await self._store.get_budget(team)
+        changed = request.cap is not None or request.approve_over is not None
+        if changed:
+            current = Budget(
+                team_id=team,
+                monthly_cap=_or_keep(request.cap, current.monthly_cap),
+                approve_over=_or_keep(request.approve_over, current.approve_over),
+            )
+            await self._store.set_budget(current)
+        now = self._clock.now()
+        spent = await self._store.month_spend(team, month_of(now))
+        fields_ = [
+            Field(name="Month", value=month_of(now)),
+            Field(name="Spent", value=money(spent)),
+            Field(name="Monthly cap", value=money(current.monthly_cap)),
+        ]
+        if current.monthly_cap is not None:
+            fields_.append(Field(name="Left", value=money(max(0.0, current.monthly_cap - spent))))
+        fields_.append(Field(name="Approval above", value=money(current.approve_over)))
+        return Reply(
+            title="Budget updated" if changed else "This month's fine-tuning spend",
+            fields=tuple(fields_),
+            lines=(
+                "Spend counts each job's estimate at start, corrected by its trained tokens "
+                "when it ends.",
+                "Admins: /finetune budget cap=USD approve_over=USD (0 removes one).",
+            ),
+            tone=Tone.SUCCESS if changed else Tone.INFO,
+        )
+
+    def cost_of(self, request: StartRequest, training: TeamFile) -> StartCost:
+        price = self._prices.lookup(request.model)
+        per_million = price.training_per_million if price is not None else None
+        if training.tokens is None:
+            return StartCost(cost=None, price_per_million=per_million)
+        found = estimate(
+            self._prices,
+            model=request.model,
+            examples=training.examples,
+            billed_tokens_per_epoch=training.tokens,
+            epochs=request.n_epochs,
+        )
+        return StartCost(cost=found.cost, price_per_million=per_million)
+
+    async def check_budget(self, team: str, cost: StartCost) -> None:
+        """Raise BudgetError with the numbers when this start would pass the monthly cap."""
+        budget = await self._store.get_budget(team)
+        if budget.monthly_cap is None or cost.cost is None:
+            return
+        spent = await self._store.month_spend(team, month_of(self._clock.now()))
+        if spent + cost.cost > budget.monthly_cap:
+            raise BudgetError(
+                f"Not started: this job would pass the team's monthly cap (spent "
+                f"{money(spent)} + this job {money(cost.cost)} > cap "
+                f"{money(budget.monthly_cap)}). An admin can raise it: "
+                "/finetune budget cap=USD"
+            )
+
+    async def needs_approval(self, team: str, cost: StartCost) -> bool:
+        budget = await self._store.get_budget(team)
+        if budget.approve_over is None:
+            return False
+        # An unknown cost cannot be shown to be under the threshold.
+        return cost.cost is None or cost.cost > budget.approve_over
+
+    async def record_spend(self, team: str, job_id: str, cost: StartCost) -> None:
+        await self._store.add_spend(
+            SpendEntry(
+                team_id=team,
+                job_id=job_id,
+                month=month_of(self._clock.now()),
+                estimated=cost.cost or 0.0,
+                price_per_million=cost.price_per_million,
+            )
+        )
+
+    # ------------------------------------------------------------------ approvals
+
+    async def request_approval(
+        self, request: StartRequest, actor: Actor, cost: StartCost
+    ) -> Reply:
+        """Store the start as a pending request and post it, with buttons, through the outbox."""
+        team = actor.team_id
+        now = self._clock.now()
+        budget = await self._store.get_budget(team)
+        approval = Approval(
+            id=APPROVAL_PREFIX + uuid.uuid4().hex[:12],
+            team_id=team,
+            requester_id=actor.user_id,
+            channel=actor.channel,
+            request=encode_start(request),
+            cost=cost.cost,
+            created_at=now,
+            expires_at=now + self._ttl,
+        )
+        await self._store.add_approval(approval)
+        await self._post(approval)
+        why = (
+            f"estimated at {money(cost.cost)}, above the team's {money(budget.approve_over)}"
+            if cost.cost is not None
+            else "its cost cannot be estimated (unknown tokens or price), and the team has a"
+        )
+        return Reply(
+            title=f"Waiting for an admin: this start is {why} approval threshold.",
+            lines=(
+                f"Request {approval.id}: an admin other than you approves or rejects it; it "
+                f"expires {format_time(approval.expires_at)}.",
+                "Nothing was sent to the provider yet.",
+            ),
+            tone=Tone.WARNING,
+        )
+
+    async def decide(
+        self, request: ApproveRequest | RejectRequest, actor: Actor, launch: Launch
+    ) -> Reply:
+        team = actor.team_id
+        approval = await self._store.get_approval(team, request.approval_id)
+        if approval is None:
+            raise NotFoundError(f"No approval request '{request.approval_id}' in this team.")
+        now = self._clock.now()
+        if approval.status is not ApprovalStatus.PENDING:
+            return _already(approval)
+        if approval.expired(now):
+            if await self._store.decide_approval(
+                team, approval.id, status=ApprovalStatus.EXPIRED, by="", at=now
+            ):
+                await self._post(await self._reload(approval))
+            return Reply(
+                title=f"Request {approval.id} expired {format_time(approval.expires_at)}; "
+                "nothing was started.",
+                lines=(f"<@{approval.requester_id}> can run the start again.",),
+                tone=Tone.WARNING,
+                visibility=Visibility.EPHEMERAL,
+            )
+        approving = isinstance(request, ApproveRequest)
+        if approving and actor.user_id == approval.requester_id:
+            raise PermissionDeniedError(
+                "You asked for this start; another team admin must approve it."
+            )
+        start = decode_start(approval.request)
+        if approving:
+            budget = await self._store.get_budget(team)
+            training = await self._store.get_file(team, start.training_file)
+            if training is not None and budget.monthly_cap is not None:
+                await self.check_budget(team, self.cost_of(start, training))
+        status = ApprovalStatus.APPROVED if approving else ApprovalStatus.REJECTED
+        if not await self._store.decide_approval(
+            team, approval.id, status=status, by=actor.user_id, at=now
+        ):
+            return _already(await self._reload(approval))  # another admin got there first
+        if not approving:
+            await self._post(await self._reload(approval))
+            return Reply(
+                title=f"Rejected {approval.id}; nothing was started.",
+                tone=Tone.WARNING,
+                visibility=Visibility.EPHEMERAL,
+            )
+        reply = await launch(start, approval)
+        await self._post(await self._reload(approval))
+        return reply
+
+    async def _reload(self, approval: Approval) -> Approval:
+        return await self._store.get_approval(approval.team_id, approval.id) or approval
+
+    async def _post(self, approval: Approval) -> None:
+        """The approval message, edited in place as its status changes."""
+        key = f"approval:{approval.id}"
+        await self._watch.enqueue(
+            [
+                OutboxMessage(
+                    dedupe_key=f"{key}:{approval.status.value}",
+                    team_id=approval.team_id,
+                    target=approval.channel,
+                    kind="approval",
+                    reply=approval_card(approval),
+                    card_key=key,
+                )
+            ],
+            now=self._clock.now(),
+        )
+
+    # ------------------------------------------------------------------ audit
+
+    async def audit(self, request: AuditRequest, actor: Actor) -> Reply:
+        entries = await self._store.list_audit(actor.team_id, limit=request.limit)
+        if not entries:
+            return Reply(title="No audited actions yet.", visibility=Visibility.EPHEMERAL)
+        return Reply(
+            title=f"Latest {len(entries)} audited action(s), newest first",
+            table=Table(
+                headers=("when", "who", "command", "arguments", "result"),
+                rows=tuple(
+                    (
+                        format_time(e.at),
+                        f"<@{e.user_id}>",
+                        e.command,
+                        e.arguments[:80],
+                        e.result[:80],
+                    )
+                    for e in entries
+                ),
+            ),
+            visibility=Visibility.EPHEMERAL,
+        )
+
+
+def approval_card(approval: Approval) -> Reply:
+    """The request as the team's admins see it; buttons only while it waits."""
+    start = decode_start(approval.request)
+    fields_ = (
+        Field(name="Requested by", value=f"<@{approval.requester_id}>"),
+        Field(name="Estimated cost", value=money(approval.cost)),
+        Field(name="Base model", value=start.model),
+        Field(name="Training file", value=start.training_file),
+        Field(name="Epochs", value="auto" if start.n_epochs is None else str(start.n_epochs)),
+        Field(name="Expires", value=format_time(approval.expires_at)),
+    )
+    match approval.status:
+        case ApprovalStatus.PENDING:
+            return Reply(
+                title=f"Approval needed: fine-tune {start.model} ({approval.id})",
+                fields=fields_,
+                lines=("A team admin other than the requester approves or rejects it.",),
+                tone=Tone.WARNING,
+                buttons=(
+                    Button(
+                        label="Approve",
+                        action="approve",
+                        value=approval.id,
+                        style=ButtonStyle.PRIMARY,
+                    ),
+                    Button(
+                        label="Reject",
+                        action="reject",
+                        value=approval.id,
+                        style=ButtonStyle.DANGER,
+                    ),
+                ),
+            )
+        case ApprovalStatus.EXPIRED:
+            title = f"Expired: fine-tune {start.model} ({approval.id}); nothing was started"
+        case _:
+            title = (
+                f"{approval.status.value.capitalize()} by <@{approval.decided_by}>: fine-tune "
+                f"{start.model} ({approval.id})"
+            )
+    return Reply(
+        title=title,
+        fields=fields_,
+        tone=Tone.SUCCESS if approval.status is ApprovalStatus.APPROVED else Tone.INFO,
+    )
+
+
+def _already(approval: Approval) -> Reply:
+    if approval.status is ApprovalStatus.EXPIRED:
+        what = "expired"
+    else:
+        what = f"already {approval.status.value} by <@{approval.decided_by}>"
+    return Reply(
+        title=f"Request {approval.id} was {what}; nothing more to do.",
+        visibility=Visibility.EPHEMERAL,
+    )
+
+
+def _or_keep(value: float | None, current: float | None) -> float | None:
+    if value is None:
+        return current
+    return None if value == 0 else value
+
+
+def _a(role: Role) -> str:
+    return f"{'an' if role.value[0] in 'aeiou' else 'a'} {role.value}"
+
+
+def _label(provider: TeamProviderKind) -> str:
+    return {
+        TeamProviderKind.OPENAI: "OpenAI",
+        TeamProviderKind.AZURE: "Azure OpenAI",
+        TeamProviderKind.COMPATIBLE: "OpenAI-compatible",
+    }[provider]

@@ -1,0 +1,123 @@
+"""Core layer: what a secret looks like, how to hide it, and a value that never prints itself.
+
+One list of key shapes serves four jobs: refusing a key typed as command text, redacting log
+records, scrubbing audit arguments, and checking a key's shape before it is stored. Every message
+here names the problem and never any part of the key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+SECRET_PATTERNS: tuple[re.Pattern[str], ...] = (
+    # OpenAI keys: sk-..., sk-proj-..., sk-svcacct-..., sk-admin-...
+    re.compile(r"sk-[A-Za-z0-9_-]{16,}"),
+    # Slack bot, user, app-level and config tokens
+    re.compile(r"xox[abposre]-[A-Za-z0-9-]{8,}"),
+    re.compile(r"xapp-[A-Za-z0-9-]{8,}"),
+    # Fernet keys (44 urlsafe base64 characters ending in "=")
+    re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{43}="),
+    # Azure OpenAI keys: 32 hex characters, or the newer 84 alphanumeric ones
+    re.compile(r"(?<![A-Za-z0-9_-])[0-9a-fA-F]{32}(?![A-Za-z0-9_-])"),
+    re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9]{84}(?![A-Za-z0-9_-])"),
+)
+REDACTED = "[redacted]"
+
+MAX_KEY = 512
+MAX_ENDPOINT = 512
+MAX_API_VERSION = 40
+_OPENAI_KEY = re.compile(r"^sk-[A-Za-z0-9_-]{20,200}$")
+_AZURE_KEY = re.compile(r"^(?:[0-9a-fA-F]{32}|[A-Za-z0-9]{84})$")
+_COMPATIBLE_KEY = re.compile(r"^[\x21-\x7e]{8,512}$")
+_API_VERSION = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(?:-preview)?$")
+
+
+def looks_like_secret(text: str) -> bool:
+    """True when the text holds anything shaped like an API key or token."""
+    return any(p.search(text) for p in SECRET_PATTERNS)
+
+
+def redact(text: str) -> str:
+    """The text with every key-shaped run replaced by [redacted]."""
+    for pattern in SECRET_PATTERNS:
+        text = pattern.sub(REDACTED, text)
+    return text
+
+
+def fingerprint(key: str) -> str:
+    """A short stable name for a key that reveals none of it (not even its last characters)."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:8]
+
+
+@dataclass(frozen=True, slots=True)
+class Secret:
+    """A secret value: `reveal()` gives it; str, repr and equality in logs never do."""
+
+    _value: str = field(repr=False)
+
+    def reveal(self) -> str:
+        return self._value
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self._value)
+
+    def __str__(self) -> str:
+        return "Secret(***)"
+
+    def __repr__(self) -> str:
+        return "Secret(***)"
+
+
+def key_problem(provider: str, key: str) -> str | None:
+    """Why this key cannot be right for the provider (shape only), or None; never quotes it."""
+    if not key:
+        return "The key is empty."
+    if len(key) > MAX_KEY:
+        return f"The key is too long for any provider (at most {MAX_KEY} characters)."
+    if any(c.isspace() for c in key):
+        return "The key holds spaces or line breaks; paste it again without them."
+    match provider:
+        case "openai":
+            if not _OPENAI_KEY.match(key):
+                return (
+                    "That is not an OpenAI API key: they start with sk- and hold 20 or more "
+                    "letters, digits, '-' or '_'."
+                )
+        case "azure":
+            if not _AZURE_KEY.match(key):
+                return (
+                    "That is not an Azure OpenAI key: they are 32 hexadecimal characters "
+                    "(or 84 letters and digits). Copy KEY 1 from the resource's Keys and Endpoint."
+                )
+        case _:
+            if not _COMPATIBLE_KEY.match(key):
+                return "The key must be 8-512 printable characters."
+    return None
+
+
+def endpoint_problem(endpoint: str | None, *, required: bool) -> str | None:
+    """Why an endpoint or base URL is unusable, or None."""
+    if not endpoint:
+        return "An endpoint URL is required for this provider." if required else None
+    if len(endpoint) > MAX_ENDPOINT:
+        return f"The endpoint URL is too long (at most {MAX_ENDPOINT} characters)."
+    if looks_like_secret(endpoint):
+        return "The endpoint URL holds something shaped like a key; give the URL alone."
+    parts = urlsplit(endpoint)
+    if parts.scheme not in ("https", "http") or not parts.netloc or " " in endpoint:
+        return "The endpoint must be an http(s) URL, e.g. https://NAME.openai.azure.com"
+    if parts.username or parts.password:
+        return "The endpoint URL must not carry a user name or password."
+    return None
+
+
+def api_version_problem(version: str | None) -> str | None:
+    if version is None or version == "":
+        return None
+    if len(version) > MAX_API_VERSION or not _API_VERSION.match(version):
+        return "The API version looks like 2025-04-01-preview."
+    return None
