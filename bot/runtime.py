@@ -173,7 +173,7 @@ async def build_runtime(
 
     metrics.collect_with(collect)
     ticker = Ticker()
-    stack.callback(ticker.stop)
+    stack.push_async_callback(ticker.stop)
     return Runtime(
         settings=settings,
         store=store,
@@ -268,6 +268,8 @@ async def start_bot(
         await adapter.start()
         stack.push_async_callback(adapter.stop)
     schedule_ticks(runtime)
+    # Unwound first: ticks stop (and finish) before the adapters they post through close.
+    stack.push_async_callback(runtime.ticker.stop)
     log.info("bot started", extra={"adapters": [a.platform.value for a in adapters]})
     return RunningBot(runtime=runtime, web=server, adapters=adapters)
 

@@ -155,7 +155,7 @@ async def run_demo(
         model = final.state.fine_tuned_model
         if model:
             await _evaluate(command, provider, model, valid, write)
-        runtime.ticker.stop()
+        await runtime.ticker.stop()
         elapsed = time.monotonic() - started
         write(
             f"\nJob {job_id} ended {final.state.status}"
