@@ -49,6 +49,9 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="the bot's public base URL for HTTP mode (default: Socket Mode)",
     )
+    from bot.admin_cli import add_arguments
+
+    add_arguments(commands)
     _add_validate(commands)
     return parser
 
@@ -70,6 +73,9 @@ def _configure_logging(level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
         stream=sys.stderr,
     )
+    from bot import redact
+
+    redact.install()
     if level != "DEBUG":
         # Alembic announces every plugin and migration step at INFO: noise in an operator's log.
         logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -121,6 +127,18 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(run_console(settings, attachments_dir=args.out))
         if args.command == "migrate":
             return asyncio.run(_migrate(settings))
+        if args.command == "keygen":
+            from bot.admin_cli import keygen
+
+            return keygen()
+        if args.command == "rotate-keys":
+            from bot.admin_cli import rotate_keys
+
+            return asyncio.run(rotate_keys(settings))
+        if args.command == "audit":
+            from bot.admin_cli import export_audit
+
+            return asyncio.run(export_audit(settings, args.team, args.out))
         if args.command == "resync":
             from bot.upkeep import run_resync
 

@@ -10,6 +10,7 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_vali
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from handlers.errors import ConfigError
+from handlers.model import Role
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/finetune-bot.db"
 
@@ -93,6 +94,13 @@ class Settings(BaseSettings):
     sandbox_speed: float = Field(default=1.0, gt=0, le=1000)
     prices_file: Path | None = None
     """An operator's copy of handlers/data/finetune_models.json (prices and token limits)."""
+
+    # teams, keys and permissions
+    encryption_keys: SecretStr | None = None
+    """Fernet keys, comma-separated, newest first: encrypt the teams' own provider keys."""
+    default_role: Role = Role.VIEWER
+    """The role of a member who is no workspace admin and was granted none."""
+    approval_ttl_hours: float = Field(default=24.0, gt=0, le=24 * 90)
 
     # storage and web
     database_url: str = Field(default=DEFAULT_DATABASE_URL, validation_alias=_env("DATABASE_URL"))

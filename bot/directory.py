@@ -1,12 +1,23 @@
-"""Composition root: which provider serves a team (today one deployment-wide account)."""
+"""Composition root: which provider serves a team: its own key's account, or the deployment's."""
 
 from __future__ import annotations
 
-from handlers.ports import Provider
+import logging
+from collections.abc import Callable
+from typing import Any, cast
+
+from bot.providers.openai import OpenAIProvider
+from handlers.errors import ConfigError, ProviderError, ProviderErrorKind
+from handlers.model import TeamCredentials, TeamProviderKind
+from handlers.ports import Provider, TeamStore
+
+log = logging.getLogger(__name__)
+
+ProviderFactory = Callable[[TeamCredentials], OpenAIProvider]
 
 
 class SharedProviderDirectory:
-    """Every team uses the deployment's provider; per-team credentials come later."""
+    """Every team uses the deployment's provider (tests, the sandbox, single-team installs)."""
 
     def __init__(self, provider: Provider) -> None:
         self._provider = provider
@@ -17,3 +28,116 @@ class SharedProviderDirectory:
 
     async def for_team(self, team_id: str) -> Provider:
         return self._provider
+
+
+def build_team_provider(credentials: TeamCredentials) -> OpenAIProvider:
+    """An OpenAIProvider for a team's own account (OpenAI, Azure or a compatible endpoint)."""
+    key = credentials.api_key.reveal()
+    match credentials.provider:
+        case TeamProviderKind.AZURE:
+            assert credentials.endpoint is not None
+            return OpenAIProvider.azure(
+                endpoint=credentials.endpoint,
+                api_key=key,
+                api_version=credentials.api_version or "2025-04-01-preview",
+            )
+        case _:
+            return OpenAIProvider.openai(api_key=key, base_url=credentials.endpoint)
+
+
+class TeamProviderDirectory:
+    """Builds and caches one provider per team from its decrypted key; the deployment's
+    provider serves teams without one. A sandbox deployment keeps the sandbox for everyone."""
+
+    def __init__(
+        self,
+        *,
+        store: TeamStore,
+        fallback: Provider,
+        keep_fallback: bool = False,
+        factory: ProviderFactory = build_team_provider,
+    ) -> None:
+        self._store = store
+        self._fallback = fallback
+        self._keep_fallback = keep_fallback
+        self._factory = factory
+        self._cache: dict[str, tuple[tuple[str, ...], OpenAIProvider]] = {}
+        self._retired: list[OpenAIProvider] = []
+
+    @property
+    def provider(self) -> Provider:
+        return self._fallback
+
+    async def for_team(self, team_id: str) -> Provider:
+        if self._keep_fallback:
+            return self._fallback
+        try:
+            credentials = await self._store.get_credentials(team_id)
+        except ConfigError:
+            # An unreadable key must not silently bill the deployment's account instead.
+            log.warning("team key unreadable; refusing provider calls", extra={"team": team_id})
+            return cast(Provider, UnavailableProvider())
+        if credentials is None:
+            return self._fallback
+        version = (
+            credentials.provider.value,
+            credentials.fingerprint,
+            credentials.endpoint or "",
+            credentials.api_version or "",
+        )
+        cached = self._cache.get(team_id)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        provider = self._factory(credentials)
+        if cached is not None:
+            self._retired.append(cached[1])
+        self._cache[team_id] = (version, provider)
+        return provider
+
+    def forget(self, team_id: str) -> None:
+        """The team's key changed here: build its provider afresh on the next call."""
+        cached = self._cache.pop(team_id, None)
+        if cached is not None:
+            self._retired.append(cached[1])
+
+    async def aclose(self) -> None:
+        for _, provider in self._cache.values():
+            await provider.aclose()
+        for provider in self._retired:
+            await provider.aclose()
+        self._cache.clear()
+        self._retired.clear()
+
+
+class OpenAIKeyChecker:
+    """Checks a team's key the cheapest way the API allows: list the models it may see."""
+
+    def __init__(self, factory: ProviderFactory = build_team_provider) -> None:
+        self._factory = factory
+
+    async def check(self, credentials: TeamCredentials) -> None:
+        provider = self._factory(credentials)
+        try:
+            await provider.list_models()
+        finally:
+            await provider.aclose()
+
+
+class SandboxKeyChecker:
+    """A sandbox deployment never calls a provider: any well-shaped key is accepted."""
+
+    async def check(self, credentials: TeamCredentials) -> None:
+        return None
+
+
+class UnavailableProvider:
+    """Stands in for a team whose stored key cannot be read: every call fails as AUTH."""
+
+    label = "Unavailable (the team's key cannot be read)"
+    is_simulation = False
+
+    def __getattr__(self, name: str) -> Any:
+        async def refuse(*args: object, **kwargs: object) -> Any:
+            raise ProviderError(ProviderErrorKind.AUTH)
+
+        return refuse

@@ -15,12 +15,12 @@ from datetime import timedelta
 from aiohttp import web
 from sqlalchemy import text
 
-from bot import upkeep
+from bot import redact, upkeep
 from bot.adapters import AdapterContext, ChatAdapter, build_adapters
 from bot.charts import MatplotlibChartRenderer
 from bot.clock import SystemClock
 from bot.config import ProviderKind, Settings, check_provider
-from bot.directory import SharedProviderDirectory
+from bot.directory import OpenAIKeyChecker, SandboxKeyChecker, TeamProviderDirectory
 from bot.dispatcher import Dispatcher
 from bot.metrics import Metrics
 from bot.providers.openai import OpenAIProvider
@@ -31,10 +31,11 @@ from bot.web import ReadinessCheck, WebServer, build_web_app
 from handlers.errors import ConfigError
 from handlers.model import Platform
 from handlers.playground import PlaygroundSettings
-from handlers.ports import Clock, Notifier, Provider
+from handlers.ports import Clock, KeyChecker, Notifier, Provider
 from handlers.pricing import load_price_table
 from handlers.service import Service
 from handlers.watch import SweepStats, Watcher, WatchSettings
+from storage import crypto
 from storage.engine import create_engine, migrate
 from storage.store import SqlStore
 
@@ -72,6 +73,19 @@ def build_provider(
                 base_url=settings.openai_base_url,
             )
     raise ConfigError(f"FINETUNE_BOT_PROVIDER {settings.provider} is not supported.")
+
+
+async def use_encryption_keys(settings: Settings, store: SqlStore) -> None:
+    """Configure the key ring; refuse to start when team keys are stored but cannot be read."""
+    secret = settings.encryption_keys
+    ring = crypto.use_keys(crypto.parse_keys(secret.get_secret_value() if secret else None))
+    if ring is None:
+        stored = await store.count_credentials()
+        if stored:
+            raise ConfigError(
+                f"{stored} team key(s) are stored but FINETUNE_BOT_ENCRYPTION_KEYS is not set: "
+                "export FINETUNE_BOT_ENCRYPTION_KEYS with the key(s) they were encrypted with."
+            )
 
 
 def scaled_timing(timing: SandboxTiming, speed: float) -> SandboxTiming:
@@ -118,12 +132,17 @@ async def build_runtime(
     stack.push_async_callback(engine.dispose)
     await migrate(engine)
     store = SqlStore(engine, clock=clock.now)
+    await use_encryption_keys(settings, store)
     if provider is None:
         provider = build_provider(settings, clock)
         close = getattr(provider, "aclose", None)
         if close is not None:
             stack.push_async_callback(close)
-    directory = SharedProviderDirectory(provider)
+    directory = TeamProviderDirectory(
+        store=store, fallback=provider, keep_fallback=provider.is_simulation
+    )
+    stack.push_async_callback(directory.aclose)
+    keys: KeyChecker = SandboxKeyChecker() if provider.is_simulation else OpenAIKeyChecker()
     charts = MatplotlibChartRenderer()
     service = Service(
         store=store,
@@ -133,6 +152,10 @@ async def build_runtime(
         charts=charts,
         tokenizer=TiktokenTokenizer(),
         prices=load_price_table(settings.prices_file),
+        keys=keys,
+        default_role=settings.default_role,
+        approval_ttl=timedelta(hours=settings.approval_ttl_hours),
+        credentials_changed=directory.forget,
         playground=PlaygroundSettings(
             concurrency=settings.compare_concurrency,
             max_examples=settings.compare_max_examples,
@@ -238,6 +261,7 @@ async def start_bot(
     provider: Provider | None = None,
 ) -> RunningBot:
     """Store, provider, core, web server, configured adapters and ticks, stopped by `stack`."""
+    redact.install()
     check_provider(settings)
     if not settings.slack_configured and not settings.discord_configured:
         raise ConfigError(

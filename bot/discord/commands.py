@@ -23,7 +23,7 @@ from discord import app_commands
 from bot.discord.buttons import JobButton
 from bot.discord.render import clip, render
 from handlers.errors import UsageError
-from handlers.model import Actor, Platform, team_id_for
+from handlers.model import Actor, Platform, TeamProviderKind, team_id_for
 from handlers.playground import RUN_PREFIX
 from handlers.ports import Store
 from handlers.replies import Reply, Visibility, error_reply
@@ -33,11 +33,13 @@ from handlers.requests import (
     OptionKind,
     OptionSpec,
     Request,
+    SetupRequest,
     UploadRequest,
     build_request,
     button_values,
     command_names,
 )
+from handlers.secrets import MAX_ENDPOINT, MAX_KEY, Secret
 from handlers.service import Service
 
 log = logging.getLogger(__name__)
@@ -54,9 +56,14 @@ MODAL_FIELDS = ("file", "model", "validation", "epochs", "suffix")
 CONFIRM_ACTIONS = frozenset({"cancel"})
 BUTTON_ACTIONS = frozenset(
     {"cancel", "pause", "resume", "inspect", "chart", "try", "compare", "dataset"}
+    | {"approve", "reject"}
 )
 PUBLIC_BUTTONS = frozenset({"try", "compare", "dataset"})
 """Their answers are for the channel (a comparison, an upload), not only the presser."""
+TEAM_GROUP = "team"
+TEAM_COMMANDS = frozenset({"setup", "access", "budget", "approve", "reject", "audit"})
+"""`/finetune team ...`: a group holds at most 25 subcommands, so the team's policy nests."""
+PROVIDER_CHOICES = ("openai", "azure", "compatible")
 DM_TEXT = "Use /finetune in a server: jobs, files and models belong to a server's team."
 
 AnyInteraction = discord.Interaction[Any]
@@ -107,8 +114,16 @@ class DiscordCommands:
             description="Fine-tuning jobs: upload data, start, watch and control jobs",
             guild_only=True,
         )
+        team = app_commands.Group(
+            name=TEAM_GROUP,
+            description="The team's provider key, roles, budget, approvals and audit",
+            parent=group,
+        )
         for spec in SPECS.values():
-            group.add_command(self._command(spec))
+            if spec.name in TEAM_COMMANDS:
+                team.add_command(self._command(spec))
+            else:
+                group.add_command(self._command(spec))
         return group
 
     def _command(self, spec: CommandSpec) -> app_commands.Command[Any, ..., None]:
@@ -194,6 +209,10 @@ class DiscordCommands:
         values = {k: v for k, v in raw.items() if v is not None}
         if spec.name == "upload":
             await self._upload(interaction, actor, values)
+            return
+        if spec.name == "setup" and not values:
+            # The key goes in a modal only the admin sees, never in an option of the command.
+            await interaction.response.send_modal(SetupForm(self))
             return
         if spec.name == "start" and not ("file" in values and "model" in values):
             await interaction.response.send_modal(StartForm(self, values))
@@ -453,6 +472,67 @@ def _annotation(option: OptionSpec) -> Any:
             return app_commands.Range[str, 1, 64]
         case _:
             return str
+
+
+class SetupForm(discord.ui.Modal, title="The team's provider account"):
+    """Provider, key, endpoint and API version; what is typed here is never echoed back."""
+
+    def __init__(self, commands: DiscordCommands) -> None:
+        super().__init__(timeout=900)
+        self._commands = commands
+        self.provider: discord.ui.TextInput[SetupForm] = discord.ui.TextInput(
+            label="Provider: openai, azure or compatible",
+            custom_id="setup:provider",
+            default="openai",
+            max_length=20,
+        )
+        self.key: discord.ui.TextInput[SetupForm] = discord.ui.TextInput(
+            label="API key (checked, stored encrypted)",
+            custom_id="setup:key",
+            max_length=MAX_KEY,
+        )
+        self.endpoint: discord.ui.TextInput[SetupForm] = discord.ui.TextInput(
+            label="Endpoint or base URL (Azure, compatible)",
+            custom_id="setup:endpoint",
+            required=False,
+            max_length=MAX_ENDPOINT,
+        )
+        self.api_version: discord.ui.TextInput[SetupForm] = discord.ui.TextInput(
+            label="API version (Azure; default 2025-04-01-preview)",
+            custom_id="setup:api_version",
+            required=False,
+            max_length=40,
+        )
+        for item in (self.provider, self.key, self.endpoint, self.api_version):
+            self.add_item(item)
+
+    async def on_submit(self, interaction: AnyInteraction) -> None:
+        actor = actor_of(interaction)
+        if actor is None:
+            await self._commands._say(interaction, error_reply(DM_TEXT))
+            return
+        provider = self.provider.value.strip().lower()
+        if provider not in PROVIDER_CHOICES:
+            await self._commands._say(
+                interaction, error_reply("Provider must be openai, azure or compatible.")
+            )
+            return
+        request = SetupRequest(
+            provider=TeamProviderKind(provider),
+            api_key=Secret(self.key.value.strip()),
+            endpoint=self.endpoint.value.strip() or None,
+            api_version=self.api_version.value.strip() or None,
+        )
+        await self._commands.answer(interaction, actor, request, private=True)
+
+    async def on_error(  # type: ignore[override]  # discord.py's Modal narrows BaseView's
+        self, interaction: AnyInteraction, error: Exception, /
+    ) -> None:
+        log.error("setup form failed", extra={"error": type(error).__name__})
+        if not interaction.response.is_done():
+            await interaction.response.send_message(
+                "Something went wrong on our side; the error was logged.", ephemeral=True
+            )
 
 
 class StartForm(discord.ui.Modal, title="Start a fine-tuning job"):

@@ -7,6 +7,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,17 +18,29 @@ from bot.background import Background
 from bot.slack.blocks import ACTION_PREFIX, fallback_text, reply_blocks
 from bot.slack.files import SharedFile, download, newest_shared_jsonl, shared_file
 from bot.slack.modal import CALLBACK_ID, MODELS_ACTION, channel_of, read_submission, start_view
+from bot.slack.setup_modal import SETUP_CALLBACK_ID, read_setup, setup_view
 from handlers.errors import FineTuneError, UsageError
-from handlers.model import Actor, Platform
+from handlers.model import Actor, Platform, Role
 from handlers.parse import parse
 from handlers.replies import Reply, Visibility, error_reply
-from handlers.requests import InspectRequest, UploadRequest, build_request, button_values
+from handlers.requests import (
+    InspectRequest,
+    SetupRequest,
+    UploadRequest,
+    build_request,
+    button_values,
+)
 from handlers.service import Service
 
 log = logging.getLogger(__name__)
 
 COMMAND = "/finetune"
-JOB_ACTIONS = ("cancel", "pause", "resume", "inspect", "chart", "try", "compare", "dataset")
+JOB_ACTIONS = (
+    *("cancel", "pause", "resume", "inspect", "chart", "try", "compare", "dataset"),
+    *("approve", "reject"),
+)
+RIGHTS_CACHE_SECONDS = 300.0
+"""How long users.info's is_admin/is_owner answer is trusted (a demotion takes this long)."""
 """Buttons whose value fills their command's first positional option (a job, model, draft)."""
 TAKE_FILE_ACTION = "ftbot_take_file"
 MODEL_CACHE_SECONDS = 600.0
@@ -54,6 +67,7 @@ class SlackHandlers:
         self._download_dir = download_dir
         self._models: dict[str, tuple[float, list[str]]] = {}
         self.background = Background(name="slack")
+        self._rights: dict[tuple[str, str], tuple[float, bool]] = {}
 
     def register(self, app: AsyncApp) -> None:
         app.command(COMMAND)(self._later(self.on_command))
@@ -61,6 +75,7 @@ class SlackHandlers:
         app.action(pattern)(self._later(self.on_job_action))
         app.action(TAKE_FILE_ACTION)(self._later(self.on_take_file))
         app.view(CALLBACK_ID)(self.on_start_submission)
+        app.view(SETUP_CALLBACK_ID)(self.on_setup_submission)
         app.options(MODELS_ACTION)(self.on_model_options)
         app.event("file_shared")(self.on_file_shared)
         app.event("message")(_ignore)
@@ -78,6 +93,10 @@ class SlackHandlers:
         )
         text = str(body.get("text") or "")
         try:
+            actor = await self._with_rights(actor, client)
+            if text.split() == ["setup"]:
+                await self._open_setup(actor, str(body.get("trigger_id") or ""), client, respond)
+                return
             if text.split() == ["start"]:
                 files = await self._list_files(actor.team_id)
                 await client.views_open(
@@ -180,6 +199,7 @@ class SlackHandlers:
         except UsageError as error:
             await _answer(error_reply(error.message), actor, client, respond)
             return
+        actor = await self._with_rights(actor, client)
         reply = await self._service.handle(request, actor)
         if isinstance(request, InspectRequest):
             reply = _private(reply)
@@ -193,6 +213,7 @@ class SlackHandlers:
             (body.get("channel") or {}).get("id"),
             (body.get("user") or {}).get("id"),
         )
+        actor = await self._with_rights(actor, client)
         action = (body.get("actions") or [{}])[0]
         found = await shared_file(client, str(action.get("value", "")), actor.channel_id)
         await self._take(found, None, actor, client, respond)
@@ -238,7 +259,9 @@ class SlackHandlers:
         user = (body.get("user") or {}).get("id")
         if request is None or errors or channel is None:
             return
-        actor = _actor((body.get("team") or {}).get("id"), channel, user)
+        actor = await self._with_rights(
+            _actor((body.get("team") or {}).get("id"), channel, user), client
+        )
         reply = await self._service.handle(request, actor)
         await client.chat_postEphemeral(
             channel=channel,
@@ -246,6 +269,85 @@ class SlackHandlers:
             text=fallback_text(reply),
             blocks=reply_blocks(reply),
         )
+
+    # ------------------------------------------------------------------ the setup modal
+
+    async def _open_setup(
+        self, actor: Actor, trigger_id: str, client: AsyncWebClient, respond: Respond
+    ) -> None:
+        role = await self._service.governance.role_of(actor)
+        if role is not Role.ADMIN:
+            await _answer(
+                error_reply(
+                    "/finetune setup needs the admin role in this team; you are "
+                    f"a {role.value}. Workspace owners and admins are admins."
+                ),
+                actor,
+                client,
+                respond,
+            )
+            return
+        await client.views_open(
+            trigger_id=trigger_id, view=setup_view(channel_id=actor.channel_id)
+        )
+
+    async def on_setup_submission(
+        self,
+        ack: Callable[..., Awaitable[None]],
+        body: dict[str, Any],
+        view: dict[str, Any],
+        client: AsyncWebClient,
+    ) -> None:
+        # The shape checks are pure: inline errors ride on the ack, naming no part of the key.
+        request, errors = read_setup(view.get("state") or {})
+        if errors or request is None:
+            await ack(response_action="errors", errors=errors)
+            return
+        await ack()
+        self.background.submit(self.on_setup_view(body, view, request, client))
+
+    async def on_setup_view(
+        self,
+        body: dict[str, Any],
+        view: dict[str, Any],
+        request: SetupRequest,
+        client: AsyncWebClient,
+    ) -> None:
+        channel = channel_of(view)
+        if channel is None:
+            return
+        actor = _actor(
+            (body.get("team") or {}).get("id"), channel, (body.get("user") or {}).get("id")
+        )
+        actor = await self._with_rights(actor, client)
+        reply = await self._service.handle(request, actor)
+        await client.chat_postEphemeral(
+            channel=channel,
+            user=actor.user_id,
+            text=fallback_text(reply),
+            blocks=reply_blocks(reply),
+        )
+
+    # ------------------------------------------------------------------ rights
+
+    async def _with_rights(self, actor: Actor, client: AsyncWebClient) -> Actor:
+        """Workspace owners and admins are team admins: users.info after the ack, cached."""
+        key = (actor.workspace_id, actor.user_id)
+        cached = self._rights.get(key)
+        now = time.monotonic()
+        if cached is not None and now - cached[0] < RIGHTS_CACHE_SECONDS:
+            return replace(actor, is_workspace_admin=cached[1])
+        try:
+            answer = await client.users_info(user=actor.user_id)
+            user = answer.get("user") or {}
+            admin = bool(user.get("is_admin") or user.get("is_owner"))
+        except Exception as error:  # no rights is the safe answer; the command still runs
+            log.warning(
+                "users.info failed", extra={"team": actor.team_id, "error": type(error).__name__}
+            )
+            return actor
+        self._rights[key] = (now, admin)
+        return replace(actor, is_workspace_admin=admin)
 
     async def on_model_options(
         self, ack: Callable[..., Awaitable[None]], body: dict[str, Any]

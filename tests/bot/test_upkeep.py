@@ -22,6 +22,7 @@ def _settings(tmp_path: Path, **extra: object) -> Settings:
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
         provider=ProviderKind.SANDBOX,
         sandbox_state=tmp_path / "sandbox.json",
+        default_role="operator",
         **extra,  # type: ignore[arg-type]
     )
 

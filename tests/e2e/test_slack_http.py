@@ -193,6 +193,7 @@ async def test_forged_stale_and_unsigned_requests_get_401(harness: Harness) -> N
 
 async def test_workspace_b_cannot_see_or_touch_workspace_a(harness: Harness) -> None:
     slack = harness.slack
+    slack.admins.add("U2")  # an admin of workspace B: roles must not be what stops them
     slack.share_file(name="a.jsonl", content=_dataset(), user="U1", channel="C1")
     await harness.command("upload alias=a")
     await slack.wait_for(lambda: bool(slack.of("chat.postMessage")))

@@ -420,12 +420,17 @@ class FakeDiscord:
         return options, resolved
 
     def _command_data(self, sub: str, values: Mapping[str, Any], focused: str | None) -> Json:
+        """`sub` is a subcommand ("list") or a subcommand of a nested group ("team budget")."""
         options, resolved = self._options(values, focused)
+        command: Json = {"name": sub, "type": 1, "options": options}
+        if " " in sub:
+            group, name = sub.split(" ", 1)
+            command = {"name": group, "type": 2, "options": [command | {"name": name}]}
         data: Json = {
             "id": self.new_id(),
             "name": "finetune",
             "type": 1,
-            "options": [{"name": sub, "type": 1, "options": options}],
+            "options": [command],
         }
         if resolved:
             data["resolved"] = resolved

@@ -45,6 +45,8 @@ class FakeSlack:
     uploads: dict[str, bytes] = field(default_factory=dict)
     files: dict[str, FakeFile] = field(default_factory=dict)
     rate_limit_next: dict[str, int] = field(default_factory=dict)
+    admins: set[str] = field(default_factory=lambda: {"U1"})
+    """Users that users.info calls workspace admins (everyone else is a plain member)."""
     socket_acks: list[dict[str, Any]] = field(default_factory=list)
     _ts: Any = field(default_factory=lambda: itertools.count(1))
     _runner: web.AppRunner | None = None
@@ -146,6 +148,16 @@ class FakeSlack:
     def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
         ok: dict[str, Any] = {"ok": True}
         match method:
+            case "users.info":
+                user = str(args.get("user"))
+                return ok | {
+                    "user": {
+                        "id": user,
+                        "name": f"user-{user}",
+                        "is_admin": user in self.admins,
+                        "is_owner": False,
+                    }
+                }
             case "auth.test":
                 return ok | {"user_id": "UBOT", "bot_id": "BBOT", "team_id": "T1", "team": "t"}
             case "chat.postMessage":

@@ -1,0 +1,129 @@
+"""Slack adapter: the team setup modal (provider, key, endpoint): the view and its submission.
+
+The key is typed only here, in a form that only the admin sees; an error about it names the
+problem and never any part of what was typed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from handlers.model import TeamProviderKind
+from handlers.requests import SetupRequest
+from handlers.secrets import (
+    MAX_ENDPOINT,
+    MAX_KEY,
+    Secret,
+    api_version_problem,
+    endpoint_problem,
+    key_problem,
+)
+
+SETUP_CALLBACK_ID = "ftbot_setup"
+
+View = dict[str, Any]
+
+
+def _input(name: str, label: str, hint: str, *, optional: bool, max_length: int) -> dict[str, Any]:
+    return {
+        "type": "input",
+        "block_id": name,
+        "optional": optional,
+        "label": {"type": "plain_text", "text": label},
+        "hint": {"type": "plain_text", "text": hint},
+        "element": {"type": "plain_text_input", "action_id": name, "max_length": max_length},
+    }
+
+
+def setup_view(*, channel_id: str) -> View:
+    """The modal `/finetune setup` opens for an admin."""
+    options = [
+        ("OpenAI", TeamProviderKind.OPENAI),
+        ("Azure OpenAI", TeamProviderKind.AZURE),
+        ("OpenAI-compatible endpoint", TeamProviderKind.COMPATIBLE),
+    ]
+    choices = [
+        {"text": {"type": "plain_text", "text": label}, "value": kind.value}
+        for label, kind in options
+    ]
+    return {
+        "type": "modal",
+        "callback_id": SETUP_CALLBACK_ID,
+        "title": {"type": "plain_text", "text": "Team provider account"},
+        "submit": {"type": "plain_text", "text": "Check and save"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "private_metadata": json.dumps({"channel_id": channel_id}),
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": "provider",
+                "label": {"type": "plain_text", "text": "Provider"},
+                "element": {
+                    "type": "static_select",
+                    "action_id": "provider",
+                    "initial_option": choices[0],
+                    "options": choices,
+                },
+            },
+            _input(
+                "api_key",
+                "API key",
+                "Checked with the provider, then stored encrypted; never shown again.",
+                optional=False,
+                max_length=MAX_KEY,
+            ),
+            _input(
+                "endpoint",
+                "Endpoint or base URL",
+                "Azure: https://NAME.openai.azure.com · compatible: the server's /v1 URL",
+                optional=True,
+                max_length=MAX_ENDPOINT,
+            ),
+            _input(
+                "api_version",
+                "API version (Azure)",
+                "Default 2025-04-01-preview",
+                optional=True,
+                max_length=40,
+            ),
+        ],
+    }
+
+
+def _value(state: Mapping[str, Any], block: str) -> str | None:
+    element = (state.get("values", {}).get(block) or {}).get(block) or {}
+    selected = element.get("selected_option")
+    if isinstance(selected, Mapping):
+        return str(selected.get("value") or "") or None
+    raw = element.get("value")
+    return str(raw).strip() if raw not in (None, "") else None
+
+
+def read_setup(state: Mapping[str, Any]) -> tuple[SetupRequest | None, dict[str, str]]:
+    """The request the form describes, or inline errors keyed by block id (shape only)."""
+    errors: dict[str, str] = {}
+    provider_text = _value(state, "provider") or TeamProviderKind.OPENAI.value
+    try:
+        provider = TeamProviderKind(provider_text)
+    except ValueError:
+        return None, {"provider": "Pick a provider."}
+    key = _value(state, "api_key") or ""
+    endpoint = _value(state, "endpoint")
+    version = _value(state, "api_version")
+    if problem := key_problem(provider.value, key):
+        errors["api_key"] = problem[:150]
+    required = provider is not TeamProviderKind.OPENAI
+    if problem := endpoint_problem(endpoint, required=required):
+        errors["endpoint"] = problem[:150]
+    if problem := api_version_problem(version):
+        errors["api_version"] = problem[:150]
+    if errors:
+        return None, errors
+    return (
+        SetupRequest(
+            provider=provider, api_key=Secret(key), endpoint=endpoint, api_version=version
+        ),
+        {},
+    )
