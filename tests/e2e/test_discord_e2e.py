@@ -121,3 +121,60 @@ async def test_job_life_on_discord_with_a_restart(tmp_path: Path) -> None:
         # No message was posted twice and nothing is left open (filterwarnings=error).
         nonces = [m["nonce"] for m in fake.messages.values() if m.get("nonce")]
         assert len(nonces) == len(set(nonces))
+
+
+async def test_another_guild_learns_nothing_and_members_need_roles(tmp_path: Path) -> None:
+    from handlers.model import Role
+    from tests.fakes.discord_api import MEMBER_PERMS
+
+    data = ("\n".join(chat_example(i) for i in range(20)) + "\n").encode()
+    async with (
+        FakeDiscord() as fake,
+        world(tmp_path, default_role=Role.VIEWER) as w,
+        running_adapter(fake, w, tmp_path),
+    ):
+        iid = await fake.command(
+            "upload", {"file": Attachment("support.jsonl", data), "alias": "support"}
+        )
+        await fake.wait_followup(iid)
+        iid = await fake.command("team budget", {"approve_over": 0.000001})
+        assert title(await fake.wait_followup(iid)) == "Budget updated"
+        iid = await fake.command("start", {"file": "support", "model": MODEL, "epochs": 1})
+        waiting = await fake.wait_followup(iid)
+        assert title(waiting).startswith("Waiting for an admin")
+        approval_id = next(
+            w_ for w_ in str(waiting["embeds"][0]).split() if w_.startswith("apr-")
+        ).rstrip(":")
+        iid = await fake.command("team budget", {"approve_over": 0.0})
+        await fake.wait_followup(iid)
+        job_id = await start_job(fake)
+
+        async def answer(sub: str, values: dict[str, Any], **kw: Any) -> str:
+            iid = await fake.command(sub, values, **kw)
+            return title(await fake.wait_followup(iid))
+
+        # An admin of guild B, with guild A's ids, gets what a made-up id gets.
+        for sub, key, foreign, made_up in (
+            ("inspect", "job", job_id, "ftjob-madeup000000000000"),
+            ("events", "job", job_id, "ftjob-madeup000000000000"),
+            ("cancel", "job", job_id, "ftjob-madeup000000000000"),
+            ("chart", "job", job_id, "ftjob-madeup000000000000"),
+            ("rm-file", "alias", "support", "nosuchalias"),
+            ("team approve", "request", approval_id, "apr-000000000000"),
+        ):
+            got = await answer(sub, {key: foreign}, guild=GUILD_B)
+            expected = await answer(sub, {key: made_up}, guild=GUILD_B)
+            assert got.replace(foreign, "<ID>") == expected.replace(made_up, "<ID>"), sub
+        assert await answer("list", {}, guild=GUILD_B) == "No jobs."
+        iid = await fake.autocomplete("inspect", {"job": ""}, "job", guild=GUILD_B)
+        callback = await fake.wait_callback(iid)
+        assert job_id not in str(callback.json)
+
+        # In guild A, a member without Manage Server is a viewer: buttons check roles too.
+        refused = await answer("cancel", {"job": job_id}, perms=MEMBER_PERMS)
+        assert "needs the operator role" in refused
+        assert await answer("inspect", {"job": job_id}, perms=MEMBER_PERMS) == f"Job {job_id}"
+        assert "needs the admin role" in await answer("team audit", {}, perms=MEMBER_PERMS)
+        stored = await w.store.get_job(f"discord:{GUILD_A.id}", job_id)
+        assert stored is not None
+        assert stored.state.status != "cancelled"

@@ -297,3 +297,67 @@ async def test_a_slack_429_is_retried_after_retry_after(harness: Harness) -> Non
         what="the post after the 429",
     )
     assert slack.of("chat.postMessage#429"), "the first attempt was rate limited"
+
+
+async def test_approval_and_budget_flow_through_slack_on_the_sandbox(harness: Harness) -> None:
+    slack = harness.slack
+    slack.admins.add("U4")
+    slack.share_file(name="big.jsonl", content=_dataset(), user="U1", channel="C1")
+    await harness.command("upload alias=big")
+    await slack.wait_for(lambda: bool(slack.of("chat.postMessage")), what="the upload report")
+    await harness.command("budget approve_over=0.000001")
+    await slack.wait_for(lambda: bool(harness.responses_containing("Budget updated")))
+
+    await harness.command(f"start file=big model={MODEL} epochs=1")
+    await slack.wait_for(lambda: bool(harness.responses_containing("Waiting for an admin")))
+    assert not await harness.bot.runtime.store.list_jobs("slack:T1")
+
+    def approval_posts() -> list[dict[str, object]]:
+        return [
+            c.args
+            for c in slack.of("chat.postMessage")
+            if "Approval needed" in str(c.args.get("text"))
+        ]
+
+    await slack.wait_for(lambda: bool(approval_posts()), what="the approval post")
+    blocks = str(approval_posts()[0]["blocks"])
+    assert "ftbot_approve" in blocks
+    assert "ftbot_reject" in blocks
+    approval_id = next(
+        word.strip("()")
+        for word in str(approval_posts()[0]["text"]).split()
+        if word.strip("()").startswith("apr-")
+    )
+
+    async def press(user: str) -> None:
+        await harness.post(
+            action_body("ftbot_approve", approval_id, user=user, response_url=slack.response_url())
+        )
+
+    await press("U1")  # the requester
+    await slack.wait_for(lambda: bool(harness.responses_containing("another team admin")))
+    await press("U5")  # a member, not an admin
+    await slack.wait_for(lambda: bool(harness.responses_containing("needs the admin role")))
+    assert not await harness.bot.runtime.store.list_jobs("slack:T1")
+    await press("U4")
+    await slack.wait_for(lambda: bool(harness.responses_containing("Started ftjob-")))
+    await press("U4")
+    await slack.wait_for(lambda: bool(harness.responses_containing("already approved by <@U4>")))
+    (job,) = await harness.bot.runtime.store.list_jobs("slack:T1")
+    assert job.requester_id == "U1"
+    await slack.wait_for(
+        lambda: any(
+            "Approved by <@U4>" in str(c.args.get("text")) for c in slack.of("chat.update")
+        ),
+        what="the approval post edited in place",
+    )
+
+    await harness.command("budget cap=0.000001 approve_over=0")
+    await slack.wait_for(lambda: len(harness.responses_containing("Budget updated")) >= 2)
+    await harness.command(f"start file=big model={MODEL} epochs=1")
+    await slack.wait_for(lambda: bool(harness.responses_containing("Not started")))
+    refusal = harness.responses_containing("Not started")[0]["text"]
+    assert "spent $" in str(refusal)
+    assert "this job $" in str(refusal)
+    assert "cap $" in str(refusal)
+    assert len(await harness.bot.runtime.store.list_jobs("slack:T1")) == 1

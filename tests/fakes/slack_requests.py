@@ -90,7 +90,12 @@ def action_body(
 
 
 def view_submission_body(
-    values: dict[str, Any], *, channel: str = "C1", team: str = "T1", user: str = "U1"
+    values: dict[str, Any],
+    *,
+    channel: str = "C1",
+    team: str = "T1",
+    user: str = "U1",
+    callback_id: str = "ftbot_start",
 ) -> str:
     payload = {
         "type": "view_submission",
@@ -102,7 +107,7 @@ def view_submission_body(
         "view": {
             "id": "V1",
             "type": "modal",
-            "callback_id": "ftbot_start",
+            "callback_id": callback_id,
             "team_id": team,
             "private_metadata": json.dumps({"channel_id": channel}),
             "state": {"values": values},
