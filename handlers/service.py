@@ -536,6 +536,7 @@ class Service:
         training: TeamFile,
         validation: TeamFile | None,
         cost: StartCost,
+        approval_id: str | None = None,
     ) -> Reply:
         """Create the job at the provider (only here, after any budget check and approval)."""
         spec = JobSpec(
@@ -570,6 +571,8 @@ class Service:
         )
         await self._store.add_job(job, next_poll_at=now)
         await self.governance.record_spend(team, state.id, cost)
+        if approval_id is not None:
+            await self._store.set_approval_job(team, approval_id, state.id)
         hp = spec.hyperparameters
         lines = ["I'll post progress in this channel and mention you when it ends."]
         if provider.is_simulation:
@@ -613,6 +616,7 @@ class Service:
             training=training,
             validation=validation,
             cost=self.governance.cost_of(request, training),
+            approval_id=approval.id,
         )
 
     async def _own_model(self, team: str, model: str) -> None:

@@ -341,3 +341,25 @@ async def test_audit_is_for_admins_and_holds_no_secret(w: World, tmp_path: Path)
     assert shown.table is not None
     commands = [row[2] for row in shown.table.rows]
     assert commands[:2] == ["budget", "upload"]
+
+
+async def test_an_approved_request_names_its_job_and_oversized_keys_are_refused(
+    w: World, tmp_path: Path
+) -> None:
+    await _upload(w, tmp_path, admin())
+    await w.run("budget approve_over=0.000001", admin())
+    waiting = await w.run(f"start file=train model={MODEL}", admin())
+    approval_id = waiting.lines[0].split()[1].rstrip(":")
+    started = await w.run(f"approve {approval_id}", admin(user="UB"))
+    approval = await w.store.get_approval("slack:T1", approval_id)
+    assert approval is not None
+    assert approval.job_id == started.title.split()[1]
+
+    huge = "sk-" + "A" * 5000
+    reply = await w.service.handle(
+        SetupRequest(provider=TeamProviderKind.OPENAI, api_key=Secret(huge)), admin()
+    )
+    assert "too long" in reply.title
+    assert "AAAA" not in reply.title
+    long_line = await w.run("list " + "x" * 5000, admin())
+    assert "too long" in long_line.title
