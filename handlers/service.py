@@ -199,6 +199,27 @@ class Service:
             return error_reply(error.message, usage=error.usage)
         return await self.handle(request, actor, progress=progress)
 
+    async def estimate_start(
+        self, actor: Actor, *, training_file: str, model: str, n_epochs: int | None = None
+    ) -> tuple[str, ...]:
+        """What a start would bill and cost, for the start forms to show before submission."""
+        training = await self._store.get_file(actor.team_id, training_file)
+        if training is None:
+            return (f"No file '{training_file}' in this team. See /finetune files.",)
+        if training.tokens is None:
+            return (
+                f"{training.alias} has no token count (uploaded before counting), so its "
+                "cost cannot be estimated; upload it again to count it.",
+            )
+        found = estimate(
+            self._prices,
+            model=model,
+            examples=training.examples,
+            billed_tokens_per_epoch=training.tokens,
+            epochs=n_epochs,
+        )
+        return found.lines()
+
     async def fine_tunable_models(self, actor: Actor, query: str = "") -> list[str]:
         """Base models the provider offers for fine-tuning, plus the team's own models."""
         provider = await self._providers.for_team(actor.team_id)

@@ -34,6 +34,7 @@ from handlers.requests import (
     OptionSpec,
     Request,
     SetupRequest,
+    StartRequest,
     UploadRequest,
     build_request,
     button_values,
@@ -231,6 +232,27 @@ class DiscordCommands:
         await interaction.response.defer(ephemeral=private, thinking=True)
         reply = await self._service.handle(request, actor)
         await self._follow_up(interaction, reply, deferred_private=private)
+
+    async def confirm_start(
+        self, interaction: AnyInteraction, actor: Actor, request: StartRequest
+    ) -> None:
+        """Show what the job would cost, privately, and start it only when confirmed."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        lines = await self._service.estimate_start(
+            actor,
+            training_file=request.training_file,
+            model=request.model,
+            n_epochs=request.n_epochs,
+        )
+        reply = Reply(
+            title=f"Start {request.model} on {request.training_file}?",
+            lines=lines,
+            visibility=Visibility.EPHEMERAL,
+        )
+        message = render(reply)
+        await interaction.followup.send(
+            embed=message.embed, view=ConfirmStart(self, actor, request), ephemeral=True
+        )
 
     async def _follow_up(
         self, interaction: AnyInteraction, reply: Reply, *, deferred_private: bool
@@ -575,7 +597,8 @@ class StartForm(discord.ui.Modal, title="Start a fine-tuning job"):
         except UsageError as error:
             await self._commands._say(interaction, error_reply(error.message, usage=error.usage))
             return
-        await self._commands.answer(interaction, actor, request, private=False)
+        assert isinstance(request, StartRequest)
+        await self._commands.confirm_start(interaction, actor, request)
 
     async def on_error(  # type: ignore[override]  # discord.py's Modal narrows BaseView's
         self, interaction: AnyInteraction, error: Exception, /
@@ -585,3 +608,30 @@ class StartForm(discord.ui.Modal, title="Start a fine-tuning job"):
             await interaction.response.send_message(
                 "Something went wrong on our side; the error was logged.", ephemeral=True
             )
+
+
+class ConfirmStart(discord.ui.View):
+    """Start / Keep editing under a start's cost estimate; lives only as long as the prompt."""
+
+    def __init__(self, commands: DiscordCommands, actor: Actor, request: StartRequest) -> None:
+        super().__init__(timeout=900)
+        self._commands = commands
+        self._actor = actor
+        self._request = request
+
+    @discord.ui.button(label="Start", style=discord.ButtonStyle.primary)
+    async def start(
+        self, interaction: AnyInteraction, _button: discord.ui.Button[ConfirmStart]
+    ) -> None:
+        if str(interaction.user.id) != self._actor.user_id:
+            await self._commands._say(interaction, error_reply("Only the requester can start it."))
+            return
+        self.stop()
+        await self._commands.answer(interaction, self._actor, self._request, private=False)
+
+    @discord.ui.button(label="Don't start", style=discord.ButtonStyle.secondary)
+    async def drop(
+        self, interaction: AnyInteraction, _button: discord.ui.Button[ConfirmStart]
+    ) -> None:
+        self.stop()
+        await self._commands._say(interaction, Reply(title="Not started."))

@@ -17,7 +17,15 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.background import Background
 from bot.slack.blocks import ACTION_PREFIX, fallback_text, reply_blocks
 from bot.slack.files import SharedFile, download, newest_shared_jsonl, shared_file
-from bot.slack.modal import CALLBACK_ID, MODELS_ACTION, channel_of, read_submission, start_view
+from bot.slack.modal import (
+    CALLBACK_ID,
+    ESTIMATE_FILE_ACTION,
+    MODELS_ACTION,
+    channel_of,
+    chosen,
+    read_submission,
+    start_view,
+)
 from bot.slack.setup_modal import SETUP_CALLBACK_ID, read_setup, setup_view
 from handlers.errors import FineTuneError, UsageError
 from handlers.model import Actor, Platform, Role
@@ -77,6 +85,8 @@ class SlackHandlers:
         app.view(CALLBACK_ID)(self.on_start_submission)
         app.view(SETUP_CALLBACK_ID)(self.on_setup_submission)
         app.options(MODELS_ACTION)(self.on_model_options)
+        for action in (MODELS_ACTION, ESTIMATE_FILE_ACTION):
+            app.action(action)(self._later(self.on_form_change))
         app.event("file_shared")(self.on_file_shared)
         app.event("message")(_ignore)
 
@@ -348,6 +358,33 @@ class SlackHandlers:
             return actor
         self._rights[key] = (now, admin)
         return replace(actor, is_workspace_admin=admin)
+
+    async def on_form_change(
+        self, body: dict[str, Any], client: AsyncWebClient, respond: Respond
+    ) -> None:
+        """A file or model was picked in the start form: show what the job would cost."""
+        view = body.get("view") or {}
+        state = view.get("state") or {}
+        channel = channel_of(view)
+        actor = _actor(
+            (body.get("team") or {}).get("id"),
+            channel or "modal",
+            (body.get("user") or {}).get("id"),
+        )
+        training, model = chosen(state, "file"), chosen(state, "model")
+        if not training or not model or channel is None:
+            return
+        epochs_text = chosen(state, "epochs")
+        epochs = int(epochs_text) if epochs_text and epochs_text.isdigit() else None
+        lines = await self._service.estimate_start(
+            actor, training_file=training, model=model, n_epochs=epochs
+        )
+        files = await self._list_files(actor.team_id)
+        await client.views_update(
+            view_id=view.get("id"),
+            hash=view.get("hash"),
+            view=start_view(channel_id=channel, files=files, estimate="\n".join(lines)),
+        )
 
     async def on_model_options(
         self, ack: Callable[..., Awaitable[None]], body: dict[str, Any]

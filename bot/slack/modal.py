@@ -12,6 +12,8 @@ from handlers.requests import SPECS, StartRequest, build_request, coerce
 
 CALLBACK_ID = "ftbot_start"
 MODELS_ACTION = "ftbot_models"
+ESTIMATE_FILE_ACTION = "ftbot_start_file"
+ESTIMATE_BLOCK = "estimate"
 TEXT_FIELDS = ("epochs", "lr", "batch_size", "suffix", "seed")
 
 View = dict[str, Any]
@@ -33,7 +35,7 @@ def _text_input(name: str, label: str, hint: str) -> dict[str, Any]:
 
 
 def _file_select(
-    name: str, label: str, files: Sequence[TeamFile], optional: bool
+    name: str, label: str, files: Sequence[TeamFile], optional: bool, *, dispatch: bool = False
 ) -> dict[str, Any]:
     if not files:
         return {
@@ -48,10 +50,11 @@ def _file_select(
         "type": "input",
         "block_id": name,
         "optional": optional,
+        "dispatch_action": dispatch,
         "label": {"type": "plain_text", "text": label},
         "element": {
             "type": "static_select",
-            "action_id": name,
+            "action_id": ESTIMATE_FILE_ACTION if dispatch else name,
             "options": [
                 _option(f"{f.alias} ({f.examples} examples)", f.alias) for f in files[:100]
             ],
@@ -64,11 +67,13 @@ def start_view(*, channel_id: str, files: Sequence[TeamFile], estimate: str = ""
     spec = SPECS["start"]
     helps = {o.name: o.help for o in spec.options}
     blocks: list[dict[str, Any]] = [
-        _file_select("file", "Training file", files, optional=False),
+        _file_select("file", "Training file", files, optional=False, dispatch=True),
         _file_select("validation", "Validation file", files, optional=True),
         {
             "type": "input",
             "block_id": "model",
+            # Picking a model (or a file) updates the cost estimate below before submission.
+            "dispatch_action": True,
             "label": {"type": "plain_text", "text": "Base model"},
             "element": {
                 "type": "external_select",
@@ -94,8 +99,20 @@ def start_view(*, channel_id: str, files: Sequence[TeamFile], estimate: str = ""
         _text_input("suffix", "Suffix", helps["suffix"]),
         _text_input("seed", "Seed", helps["seed"]),
     ]
-    if estimate:
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": estimate}]})
+    blocks.append(
+        {
+            "type": "context",
+            "block_id": ESTIMATE_BLOCK,
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    "text": (estimate or "Pick a training file and a model to see the cost.")[
+                        :2900
+                    ],
+                }
+            ],
+        }
+    )
     return {
         "type": "modal",
         "callback_id": CALLBACK_ID,
@@ -153,3 +170,12 @@ def channel_of(view: Mapping[str, Any]) -> str | None:
         return None
     channel = data.get("channel_id") if isinstance(data, dict) else None
     return channel if isinstance(channel, str) else None
+
+
+def chosen(state: Mapping[str, Any], block_id: str) -> str | None:
+    """The value picked or typed in one block of the form, if any."""
+    for element in (state.get("values", {}).get(block_id) or {}).values():
+        value = _value(element)
+        if value:
+            return value
+    return None

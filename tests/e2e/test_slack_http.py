@@ -22,6 +22,7 @@ from tests.fakes.slack_requests import (
     event_body,
     signed_headers,
     suggestion_body,
+    view_action_body,
     view_submission_body,
 )
 from tests.world import chat_example
@@ -361,3 +362,32 @@ async def test_approval_and_budget_flow_through_slack_on_the_sandbox(harness: Ha
     assert "this job $" in str(refusal)
     assert "cap $" in str(refusal)
     assert len(await harness.bot.runtime.store.list_jobs("slack:T1")) == 1
+
+
+async def test_start_form_shows_the_cost_before_submission(harness: Harness) -> None:
+    slack = harness.slack
+    slack.share_file(name="cost.jsonl", content=_dataset(), user="U1", channel="C1")
+    await harness.command("upload alias=cost")
+    await slack.wait_for(lambda: bool(slack.of("chat.postMessage")), what="the upload")
+    await harness.command("start")
+    await slack.wait_for(lambda: bool(slack.of("views.open")), what="the modal")
+    opened = slack.of("views.open")[0].args["view"]
+    assert "Pick a training file and a model" in str(opened["blocks"][-1])
+    values = {
+        "file": {
+            "ftbot_start_file": {"type": "static_select", "selected_option": {"value": "cost"}}
+        },
+        "model": {
+            "ftbot_models": {"type": "external_select", "selected_option": {"value": MODEL}}
+        },
+        "epochs": {"epochs": {"type": "plain_text_input", "value": "2"}},
+    }
+    status, _, _ = await harness.post(view_action_body("ftbot_models", values))
+    assert status == 200
+    await slack.wait_for(lambda: bool(slack.of("views.update")), what="the estimate")
+    update = slack.of("views.update")[0].args
+    assert update["view_id"] == "V1"
+    estimate = str(update["view"]["blocks"][-1])
+    assert "Billed tokens" in estimate
+    assert "2 epoch(s)" in estimate
+    assert "Estimated training cost on gpt-4.1-mini-2025-04-14: $" in estimate

@@ -145,3 +145,38 @@ def event_body(event: dict[str, Any], *, team: str = "T1") -> str:
             "event_time": int(time.time()),
         }
     )
+
+
+def view_action_body(
+    action: str, values: dict[str, Any], *, channel: str = "C1", team: str = "T1", user: str = "U1"
+) -> str:
+    """A block_actions payload from inside the start modal (an input with dispatch_action)."""
+    payload = {
+        "type": "block_actions",
+        "team": {"id": team, "domain": "t"},
+        "user": {"id": user, "username": f"user-{user}", "team_id": team},
+        "api_app_id": "A1",
+        "token": "legacy",
+        "trigger_id": "trig-4",
+        "container": {"type": "view", "view_id": "V1"},
+        "view": {
+            "id": "V1",
+            "type": "modal",
+            "callback_id": "ftbot_start",
+            "team_id": team,
+            "private_metadata": json.dumps({"channel_id": channel}),
+            "hash": "h1",
+            "state": {"values": values},
+            "title": {"type": "plain_text", "text": "Start fine-tuning"},
+        },
+        "actions": [
+            {
+                "action_id": action,
+                "block_id": "model",
+                "type": "external_select",
+                "selected_option": {"value": "x"},
+                "action_ts": "1.0",
+            }
+        ],
+    }
+    return urlencode({"payload": json.dumps(payload)})

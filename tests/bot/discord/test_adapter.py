@@ -286,8 +286,17 @@ async def test_start_without_file_or_model_opens_a_form(env: Env) -> None:
     iid = await env.fake.command("start", {"epochs": 3})
     modal = (await env.fake.wait_callback(iid)).json["data"]
     good = await env.fake.submit_modal(modal, {"start:file": "train", "start:model": MODEL})
-    assert (await env.fake.wait_callback(good)).json == {"type": 5}
-    message = await env.fake.wait_followup(good)
+    assert (await env.fake.wait_callback(good)).json == {"type": 5, "data": {"flags": EPHEMERAL}}
+    # The cost comes first, privately; nothing is started until the requester confirms.
+    prompt = await env.fake.wait_followup(good)
+    assert prompt["flags"] & EPHEMERAL
+    assert "Billed tokens" in str(embed(prompt))
+    assert "3 epoch(s)" in str(embed(prompt))
+    assert await env.w.store.list_jobs(f"discord:{GUILD_A.id}") == []
+    buttons = {b["label"]: b["custom_id"] for b in prompt["components"][0]["components"]}
+    assert set(buttons) == {"Start", "Don't start"}
+    pressed = await env.fake.press(prompt, buttons["Start"])
+    message = await env.fake.wait_followup(pressed)
     assert embed(message)["title"].startswith("Started ftjob-")
     fields = {f["name"]: f["value"] for f in embed(message)["fields"]}
     assert fields["Epochs"] == "3"
