@@ -179,8 +179,7 @@ class Playground:
                     "What should I ask? Give a prompt after the model.", usage=SPECS["try"].usage
                 )
             cases = parse_test_set(
-                await provider.file_content(file.provider_file_id),
-                limit=self.settings.max_examples,
+                await self._content(team, file, provider), limit=self.settings.max_examples
             )
             # No randomness in the core: the clock picks the example, so presses vary.
             case = cases[int(self._clock.now().timestamp()) % len(cases)]
@@ -252,7 +251,7 @@ class Playground:
                 f"'{test_file.alias}' is a {test_file.format} file; a test set is a chat file "
                 "whose examples end with the assistant's reference answer."
             )
-        content = await provider.file_content(test_file.provider_file_id)
+        content = await self._content(team, test_file, provider)
         cases = parse_test_set(content, limit=request.n)
         run = CompareRun(
             id=f"{RUN_PREFIX}{uuid.uuid4().hex[:8]}",
@@ -273,6 +272,13 @@ class Playground:
             self._runs.pop((team, run.id), None)
         await card.post(run, final=True)
         return self._summary(run, provider)
+
+    async def _content(self, team: str, file: TeamFile, provider: Provider) -> bytes:
+        """The file's bytes: the copy kept at upload, else the provider's (when it allows)."""
+        copy = await self._store.file_copy(team, file.provider_file_id)
+        if copy is not None:
+            return copy
+        return await provider.file_content(file.provider_file_id)
 
     async def _test_file(self, team: str, alias: str | None, a: Resolved, b: Resolved) -> TeamFile:
         if alias:

@@ -263,7 +263,15 @@ class Store(TeamStore, Protocol):
 
     async def list_files(self, team_id: str) -> Sequence[TeamFile]: ...
 
-    async def delete_file(self, team_id: str, alias: str) -> bool: ...
+    async def delete_file(self, team_id: str, alias: str) -> bool:
+        """Forget the alias (and the file's local copy, if one was kept)."""
+        ...
+
+    async def save_file_copy(self, team_id: str, provider_file_id: str, content: bytes) -> None:
+        """Keep a small file's bytes: providers may refuse to hand fine-tuning files back."""
+        ...
+
+    async def file_copy(self, team_id: str, provider_file_id: str) -> bytes | None: ...
 
     # jobs
     async def add_job(self, job: Job, *, next_poll_at: datetime | None) -> None:

@@ -388,6 +388,10 @@ class Service:
         except ConflictError:
             await provider.delete_file(uploaded.id)  # a racing upload took the alias first
             raise
+        if report.bytes <= LOCAL_COPY_MAX_BYTES:
+            # OpenAI does not hand fine-tuning files back; try and compare read this copy.
+            content = await asyncio.to_thread(path.read_bytes)
+            await self._store.save_file_copy(actor.team_id, uploaded.id, content)
         return Reply(
             title=f"Uploaded {filename} as '{alias}'",
             fields=(
@@ -887,6 +891,9 @@ def help_reply(topic: str | None) -> Reply:
         title="finetune-bot commands", lines=tuple(lines), visibility=Visibility.EPHEMERAL
     )
 
+
+LOCAL_COPY_MAX_BYTES = 8 << 20
+"""Files up to this size are also kept in the store, as test sets for try and compare."""
 
 FINE_TUNABLE_PREFIXES = (
     "gpt-4.1-2025",

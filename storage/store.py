@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -25,7 +26,16 @@ from handlers.model import (
 from storage.access import AccessMethods
 from storage.base import insert, job_from_row, state_values, team_from_row
 from storage.outbox import WatchMethods
-from storage.tables import audit, files, jobs, models, subscriptions, teams, webhook_inbox
+from storage.tables import (
+    audit,
+    file_copies,
+    files,
+    jobs,
+    models,
+    subscriptions,
+    teams,
+    webhook_inbox,
+)
 
 
 def _file_from_row(row: Row[Any]) -> TeamFile:
@@ -173,10 +183,50 @@ class SqlStore(AccessMethods, WatchMethods):
         stmt = (
             delete(files)
             .where(files.c.team_id == team_id, files.c.alias == alias)
-            .returning(files.c.id)
+            .returning(files.c.provider_file_id)
         )
         async with self._write() as conn:
-            return (await conn.execute(stmt)).first() is not None
+            row = (await conn.execute(stmt)).first()
+            if row is None:
+                return False
+            still_used = await conn.execute(
+                select(files.c.id).where(
+                    files.c.team_id == team_id, files.c.provider_file_id == row.provider_file_id
+                )
+            )
+            if still_used.first() is None:
+                await conn.execute(
+                    delete(file_copies).where(
+                        file_copies.c.team_id == team_id,
+                        file_copies.c.provider_file_id == row.provider_file_id,
+                    )
+                )
+            return True
+
+    async def save_file_copy(self, team_id: str, provider_file_id: str, content: bytes) -> None:
+        packed = gzip.compress(content, compresslevel=6)
+        async with self._write() as conn:
+            await conn.execute(
+                insert(conn, file_copies)
+                .values(
+                    team_id=team_id,
+                    provider_file_id=provider_file_id,
+                    content=packed,
+                    bytes=len(content),
+                    created_at=self._clock(),
+                )
+                .on_conflict_do_nothing(
+                    index_elements=[file_copies.c.team_id, file_copies.c.provider_file_id]
+                )
+            )
+
+    async def file_copy(self, team_id: str, provider_file_id: str) -> bytes | None:
+        stmt = select(file_copies.c.content).where(
+            file_copies.c.team_id == team_id, file_copies.c.provider_file_id == provider_file_id
+        )
+        async with self._read() as conn:
+            row = (await conn.execute(stmt)).first()
+        return None if row is None else gzip.decompress(row.content)
 
     # jobs
 

@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Table,
     Text,
@@ -304,4 +305,16 @@ approvals = Table(
     Column("decided_at", UTCDateTime(), nullable=True),
     Column("job_id", Text, nullable=True),
     Index(None, "team_id", "created_at"),
+)
+
+# local copies of small uploaded files (migration 0003)
+
+file_copies = Table(
+    "file_copies",
+    metadata,
+    Column("team_id", Text, ForeignKey("teams.id"), primary_key=True),
+    Column("provider_file_id", Text, primary_key=True),
+    Column("content", LargeBinary, nullable=False),
+    Column("bytes", BigInteger, nullable=False),
+    _created_at(),
 )

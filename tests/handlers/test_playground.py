@@ -376,3 +376,25 @@ async def test_sandbox_answers_are_deterministic_and_tell_models_apart(
     with pytest.raises(ProviderError) as missing:
         await w.provider.chat("ft:gpt-4.1-mini-2025-04-14:sandbox:nope:x", prompt)
     assert missing.value.kind is ProviderErrorKind.NOT_FOUND
+
+
+async def test_compare_reads_the_copy_kept_at_upload(w: World, tmp_path: Path) -> None:
+    # OpenAI refuses to hand back files uploaded for fine-tuning; the copy makes that moot.
+    model = await _trained(w, tmp_path)
+    w.provider.inject_fault(
+        ProviderError(
+            ProviderErrorKind.BAD_REQUEST, "Not allowed to download files of purpose: fine-tune"
+        ),
+        times=5,
+        operation="file_content",
+    )
+    reply = await w.run(f"/finetune compare {model} n=11", actor())
+    assert reply.tone is Tone.SUCCESS, reply
+    assert "11/11 examples of 'valid'" in reply.title
+    assert w.provider.calls["file_content"] == 0
+    valid = await w.store.get_file(actor().team_id, "valid")
+    assert valid is not None
+    assert await w.store.file_copy(actor().team_id, valid.provider_file_id) is not None
+    assert await w.store.file_copy("slack:T2", valid.provider_file_id) is None
+    await w.run("/finetune rm-file valid", actor())
+    assert await w.store.file_copy(actor().team_id, valid.provider_file_id) is None
