@@ -127,8 +127,10 @@ async def test_compare_with_a_grader(w: World, tmp_path: Path) -> None:
     )
     assert reply.table is not None
     grades = {r[0]: r[1:] for r in reply.table.rows}[f"grade ({MODEL})"]
-    assert grades[0].startswith("10.0/10 (4 graded)")
-    assert float(grades[1].split("/")[0]) < 10
+    # The sandbox's fine-tuned model repeats most learnt answers, but which ones depends on the
+    # job's random id: compare the grades, not a fixed score.
+    assert grades[0].endswith("(4 graded)")
+    assert float(grades[0].split("/")[0]) > float(grades[1].split("/")[0])
     assert any("A scores higher on grade" in line for line in reply.lines)
     rows = _rows(reply)
     assert len(rows) == 8
