@@ -92,13 +92,11 @@ class DiscordAdapter:
             "guild_ready_timeout": guild_ready_timeout,
             "allowed_mentions": discord.AllowedMentions.none(),
         }
-        self.client: _Client | _ShardedClient
-        if settings.discord_shard_count:
-            self.client = _ShardedClient(
-                shard_count=settings.discord_shard_count, identify_delay=identify_delay, **options
-            )
-        else:
-            self.client = _Client(**options)
+        # Auto-sharded always: with DISCORD_SHARD_COUNT unset it runs as many shards as the
+        # gateway recommends (GET /gateway/bot), one for a small bot.
+        self.client: _Client | _ShardedClient = _ShardedClient(
+            shard_count=settings.discord_shard_count, identify_delay=identify_delay, **options
+        )
         self.client.button_handler = self.commands
         self.tree: app_commands.CommandTree[Any] = app_commands.CommandTree(self.client)
         self.tree.add_command(self.commands.build_group())
