@@ -434,11 +434,14 @@ async def test_sharded_client_identifies_every_shard(tmp_path: Path) -> None:
 
 async def test_shards_follow_the_gateways_recommendation(tmp_path: Path) -> None:
     # No DISCORD_SHARD_COUNT: the client asks GET /gateway/bot and runs what it recommends.
-    async with FakeDiscord(shards=2) as fake, world(tmp_path) as w:
-        async with running_adapter(fake, w, tmp_path) as adapter:
-            await fake.identified.wait()
-            shards = sorted(f["d"]["shard"] for f in fake.gateway_in if f["op"] == 2)
-            assert shards == [[0, 2], [1, 2]]
-            iid = await fake.command("list", guild=GUILD_B)
-            assert embed(await fake.wait_followup(iid))["title"] == "No jobs."
-            assert await adapter.ready() == (True, "")
+    async with (
+        FakeDiscord(shards=2) as fake,
+        world(tmp_path) as w,
+        running_adapter(fake, w, tmp_path) as adapter,
+    ):
+        await fake.identified.wait()
+        shards = sorted(f["d"]["shard"] for f in fake.gateway_in if f["op"] == 2)
+        assert shards == [[0, 2], [1, 2]]
+        iid = await fake.command("list", guild=GUILD_B)
+        assert embed(await fake.wait_followup(iid))["title"] == "No jobs."
+        assert await adapter.ready() == (True, "")
