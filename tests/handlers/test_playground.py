@@ -56,9 +56,12 @@ def _rows(reply: Reply) -> list[dict[str, str]]:
 
 async def test_try_answers_with_tokens_and_latency(w: World, tmp_path: Path) -> None:
     model = await _trained(w, tmp_path)
-    reply = await w.run(f"/finetune try {model} Question 3?", actor())
+    # The sandbox's fine-tuned model repeats a learnt answer 95% of the time, by a hash of
+    # its (random) id and the prompt: one of five learnt prompts is as good as certain.
+    replies = [await w.run(f"/finetune try {model} Question {i}?", actor()) for i in range(5)]
+    reply = replies[0]
     assert reply.title == f"{model} answered"
-    assert "Answer 3." in reply.lines
+    assert any(f"Answer {i}." in r.lines for i, r in enumerate(replies))
     fields = {f.name: f.value for f in reply.fields}
     assert fields["Tokens"].endswith("out")
     assert fields["Latency"].endswith(" s")
@@ -373,8 +376,15 @@ async def test_sandbox_answers_are_deterministic_and_tell_models_apart(
     second = await w.provider.chat(model, prompt)
     assert (first.content, first.latency_s) == (second.content, second.latency_s)
     base = await w.provider.chat(MODEL, prompt)
-    assert first.content == "Answer 5."
     assert base.content != "Answer 5."
+    # A learnt answer comes back 95% of the time (a hash of the random model id and prompt).
+    learnt = [
+        (
+            await w.provider.chat(model, (ChatMessage(role="user", content=f"Question {i}?"),))
+        ).content
+        for i in range(5)
+    ]
+    assert any(answer == f"Answer {i}." for i, answer in enumerate(learnt))
     with pytest.raises(ProviderError) as missing:
         await w.provider.chat("ft:gpt-4.1-mini-2025-04-14:sandbox:nope:x", prompt)
     assert missing.value.kind is ProviderErrorKind.NOT_FOUND
