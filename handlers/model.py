@@ -280,6 +280,19 @@ class TeamModel:
     created_at: datetime
 
 
+def model_made_by(team_id: str, state: JobState, *, now: datetime) -> TeamModel | None:
+    """The fine-tuned model a succeeded job produced, as the team's record; None otherwise."""
+    if state.status != "succeeded" or not state.fine_tuned_model:
+        return None
+    return TeamModel(
+        team_id=team_id,
+        name=state.fine_tuned_model,
+        base_model=state.model,
+        job_id=state.id,
+        created_at=state.finished_at or now,
+    )
+
+
 class SubscriptionFilter(StrEnum):
     ALL = "all"
     COMPLETIONS = "completions"

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from handlers.model import ChannelAddress, Job, JobState, Platform, Team, TeamModel
+from handlers.model import ChannelAddress, Job, JobState, Platform, Team, model_made_by
 from handlers.ports import Clock, Provider, Store
 from handlers.service import BOT_METADATA_KEY
 
@@ -111,14 +111,7 @@ class Recovery:
             updated_at=now,
         )
         await self._store.add_job(job, next_poll_at=None if state.terminal else now)
-        if state.status == "succeeded" and state.fine_tuned_model:
-            await self._store.add_model(
-                TeamModel(
-                    team_id=team.id,
-                    name=state.fine_tuned_model,
-                    base_model=state.model,
-                    job_id=state.id,
-                    created_at=state.finished_at or now,
-                )
-            )
+        made = model_made_by(team.id, state, now=now)
+        if made is not None:
+            await self._store.add_model(made)
         report.recovered.append(state.id)

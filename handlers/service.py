@@ -46,7 +46,7 @@ from handlers.model import (
     Subscription,
     Team,
     TeamFile,
-    TeamModel,
+    model_made_by,
 )
 from handlers.parse import parse
 from handlers.playground import Playground, PlaygroundSettings
@@ -836,16 +836,9 @@ class Service:
         )
 
     async def _remember_model(self, team: str, state: JobState) -> None:
-        if state.status == "succeeded" and state.fine_tuned_model:
-            await self._store.add_model(
-                TeamModel(
-                    team_id=team,
-                    name=state.fine_tuned_model,
-                    base_model=state.model,
-                    job_id=state.id,
-                    created_at=state.finished_at or self._clock.now(),
-                )
-            )
+        made = model_made_by(team, state, now=self._clock.now())
+        if made is not None:
+            await self._store.add_model(made)
 
     async def _audit(self, actor: Actor, name: str, request: Request, reply: Reply) -> None:
         result = "error" if reply.tone is Tone.ERROR else "ok"

@@ -20,7 +20,7 @@ from handlers.model import (
     JobState,
     MetricPoint,
     SubscriptionFilter,
-    TeamModel,
+    model_made_by,
 )
 from handlers.ports import (
     ChartRenderer,
@@ -221,16 +221,9 @@ class Watcher:
             return
         stats.committed += 1
         stats.messages += len(plan.messages)
-        if state.status == "succeeded" and state.fine_tuned_model and changed:
-            await self._store.add_model(
-                TeamModel(
-                    team_id=job.team_id,
-                    name=state.fine_tuned_model,
-                    base_model=state.model,
-                    job_id=job.id,
-                    created_at=state.finished_at or self._clock.now(),
-                )
-            )
+        made = model_made_by(job.team_id, state, now=self._clock.now()) if changed else None
+        if made is not None:
+            await self._store.add_model(made)
         if state.terminal and changed:
             await settle_spend(self._store, job.team_id, state)
 
