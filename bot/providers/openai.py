@@ -411,7 +411,8 @@ class OpenAIProvider:
     # -- models -----------------------------------------------------------------------------
 
     async def list_models(self) -> Sequence[ProviderModel]:
-        # The models list has no cursor in the API; the walk still refuses an endless one.
+        # The models list has no cursor in the API (one request); the walk still refuses a
+        # server that claims more behind it.
         items = await self._walk(lambda after: self._client.models.list(), what="models")
         return [self._map(_model, item) for item in items]
 
@@ -557,17 +558,16 @@ class OpenAIProvider:
             items.extend(fresh)
             if take is not None and take(fresh):
                 return items
-            has_more = getattr(page, "has_more", None)
-            if not found or has_more is False:
+            # The spec makes `has_more` required on every cursor list: without a true one
+            # (the models list has none at all) the list is complete.
+            if not found or getattr(page, "has_more", None) is not True:
                 return items
             last = _field(found[-1], "id")
             if not isinstance(last, str) or last in cursors or last == after:
-                if has_more is True:
-                    raise ProviderAnswerError(
-                        f"the {what} list said has_more=true but page {number} ended with the "
-                        f"cursor {str(last)[:80]!r} again; listing stopped there"
-                    )
-                return items  # no has_more at all: a server that does not page sent it all
+                raise ProviderAnswerError(
+                    f"the {what} list said has_more=true but page {number} ended with the "
+                    f"cursor {str(last)[:80]!r} again; listing stopped there"
+                )
             cursors.add(last)
             after = last
         if cap_is_end:
