@@ -10,6 +10,7 @@ from bot.providers.openai import OpenAIProvider
 from handlers.errors import ConfigError, ProviderError, ProviderErrorKind
 from handlers.model import TeamCredentials, TeamProviderKind
 from handlers.ports import Provider, TeamStore
+from handlers.scope import TeamScopedProvider
 
 log = logging.getLogger(__name__)
 
@@ -17,7 +18,8 @@ ProviderFactory = Callable[[TeamCredentials], OpenAIProvider]
 
 
 class SharedProviderDirectory:
-    """Every team uses the deployment's provider (tests, the sandbox, single-team installs)."""
+    """Every team uses the deployment's provider (tests, the sandbox, single-team installs),
+    each through its own tag-scoped view of the shared account."""
 
     def __init__(self, provider: Provider) -> None:
         self._provider = provider
@@ -27,7 +29,7 @@ class SharedProviderDirectory:
         return self._provider
 
     async def for_team(self, team_id: str) -> Provider:
-        return self._provider
+        return TeamScopedProvider(self._provider, team_id=team_id, shared=True)
 
 
 def build_team_provider(credentials: TeamCredentials) -> OpenAIProvider:
@@ -69,8 +71,10 @@ class TeamProviderDirectory:
         return self._fallback
 
     async def for_team(self, team_id: str) -> Provider:
+        """The team's view: tag-scoped on the deployment's (shared) account; on the team's own
+        account also what carries no tag, since the team owns that account."""
         if self._keep_fallback:
-            return self._fallback
+            return TeamScopedProvider(self._fallback, team_id=team_id, shared=True)
         try:
             credentials = await self._store.get_credentials(team_id)
         except ConfigError:
@@ -78,7 +82,7 @@ class TeamProviderDirectory:
             log.warning("team key unreadable; refusing provider calls", extra={"team": team_id})
             return cast(Provider, UnavailableProvider())
         if credentials is None:
-            return self._fallback
+            return TeamScopedProvider(self._fallback, team_id=team_id, shared=True)
         version = (
             credentials.provider.value,
             credentials.fingerprint,
@@ -87,12 +91,12 @@ class TeamProviderDirectory:
         )
         cached = self._cache.get(team_id)
         if cached is not None and cached[0] == version:
-            return cached[1]
+            return TeamScopedProvider(cached[1], team_id=team_id, shared=False)
         provider = self._factory(credentials)
         if cached is not None:
             self._retired.append(cached[1])
         self._cache[team_id] = (version, provider)
-        return provider
+        return TeamScopedProvider(provider, team_id=team_id, shared=False)
 
     def forget(self, team_id: str) -> None:
         """The team's key changed here: build its provider afresh on the next call."""

@@ -101,3 +101,14 @@ class PermissionDeniedError(FineTuneError):
 
 class BudgetError(FineTuneError):
     """A start would pass the team's monthly cap; the message gives spent, this job and cap."""
+
+
+class ProviderAnswerError(ProviderError):
+    """The provider answered outside its contract: an empty choice list, a list whose cursor
+    does not advance or never ends, a completed upload without its file. The message names
+    what it returned, so the user sees the provider's fault, not a crash."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(ProviderErrorKind.INVALID_RESPONSE, what)
+        self.message = f"The provider's answer could not be used: {what}."
+        self.args = (self.message,)

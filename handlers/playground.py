@@ -46,6 +46,7 @@ from handlers.replies import (
     Tone,
 )
 from handlers.requests import SPECS, CompareRequest, DatasetRequest, TryRequest, UploadRequest
+from handlers.scope import TEAM_KEY, TeamScopedProvider
 
 log = logging.getLogger(__name__)
 
@@ -418,11 +419,17 @@ class Playground:
         lines, skipped = training_lines(found)
         if not lines:
             filters = f"model {request.model}" + "".join(f", {k}={v}" for k, v in meta.items())
+            shared = isinstance(provider, TeamScopedProvider) and provider.shared
             raise DataError(
                 f"No stored completions to build from ({filters}, since "
                 f"{since:%Y-%m-%d %H:%M} UTC)"
                 + (f"; {skipped} had no user message or answer" if skipped else "")
-                + ". Completions are kept only when the app calls with store=true."
+                + ". Completions are kept only when the app calls with store=true"
+                + (
+                    f" and, on this bot's shared account, with metadata {TEAM_KEY}={team}."
+                    if shared
+                    else "."
+                )
             )
         content = ("\n".join(lines) + "\n").encode("utf-8")
         report = await self._validate_bytes(content)

@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 
 from handlers.model import ChannelAddress, Job, JobState, Platform, Team, model_made_by
 from handlers.ports import Clock, Provider, Store
+from handlers.scope import TEAM_KEY, TeamScopedProvider
 from handlers.service import BOT_METADATA_KEY
 
 log = logging.getLogger(__name__)
 
-TEAM_KEY = "ftbot_team"
 CHANNEL_KEY = "ftbot_channel"
 USER_KEY = "ftbot_user"
 
@@ -71,25 +71,36 @@ class Recovery:
         self._limit = limit
 
     async def resync(self, providers: Sequence[Provider]) -> ResyncReport:
-        """Scan each provider account once; raises ProviderError if one cannot be listed."""
+        """Scan each provider account once; raises ProviderError if one cannot be listed.
+
+        Pass a team's own account as the directory's view of it (`for_team`): a job there is
+        adopted only when tagged for that team, so a team cannot plant a job into another
+        team's list from its own account. The deployment's account is passed as it is.
+        """
         report = ResyncReport()
         for provider in providers:
+            owner = (
+                provider.team_id
+                if isinstance(provider, TeamScopedProvider) and not provider.shared
+                else None
+            )
             listed = await provider.list_jobs(
                 metadata={BOT_METADATA_KEY: self._instance}, limit=self._limit
             )
             for state in listed:
-                await self._one(state, report)
+                await self._one(state, report, owner=owner)
         if report.recovered:
             log.info("resync recovered jobs", extra={"jobs": report.recovered})
         return report
 
-    async def _one(self, state: JobState, report: ResyncReport) -> None:
+    async def _one(self, state: JobState, report: ResyncReport, *, owner: str | None) -> None:
         report.scanned += 1
         if await self._store.find_job_anywhere(state.id) is not None:
+            # Known jobs keep the team the store gave them; a tag never moves a job.
             report.known += 1
             return
         team = _team_of(state)
-        if team is None:
+        if team is None or (owner is not None and team.id != owner):
             report.skipped.append(state.id)
             log.warning("tagged job names no team", extra={"job": state.id})
             return

@@ -21,6 +21,7 @@ from bot.runtime import build_runtime, schedule_ticks
 from handlers.chat import ChatMessage
 from handlers.model import Platform
 from handlers.parse import parse
+from handlers.scope import TEAM_KEY
 from handlers.watch import WatchSettings
 
 BASE_MODEL = "gpt-4.1-mini-2025-04-14"
@@ -49,14 +50,16 @@ async def _evaluate(
     """Try the new model, build a draft training file from logged traffic, then compare."""
     write("\n-- evaluate and try --\n")
     await command(f"/finetune try {model} How do I reset my password?")
-    # What an app that logs with store=true leaves behind: the validation prompts, answered.
+    # What an app that logs with store=true leaves behind: the validation prompts, answered,
+    # tagged with the team, the only logs a team on the shared account may draft from.
+    tag = {"app": "support", TEAM_KEY: console_actor().team_id}
     for line in (await asyncio.to_thread(valid.read_text, encoding="utf-8")).splitlines():
         messages = tuple(
             ChatMessage(role=m["role"], content=m["content"])
             for m in json.loads(line)["messages"]
             if m["role"] != "assistant"
         )
-        await provider.chat(BASE_MODEL, messages, store=True, metadata={"app": "support"})
+        await provider.chat(BASE_MODEL, messages, store=True, metadata=tag)
     await command(f"/finetune dataset from-logs model={BASE_MODEL} meta=app=support since=1d")
     write("\n-- base versus fine-tuned on the bundled validation file --\n")
     await command(f"/finetune compare {model} {BASE_MODEL} file=support-valid")

@@ -32,7 +32,7 @@ from openai.types.fine_tuning import (
 )
 
 from handlers.chat import ChatMessage, ChatResult, StoredCompletion
-from handlers.errors import ProviderError, ProviderErrorKind
+from handlers.errors import ProviderAnswerError, ProviderError, ProviderErrorKind
 from handlers.model import (
     Checkpoint,
     Hyperparameters,
@@ -63,7 +63,12 @@ _QUOTA_CODES = frozenset(
     }
 )
 _SECRET_PATTERN = re.compile(r"\b(sk|sess|org|proj)-[A-Za-z0-9_\-*]{8,}")
-_MAX_LIST_ITEMS = 10_000
+MAX_PAGES = 100
+"""The most pages one listing reads: a server that never ends cannot hold a command."""
+MAX_SCAN_PAGES = 50
+"""The most pages a filtered scan (stored completions, jobs by tag) reads before it stops."""
+MAX_MESSAGE_PAGES = 10
+"""A stored completion's request messages: 100 a page, so up to 1,000 of them."""
 
 FILES_API_MAX_BYTES = 512 << 20
 """Files API limit per file; anything larger goes through the Uploads API."""
@@ -93,6 +98,8 @@ class OpenAIProvider:
         create_retry_delay: float = 1.0,
         max_create_retry_delay: float = 30.0,
         max_event_pages: int = 50,
+        max_pages: int = MAX_PAGES,
+        max_scan_pages: int = MAX_SCAN_PAGES,
         chunked_threshold: int = FILES_API_MAX_BYTES,
         part_bytes: int = UPLOAD_PART_BYTES,
     ) -> None:
@@ -108,6 +115,8 @@ class OpenAIProvider:
         self._create_retry_delay = max(0.0, create_retry_delay)
         self._max_create_retry_delay = max_create_retry_delay
         self._max_event_pages = max(1, max_event_pages)
+        self._max_pages = max(1, max_pages)
+        self._max_scan_pages = max(1, max_scan_pages)
         key = getattr(client, "api_key", None)
         self._secrets = tuple(s for s in (key,) if isinstance(s, str) and len(s) >= 4)
 
@@ -230,6 +239,7 @@ class OpenAIProvider:
         digest = hashlib.md5(usedforsecurity=False)
         part_ids: list[str] = []
         done = 0
+        # Any failure after the Upload exists cancels it, so no half-made upload is left open.
         try:
             with path.open("rb") as handle:
                 while done < size:
@@ -248,7 +258,15 @@ class OpenAIProvider:
             completed = await self._call(
                 self._client.uploads.complete(upload.id, part_ids=part_ids, md5=digest.hexdigest())
             )
+            if getattr(completed, "file", None) is None:
+                status = getattr(completed, "status", None)
+                raise ProviderAnswerError(
+                    f"upload {upload.id} of {filename} came back {status or 'without a status'} "
+                    "with no file in it (file: null); it was cancelled, upload the file again"
+                )
+            file = self._map(_file, completed.file)
         except BaseException:
+            log.warning("chunked upload failed, cancelling it", extra={"upload_id": upload.id})
             with contextlib.suppress(Exception):
                 await self._client.uploads.cancel(upload.id)
             raise
@@ -256,10 +274,13 @@ class OpenAIProvider:
             "chunked upload completed",
             extra={"upload_id": upload.id, "parts": len(part_ids), "bytes": size},
         )
-        return self._map(_file, completed.file)
+        return file
 
     async def list_files(self) -> Sequence[ProviderFile]:
-        items = await self._collect(self._client.files.list(purpose="fine-tune"))
+        items = await self._walk(
+            lambda after: self._client.files.list(purpose="fine-tune", after=_given(after)),
+            what="files",
+        )
         return [self._map(_file, item) for item in items]
 
     async def get_file(self, file_id: str) -> ProviderFile:
@@ -314,15 +335,27 @@ class OpenAIProvider:
     async def list_jobs(
         self, *, metadata: Mapping[str, str] | None = None, limit: int = 20
     ) -> Sequence[JobState]:
-        page = await self._call(
-            self._client.fine_tuning.jobs.list(
-                limit=limit, metadata=dict(metadata) if metadata else omit
-            )
+        jobs: list[JobState] = []
+
+        def take(items: list[Any]) -> bool:
+            for item in items:
+                job = self._map(_job, item)
+                # Some compatible servers ignore the filter; never hand back another tag's jobs.
+                if all(job.metadata.get(k) == v for k, v in (metadata or {}).items()):
+                    jobs.append(job)
+            return len(jobs) >= limit
+
+        await self._walk(
+            lambda after: self._client.fine_tuning.jobs.list(
+                limit=min(max(limit, 1), 100),
+                metadata=dict(metadata) if metadata else omit,
+                after=_given(after),
+            ),
+            what="fine-tuning jobs",
+            take=take,
+            max_pages=self._max_scan_pages,
+            cap_is_end=True,
         )
-        jobs = [self._map(_job, item) for item in self._page_items(page)]
-        if metadata:
-            # Some compatible servers ignore the filter; never hand back another tag's jobs.
-            jobs = [j for j in jobs if all(j.metadata.get(k) == v for k, v in metadata.items())]
         return jobs[:limit]
 
     async def cancel_job(self, job_id: str) -> JobState:
@@ -344,42 +377,43 @@ class OpenAIProvider:
         """
         newer: list[JobEvent] = []
         seen: set[str] = set()
-        after: str | None = None
-        for _ in range(self._max_event_pages):
-            page = await self._call(
-                self._client.fine_tuning.jobs.list_events(
-                    job_id, limit=limit, after=after if after is not None else omit
-                )
-            )
-            items = self._page_items(page)
+
+        def take(items: list[Any]) -> bool:
             for item in items:
                 event = self._map(_event, item, job_id)
                 if cursor is not None and event.id == cursor:
-                    return newer[::-1]
+                    return True
                 if event.id not in seen:
                     seen.add(event.id)
                     newer.append(event)
-            if not items or getattr(page, "has_more", None) is False:
-                break
-            last = getattr(items[-1], "id", None)
-            if not isinstance(last, str) or last == after:
-                break  # a server that does not advance would loop forever
-            after = last
-        else:
-            log.warning(
-                "event paging stopped at the page cap before the cursor",
-                extra={"job_id": job_id, "pages": self._max_event_pages},
-            )
+            return False
+
+        await self._walk(
+            lambda after: self._client.fine_tuning.jobs.list_events(
+                job_id, limit=limit, after=_given(after)
+            ),
+            what=f"events of {job_id}",
+            take=take,
+            max_pages=self._max_event_pages,
+            cap_is_end=True,
+        )
         return newer[::-1]
 
     async def list_checkpoints(self, job_id: str) -> Sequence[Checkpoint]:
-        items = await self._collect(self._client.fine_tuning.jobs.checkpoints.list(job_id))
+        items = await self._walk(
+            lambda after: self._client.fine_tuning.jobs.checkpoints.list(
+                job_id, after=_given(after)
+            ),
+            what=f"checkpoints of {job_id}",
+        )
         return [self._map(_checkpoint, item, job_id) for item in items]
 
     # -- models -----------------------------------------------------------------------------
 
     async def list_models(self) -> Sequence[ProviderModel]:
-        items = await self._collect(self._client.models.list())
+        # The models list has no cursor in the API (one request); the walk still refuses a
+        # server that claims more behind it.
+        items = await self._walk(lambda after: self._client.models.list(), what="models")
         return [self._map(_model, item) for item in items]
 
     async def delete_model(self, model_id: str) -> None:
@@ -411,6 +445,9 @@ class OpenAIProvider:
             )
         )
         elapsed = time.monotonic() - started
+        if not getattr(answer, "choices", None):
+            # The API allows an empty list (e.g. a filtered answer): say so, never crash on it.
+            raise ProviderAnswerError(f"{model} sent a chat completion with no choices in it")
         return self._map(_chat_result, answer, f"{elapsed:.6f}")
 
     async def list_stored_completions(
@@ -424,16 +461,10 @@ class OpenAIProvider:
         """Newest first; stops at `limit` or at the first completion older than `since`."""
         heads: list[Any] = []
 
-        async def walk() -> None:
-            pages = self._client.chat.completions.list(
-                model=model if model is not None else omit,
-                metadata=dict(metadata) if metadata else omit,
-                order="desc",
-                limit=min(max(limit, 1), 100),
-            )
-            async for item in pages:
+        def take(items: list[Any]) -> bool:
+            for item in items:
                 if _older(getattr(item, "created", None), since):
-                    return
+                    return True
                 if metadata and any(
                     (getattr(item, "metadata", None) or {}).get(k) != v
                     for k, v in metadata.items()
@@ -441,14 +472,35 @@ class OpenAIProvider:
                     continue  # a compatible server that ignores the filter
                 heads.append(item)
                 if len(heads) >= limit:
-                    return
+                    return True
+            return False
 
-        await self._call(walk())
+        # A filter that rejects everything must not walk the account forever: the scan ends
+        # at its page cap with what it found.
+        await self._walk(
+            lambda after: self._client.chat.completions.list(
+                model=model if model is not None else omit,
+                metadata=dict(metadata) if metadata else omit,
+                order="desc",
+                limit=min(max(limit, 1), 100),
+                after=_given(after),
+            ),
+            what="stored chat completions",
+            take=take,
+            max_pages=self._max_scan_pages,
+            cap_is_end=True,
+        )
         gate = asyncio.Semaphore(8)
 
         async def with_messages(item: Any) -> StoredCompletion:
             async with gate:
-                listed = await self._collect(self._client.chat.completions.messages.list(item.id))
+                listed = await self._walk(
+                    lambda after: self._client.chat.completions.messages.list(
+                        item.id, limit=100, after=_given(after)
+                    ),
+                    what=f"messages of stored completion {item.id}",
+                    max_pages=MAX_MESSAGE_PAGES,
+                )
             return self._map(lambda head: _stored(head, listed), item)
 
         return list(await asyncio.gather(*(with_messages(item) for item in heads)))
@@ -477,18 +529,53 @@ class OpenAIProvider:
             log.warning("unreadable provider response", extra={"error": type(error).__name__})
             raise ProviderError(ProviderErrorKind.INVALID_RESPONSE) from None
 
-    async def _collect(self, pages: Any) -> list[Any]:
-        """Every item of an SDK paginator, capped so a server that never ends cannot hang us."""
+    async def _walk(
+        self,
+        fetch: Callable[[str | None], Awaitable[Any]],
+        *,
+        what: str,
+        take: Callable[[list[Any]], bool] | None = None,
+        max_pages: int | None = None,
+        cap_is_end: bool = False,
+    ) -> list[Any]:
+        """Every item of a cursor-paged list, first page to last: the one paging loop.
+
+        `fetch(after)` asks for one page. The walk ends when the provider says there is no
+        more, sends an empty page, or `take(items)` returns True (the caller has enough). A
+        `has_more: true` whose cursor does not advance, or a list longer than `max_pages`, is
+        the provider's fault and raised as ProviderAnswerError naming it; with `cap_is_end`
+        (a scan that may stop early) the cap just ends the walk. Items are deduplicated by id.
+        """
+        cap = max_pages or self._max_pages
         items: list[Any] = []
-
-        async def walk() -> None:
-            async for item in pages:
-                items.append(item)
-                if len(items) >= _MAX_LIST_ITEMS:
-                    return
-
-        await self._call(walk())
-        return items
+        ids: set[str] = set()
+        cursors: set[str] = set()
+        after: str | None = None
+        for number in range(1, cap + 1):
+            page = await self._call(fetch(after))
+            found = self._page_items(page)
+            fresh = [i for i in found if not _seen(i, ids)]
+            items.extend(fresh)
+            if take is not None and take(fresh):
+                return items
+            # The spec makes `has_more` required on every cursor list: without a true one
+            # (the models list has none at all) the list is complete.
+            if not found or getattr(page, "has_more", None) is not True:
+                return items
+            last = _field(found[-1], "id")
+            if not isinstance(last, str) or last in cursors or last == after:
+                raise ProviderAnswerError(
+                    f"the {what} list said has_more=true but page {number} ended with the "
+                    f"cursor {str(last)[:80]!r} again; listing stopped there"
+                )
+            cursors.add(last)
+            after = last
+        if cap_is_end:
+            log.warning("paging stopped at the page cap", extra={"list": what, "pages": cap})
+            return items
+        raise ProviderAnswerError(
+            f"the {what} list still had more after {cap} pages; listing stopped there"
+        )
 
     @staticmethod
     def _page_items(page: object) -> list[Any]:
@@ -502,7 +589,15 @@ class OpenAIProvider:
     def _map(self, mapper: Callable[..., _T], item: object, *args: str) -> _T:
         try:
             return mapper(item, *args)
-        except (_MalformedError, AttributeError, TypeError, ValueError, OverflowError) as error:
+        except (
+            _MalformedError,
+            AttributeError,
+            TypeError,
+            ValueError,
+            OverflowError,
+            IndexError,
+            KeyError,
+        ) as error:
             log.warning("malformed provider object", extra={"error": self._scrub(str(error))})
             raise ProviderError(ProviderErrorKind.INVALID_RESPONSE) from None
 
@@ -826,6 +921,22 @@ def _stored(item: Any, listed: list[Any]) -> StoredCompletion:
         ),
         answer=answer if isinstance(answer, str) else "",
     )
+
+
+def _given(after: str | None) -> str | Any:
+    """The SDK's `after` argument: the cursor, or left out for the first page."""
+    return after if after is not None else omit
+
+
+def _seen(item: object, ids: set[str]) -> bool:
+    """True for an item whose id an earlier page already held (marks it seen otherwise)."""
+    ident = _field(item, "id")
+    if not isinstance(ident, str):
+        return False
+    if ident in ids:
+        return True
+    ids.add(ident)
+    return False
 
 
 def _older(created: object, since: datetime | None) -> bool:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from handlers.chat import ChatMessage
+from handlers.scope import TEAM_KEY
 from tests.bot.discord.harness import discord_dispatcher, running_adapter
 from tests.e2e.test_discord_e2e import MODEL, settle, title
 from tests.fakes.discord_api import GUILD_A, GUILD_B, Attachment, FakeDiscord
@@ -71,7 +72,8 @@ async def test_try_compare_and_dataset_on_discord(tmp_path: Path) -> None:
                 MODEL,
                 (ChatMessage(role="user", content=f"Where is parcel {i}?"),),
                 store=True,
-                metadata={"app": "support"},
+                # The shared account's logs: only what carries the team's tag is its own.
+                metadata={"app": "support", TEAM_KEY: f"discord:{GUILD_A.id}"},
             )
         iid = await fake.command(
             "dataset", {"action": "from-logs", "model": MODEL, "meta": "app=support"}

@@ -8,6 +8,7 @@ import io
 import json
 
 from handlers.chat import ChatMessage
+from handlers.scope import TEAM_KEY
 from tests.e2e.test_slack_http import MODEL, Harness, _dataset, harness
 from tests.fakes.slack_requests import action_body
 
@@ -72,7 +73,8 @@ async def test_try_compare_and_dataset_from_logs_through_slack(harness: Harness)
             MODEL,
             (ChatMessage(role="user", content=f"Where is parcel {i}?"),),
             store=True,
-            metadata={"app": "support"},
+            # The shared account's logs: only what carries the team's tag is its own.
+            metadata={"app": "support", TEAM_KEY: "slack:T1"},
         )
     await harness.command(f"dataset from-logs model={MODEL} meta=app=support")
     await slack.wait_for(lambda: bool(harness.responses_containing("Draft ds-")), what="draft")

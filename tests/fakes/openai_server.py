@@ -37,6 +37,7 @@ TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
 REDACTED = "<redacted>"
 _SECRET_HEADERS = frozenset({"authorization", "api-key"})
 _BODY = web.RequestKey("fake_openai_body", object)
+_STUCK = web.RequestKey("fake_openai_stuck", bool)
 
 
 class Route:
@@ -206,6 +207,16 @@ class FakeOpenAI:
         self.uploads: dict[str, Json] = {}
         self.upload_parts: dict[str, bytes] = {}
         """Part id -> its bytes (tests keep parts small)."""
+        # Fault switches: answers the spec allows, or a broken server sends, that a client
+        # must survive.
+        self.stuck_cursor: set[str] = set()
+        """List routes that ignore `after` and always answer the first page, `has_more: true`."""
+        self.ignore_metadata_filter = False
+        """List routes skip `metadata[k]=v` filters (some compatible servers do)."""
+        self.empty_choices = False
+        """Chat answers `choices: []` (the spec's array has no minimum)."""
+        self.upload_without_file = False
+        """Completing an Upload answers `status: completed` with `file: null`."""
         self.requests: list[RecordedRequest] = []
         self.errors: list[Exception] = []
         """Unexpected exceptions inside the fake's handlers (answered as 500s)."""
@@ -458,6 +469,7 @@ class FakeOpenAI:
         prefix = "/v1" if template.startswith("/v1") else "/openai"
         route = f"{request.method} {template.removeprefix(prefix)}"
         path = request.path.removeprefix(prefix)
+        request[_STUCK] = route in self.stuck_cursor
         fault = self._next_fault(route)
         record, body = await self._read(request, route, path, fault)
         self.requests.append(record)
@@ -548,6 +560,15 @@ class FakeOpenAI:
         )
         return record, body
 
+    def _metadata_filter(self, request: web.Request) -> dict[str, str]:
+        if self.ignore_metadata_filter:
+            return {}
+        return {
+            key[len("metadata[") : -1]: value
+            for key, value in request.query.items()
+            if key.startswith("metadata[") and key.endswith("]")
+        }
+
     def _next_fault(self, route: str) -> Fault | None:
         for key in (route, Route.ANY):
             queue = self._faults.get(key)
@@ -615,7 +636,9 @@ class FakeOpenAI:
             "object": "chat.completion",
             "created": self.now(),
             "model": model,
-            "choices": [
+            "choices": []
+            if self.empty_choices
+            else [
                 {
                     "index": 0,
                     "finish_reason": "stop",
@@ -636,11 +659,7 @@ class FakeOpenAI:
 
     async def _list_chat(self, request: web.Request) -> web.StreamResponse:
         """GET /chat/completions: model, metadata[k]=v, after, limit (20), order (asc)."""
-        wanted = {
-            key[len("metadata[") : -1]: value
-            for key, value in request.query.items()
-            if key.startswith("metadata[") and key.endswith("]")
-        }
+        wanted = self._metadata_filter(request)
         model = request.query.get("model")
         items = [
             {k: v for k, v in c.items() if not k.startswith("_")}
@@ -736,11 +755,7 @@ class FakeOpenAI:
         return _json(job)
 
     async def _list_jobs(self, request: web.Request) -> web.StreamResponse:
-        wanted = {
-            key[len("metadata[") : -1]: value
-            for key, value in request.query.items()
-            if key.startswith("metadata[") and key.endswith("]")
-        }
+        wanted = self._metadata_filter(request)
         jobs = [
             j
             for j in reversed(self.jobs.values())
@@ -799,7 +814,10 @@ class FakeOpenAI:
         )
 
     async def _list_models(self, request: web.Request) -> web.StreamResponse:
-        return _json({"object": "list", "data": list(self.models.values())})
+        body: Json = {"object": "list", "data": list(self.models.values())}
+        if request[_STUCK]:
+            body["has_more"] = True  # not in the spec: a server that claims a page follows
+        return _json(body)
 
     async def _get_model(self, request: web.Request) -> web.StreamResponse:
         return _json(self._model(request))
@@ -880,9 +898,9 @@ class FakeOpenAI:
         md5 = body.get("md5")
         if md5 is not None and md5 != hashlib.md5(content, usedforsecurity=False).hexdigest():
             raise _ApiError(400, "md5 does not match the uploaded bytes.", param="md5")
-        file = self.add_file(upload["filename"], content, purpose=upload["purpose"])
         upload["status"] = "completed"
-        upload["file"] = file
+        if not self.upload_without_file:
+            upload["file"] = self.add_file(upload["filename"], content, purpose=upload["purpose"])
         return _json(_public(upload))
 
     async def _cancel_upload(self, request: web.Request) -> web.StreamResponse:
@@ -936,6 +954,8 @@ def _page(
         limit = int(request.query.get("limit", default_limit))
     except ValueError:
         raise _ApiError(400, "limit must be an integer", param="limit") from None
+    if request[_STUCK]:
+        return items[:limit], True
     after = request.query.get("after")
     start = 0
     if after is not None:

@@ -17,6 +17,7 @@ from handlers.compare import normalize, parse_test_set
 from handlers.errors import DataError, ProviderError, ProviderErrorKind
 from handlers.playground import PlaygroundSettings, parse_meta, parse_since
 from handlers.replies import Reply, Tone
+from handlers.scope import TEAM_KEY
 from handlers.service import Service
 from tests.world import World, actor, world, write_dataset
 
@@ -319,7 +320,8 @@ async def test_dataset_from_logs_draft_then_confirm(w: World, tmp_path: Path) ->
             MODEL,
             (ChatMessage(role="user", content=f"Where is order {i}?"),),
             store=True,
-            metadata={"app": "support" if i % 4 else "sales"},
+            # What the team's own app logs on the shared account carries the team's tag.
+            metadata={"app": "support" if i % 4 else "sales", TEAM_KEY: actor().team_id},
         )
     await w.provider.chat(MODEL, (ChatMessage(role="user", content="not kept"),))
     reply = await w.run(f"/finetune dataset from-logs model={MODEL} meta=app=support", actor())
@@ -361,7 +363,12 @@ async def test_dataset_from_logs_bad_input(w: World) -> None:
     assert parse_since("12h").total_seconds() == 12 * 3600
     assert parse_meta("a=1, b=2") == {"a": "1", "b": "2"}
     w.clock.advance(8 * 86400)
-    await w.provider.chat(MODEL, (ChatMessage(role="user", content="x"),), store=True)
+    await w.provider.chat(
+        MODEL,
+        (ChatMessage(role="user", content="x"),),
+        store=True,
+        metadata={TEAM_KEY: actor().team_id},
+    )
     w.clock.advance(8 * 86400)
     old = await w.run(f"/finetune dataset from-logs model={MODEL} since=7d", actor())
     assert "No stored completions" in old.title
