@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from handlers.errors import ProviderError, ProviderErrorKind
+from handlers.governance import SETUP_REFUSED
 from handlers.model import Actor, Role, TeamCredentials, TeamProviderKind
 from handlers.replies import Tone, Visibility
 from handlers.requests import SetupRequest, build_request
@@ -148,7 +149,7 @@ async def test_setup_checks_shape_then_provider_then_stores_encrypted(
     assert "not an Azure OpenAI key" in azure.title
     assert "12345" not in azure.title
     refused = await w.service.handle(setup(BAD_KEY), admin())
-    assert refused.title.startswith("The provider refused that key. Nothing was stored")
+    assert refused.title == SETUP_REFUSED
     assert BAD_KEY not in refused.title
     assert await w.store.get_credentials("slack:T1") is None
     denied = await w.service.handle(setup(GOOD_KEY), actor(user="UV"))
