@@ -130,6 +130,19 @@ def endpoint_problem(endpoint: str | None, *, required: bool) -> str | None:
     return None
 
 
+def safe_endpoint(endpoint: str) -> str:
+    """The URL without what may carry a secret (user-info, query, fragment), for audit and logs."""
+    try:
+        parts = urlsplit(endpoint)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "[unparseable URL]"
+    if ":" in host:
+        host = f"[{host}]"
+    return redact(f"{parts.scheme}://{host}{port}{parts.path}")[:MAX_ENDPOINT]
+
+
 def api_version_problem(version: str | None) -> str | None:
     if version is None or version == "":
         return None
