@@ -149,9 +149,8 @@ async def settle_spend(store: Store, team_id: str, state: JobState) -> None:
 
 
 SETUP_REFUSED = (
-    "The key could not be checked with that provider and endpoint; nothing was stored. Check "
-    "the key, and give the endpoint as an https URL of the provider's public server with no "
-    "user name, password, query or fragment (e.g. https://NAME.openai.azure.com), then try again."
+    "Could not check the key with that provider and endpoint; nothing was stored. Check the key; "
+    "the endpoint must be an https URL of a public server, with no user name, password or query."
 )
 """The one reply to every failed setup check: telling them apart would map the network."""
 

@@ -91,7 +91,8 @@ class CheckedTransport(httpx2.AsyncBaseTransport):
     """https to addresses the policy allows; plain http only where it allows that too."""
 
     def __init__(self, policy: EndpointPolicy, *, ssl_context: ssl.SSLContext | None = None):
-        context = ssl_context or httpx2.create_ssl_context(trust_env=False)
+        # SSL_CERT_FILE and SSL_CERT_DIR still count: an operator may run a private CA.
+        context = ssl_context or httpx2.create_ssl_context()
         self._tls = _CheckedTransport(policy, plain=False, ssl_context=context)
         self._plain = _CheckedTransport(policy, plain=True, ssl_context=context)
 
