@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.config import load_settings
 from bot.directory import TeamProviderBuilder, check_endpoint
 from bot.providers.endpoint_policy import (
     EndpointPolicy,
@@ -18,7 +19,7 @@ from bot.providers.endpoint_policy import (
     address_problem,
     parse_allowlist,
 )
-from handlers.errors import ProviderError, ProviderErrorKind
+from handlers.errors import ConfigError, ProviderError, ProviderErrorKind
 from handlers.model import TeamCredentials, TeamProviderKind
 from handlers.secrets import Secret
 from tests.fakes.openai_server import FakeOpenAI
@@ -176,3 +177,9 @@ async def test_a_name_that_rebinds_to_a_refused_address_is_refused_at_use() -> N
             with pytest.raises(ProviderError):
                 await provider.list_models()
         assert len(fake.requests) == seen
+
+
+def test_a_bad_allow_list_entry_is_one_config_error_naming_the_variable() -> None:
+    with pytest.raises(ConfigError, match="FINETUNE_BOT_ENDPOINT_ALLOWLIST is invalid"):
+        load_settings(provider="sandbox", endpoint_allowlist="llm.internal, 10.0.0.0/33")
+    assert load_settings(provider="sandbox", endpoint_allowlist="llm.internal, 10.0.0.0/8")
