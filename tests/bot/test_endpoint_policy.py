@@ -21,7 +21,7 @@ from bot.providers.endpoint_policy import (
 )
 from handlers.errors import ConfigError, ProviderError, ProviderErrorKind
 from handlers.model import TeamCredentials, TeamProviderKind
-from handlers.secrets import Secret
+from handlers.secrets import Secret, endpoint_problem
 from tests.fakes.openai_server import FakeOpenAI
 
 KEY = "sk-proj-TeamOwnKey" + "r7Yp" * 10
@@ -183,3 +183,33 @@ def test_a_bad_allow_list_entry_is_one_config_error_naming_the_variable() -> Non
     with pytest.raises(ConfigError, match="FINETUNE_BOT_ENDPOINT_ALLOWLIST is invalid"):
         load_settings(provider="sandbox", endpoint_allowlist="llm.internal, 10.0.0.0/33")
     assert load_settings(provider="sandbox", endpoint_allowlist="llm.internal, 10.0.0.0/8")
+
+
+async def test_numeric_host_spellings_are_resolved_then_refused() -> None:
+    # inet_aton forms the system resolver turns into 127.0.0.1 (no DNS query is made for them).
+    policy = EndpointPolicy()
+    for spelling in ("2130706433", "0x7f.0.0.1", "127.1", "0177.0.0.1"):
+        with pytest.raises(EndpointRefusedError, match=r"127\.0\.0\.1"):
+            await policy.check_url(f"https://{spelling}/v1")
+
+
+_hosts = st.from_regex(r"[a-z][a-z0-9-]{0,20}(\.[a-z][a-z0-9-]{0,20}){1,3}", fullmatch=True)
+
+
+@given(
+    _hosts,
+    # "/" would end the authority, so the text would be a path, not user-info.
+    st.text(
+        alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E, exclude_characters="/"),
+        max_size=30,
+    ),
+)
+def test_no_url_with_user_info_query_or_fragment_is_accepted(host: str, secret: str) -> None:
+    for url in (
+        f"https://{host}/v1?{secret}",
+        f"https://{host}/v1#{secret}",
+        f"https://{secret}@{host}/v1",
+        f"https://user:{secret}@{host}/v1",
+    ):
+        assert endpoint_problem(url, required=True) is not None, url
+    assert endpoint_problem(f"https://{host}/v1", required=True) is None
