@@ -47,7 +47,10 @@ class TeamProviderBuilder:
     def __call__(self, credentials: TeamCredentials) -> OpenAIProvider:
         key = credentials.api_key.reveal()
         http = checked_http_client(
-            self._policy, timeout=PROVIDER_TIMEOUT_SECONDS, ssl_context=self._ssl
+            self._policy,
+            team=credentials.team_id,
+            timeout=PROVIDER_TIMEOUT_SECONDS,
+            ssl_context=self._ssl,
         )
         match credentials.provider:
             case TeamProviderKind.AZURE:

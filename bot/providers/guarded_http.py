@@ -25,9 +25,10 @@ _LIMITS = httpx2.Limits(max_connections=100, max_keepalive_connections=20, keepa
 class _CheckedBackend(httpcore2.AsyncNetworkBackend):
     """Resolves and checks every connection's host, then connects to a checked address."""
 
-    def __init__(self, policy: EndpointPolicy, *, plain: bool) -> None:
+    def __init__(self, policy: EndpointPolicy, *, plain: bool, team: str) -> None:
         self._policy = policy
         self._plain = plain
+        self._team = team
         self._inner = httpcore2.AnyIOBackend()
 
     async def connect_tcp(
@@ -43,7 +44,10 @@ class _CheckedBackend(httpcore2.AsyncNetworkBackend):
                 host, port, plain=self._plain, resolve_seconds=timeout
             )
         except EndpointRefusedError as error:
-            log.warning("team endpoint refused at connect", extra={"reason": str(error)})
+            log.warning(
+                "team endpoint refused at connect",
+                extra={"team": self._team, "reason": str(error)},
+            )
             raise httpcore2.ConnectError("the endpoint's address is not allowed") from None
         last: Exception | None = None
         for address in addresses:
@@ -73,7 +77,9 @@ class _CheckedBackend(httpcore2.AsyncNetworkBackend):
 
 
 class _CheckedTransport(httpx2.AsyncHTTPTransport):
-    def __init__(self, policy: EndpointPolicy, *, plain: bool, ssl_context: ssl.SSLContext):
+    def __init__(
+        self, policy: EndpointPolicy, *, plain: bool, team: str, ssl_context: ssl.SSLContext
+    ):
         # No proxies from the environment: a proxy would do its own lookup of the host.
         super().__init__(verify=ssl_context, trust_env=False, limits=_LIMITS)
         # httpx2 exposes no network backend setting, so its pool is rebuilt with the checked
@@ -83,18 +89,20 @@ class _CheckedTransport(httpx2.AsyncHTTPTransport):
             max_connections=_LIMITS.max_connections,
             max_keepalive_connections=_LIMITS.max_keepalive_connections,
             keepalive_expiry=_LIMITS.keepalive_expiry,
-            network_backend=_CheckedBackend(policy, plain=plain),
+            network_backend=_CheckedBackend(policy, plain=plain, team=team),
         )
 
 
 class CheckedTransport(httpx2.AsyncBaseTransport):
     """https to addresses the policy allows; plain http only where it allows that too."""
 
-    def __init__(self, policy: EndpointPolicy, *, ssl_context: ssl.SSLContext | None = None):
+    def __init__(
+        self, policy: EndpointPolicy, *, team: str, ssl_context: ssl.SSLContext | None = None
+    ):
         # SSL_CERT_FILE and SSL_CERT_DIR still count: an operator may run a private CA.
         context = ssl_context or httpx2.create_ssl_context()
-        self._tls = _CheckedTransport(policy, plain=False, ssl_context=context)
-        self._plain = _CheckedTransport(policy, plain=True, ssl_context=context)
+        self._tls = _CheckedTransport(policy, plain=False, team=team, ssl_context=context)
+        self._plain = _CheckedTransport(policy, plain=True, team=team, ssl_context=context)
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         match request.url.scheme:
@@ -111,12 +119,16 @@ class CheckedTransport(httpx2.AsyncBaseTransport):
 
 
 def checked_http_client(
-    policy: EndpointPolicy, *, timeout: float, ssl_context: ssl.SSLContext | None = None
+    policy: EndpointPolicy,
+    *,
+    team: str,
+    timeout: float,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> httpx2.AsyncClient:
     """An httpx2 client for the openai SDK's `http_client`; redirects are not followed, since a
     redirect would carry the request (and the SDK's key header) somewhere the form never named."""
     return httpx2.AsyncClient(
-        transport=CheckedTransport(policy, ssl_context=ssl_context),
+        transport=CheckedTransport(policy, team=team, ssl_context=ssl_context),
         timeout=timeout,
         follow_redirects=False,
         trust_env=False,

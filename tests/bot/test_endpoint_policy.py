@@ -146,6 +146,31 @@ def _credentials(endpoint: str) -> TeamCredentials:
     )
 
 
+async def test_a_name_public_at_setup_and_loopback_at_use_never_gets_the_key(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with FakeOpenAI(api_key=KEY) as fake:
+        table = {"rebind.example": ["93.184.216.34"]}
+        policy = EndpointPolicy(resolver=_resolver(table))  # type: ignore[arg-type]
+        credentials = _credentials(f"https://rebind.example:{fake.port}/v1")
+        await check_endpoint(policy, credentials)  # public: the setup check passes
+
+        table["rebind.example"] = ["127.0.0.1"]  # the attacker's DNS answer changes
+        async with TeamProviderBuilder(policy)(credentials) as provider:
+            with pytest.raises(ProviderError) as refused:
+                await provider.list_models()
+        assert refused.value.kind is ProviderErrorKind.CONNECTION
+        assert fake.requests == []
+        # Refused by the check at connect time, before any socket was opened to 127.0.0.1.
+        reasons = [getattr(r, "reason", "") for r in caplog.records]
+        assert "rebind.example resolves to 127.0.0.1: a loopback address" in reasons
+        assert all(
+            getattr(r, "team", None) == "slack:T1"
+            for r in caplog.records
+            if r.msg == "team endpoint refused at connect"
+        )
+
+
 async def test_a_name_that_rebinds_to_a_refused_address_is_refused_at_use() -> None:
     """The name resolved (through the policy) to the allow-listed fake server at setup; later
     it resolves to a private address: the SDK's next connection is refused before it opens."""
