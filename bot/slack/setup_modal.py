@@ -76,7 +76,7 @@ def setup_view(*, channel_id: str) -> View:
             _input(
                 "endpoint",
                 "Endpoint or base URL",
-                "Azure: https://NAME.openai.azure.com · compatible: the server's /v1 URL",
+                "An https URL. Azure: https://NAME.openai.azure.com · compatible: its /v1 URL",
                 optional=True,
                 max_length=MAX_ENDPOINT,
             ),
