@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.providers.endpoint_policy import parse_allowlist
 from handlers.errors import ConfigError
 from handlers.model import Role
 
@@ -101,6 +102,8 @@ class Settings(BaseSettings):
     default_role: Role = Role.VIEWER
     """The role of a member who is no workspace admin and was granted none."""
     approval_ttl_hours: float = Field(default=24.0, gt=0, le=24 * 90)
+    endpoint_allowlist: str = ""
+    """Hosts and networks (CIDR) a team's endpoint may reach although private or plain http."""
 
     # storage and web
     database_url: str = Field(default=DEFAULT_DATABASE_URL, validation_alias=_env("DATABASE_URL"))
@@ -131,6 +134,12 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
         return level
+
+    @field_validator("endpoint_allowlist")
+    @classmethod
+    def _allowlist(cls, value: str) -> str:
+        parse_allowlist(value)  # its ValueError names the bad entry
+        return value
 
     @field_validator("database_url")
     @classmethod

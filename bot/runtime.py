@@ -20,9 +20,15 @@ from bot.adapters import AdapterContext, ChatAdapter, build_adapters
 from bot.charts import MatplotlibChartRenderer
 from bot.clock import SystemClock
 from bot.config import ProviderKind, Settings, check_provider
-from bot.directory import OpenAIKeyChecker, SandboxKeyChecker, TeamProviderDirectory
+from bot.directory import (
+    OpenAIKeyChecker,
+    SandboxKeyChecker,
+    TeamProviderBuilder,
+    TeamProviderDirectory,
+)
 from bot.dispatcher import Dispatcher
 from bot.metrics import Metrics
+from bot.providers.endpoint_policy import EndpointPolicy
 from bot.providers.openai import OpenAIProvider
 from bot.providers.sandbox import DEFAULT_TIMING, SandboxProvider, SandboxTiming
 from bot.scheduler import Ticker
@@ -138,11 +144,17 @@ async def build_runtime(
         close = getattr(provider, "aclose", None)
         if close is not None:
             stack.push_async_callback(close)
+    endpoints = EndpointPolicy(allowlist=settings.endpoint_allowlist)
     directory = TeamProviderDirectory(
-        store=store, fallback=provider, keep_fallback=provider.is_simulation
+        store=store,
+        fallback=provider,
+        keep_fallback=provider.is_simulation,
+        factory=TeamProviderBuilder(endpoints),
     )
     stack.push_async_callback(directory.aclose)
-    keys: KeyChecker = SandboxKeyChecker() if provider.is_simulation else OpenAIKeyChecker()
+    keys: KeyChecker = (
+        SandboxKeyChecker(endpoints) if provider.is_simulation else OpenAIKeyChecker(endpoints)
+    )
     charts = MatplotlibChartRenderer()
     service = Service(
         store=store,

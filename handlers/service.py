@@ -96,7 +96,7 @@ from handlers.requests import (
     command_of,
     resolve_command,
 )
-from handlers.secrets import Secret, redact
+from handlers.secrets import Secret, redact, safe_endpoint
 
 log = logging.getLogger(__name__)
 
@@ -939,6 +939,8 @@ def _describe(request: Request) -> str:
     parts = []
     for key in getattr(request, "__dataclass_fields__", {}):
         value = getattr(request, key)
+        if key == "endpoint" and isinstance(value, str):
+            value = safe_endpoint(value)  # a typed ?token= or user:pass@ is never audited
         if value is not None and not isinstance(value, Secret):
             parts.append(redact(f"{key}={value}"))
     return " ".join(parts)[:500]

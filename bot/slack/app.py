@@ -47,8 +47,9 @@ JOB_ACTIONS = (
     *("cancel", "pause", "resume", "inspect", "chart", "try", "compare", "dataset"),
     *("approve", "reject"),
 )
-RIGHTS_CACHE_SECONDS = 300.0
-"""How long users.info's is_admin/is_owner answer is trusted (a demotion takes this long)."""
+RIGHTS_CACHE_SECONDS = 30.0
+"""How long users.info's is_admin/is_owner answer is trusted when no user_change event arrives:
+admin-only actions (setup, access, budget, approve, audit) rest on it, so it is kept short."""
 """Buttons whose value fills their command's first positional option (a job, model, draft)."""
 TAKE_FILE_ACTION = "ftbot_take_file"
 MODEL_CACHE_SECONDS = 600.0
@@ -88,6 +89,7 @@ class SlackHandlers:
         for action in (MODELS_ACTION, ESTIMATE_FILE_ACTION):
             app.action(action)(self._later(self.on_form_change))
         app.event("file_shared")(self.on_file_shared)
+        app.event("user_change")(self.on_user_change)
         app.event("message")(_ignore)
 
     # ------------------------------------------------------------------ commands
@@ -358,6 +360,14 @@ class SlackHandlers:
             return actor
         self._rights[key] = (now, admin)
         return replace(actor, is_workspace_admin=admin)
+
+    async def on_user_change(self, event: dict[str, Any]) -> None:
+        """A member's profile or role changed: their next action asks users.info afresh."""
+        user = str((event.get("user") or {}).get("id") or "")
+        # Slack user ids are unique across workspaces (and an Enterprise Grid member's event can
+        # name another workspace than the cache key), so every entry for the user goes.
+        for key in [k for k in self._rights if k[1] == user]:
+            del self._rights[key]
 
     async def on_form_change(
         self, body: dict[str, Any], client: AsyncWebClient, respond: Respond
