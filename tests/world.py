@@ -16,8 +16,8 @@ from handlers.model import Actor, ChannelAddress, MetricPoint, Platform, Role
 from handlers.parse import parse
 from handlers.replies import Reply
 from handlers.requests import Request, UploadRequest, ValidateRequest
-from handlers.sources import FileSource, PrivateFile, TypedPath
 from handlers.service import Service
+from handlers.sources import FileSource, PrivateFile, TypedPath
 from handlers.watch import Watcher, WatchSettings
 from storage.store import SqlStore
 from tests.dbutil import open_store

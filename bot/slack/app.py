@@ -174,6 +174,11 @@ class SlackHandlers:
             if isinstance(request, ValidateRequest)
             else None
         )
+        if (main is None and isinstance(request.file, TypedPath)) or (
+            extra is None and isinstance(request, ValidateRequest) and request.validation
+        ):
+            # Something typed names no shared file: the core refuses it; fetch nothing for that.
+            main = extra = None
         token = await self._token_for(actor.workspace_id) if main or extra else ""
         taken: list[Path] = []
         try:
