@@ -482,12 +482,14 @@ class Service:
 
     async def _validate(self, request: ValidateRequest, actor: Actor) -> Reply:
         model = request.model or DEFAULT_ESTIMATE_MODEL
-        path, name = local_file(request.file, actor, "validate")
+        # The validation file first: a path typed there is refused (and audited) even when
+        # the training file is missing.
         other = (
             local_file(request.validation, actor, "validate")
             if request.validation is not None
             else None
         )
+        path, name = local_file(request.file, actor, "validate")
         usage = SPECS["validate"].usage
         report = await asyncio.to_thread(self._check_file, path, request.format, model=model)
         if report is None:

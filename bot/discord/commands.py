@@ -245,6 +245,8 @@ class DiscordCommands:
         self, interaction: AnyInteraction, actor: Actor, request: StartRequest
     ) -> None:
         """Show what the job would cost, privately, and start it only when confirmed."""
+        if await self._refused(interaction, actor, request):
+            return  # a form opened before the role changed: no estimate, one refusal
         await interaction.response.defer(ephemeral=True, thinking=True)
         lines = await self._service.estimate_start(
             actor,

@@ -85,9 +85,12 @@ async def test_a_path_typed_in_chat_is_refused_with_how_to_share_and_audited(
     )
     assert reply.title == how_to_share(platform, "validate")
     assert not any(t in text_of(reply) for t in tells)
+    # No training file found, a typed validation path: still an attempt on the disk.
+    reply = await w.service.handle(ValidateRequest(validation=parse_source(str(path))), who)
+    assert reply.title == how_to_share(platform, "validate")
     entries = await w.store.list_audit(who.team_id, limit=50)
     refused = [e for e in entries if e.command == "validate"]
-    assert len(refused) == 6
+    assert len(refused) == 7
     assert all(e.result.startswith("error: Chat commands never read files") for e in refused)
     assert any("/etc/passwd" in e.arguments for e in refused)  # what was tried, for the admin
 
