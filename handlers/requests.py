@@ -377,17 +377,15 @@ def _opt_float(values: Mapping[str, object], name: str) -> float | None:
     return float(value) if isinstance(value, int | float) else None
 
 
-DATA_FILE_HELP = (
-    "Slack: a .jsonl you shared in the channel, by name (default: the newest); Discord: an "
-    "attachment; a path on this machine only in the console"
-)
+DATA_FILE_HELP = "shared in Slack (newest, or by name), attached in Discord, a path in the console"
+"""Where a file comes from; a path typed in Slack or Discord is refused (handlers/sources.py)."""
 
 
 def _data_file_option(what: str) -> OptionSpec:
     return OptionSpec(
         name="file",
         kind=OptionKind.DATA_FILE,
-        help=f"{what}. {DATA_FILE_HELP}",
+        help=f"{what}: {DATA_FILE_HELP}",
         positional=True,
         aliases=("path",),
         placeholder="FILE",
