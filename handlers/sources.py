@@ -91,7 +91,7 @@ def unreadable(path: Path) -> str | None:
     try:
         info = path.stat()
     except FileNotFoundError:
-        return f"No file at {path}."
+        return f"No readable file at {path}: nothing has that name."
     except PermissionError:
         return f"Cannot read {path}: permission denied."
     except OSError as error:

@@ -233,7 +233,7 @@ async def test_the_console_reads_paths_and_explains_special_files(
         "/proc/self/status": "special file",
         str(tmp_path): "is a directory",
         str(fifo): "not a regular file",
-        str(tmp_path / "missing.jsonl"): "No file at",
+        str(tmp_path / "missing.jsonl"): "No readable file at",
     }
     for target, expected in cases.items():
         reply = await w.service.handle_text(f"validate {target}", CONSOLE)
