@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import glob
 import os
-import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -221,7 +220,6 @@ async def test_upload_by_attachment_downloads_to_a_temp_file_and_removes_it(env:
     (stored,) = await env.w.store.list_files(f"discord:{GUILD_A.id}")
     assert (stored.alias, stored.filename, stored.examples) == ("train", "train.jsonl", 12)
     assert set(glob.glob(os.path.join(private, "ftbot-*"))) == before
-    assert not glob.glob(os.path.join(tempfile.gettempdir(), "ftbot-*.jsonl"))
 
 
 async def test_upload_refuses_other_files_and_oversize_before_download(env: Env) -> None:

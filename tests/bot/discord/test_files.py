@@ -109,6 +109,8 @@ async def test_validate_takes_attachments_and_leaves_no_file(env: Env) -> None:
     assert len(env.fake.cdn_fetches) == 2
     assert list(env.scratch.iterdir()) == []
     assert stat.S_IMODE(env.scratch.stat().st_mode) == 0o700
+    # Nothing went to the system temp dir itself (the test points it at its own directory).
+    assert list(env.scratch.parent.glob("ftbot-*.jsonl")) == []
     assert await env.w.store.list_files(TEAM) == []
 
 
