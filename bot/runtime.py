@@ -15,7 +15,7 @@ from datetime import timedelta
 from aiohttp import web
 from sqlalchemy import text
 
-from bot import redact, upkeep
+from bot import redact, tempfiles, upkeep
 from bot.adapters import AdapterContext, ChatAdapter, build_adapters
 from bot.charts import MatplotlibChartRenderer
 from bot.clock import SystemClock
@@ -156,6 +156,8 @@ async def build_runtime(
         SandboxKeyChecker(endpoints) if provider.is_simulation else OpenAIKeyChecker(endpoints)
     )
     charts = MatplotlibChartRenderer()
+    scratch = tempfiles.private_dir()
+    await asyncio.to_thread(tempfiles.sweep, scratch)  # what a SIGKILL left: a team's data
     service = Service(
         store=store,
         watch_store=store,
@@ -171,6 +173,7 @@ async def build_runtime(
         playground=PlaygroundSettings(
             concurrency=settings.compare_concurrency,
             max_examples=settings.compare_max_examples,
+            scratch_dir=scratch,
         ),
     )
     watch = watch_settings or WatchSettings(

@@ -11,8 +11,9 @@ from bot.config import ProviderKind, Settings
 from bot.providers.sandbox import SandboxProvider
 from bot.runtime import Runtime, build_runtime
 from handlers.model import Platform
+from handlers.parse import parse
 from tests.fakes.clock import ManualClock
-from tests.world import TIMING, RecordingNotifier, actor, write_dataset
+from tests.world import TIMING, RecordingNotifier, actor, as_shared, write_dataset
 
 MODEL = "gpt-4.1-mini-2025-04-14"
 
@@ -44,7 +45,7 @@ async def _runtime(
 async def _start_job(runtime: Runtime, tmp_path: Path) -> str:
     person = actor()
     path = write_dataset(tmp_path / "train.jsonl")
-    await runtime.service.handle_text(f"upload {path} alias=train", person)
+    await runtime.service.handle(as_shared(parse(f"upload {path} alias=train")), person)
     reply = await runtime.service.handle_text(f"start file=train model={MODEL} epochs=1", person)
     assert reply.title.startswith("Started"), reply
     return reply.title.removeprefix("Started ")

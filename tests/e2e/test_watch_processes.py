@@ -25,13 +25,14 @@ from bot.clock import SystemClock
 from bot.directory import SharedProviderDirectory
 from bot.providers.sandbox import SandboxProvider, SandboxTiming
 from handlers.model import Actor, Platform
+from handlers.parse import parse
 from handlers.service import Service
 from handlers.watch import card_key
 from storage.store import SqlStore
 from tests.dbutil import open_store, postgres_url
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_requests import SIGNING_SECRET
-from tests.world import FakeCharts, write_dataset
+from tests.world import FakeCharts, as_shared, write_dataset
 
 pytestmark = pytest.mark.e2e
 
@@ -62,7 +63,7 @@ async def _seed(store: SqlStore, provider: SandboxProvider, tmp_path: Path, n: i
         charts=FakeCharts(),
     )
     path = write_dataset(tmp_path / "train.jsonl", n=16)
-    reply = await service.handle_text(f"upload {path} alias=train", _actor("C0"))
+    reply = await service.handle(as_shared(parse(f"upload {path} alias=train")), _actor("C0"))
     assert reply.title.startswith("Uploaded"), reply
     channels: dict[str, str] = {}
     for i in range(n):

@@ -48,6 +48,8 @@ class FakeSlack:
     admins: set[str] = field(default_factory=lambda: {"U1"})
     """Users that users.info calls workspace admins (everyone else is a plain member)."""
     socket_acks: list[dict[str, Any]] = field(default_factory=list)
+    downloads: list[str] = field(default_factory=list)
+    """Ids of the shared files the bot downloaded, in order."""
     _ts: Any = field(default_factory=lambda: itertools.count(1))
     _runner: web.AppRunner | None = None
     _sockets: list[web.WebSocketResponse] = field(default_factory=list)
@@ -222,6 +224,7 @@ class FakeSlack:
         return web.Response(text="OK")
 
     async def _download(self, request: web.Request) -> web.Response:
+        self.downloads.append(request.match_info["id"])
         file = self.files.get(request.match_info["id"])
         if file is None or request.headers.get("Authorization", "") == "":
             return web.Response(text="<html>login</html>", content_type="text/html")
