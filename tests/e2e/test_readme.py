@@ -39,3 +39,16 @@ def test_every_setting_is_documented() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for field in Settings.model_fields:
         assert env_name(field) in readme, env_name(field)
+
+
+def test_the_metrics_table_is_the_catalogue() -> None:
+    from bot.metrics import CATALOGUE, PREFIX
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = re.search(r"### Metrics\n(.*?)(?:\n#|\Z)", readme, re.S)
+    assert section, "no Metrics section in the README"
+    rows = re.findall(r"^\| `(\w+)` \| (\w+) \|([^|]*)\|", section.group(1), re.M)
+    documented = {
+        name: (kind, tuple(re.findall(r"`(\w+)`", labels))) for name, kind, labels in rows
+    }
+    assert documented == {f"{PREFIX}_{spec.name}": (spec.kind, spec.labels) for spec in CATALOGUE}
