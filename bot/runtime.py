@@ -200,8 +200,6 @@ async def build_runtime(
         lease_seconds=settings.lease_seconds,
     )
     metrics = Metrics()
-    _describe_metrics(metrics)
-    upkeep.describe(metrics)
     upkeep.collect_watched(store, metrics)
 
     async def collect() -> None:
@@ -224,18 +222,6 @@ async def build_runtime(
         clock=clock,
         owner=owner,
     )
-
-
-def _describe_metrics(metrics: Metrics) -> None:
-    metrics.describe("outbox_depth", "gauge", "Notices waiting to be posted.")
-    metrics.describe("outbox_oldest_age_seconds", "gauge", "Age of the oldest unsent notice.")
-    metrics.describe("sweeps_total", "counter", "Watcher sweeps run by this process.")
-    metrics.describe("sweep_duration_seconds", "histogram", "Wall time of one sweep.")
-    metrics.describe("jobs_claimed_total", "counter", "Jobs leased for a poll.")
-    metrics.describe("provider_calls_total", "counter", "Provider calls made by the watcher.")
-    metrics.describe("provider_errors_total", "counter", "Provider errors seen, by kind.")
-    metrics.describe("notices_sent_total", "counter", "Notices posted to chat.")
-    metrics.describe("notices_failed_total", "counter", "Notice posts that failed.")
 
 
 def schedule_ticks(runtime: Runtime) -> None:

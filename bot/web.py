@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from bot.metrics import Metrics
+from bot.metrics import CONTENT_TYPE, Metrics
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +38,7 @@ def build_web_app(*, metrics: Metrics, checks: dict[str, ReadinessCheck]) -> web
     async def metrics_view(_request: web.Request) -> web.Response:
         return web.Response(
             text=await metrics.render(),
-            content_type="text/plain",
-            charset="utf-8",
-            headers={"X-Content-Type-Options": "nosniff"},
+            headers={"Content-Type": CONTENT_TYPE, "X-Content-Type-Options": "nosniff"},
         )
 
     app.router.add_get("/healthz", healthz)

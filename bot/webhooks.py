@@ -31,10 +31,6 @@ class WebhookStore(Protocol):
     async def mark_job_due(self, job_id: str, *, now: datetime) -> bool: ...
 
 
-def describe_metrics(metrics: Metrics) -> None:
-    metrics.describe("webhooks_total", "counter", "OpenAI webhook deliveries, by outcome.")
-
-
 def openai_webhook_routes(
     *,
     secret: str | None,
