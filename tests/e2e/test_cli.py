@@ -109,6 +109,8 @@ def test_console_answers_lines_and_shows_notices(tmp_path: Path) -> None:
         ({"FINETUNE_BOT_PROVIDER": "bogus"}, "FINETUNE_BOT_PROVIDER is invalid"),
         ({"FINETUNE_BOT_HTTP_PORT": "http"}, "FINETUNE_BOT_HTTP_PORT is invalid"),
         ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL is invalid"),
+        ({"SLACK_MODE": "bogus"}, "SLACK_MODE is invalid"),
+        ({"DISCORD_SHARD_COUNT": "0"}, "DISCORD_SHARD_COUNT is invalid"),
         ({"FINETUNE_BOT_PROVIDER": "sandbox"}, "Neither Slack nor Discord is configured"),
     ],
 )
@@ -119,7 +121,8 @@ def test_run_with_bad_settings_says_one_line(
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
-    assert needle in lines[0]
+    # The real variable opens the message: `DATABASE_URL`, never `FINETUNE_BOT_DATABASE_URL`.
+    assert lines[0].startswith(f"finetune-bot: {needle}"), lines[0]
     assert "Traceback" not in result.stderr
 
 
