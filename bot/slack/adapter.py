@@ -10,6 +10,7 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -20,6 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.adapters import AdapterContext
 from bot.config import Settings, SlackMode
 from bot.slack.app import SlackHandlers
+from bot.slack.gate import Refusal, SlackGate
 from bot.slack.manifest import BOT_SCOPES
 from bot.slack.notifier import SlackNotifier
 from bot.slack.oauth import Installations
@@ -80,6 +82,7 @@ class SlackAdapter:
         )
         secret = settings.slack_signing_secret
         signing_secret = secret.get_secret_value() if secret else ""
+        self._gate = SlackGate(signing_secret) if signing_secret else None
         logger = logging.getLogger("bot.slack.bolt")
         self.installations: Installations | None = None
         self._token: str | None = None
@@ -168,8 +171,27 @@ class SlackAdapter:
         if self._mode is not SlackMode.HTTP:
             return []
 
+        gate = self._gate
+        assert gate is not None  # _check: HTTP mode needs SLACK_SIGNING_SECRET
+
         async def events(request: web.Request) -> web.Response:
-            bolt_request = await to_bolt_request(request)
+            body = await request.read()
+            verdict = gate.check(
+                body,
+                timestamp=request.headers.get("X-Slack-Request-Timestamp"),
+                signature=request.headers.get("X-Slack-Signature"),
+                content_type=request.headers.get("Content-Type", "").split(";")[0].strip(),
+            )
+            if isinstance(verdict, Refusal):
+                log.warning("slack request refused (%d): %s", verdict.status, verdict.reason)
+                return web.json_response({"error": "invalid request"}, status=verdict.status)
+            if verdict.ssl_check:
+                return web.Response(status=200)
+            bolt_request = AsyncBoltRequest(
+                body=verdict.text,
+                query=request.query_string,
+                headers=request.headers,  # type: ignore[arg-type]
+            )
             return await to_aiohttp_response(await self.app.async_dispatch(bolt_request))
 
         routes = [web.post(EVENTS_PATH, events)]
