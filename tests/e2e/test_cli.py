@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -147,3 +148,31 @@ def test_migrate(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "m.db").exists()
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])  # closed again when the probe is
+
+
+@pytest.mark.parametrize("command", ["run", "migrate"])
+def test_an_unreachable_postgresql_is_one_line_naming_database_url(
+    tmp_path: Path, command: str
+) -> None:
+    port = _closed_port()
+    result = _cli(
+        command,
+        cwd=tmp_path,
+        timeout=60,
+        DATABASE_URL=f"postgresql+asyncpg://bot:s3cret-pw@127.0.0.1:{port}/bot",
+        FINETUNE_BOT_PROVIDER="sandbox",
+        DISCORD_TOKEN="unused",
+    )
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert lines == [
+        f"finetune-bot: DATABASE_URL: cannot connect to PostgreSQL at 127.0.0.1:{port} "
+        "(connection refused; check the server is running and the host and port)"
+    ], result.stderr
+    assert "s3cret-pw" not in result.stderr + result.stdout
