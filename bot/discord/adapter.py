@@ -97,6 +97,9 @@ class DiscordAdapter:
             "guild_ready_timeout": guild_ready_timeout,
             "allowed_mentions": discord.AllowedMentions.none(),
         }
+        # The bot never joins voice: discord.py's start-up warnings about voice libraries are
+        # noise in the one-line-per-problem log.
+        discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         # Auto-sharded always: with DISCORD_SHARD_COUNT unset it runs as many shards as the
         # gateway recommends (GET /gateway/bot), one for a small bot.
         self.client: _Client | _ShardedClient = _ShardedClient(

@@ -176,3 +176,27 @@ def test_an_unreachable_postgresql_is_one_line_naming_database_url(
         "(connection refused; check the server is running and the host and port)"
     ], result.stderr
     assert "s3cret-pw" not in result.stderr + result.stdout
+
+
+def test_a_port_in_use_is_one_line_naming_the_port_setting(tmp_path: Path) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = int(holder.getsockname()[1])
+        result = _cli(
+            "run",
+            cwd=tmp_path,
+            timeout=60,
+            DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'p.db'}",
+            FINETUNE_BOT_PROVIDER="sandbox",
+            FINETUNE_BOT_HTTP_HOST="127.0.0.1",
+            FINETUNE_BOT_HTTP_PORT=str(port),
+            FINETUNE_BOT_LOG_LEVEL="WARNING",
+            DISCORD_TOKEN="unused",
+        )
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(
+        f"finetune-bot: FINETUNE_BOT_HTTP_PORT: port {port} on 127.0.0.1 is in use"
+    ), lines[0]
