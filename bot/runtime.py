@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -29,6 +30,7 @@ from bot.scheduler import Ticker
 from bot.tokenizer import TiktokenTokenizer
 from bot.web import ReadinessCheck, WebServer, build_web_app
 from handlers.errors import ConfigError
+from handlers.fairness import LongWork
 from handlers.model import Platform
 from handlers.playground import PlaygroundSettings
 from handlers.ports import Clock, KeyChecker, Notifier, Provider
@@ -144,6 +146,10 @@ async def build_runtime(
     stack.push_async_callback(directory.aclose)
     keys: KeyChecker = SandboxKeyChecker() if provider.is_simulation else OpenAIKeyChecker()
     charts = MatplotlibChartRenderer()
+    cpu = ThreadPoolExecutor(
+        max_workers=settings.validation_threads, thread_name_prefix="ftbot-validate"
+    )
+    stack.callback(cpu.shutdown, wait=False, cancel_futures=True)
     service = Service(
         store=store,
         watch_store=store,
@@ -160,6 +166,8 @@ async def build_runtime(
             concurrency=settings.compare_concurrency,
             max_examples=settings.compare_max_examples,
         ),
+        long_work=LongWork(per_team=settings.team_long_tasks, total=settings.long_tasks),
+        cpu=cpu,
     )
     watch = watch_settings or WatchSettings(
         running_poll_seconds=settings.running_poll_seconds,

@@ -311,6 +311,8 @@ class CommandSpec:
     request_type: type
     aliases: tuple[str, ...] = ()
     mutating: bool = False
+    long: bool = False
+    """Long work (file reads, many provider calls): runs under the team's long-task limit."""
 
     @property
     def usage(self) -> str:
@@ -426,6 +428,7 @@ _COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(
         name="upload",
         request_type=UploadRequest,
+        long=True,
         summary="Check a chat-format JSONL training file and upload it under an alias.",
         options=(
             OptionSpec(
@@ -457,6 +460,7 @@ _COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(
         name="validate",
         request_type=ValidateRequest,
+        long=True,
         summary="Check a JSONL file, count its tokens and estimate the cost; nothing is uploaded.",
         options=(
             OptionSpec(
@@ -798,6 +802,7 @@ _EVALUATION_COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(
         name="try",
         request_type=TryRequest,
+        long=True,
         summary="Ask a fine-tuned or base model one question; shows the answer, tokens, latency.",
         options=(
             OptionSpec(
@@ -835,6 +840,7 @@ _EVALUATION_COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(
         name="compare",
         request_type=CompareRequest,
+        long=True,
         summary="Run a test set on two models side by side: scores, latency, tokens, cost, CSV.",
         options=(
             OptionSpec(
@@ -894,6 +900,7 @@ _EVALUATION_COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(
         name="dataset",
         request_type=DatasetRequest,
+        long=True,
         summary="Build a training file from the provider's stored chat completions (logs).",
         options=(
             OptionSpec(

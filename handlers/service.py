@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import logging
 import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
 from contextvars import ContextVar
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Any, TypeVar
 
 from handlers.cards import format_duration, format_time, job_card, progress_bar
 from handlers.datasets import (
@@ -30,6 +34,7 @@ from handlers.errors import (
     ProviderErrorKind,
     UsageError,
 )
+from handlers.fairness import LongWork, is_long
 from handlers.governance import DEFAULT_APPROVAL_TTL, Governance, StartCost, settle_spend
 from handlers.model import (
     Actor,
@@ -100,6 +105,10 @@ from handlers.secrets import Secret, redact
 
 log = logging.getLogger(__name__)
 
+_T = TypeVar("_T")
+DEFAULT_CPU_THREADS = 2
+"""Validations that run at once when the composition root gives no pool of its own."""
+
 BOT_METADATA_KEY = "ftbot"
 """Every job the bot creates carries this metadata key, so `resync` can find it again."""
 
@@ -123,6 +132,8 @@ class Service:
         approval_ttl: timedelta = DEFAULT_APPROVAL_TTL,
         credentials_changed: Callable[[str], None] | None = None,
         playground: PlaygroundSettings | None = None,
+        long_work: LongWork | None = None,
+        cpu: Executor | None = None,
     ) -> None:
         # Without a real tokenizer counts are estimates, and every report says so.
         self._tokenizer: Tokenizer = tokenizer or EstimateTokenizer()
@@ -133,6 +144,12 @@ class Service:
         self._clock = clock
         self._charts = charts
         self._instance = instance
+        self.long_work = long_work or LongWork()
+        # Validation gets its own few threads: on the default pool (which file and temp-file
+        # work of every command shares) eight big files would make everyone else queue.
+        self._cpu = cpu or ThreadPoolExecutor(
+            max_workers=DEFAULT_CPU_THREADS, thread_name_prefix="ftbot-cpu"
+        )
         self.governance = Governance(
             store=store,
             watch_store=watch_store,
@@ -150,7 +167,7 @@ class Service:
             clock=clock,
             prices=self._prices,
             is_base=is_fine_tunable,
-            validate=lambda path: asyncio.to_thread(self._check_file, path, "chat"),
+            validate=lambda path: self._cpu_bound(self._check_file, path, "chat"),
             upload=self._upload,
             settings=playground,
         )
@@ -170,7 +187,11 @@ class Service:
                 Team(id=actor.team_id, platform=actor.platform, workspace_id=actor.workspace_id)
             )
             await self.governance.authorize(request, actor)
-            reply = await self._dispatch(request, actor)
+            if is_long(request) and not self.long_work.holds(actor.team_id):
+                with self.long_work.claim(actor.team_id):
+                    reply = await self._dispatch(request, actor)
+            else:
+                reply = await self._dispatch(request, actor)
         except UsageError as error:
             reply = error_reply(error.message, usage=error.usage)
         except DataError as error:
@@ -345,7 +366,7 @@ class Service:
         filename = request.filename or path.name
         alias = request.alias or _default_alias(filename)
         # Reading a large file must not stall every other team's commands on the event loop.
-        report = await asyncio.to_thread(self._check_file, path, request.format)
+        report = await self._cpu_bound(self._check_file, path, request.format)
         if report is None:
             raise UsageError(f"No readable file at {request.path}.", usage=SPECS["upload"].usage)
         if not report.ok and not request.force:
@@ -434,6 +455,12 @@ class Service:
             ),
         )
 
+    async def _cpu_bound(self, work: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+        """Run CPU-heavy work on the service's bounded pool, with this task's context
+        (the progress callback rides in a context variable)."""
+        run = functools.partial(contextvars.copy_context().run, work, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._cpu, run)
+
     def _check_file(
         self,
         path: Path,
@@ -466,7 +493,7 @@ class Service:
         model = request.model or DEFAULT_ESTIMATE_MODEL
         path = Path(request.path)
         usage = SPECS["validate"].usage
-        report = await asyncio.to_thread(self._check_file, path, request.format, model=model)
+        report = await self._cpu_bound(self._check_file, path, request.format, model=model)
         if report is None:
             raise UsageError(f"No readable file at {request.path}.", usage=usage)
         lines = [*summary_lines(report)]
@@ -480,7 +507,7 @@ class Service:
         lines += report.problems
         worst = report
         if request.validation:
-            checked = await asyncio.to_thread(
+            checked = await self._cpu_bound(
                 self._check_file,
                 Path(request.validation),
                 report.format,
