@@ -34,7 +34,7 @@ from handlers.errors import (
     ProviderErrorKind,
     UsageError,
 )
-from handlers.fairness import LongWork, is_long
+from handlers.fairness import LongWork, Slot, is_long
 from handlers.governance import DEFAULT_APPROVAL_TTL, Governance, StartCost, settle_spend
 from handlers.model import (
     Actor,
@@ -209,6 +209,15 @@ class Service:
         if SPECS[name].mutating:
             await self._audit(actor, name, request, reply)
         return reply
+
+    async def admit(self, request: Request, actor: Actor) -> Slot:
+        """For an adapter that does long work of its own before `handle` (a download): the
+        role check first, then the team's long-task slot; a FineTuneError says why not."""
+        await self._store.ensure_team(
+            Team(id=actor.team_id, platform=actor.platform, workspace_id=actor.workspace_id)
+        )
+        await self.governance.authorize(request, actor)
+        return self.long_work.claim(actor.team_id)
 
     async def handle_text(
         self, text: str, actor: Actor, *, progress: Progress | None = None

@@ -28,7 +28,7 @@ from bot.slack.modal import (
 )
 from bot.slack.setup_modal import SETUP_CALLBACK_ID, read_setup, setup_view
 from handlers.errors import FineTuneError, UsageError
-from handlers.fairness import BusyError, is_long
+from handlers.fairness import is_long
 from handlers.model import Actor, Platform, Role
 from handlers.parse import parse
 from handlers.replies import Reply, Visibility, error_reply
@@ -125,7 +125,7 @@ class SlackHandlers:
                 return
             if is_long(request):
                 work = self._run(request, actor, client, respond)
-                await self._long(actor, client, respond, work)
+                await self._long(request, actor, client, respond, work)
                 return
             await self._run(request, actor, client, respond)
         except Exception:
@@ -147,6 +147,7 @@ class SlackHandlers:
 
     async def _long(
         self,
+        request: Request,
         actor: Actor,
         client: AsyncWebClient,
         respond: Respond,
@@ -154,11 +155,12 @@ class SlackHandlers:
         *,
         thread_ts: str | None = None,
     ) -> None:
-        """Long work: the team's slot is claimed now (a refusal is answered at once), then
-        the work runs as its own task, so the workers that answer commands stay free."""
+        """Long work: the role is checked and the team's slot claimed now (a refusal is
+        answered at once), then the work runs as its own task, so the workers that answer
+        commands stay free."""
         try:
-            slot = self._service.long_work.claim(actor.team_id)
-        except BusyError as error:
+            slot = await self._service.admit(request, actor)
+        except FineTuneError as error:
             work.close()
             await _answer(error_reply(error.message), actor, client, respond, thread_ts=thread_ts)
             return
@@ -246,7 +248,7 @@ class SlackHandlers:
         actor = await self._with_rights(actor, client)
         if is_long(request):
             work = self._press(request, actor, client, respond, thread_ts)
-            await self._long(actor, client, respond, work, thread_ts=thread_ts)
+            await self._long(request, actor, client, respond, work, thread_ts=thread_ts)
             return
         await self._press(request, actor, client, respond, thread_ts)
 
@@ -274,8 +276,9 @@ class SlackHandlers:
         actor = await self._with_rights(actor, client)
         action = (body.get("actions") or [{}])[0]
         found = await shared_file(client, str(action.get("value", "")), actor.channel_id)
-        # The download is long work too: the team's slot is claimed before it starts.
-        await self._long(actor, client, respond, self._take(found, None, actor, client, respond))
+        # The download is long work too: the role and the team's slot come before it starts.
+        work = self._take(found, None, actor, client, respond)
+        await self._long(UploadRequest(path=""), actor, client, respond, work)
 
     # ------------------------------------------------------------------ the start modal
 
