@@ -22,7 +22,7 @@ from discord import app_commands
 
 from bot.discord.buttons import JobButton
 from bot.discord.render import clip, render
-from handlers.errors import UsageError
+from handlers.errors import FineTuneError, UsageError
 from handlers.model import Actor, Platform, TeamProviderKind, team_id_for
 from handlers.playground import RUN_PREFIX
 from handlers.ports import Store
@@ -316,6 +316,12 @@ class DiscordCommands:
             return
         assert isinstance(request, UploadRequest)
         await interaction.response.defer(thinking=True)
+        try:
+            # The download is long work: the role and the team's slot come before it.
+            slot = await self._service.admit(request, actor)
+        except FineTuneError as error:
+            await self._follow_up(interaction, error_reply(error.message), deferred_private=False)
+            return
         fd, path = tempfile.mkstemp(prefix="ftbot-", suffix=".jsonl")
         try:
             with os.fdopen(fd, "wb") as out:
@@ -327,8 +333,10 @@ class DiscordCommands:
                 )
             else:
                 request = replace(request, path=path, filename=attachment.filename)
-                reply = await self._service.handle(request, actor)
+                with slot:
+                    reply = await self._service.handle(request, actor)
         finally:
+            slot.release()
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
         await self._follow_up(interaction, reply, deferred_private=False)
