@@ -129,7 +129,7 @@ class Settings(BaseSettings):
     """Long tasks one team may run at once; one more is refused with a message."""
     long_tasks: int = Field(default=16, ge=1, le=10_000)
     """Long tasks the whole bot runs at once, for all teams together."""
-    validation_threads: int = Field(default=2, ge=1, le=64)
+    validation_threads: int = Field(default=1, ge=1, le=64)
     """Threads that validate files; validations beyond them wait for a free one."""
 
     @field_validator("log_level")

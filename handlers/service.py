@@ -106,7 +106,7 @@ from handlers.secrets import Secret, redact
 log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
-DEFAULT_CPU_THREADS = 2
+DEFAULT_CPU_THREADS = 1
 """Validations that run at once when the composition root gives no pool of its own."""
 
 BOT_METADATA_KEY = "ftbot"
@@ -145,6 +145,7 @@ class Service:
         self._charts = charts
         self._instance = instance
         self.long_work = long_work or LongWork()
+        self._teams: set[str] = set()
         # Validation gets its own few threads: on the default pool (which file and temp-file
         # work of every command shares) eight big files would make everyone else queue.
         self._cpu = cpu or ThreadPoolExecutor(
@@ -183,9 +184,7 @@ class Service:
         _progress.set(progress)
         name = command_of(request).name
         try:
-            await self._store.ensure_team(
-                Team(id=actor.team_id, platform=actor.platform, workspace_id=actor.workspace_id)
-            )
+            await self._ensure_team(actor)
             await self.governance.authorize(request, actor)
             if is_long(request) and not self.long_work.holds(actor.team_id):
                 with self.long_work.claim(actor.team_id):
@@ -213,11 +212,19 @@ class Service:
     async def admit(self, request: Request, actor: Actor) -> Slot:
         """For an adapter that does long work of its own before `handle` (a download): the
         role check first, then the team's long-task slot; a FineTuneError says why not."""
+        await self._ensure_team(actor)
+        await self.governance.authorize(request, actor)
+        return self.long_work.claim(actor.team_id)
+
+    async def _ensure_team(self, actor: Actor) -> None:
+        """Record the team once per process: teams are never deleted, and a write per command
+        would make every short command wait for SQLite's one writer behind long work."""
+        if actor.team_id in self._teams:
+            return
         await self._store.ensure_team(
             Team(id=actor.team_id, platform=actor.platform, workspace_id=actor.workspace_id)
         )
-        await self.governance.authorize(request, actor)
-        return self.long_work.claim(actor.team_id)
+        self._teams.add(actor.team_id)
 
     async def handle_text(
         self, text: str, actor: Actor, *, progress: Progress | None = None
