@@ -12,7 +12,8 @@ every 50 ms from a second process (so the bot's event loop is not also the clien
 latency runs from the signed POST to the answer reaching the fake's response URL.
 
 Two phases in one run: "off" sets the long-task limits to their maximum (every task of A
-runs), "on" uses the defaults (2 per team, 16 in all: A's others are refused at once). The
+runs at once), "on" uses the defaults (2 per team, 16 in all): A's other tasks are refused at
+once, and A asks again 2 s after each refusal, like a user would, until all 18 have run. The
 last line is one key=value summary.
 """
 
