@@ -121,6 +121,7 @@ class FakeDiscord:
         self.sent_at: dict[str, float] = {}
         """When each INTERACTION_CREATE was handed to the gateway socket (perf_counter)."""
         self.cdn: dict[str, bytes] = {}
+        self.cdn_served: list[str] = []
         self.identified = asyncio.Event()
         self._ids = itertools.count(300000000000000000)
         self._seq = itertools.count(1)
@@ -499,6 +500,7 @@ class FakeDiscord:
     # ------------------------------------------------------------------ REST
 
     async def _serve_cdn(self, request: web.Request) -> web.StreamResponse:
+        self.cdn_served.append(request.match_info["name"])
         content = self.cdn.get(request.match_info["name"])
         if content is None:
             return web.Response(status=404)
