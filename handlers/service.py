@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from handlers.cards import format_duration, format_time, job_card, progress_bar
@@ -30,7 +30,13 @@ from handlers.errors import (
     ProviderErrorKind,
     UsageError,
 )
-from handlers.governance import DEFAULT_APPROVAL_TTL, Governance, StartCost, settle_spend
+from handlers.governance import (
+    DEFAULT_APPROVAL_TTL,
+    Governance,
+    StartCost,
+    encode_start,
+    settle_spend,
+)
 from handlers.model import (
     Actor,
     Approval,
@@ -43,6 +49,7 @@ from handlers.model import (
     MetricPoint,
     ProviderFile,
     Role,
+    StartIntent,
     Subscription,
     Team,
     TeamFile,
@@ -97,6 +104,14 @@ from handlers.requests import (
     resolve_command,
 )
 from handlers.secrets import Secret, redact
+from handlers.starts import (
+    INTENT_METADATA_KEY,
+    REPEAT_WINDOW,
+    approval_key,
+    request_key,
+    settle_started,
+    start_fingerprint,
+)
 
 log = logging.getLogger(__name__)
 
@@ -549,6 +564,7 @@ class Service:
             training=training,
             validation=validation,
             cost=cost,
+            request_id=actor.request_id,
         )
 
     async def _launch(
@@ -562,8 +578,30 @@ class Service:
         validation: TeamFile | None,
         cost: StartCost,
         approval_id: str | None = None,
+        request_id: str = "",
     ) -> Reply:
-        """Create the job at the provider (only here, after any budget check and approval)."""
+        """Create the job at the provider (only here, after any budget check and approval).
+
+        The start is written down as an intent first and its key is the provider's
+        idempotency key on every try, so a crash, a retry or a replay makes one job at most.
+        """
+        now = self._clock.now()
+        fingerprint = start_fingerprint(request)
+        if approval_id is not None:
+            key = approval_key(approval_id)
+        else:
+            earlier = await self._store.find_intent(
+                team, requester_id=requester, fingerprint=fingerprint, since=now - REPEAT_WINDOW
+            )
+            if earlier is not None and earlier.job_id is not None:
+                return await self._already_started(team, earlier.job_id, earlier.created_at)
+            # An identical start whose job is not known yet (a crash, a lost answer) retries
+            # with the same key: the provider hands back the job it made, never a second one.
+            key = (
+                earlier.key
+                if earlier is not None
+                else request_key(team, request_id or uuid.uuid4().hex)
+            )
         spec = JobSpec(
             model=request.model,
             training_file=training.provider_file_id,
@@ -582,22 +620,27 @@ class Service:
                 "ftbot_team": team,
                 "ftbot_channel": channel.channel_id,
                 "ftbot_user": requester,
+                INTENT_METADATA_KEY: key,
             },
         )
         provider = await self._providers.for_team(team)
-        state = await provider.create_job(spec, idempotency_key=uuid.uuid4().hex)
-        now = self._clock.now()
-        job = Job(
-            team_id=team,
-            state=state,
-            channel=channel,
-            requester_id=requester,
-            updated_at=now,
+        intent = await self._store.add_intent(
+            StartIntent(
+                key=key,
+                team_id=team,
+                requester_id=requester,
+                channel=channel,
+                fingerprint=fingerprint,
+                request=encode_start(request),
+                estimated=cost.cost,
+                price_per_million=cost.price_per_million,
+                account=provider.label,
+                created_at=now,
+                approval_id=approval_id,
+            )
         )
-        await self._store.add_job(job, next_poll_at=now)
-        await self.governance.record_spend(team, state.id, cost)
-        if approval_id is not None:
-            await self._store.set_approval_job(team, approval_id, state.id)
+        state = await provider.create_job(spec, idempotency_key=intent.key)
+        await settle_started(self._store, intent, state, self._clock.now())
         hp = spec.hyperparameters
         lines = ["I'll post progress in this channel and mention you when it ends."]
         if provider.is_simulation:
@@ -619,6 +662,19 @@ class Service:
             ),
             lines=tuple(lines),
             tone=Tone.SUCCESS,
+        )
+
+    async def _already_started(self, team: str, job_id: str, at: datetime) -> Reply:
+        job = await self._store.get_job(team, job_id)
+        status = job.state.status if job is not None else "unknown"
+        return Reply(
+            title=f"Already started {job_id} for this same request (status: {status})",
+            lines=(
+                f"You asked for an identical job {format_time(at)}; nothing new was started. "
+                "To start another one, change an option (e.g. seed=N) or wait "
+                f"{int(REPEAT_WINDOW.total_seconds() // 60)} minutes.",
+            ),
+            tone=Tone.INFO,
         )
 
     async def _launch_approved(self, request: StartRequest, approval: Approval) -> Reply:
