@@ -232,7 +232,7 @@ async def test_start_modal_suggestions_and_inline_errors(harness: Harness) -> No
     assert status == 200
     await slack.wait_for(lambda: bool(slack.of("views.open")), what="the modal")
     view = slack.of("views.open")[0].args
-    assert view["trigger_id"] == "trig-1"
+    assert str(view["trigger_id"]).startswith("trig-")
     blocks = {b.get("block_id") for b in view["view"]["blocks"]}
     assert {"file", "model", "method", "epochs", "lr", "batch_size", "suffix"} <= blocks
 
