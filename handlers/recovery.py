@@ -228,7 +228,7 @@ def _started_notice(intent: StartIntent, state: JobState) -> Reply:
     return Reply(
         title=f"Started {state.id} (status: {state.status})",
         lines=(
-            f"The bot restarted while starting the job you asked for "
+            f"<@{intent.requester_id}> the bot restarted while starting the job you asked for "
             f"{format_time(intent.created_at)}; it was found at the provider and is watched "
             "now. Nothing was started twice.",
         ),
@@ -242,8 +242,8 @@ def _nothing_notice(intent: StartIntent) -> Reply:
     return Reply(
         title=f"Your start of {model} did not reach the provider; nothing was started.",
         lines=(
-            f"The bot restarted while starting it ({format_time(intent.created_at)}). Nothing "
-            "was billed; run the start again.",
+            f"<@{intent.requester_id}> the bot restarted while starting it "
+            f"({format_time(intent.created_at)}). Nothing was billed; run the start again.",
         ),
         tone=Tone.WARNING,
         mentions=(intent.requester_id,),
