@@ -151,7 +151,9 @@ class Recovery:
         """One interrupted start: link and bill the job it made, or close it as made nothing."""
         now = self._clock.now()
         try:
-            found = await provider.list_jobs(metadata={INTENT_METADATA_KEY: intent.key}, limit=1)
+            found = await provider.list_jobs(
+                metadata={INTENT_METADATA_KEY: intent.key}, limit=self._limit
+            )
         except ProviderError as error:
             log.warning(
                 "intent lookup failed", extra={"team": intent.team_id, "kind": error.kind.value}
