@@ -586,7 +586,7 @@ class Service:
         idempotency key on every try, so a crash, a retry or a replay makes one job at most.
         """
         now = self._clock.now()
-        fingerprint = start_fingerprint(request)
+        fingerprint = start_fingerprint(request, channel)
         if approval_id is not None:
             key = approval_key(approval_id)
         else:

@@ -7,7 +7,14 @@ import json
 from datetime import datetime, timedelta
 
 from handlers.governance import encode_start, month_of, settle_spend
-from handlers.model import Job, JobState, SpendEntry, StartIntent, model_made_by
+from handlers.model import (
+    ChannelAddress,
+    Job,
+    JobState,
+    SpendEntry,
+    StartIntent,
+    model_made_by,
+)
 from handlers.ports import Store
 from handlers.requests import StartRequest
 
@@ -21,9 +28,12 @@ INTENT_GRACE = timedelta(minutes=10)
 """An intent with no job at the provider after this long made nothing (no create in flight)."""
 
 
-def start_fingerprint(request: StartRequest) -> str:
-    """Digest of every field of a start: two starts with the same fingerprint are identical."""
-    canonical = json.dumps(encode_start(request), sort_keys=True, separators=(",", ":"))
+def start_fingerprint(request: StartRequest, channel: ChannelAddress) -> str:
+    """Digest of every field of a start and where it was asked: the same fingerprint is the
+    same start (a retry), one asked in another channel is another job."""
+    canonical = json.dumps(
+        {"channel": channel.key, **encode_start(request)}, sort_keys=True, separators=(",", ":")
+    )
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
