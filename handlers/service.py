@@ -552,10 +552,26 @@ class Service:
                     f"No file '{request.validation_file}' in this team. See /finetune files."
                 )
         await self._own_model(team, request.model)
+        # Before the budget: a retry of a start already made is answered, never refused.
+        earlier = await self._store.find_intent(
+            team,
+            requester_id=actor.user_id,
+            fingerprint=start_fingerprint(request, actor.channel),
+            since=self._clock.now() - REPEAT_WINDOW,
+        )
+        if earlier is not None and earlier.job_id is not None:
+            return await self._already_started(team, earlier.job_id, earlier.created_at)
         cost = self.governance.cost_of(request, training)
         await self.governance.check_budget(team, cost)
         if await self.governance.needs_approval(team, cost):
             return await self.governance.request_approval(request, actor, cost)
+        # An identical start whose job is not known yet (a crash, a lost answer) retries with
+        # the same key: the provider hands back the job it made, never a second one.
+        key = (
+            earlier.key
+            if earlier is not None
+            else request_key(team, actor.request_id or uuid.uuid4().hex)
+        )
         return await self._launch(
             request,
             team=team,
@@ -564,7 +580,7 @@ class Service:
             training=training,
             validation=validation,
             cost=cost,
-            request_id=actor.request_id,
+            key=key,
         )
 
     async def _launch(
@@ -577,8 +593,8 @@ class Service:
         training: TeamFile,
         validation: TeamFile | None,
         cost: StartCost,
+        key: str,
         approval_id: str | None = None,
-        request_id: str = "",
     ) -> Reply:
         """Create the job at the provider (only here, after any budget check and approval).
 
@@ -586,22 +602,6 @@ class Service:
         idempotency key on every try, so a crash, a retry or a replay makes one job at most.
         """
         now = self._clock.now()
-        fingerprint = start_fingerprint(request, channel)
-        if approval_id is not None:
-            key = approval_key(approval_id)
-        else:
-            earlier = await self._store.find_intent(
-                team, requester_id=requester, fingerprint=fingerprint, since=now - REPEAT_WINDOW
-            )
-            if earlier is not None and earlier.job_id is not None:
-                return await self._already_started(team, earlier.job_id, earlier.created_at)
-            # An identical start whose job is not known yet (a crash, a lost answer) retries
-            # with the same key: the provider hands back the job it made, never a second one.
-            key = (
-                earlier.key
-                if earlier is not None
-                else request_key(team, request_id or uuid.uuid4().hex)
-            )
         spec = JobSpec(
             model=request.model,
             training_file=training.provider_file_id,
@@ -630,7 +630,7 @@ class Service:
                 team_id=team,
                 requester_id=requester,
                 channel=channel,
-                fingerprint=fingerprint,
+                fingerprint=start_fingerprint(request, channel),
                 request=encode_start(request),
                 estimated=cost.cost,
                 price_per_million=cost.price_per_million,
@@ -697,6 +697,7 @@ class Service:
             training=training,
             validation=validation,
             cost=self.governance.cost_of(request, training),
+            key=approval_key(approval.id),
             approval_id=approval.id,
         )
 

@@ -187,3 +187,21 @@ async def test_an_approved_start_interrupted_makes_one_job_billed_once(tmp_path:
         assert spend is not None
         assert await w.store.month_spend(requester.team_id, "2026-05") == spend.estimated
         assert len(await w.provider.list_jobs()) == 1
+
+
+async def test_an_identical_retry_is_answered_even_when_the_budget_is_now_spent(
+    tmp_path: Path,
+) -> None:
+    async with world(tmp_path) as w:
+        alice = admin()
+        await _upload(w, tmp_path, alice)
+        first = await w.run(START, alice)
+        (made,) = await w.provider.list_jobs()
+        assert first.title == f"Started {made.id}"
+        await w.run("budget cap=0.000001", alice)
+        retry = await w.run(START, alice)
+        assert retry.title.startswith(f"Already started {made.id}"), retry
+        w.clock.advance(6 * 60)  # past the window: a new start, which the cap now refuses
+        later = await w.run(START, alice)
+        assert later.title.startswith("Not started"), later
+        assert len(await w.provider.list_jobs()) == 1
