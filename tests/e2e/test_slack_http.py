@@ -355,7 +355,8 @@ async def test_approval_and_budget_flow_through_slack_on_the_sandbox(harness: Ha
 
     await harness.command("budget cap=0.000001 approve_over=0")
     await slack.wait_for(lambda: len(harness.responses_containing("Budget updated")) >= 2)
-    await harness.command(f"start file=big model={MODEL} epochs=1")
+    # Another job: the same start again within minutes would be answered with the first.
+    await harness.command(f"start file=big model={MODEL} epochs=1 seed=2")
     await slack.wait_for(lambda: bool(harness.responses_containing("Not started")))
     refusal = harness.responses_containing("Not started")[0]["text"]
     assert "spent $" in str(refusal)
