@@ -126,6 +126,8 @@ class Runtime:
     metrics: Metrics
     clock: Clock
     owner: str
+    directory: TeamProviderDirectory | None = None
+    """Which account serves each team (resync scans every team's own one)."""
 
 
 async def build_runtime(
@@ -248,6 +250,7 @@ async def build_runtime(
         metrics=metrics,
         clock=clock,
         owner=owner,
+        directory=directory,
     )
 
 

@@ -27,7 +27,6 @@ from handlers.model import (
     Platform,
     Role,
     RoleGrant,
-    SpendEntry,
     TeamCredentials,
     TeamFile,
     TeamProviderKind,
@@ -422,17 +421,6 @@ class Governance:
             return False
         # An unknown cost cannot be shown to be under the threshold.
         return cost.cost is None or cost.cost > budget.approve_over
-
-    async def record_spend(self, team: str, job_id: str, cost: StartCost) -> None:
-        await self._store.add_spend(
-            SpendEntry(
-                team_id=team,
-                job_id=job_id,
-                month=month_of(self._clock.now()),
-                estimated=cost.cost or 0.0,
-                price_per_million=cost.price_per_million,
-            )
-        )
 
     # ------------------------------------------------------------------ approvals
 

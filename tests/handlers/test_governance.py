@@ -309,7 +309,8 @@ async def test_budget_refuses_with_numbers_and_corrects_at_completion(
     assert entry is not None
     assert entry.estimated > 0
     await w.run(f"budget cap={entry.estimated * 1.5:.10f}", admin())
-    refused = await w.run(f"start file=train model={MODEL} epochs=1", admin())
+    # Another job (an identical start within minutes is answered with the first one).
+    refused = await w.run(f"start file=train model={MODEL} epochs=1 seed=2", admin())
     assert refused.tone is Tone.ERROR
     assert refused.title.startswith("Not started: this job would pass the team's monthly cap")
     assert "spent $" in refused.title

@@ -97,8 +97,9 @@ async def _build(w: World, root: Path, plan: list[tuple[str, int]], teams: list[
             case "start" | "approval" if team.aliases:
                 if step == "approval":
                     await w.run("budget approve_over=0.000001", team.admin)
+                # A distinct seed: an identical start within minutes answers with the first job.
                 reply = await w.run(
-                    f"start file={team.aliases[-1]} model={MODEL} epochs=1", team.admin
+                    f"start file={team.aliases[-1]} model={MODEL} epochs=1 seed={n}", team.admin
                 )
                 if step == "approval":
                     team.approvals.append(reply.lines[0].split()[1].rstrip(":"))
