@@ -323,8 +323,18 @@ CSV_COLUMNS = (
 )
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(text: str) -> str:
+    """A text cell a spreadsheet shows as text: one starting like a formula gets a `'` in
+    front (OWASP's rule for CSV injection), so `=HYPERLINK(…)` in an answer stays words."""
+    return f"'{text}" if text.startswith(_FORMULA_START) else text
+
+
 def results_csv(run: CompareRun) -> bytes:
-    """One row per example and model, every case that got an answer (or an error)."""
+    """One row per example and model, every case that got an answer (or an error); text
+    cells (prompts, answers, model names, errors) are neutralised, numbers are ours."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
@@ -336,17 +346,17 @@ def results_csv(run: CompareRun) -> bytes:
             writer.writerow(
                 (
                     case.index,
-                    case.question,
-                    case.reference,
-                    model,
-                    answer.content,
+                    csv_cell(case.question),
+                    csv_cell(case.reference),
+                    csv_cell(model),
+                    csv_cell(answer.content),
                     int(answer.exact),
                     int(answer.normalized),
                     "" if answer.grade is None else f"{answer.grade:.1f}",
                     answer.prompt_tokens,
                     answer.completion_tokens,
                     f"{answer.latency_s:.3f}",
-                    answer.error or answer.grader_error or "",
+                    csv_cell(answer.error or answer.grader_error or ""),
                 )
             )
     return out.getvalue().encode("utf-8")
@@ -363,6 +373,7 @@ __all__ = [
     "ModelSummary",
     "TestCase",
     "clip",
+    "csv_cell",
     "disagreements",
     "normalize",
     "parse_test_set",

@@ -21,6 +21,7 @@ from bot.runtime import build_runtime, schedule_ticks
 from handlers.chat import ChatMessage
 from handlers.model import Platform
 from handlers.parse import parse
+from handlers.replies import plain
 from handlers.watch import WatchSettings
 
 BASE_MODEL = "gpt-4.1-mini-2025-04-14"
@@ -115,7 +116,7 @@ async def run_demo(
                 parse(line), actor, progress=progress_printer(write)
             )
             write(render_with_attachments(reply, out) + "\n")
-            return reply.title
+            return plain(reply.title)
 
         await command(f"/finetune upload {train} alias=support-train")
         await command(f"/finetune upload {valid} alias=support-valid")
