@@ -336,7 +336,8 @@ def results_csv(run: CompareRun) -> bytes:
     """One row per example and model, every case that got an answer (or an error); text
     cells (prompts, answers, model names, errors) are neutralised, numbers are ours."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    # CRLF rows (RFC 4180): a cell holding a lone CR is quoted, so it cannot split a row.
+    writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for case in run.cases:
         for model in run.models:

@@ -64,10 +64,15 @@ core names someone."""
 
 
 def rich(*parts: Part | Text) -> Text:
-    """`rich(UserRef(user_id=u), " is now an admin.")`; Text parts are spliced in, empty
-    strings dropped."""
-    flat = (q for p in parts for q in (p.parts if isinstance(p, Text) else (p,)))
-    return Text(parts=tuple(q for q in flat if q != ""))
+    """`rich(UserRef(user_id=u), " is now an admin.")`; Text parts are spliced in and
+    neighbouring strings joined, so equal text compares equal."""
+    out: list[Part] = []
+    for part in (q for p in parts for q in (p.parts if isinstance(p, Text) else (p,))):
+        if isinstance(part, str) and out and isinstance(out[-1], str):
+            out[-1] += part
+        elif part != "":
+            out.append(part)
+    return Text(parts=tuple(out))
 
 
 def parts_of(value: Content) -> tuple[Part, ...]:

@@ -23,6 +23,7 @@ from handlers.replies import (
     parts_of,
     plain,
     refs_of,
+    rich,
 )
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-limits).
@@ -61,7 +62,14 @@ _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
 _SNOWFLAKE = re.compile(r"\d{1,20}")
 # A zero-width space after `<` or `@` keeps `<@id>`, `<@&role>`, `<#channel>`, `@everyone`
 # and `@here` in text from being read as mentions (allowed_mentions stops the ping as well).
-_MENTION_SYNTAX = re.compile(r"<(?=[@#])|@(?=(?:everyone|here)\b)", re.IGNORECASE)
+_MENTION_SYNTAX = re.compile(r"<(?=[@#])|@(?=everyone|here)", re.IGNORECASE)
+# Links stay whole (Discord reads a link before any markdown in it; a backslash would break
+# it); every other delimiter gets a backslash, and so do quote, heading and list starts.
+_MARKDOWN = re.compile(
+    r"(?P<link><[^: >]+:/[^ >]+>|(?:https?|steam)://[^\s<]+[^<.,:;\"'\]\s])"
+    r"|(?P<lead>^[ \t]*)(?P<mark>[>#-])|[\\*_~|`\[]",
+    re.MULTILINE,
+)
 ZWSP = "\u200b"
 CODE_LOOK_ALIKE = "\u02cb"
 """ˋ stands in for a backtick inside a code block, which has no escape for one."""
@@ -83,33 +91,44 @@ def clip(text: str, limit: int) -> str:
 
 
 def escape_text(text: str) -> str:
-    """Plain text for a place that renders markdown: no formatting, no mention syntax."""
-    return _MENTION_SYNTAX.sub(lambda m: m.group(0) + ZWSP, discord.utils.escape_markdown(text))
+    """Plain text for a place that renders markdown: no formatting, no mention syntax.
+    (discord.utils.escape_markdown escapes only the first `[` of `[a](b) ||c|| [d](e)`.)"""
+    escaped = _MARKDOWN.sub(_escape_one, text)
+    return _MENTION_SYNTAX.sub(lambda m: m.group(0) + ZWSP, escaped)
+
+
+def _escape_one(match: re.Match[str]) -> str:
+    if match.group("link"):
+        return match.group("link")
+    if match.group("mark"):
+        return f"{match.group('lead')}\\{match.group('mark')}"
+    return "\\" + match.group(0)
 
 
 def markdown(value: Content) -> str:
     """Content for a description or field: text escaped, the core's references as mentions
     (in an embed they show as names and never ping)."""
     out: list[str] = []
+    text = ""  # text is escaped in whole runs: `<` of one part and `@…` of the next are one
     for part in parts_of(value):
         match part:
             case UserRef(user_id=user_id) if _SNOWFLAKE.fullmatch(user_id):
-                out.append(f"<@{user_id}>")
+                out += [escape_text(text), f"<@{user_id}>"]
+                text = ""
             case ChannelRef(channel_id=channel_id) if _SNOWFLAKE.fullmatch(channel_id):
-                out.append(f"<#{channel_id}>")
-            case UserRef(user_id=ref):
-                out.append(escape_text(f"@{ref}"))
-            case ChannelRef(channel_id=ref):
-                out.append(escape_text(f"#{ref}"))
+                out += [escape_text(text), f"<#{channel_id}>"]
+                text = ""
+            case UserRef() | ChannelRef():
+                text += plain(rich(part))
             case _:
-                out.append(escape_text(part))
-    return "".join(out)
+                text += part
+    return "".join([*out, escape_text(text)])
 
 
 def title_text(value: Content) -> str:
     """An embed title shows mention syntax raw, so references are left out of it."""
-    kept = "".join(escape_text(p) for p in parts_of(value) if isinstance(p, str))
-    return " ".join(kept.split())
+    kept = "".join(p for p in parts_of(value) if isinstance(p, str))
+    return escape_text(" ".join(kept.split()))
 
 
 def literal(value: Content) -> str:

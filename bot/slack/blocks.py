@@ -17,6 +17,7 @@ from handlers.replies import (
     UserRef,
     parts_of,
     plain,
+    rich,
 )
 
 ACTION_PREFIX = "ftbot_"
@@ -61,12 +62,12 @@ def mrkdwn(value: Content, *, span: str = "") -> str:
     out: list[str] = []
     for part in parts_of(value):
         match part:
-            case UserRef(user_id=user_id):
-                valid = _SLACK_ID.fullmatch(user_id)
-                out.append(f"<@{user_id}>" if valid else _text(f"@{user_id}", span))
-            case ChannelRef(channel_id=channel_id):
-                valid = _SLACK_ID.fullmatch(channel_id)
-                out.append(f"<#{channel_id}>" if valid else _text(f"#{channel_id}", span))
+            case UserRef(user_id=user_id) if _SLACK_ID.fullmatch(user_id):
+                out.append(f"<@{user_id}>")
+            case ChannelRef(channel_id=channel_id) if _SLACK_ID.fullmatch(channel_id):
+                out.append(f"<#{channel_id}>")
+            case UserRef() | ChannelRef():
+                out.append(_text(plain(rich(part)), span))
             case _:
                 out.append(_text(part, span))
     return "".join(out)
