@@ -41,14 +41,14 @@ from handlers.replies import (
     rich,
 )
 from handlers.requests import StartRequest
-from tests.bot.markup import (
+from tests.bot.markup import hostile
+from tests.bot.render_checks import (
     DISCORD_CHANNEL,
     DISCORD_USER,
     SLACK_CHANNEL,
     SLACK_USER,
     check_discord,
     check_slack,
-    hostile,
 )
 from tests.fakes.clock import T0
 

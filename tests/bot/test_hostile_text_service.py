@@ -17,7 +17,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from handlers.errors import ProviderError, ProviderErrorKind
 from handlers.replies import Reply, Tone, UserRef, plain, refs_of
 from handlers.requests import StartRequest, TryRequest, UploadRequest, build_request
-from tests.bot.markup import SLACK_USER, check_discord, check_slack, hostile
+from tests.bot.markup import hostile
+from tests.bot.render_checks import SLACK_USER, check_discord, check_slack
 from tests.world import actor, world
 
 MODEL = "gpt-4.1-mini-2025-04-14"
