@@ -59,14 +59,16 @@ BUTTON_STYLES: dict[ButtonStyle, discord.ButtonStyle] = {
     ButtonStyle.DANGER: discord.ButtonStyle.danger,
 }
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
-_SNOWFLAKE = re.compile(r"\d{1,20}")
+_SNOWFLAKE = re.compile(r"[0-9]{1,20}")
 # A zero-width space after `<` or `@` keeps `<@id>`, `<@&role>`, `<#channel>`, `@everyone`
 # and `@here` in text from being read as mentions (allowed_mentions stops the ping as well).
 _MENTION_SYNTAX = re.compile(r"<(?=[@#])|@(?=everyone|here)", re.IGNORECASE)
-# Links stay whole (Discord reads a link before any markdown in it; a backslash would break
-# it); every other delimiter gets a backslash, and so do quote, heading and list starts.
+# Links stay whole (Discord reads a link before any markdown in it, and a backslash would
+# break it) unless they hold * ~ | a backslash or a backtick; every other delimiter gets a
+# backslash, and so do quote, heading and list starts.
 _MARKDOWN = re.compile(
-    r"(?P<link><[^: >]+:/[^ >]+>|(?:https?|steam)://[^\s<]+[^<.,:;\"'\]\s])"
+    r"(?P<link><[^: >*~|`\\]+:/[^ >*~|`\\]+>"
+    r"|(?:https?|steam)://[^\s<*~|`\\]+[^<.,:;\"'\]\s*~|`\\])"
     r"|(?P<lead>^[ \t]*)(?P<mark>[>#-])|[\\*_~|`\[]",
     re.MULTILINE,
 )
@@ -259,7 +261,7 @@ def render_view(buttons: Sequence[Button]) -> discord.ui.View | None:
 
 def render_mentions(reply: Reply) -> tuple[str | None, discord.AllowedMentions]:
     """Embeds never ping; the mentioned users go in the content, and only they may be pinged."""
-    ids = [m for m in reply.mentions if m.isdigit()]
+    ids = [m for m in reply.mentions if _SNOWFLAKE.fullmatch(m)]
     if not ids:
         return None, discord.AllowedMentions.none()
     content = " ".join(f"<@{m}>" for m in ids)

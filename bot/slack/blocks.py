@@ -121,7 +121,7 @@ def table_chunks(table: Table, size: int = MAX_TEXT) -> list[str]:
     """Monospace code blocks, each closed in its own section; status cells get their emoji
     after the last block (outside the code, where emoji render)."""
     shown = (
-        [(h, h) for h in table.headers],
+        [(h, mrkdwn(h, span=CODE)) for h in table.headers],
         *([(plain(cell), mrkdwn(cell, span=CODE)) for cell in row] for row in table.rows),
     )
     widths = [len(h) for h in table.headers]
@@ -147,11 +147,6 @@ def table_chunks(table: Table, size: int = MAX_TEXT) -> list[str]:
         else:
             chunks.extend(_chunks([legend], size))
     return chunks
-
-
-def table_text(table: Table) -> str:
-    """The whole table as one text (tests and short tables)."""
-    return "\n".join(table_chunks(table))
 
 
 def button_element(button: Button) -> Block:

@@ -137,9 +137,12 @@ def assert_discord_inert(
                 raise AssertionError(f"mention <{kind}{ident}> in {text!r}")
 
 
-_SKIPPED = re.compile(r"<[^: >]+:/[^ >]+>|(?:https?|steam)://[^\s<]+[^<.,:;\"'\]\s]|\\[\s\S]")
-"""Escaped characters, and links as discord.py finds them: Discord reads a link before any
-markdown in it, so escape_markdown leaves links whole (a backslash would break them)."""
+_SKIPPED = re.compile(
+    r"\\[\s\S]"
+    r"|<[^: >*~|`\\]+:/[^ >*~|`\\]+>|(?:https?|steam)://[^\s<*~|`\\]+[^<.,:;\"'\]\s*~|`\\]"
+)
+"""Escaped characters, and links as the renderer leaves them whole: Discord reads a link
+before any markdown in it (a backslash would break the link)."""
 
 
 def assert_discord_markdown_escaped(text: str) -> None:
