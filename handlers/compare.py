@@ -21,6 +21,7 @@ from handlers.chat import ChatMessage, ChatResult
 from handlers.errors import DataError, FineTuneError, ProviderError
 from handlers.ports import Provider
 from handlers.pricing import PriceTable
+from handlers.spreadsheet import csv_cell
 
 DEFAULT_CONCURRENCY = 8
 DEFAULT_MAX_EXAMPLES = 500
@@ -323,15 +324,6 @@ CSV_COLUMNS = (
 )
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_cell(text: str) -> str:
-    """A text cell a spreadsheet shows as text: one starting like a formula gets a `'` in
-    front (OWASP's rule for CSV injection), so `=HYPERLINK(…)` in an answer stays words."""
-    return f"'{text}" if text.startswith(_FORMULA_START) else text
-
-
 def results_csv(run: CompareRun) -> bytes:
     """One row per example and model, every case that got an answer (or an error); text
     cells (prompts, answers, model names, errors) are neutralised, numbers are ours."""
@@ -374,7 +366,6 @@ __all__ = [
     "ModelSummary",
     "TestCase",
     "clip",
-    "csv_cell",
     "disagreements",
     "normalize",
     "parse_test_set",
