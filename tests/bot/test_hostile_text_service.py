@@ -59,11 +59,11 @@ async def _scenario(
                 return reply
 
             named = await run(UploadRequest(path=str(train), alias=alias, filename=file_name))
-            t = alias
             if named.tone is not Tone.SUCCESS:  # an alias the core refuses, named in the reply
-                t = "t"
-                uploaded = await run(UploadRequest(path=str(train), alias=t, filename=file_name))
+                uploaded = await run(UploadRequest(path=str(train), alias="t", filename=file_name))
                 assert uploaded.tone is Tone.SUCCESS, uploaded
+            (kept,) = await w.store.list_files(who.team_id)
+            t = kept.alias
             await run(UploadRequest(path=str(valid), alias="v", filename=file_name))
             await run(StartRequest(training_file=t, model=MODEL, suffix=suffix))
             w.provider.inject_fault(
