@@ -19,7 +19,7 @@ from handlers.model import (
     model_made_by,
 )
 from handlers.ports import Clock, OutboxMessage, Provider, ProviderDirectory, Store, WatchStore
-from handlers.replies import Reply, Tone
+from handlers.replies import Reply, Tone, UserRef, rich
 from handlers.scope import TEAM_KEY, TeamScopedProvider
 from handlers.service import BOT_METADATA_KEY
 from handlers.starts import INTENT_GRACE, INTENT_METADATA_KEY, settle_started
@@ -232,9 +232,12 @@ def _started_notice(intent: StartIntent, state: JobState) -> Reply:
     return Reply(
         title=f"Started {state.id} (status: {state.status})",
         lines=(
-            f"<@{intent.requester_id}> the bot restarted while starting the job you asked for "
-            f"{format_time(intent.created_at)}; it was found at the provider and is watched "
-            "now. Nothing was started twice.",
+            rich(
+                UserRef(user_id=intent.requester_id),
+                " the bot restarted while starting the job you asked for "
+                f"{format_time(intent.created_at)}; it was found at the provider and is watched "
+                "now. Nothing was started twice.",
+            ),
         ),
         tone=Tone.SUCCESS,
         mentions=(intent.requester_id,),
@@ -246,8 +249,11 @@ def _nothing_notice(intent: StartIntent) -> Reply:
     return Reply(
         title=f"Your start of {model} did not reach the provider; nothing was started.",
         lines=(
-            f"<@{intent.requester_id}> the bot restarted while starting it "
-            f"({format_time(intent.created_at)}). Nothing was billed; run the start again.",
+            rich(
+                UserRef(user_id=intent.requester_id),
+                " the bot restarted while starting it "
+                f"({format_time(intent.created_at)}). Nothing was billed; run the start again.",
+            ),
         ),
         tone=Tone.WARNING,
         mentions=(intent.requester_id,),

@@ -73,7 +73,19 @@ from handlers.ports import (
     WatchStore,
 )
 from handlers.pricing import PriceTable, estimate, load_price_table
-from handlers.replies import Attachment, Field, Reply, Table, Tone, Visibility, error_reply
+from handlers.replies import (
+    Attachment,
+    ChannelRef,
+    Field,
+    Reply,
+    Table,
+    Tone,
+    UserRef,
+    Visibility,
+    error_reply,
+    plain,
+    rich,
+)
 from handlers.requests import (
     SPECS,
     AccessRequest,
@@ -385,7 +397,11 @@ class Service:
                     table=Table(
                         headers=("channel", "filter", "by"),
                         rows=tuple(
-                            (f"<#{s.channel.channel_id}>", s.filter.value, s.created_by or "—")
+                            (
+                                rich(ChannelRef(channel_id=s.channel.channel_id)),
+                                s.filter.value,
+                                rich(UserRef(user_id=s.created_by)) if s.created_by else "—",
+                            )
                             for s in subs
                         ),
                     ),
@@ -973,7 +989,7 @@ class Service:
                     user_id=actor.user_id,
                     command=name,
                     arguments=_describe(request),
-                    result=f"{result}: {reply.title[:200]}",
+                    result=f"{result}: {plain(reply.title)[:200]}",
                     at=self._clock.now(),
                 )
             )

@@ -19,7 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import tempfiles
 from bot.background import Background
-from bot.slack.blocks import ACTION_PREFIX, fallback_text, reply_blocks
+from bot.slack.blocks import ACTION_PREFIX, bold, escape, fallback_text, reply_blocks
 from bot.slack.files import SharedFile, download, newest_shared_jsonl, shared_file
 from bot.slack.modal import (
     CALLBACK_ID,
@@ -574,14 +574,15 @@ class SlackHandlers:
         await client.chat_postEphemeral(
             channel=channel,
             user=user,
-            text=f"Use {found.name} for fine-tuning?",
+            text=f"Use {escape(found.name)} for fine-tuning?",
             blocks=[
                 {
                     "type": "section",
                     "text": {
                         "type": "mrkdwn",
-                        "text": f"Use *{found.name}* for fine-tuning? I can check it only, "
+                        "text": f"Use {bold(found.name)} for fine-tuning? I can check it only, "
                         "or check and upload it.",
+                        "verbatim": True,
                     },
                 },
                 {
