@@ -1,4 +1,4 @@
-"""Roles, team keys, approvals, budgets and audit over real parts (SQLite, sandbox, clock)."""
+"""Roles, team keys, approvals, budgets and audit over real parts (a store, sandbox, clock)."""
 
 from __future__ import annotations
 
@@ -135,6 +135,7 @@ async def test_keys_in_command_text_are_refused_without_echo(w: World) -> None:
         assert reply.visibility is Visibility.EPHEMERAL
 
 
+@pytest.mark.sqlite_store  # reads the table and the database files
 async def test_setup_checks_shape_then_provider_then_stores_encrypted(
     w: World, tmp_path: Path
 ) -> None:
@@ -179,6 +180,7 @@ async def test_setup_checks_shape_then_provider_then_stores_encrypted(
     assert await w.store.get_credentials("slack:T1") is None
 
 
+@pytest.mark.sqlite_store  # reads the table and the database files
 async def test_a_ciphertext_copied_to_another_team_is_refused(w: World) -> None:
     await w.service.handle(
         SetupRequest(provider=TeamProviderKind.OPENAI, api_key=Secret(GOOD_KEY)), admin("T1")
