@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import logging
+import ssl
 from collections.abc import Callable
 from typing import Any, cast
 
+from bot.providers.endpoint_policy import EndpointPolicy, EndpointRefusedError
+from bot.providers.guarded_http import checked_http_client
 from bot.providers.openai import OpenAIProvider
 from handlers.errors import ConfigError, ProviderError, ProviderErrorKind
 from handlers.model import TeamCredentials, TeamProviderKind
 from handlers.ports import Provider, TeamStore
 from handlers.scope import TeamScopedProvider
+from handlers.secrets import endpoint_problem
 
 log = logging.getLogger(__name__)
 
 ProviderFactory = Callable[[TeamCredentials], OpenAIProvider]
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+PROVIDER_TIMEOUT_SECONDS = 60.0
 
 
 class SharedProviderDirectory:
@@ -32,19 +38,35 @@ class SharedProviderDirectory:
         return TeamScopedProvider(self._provider, team_id=team_id, shared=True)
 
 
-def build_team_provider(credentials: TeamCredentials) -> OpenAIProvider:
-    """An OpenAIProvider for a team's own account (OpenAI, Azure or a compatible endpoint)."""
-    key = credentials.api_key.reveal()
-    match credentials.provider:
-        case TeamProviderKind.AZURE:
-            assert credentials.endpoint is not None
-            return OpenAIProvider.azure(
-                endpoint=credentials.endpoint,
-                api_key=key,
-                api_version=credentials.api_version or "2025-04-01-preview",
-            )
-        case _:
-            return OpenAIProvider.openai(api_key=key, base_url=credentials.endpoint)
+class TeamProviderBuilder:
+    """An OpenAIProvider for a team's own account (OpenAI, Azure or a compatible endpoint)
+    whose every connection goes only to an address the endpoint policy allows."""
+
+    def __init__(self, policy: EndpointPolicy, *, ssl_context: ssl.SSLContext | None = None):
+        self._policy = policy
+        self._ssl = ssl_context
+
+    def __call__(self, credentials: TeamCredentials) -> OpenAIProvider:
+        key = credentials.api_key.reveal()
+        http = checked_http_client(
+            self._policy,
+            team=credentials.team_id,
+            timeout=PROVIDER_TIMEOUT_SECONDS,
+            ssl_context=self._ssl,
+        )
+        match credentials.provider:
+            case TeamProviderKind.AZURE:
+                assert credentials.endpoint is not None
+                return OpenAIProvider.azure(
+                    endpoint=credentials.endpoint,
+                    api_key=key,
+                    api_version=credentials.api_version or "2025-04-01-preview",
+                    http_client=http,
+                )
+            case _:
+                return OpenAIProvider.openai(
+                    api_key=key, base_url=credentials.endpoint, http_client=http
+                )
 
 
 class TeamProviderDirectory:
@@ -57,12 +79,12 @@ class TeamProviderDirectory:
         store: TeamStore,
         fallback: Provider,
         keep_fallback: bool = False,
-        factory: ProviderFactory = build_team_provider,
+        factory: ProviderFactory | None = None,
     ) -> None:
         self._store = store
         self._fallback = fallback
         self._keep_fallback = keep_fallback
-        self._factory = factory
+        self._factory = factory or TeamProviderBuilder(EndpointPolicy())
         self._cache: dict[str, tuple[tuple[str, ...], OpenAIProvider]] = {}
         self._retired: list[OpenAIProvider] = []
 
@@ -83,6 +105,12 @@ class TeamProviderDirectory:
             return cast(Provider, UnavailableProvider())
         if credentials is None:
             return TeamScopedProvider(self._fallback, team_id=team_id, shared=True)
+        if credentials.endpoint is not None and (
+            problem := endpoint_problem(credentials.endpoint, required=False)
+        ):
+            # A row stored before the form refused such URLs: never send the key there.
+            log.warning("team endpoint refused", extra={"team": team_id, "reason": problem})
+            return cast(Provider, UnavailableProvider())
         version = (
             credentials.provider.value,
             credentials.fingerprint,
@@ -113,13 +141,28 @@ class TeamProviderDirectory:
         self._retired.clear()
 
 
-class OpenAIKeyChecker:
-    """Checks a team's key the cheapest way the API allows: list the models it may see."""
+async def check_endpoint(policy: EndpointPolicy, credentials: TeamCredentials) -> None:
+    """Raise ProviderError unless the credentials' endpoint may receive the key; the reason
+    goes to the operator's log only (it names addresses and ports, never the key or a query)."""
+    try:
+        await policy.check_url(credentials.endpoint or OPENAI_BASE_URL)
+    except EndpointRefusedError as error:
+        log.warning(
+            "team endpoint refused", extra={"team": credentials.team_id, "reason": str(error)}
+        )
+        raise ProviderError(ProviderErrorKind.CONNECTION) from None
 
-    def __init__(self, factory: ProviderFactory = build_team_provider) -> None:
-        self._factory = factory
+
+class OpenAIKeyChecker:
+    """Checks the endpoint's addresses, then the key the cheapest way the API allows: list the
+    models it may see (through a client that checks the addresses again as it connects)."""
+
+    def __init__(self, policy: EndpointPolicy, factory: ProviderFactory | None = None) -> None:
+        self._policy = policy
+        self._factory = factory or TeamProviderBuilder(policy)
 
     async def check(self, credentials: TeamCredentials) -> None:
+        await check_endpoint(self._policy, credentials)
         provider = self._factory(credentials)
         try:
             await provider.list_models()
@@ -128,10 +171,15 @@ class OpenAIKeyChecker:
 
 
 class SandboxKeyChecker:
-    """A sandbox deployment never calls a provider: any well-shaped key is accepted."""
+    """A sandbox deployment never calls a provider: any well-shaped key is accepted, but the
+    endpoint obeys the same policy (the row outlives a switch to a real provider)."""
+
+    def __init__(self, policy: EndpointPolicy) -> None:
+        self._policy = policy
 
     async def check(self, credentials: TeamCredentials) -> None:
-        return None
+        if credentials.endpoint is not None:
+            await check_endpoint(self._policy, credentials)
 
 
 class UnavailableProvider:

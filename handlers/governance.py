@@ -15,7 +15,6 @@ from handlers.errors import (
     NotFoundError,
     PermissionDeniedError,
     ProviderError,
-    ProviderErrorKind,
     UsageError,
 )
 from handlers.model import (
@@ -149,6 +148,13 @@ async def settle_spend(store: Store, team_id: str, state: JobState) -> None:
     )
 
 
+SETUP_REFUSED = (
+    "Could not check the key with that provider and endpoint; nothing was stored. Check the key; "
+    "the endpoint must be an https URL of a public server, with no user name, password or query."
+)
+"""The one reply to every failed setup check: telling them apart would map the network."""
+
+
 class Governance:
     """Roles, per-team keys, budgets, approvals and the audit view; the service asks it first."""
 
@@ -279,15 +285,10 @@ class Governance:
         try:
             await self._keys.check(credentials)
         except ProviderError as error:
-            if error.kind in (ProviderErrorKind.AUTH, ProviderErrorKind.PERMISSION):
-                raise UsageError(
-                    "The provider refused that key. Nothing was stored; check the key, the "
-                    "provider and the endpoint, then try again."
-                ) from None
-            raise UsageError(
-                f"Could not check the key with the provider ({error.kind.value}). Nothing was "
-                "stored; try again."
-            ) from None
+            # One answer whatever failed (refused address, closed port, TLS, 401...), so the
+            # form cannot be used to map the deployment's network; the operator's log has why.
+            log.warning("team key check failed", extra={"team": team, "kind": error.kind.value})
+            raise UsageError(SETUP_REFUSED) from None
         await self._store.set_credentials(credentials)
         self._notify(team)
         log.info("team credentials set", extra={"team": team, "provider": credentials.provider})
@@ -304,12 +305,14 @@ class Governance:
         provider = request.provider or TeamProviderKind.OPENAI
         assert request.api_key is not None
         problem = key_problem(provider.value, request.api_key.reveal())
-        problem = problem or endpoint_problem(
-            request.endpoint, required=provider is not TeamProviderKind.OPENAI
-        )
         problem = problem or api_version_problem(request.api_version)
         if problem:
             raise UsageError(problem + " Nothing was stored.")
+        if reason := endpoint_problem(
+            request.endpoint, required=provider is not TeamProviderKind.OPENAI
+        ):
+            log.warning("team endpoint refused", extra={"team": team, "reason": reason})
+            raise UsageError(SETUP_REFUSED)
         version = request.api_version or None
         if provider is TeamProviderKind.AZURE and version is None:
             version = DEFAULT_AZURE_API_VERSION

@@ -100,19 +100,47 @@ def key_problem(provider: str, key: str) -> str | None:
 
 
 def endpoint_problem(endpoint: str | None, *, required: bool) -> str | None:
-    """Why an endpoint or base URL is unusable, or None."""
+    """Why an endpoint URL's shape is unusable, or None: http(s) with a host, and nothing that
+    could carry a secret (user-info, query string, fragment). The reason is for the operator's
+    log (it never quotes the URL); whether the scheme and addresses are allowed is the
+    composition root's check, which resolves the host."""
     if not endpoint:
-        return "An endpoint URL is required for this provider." if required else None
+        return "an endpoint URL is required for this provider" if required else None
     if len(endpoint) > MAX_ENDPOINT:
-        return f"The endpoint URL is too long (at most {MAX_ENDPOINT} characters)."
+        return f"the endpoint URL is longer than {MAX_ENDPOINT} characters"
     if looks_like_secret(endpoint):
-        return "The endpoint URL holds something shaped like a key; give the URL alone."
-    parts = urlsplit(endpoint)
-    if parts.scheme not in ("https", "http") or not parts.netloc or " " in endpoint:
-        return "The endpoint must be an http(s) URL, e.g. https://NAME.openai.azure.com"
-    if parts.username or parts.password:
-        return "The endpoint URL must not carry a user name or password."
+        return "the endpoint URL holds something shaped like a key"
+    if any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in endpoint):
+        return "the endpoint URL holds spaces or control characters"
+    try:
+        parts = urlsplit(endpoint)
+        port = parts.port
+    except ValueError:
+        return "the endpoint URL does not parse (host or port)"
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        return "the endpoint URL is not http(s) with a host"
+    if port == 0:
+        return "the endpoint URL's port is 0"
+    if "@" in parts.netloc:
+        return "the endpoint URL carries a user name or password"
+    if "?" in endpoint:
+        return "the endpoint URL carries a query string"
+    if "#" in endpoint:
+        return "the endpoint URL carries a fragment"
     return None
+
+
+def safe_endpoint(endpoint: str) -> str:
+    """The URL without what may carry a secret (user-info, query, fragment), for audit and logs."""
+    try:
+        parts = urlsplit(endpoint)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "[unparseable URL]"
+    if ":" in host:
+        host = f"[{host}]"
+    return redact(f"{parts.scheme}://{host}{port}{parts.path}")[:MAX_ENDPOINT]
 
 
 def api_version_problem(version: str | None) -> str | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -16,9 +16,13 @@ from typing import Any
 from bot.directory import SharedProviderDirectory
 from bot.dispatcher import Dispatcher
 from bot.providers.sandbox import SandboxProvider, SandboxTiming
+from handlers.errors import UsageError
 from handlers.model import Actor, ChannelAddress, MetricPoint, Platform, Role
+from handlers.parse import parse
 from handlers.replies import Reply
+from handlers.requests import Request, UploadRequest, ValidateRequest
 from handlers.service import Service
+from handlers.sources import FileSource, PrivateFile, TypedPath
 from handlers.watch import Watcher, WatchSettings
 from storage.memory.store import MemoryStore
 from tests.dbutil import MEMORY, SQLITE, AnyStore, open_store
@@ -109,7 +113,14 @@ class World:
     notifier: RecordingNotifier
 
     async def run(self, line: str, actor: Actor) -> Reply:
-        return await self.service.handle_text(line, actor)
+        """One command line; a file given by path stands for a file the user shared, as a chat
+        adapter hands it over once downloaded (tests/bot and tests/e2e cover that part; a path
+        typed in chat itself is refused, see tests/handlers/test_sources.py)."""
+        try:
+            request = parse(line)
+        except UsageError:
+            return await self.service.handle_text(line, actor)
+        return await self.service.handle(as_shared(request), actor)
 
     async def settle(self, *, seconds: float, step: float = 5.0) -> None:
         """Advance the clock in steps, sweeping and dispatching after each."""
@@ -120,6 +131,21 @@ class World:
             await self.watcher.sweep()
             while (await self.dispatcher.tick()).sent:
                 pass
+
+
+def as_shared(request: Request) -> Request:
+    """Typed paths in an upload or validate as the private files an adapter would pass."""
+
+    def shared(source: FileSource | None) -> FileSource | None:
+        if isinstance(source, TypedPath):
+            return PrivateFile(path=Path(source.text), name=Path(source.text).name)
+        return source
+
+    if isinstance(request, UploadRequest):
+        return replace(request, file=shared(request.file))
+    if isinstance(request, ValidateRequest):
+        return replace(request, file=shared(request.file), validation=shared(request.validation))
+    return request
 
 
 def actor(workspace: str = "T1", user: str = "U1", channel: str = "C1") -> Actor:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx2
 from openai import (
     APIConnectionError,
     APIResponseValidationError,
@@ -132,6 +133,7 @@ class OpenAIProvider:
         max_retries: int = 2,
         organization: str | None = None,
         project: str | None = None,
+        http_client: httpx2.AsyncClient | None = None,
         **options: Any,
     ) -> OpenAIProvider:
         """OpenAI itself, or any OpenAI-compatible server when `base_url` is given."""
@@ -142,6 +144,7 @@ class OpenAIProvider:
             max_retries=max_retries,
             organization=organization,
             project=project,
+            http_client=http_client,
         )
         return cls(client, **options)
 
@@ -154,6 +157,7 @@ class OpenAIProvider:
         *,
         timeout: float = 60.0,
         max_retries: int = 2,
+        http_client: httpx2.AsyncClient | None = None,
         **options: Any,
     ) -> OpenAIProvider:
         """Azure OpenAI: `endpoint` is `https://<resource>.openai.azure.com`.
@@ -169,6 +173,7 @@ class OpenAIProvider:
             api_version=api_version,
             timeout=timeout,
             max_retries=max_retries,
+            http_client=http_client,
         )
         return cls(client, **options)
 

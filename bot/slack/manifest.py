@@ -14,7 +14,8 @@ BOT_SCOPES = (
     "files:write",
     "users:read",
 )
-BOT_EVENTS = ("file_shared",)
+BOT_EVENTS = ("file_shared", "user_change")
+"""user_change (scope users:read) drops a cached admin answer the moment a role changes."""
 
 
 def manifest(*, http_url: str | None = None, name: str = "finetune-bot") -> dict[str, Any]:

@@ -17,7 +17,6 @@ from handlers.secrets import (
     MAX_KEY,
     Secret,
     api_version_problem,
-    endpoint_problem,
     key_problem,
 )
 
@@ -77,7 +76,7 @@ def setup_view(*, channel_id: str) -> View:
             _input(
                 "endpoint",
                 "Endpoint or base URL",
-                "Azure: https://NAME.openai.azure.com · compatible: the server's /v1 URL",
+                "An https URL. Azure: https://NAME.openai.azure.com · compatible: its /v1 URL",
                 optional=True,
                 max_length=MAX_ENDPOINT,
             ),
@@ -114,9 +113,10 @@ def read_setup(state: Mapping[str, Any]) -> tuple[SetupRequest | None, dict[str,
     version = _value(state, "api_version")
     if problem := key_problem(provider.value, key):
         errors["api_key"] = problem[:150]
-    required = provider is not TeamProviderKind.OPENAI
-    if problem := endpoint_problem(endpoint, required=required):
-        errors["endpoint"] = problem[:150]
+    if endpoint is None and provider is not TeamProviderKind.OPENAI:
+        errors["endpoint"] = "An endpoint URL is required for this provider."
+    # Everything else about the endpoint is checked after the ack, and every failure gets the
+    # same one reply there: an inline error for some URLs only would tell them apart.
     if problem := api_version_problem(version):
         errors["api_version"] = problem[:150]
     if errors:

@@ -14,6 +14,7 @@ import pytest
 from bot.config import load_settings
 from bot.runtime import start_bot
 from handlers.errors import ConfigError
+from handlers.governance import SETUP_REFUSED
 from storage import crypto
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_api import FakeSlack
@@ -54,6 +55,7 @@ def _settings(tmp_path: Path, slack: FakeSlack, openai: FakeOpenAI, **extra: obj
         slack_api_base_url=slack.base_url,
         http_host="127.0.0.1",
         http_port=0,
+        endpoint_allowlist="127.0.0.1",  # the fake OpenAI server listens on loopback
         **extra,
     )
 
@@ -112,7 +114,7 @@ async def test_a_key_set_in_the_modal_is_used_encrypted_and_never_logged(
                 )
             )
             await slack.wait_for(lambda: bool(slack.of("chat.postEphemeral")), what="refusal")
-            assert "refused that key" in slack.of("chat.postEphemeral")[0].args["text"]
+            assert SETUP_REFUSED in slack.of("chat.postEphemeral")[0].args["text"]
             assert await bot.runtime.store.get_credentials("slack:T1") is None
 
             await post(

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from handlers.errors import ProviderError, ProviderErrorKind
+from handlers.governance import SETUP_REFUSED
 from handlers.model import Actor, Role, TeamCredentials, TeamProviderKind
 from handlers.replies import Tone, Visibility
 from handlers.requests import SetupRequest, build_request
@@ -149,7 +150,7 @@ async def test_setup_checks_shape_then_provider_then_stores_encrypted(
     assert "not an Azure OpenAI key" in azure.title
     assert "12345" not in azure.title
     refused = await w.service.handle(setup(BAD_KEY), admin())
-    assert refused.title.startswith("The provider refused that key. Nothing was stored")
+    assert refused.title == SETUP_REFUSED
     assert BAD_KEY not in refused.title
     assert await w.store.get_credentials("slack:T1") is None
     denied = await w.service.handle(setup(GOOD_KEY), actor(user="UV"))
@@ -365,3 +366,49 @@ async def test_an_approved_request_names_its_job_and_oversized_keys_are_refused(
     assert "AAAA" not in reply.title
     long_line = await w.run("list " + "x" * 5000, admin())
     assert "too long" in long_line.title
+
+
+class ScriptedKeys:
+    """A key checker that fails with the kind it is told to, and records what it was given."""
+
+    def __init__(self) -> None:
+        self.fail_with: ProviderErrorKind | None = None
+        self.checked: list[str | None] = []
+
+    async def check(self, credentials: TeamCredentials) -> None:
+        self.checked.append(credentials.endpoint)
+        if self.fail_with is not None:
+            raise ProviderError(self.fail_with)
+
+
+async def test_every_refused_setup_gets_one_reply_and_the_key_goes_nowhere(
+    tmp_path: Path, ring: None
+) -> None:
+    """Shape refusals of the endpoint and every failure of the key check read the same."""
+    keys = ScriptedKeys()
+    async with world(tmp_path, keys=keys) as w:
+        replies = set()
+        for endpoint in (
+            "ftp://h.example/v1",
+            "https://user:pw@h.example/v1",
+            "https://h.example/v1?token=abc",
+            "https://h.example/v1#frag",
+            "https://h.example:99999/v1",
+            "https://h .example/v1",
+        ):
+            request = SetupRequest(
+                provider=TeamProviderKind.COMPATIBLE, api_key=Secret(GOOD_KEY), endpoint=endpoint
+            )
+            replies.add((await w.service.handle(request, admin())).title)
+        assert keys.checked == []  # none of those URLs was tried
+        for kind in ProviderErrorKind:
+            keys.fail_with = kind
+            request = SetupRequest(
+                provider=TeamProviderKind.COMPATIBLE,
+                api_key=Secret(GOOD_KEY),
+                endpoint="https://h.example/v1",
+            )
+            replies.add((await w.service.handle(request, admin())).title)
+        assert replies == {SETUP_REFUSED}
+        assert len(keys.checked) == len(ProviderErrorKind)
+        assert await w.store.get_credentials("slack:T1") is None

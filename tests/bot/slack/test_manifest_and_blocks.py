@@ -38,7 +38,10 @@ def test_manifest_is_yaml_with_the_documented_keys() -> None:
     assert {"commands", "chat:write", "files:read", "files:write"} <= set(
         data["oauth_config"]["scopes"]["bot"]
     )
-    assert "file_shared" in data["settings"]["event_subscriptions"]["bot_events"]
+    assert {"file_shared", "user_change"} <= set(
+        data["settings"]["event_subscriptions"]["bot_events"]
+    )
+    assert "users:read" in data["oauth_config"]["scopes"]["bot"]  # user_change needs it
 
 
 def test_http_manifest_points_every_url_at_the_events_path() -> None:
