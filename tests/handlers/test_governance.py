@@ -18,6 +18,7 @@ from handlers.replies import Tone, Visibility
 from handlers.requests import SetupRequest, build_request
 from handlers.secrets import Secret
 from storage import crypto
+from storage.store import SqlStore
 from tests.world import World, actor, world, write_dataset
 
 MODEL = "gpt-4.1-mini-2025-04-14"
@@ -166,6 +167,7 @@ async def test_setup_checks_shape_then_provider_then_stores_encrypted(
     assert stored.fingerprint in str(shown.fields)
     assert GOOD_KEY not in str(shown)
 
+    assert isinstance(w.store, SqlStore)  # the sqlite_store mark
     async with w.store.engine.connect() as conn:
         raw = (await conn.execute(text("SELECT secret FROM team_credentials"))).scalar()
         audit = (await conn.execute(text("SELECT arguments FROM audit"))).scalars().all()
@@ -189,6 +191,7 @@ async def test_a_ciphertext_copied_to_another_team_is_refused(w: World) -> None:
     await w.service.handle(
         SetupRequest(provider=TeamProviderKind.OPENAI, api_key=Secret(GOOD_KEY)), admin("T2")
     )
+    assert isinstance(w.store, SqlStore)  # the sqlite_store mark
     async with w.store.engine.begin() as conn:
         await conn.execute(
             text(
