@@ -20,6 +20,7 @@ from handlers.model import (
     MetricPoint,
     RoleGrant,
     SpendEntry,
+    StartIntent,
     Subscription,
     Team,
     TeamFile,
@@ -196,6 +197,10 @@ class MemoryDatabase:
     team_budgets: dict[str, Budget] = field(default_factory=dict)
     spend: dict[tuple[str, str], SpendEntry] = field(default_factory=dict)
     approvals: dict[str, Approval] = field(default_factory=dict)
+    request_ids: dict[str, datetime] = field(default_factory=dict)
+    """A request identity and when its redelivery window ends."""
+    start_intents: dict[str, StartIntent] = field(default_factory=dict)
+    """By the intent's key (the provider idempotency key), unique as in SQL."""
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1), repr=False)
 
     def new_id(self) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from handlers.errors import ConflictError
 from handlers.model import (
@@ -19,6 +20,7 @@ from handlers.model import (
     TeamFile,
     TeamModel,
 )
+from handlers.ports import Store, WatchStore
 from storage.memory.access import MemoryAccess
 from storage.memory.base import (
     FileCopyRow,
@@ -29,6 +31,7 @@ from storage.memory.base import (
     stored_state,
     utc,
 )
+from storage.memory.starts import MemoryStarts
 from storage.memory.watch import MemoryWatch
 
 
@@ -37,7 +40,7 @@ def _same_channel(a: ChannelAddress, b: ChannelAddress) -> bool:
     return (a.platform, a.workspace_id, a.channel_id) == (b.platform, b.workspace_id, b.channel_id)
 
 
-class MemoryStore(MemoryAccess, MemoryWatch):
+class MemoryStore(MemoryAccess, MemoryStarts, MemoryWatch):
     """handlers.ports.Store and handlers.ports.WatchStore in process memory, for the core's
     tests and anything else that must run without a database; what SqlStore does, it does.
 
@@ -288,3 +291,8 @@ class MemoryStore(MemoryAccess, MemoryWatch):
             return False
         self._db.webhook_inbox[webhook_id] = utc(now)
         return True
+
+
+if TYPE_CHECKING:  # mypy proves the in-memory store implements both ports in full
+    _store: Store = MemoryStore()
+    _watch: WatchStore = MemoryStore()
