@@ -50,6 +50,8 @@ class FakeSlack:
     socket_acks: list[dict[str, Any]] = field(default_factory=list)
     downloads: list[str] = field(default_factory=list)
     """Ids of the shared files the bot downloaded, in order."""
+    rejected_tokens: set[str] = field(default_factory=set)
+    """Tokens every method answers with `invalid_auth`, as Slack does for a revoked one."""
     _ts: Any = field(default_factory=lambda: itertools.count(1))
     _runner: web.AppRunner | None = None
     _sockets: list[web.WebSocketResponse] = field(default_factory=list)
@@ -145,6 +147,8 @@ class FakeSlack:
                 {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": "1"}
             )
         self.calls.append(Call(method=method, args=args, token=token))
+        if token in self.rejected_tokens:
+            return web.json_response({"ok": False, "error": "invalid_auth"})
         return web.json_response(self._answer(method, args))
 
     def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
