@@ -1,4 +1,4 @@
-"""Tests for handlers/datasets.py: every problem kind, every bad input, bounded memory, stats."""
+"""Tests for handlers/datasets/: every problem kind, every bad input, bounded memory, stats."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from handlers.datasets import (
     MIN_EXAMPLES,
     DatasetReport,
     Distribution,
+    EstimateTokenizer,
     Format,
     Kind,
     Severity,
@@ -35,6 +36,9 @@ class CharTokenizer:
 
     def count(self, text: str, *, model: str) -> int:
         return len(text)
+
+    def counter(self, model: str) -> Callable[[str], int]:
+        return len
 
 
 def chat(i: int, **extra: object) -> dict[str, object]:
@@ -482,7 +486,7 @@ def test_a_huge_single_line_is_reported_in_bounded_memory(
 ) -> None:
     # The same code path as a 2 GB line, scaled down: the cap is lowered to 1 MB, the line is
     # 40 times that; memory must stay near the cap plus a chunk, not the line.
-    monkeypatch.setattr(datasets, "MAX_LINE_BYTES", 1 << 20)
+    monkeypatch.setattr(datasets.reader, "MAX_LINE_BYTES", 1 << 20)
     path = tmp_path / "d.jsonl"
     with path.open("wb") as out:
         for i in range(6):
@@ -569,3 +573,10 @@ def test_hash_set_agrees_with_a_python_set(values: list[int]) -> None:
         assert compact.add(value) == (key not in reference)
         reference.add(key)
     assert len(compact) == len(reference)
+
+
+@given(st.text())
+def test_the_estimate_counter_agrees_with_count(value: str) -> None:
+    estimate = EstimateTokenizer()
+    assert estimate.counter("any-model")(value) == estimate.count(value, model="any-model")
+    assert not estimate.exact
