@@ -72,7 +72,6 @@ class Partial:
     Line numbers inside are local to the range (its first line is 1).
     """
 
-    start: int = 0
     lines: int = 0
     bytes: int = 0
     examples: int = 0

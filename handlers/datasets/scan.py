@@ -38,7 +38,7 @@ def scan_range(
     progress: ProgressCallback | None = None,
 ) -> Partial:
     """Validate the lines of `path[start:end]` (both on line boundaries), one at a time."""
-    partial = Partial(start=start)
+    partial = Partial()
     sha = hashlib.sha256() if digest else None
     with path.open("rb") as handle:
         file_size = handle.seek(0, 2)
