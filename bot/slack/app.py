@@ -28,18 +28,18 @@ from bot.slack.modal import (
     start_view,
 )
 from bot.slack.setup_modal import SETUP_CALLBACK_ID, read_setup, setup_view
+from handlers.actions import ACTIONS, Audience, button_request
 from handlers.errors import FineTuneError, UsageError
 from handlers.model import Actor, Platform
 from handlers.parse import parse
 from handlers.replies import Reply, Visibility, error_reply
 from handlers.requests import (
-    InspectRequest,
+    Form,
     SetupRequest,
     StartRequest,
     UploadRequest,
     ValidateRequest,
-    build_request,
-    button_values,
+    resolve_command,
 )
 from handlers.service import Service
 from handlers.sources import FileSource, PrivateFile, TypedPath
@@ -47,14 +47,9 @@ from handlers.sources import FileSource, PrivateFile, TypedPath
 log = logging.getLogger(__name__)
 
 COMMAND = "/finetune"
-JOB_ACTIONS = (
-    *("cancel", "pause", "resume", "inspect", "chart", "try", "compare", "dataset"),
-    *("approve", "reject"),
-)
 RIGHTS_CACHE_SECONDS = 30.0
 """How long users.info's is_admin/is_owner answer is trusted when no user_change event arrives:
 admin-only actions (setup, access, budget, approve, audit) rest on it, so it is kept short."""
-"""Buttons whose value fills their command's first positional option (a job, model, draft)."""
 TAKE_FILE_ACTION = "ftbot_take_file"
 CHECK_FILE_ACTION = "ftbot_check_file"
 MODEL_CACHE_SECONDS = 600.0
@@ -85,7 +80,7 @@ class SlackHandlers:
 
     def register(self, app: AsyncApp) -> None:
         app.command(COMMAND)(self._later(self.on_command))
-        pattern = re.compile(f"^{ACTION_PREFIX}({'|'.join(JOB_ACTIONS)})$")
+        pattern = re.compile(f"^{ACTION_PREFIX}({'|'.join(map(re.escape, ACTIONS))})$")
         app.action(pattern)(self._later(self.on_job_action))
         app.action(TAKE_FILE_ACTION)(self._later(self.on_take_file))
         app.action(CHECK_FILE_ACTION)(self._later(self.on_take_file))
@@ -112,10 +107,11 @@ class SlackHandlers:
         text = str(body.get("text") or "")
         try:
             actor = await self._with_rights(actor, client)
-            if text.split() == ["setup"]:
+            form = _bare_form(text)
+            if form is Form.SETUP:
                 await self._open_setup(actor, str(body.get("trigger_id") or ""), client, respond)
                 return
-            if text.split() == ["start"]:
+            if form is Form.START:
                 # The form's submission is a start: whoever may not start never sees the form.
                 refused = await self._service.permit(
                     StartRequest(model="", training_file=""), actor
@@ -240,13 +236,13 @@ class SlackHandlers:
         message = body.get("message") or {}
         thread_ts = message.get("thread_ts") or message.get("ts")
         try:
-            request = build_request(name, button_values(name, str(action.get("value", ""))))
+            request = button_request(name, str(action.get("value", "")))
         except UsageError as error:
             await _answer(error_reply(error.message), actor, client, respond)
             return
         actor = await self._with_rights(actor, client)
         reply = await self._service.handle(request, actor)
-        if isinstance(request, InspectRequest):
+        if ACTIONS[name].audience is Audience.PRESSER:
             reply = _private(reply)
         await _answer(reply, actor, client, respond, thread_ts=thread_ts)
 
@@ -514,6 +510,13 @@ def _actor(team: object, channel: object, user: object, name: object = "") -> Ac
         user_id=str(user),
         display_name=str(name or ""),
     )
+
+
+def _bare_form(text: str) -> Form | None:
+    """The form a command typed alone opens; with options, the text is parsed as usual."""
+    words = text.split()
+    spec = resolve_command(words[0]) if len(words) == 1 else None
+    return spec.form_for(()) if spec is not None else None
 
 
 def _private(reply: Reply) -> Reply:
