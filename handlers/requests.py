@@ -326,6 +326,8 @@ class CommandSpec:
     request_type: type
     aliases: tuple[str, ...] = ()
     mutating: bool = False
+    long: bool = False
+    """Long work (file reads, many provider calls): runs under the team's long-task limit."""
     form: Form | None = None
     """The form a bare command opens (and one lacking a required option, where the platform
     lets options be left out); None: the command always runs."""
@@ -471,6 +473,7 @@ _COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(
         name="upload",
         request_type=UploadRequest,
+        long=True,
         summary="Check a JSONL training file you shared and upload it under an alias.",
         options=(
             _data_file_option("The .jsonl file"),
@@ -498,6 +501,7 @@ _COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(
         name="validate",
         request_type=ValidateRequest,
+        long=True,
         summary="Check a JSONL file you shared, count its tokens, estimate the cost; no upload.",
         options=(
             _data_file_option("The .jsonl file"),
@@ -833,6 +837,7 @@ _EVALUATION_COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(
         name="try",
         request_type=TryRequest,
+        long=True,
         summary="Ask a fine-tuned or base model one question; shows the answer, tokens, latency.",
         options=(
             OptionSpec(
@@ -870,6 +875,7 @@ _EVALUATION_COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(
         name="compare",
         request_type=CompareRequest,
+        long=True,
         summary="Run a test set on two models side by side: scores, latency, tokens, cost, CSV.",
         options=(
             OptionSpec(
@@ -929,6 +935,7 @@ _EVALUATION_COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(
         name="dataset",
         request_type=DatasetRequest,
+        long=True,
         summary="Build a training file from the provider's stored chat completions (logs).",
         options=(
             OptionSpec(

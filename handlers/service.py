@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import logging
 import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
 from contextvars import ContextVar
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any, TypeVar
 
 from handlers.cards import format_duration, format_time, job_card, progress_bar
 from handlers.datasets import (
@@ -30,7 +34,14 @@ from handlers.errors import (
     ProviderErrorKind,
     UsageError,
 )
-from handlers.governance import DEFAULT_APPROVAL_TTL, Governance, StartCost, settle_spend
+from handlers.fairness import LongWork, Slot, is_long
+from handlers.governance import (
+    DEFAULT_APPROVAL_TTL,
+    Governance,
+    StartCost,
+    encode_start,
+    settle_spend,
+)
 from handlers.model import (
     Actor,
     Approval,
@@ -43,6 +54,7 @@ from handlers.model import (
     MetricPoint,
     ProviderFile,
     Role,
+    StartIntent,
     Subscription,
     Team,
     TeamFile,
@@ -61,7 +73,19 @@ from handlers.ports import (
     WatchStore,
 )
 from handlers.pricing import PriceTable, estimate, load_price_table
-from handlers.replies import Attachment, Field, Reply, Table, Tone, Visibility, error_reply
+from handlers.replies import (
+    Attachment,
+    ChannelRef,
+    Field,
+    Reply,
+    Table,
+    Tone,
+    UserRef,
+    Visibility,
+    error_reply,
+    plain,
+    rich,
+)
 from handlers.requests import (
     SPECS,
     AccessRequest,
@@ -98,8 +122,20 @@ from handlers.requests import (
 )
 from handlers.secrets import Secret, redact, safe_endpoint
 from handlers.sources import LocalPathRefusedError, local_file
+from handlers.starts import (
+    INTENT_METADATA_KEY,
+    REPEAT_WINDOW,
+    approval_key,
+    request_key,
+    settle_started,
+    start_fingerprint,
+)
 
 log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+DEFAULT_CPU_THREADS = 1
+"""Validations that run at once when the composition root gives no pool of its own."""
 
 BOT_METADATA_KEY = "ftbot"
 """Every job the bot creates carries this metadata key, so `resync` can find it again."""
@@ -124,6 +160,8 @@ class Service:
         approval_ttl: timedelta = DEFAULT_APPROVAL_TTL,
         credentials_changed: Callable[[str], None] | None = None,
         playground: PlaygroundSettings | None = None,
+        long_work: LongWork | None = None,
+        cpu: Executor | None = None,
     ) -> None:
         # Without a real tokenizer counts are estimates, and every report says so.
         self._tokenizer: Tokenizer = tokenizer or EstimateTokenizer()
@@ -134,6 +172,13 @@ class Service:
         self._clock = clock
         self._charts = charts
         self._instance = instance
+        self.long_work = long_work or LongWork()
+        self._teams: set[str] = set()
+        # Validation gets its own few threads: on the default pool (which file and temp-file
+        # work of every command shares) eight big files would make everyone else queue.
+        self._cpu = cpu or ThreadPoolExecutor(
+            max_workers=DEFAULT_CPU_THREADS, thread_name_prefix="ftbot-cpu"
+        )
         self.governance = Governance(
             store=store,
             watch_store=watch_store,
@@ -151,7 +196,7 @@ class Service:
             clock=clock,
             prices=self._prices,
             is_base=is_fine_tunable,
-            validate=lambda path: asyncio.to_thread(self._check_file, path, "chat"),
+            validate=lambda path: self._cpu_bound(self._check_file, path, "chat"),
             upload=self._upload,
             settings=playground,
         )
@@ -168,11 +213,13 @@ class Service:
         name = command_of(request).name
         audited = SPECS[name].mutating
         try:
-            await self._store.ensure_team(
-                Team(id=actor.team_id, platform=actor.platform, workspace_id=actor.workspace_id)
-            )
+            await self._ensure_team(actor)
             await self.governance.authorize(request, actor)
-            reply = await self._dispatch(request, actor)
+            if is_long(request) and not self.long_work.holds(actor.team_id):
+                with self.long_work.claim(actor.team_id):
+                    reply = await self._dispatch(request, actor)
+            else:
+                reply = await self._dispatch(request, actor)
         except UsageError as error:
             reply = error_reply(error.message, usage=error.usage)
         except DataError as error:
@@ -205,6 +252,23 @@ class Service:
                 await self._audit(actor, name, request, reply)
             return reply
         return None
+
+    async def admit(self, request: Request, actor: Actor) -> Slot:
+        """For an adapter that does long work of its own before `handle` (a download): the
+        role check first, then the team's long-task slot; a FineTuneError says why not."""
+        await self._ensure_team(actor)
+        await self.governance.authorize(request, actor)
+        return self.long_work.claim(actor.team_id)
+
+    async def _ensure_team(self, actor: Actor) -> None:
+        """Record the team once per process: teams are never deleted, and a write per command
+        would make every short command wait for SQLite's one writer behind long work."""
+        if actor.team_id in self._teams:
+            return
+        await self._store.ensure_team(
+            Team(id=actor.team_id, platform=actor.platform, workspace_id=actor.workspace_id)
+        )
+        self._teams.add(actor.team_id)
 
     async def handle_text(
         self, text: str, actor: Actor, *, progress: Progress | None = None
@@ -333,7 +397,11 @@ class Service:
                     table=Table(
                         headers=("channel", "filter", "by"),
                         rows=tuple(
-                            (f"<#{s.channel.channel_id}>", s.filter.value, s.created_by or "—")
+                            (
+                                rich(ChannelRef(channel_id=s.channel.channel_id)),
+                                s.filter.value,
+                                rich(UserRef(user_id=s.created_by)) if s.created_by else "—",
+                            )
                             for s in subs
                         ),
                     ),
@@ -359,7 +427,7 @@ class Service:
         path, filename = local_file(request.file, actor, "upload")
         alias = request.alias or _default_alias(filename)
         # Reading a large file must not stall every other team's commands on the event loop.
-        report = await asyncio.to_thread(self._check_file, path, request.format)
+        report = await self._cpu_bound(self._check_file, path, request.format)
         if report is None:
             raise UsageError(f"No readable file {filename}.", usage=SPECS["upload"].usage)
         if not report.ok and not request.force:
@@ -448,6 +516,12 @@ class Service:
             ),
         )
 
+    async def _cpu_bound(self, work: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+        """Run CPU-heavy work on the service's bounded pool, with this task's context
+        (the progress callback rides in a context variable)."""
+        run = functools.partial(contextvars.copy_context().run, work, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._cpu, run)
+
     def _check_file(
         self,
         path: Path,
@@ -491,7 +565,7 @@ class Service:
         )
         path, name = local_file(request.file, actor, "validate")
         usage = SPECS["validate"].usage
-        report = await asyncio.to_thread(self._check_file, path, request.format, model=model)
+        report = await self._cpu_bound(self._check_file, path, request.format, model=model)
         if report is None:
             raise UsageError(f"No readable file {name}.", usage=usage)
         lines = [*summary_lines(report)]
@@ -505,7 +579,7 @@ class Service:
         lines += report.problems
         worst = report
         if other is not None:
-            checked = await asyncio.to_thread(
+            checked = await self._cpu_bound(
                 self._check_file,
                 other[0],
                 report.format,
@@ -561,10 +635,26 @@ class Service:
                     f"No file '{request.validation_file}' in this team. See /finetune files."
                 )
         await self._own_model(team, request.model)
+        # Before the budget: a retry of a start already made is answered, never refused.
+        earlier = await self._store.find_intent(
+            team,
+            requester_id=actor.user_id,
+            fingerprint=start_fingerprint(request, actor.channel),
+            since=self._clock.now() - REPEAT_WINDOW,
+        )
+        if earlier is not None and earlier.job_id is not None:
+            return await self._already_started(team, earlier.job_id, earlier.created_at)
         cost = self.governance.cost_of(request, training)
         await self.governance.check_budget(team, cost)
         if await self.governance.needs_approval(team, cost):
             return await self.governance.request_approval(request, actor, cost)
+        # An identical start whose job is not known yet (a crash, a lost answer) retries with
+        # the same key: the provider hands back the job it made, never a second one.
+        key = (
+            earlier.key
+            if earlier is not None
+            else request_key(team, actor.request_id or uuid.uuid4().hex)
+        )
         return await self._launch(
             request,
             team=team,
@@ -573,6 +663,7 @@ class Service:
             training=training,
             validation=validation,
             cost=cost,
+            key=key,
         )
 
     async def _launch(
@@ -585,9 +676,15 @@ class Service:
         training: TeamFile,
         validation: TeamFile | None,
         cost: StartCost,
+        key: str,
         approval_id: str | None = None,
     ) -> Reply:
-        """Create the job at the provider (only here, after any budget check and approval)."""
+        """Create the job at the provider (only here, after any budget check and approval).
+
+        The start is written down as an intent first and its key is the provider's
+        idempotency key on every try, so a crash, a retry or a replay makes one job at most.
+        """
+        now = self._clock.now()
         spec = JobSpec(
             model=request.model,
             training_file=training.provider_file_id,
@@ -606,22 +703,27 @@ class Service:
                 "ftbot_team": team,
                 "ftbot_channel": channel.channel_id,
                 "ftbot_user": requester,
+                INTENT_METADATA_KEY: key,
             },
         )
         provider = await self._providers.for_team(team)
-        state = await provider.create_job(spec, idempotency_key=uuid.uuid4().hex)
-        now = self._clock.now()
-        job = Job(
-            team_id=team,
-            state=state,
-            channel=channel,
-            requester_id=requester,
-            updated_at=now,
+        intent = await self._store.add_intent(
+            StartIntent(
+                key=key,
+                team_id=team,
+                requester_id=requester,
+                channel=channel,
+                fingerprint=start_fingerprint(request, channel),
+                request=encode_start(request),
+                estimated=cost.cost,
+                price_per_million=cost.price_per_million,
+                account=provider.label,
+                created_at=now,
+                approval_id=approval_id,
+            )
         )
-        await self._store.add_job(job, next_poll_at=now)
-        await self.governance.record_spend(team, state.id, cost)
-        if approval_id is not None:
-            await self._store.set_approval_job(team, approval_id, state.id)
+        state = await provider.create_job(spec, idempotency_key=intent.key)
+        await settle_started(self._store, intent, state, self._clock.now())
         hp = spec.hyperparameters
         lines = ["I'll post progress in this channel and mention you when it ends."]
         if provider.is_simulation:
@@ -645,6 +747,19 @@ class Service:
             tone=Tone.SUCCESS,
         )
 
+    async def _already_started(self, team: str, job_id: str, at: datetime) -> Reply:
+        job = await self._store.get_job(team, job_id)
+        status = job.state.status if job is not None else "unknown"
+        return Reply(
+            title=f"Already started {job_id} for this same request (status: {status})",
+            lines=(
+                f"You asked for an identical job {format_time(at)}; nothing new was started. "
+                "To start another one, change an option (e.g. seed=N) or wait "
+                f"{int(REPEAT_WINDOW.total_seconds() // 60)} minutes.",
+            ),
+            tone=Tone.INFO,
+        )
+
     async def _launch_approved(self, request: StartRequest, approval: Approval) -> Reply:
         team = approval.team_id
         training = await self._store.get_file(team, request.training_file)
@@ -665,6 +780,7 @@ class Service:
             training=training,
             validation=validation,
             cost=self.governance.cost_of(request, training),
+            key=approval_key(approval.id),
             approval_id=approval.id,
         )
 
@@ -873,7 +989,7 @@ class Service:
                     user_id=actor.user_id,
                     command=name,
                     arguments=_describe(request),
-                    result=f"{result}: {reply.title[:200]}",
+                    result=f"{result}: {plain(reply.title)[:200]}",
                     at=self._clock.now(),
                 )
             )

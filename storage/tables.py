@@ -318,3 +318,39 @@ file_copies = Table(
     Column("bytes", BigInteger, nullable=False),
     _created_at(),
 )
+
+# replays and crash-safe starts (migration 0004)
+
+request_ids = Table(
+    "request_ids",
+    metadata,
+    # A chat request's identity (Slack trigger_id/event_id/signature, Discord interaction id),
+    # kept while the platform could still deliver it again.
+    Column("identity", Text, primary_key=True),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Index(None, "expires_at"),
+)
+
+start_intents = Table(
+    "start_intents",
+    metadata,
+    # The idempotency key the provider's create is called with, on every try.
+    Column("key", Text, primary_key=True),
+    Column("team_id", Text, ForeignKey("teams.id"), nullable=False),
+    Column("requester_id", Text, nullable=False),
+    Column("channel_platform", Text, nullable=False),
+    Column("channel_workspace_id", Text, nullable=False),
+    Column("channel_id", Text, nullable=False),
+    Column("channel_thread_id", Text, nullable=True),
+    Column("fingerprint", Text, nullable=False),
+    Column("request", JSON, nullable=False),
+    Column("estimated", Double, nullable=True),
+    Column("price_per_million", Double, nullable=True),
+    Column("account", Text, nullable=False),
+    Column("approval_id", Text, nullable=True),
+    _created_at(),
+    Column("job_id", Text, nullable=True),
+    Column("settled_at", UTCDateTime(), nullable=True),
+    Index(None, "team_id", "requester_id", "fingerprint"),
+    Index(None, "settled_at"),
+)

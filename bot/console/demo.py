@@ -21,6 +21,7 @@ from bot.runtime import build_runtime, schedule_ticks
 from handlers.chat import ChatMessage
 from handlers.model import Platform
 from handlers.parse import parse
+from handlers.replies import plain
 from handlers.scope import TEAM_KEY
 from handlers.watch import WatchSettings
 
@@ -118,7 +119,7 @@ async def run_demo(
                 parse(line), actor, progress=progress_printer(write)
             )
             write(render_with_attachments(reply, out) + "\n")
-            return reply.title
+            return plain(reply.title)
 
         await command(f"/finetune upload {train} alias=support-train")
         await command(f"/finetune upload {valid} alias=support-valid")

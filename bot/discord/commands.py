@@ -24,7 +24,7 @@ from bot import tempfiles
 from bot.discord.buttons import JobButton
 from bot.discord.render import clip, render
 from handlers.actions import ACTIONS, UNSUPPORTED, Audience, button_request
-from handlers.errors import UsageError
+from handlers.errors import FineTuneError, UsageError
 from handlers.model import Actor, Platform, TeamProviderKind, team_id_for
 from handlers.playground import RUN_PREFIX
 from handlers.ports import Store
@@ -82,6 +82,11 @@ def actor_of(interaction: AnyInteraction) -> Actor | None:
     )
 
 
+def interaction_identity(interaction: AnyInteraction) -> str:
+    """An interaction's id is unique: it is the request's identity (a start's key uses it)."""
+    return f"discord:interaction:{interaction.id}"
+
+
 class DiscordCommands:
     """Translates interactions into core requests and Replies into Discord messages."""
 
@@ -92,7 +97,9 @@ class DiscordCommands:
         store: Store,
         max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
         download_dir: Path | None = None,
+        first_delivery: Callable[[str], Awaitable[bool]] | None = None,
     ) -> None:
+        self._first_delivery = first_delivery
         self._service = service
         self._store = store
         self._max_upload = max_upload_bytes
@@ -206,7 +213,8 @@ class DiscordCommands:
             return
         values = {k: v for k, v in raw.items() if v is not None}
         if any(o.kind is OptionKind.DATA_FILE for o in spec.options):
-            await self._with_files(interaction, actor, spec, values)
+            if await self._first(interaction):
+                await self._with_files(interaction, actor, spec, values)
             return
         form = spec.form_for(values)
         if form is Form.SETUP:
@@ -232,9 +240,22 @@ class DiscordCommands:
         self, interaction: AnyInteraction, actor: Actor, request: Request, *, private: bool
     ) -> None:
         """Defer, ask the core, answer with a follow-up: the one path every command takes."""
+        if not await self._first(interaction):
+            return
         await interaction.response.defer(ephemeral=private, thinking=True)
+        actor = replace(actor, request_id=interaction_identity(interaction))
         reply = await self._service.handle(request, actor)
         await self._follow_up(interaction, reply, deferred_private=private)
+
+    async def _first(self, interaction: AnyInteraction) -> bool:
+        """False for an interaction already acted on (by any replica): it gets no answer,
+        since the first delivery answers it."""
+        if self._first_delivery is None or await self._first_delivery(
+            interaction_identity(interaction)
+        ):
+            return True
+        log.info("repeated discord interaction ignored", extra={"interaction": interaction.id})
+        return False
 
     async def confirm_start(
         self, interaction: AnyInteraction, actor: Actor, request: StartRequest
@@ -328,6 +349,12 @@ class DiscordCommands:
         if await self._refused(interaction, actor, request):
             return
         await interaction.response.defer(thinking=True)
+        try:
+            # The download is long work: the role and the team's slot come before it.
+            slot = await self._service.admit(request, actor)
+        except FineTuneError as error:
+            await self._follow_up(interaction, error_reply(error.message), deferred_private=False)
+            return
         taken: list[Any] = []
         reply: Reply | None = None
         try:
@@ -345,8 +372,10 @@ class DiscordCommands:
                 shared = PrivateFile(path=path, name=attachment.filename)
                 request = replace(request, **{name: shared})  # type: ignore[arg-type]
             if reply is None:
-                reply = await self._service.handle(request, actor)
+                with slot:
+                    reply = await self._service.handle(request, actor)
         finally:
+            slot.release()
             for path in taken:
                 await asyncio.to_thread(tempfiles.remove, path)
         await self._follow_up(interaction, reply, deferred_private=False)

@@ -8,15 +8,18 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import tempfiles
 from bot.background import Background
-from bot.slack.blocks import ACTION_PREFIX, fallback_text, reply_blocks
+from bot.slack.blocks import ACTION_PREFIX, bold, escape, fallback_text, reply_blocks
 from bot.slack.files import SharedFile, download, newest_shared_jsonl, shared_file
 from bot.slack.modal import (
     CALLBACK_ID,
@@ -30,11 +33,13 @@ from bot.slack.modal import (
 from bot.slack.setup_modal import SETUP_CALLBACK_ID, read_setup, setup_view
 from handlers.actions import ACTIONS, Audience, button_request
 from handlers.errors import FineTuneError, UsageError
+from handlers.fairness import is_long
 from handlers.model import Actor, Platform
 from handlers.parse import parse
 from handlers.replies import Reply, Visibility, error_reply
 from handlers.requests import (
     Form,
+    Request,
     SetupRequest,
     StartRequest,
     UploadRequest,
@@ -55,8 +60,32 @@ CHECK_FILE_ACTION = "ftbot_check_file"
 MODEL_CACHE_SECONDS = 600.0
 OPTIONS_BUDGET_SECONDS = 2.0  # Slack waits 3 s for options; leave room for the round trip
 
+REPLAY_WINDOW = timedelta(minutes=10)
+"""Slack accepts a signature for 5 minutes either side of its timestamp and retries an event
+for minutes: an identity is remembered this long."""
+
 Respond = Callable[..., Awaitable[Any]]
 TokenFor = Callable[[str], Awaitable[str]]
+FirstDelivery = Callable[[str], Awaitable[bool]]
+"""True the first time a request identity is seen, on any replica (the database decides)."""
+
+
+def request_identity(body: dict[str, Any], headers: dict[str, Any]) -> str | None:
+    """What makes one Slack request itself: an event's event_id, an interaction's or a slash
+    command's trigger_id, else its signature (unique per timestamp and body).
+
+    None for requests that change nothing and are never acted on twice (option loads).
+    """
+    if body.get("type") == "block_suggestion":
+        return None
+    for name in ("event_id", "trigger_id"):
+        value = body.get(name)
+        if isinstance(value, str) and value:
+            return f"slack:{name}:{value}"
+    signature = headers.get("x-slack-signature")
+    if isinstance(signature, list):
+        signature = signature[0] if signature else None
+    return f"slack:signature:{signature}" if isinstance(signature, str) and signature else None
 
 
 class SlackHandlers:
@@ -69,7 +98,9 @@ class SlackHandlers:
         list_files: Callable[[str], Awaitable[Any]],
         token_for: TokenFor,
         download_dir: Path | None = None,
+        first_delivery: FirstDelivery | None = None,
     ) -> None:
+        self._first_delivery = first_delivery
         self._service = service
         self._list_files = list_files
         self._token_for = token_for
@@ -79,6 +110,8 @@ class SlackHandlers:
         self._rights: dict[tuple[str, str], tuple[float, bool]] = {}
 
     def register(self, app: AsyncApp) -> None:
+        # Before every listener (and after Bolt's signature check): a replay is acked, no work.
+        app.middleware(self.once)
         app.command(COMMAND)(self._later(self.on_command))
         pattern = re.compile(f"^{ACTION_PREFIX}({'|'.join(map(re.escape, ACTIONS))})$")
         app.action(pattern)(self._later(self.on_job_action))
@@ -93,6 +126,25 @@ class SlackHandlers:
         app.event("user_change")(self.on_user_change)
         app.event("message")(_ignore)
 
+    async def once(
+        self,
+        body: dict[str, Any],
+        request: AsyncBoltRequest,
+        response: BoltResponse,
+        next: Callable[[], Awaitable[None]],  # Bolt injects arguments by name
+    ) -> BoltResponse:
+        """Act on each signed request at most once, across replicas; a repeat gets an empty
+        200 (Slack stops retrying) and nothing else."""
+        identity = request_identity(body, request.headers)
+        if identity is None or self._first_delivery is None:
+            await next()
+            return response
+        if await self._first_delivery(identity):
+            await next()
+            return response
+        log.info("repeated slack request ignored", extra={"kind": identity.split(":")[1]})
+        return BoltResponse(status=200, body="")
+
     # ------------------------------------------------------------------ commands
 
     async def on_command(
@@ -103,6 +155,7 @@ class SlackHandlers:
             body.get("channel_id"),
             body.get("user_id"),
             body.get("user_name", ""),
+            request_id=_request_id(body),
         )
         text = str(body.get("text") or "")
         try:
@@ -132,6 +185,19 @@ class SlackHandlers:
                     error_reply(error.message, usage=error.usage), actor, client, respond
                 )
                 return
+            if is_long(request):
+                work = self._run(request, actor, client, respond)
+                await self._long(request, actor, client, respond, work)
+                return
+            await self._run(request, actor, client, respond)
+        except Exception:
+            log.exception("slash command failed", extra={"team": actor.team_id})
+            await _failed(actor, client, respond)
+
+    async def _run(
+        self, request: Request, actor: Actor, client: AsyncWebClient, respond: Respond
+    ) -> None:
+        try:
             if isinstance(request, UploadRequest | ValidateRequest):
                 await self._with_shared(request, actor, client, respond)
                 return
@@ -139,12 +205,33 @@ class SlackHandlers:
             await _answer(reply, actor, client, respond)
         except Exception:
             log.exception("slash command failed", extra={"team": actor.team_id})
-            await _answer(
-                error_reply("Something went wrong on our side; it was logged."),
-                actor,
-                client,
-                respond,
-            )
+            await _failed(actor, client, respond)
+
+    async def _long(
+        self,
+        request: Request,
+        actor: Actor,
+        client: AsyncWebClient,
+        respond: Respond,
+        work: Coroutine[Any, Any, None],
+        *,
+        thread_ts: str | None = None,
+    ) -> None:
+        """Long work: the role is checked and the team's slot claimed now (a refusal is
+        answered at once), then the work runs as its own task, so the workers that answer
+        commands stay free."""
+        try:
+            slot = await self._service.admit(request, actor)
+        except FineTuneError as error:
+            work.close()
+            await _answer(error_reply(error.message), actor, client, respond, thread_ts=thread_ts)
+            return
+
+        async def held() -> None:
+            with slot:
+                await work
+
+        self.background.spawn(held())
 
     async def _with_shared(
         self,
@@ -241,8 +328,25 @@ class SlackHandlers:
             await _answer(error_reply(error.message), actor, client, respond)
             return
         actor = await self._with_rights(actor, client)
+        private = ACTIONS[name].audience is Audience.PRESSER
+        if is_long(request):
+            work = self._press(request, actor, client, respond, thread_ts, private=private)
+            await self._long(request, actor, client, respond, work, thread_ts=thread_ts)
+            return
+        await self._press(request, actor, client, respond, thread_ts, private=private)
+
+    async def _press(
+        self,
+        request: Request,
+        actor: Actor,
+        client: AsyncWebClient,
+        respond: Respond,
+        thread_ts: str | None,
+        *,
+        private: bool,
+    ) -> None:
         reply = await self._service.handle(request, actor)
-        if ACTIONS[name].audience is Audience.PRESSER:
+        if private:
             reply = _private(reply)
         await _answer(reply, actor, client, respond, thread_ts=thread_ts)
 
@@ -260,9 +364,11 @@ class SlackHandlers:
         request: UploadRequest | ValidateRequest = (
             ValidateRequest() if checking else UploadRequest()
         )
-        await self._with_shared(
+        # The download is long work too: the role and the team's slot come before it starts.
+        work = self._with_shared(
             request, actor, client, respond, file_id=str(action.get("value", ""))
         )
+        await self._long(request, actor, client, respond, work)
 
     # ------------------------------------------------------------------ the start modal
 
@@ -306,7 +412,10 @@ class SlackHandlers:
         if request is None or errors or channel is None:
             return
         actor = await self._with_rights(
-            _actor((body.get("team") or {}).get("id"), channel, user), client
+            _actor(
+                (body.get("team") or {}).get("id"), channel, user, request_id=_request_id(body)
+            ),
+            client,
         )
         reply = await self._service.handle(request, actor)
         await client.chat_postEphemeral(
@@ -464,14 +573,15 @@ class SlackHandlers:
         await client.chat_postEphemeral(
             channel=channel,
             user=user,
-            text=f"Use {found.name} for fine-tuning?",
+            text=f"Use {escape(found.name)} for fine-tuning?",
             blocks=[
                 {
                     "type": "section",
                     "text": {
                         "type": "mrkdwn",
-                        "text": f"Use *{found.name}* for fine-tuning? I can check it only, "
+                        "text": f"Use {bold(found.name)} for fine-tuning? I can check it only, "
                         "or check and upload it.",
+                        "verbatim": True,
                     },
                 },
                 {
@@ -500,7 +610,9 @@ async def _ignore() -> None:
     return None
 
 
-def _actor(team: object, channel: object, user: object, name: object = "") -> Actor:
+def _actor(
+    team: object, channel: object, user: object, name: object = "", *, request_id: str = ""
+) -> Actor:
     if not team or not channel or not user:
         raise UsageError("Slack sent a request without a team, channel or user.")
     return Actor(
@@ -509,6 +621,7 @@ def _actor(team: object, channel: object, user: object, name: object = "") -> Ac
         channel_id=str(channel),
         user_id=str(user),
         display_name=str(name or ""),
+        request_id=request_id,
     )
 
 
@@ -517,6 +630,17 @@ def _bare_form(text: str) -> Form | None:
     words = text.split()
     spec = resolve_command(words[0]) if len(words) == 1 else None
     return spec.form_for(()) if spec is not None else None
+
+
+async def _failed(actor: Actor, client: AsyncWebClient, respond: Respond) -> None:
+    await _answer(
+        error_reply("Something went wrong on our side; it was logged."), actor, client, respond
+    )
+
+
+def _request_id(body: dict[str, Any]) -> str:
+    """The core's request identity (a start's provider key derives from it)."""
+    return request_identity(body, {}) or ""
 
 
 def _private(reply: Reply) -> Reply:

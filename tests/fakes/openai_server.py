@@ -221,6 +221,7 @@ class FakeOpenAI:
         self.errors: list[Exception] = []
         """Unexpected exceptions inside the fake's handlers (answered as 500s)."""
         self._faults: dict[str, deque[Fault]] = {}
+        self._changed = asyncio.Condition()
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self._closing = asyncio.Event()
@@ -504,6 +505,17 @@ class FakeOpenAI:
                 )
         raise ValueError(f"unknown fault kind {fault.kind!r}")
 
+    async def wait_for(self, predicate: Callable[[], Any], within: float = 10.0) -> Any:
+        """Until `predicate()` is true, checked after every request the fake has handled."""
+
+        async def check() -> Any:
+            async with self._changed:
+                while not (result := predicate()):
+                    await self._changed.wait()
+                return result
+
+        return await asyncio.wait_for(check(), within)
+
     async def _answer(
         self, handler: Handler, request: web.Request, body: Any
     ) -> web.StreamResponse:
@@ -517,6 +529,9 @@ class FakeOpenAI:
         except Exception as error:  # a bug in the fake: keep it for the test to see
             self.errors.append(error)
             return _json(error_body(f"fake failed: {error!r}", type="server_error"), status=500)
+        finally:
+            async with self._changed:
+                self._changed.notify_all()
 
     async def _read(
         self, request: web.Request, route: str, path: str, fault: Fault | None

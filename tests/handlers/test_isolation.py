@@ -24,7 +24,7 @@ from sqlalchemy import text
 
 from handlers.actions import ACTIONS, button_request
 from handlers.model import Actor
-from handlers.replies import Reply
+from handlers.replies import Reply, plain
 from handlers.requests import SPECS, OptionKind, Request, build_request
 from tests.world import World, actor, chat_example, world
 
@@ -96,8 +96,9 @@ async def _build(w: World, root: Path, plan: list[tuple[str, int]], teams: list[
             case "start" | "approval" if team.aliases:
                 if step == "approval":
                     await w.run("budget approve_over=0.000001", team.admin)
+                # A distinct seed: an identical start within minutes answers with the first job.
                 reply = await w.run(
-                    f"start file={team.aliases[-1]} model={MODEL} epochs=1", team.admin
+                    f"start file={team.aliases[-1]} model={MODEL} epochs=1 seed={n}", team.admin
                 )
                 if step == "approval":
                     team.approvals.append(reply.lines[0].split()[1].rstrip(":"))
@@ -130,10 +131,13 @@ async def _snapshot(w: World, team_id: str) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def _text(reply: Reply) -> str:
-    parts = [reply.title, *reply.lines, reply.footer]
-    parts += [f"{f.name}={f.value}" for f in reply.fields]
+    parts = [plain(reply.title), *map(plain, reply.lines), plain(reply.footer)]
+    parts += [f"{f.name}={plain(f.value)}" for f in reply.fields]
     if reply.table is not None:
-        parts += [" ".join(reply.table.headers), *(" ".join(r) for r in reply.table.rows)]
+        parts += [
+            " ".join(reply.table.headers),
+            *(" ".join(map(plain, r)) for r in reply.table.rows),
+        ]
     parts += [f"{b.action}:{b.value}" for b in reply.buttons]
     parts += [a.filename for a in reply.attachments]
     return "\n".join(parts)
