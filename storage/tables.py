@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
-from storage.crypto import EncryptedSecret
+from storage.crypto import TeamSecret, require_key_ring
 
 # Explicit constraint names keep the hand-written migration and autogenerate comparisons in step.
 metadata = MetaData(
@@ -62,6 +62,23 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+class EncryptedSecret(TypeDecorator[TeamSecret]):
+    """A TEXT column holding a Fernet token (storage.crypto); Python sees a TeamSecret only."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: TeamSecret | None, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        return require_key_ring().encrypt(value.team_id, value.value.reveal())
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> TeamSecret | None:
+        if value is None:
+            return None
+        return require_key_ring().decrypt(value)
 
 
 def _created_at() -> Column[datetime]:

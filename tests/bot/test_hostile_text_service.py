@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from handlers.errors import ProviderError, ProviderErrorKind
 from handlers.replies import Reply, Tone, UserRef, plain, refs_of
 from handlers.requests import StartRequest, TryRequest, UploadRequest, build_request
+from handlers.sources import PrivateFile
 from tests.bot.markup import hostile
 from tests.bot.render_checks import SLACK_USER, check_discord, check_slack
 from tests.world import actor, world
@@ -58,13 +59,17 @@ async def _scenario(
                 replies.append(reply)
                 return reply
 
-            named = await run(UploadRequest(path=str(train), alias=alias, filename=file_name))
+            named = await run(
+                UploadRequest(file=PrivateFile(path=train, name=file_name), alias=alias)
+            )
             if named.tone is not Tone.SUCCESS:  # an alias the core refuses, named in the reply
-                uploaded = await run(UploadRequest(path=str(train), alias="t", filename=file_name))
+                uploaded = await run(
+                    UploadRequest(file=PrivateFile(path=train, name=file_name), alias="t")
+                )
                 assert uploaded.tone is Tone.SUCCESS, uploaded
             (kept,) = await w.store.list_files(who.team_id)
             t = kept.alias
-            await run(UploadRequest(path=str(valid), alias="v", filename=file_name))
+            await run(UploadRequest(file=PrivateFile(path=valid, name=file_name), alias="v"))
             await run(StartRequest(training_file=t, model=MODEL, suffix=suffix))
             w.provider.inject_fault(
                 ProviderError(ProviderErrorKind.BAD_REQUEST, error), operation="create_job"

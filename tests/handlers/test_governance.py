@@ -1,4 +1,4 @@
-"""Roles, team keys, approvals, budgets and audit over real parts (SQLite, sandbox, clock)."""
+"""Roles, team keys, approvals, budgets and audit over real parts (a store, sandbox, clock)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from handlers.replies import Tone, UserRef, Visibility, rich
 from handlers.requests import SetupRequest, build_request
 from handlers.secrets import Secret
 from storage import crypto
+from storage.store import SqlStore
 from tests.world import World, actor, world, write_dataset
 
 MODEL = "gpt-4.1-mini-2025-04-14"
@@ -136,6 +137,7 @@ async def test_keys_in_command_text_are_refused_without_echo(w: World) -> None:
         assert reply.visibility is Visibility.EPHEMERAL
 
 
+@pytest.mark.sqlite_store  # reads the table and the database files
 async def test_setup_checks_shape_then_provider_then_stores_encrypted(
     w: World, tmp_path: Path
 ) -> None:
@@ -165,6 +167,7 @@ async def test_setup_checks_shape_then_provider_then_stores_encrypted(
     assert stored.fingerprint in str(shown.fields)
     assert GOOD_KEY not in str(shown)
 
+    assert isinstance(w.store, SqlStore)  # the sqlite_store mark
     async with w.store.engine.connect() as conn:
         raw = (await conn.execute(text("SELECT secret FROM team_credentials"))).scalar()
         audit = (await conn.execute(text("SELECT arguments FROM audit"))).scalars().all()
@@ -180,6 +183,7 @@ async def test_setup_checks_shape_then_provider_then_stores_encrypted(
     assert await w.store.get_credentials("slack:T1") is None
 
 
+@pytest.mark.sqlite_store  # reads the table and the database files
 async def test_a_ciphertext_copied_to_another_team_is_refused(w: World) -> None:
     await w.service.handle(
         SetupRequest(provider=TeamProviderKind.OPENAI, api_key=Secret(GOOD_KEY)), admin("T1")
@@ -187,6 +191,7 @@ async def test_a_ciphertext_copied_to_another_team_is_refused(w: World) -> None:
     await w.service.handle(
         SetupRequest(provider=TeamProviderKind.OPENAI, api_key=Secret(GOOD_KEY)), admin("T2")
     )
+    assert isinstance(w.store, SqlStore)  # the sqlite_store mark
     async with w.store.engine.begin() as conn:
         await conn.execute(
             text(

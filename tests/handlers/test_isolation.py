@@ -26,6 +26,8 @@ from handlers.actions import ACTIONS, button_request
 from handlers.model import Actor
 from handlers.replies import Reply, plain
 from handlers.requests import SPECS, OptionKind, Request, build_request
+from storage.memory.base import CredentialRow, JobRow, SubscriptionRow, TeamRow
+from storage.memory.store import MemoryStore
 from tests.world import World, actor, chat_example, world
 
 MODEL = "gpt-4.1-mini-2025-04-14"
@@ -121,6 +123,12 @@ async def _build(w: World, root: Path, plan: list[tuple[str, int]], teams: list[
 async def _snapshot(w: World, team_id: str) -> dict[str, list[tuple[Any, ...]]]:
     """Every row the victim team owns (the attacker may change its own team's rows)."""
     out: dict[str, list[tuple[Any, ...]]] = {}
+    if isinstance(w.store, MemoryStore):
+        for table in TABLES:
+            rows = getattr(w.store.database, table).items()
+            owned = [(repr(k), repr(r)) for k, r in rows if _owner(k, r) == team_id]
+            out[table] = sorted(owned)
+        return out
     async with w.store.engine.connect() as conn:
         for table in TABLES:
             column = "id" if table == "teams" else "team_id"
@@ -128,6 +136,21 @@ async def _snapshot(w: World, team_id: str) -> dict[str, list[tuple[Any, ...]]]:
             rows = (await conn.execute(query, {"team": team_id})).all()
             out[table] = sorted((tuple(r) for r in rows), key=repr)
     return out
+
+
+def _owner(key: Any, row: Any) -> str:
+    """The team an in-memory row belongs to: what the SQL query above filters on."""
+    match row:
+        case TeamRow():
+            return row.team.id
+        case JobRow():
+            return row.job.team_id
+        case SubscriptionRow():
+            return row.subscription.team_id
+        case CredentialRow():
+            return str(key)
+        case _:
+            return str(row.team_id)
 
 
 def _text(reply: Reply) -> str:
