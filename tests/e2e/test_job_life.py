@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.directory import SharedProviderDirectory
-from bot.dispatcher import Dispatcher
+from bot.infra.dispatcher import Dispatcher
 from handlers.model import Platform
 from handlers.watch import Watcher, WatchSettings
 from tests.dbutil import open_store

@@ -52,7 +52,7 @@ def test_ci_runs_the_readme_check_command_and_the_script_runs_every_check() -> N
 
 
 def test_every_setting_is_documented() -> None:
-    from bot.config import Settings, env_name
+    from bot.app.config import Settings, env_name
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for field in Settings.model_fields:

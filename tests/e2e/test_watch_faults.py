@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.directory import SharedProviderDirectory
-from bot.dispatcher import Dispatcher
+from bot.infra.dispatcher import Dispatcher
 from bot.providers.openai import OpenAIProvider
 from handlers.model import Job, Platform, Team
 from handlers.watch import Watcher, WatchSettings
