@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from bot.app.config import Settings
+from bot.app.config import ProviderKind, Settings
 from bot.app.supervisor import Supervisor
 from bot.chat.base import AdapterContext
 from bot.chat.slack.adapter import SlackAdapter
 from bot.metrics import Metrics
+from storage.store import SqlStore
 from tests.fakes.slack_api import FakeSlack
 from tests.world import world
 
@@ -24,11 +25,12 @@ async def test_a_refused_token_is_one_line_per_attempt_until_it_works(
 ) -> None:
     async with FakeSlack() as slack, world(tmp_path) as w:
         slack.rejected_tokens.add("xapp-1-A1-1-abc")
+        assert isinstance(w.store, SqlStore)  # tests/bot run on SQLite: Bolt stores in it
         settings = Settings(
             slack_bot_token=SecretStr("xoxb-test"),
             slack_app_token=SecretStr("xapp-1-A1-1-abc"),
             slack_api_base_url=slack.base_url,
-            provider="sandbox",
+            provider=ProviderKind.SANDBOX,
         )
         context = AdapterContext(
             service=w.service,
