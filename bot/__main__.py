@@ -1,4 +1,4 @@
-"""Command line: the `finetune-bot` command line (run, console, demo, migrate)."""
+"""Command line: argparse for `finetune-bot`; each sub-command runs from bot/cli, app or chat."""
 
 from __future__ import annotations
 
@@ -81,24 +81,6 @@ def _configure_logging(level: str) -> None:
         logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
-async def _migrate(settings: Settings) -> int:
-    from bot.app.startup import database_problem
-    from storage.engine import create_engine, migrate
-
-    engine = create_engine(settings.database_url)
-    try:
-        await migrate(engine)
-    except Exception as error:
-        problem = database_problem(settings.database_url, error)
-        if problem is None:
-            raise
-        raise ConfigError(problem) from None
-    finally:
-        await engine.dispose()
-    print("database is up to date")
-    return 0
-
-
 async def _run(settings: Settings) -> int:
     from bot.app.runtime import serve
 
@@ -132,7 +114,9 @@ def main(argv: list[str] | None = None) -> int:
 
             return asyncio.run(run_console(settings, attachments_dir=args.out))
         if args.command == "migrate":
-            return asyncio.run(_migrate(settings))
+            from bot.cli.migrate import run_migrate
+
+            return asyncio.run(run_migrate(settings))
         if args.command == "keygen":
             from bot.cli.admin import keygen
 
