@@ -17,6 +17,7 @@ from handlers.errors import (
     ProviderError,
     UsageError,
 )
+from handlers.features.routing import Routes
 from handlers.model import (
     Actor,
     Approval,
@@ -188,6 +189,17 @@ class Governance:
         self._default_role = default_role
         self._ttl = approval_ttl
         self._changed = credentials_changed
+
+    def routes(self, launch: Launch) -> Routes:
+        """Approvals start through `launch`: the jobs feature's own path for a start."""
+        return {
+            SetupRequest: self.setup,
+            AccessRequest: self.access,
+            BudgetRequest: self.budget,
+            ApproveRequest: lambda r, a: self.decide(r, a, launch),
+            RejectRequest: lambda r, a: self.decide(r, a, launch),
+            AuditRequest: self.audit,
+        }
 
     # ------------------------------------------------------------------ roles
 

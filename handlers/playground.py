@@ -33,6 +33,8 @@ from handlers.compare import (
 )
 from handlers.datasets import DatasetReport, summary_lines
 from handlers.errors import DataError, NotFoundError, UsageError
+from handlers.features.progress import current, stage
+from handlers.features.routing import Routes
 from handlers.model import Actor, TeamFile
 from handlers.ports import Clock, OutboxMessage, Provider, ProviderDirectory, Store, WatchStore
 from handlers.pricing import PriceTable
@@ -127,6 +129,15 @@ class Playground:
         self.settings = settings or PlaygroundSettings()
         self._runs: dict[tuple[str, str], CompareRun] = {}
         self._drafts: dict[tuple[str, str], Draft] = {}
+
+    def routes(self) -> Routes:
+        return {
+            TryRequest: self.try_model,
+            CompareRequest: lambda r, a: self.compare(
+                r, a, progress=stage(current.get(), "comparing")
+            ),
+            DatasetRequest: self.dataset,
+        }
 
     # ------------------------------------------------------------------ models
 
