@@ -7,7 +7,6 @@ from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from datetime import timedelta
 
-from handlers.cards import format_duration
 from handlers.datasets import EstimateTokenizer
 from handlers.errors import DataError, FineTuneError, UsageError
 from handlers.fairness import LongWork, Slot, is_long
@@ -264,7 +263,6 @@ __all__ = [
     "FORCE_RISK",
     "Progress",
     "Service",
-    "format_duration",
     "help_reply",
     "is_fine_tunable",
 ]

@@ -1,5 +1,7 @@
-"""Core layer: the command catalogue (one CommandSpec per command: options, help, builder),
-which drives the parser, help, the Discord schema and the README, and `build_request`.
+"""Core layer: the command catalogue (SPECS) and `build_request`, which every adapter uses.
+
+One CommandSpec per command (options, help, builder) drives the parser, help, the Discord
+schema and the README.
 
 Every adapter builds requests through `build_request`, so a value is checked the same way
 whether it came from Slack text, a console line or a typed Discord option.

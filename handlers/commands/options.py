@@ -1,5 +1,4 @@
-"""Core layer: the option and command spec types, and the conversion and range checks of
-one option value (`coerce`), the same whatever adapter the value came from."""
+"""Core layer: option and command spec types, and `coerce`: one option value checked."""
 
 from __future__ import annotations
 
@@ -12,6 +11,7 @@ from handlers.commands.requests import Request
 from handlers.errors import UsageError
 from handlers.secrets import REDACTED, looks_like_secret
 from handlers.sources import PrivateFile, TypedPath
+from handlers.text import clip, number, one_line
 
 MAX_SUFFIX = 64
 MAX_TEXT = 256
@@ -58,18 +58,14 @@ class OptionSpec:
             shown = "|".join(self.choices)
         elif self.kind in (OptionKind.INT, OptionKind.FLOAT) and self.minimum is not None:
             shown = self.placeholder or (
-                f"{_num(self.minimum)}-{_num(self.maximum)}" if self.maximum is not None else "N"
+                f"{number(self.minimum)}-{number(self.maximum)}"
+                if self.maximum is not None
+                else "N"
             )
         else:
             shown = self.placeholder or self.name.upper()
         text = shown if self.positional else f"{self.name}={shown}"
         return text if self.required else f"[{text}]"
-
-
-def _num(value: float | None) -> str:
-    if value is None:
-        return ""
-    return str(int(value)) if float(value).is_integer() else str(value)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -181,20 +177,22 @@ def coerce(spec: CommandSpec, option: OptionSpec, raw: object) -> object:
 
 
 def _check_range(
-    option: OptionSpec, number: float, fail: Callable[[str], UsageError]
+    option: OptionSpec, value: float, fail: Callable[[str], UsageError]
 ) -> int | float:
     low, high = option.minimum, option.maximum
-    if low is not None and (number <= low if option.exclusive_minimum else number < low):
-        bound = f"above {_num(low)}" if option.exclusive_minimum else f"at least {_num(low)}"
-        raise fail(f"must be {bound}" + (f" and at most {_num(high)}" if high is not None else ""))
-    if high is not None and number > high:
-        raise fail(f"must be at most {_num(high)}")
-    return number
+    if low is not None and (value <= low if option.exclusive_minimum else value < low):
+        bound = f"above {number(low)}" if option.exclusive_minimum else f"at least {number(low)}"
+        raise fail(
+            f"must be {bound}" + (f" and at most {number(high)}" if high is not None else "")
+        )
+    if high is not None and value > high:
+        raise fail(f"must be at most {number(high)}")
+    return value
 
 
 def quoted(text: str, limit: int = 40) -> str:
     """A value as an error quotes it back: on one line, clipped, and never a key."""
-    flat = " ".join(text.split())
+    flat = one_line(text)
     if looks_like_secret(flat):
         return REDACTED
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+    return clip(flat, limit)

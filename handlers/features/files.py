@@ -10,7 +10,6 @@ from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from handlers.cards import format_time
 from handlers.datasets import (
     DatasetReport,
     Format,
@@ -55,6 +54,7 @@ from handlers.requests import (
     ValidateRequest,
 )
 from handlers.sources import local_file
+from handlers.text import size_short, timestamp
 
 _T = TypeVar("_T")
 
@@ -147,7 +147,7 @@ class Files:
             fields=(
                 Field(name="File id", value=uploaded.id),
                 Field(name="Examples", value=str(report.examples)),
-                Field(name="Size", value=_size(report.bytes)),
+                Field(name="Size", value=size_short(report.bytes)),
                 Field(name="Format", value=report.format),
             ),
             lines=(
@@ -176,8 +176,8 @@ class Files:
                         f.format,
                         f"{f.examples:,}",
                         f"{f.tokens:,}" if f.tokens is not None else "—",
-                        _size(f.bytes),
-                        format_time(f.created_at),
+                        size_short(f.bytes),
+                        timestamp(f.created_at),
                     )
                     for f in files
                 ),
@@ -312,14 +312,3 @@ def _default_alias(filename: str) -> str:
     stem = filename.rsplit(".", 1)[0] if filename.endswith(".jsonl") else filename
     cleaned = "".join(c if c.isalnum() or c in "._-" else "-" for c in stem).strip("-.")
     return (cleaned or "file")[:64]
-
-
-def _size(n: int) -> str:
-    if n < 1024:
-        return f"{n} B"
-    value = n / 1024
-    for unit in ("KB", "MB"):
-        if value < 1024:
-            return f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GB"

@@ -1,5 +1,4 @@
-"""Core layer: the jobs feature: start (and approved launch), list, inspect, events,
-checkpoints, cancel/pause/resume, chart and models, and the base-model catalogue."""
+"""Core layer: the jobs feature: start, launch, list, inspect, events, control, chart, models."""
 
 from __future__ import annotations
 
@@ -8,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from handlers.cards import format_time, job_card, progress_bar
+from handlers.cards import job_card, progress_bar
 from handlers.errors import (
     ConflictError,
     NotFoundError,
@@ -71,6 +70,7 @@ from handlers.starts import (
     settle_started,
     start_fingerprint,
 )
+from handlers.text import MISSING, decimal, timestamp
 
 BOT_METADATA_KEY = "ftbot"
 """Every job the bot creates carries this metadata key, so `resync` can find it again."""
@@ -285,7 +285,7 @@ class Jobs:
         return Reply(
             title=f"Already started {job_id} for this same request (status: {status})",
             lines=(
-                f"You asked for an identical job {format_time(at)}; nothing new was started. "
+                f"You asked for an identical job {timestamp(at)}; nothing new was started. "
                 "To start another one, change an option (e.g. seed=N) or wait "
                 f"{int(REPEAT_WINDOW.total_seconds() // 60)} minutes.",
             ),
@@ -338,7 +338,7 @@ class Jobs:
                         j.state.id,
                         j.state.status,
                         j.state.model,
-                        format_time(j.state.created_at),
+                        timestamp(j.state.created_at),
                         j.state.fine_tuned_model or (j.state.error or "")[:60],
                     )
                     for j in jobs
@@ -384,8 +384,8 @@ class Jobs:
                 name="Trained tokens", value=f"{s.trained_tokens:,}" if s.trained_tokens else "—"
             ),
             Field(name="Fine-tuned model", value=s.fine_tuned_model or "—", inline=False),
-            Field(name="Created", value=format_time(s.created_at)),
-            Field(name="Finished", value=format_time(s.finished_at)),
+            Field(name="Created", value=timestamp(s.created_at)),
+            Field(name="Finished", value=timestamp(s.finished_at)),
         ]
         if latest:
             fields.append(
@@ -421,7 +421,7 @@ class Jobs:
         return Reply(
             title=f"Latest {len(latest)} event(s) of {job_id}",
             lines=tuple(
-                f"{format_time(e.created_at)}  [{e.level}] {e.message}" for e in reversed(latest)
+                f"{timestamp(e.created_at)}  [{e.level}] {e.message}" for e in reversed(latest)
             ),
         )
 
@@ -478,7 +478,7 @@ class Jobs:
             table=Table(
                 headers=("model", "base", "job", "created"),
                 rows=tuple(
-                    (m.name, m.base_model, m.job_id, format_time(m.created_at)) for m in models
+                    (m.name, m.base_model, m.job_id, timestamp(m.created_at)) for m in models
                 ),
             ),
         )
@@ -536,4 +536,4 @@ def _auto(value: float | None) -> str:
 
 
 def _metric(value: object) -> str:
-    return f"{value:.4f}" if isinstance(value, int | float) else "—"
+    return decimal(value) if isinstance(value, int | float) else MISSING
