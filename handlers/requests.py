@@ -15,6 +15,7 @@ from handlers.commands.catalog import (
 )
 from handlers.commands.options import (
     CommandSpec,
+    Form,
     OptionKind,
     OptionSpec,
     coerce,
@@ -67,6 +68,7 @@ __all__ = [
     "DatasetRequest",
     "EventsRequest",
     "FilesRequest",
+    "Form",
     "HelpRequest",
     "InspectRequest",
     "ListRequest",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from handlers.commands.options import CommandSpec, OptionKind, OptionSpec, coerce, quoted
+from handlers.commands.options import CommandSpec, Form, OptionKind, OptionSpec, coerce, quoted
 from handlers.commands.requests import (
     AccessRequest,
     ApproveRequest,
@@ -364,6 +364,7 @@ _JOB_COMMANDS: tuple[CommandSpec, ...] = (
         ),
         build=_build_start,
         mutating=True,
+        form=Form.START,
     ),
     CommandSpec(
         name="list",
@@ -717,6 +718,7 @@ _TEAM_COMMANDS: tuple[CommandSpec, ...] = (
         examples=("/finetune setup", "/finetune setup show", "/finetune setup remove"),
         build=lambda v: SetupRequest(action=_opt_str(v, "action")),
         mutating=True,
+        form=Form.SETUP,
     ),
     CommandSpec(
         name="access",

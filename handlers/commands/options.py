@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -68,6 +68,15 @@ class OptionSpec:
         return text if self.required else f"[{text}]"
 
 
+class Form(StrEnum):
+    """A form a chat platform shows instead of running a command; each adapter draws its own."""
+
+    START = "start"
+    """Training file, model and the free-text options, then a cost estimate to confirm."""
+    SETUP = "setup"
+    """The team's provider and key: private, so the key never goes in a command's text."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CommandSpec:
     name: str
@@ -80,6 +89,16 @@ class CommandSpec:
     mutating: bool = False
     long: bool = False
     """Long work (file reads, many provider calls): runs under the team's long-task limit."""
+    form: Form | None = None
+    """The form a bare command opens (and one lacking a required option, where the platform
+    lets options be left out); None: the command always runs."""
+
+    def form_for(self, given: Collection[str]) -> Form | None:
+        """The form to open for these option names, pre-filled with them; None: run it."""
+        if self.form is None:
+            return None
+        missing = any(o.required and o.name not in given for o in self.options)
+        return self.form if not given or missing else None
 
     @property
     def usage(self) -> str:
