@@ -60,8 +60,8 @@ USER 10001:10001
 # Fail the build, not the first start, if the entry point, a native dependency or the bundled
 # token encodings are broken; as the runtime user, so matplotlib's font cache is built for it.
 RUN finetune-bot --help > /dev/null \
-    && python -c "import asyncpg, bot.runtime; from bot.tokenizer import TiktokenTokenizer; \
-from bot.charts import MatplotlibChartRenderer; assert TiktokenTokenizer().preload(); \
+    && python -c "import asyncpg, bot.app.runtime; from bot.infra.tokenizer import TiktokenTokenizer; \
+from bot.infra.charts import MatplotlibChartRenderer; assert TiktokenTokenizer().preload(); \
 MatplotlibChartRenderer().render('build check', [])"
 
 EXPOSE 8080

@@ -19,14 +19,14 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from bot.clock import SystemClock
+from bot.app.wiring import ServiceOptions, build_core
 from bot.directory import SharedProviderDirectory
+from bot.infra.clock import SystemClock
 from bot.providers.sandbox import SandboxProvider, SandboxTiming
 from handlers.chat import ChatMessage, ChatResult
 from handlers.model import Actor, Platform
 from handlers.playground import PlaygroundSettings
 from handlers.replies import Tone
-from handlers.service import Service
 from storage.engine import create_engine, migrate
 from storage.store import SqlStore
 
@@ -87,14 +87,18 @@ async def run(tmp: Path, *, examples: int, concurrency: int, delay_s: float) -> 
     await migrate(engine)
     store = SqlStore(engine, clock=clock.now)
     provider = InFlight(clock, delay_s=delay_s)
-    service = Service(
+    service = build_core(
         store=store,
         watch_store=store,
         providers=SharedProviderDirectory(provider),
         clock=clock,
         charts=NoCharts(),
-        playground=PlaygroundSettings(concurrency=concurrency, max_examples=examples),
-    )
+        notifiers={},
+        owner="bench",
+        options=ServiceOptions(
+            playground=PlaygroundSettings(concurrency=concurrency, max_examples=examples)
+        ),
+    ).service
     who = Actor(platform=Platform.CONSOLE, workspace_id="bench", channel_id="c", user_id="u")
     train = dataset(tmp / "train.jsonl", examples)
     valid = dataset(tmp / "valid.jsonl", examples, offset=examples // 2)

@@ -39,8 +39,8 @@ from aiohttp import web
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the fake Slack Web API lives in the test helpers
 
-from bot.config import load_settings  # noqa: E402
-from bot.runtime import start_bot  # noqa: E402
+from bot.app.config import load_settings  # noqa: E402
+from bot.app.runtime import start_bot  # noqa: E402
 from handlers.model import Actor, Platform  # noqa: E402
 from handlers.replies import plain  # noqa: E402
 from handlers.requests import UploadRequest  # noqa: E402

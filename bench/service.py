@@ -15,12 +15,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from bot.clock import SystemClock
+from bot.app.wiring import build_core
 from bot.directory import SharedProviderDirectory
+from bot.infra.clock import SystemClock
 from bot.providers.sandbox import DEFAULT_TIMING, SandboxProvider
 from handlers.model import Actor, Job, JobSpec, Platform, Team
 from handlers.requests import InspectRequest, ListRequest
-from handlers.service import Service
 from storage.engine import create_engine, migrate
 from storage.store import SqlStore
 
@@ -43,13 +43,15 @@ async def main(quick: bool) -> None:
         await migrate(engine)
         store = SqlStore(engine, clock=clock.now)
         provider = SandboxProvider(clock, timing=DEFAULT_TIMING)
-        service = Service(
+        service = build_core(
             store=store,
             watch_store=store,
             providers=SharedProviderDirectory(provider),
             clock=clock,
             charts=NoCharts(),
-        )
+            notifiers={},
+            owner="bench",
+        ).service
         data = Path(tmp) / "train.jsonl"
         data.write_text(
             "\n".join(

@@ -26,8 +26,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the fake Slack Web API lives in the test helpers
 
-from bot.config import load_settings  # noqa: E402
-from bot.runtime import start_bot  # noqa: E402
+from bot.app.config import load_settings  # noqa: E402
+from bot.app.runtime import start_bot  # noqa: E402
 from tests.fakes.slack_api import FakeSlack  # noqa: E402
 from tests.fakes.slack_requests import SIGNING_SECRET  # noqa: E402
 

@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.tokenizer import ENCODING_SPECS, default_data_dir  # noqa: E402
+from bot.infra.tokenizer import ENCODING_SPECS, default_data_dir  # noqa: E402
 
 MODEL = "gpt-4o-mini-2024-07-18"
 _BLOB_URL = "https://openaipublic.blob.core.windows.net/encodings/{name}.tiktoken"

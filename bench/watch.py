@@ -30,8 +30,8 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from bot.app.wiring import build_core
 from bot.directory import SharedProviderDirectory
-from bot.dispatcher import Dispatcher
 from bot.providers.sandbox import SandboxProvider, SandboxTiming
 from handlers.model import ChannelAddress, Job, JobEvent, JobSpec, Platform, Team
 from handlers.replies import Reply
@@ -162,17 +162,20 @@ async def main(quick: bool, db: str) -> None:
         load_s = time.perf_counter() - loading
         notifier = Notifier(clock)
         directory = SharedProviderDirectory(provider)
-        watcher = Watcher(
+        core = build_core(
             store=store,
             watch_store=store,
             providers=directory,
             clock=clock,
             charts=NoCharts(),
+            notifiers={Platform.SLACK: notifier},
             owner="bench",
+            pace={Platform.SLACK: 0.0},
+            dispatch_batch=2000,
             # Every live job is due at every sweep (no jitter, no idle backoff), the setting
             # under which the latency target (one sweep interval plus a second) is defined;
             # FINETUNE_BOT_RUNNING_POLL_SECONDS and _QUEUED_POLL_SECONDS set it in a deployment.
-            settings=WatchSettings(
+            watch=WatchSettings(
                 claim_limit=100_000,
                 running_poll_seconds=SWEEP_SECONDS,
                 running_poll_max_seconds=SWEEP_SECONDS,
@@ -182,14 +185,7 @@ async def main(quick: bool, db: str) -> None:
                 jitter=0.0,
             ),
         )
-        dispatcher = Dispatcher(
-            watch_store=store,
-            notifiers={Platform.SLACK: notifier},
-            clock=clock,
-            owner="bench",
-            batch=2000,
-            pace={Platform.SLACK: 0.0},
-        )
+        watcher, dispatcher = core.watcher, core.dispatcher
         sweep_walls: list[float] = []
         requests: list[int] = []
         budgets: list[int] = []

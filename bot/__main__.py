@@ -1,4 +1,4 @@
-"""Composition root: the `finetune-bot` command line (run, console, demo, migrate)."""
+"""Command line: argparse for `finetune-bot`; each sub-command runs from bot/cli, app or chat."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
-from bot.config import Settings, load_settings
+from bot.app.config import Settings, load_settings
 from handlers.errors import ConfigError
 
 log = logging.getLogger("bot")
@@ -49,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="the bot's public base URL for HTTP mode (default: Socket Mode)",
     )
-    from bot.admin_cli import add_arguments
+    from bot.cli.admin import add_arguments
 
     add_arguments(commands)
     _add_validate(commands)
@@ -57,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _add_validate(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from bot.validate_cli import add_arguments
+    from bot.cli.validate import add_arguments
 
     add_arguments(
         commands.add_parser(
@@ -73,7 +73,7 @@ def _configure_logging(level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
         stream=sys.stderr,
     )
-    from bot import redact
+    from bot.infra import redact
 
     redact.install()
     if level != "DEBUG":
@@ -81,26 +81,8 @@ def _configure_logging(level: str) -> None:
         logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
-async def _migrate(settings: Settings) -> int:
-    from bot.startup import database_problem
-    from storage.engine import create_engine, migrate
-
-    engine = create_engine(settings.database_url)
-    try:
-        await migrate(engine)
-    except Exception as error:
-        problem = database_problem(settings.database_url, error)
-        if problem is None:
-            raise
-        raise ConfigError(problem) from None
-    finally:
-        await engine.dispose()
-    print("database is up to date")
-    return 0
-
-
 async def _run(settings: Settings) -> int:
-    from bot.runtime import serve
+    from bot.app.runtime import serve
 
     return await serve(settings)
 
@@ -111,42 +93,44 @@ def main(argv: list[str] | None = None) -> int:
         _parser().print_help()
         return 2
     if args.command == "manifest":
-        from bot.slack.manifest import manifest_yaml
+        from bot.chat.slack.manifest import manifest_yaml
 
         sys.stdout.write(manifest_yaml(http_url=args.http))
         return 0
     if args.command == "validate":
-        from bot.validate_cli import run_validate
+        from bot.cli.validate import run_validate
 
         return run_validate(args)
     try:
         settings = load_settings()
         if args.command == "demo":
-            from bot.console.demo import run_demo
+            from bot.chat.console.demo import run_demo
 
             _configure_logging("WARNING")
             return asyncio.run(run_demo(out_dir=args.out, write=_write))
         _configure_logging(settings.log_level)
         if args.command == "console":
-            from bot.console.app import run_console
+            from bot.chat.console.app import run_console
 
             return asyncio.run(run_console(settings, attachments_dir=args.out))
         if args.command == "migrate":
-            return asyncio.run(_migrate(settings))
+            from bot.cli.migrate import run_migrate
+
+            return asyncio.run(run_migrate(settings))
         if args.command == "keygen":
-            from bot.admin_cli import keygen
+            from bot.cli.admin import keygen
 
             return keygen()
         if args.command == "rotate-keys":
-            from bot.admin_cli import rotate_keys
+            from bot.cli.admin import rotate_keys
 
             return asyncio.run(rotate_keys(settings))
         if args.command == "audit":
-            from bot.admin_cli import export_audit
+            from bot.cli.admin import export_audit
 
             return asyncio.run(export_audit(settings, args.team, args.out))
         if args.command == "resync":
-            from bot.upkeep import run_resync
+            from bot.cli.resync import run_resync
 
             return asyncio.run(run_resync(settings))
         return asyncio.run(_run(settings))

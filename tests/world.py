@@ -13,8 +13,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bot.app.wiring import ServiceOptions, build_core
 from bot.directory import SharedProviderDirectory
-from bot.dispatcher import Dispatcher
+from bot.infra.dispatcher import Dispatcher
 from bot.providers.sandbox import SandboxProvider, SandboxTiming
 from handlers.errors import UsageError
 from handlers.model import Actor, ChannelAddress, MetricPoint, Platform, Role
@@ -192,35 +193,25 @@ async def world(
             jitter=0.0,
             metric_interval_seconds=0,
         )
+        core = build_core(
+            store=store,
+            watch_store=store,
+            providers=directory,
+            clock=clock,
+            charts=charts,
+            notifiers={Platform.SLACK: notifier},
+            owner="w1",
+            options=ServiceOptions(default_role=default_role, **service_options),
+            watch=settings,
+            pace={Platform.SLACK: 0.0},
+        )
         yield World(
             clock=clock,
             store=store,
             provider=provider,
             charts=charts,
-            service=Service(
-                store=store,
-                watch_store=store,
-                providers=directory,
-                clock=clock,
-                charts=charts,
-                default_role=default_role,
-                **service_options,
-            ),
-            watcher=Watcher(
-                store=store,
-                watch_store=store,
-                providers=directory,
-                clock=clock,
-                charts=charts,
-                owner="w1",
-                settings=settings,
-            ),
-            dispatcher=Dispatcher(
-                watch_store=store,
-                notifiers={Platform.SLACK: notifier},
-                clock=clock,
-                owner="d1",
-                pace={Platform.SLACK: 0.0},
-            ),
+            service=core.service,
+            watcher=core.watcher,
+            dispatcher=core.dispatcher,
             notifier=notifier,
         )

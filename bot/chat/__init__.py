@@ -1,1 +1,1 @@
-"""Bot layer: the chat seam: the adapter protocol every platform meets and their registry."""
+"""Chat adapters: the protocol every platform meets (base) and one sub-package per platform."""

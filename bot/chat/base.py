@@ -1,4 +1,4 @@
-"""Bot layer: what every chat adapter is and may use; it names no implementation."""
+"""Chat adapters: what every chat adapter is and may use; it names no implementation."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Protocol
 
 from aiohttp import web
 
-from bot.config import Settings
+from bot.app.config import Settings
 from bot.metrics import Metrics
 from handlers.model import Platform
 from handlers.ports import Clock, Notifier, Store, WatchStore

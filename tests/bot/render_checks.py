@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 
-from bot.discord.render import render
-from bot.slack.blocks import MAX_FIELDS, fallback_text, reply_blocks, table_chunks
+from bot.chat.discord.render import render
+from bot.chat.slack.blocks import MAX_FIELDS, fallback_text, reply_blocks, table_chunks
 from handlers.replies import Reply, UserRef, refs_of
 from tests.bot.markup import (
     assert_discord_inert,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from bot.admin_cli import export_audit
-from bot.config import load_settings
+from bot.app.config import load_settings
+from bot.cli.admin import export_audit
 from handlers.model import AuditEntry
 from tests.dbutil import open_store
 from tests.fakes.clock import T0

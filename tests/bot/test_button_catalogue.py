@@ -11,9 +11,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.config import load_settings
-from bot.runtime import start_bot
-from bot.slack.blocks import reply_blocks
+from bot.app.config import load_settings
+from bot.app.runtime import start_bot
+from bot.chat.slack.blocks import reply_blocks
 from handlers.actions import ACTIONS, UNSUPPORTED, Audience
 from handlers.model import ChannelAddress, Platform
 from handlers.playground import DRAFT_PREFIX

@@ -1,4 +1,4 @@
-"""Tests for bot/charts.py: valid PNGs of the expected size for any metrics, quietly."""
+"""Tests for bot/infra/charts.py: valid PNGs of the expected size for any metrics, quietly."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.charts import HEIGHT_PX, WIDTH_PX, MatplotlibChartRenderer
+from bot.infra.charts import HEIGHT_PX, WIDTH_PX, MatplotlibChartRenderer
 from handlers.model import MetricPoint
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -125,7 +125,7 @@ def test_import_and_render_are_quiet_with_an_unwritable_home(tmp_path: Path) -> 
     env["TMPDIR"] = str(tmp_path)
     env["PYTHONPATH"] = str(REPO)
     script = (
-        "from bot.charts import MatplotlibChartRenderer\n"
+        "from bot.infra.charts import MatplotlibChartRenderer\n"
         "from handlers.model import MetricPoint\n"
         "png = MatplotlibChartRenderer().render('t', [MetricPoint(step=1, train_loss=1.0)])\n"
         "assert png.startswith(b'\\x89PNG')\n"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from bot.chat.registry import CHAT_PLATFORMS, configured, nothing_configured
-from bot.config import ProviderKind, Settings
+from bot.app.config import ProviderKind, Settings
+from bot.app.platforms import CHAT_PLATFORMS, configured, nothing_configured
 from handlers.model import Platform
 
 ROOT = Path(__file__).resolve().parents[2]

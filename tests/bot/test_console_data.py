@@ -1,4 +1,4 @@
-"""Tests for the bundled demo datasets in bot/console/data: valid chat-format JSONL."""
+"""Tests for the bundled demo datasets in bot/chat/console/data: valid chat-format JSONL."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ ROLES = {"system", "user", "assistant"}
 
 
 def load(name: str) -> list[dict[str, object]]:
-    text = resources.files("bot.console").joinpath("data", name).read_text(encoding="utf-8")
+    text = resources.files("bot.chat.console").joinpath("data", name).read_text(encoding="utf-8")
     lines = text.splitlines()
     assert all(line.strip() for line in lines), "no blank lines"
     examples = [json.loads(line) for line in lines]

@@ -14,8 +14,8 @@ import pytest
 import tiktoken
 import tiktoken.load
 
-from bot.tokenizer import ENCODING_SPECS, TiktokenTokenizer, default_data_dir
-from bot.validation import split_ranges, validate_parallel
+from bot.infra.parallel_validation import split_ranges, validate_parallel
+from bot.infra.tokenizer import ENCODING_SPECS, TiktokenTokenizer, default_data_dir
 from handlers.datasets import DatasetReport, validate_file
 
 _BLOB_URL = "https://openaipublic.blob.core.windows.net/encodings/{name}.tiktoken"
@@ -158,7 +158,7 @@ def test_parallel_ranges_give_the_same_report_as_one_pass(tmp_path: Path) -> Non
 
 
 def _parallel(path: Path, tokenizer: TiktokenTokenizer, seen: list[int]) -> DatasetReport:
-    import bot.validation as validation
+    import bot.infra.parallel_validation as validation
 
     old = validation.PARALLEL_MIN_BYTES
     validation.PARALLEL_MIN_BYTES = 0

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.config import load_settings
+from bot.app.config import load_settings
 from bot.directory import TeamProviderBuilder, check_endpoint
 from bot.providers.endpoint_policy import (
     EndpointPolicy,

@@ -12,7 +12,7 @@ from datetime import timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.console.render import render_table, render_text
+from bot.chat.console.render import render_table, render_text
 from handlers.cards import completion_notice, event_update, job_card
 from handlers.chat import ChatMessage
 from handlers.compare import Answer, CompareRun, results_csv

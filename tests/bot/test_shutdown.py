@@ -15,7 +15,7 @@ ROOT = str(Path(__file__).resolve().parents[2])
 # A process whose stop hangs forever once asked to stop (as discord.py's first connect did).
 SCRIPT = """
 import asyncio, sys
-from bot.shutdown import Stopper
+from bot.app.shutdown import Stopper
 
 async def main():
     stopper = Stopper(deadline_seconds=float(sys.argv[1]))

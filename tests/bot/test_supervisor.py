@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from bot.app.config import ProviderKind, Settings
+from bot.app.supervisor import Supervisor
 from bot.chat.base import AdapterContext
-from bot.config import ProviderKind, Settings
+from bot.chat.slack.adapter import SlackAdapter
 from bot.metrics import Metrics
-from bot.slack.adapter import SlackAdapter
-from bot.supervisor import Supervisor
 from storage.store import SqlStore
 from tests.fakes.slack_api import FakeSlack
 from tests.world import world

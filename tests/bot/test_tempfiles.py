@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from bot import tempfiles
-from bot.slack.files import SharedFile, download
+from bot.chat import tempfiles
+from bot.chat.slack.files import SharedFile, download
 from handlers.errors import ConfigError
 from tests.fakes.slack_api import FakeSlack
 

@@ -1,4 +1,4 @@
-"""Tests for bot/tokenizer.py: token for token equal to tiktoken's own encodings, fully offline."""
+"""Tests for bot/infra/tokenizer.py: token for token equal to tiktoken's encodings, offline."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import tiktoken.load
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.tokenizer import (
+from bot.infra.tokenizer import (
     CL100K_BASE,
     ENCODING_SPECS,
     O200K_BASE,
@@ -219,13 +219,13 @@ def test_missing_data_dir_degrades_to_a_labelled_estimate(
     tokenizer = TiktokenTokenizer(data_dir=tmp_path / "missing")
     assert not tokenizer.exact
     text = "héllo wörld, 😀"
-    with caplog.at_level(logging.WARNING, logger="bot.tokenizer"):
+    with caplog.at_level(logging.WARNING, logger="bot.infra.tokenizer"):
         counts = [tokenizer.count(text, model="gpt-4o") for _ in range(3)]
         tokenizer.count(text, model="gpt-4")
     assert counts == [math.ceil(len(text.encode()) / 4)] * 3
     assert not tokenizer.exact
     assert not tokenizer.preload()
-    warnings = [r for r in caplog.records if r.name == "bot.tokenizer"]
+    warnings = [r for r in caplog.records if r.name == "bot.infra.tokenizer"]
     assert len(warnings) == 2  # once per encoding, never per call
     assert all("estimate" in r.getMessage() for r in warnings)
 

@@ -6,10 +6,12 @@ from contextlib import AsyncExitStack
 from datetime import timedelta
 from pathlib import Path
 
-from bot import upkeep
-from bot.config import ProviderKind, Settings
+from bot.app.config import ProviderKind, Settings
+from bot.app.runtime import Runtime, build_runtime, webhook_waker
+from bot.cli.resync import run_resync
+from bot.infra.housekeeping import Purged
+from bot.infra.watch_metrics import record_dispatch
 from bot.providers.sandbox import SandboxProvider
-from bot.runtime import Runtime, build_runtime
 from handlers.model import Platform, Role
 from handlers.parse import parse
 from handlers.replies import plain
@@ -64,7 +66,7 @@ async def test_metrics_show_watched_jobs_and_notification_latency(tmp_path: Path
         await runtime.watcher.sweep()
         clock.advance(30)  # the card waited 30 s in the outbox
         stats = await runtime.dispatcher.tick()
-        upkeep.record_dispatch(runtime.metrics, stats)
+        record_dispatch(runtime.metrics, stats)
         assert stats.latencies
         assert set(stats.latencies) == {30.0}
         text = await runtime.metrics.render()
@@ -85,9 +87,9 @@ async def test_housekeeping_deletes_old_finished_rows(tmp_path: Path) -> None:
                 pass
         assert notifier.posts
         assert await runtime.store.webhook_seen("wh_1", clock.now())
-        assert await upkeep.housekeeping(runtime) == upkeep.Purged(outbox=0, webhook_inbox=0)
+        assert await runtime.housekeeping() == Purged(outbox=0, webhook_inbox=0)
         clock.advance(timedelta(days=8).total_seconds())
-        purged = await upkeep.housekeeping(runtime)
+        purged = await runtime.housekeeping()
         assert purged.outbox > 0
         assert purged.webhook_inbox == 1
         assert await runtime.store.outbox_stats(now=clock.now()) == (0, 0.0)
@@ -105,11 +107,11 @@ async def test_resync_command_recovers_a_lost_database(tmp_path: Path) -> None:
         job_id = await _start_job(runtime, tmp_path)
     (tmp_path / "bot.db").unlink()  # the database is lost; the provider still has the job
     lines: list[str] = []
-    assert await upkeep.run_resync(_settings(tmp_path), write=lines.append) == 0
+    assert await run_resync(_settings(tmp_path), write=lines.append) == 0
     assert lines[0].startswith("resync: scanned 1 tagged job(s): 0 already known, 1 recovered")
     assert lines[1] == f"  watching again: {job_id}"
     lines.clear()
-    assert await upkeep.run_resync(_settings(tmp_path), write=lines.append) == 0
+    assert await run_resync(_settings(tmp_path), write=lines.append) == 0
     assert "1 already known, 0 recovered" in lines[0]
     assert provider.calls["list_jobs"] == 0  # the command used its own provider instance
 
@@ -120,7 +122,7 @@ async def test_webhook_wake_runs_one_sweep_and_dispatch(tmp_path: Path) -> None:
         runtime = await _runtime(stack, tmp_path, clock, notifier)
         job_id = await _start_job(runtime, tmp_path)
         clock.advance(15)
-        waker = upkeep.Waker(runtime)
+        waker = webhook_waker(runtime)
         waker()
         waker()  # asked again before the round began: that round serves both
         await waker.wait()

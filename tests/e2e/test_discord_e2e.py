@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bot.dispatcher import Dispatcher
+from bot.infra.dispatcher import Dispatcher
 from tests.bot.discord.harness import discord_dispatcher, running_adapter
 from tests.fakes.discord_api import EPHEMERAL, GUILD_A, GUILD_B, Attachment, FakeDiscord
 from tests.world import World, chat_example, world

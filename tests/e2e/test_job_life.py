@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.app.wiring import build_core
 from bot.directory import SharedProviderDirectory
-from bot.dispatcher import Dispatcher
 from handlers.model import Platform
 from handlers.replies import plain
-from handlers.watch import Watcher, WatchSettings
+from handlers.watch import WatchSettings
 from tests.dbutil import open_store
 from tests.world import FakeCharts, RecordingNotifier, World, actor, world, write_dataset
 
@@ -64,22 +64,18 @@ async def test_two_replicas_share_jobs_without_duplicates(db_url: str, tmp_path:
                 metric_interval_seconds=0,
             )
             notifier2 = RecordingNotifier()
-            watcher2 = Watcher(
+            core2 = build_core(
                 store=store2,
                 watch_store=store2,
                 providers=directory,
                 clock=w.clock,
                 charts=FakeCharts(),
-                owner="w2",
-                settings=settings,
-            )
-            dispatcher2 = Dispatcher(
-                watch_store=store2,
                 notifiers={Platform.SLACK: notifier2},
-                clock=w.clock,
-                owner="d2",
+                owner="w2",
+                watch=settings,
                 pace={Platform.SLACK: 0.0},
             )
+            watcher2, dispatcher2 = core2.watcher, core2.dispatcher
             for _ in range(80):
                 w.clock.advance(5)
                 await asyncio.gather(w.watcher.sweep(), watcher2.sweep())

@@ -61,7 +61,7 @@ def test_every_mypy_caller_checks_the_tests_too() -> None:
 
 
 def test_every_setting_is_documented() -> None:
-    from bot.config import Settings, env_name
+    from bot.app.config import Settings, env_name
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for field in Settings.model_fields:

@@ -15,8 +15,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.config import load_settings
-from bot.runtime import RunningBot, start_bot
+from bot.app.config import load_settings
+from bot.app.runtime import RunningBot, start_bot
 from handlers.governance import SETUP_REFUSED
 from storage import crypto
 from tests.fakes.openai_server import FakeOpenAI

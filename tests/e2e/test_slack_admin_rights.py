@@ -11,8 +11,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.config import load_settings
-from bot.runtime import RunningBot, start_bot
+from bot.app.config import load_settings
+from bot.app.runtime import RunningBot, start_bot
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_requests import SIGNING_SECRET, command_body, event_body, signed_headers
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.clock import SystemClock
-from bot.config import load_settings
+from bot.app.config import load_settings
+from bot.app.runtime import start_bot
+from bot.infra.clock import SystemClock
 from bot.providers.sandbox import FAST_TIMING
-from bot.runtime import start_bot
 from tests.fakes.gated_provider import GatedProvider
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_requests import SIGNING_SECRET, command_body, signed_headers

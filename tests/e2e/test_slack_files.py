@@ -16,11 +16,11 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot import tempfiles
-from bot.clock import SystemClock
-from bot.config import load_settings
+from bot.app.config import load_settings
+from bot.app.runtime import RunningBot, start_bot
+from bot.chat import tempfiles
+from bot.infra.clock import SystemClock
 from bot.providers.sandbox import SandboxProvider
-from bot.runtime import RunningBot, start_bot
 from handlers.model import ProviderFile
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_requests import (

@@ -19,8 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.config import load_settings
-from bot.runtime import start_bot
+from bot.app.config import load_settings
+from bot.app.runtime import start_bot
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_requests import SIGNING_SECRET, command_body
 

@@ -13,10 +13,10 @@ import aiohttp
 import pytest
 from sqlalchemy import text
 
-from bot.config import load_settings
-from bot.runtime import RunningBot, start_bot
-from bot.slack.adapter import SlackAdapter
-from bot.slack.oauth import NotInstalledError
+from bot.app.config import load_settings
+from bot.app.runtime import RunningBot, start_bot
+from bot.chat.slack.adapter import SlackAdapter
+from bot.chat.slack.oauth import NotInstalledError
 from storage.engine import create_engine, migrate
 from tests.dbutil import clear_tables
 from tests.fakes.slack_api import FakeSlack

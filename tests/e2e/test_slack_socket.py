@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import load_settings
-from bot.runtime import RunningBot, start_bot
+from bot.app.config import load_settings
+from bot.app.runtime import RunningBot, start_bot
 from tests.fakes.slack_api import FakeSlack
 
 pytestmark = pytest.mark.e2e

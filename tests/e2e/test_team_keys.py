@@ -11,8 +11,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.config import load_settings
-from bot.runtime import start_bot
+from bot.app.config import load_settings
+from bot.app.runtime import start_bot
 from handlers.errors import ConfigError
 from handlers.governance import SETUP_REFUSED
 from storage import crypto

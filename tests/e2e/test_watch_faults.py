@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.app.wiring import build_core
 from bot.directory import SharedProviderDirectory
-from bot.dispatcher import Dispatcher
 from bot.providers.openai import OpenAIProvider
 from handlers.model import Job, Platform, Team
-from handlers.watch import Watcher, WatchSettings
+from handlers.watch import WatchSettings
 from tests.dbutil import open_store
 from tests.fakes.clock import ManualClock
 from tests.fakes.openai_server import FakeOpenAI, Fault, Route
@@ -42,29 +42,25 @@ async def test_faults_back_off_then_catch_up(tmp_path: Path) -> None:
                 next_poll_at=clock.now(),
             )
             ids.append(raw["id"])
-        watcher = Watcher(
+        notifier = RecordingNotifier()
+        core = build_core(
             store=store,
             watch_store=store,
             providers=directory,
             clock=clock,
             charts=FakeCharts(),
+            notifiers={Platform.SLACK: notifier},
             owner="w1",
-            settings=WatchSettings(
+            watch=WatchSettings(
                 running_poll_seconds=5,
                 running_poll_max_seconds=5,
                 error_backoff_seconds=5,
                 rate_limit_backoff_seconds=10,
                 jitter=0.0,
             ),
-        )
-        notifier = RecordingNotifier()
-        dispatcher = Dispatcher(
-            watch_store=store,
-            notifiers={Platform.SLACK: notifier},
-            clock=clock,
-            owner="d1",
             pace={Platform.SLACK: 0.0},
         )
+        watcher, dispatcher = core.watcher, core.dispatcher
         errors: Counter[str] = Counter()
 
         async def sweep(seconds: float = 5) -> None:

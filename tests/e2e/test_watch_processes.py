@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.clock import SystemClock
 from bot.directory import SharedProviderDirectory
+from bot.infra.clock import SystemClock
 from bot.providers.sandbox import SandboxProvider, SandboxTiming
 from handlers.model import Actor, Platform
 from handlers.parse import parse

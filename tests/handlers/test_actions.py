@@ -76,7 +76,7 @@ def _string_collections(folder: str) -> list[tuple[str, set[object]]]:
     return found
 
 
-@pytest.mark.parametrize("folder", ["bot/slack", "bot/discord", "bot/console"])
+@pytest.mark.parametrize("folder", ["bot/chat/slack", "bot/chat/discord", "bot/chat/console"])
 def test_no_adapter_keeps_its_own_list_of_button_actions(folder: str) -> None:
     # A collection of action names and nothing else is a copy of the vocabulary (a list of
     # commands that happens to hold two actions, like Discord's team commands, is not).

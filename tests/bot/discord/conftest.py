@@ -1,3 +1,3 @@
-"""Fixtures for the Discord adapter tests: importing bot.discord first silences audioop."""
+"""Fixtures for the Discord adapter tests: importing bot.chat.discord first silences audioop."""
 
-import bot.discord  # noqa: F401  # before any bare `import discord` in the test modules
+import bot.chat.discord  # noqa: F401  # before any bare `import discord` in the test modules

@@ -10,10 +10,10 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from bot.app.config import Settings
 from bot.chat.base import AdapterContext
-from bot.config import Settings
-from bot.discord.adapter import DiscordAdapter
-from bot.dispatcher import Dispatcher
+from bot.chat.discord.adapter import DiscordAdapter
+from bot.infra.dispatcher import Dispatcher
 from bot.metrics import Metrics
 from handlers.model import Platform
 from storage.store import SqlStore

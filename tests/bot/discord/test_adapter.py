@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from bot import tempfiles
-from bot.discord.adapter import DiscordAdapter, parse_guild_ids
+from bot.chat import tempfiles
+from bot.chat.discord.adapter import DiscordAdapter, parse_guild_ids
 from handlers.errors import ConfigError
 from handlers.model import ChannelAddress, Platform
 from handlers.requests import SPECS

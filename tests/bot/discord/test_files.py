@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bot import tempfiles
+from bot.chat import tempfiles
 from handlers.model import Role
 from tests.bot.discord.harness import running_adapter
 from tests.fakes.discord_api import EPHEMERAL, GUILD_A, MEMBER_PERMS, Attachment, FakeDiscord

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import discord
 
-from bot.discord.buttons import JobButton, custom_id
-from bot.discord.render import (
+from bot.chat.discord.buttons import JobButton, custom_id
+from bot.chat.discord.render import (
     DESCRIPTION_MAX,
     EMBED_TOTAL_MAX,
     STATUS_COLOURS,

@@ -7,9 +7,9 @@ import sys
 
 import yaml
 
-from bot.slack.blocks import escape, reply_blocks
-from bot.slack.manifest import manifest
-from bot.slack.modal import read_submission, start_view
+from bot.chat.slack.blocks import escape, reply_blocks
+from bot.chat.slack.manifest import manifest
+from bot.chat.slack.modal import read_submission, start_view
 from handlers.cards import job_buttons
 from handlers.replies import Field, Reply, Table, Tone, UserRef, rich
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.slack.app import request_identity
+from bot.chat.slack.app import request_identity
 
 ids = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789.-", min_size=1, max_size=24)
 kinds = st.sampled_from(["event_id", "trigger_id", "signature"])

@@ -1,0 +1,1 @@
+"""Application: settings, the platform registry, wiring, start-up and the stop order."""

@@ -1,0 +1,430 @@
+"""Application: builds every piece from Settings and owns the start and stop order."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import os
+import socket
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, replace
+from datetime import timedelta
+
+from aiohttp import web
+from sqlalchemy import text
+
+from bot.app.config import ProviderKind, Settings, check_provider
+from bot.app.platforms import build_adapters, configured, nothing_configured
+from bot.app.shutdown import STEP_SECONDS, Stopper, bounded
+from bot.app.startup import database_problem
+from bot.app.supervisor import Supervisor
+from bot.app.wiring import ServiceOptions, build_core
+from bot.chat import tempfiles
+from bot.chat.base import AdapterContext, ChatAdapter
+from bot.directory import (
+    OpenAIKeyChecker,
+    SandboxKeyChecker,
+    TeamProviderBuilder,
+    TeamProviderDirectory,
+)
+from bot.infra import netlog, redact
+from bot.infra.charts import MatplotlibChartRenderer
+from bot.infra.clock import SystemClock
+from bot.infra.dispatcher import Dispatcher
+from bot.infra.housekeeping import Purged, purge
+from bot.infra.recovery import Resyncer
+from bot.infra.scheduler import Ticker
+from bot.infra.tokenizer import TiktokenTokenizer
+from bot.infra.waker import Waker
+from bot.infra.watch_metrics import collect_watched, record_dispatch, record_sweep
+from bot.infra.web import ReadinessCheck, WebServer, build_web_app
+from bot.metrics import Metrics
+from bot.providers.endpoint_policy import EndpointPolicy
+from bot.providers.openai import OpenAIProvider
+from bot.providers.sandbox import DEFAULT_TIMING, SandboxProvider, SandboxTiming
+from bot.webhooks import openai_webhook_routes
+from handlers.errors import ConfigError
+from handlers.fairness import LongWork
+from handlers.model import Platform
+from handlers.playground import PlaygroundSettings
+from handlers.ports import Clock, KeyChecker, Notifier, Provider
+from handlers.pricing import load_price_table
+from handlers.service import Service
+from handlers.watch import SweepStats, Watcher, WatchSettings
+from storage import crypto
+from storage.engine import create_engine, migrate
+from storage.store import SqlStore
+
+log = logging.getLogger(__name__)
+
+FIRST_ATTEMPT_SECONDS = 10.0
+"""How long start-up waits for each platform's first connection try before going on."""
+
+
+def instance_name() -> str:
+    """A stable-enough name for this process, used as the lease owner."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def build_provider(
+    settings: Settings, clock: Clock, *, timing: SandboxTiming | None = None
+) -> Provider:
+    check_provider(settings)
+    match settings.provider:
+        case ProviderKind.SANDBOX:
+            return SandboxProvider(
+                clock,
+                state_path=settings.sandbox_state,
+                timing=timing or scaled_timing(DEFAULT_TIMING, settings.sandbox_speed),
+            )
+        case ProviderKind.AZURE:
+            assert settings.azure_openai_endpoint is not None
+            assert settings.azure_openai_api_key is not None
+            return OpenAIProvider.azure(
+                endpoint=settings.azure_openai_endpoint,
+                api_key=settings.azure_openai_api_key.get_secret_value(),
+                api_version=settings.openai_api_version,
+            )
+        case ProviderKind.OPENAI:
+            assert settings.openai_api_key is not None
+            return OpenAIProvider.openai(
+                api_key=settings.openai_api_key.get_secret_value(),
+                base_url=settings.openai_base_url,
+            )
+    raise ConfigError(f"FINETUNE_BOT_PROVIDER {settings.provider} is not supported.")
+
+
+async def use_encryption_keys(settings: Settings, store: SqlStore) -> None:
+    """Configure the key ring; refuse to start when team keys are stored but cannot be read."""
+    secret = settings.encryption_keys
+    ring = crypto.use_keys(crypto.parse_keys(secret.get_secret_value() if secret else None))
+    if ring is None:
+        stored = await store.count_credentials()
+        if stored:
+            raise ConfigError(
+                f"{stored} team key(s) are stored but FINETUNE_BOT_ENCRYPTION_KEYS is not set: "
+                "export FINETUNE_BOT_ENCRYPTION_KEYS with the key(s) they were encrypted with."
+            )
+
+
+def scaled_timing(timing: SandboxTiming, speed: float) -> SandboxTiming:
+    """The sandbox's phases `speed` times faster (FINETUNE_BOT_SANDBOX_SPEED)."""
+    return replace(
+        timing,
+        validating_s=timing.validating_s / speed,
+        queued_s=timing.queued_s / speed,
+        step_s=timing.step_s / speed,
+    )
+
+
+@dataclass(slots=True)
+class Runtime:
+    """Everything one bot process runs, built in order inside one AsyncExitStack."""
+
+    settings: Settings
+    store: SqlStore
+    provider: Provider
+    service: Service
+    watcher: Watcher
+    dispatcher: Dispatcher
+    ticker: Ticker
+    metrics: Metrics
+    clock: Clock
+    owner: str
+    directory: TeamProviderDirectory | None = None
+    """Which account serves each team (resync scans every team's own one)."""
+
+    @property
+    def resyncer(self) -> Resyncer:
+        return Resyncer(
+            store=self.store,
+            clock=self.clock,
+            metrics=self.metrics,
+            provider=self.provider,
+            directory=self.directory,
+        )
+
+    async def housekeeping(self) -> Purged:
+        """One housekeeping tick: purge old rows, then settle starts left open."""
+        purged = await purge(
+            store=self.store,
+            clock=self.clock,
+            metrics=self.metrics,
+            outbox_retention_days=self.settings.outbox_retention_days,
+        )
+        await self.resyncer.settle_intents()
+        return purged
+
+
+def webhook_waker(runtime: Runtime) -> Waker:
+    """A webhook's wake-up over this runtime's watcher and dispatcher."""
+    return Waker(
+        watcher=runtime.watcher,
+        dispatcher=runtime.dispatcher,
+        clock=runtime.clock,
+        metrics=runtime.metrics,
+    )
+
+
+def webhook_routes(runtime: Runtime, *, wake: Waker | None = None) -> Sequence[web.RouteDef]:
+    """The OpenAI webhook route when OPENAI_WEBHOOK_SECRET is set; none otherwise."""
+    secret = runtime.settings.openai_webhook_secret
+    return openai_webhook_routes(
+        secret=None if secret is None else secret.get_secret_value(),
+        store=runtime.store,
+        clock=runtime.clock,
+        metrics=runtime.metrics,
+        wake=wake,
+    )
+
+
+async def build_runtime(
+    settings: Settings,
+    stack: AsyncExitStack,
+    *,
+    notifiers: Mapping[Platform, Notifier],
+    clock: Clock | None = None,
+    provider: Provider | None = None,
+    watch_settings: WatchSettings | None = None,
+    pace: Mapping[Platform, float] | None = None,
+    owner: str | None = None,
+) -> Runtime:
+    """Store, provider, service, watcher and dispatcher; the caller starts web and ticks."""
+    clock = clock or SystemClock()
+    owner = owner or instance_name()
+    try:
+        engine = create_engine(settings.database_url)
+    except OSError as error:  # the SQLite file's directory cannot be made
+        raise ConfigError(
+            f"DATABASE_URL: cannot create the SQLite database's directory ({error.strerror}); "
+            "check the path and its permissions"
+        ) from None
+    stack.push_async_callback(bounded("the database", engine.dispose))
+    try:
+        await migrate(engine)
+    except Exception as error:
+        problem = database_problem(settings.database_url, error)
+        if problem is None:
+            raise
+        raise ConfigError(problem) from None
+    store = SqlStore(engine, clock=clock.now)
+    await use_encryption_keys(settings, store)
+    if provider is None:
+        provider = build_provider(settings, clock)
+        close = getattr(provider, "aclose", None)
+        if close is not None:
+            stack.push_async_callback(close)
+    endpoints = EndpointPolicy(allowlist=settings.endpoint_allowlist)
+    directory = TeamProviderDirectory(
+        store=store,
+        fallback=provider,
+        keep_fallback=provider.is_simulation,
+        factory=TeamProviderBuilder(endpoints),
+    )
+    stack.push_async_callback(directory.aclose)
+    keys: KeyChecker = (
+        SandboxKeyChecker(endpoints) if provider.is_simulation else OpenAIKeyChecker(endpoints)
+    )
+    charts = MatplotlibChartRenderer()
+    scratch = tempfiles.private_dir()
+    await asyncio.to_thread(tempfiles.sweep, scratch)  # what a SIGKILL left: a team's data
+    cpu = ThreadPoolExecutor(
+        max_workers=settings.validation_threads, thread_name_prefix="ftbot-validate"
+    )
+    stack.callback(cpu.shutdown, wait=False, cancel_futures=True)
+    watch = watch_settings or WatchSettings(
+        running_poll_seconds=settings.running_poll_seconds,
+        slow_poll_seconds=settings.queued_poll_seconds,
+        metric_interval_seconds=settings.metric_interval_seconds,
+        lease_seconds=settings.lease_seconds,
+    )
+    core = build_core(
+        store=store,
+        watch_store=store,
+        providers=directory,
+        clock=clock,
+        charts=charts,
+        notifiers=notifiers,
+        owner=owner,
+        options=ServiceOptions(
+            tokenizer=TiktokenTokenizer(),
+            prices=load_price_table(settings.prices_file),
+            keys=keys,
+            default_role=settings.default_role,
+            approval_ttl=timedelta(hours=settings.approval_ttl_hours),
+            credentials_changed=directory.forget,
+            playground=PlaygroundSettings(
+                concurrency=settings.compare_concurrency,
+                max_examples=settings.compare_max_examples,
+                scratch_dir=scratch,
+            ),
+            long_work=LongWork(per_team=settings.team_long_tasks, total=settings.long_tasks),
+            cpu=cpu,
+        ),
+        watch=watch,
+        pace=pace,
+        lease_seconds=settings.lease_seconds,
+    )
+    metrics = Metrics()
+    collect_watched(store, metrics)
+
+    async def collect() -> None:
+        depth, age = await store.outbox_stats(now=clock.now())
+        metrics.set("outbox_depth", depth)
+        metrics.set("outbox_oldest_age_seconds", age)
+
+    metrics.collect_with(collect)
+    # Ticks get most of one stop step to finish; the step's own limit is the backstop.
+    ticker = Ticker(grace_seconds=STEP_SECONDS - 1)
+    stack.push_async_callback(bounded("the ticks", ticker.stop))
+    return Runtime(
+        settings=settings,
+        store=store,
+        provider=provider,
+        service=core.service,
+        watcher=core.watcher,
+        dispatcher=core.dispatcher,
+        ticker=ticker,
+        metrics=metrics,
+        clock=clock,
+        owner=owner,
+        directory=directory,
+    )
+
+
+def schedule_ticks(runtime: Runtime) -> None:
+    """Sweep and dispatch ticks on the running loop, feeding /metrics as they go."""
+    settings = runtime.settings
+    metrics = runtime.metrics
+
+    async def sweep() -> SweepStats:
+        started = runtime.clock.now()
+        stats = await runtime.watcher.sweep()
+        elapsed = (runtime.clock.now() - started) / timedelta(seconds=1)
+        record_sweep(metrics, stats, elapsed)
+        return stats
+
+    async def dispatch() -> None:
+        record_dispatch(metrics, await runtime.dispatcher.tick())
+
+    runtime.ticker.every(settings.sweep_seconds, "sweep", sweep)
+    runtime.ticker.every(settings.dispatch_seconds, "dispatch", dispatch)
+    runtime.ticker.every(settings.housekeeping_seconds, "housekeeping", runtime.housekeeping)
+    runtime.ticker.start()
+
+
+@dataclass(slots=True)
+class RunningBot:
+    runtime: Runtime
+    web: WebServer
+    adapters: list[ChatAdapter]
+    supervisors: list[Supervisor]
+
+
+async def start_bot(
+    settings: Settings,
+    stack: AsyncExitStack,
+    *,
+    clock: Clock | None = None,
+    provider: Provider | None = None,
+) -> RunningBot:
+    """Store, provider, core, web server, configured adapters and ticks, stopped by `stack`."""
+    redact.install()
+    netlog.install()
+    check_provider(settings)
+    if not configured(settings):
+        raise ConfigError(nothing_configured())
+    notifiers: dict[Platform, Notifier] = {}
+    runtime = await build_runtime(
+        settings, stack, notifiers=notifiers, clock=clock, provider=provider
+    )
+    context = AdapterContext(
+        service=runtime.service,
+        store=runtime.store,
+        watch_store=runtime.store,
+        clock=runtime.clock,
+        settings=settings,
+        metrics=runtime.metrics,
+        database_engine=runtime.store.engine,
+    )
+    adapters = build_adapters(settings, context)
+    for adapter in adapters:
+        notifiers[adapter.platform] = adapter.notifier
+    supervisors = [Supervisor(adapter) for adapter in adapters]
+    routes = [route for adapter in adapters for route in adapter.web_routes()]
+    routes += webhook_routes(runtime, wake=webhook_waker(runtime))
+    await runtime.resyncer.at_start()
+    server = await run_web(runtime, stack, routes=routes, supervisors=supervisors)
+    for supervisor in supervisors:
+        stack.push_async_callback(bounded(f"the {supervisor.name} adapter", supervisor.stop))
+    schedule_ticks(runtime)
+    # Unwound first: ticks stop (and finish) before the adapters they post through close.
+    stack.push_async_callback(bounded("the ticks", runtime.ticker.stop))
+    # Platforms connect in the background, after the watcher is up: one that is down or
+    # refuses its token is retried without holding up the watcher or the other platform.
+    # The first try gets a moment, so a reachable platform is connected when this returns.
+    for supervisor in supervisors:
+        supervisor.start()
+    await asyncio.gather(*(s.first_attempt(within=FIRST_ATTEMPT_SECONDS) for s in supervisors))
+    log.info("bot started", extra={"adapters": [a.platform.value for a in adapters]})
+    return RunningBot(runtime=runtime, web=server, adapters=adapters, supervisors=supervisors)
+
+
+async def serve(settings: Settings) -> int:
+    """`finetune-bot run`: everything `start_bot` starts, until SIGTERM or SIGINT.
+
+    A signal during start-up stops it too; the stop runs each step under a limit, and a
+    second signal or the deadline ends the process at once.
+    """
+    stopper = Stopper()
+    with stopper.installed():
+        async with AsyncExitStack() as stack:
+            starting = asyncio.ensure_future(start_bot(settings, stack))
+            stopping = asyncio.ensure_future(stopper.wait())
+            await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if not starting.done():
+                starting.cancel()
+                await asyncio.wait({starting})
+            elif starting.exception() is not None:
+                stopping.cancel()
+                starting.result()  # raises the start-up problem (ConfigError: one line)
+            await stopping
+            log.info("stopping")
+    return 0
+
+
+async def run_web(
+    runtime: Runtime,
+    stack: AsyncExitStack,
+    *,
+    routes: Sequence[web.RouteDef] = (),
+    supervisors: Sequence[Supervisor] = (),
+) -> WebServer:
+    engine = runtime.store.engine
+
+    async def database() -> tuple[bool, str]:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        return True, ""
+
+    checks: dict[str, ReadinessCheck] = {"database": database}
+    for supervisor in supervisors:
+        checks[supervisor.name] = supervisor.ready  # /readyz names the platform that is down
+    app = build_web_app(metrics=runtime.metrics, checks=checks)
+    app.add_routes(list(routes))
+    settings = runtime.settings
+    server = WebServer(app, host=settings.http_host, port=settings.http_port)
+    try:
+        await server.start()
+    except OSError as error:
+        await server.stop()
+        reason = "in use" if error.errno == errno.EADDRINUSE else f"unusable ({error.strerror})"
+        raise ConfigError(
+            f"FINETUNE_BOT_HTTP_PORT: port {settings.http_port} on {settings.http_host} is "
+            f"{reason}; stop what holds it or export FINETUNE_BOT_HTTP_PORT=another port"
+        ) from None
+    stack.push_async_callback(bounded("the web server", server.stop))
+    return server

@@ -1,0 +1,110 @@
+"""Application: the one function that builds the core (service, watcher, dispatcher).
+
+The runtime, the demo, tests/world.py and the benchmarks all call it, so the tests wire the
+core the way production does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from datetime import timedelta
+
+from bot.infra.dispatcher import Dispatcher
+from handlers.fairness import LongWork
+from handlers.governance import DEFAULT_APPROVAL_TTL
+from handlers.model import Platform, Role
+from handlers.playground import PlaygroundSettings
+from handlers.ports import (
+    ChartRenderer,
+    Clock,
+    KeyChecker,
+    Notifier,
+    ProviderDirectory,
+    Store,
+    Tokenizer,
+    WatchStore,
+)
+from handlers.pricing import PriceTable
+from handlers.service import Service
+from handlers.watch import Watcher, WatchSettings
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServiceOptions:
+    """What the service may be given beyond its collaborators; None keeps its own default."""
+
+    instance: str = "default"
+    tokenizer: Tokenizer | None = None
+    prices: PriceTable | None = None
+    keys: KeyChecker | None = None
+    default_role: Role = Role.OPERATOR
+    approval_ttl: timedelta = DEFAULT_APPROVAL_TTL
+    credentials_changed: Callable[[str], None] | None = None
+    playground: PlaygroundSettings | None = None
+    long_work: LongWork | None = None
+    cpu: Executor | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Core:
+    service: Service
+    watcher: Watcher
+    dispatcher: Dispatcher
+
+
+def build_core(
+    *,
+    store: Store,
+    watch_store: WatchStore,
+    providers: ProviderDirectory,
+    clock: Clock,
+    charts: ChartRenderer,
+    notifiers: Mapping[Platform, Notifier],
+    owner: str,
+    options: ServiceOptions | None = None,
+    watch: WatchSettings | None = None,
+    pace: Mapping[Platform, float] | None = None,
+    lease_seconds: float = 60.0,
+    dispatch_batch: int = 50,
+) -> Core:
+    """The service answers commands, the watcher polls jobs, the dispatcher posts what they
+    planned; all three share one store, one provider directory and one clock."""
+    opts = options or ServiceOptions()
+    service = Service(
+        store=store,
+        watch_store=watch_store,
+        providers=providers,
+        clock=clock,
+        charts=charts,
+        instance=opts.instance,
+        tokenizer=opts.tokenizer,
+        prices=opts.prices,
+        keys=opts.keys,
+        default_role=opts.default_role,
+        approval_ttl=opts.approval_ttl,
+        credentials_changed=opts.credentials_changed,
+        playground=opts.playground,
+        long_work=opts.long_work,
+        cpu=opts.cpu,
+    )
+    watcher = Watcher(
+        store=store,
+        watch_store=watch_store,
+        providers=providers,
+        clock=clock,
+        charts=charts,
+        owner=owner,
+        settings=watch,
+    )
+    dispatcher = Dispatcher(
+        watch_store=watch_store,
+        notifiers=notifiers,
+        clock=clock,
+        owner=owner,
+        pace=pace,
+        lease_seconds=lease_seconds,
+        batch=dispatch_batch,
+    )
+    return Core(service=service, watcher=watcher, dispatcher=dispatcher)

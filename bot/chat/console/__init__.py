@@ -1,0 +1,1 @@
+"""Console adapter: the terminal adapter and the scripted demo."""

@@ -1,0 +1,49 @@
+"""Console adapter: posts notices to a terminal as the channel would see them."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from pathlib import Path
+
+from bot.chat.console.render import render_with_attachments
+from handlers.model import ChannelAddress
+from handlers.replies import Reply, plain
+
+
+class ConsoleNotifier:
+    """Prints each notice; card edits are shown as updates of the same message id."""
+
+    def __init__(self, write: Callable[[str], None], *, attachments_dir: Path) -> None:
+        self._write = write
+        self._dir = attachments_dir
+        self._ids = itertools.count(1)
+        self.posted: list[tuple[str, str]] = []
+
+    async def post(
+        self,
+        target: ChannelAddress,
+        reply: Reply,
+        *,
+        dedupe_key: str,
+        edit_message_id: str | None = None,
+        thread_message_id: str | None = None,
+    ) -> str:
+        message_id = edit_message_id or f"msg-{next(self._ids)}"
+        if edit_message_id:
+            prefix = f"[#{target.channel_id} · card {message_id} updated]"
+        elif thread_message_id:
+            prefix = f"[#{target.channel_id} · thread of {thread_message_id}]"
+        else:
+            prefix = f"[#{target.channel_id} · {message_id}]"
+        if edit_message_id and not reply.attachments:
+            # A card edit in a real channel changes one message; here one line says what moved.
+            progress = next((plain(f.value) for f in reply.fields if f.name == "Progress"), "")
+            loss = next((plain(f.value) for f in reply.fields if f.name == "Train loss"), "")
+            text = plain(reply.title) + (f" · {progress}" if progress else "")
+            text += f" · train loss {loss}" if loss and loss != "—" else ""
+        else:
+            text = render_with_attachments(reply, self._dir)
+        self._write(f"{prefix}\n{text}\n")
+        self.posted.append((dedupe_key, message_id))
+        return message_id

@@ -1,0 +1,697 @@
+"""Discord adapter: the `/finetune` group built from the core's specs, and what each press does.
+
+Each handler defers before touching the store or the provider (Discord drops an interaction
+that is not acknowledged within 3 seconds), then answers with a follow-up embed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import os
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Literal
+
+import aiohttp
+import discord
+from discord import app_commands
+
+from bot.chat import tempfiles
+from bot.chat.discord.buttons import JobButton
+from bot.chat.discord.render import clip, render
+from handlers.actions import ACTIONS, UNSUPPORTED, Audience, button_request
+from handlers.errors import FineTuneError, UsageError
+from handlers.model import Actor, Platform, TeamProviderKind, team_id_for
+from handlers.playground import RUN_PREFIX
+from handlers.ports import Store
+from handlers.replies import Reply, Visibility, error_reply
+from handlers.requests import (
+    SPECS,
+    CommandSpec,
+    Form,
+    OptionKind,
+    OptionSpec,
+    Request,
+    SetupRequest,
+    StartRequest,
+    build_request,
+    command_names,
+)
+from handlers.secrets import MAX_ENDPOINT, MAX_KEY, Secret
+from handlers.service import Service
+from handlers.sources import PrivateFile
+
+log = logging.getLogger(__name__)
+
+GROUP_NAME = "finetune"
+DEFAULT_MAX_UPLOAD_BYTES = 512 * 1024 * 1024
+AUTOCOMPLETE_BUDGET_SECONDS = 2.0
+"""Autocomplete cannot be deferred: answer within Discord's 3 s or not at all."""
+CHOICES_MAX = 25
+DESCRIPTION_MAX = 100
+PRIVATE_COMMANDS = frozenset({"help"})
+MODAL_FIELDS = ("file", "model", "validation", "epochs", "suffix")
+"""The start form's free-text fields (a modal holds at most five)."""
+TEAM_GROUP = "team"
+TEAM_COMMANDS = frozenset({"setup", "access", "budget", "approve", "reject", "audit"})
+"""`/finetune team ...`: a group holds at most 25 subcommands, so the team's policy nests."""
+PROVIDER_CHOICES = ("openai", "azure", "compatible")
+DM_TEXT = "Use /finetune in a server: jobs, files and models belong to a server's team."
+
+AnyInteraction = discord.Interaction[Any]
+
+
+def actor_of(interaction: AnyInteraction) -> Actor | None:
+    """The core's Actor; None outside a server (a DM has no team)."""
+    if interaction.guild_id is None or interaction.channel_id is None:
+        return None
+    user = interaction.user
+    perms = interaction.permissions
+    return Actor(
+        platform=Platform.DISCORD,
+        workspace_id=str(interaction.guild_id),
+        channel_id=str(interaction.channel_id),
+        user_id=str(user.id),
+        display_name=user.display_name,
+        # The resolved bitset: Administrator implies Manage Server on Discord itself.
+        is_workspace_admin=perms.manage_guild or perms.administrator,
+    )
+
+
+def interaction_identity(interaction: AnyInteraction) -> str:
+    """An interaction's id is unique: it is the request's identity (a start's key uses it)."""
+    return f"discord:interaction:{interaction.id}"
+
+
+class DiscordCommands:
+    """Translates interactions into core requests and Replies into Discord messages."""
+
+    def __init__(
+        self,
+        *,
+        service: Service,
+        store: Store,
+        max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+        download_dir: Path | None = None,
+        first_delivery: Callable[[str], Awaitable[bool]] | None = None,
+    ) -> None:
+        self._first_delivery = first_delivery
+        self._service = service
+        self._store = store
+        self._max_upload = max_upload_bytes
+        self._dir = download_dir
+        self._session: aiohttp.ClientSession | None = None
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    # ------------------------------------------------------------------ the command group
+
+    def build_group(self) -> app_commands.Group:
+        group = app_commands.Group(
+            name=GROUP_NAME,
+            description="Fine-tuning jobs: upload data, start, watch and control jobs",
+            guild_only=True,
+        )
+        team = app_commands.Group(
+            name=TEAM_GROUP,
+            description="The team's provider key, roles, budget, approvals and audit",
+            parent=group,
+        )
+        for spec in SPECS.values():
+            if spec.name in TEAM_COMMANDS:
+                team.add_command(self._command(spec))
+            else:
+                group.add_command(self._command(spec))
+        return group
+
+    def _command(self, spec: CommandSpec) -> app_commands.Command[Any, ..., None]:
+        async def callback(interaction: AnyInteraction, **values: Any) -> None:
+            await self.run(interaction, spec, values)
+
+        options = list(self._discord_options(spec))
+        params = [
+            inspect.Parameter(
+                "interaction",
+                inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                annotation=discord.Interaction,
+            )
+        ]
+        for option, annotation, required in options:
+            params.append(
+                inspect.Parameter(
+                    option.name,
+                    inspect.Parameter.KEYWORD_ONLY,
+                    annotation=annotation,
+                    default=inspect.Parameter.empty if required else None,
+                )
+            )
+        # discord.py reads options from the signature; the specs decide it, not this file.
+        callback.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+        callback.__qualname__ = f"{GROUP_NAME}_{spec.name}.<locals>.callback"
+        described = app_commands.describe(
+            **{o.name: clip(o.help, DESCRIPTION_MAX) for o, _, _ in options}
+        )(callback)
+        command: app_commands.Command[Any, ..., None] = app_commands.Command(
+            name=spec.name,
+            description=clip(spec.summary, DESCRIPTION_MAX),
+            callback=described,
+        )
+        for option, _, _ in options:
+            complete = self._autocomplete_for(option)
+            if complete is not None:
+                command.autocomplete(option.name)(complete)
+        return command
+
+    def _discord_options(self, spec: CommandSpec) -> Sequence[tuple[OptionSpec, Any, bool]]:
+        result = []
+        for option in spec.options:
+            required = option.required
+            if spec.form is not None:
+                # Missing options open the form instead of Discord refusing the command.
+                required = False
+            if option.kind is OptionKind.DATA_FILE:
+                # On Discord a file is an attachment, never a path on the bot's disk.
+                annotation: Any = discord.Attachment
+                required = option.name == "file"
+            else:
+                annotation = _annotation(option)
+            result.append((option, annotation, required))
+        # Discord wants required options first.
+        return sorted(result, key=lambda r: not r[2])
+
+    def _autocomplete_for(
+        self, option: OptionSpec
+    ) -> (
+        Callable[[AnyInteraction, str], Coroutine[Any, Any, list[app_commands.Choice[str]]]] | None
+    ):
+        match option.kind:
+            case OptionKind.JOB_ID:
+                return self.complete_jobs
+            case OptionKind.FILE:
+                return self.complete_files
+            case OptionKind.MODEL:
+                return self.complete_models
+            case OptionKind.TEXT if option.name == "command":
+                return self.complete_commands
+        return None
+
+    # ------------------------------------------------------------------ commands
+
+    async def run(
+        self, interaction: AnyInteraction, spec: CommandSpec, raw: Mapping[str, Any]
+    ) -> None:
+        actor = actor_of(interaction)
+        if actor is None:
+            await self._say(interaction, error_reply(DM_TEXT))
+            return
+        values = {k: v for k, v in raw.items() if v is not None}
+        if any(o.kind is OptionKind.DATA_FILE for o in spec.options):
+            if await self._first(interaction):
+                await self._with_files(interaction, actor, spec, values)
+            return
+        form = spec.form_for(values)
+        if form is Form.SETUP:
+            # The key goes in a modal only the admin sees, never in an option of the command;
+            # whoever may not set it never sees the form.
+            if await self._refused(interaction, actor, SetupRequest()):
+                return
+            await interaction.response.send_modal(SetupForm(self))
+            return
+        if form is Form.START:
+            if await self._refused(interaction, actor, StartRequest(model="", training_file="")):
+                return
+            await interaction.response.send_modal(StartForm(self, values))
+            return
+        try:
+            request = build_request(spec.name, values)
+        except UsageError as error:
+            await self._say(interaction, error_reply(error.message, usage=error.usage))
+            return
+        await self.answer(interaction, actor, request, private=spec.name in PRIVATE_COMMANDS)
+
+    async def answer(
+        self, interaction: AnyInteraction, actor: Actor, request: Request, *, private: bool
+    ) -> None:
+        """Defer, ask the core, answer with a follow-up: the one path every command takes."""
+        if not await self._first(interaction):
+            return
+        await interaction.response.defer(ephemeral=private, thinking=True)
+        actor = replace(actor, request_id=interaction_identity(interaction))
+        reply = await self._service.handle(request, actor)
+        await self._follow_up(interaction, reply, deferred_private=private)
+
+    async def _first(self, interaction: AnyInteraction) -> bool:
+        """False for an interaction already acted on (by any replica): it gets no answer,
+        since the first delivery answers it."""
+        if self._first_delivery is None or await self._first_delivery(
+            interaction_identity(interaction)
+        ):
+            return True
+        log.info("repeated discord interaction ignored", extra={"interaction": interaction.id})
+        return False
+
+    async def confirm_start(
+        self, interaction: AnyInteraction, actor: Actor, request: StartRequest
+    ) -> None:
+        """Show what the job would cost, privately, and start it only when confirmed."""
+        if await self._refused(interaction, actor, request):
+            return  # a form opened before the role changed: no estimate, one refusal
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        lines = await self._service.estimate_start(
+            actor,
+            training_file=request.training_file,
+            model=request.model,
+            n_epochs=request.n_epochs,
+        )
+        reply = Reply(
+            title=f"Start {request.model} on {request.training_file}?",
+            lines=lines,
+            visibility=Visibility.EPHEMERAL,
+        )
+        message = render(reply)
+        await interaction.followup.send(
+            embed=message.embed, view=ConfirmStart(self, actor, request), ephemeral=True
+        )
+
+    async def _follow_up(
+        self, interaction: AnyInteraction, reply: Reply, *, deferred_private: bool
+    ) -> None:
+        if reply.ephemeral and not deferred_private:
+            # The public "thinking…" message would make the error public; replace it.
+            with contextlib.suppress(discord.HTTPException):
+                await interaction.delete_original_response()
+        message = render(reply)
+        kwargs: dict[str, Any] = {"files": message.files} if message.files else {}
+        if message.view is not None:
+            kwargs["view"] = message.view
+        await interaction.followup.send(
+            content=message.content or discord.utils.MISSING,
+            embed=message.embed,
+            allowed_mentions=message.allowed_mentions,
+            ephemeral=reply.ephemeral or deferred_private,
+            wait=True,
+            **kwargs,
+        )
+
+    async def _say(self, interaction: AnyInteraction, reply: Reply) -> None:
+        """An immediate answer that needs no store or provider call (private by default)."""
+        message = render(reply)
+        kwargs: dict[str, Any] = {"view": message.view} if message.view is not None else {}
+        await interaction.response.send_message(
+            embed=message.embed,
+            ephemeral=reply.ephemeral,
+            allowed_mentions=message.allowed_mentions,
+            **kwargs,
+        )
+
+    async def _refused(self, interaction: AnyInteraction, actor: Actor, request: Request) -> bool:
+        """The role check before any form or download: a refusal is one private message."""
+        refused = await self._service.permit(request, actor)
+        if refused is None:
+            return False
+        await self._say(interaction, replace(refused, visibility=Visibility.EPHEMERAL))
+        return True
+
+    async def _with_files(
+        self,
+        interaction: AnyInteraction,
+        actor: Actor,
+        spec: CommandSpec,
+        values: Mapping[str, Any],
+    ) -> None:
+        """upload / validate: check the attachments, the role, then download each into the bot's
+        private directory, hand them to the core as private files and delete them."""
+        attachments = {k: v for k, v in values.items() if isinstance(v, discord.Attachment)}
+        if "file" not in attachments:
+            await self._say(interaction, error_reply("Attach a .jsonl file.", usage=spec.usage))
+            return
+        # Checked before download: a wrong file costs nothing but this message.
+        for attachment in attachments.values():
+            problem = self._attachment_problem(attachment)
+            if problem is not None:
+                await self._say(interaction, error_reply(problem))
+                return
+        try:
+            # The names stand in until the downloads replace them; the core refuses any left.
+            request = build_request(
+                spec.name, {**values, **{k: a.filename for k, a in attachments.items()}}
+            )
+        except UsageError as error:
+            await self._say(interaction, error_reply(error.message, usage=error.usage))
+            return
+        if await self._refused(interaction, actor, request):
+            return
+        await interaction.response.defer(thinking=True)
+        try:
+            # The download is long work: the role and the team's slot come before it.
+            slot = await self._service.admit(request, actor)
+        except FineTuneError as error:
+            await self._follow_up(interaction, error_reply(error.message), deferred_private=False)
+            return
+        taken: list[Any] = []
+        reply: Reply | None = None
+        try:
+            for name, attachment in attachments.items():
+                fd, path = tempfiles.new_file(self._dir)
+                taken.append(path)
+                with os.fdopen(fd, "wb") as out:
+                    ok = await self._download(attachment.url, out, attachment.filename)
+                if not ok:
+                    reply = error_reply(
+                        f"Could not download {attachment.filename} from Discord, or it is "
+                        f"larger than {self._max_upload:,} bytes. Try again."
+                    )
+                    break
+                shared = PrivateFile(path=path, name=attachment.filename)
+                request = replace(request, **{name: shared})  # type: ignore[arg-type]
+            if reply is None:
+                with slot:
+                    reply = await self._service.handle(request, actor)
+        finally:
+            slot.release()
+            for path in taken:
+                await asyncio.to_thread(tempfiles.remove, path)
+        await self._follow_up(interaction, reply, deferred_private=False)
+
+    def _attachment_problem(self, attachment: discord.Attachment) -> str | None:
+        if not attachment.filename.lower().endswith(".jsonl"):
+            return f"{attachment.filename} is not a .jsonl file."
+        if attachment.size > self._max_upload:
+            return (
+                f"{attachment.filename} is {attachment.size:,} bytes; "
+                f"the limit is {self._max_upload:,} bytes."
+            )
+        return None
+
+    async def _download(self, url: str, out: Any, filename: str) -> bool:
+        """Stream to disk with a hard cap (the declared size could be wrong)."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        written = 0
+        try:
+            async with self._session.get(url) as response:
+                if response.status != 200:
+                    log.warning("attachment download failed", extra={"status": response.status})
+                    return False
+                async for chunk in response.content.iter_chunked(1 << 20):
+                    written += len(chunk)
+                    if written > self._max_upload:
+                        return False
+                    out.write(chunk)
+        except aiohttp.ClientError as error:
+            log.warning(
+                "attachment download failed",
+                extra={"file": filename, "error": type(error).__name__},
+            )
+            return False
+        return True
+
+    # ------------------------------------------------------------------ buttons
+
+    async def on_button(
+        self, interaction: AnyInteraction, action: str, value: str, *, confirmed: bool
+    ) -> None:
+        actor = actor_of(interaction)
+        if actor is None:
+            await self._say(interaction, error_reply(DM_TEXT))
+            return
+        entry = ACTIONS.get(action)
+        if entry is None:
+            await self._say(interaction, error_reply(UNSUPPORTED))
+            return
+        if entry.confirm and not confirmed:
+            view = discord.ui.View(timeout=None)
+            view.add_item(
+                JobButton(
+                    action,
+                    value,
+                    label=f"Yes, {action}",
+                    style=discord.ButtonStyle.danger,
+                    confirmed=True,
+                )
+            )
+            message = render(
+                Reply(
+                    title=f"Really {action} {value}?",
+                    lines=(
+                        "The comparison stops; the partial results are kept."
+                        if value.startswith(RUN_PREFIX)
+                        else "Training stops and cannot be resumed.",
+                    ),
+                    visibility=Visibility.EPHEMERAL,
+                )
+            )
+            await interaction.response.send_message(embed=message.embed, view=view, ephemeral=True)
+            return
+        try:
+            request = button_request(action, value)
+        except UsageError as error:
+            await self._say(interaction, error_reply(error.message))
+            return
+        # A message here has no thread: an answer not for the channel goes to the presser.
+        private = entry.audience is not Audience.CHANNEL
+        await self.answer(interaction, actor, request, private=private)
+
+    # ------------------------------------------------------------------ autocomplete
+
+    async def complete_jobs(
+        self, interaction: AnyInteraction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        async def choices(team: str) -> list[app_commands.Choice[str]]:
+            jobs = await self._store.list_jobs(team, limit=100)
+            return [
+                app_commands.Choice(
+                    name=clip(f"{j.id} · {j.state.status} · {j.state.model}", 100), value=j.id
+                )
+                for j in jobs
+                if current.lower() in j.id.lower()
+            ]
+
+        return await self._complete(interaction, choices)
+
+    async def complete_files(
+        self, interaction: AnyInteraction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        async def choices(team: str) -> list[app_commands.Choice[str]]:
+            files = await self._store.list_files(team)
+            needle = current.lower()
+            return [
+                app_commands.Choice(
+                    name=clip(f"{f.alias} · {f.filename} · {f.examples} examples", 100),
+                    value=f.alias,
+                )
+                for f in files
+                if needle in f.alias.lower() or needle in f.filename.lower()
+            ]
+
+        return await self._complete(interaction, choices)
+
+    async def complete_models(
+        self, interaction: AnyInteraction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        async def choices(team: str) -> list[app_commands.Choice[str]]:
+            models = await self._store.list_models(team)
+            found = [
+                app_commands.Choice(name=clip(m.name, 100), value=m.name)
+                for m in models
+                if current.lower() in m.name.lower()
+            ]
+            if current and all(c.value != current for c in found):
+                # Any base model name is allowed; offer what was typed as it is.
+                found.insert(0, app_commands.Choice(name=clip(current, 100), value=current))
+            return found
+
+        return await self._complete(interaction, choices)
+
+    async def complete_commands(
+        self, interaction: AnyInteraction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return [
+            app_commands.Choice(name=name, value=name)
+            for name in command_names()
+            if current.lower() in name
+        ][:CHOICES_MAX]
+
+    async def _complete(
+        self,
+        interaction: AnyInteraction,
+        choices: Callable[[str], Awaitable[list[app_commands.Choice[str]]]],
+    ) -> list[app_commands.Choice[str]]:
+        """Served from the store, scoped by the guild's team; empty rather than late."""
+        if interaction.guild_id is None:
+            return []
+        team = team_id_for(Platform.DISCORD, str(interaction.guild_id))
+        try:
+            found = await asyncio.wait_for(choices(team), AUTOCOMPLETE_BUDGET_SECONDS)
+        except TimeoutError:
+            log.warning("autocomplete too slow", extra={"team": team})
+            return []
+        return found[:CHOICES_MAX]
+
+
+def _annotation(option: OptionSpec) -> Any:
+    """The Discord option type for a core option: ranges and choices come from the spec."""
+    match option.kind:
+        case OptionKind.INT:
+            if option.minimum is not None and option.maximum is not None:
+                return app_commands.Range[int, int(option.minimum), int(option.maximum)]
+            return int
+        case OptionKind.FLOAT:
+            if option.minimum is not None and option.maximum is not None:
+                # Discord has no exclusive bounds; the core rejects the bound itself.
+                return app_commands.Range[float, float(option.minimum), float(option.maximum)]
+            return float
+        case OptionKind.CHOICE:
+            return Literal.__getitem__(tuple(option.choices))
+        case OptionKind.SUFFIX:
+            return app_commands.Range[str, 1, 64]
+        case _:
+            return str
+
+
+class SetupForm(discord.ui.Modal, title="The team's provider account"):
+    """Provider, key, endpoint and API version; what is typed here is never echoed back."""
+
+    def __init__(self, commands: DiscordCommands) -> None:
+        super().__init__(timeout=900)
+        self._commands = commands
+        self.provider: discord.ui.TextInput[SetupForm] = discord.ui.TextInput(
+            label="Provider: openai, azure or compatible",
+            custom_id="setup:provider",
+            default="openai",
+            max_length=20,
+        )
+        self.key: discord.ui.TextInput[SetupForm] = discord.ui.TextInput(
+            label="API key (checked, stored encrypted)",
+            custom_id="setup:key",
+            max_length=MAX_KEY,
+        )
+        self.endpoint: discord.ui.TextInput[SetupForm] = discord.ui.TextInput(
+            label="Endpoint or base URL (Azure, compatible)",
+            custom_id="setup:endpoint",
+            required=False,
+            max_length=MAX_ENDPOINT,
+        )
+        self.api_version: discord.ui.TextInput[SetupForm] = discord.ui.TextInput(
+            label="API version (Azure; default 2025-04-01-preview)",
+            custom_id="setup:api_version",
+            required=False,
+            max_length=40,
+        )
+        for item in (self.provider, self.key, self.endpoint, self.api_version):
+            self.add_item(item)
+
+    async def on_submit(self, interaction: AnyInteraction) -> None:
+        actor = actor_of(interaction)
+        if actor is None:
+            await self._commands._say(interaction, error_reply(DM_TEXT))
+            return
+        provider = self.provider.value.strip().lower()
+        if provider not in PROVIDER_CHOICES:
+            await self._commands._say(
+                interaction, error_reply("Provider must be openai, azure or compatible.")
+            )
+            return
+        request = SetupRequest(
+            provider=TeamProviderKind(provider),
+            api_key=Secret(self.key.value.strip()),
+            endpoint=self.endpoint.value.strip() or None,
+            api_version=self.api_version.value.strip() or None,
+        )
+        await self._commands.answer(interaction, actor, request, private=True)
+
+    async def on_error(  # type: ignore[override]  # discord.py's Modal narrows BaseView's
+        self, interaction: AnyInteraction, error: Exception, /
+    ) -> None:
+        log.error("setup form failed", extra={"error": type(error).__name__})
+        if not interaction.response.is_done():
+            await interaction.response.send_message(
+                "Something went wrong on our side; the error was logged.", ephemeral=True
+            )
+
+
+class StartForm(discord.ui.Modal, title="Start a fine-tuning job"):
+    """The start command's free-text fields; typed options already given are kept."""
+
+    def __init__(self, commands: DiscordCommands, given: Mapping[str, Any]) -> None:
+        super().__init__(timeout=900)
+        self._commands = commands
+        self._given = dict(given)
+        self.inputs: dict[str, discord.ui.TextInput[StartForm]] = {}
+        spec = SPECS["start"]
+        for name in MODAL_FIELDS:
+            option = spec.option(name)
+            assert option is not None
+            default = given.get(name)
+            text_input: discord.ui.TextInput[StartForm] = discord.ui.TextInput(
+                label=clip(f"{name} ({option.help})", 45),
+                custom_id=f"start:{name}",
+                required=option.required,
+                default=None if default is None else str(default),
+                max_length=256,
+            )
+            self.inputs[name] = text_input
+            self.add_item(text_input)
+
+    async def on_submit(self, interaction: AnyInteraction) -> None:
+        actor = actor_of(interaction)
+        if actor is None:
+            await self._commands._say(interaction, error_reply(DM_TEXT))
+            return
+        values: dict[str, Any] = dict(self._given)
+        for name, text_input in self.inputs.items():
+            text = text_input.value.strip()
+            if text:
+                values[name] = text
+            else:
+                values.pop(name, None)
+        try:
+            request = build_request("start", values)
+        except UsageError as error:
+            await self._commands._say(interaction, error_reply(error.message, usage=error.usage))
+            return
+        assert isinstance(request, StartRequest)
+        await self._commands.confirm_start(interaction, actor, request)
+
+    async def on_error(  # type: ignore[override]  # discord.py's Modal narrows BaseView's
+        self, interaction: AnyInteraction, error: Exception, /
+    ) -> None:
+        log.error("start form failed", exc_info=error)
+        if not interaction.response.is_done():
+            await interaction.response.send_message(
+                "Something went wrong on our side; the error was logged.", ephemeral=True
+            )
+
+
+class ConfirmStart(discord.ui.View):
+    """Start / Keep editing under a start's cost estimate; lives only as long as the prompt."""
+
+    def __init__(self, commands: DiscordCommands, actor: Actor, request: StartRequest) -> None:
+        super().__init__(timeout=900)
+        self._commands = commands
+        self._actor = actor
+        self._request = request
+
+    @discord.ui.button(label="Start", style=discord.ButtonStyle.primary)
+    async def start(
+        self, interaction: AnyInteraction, _button: discord.ui.Button[ConfirmStart]
+    ) -> None:
+        if str(interaction.user.id) != self._actor.user_id:
+            await self._commands._say(interaction, error_reply("Only the requester can start it."))
+            return
+        self.stop()
+        await self._commands.answer(interaction, self._actor, self._request, private=False)
+
+    @discord.ui.button(label="Don't start", style=discord.ButtonStyle.secondary)
+    async def drop(
+        self, interaction: AnyInteraction, _button: discord.ui.Button[ConfirmStart]
+    ) -> None:
+        self.stop()
+        await self._commands._say(interaction, Reply(title="Not started."))

@@ -1,0 +1,185 @@
+"""Slack adapter: the start-job modal: building the view and reading its submission (pure)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from bot.chat.slack.blocks import cut, escape
+from handlers.errors import UsageError
+from handlers.model import Method, TeamFile
+from handlers.requests import SPECS, StartRequest, build_request, coerce
+
+CALLBACK_ID = "ftbot_start"
+MODELS_ACTION = "ftbot_models"
+ESTIMATE_FILE_ACTION = "ftbot_start_file"
+ESTIMATE_BLOCK = "estimate"
+TEXT_FIELDS = ("epochs", "lr", "batch_size", "suffix", "seed")
+
+View = dict[str, Any]
+
+
+def _option(text: str, value: str) -> dict[str, Any]:
+    return {"text": {"type": "plain_text", "text": text[:75]}, "value": value[:150]}
+
+
+def _text_input(name: str, label: str, hint: str) -> dict[str, Any]:
+    return {
+        "type": "input",
+        "block_id": name,
+        "optional": True,
+        "label": {"type": "plain_text", "text": label},
+        "hint": {"type": "plain_text", "text": hint},
+        "element": {"type": "plain_text_input", "action_id": name},
+    }
+
+
+def _file_select(
+    name: str, label: str, files: Sequence[TeamFile], optional: bool, *, dispatch: bool = False
+) -> dict[str, Any]:
+    if not files:
+        return {
+            "type": "input",
+            "block_id": name,
+            "optional": optional,
+            "label": {"type": "plain_text", "text": label},
+            "hint": {"type": "plain_text", "text": "No files yet: /finetune upload first"},
+            "element": {"type": "plain_text_input", "action_id": name},
+        }
+    return {
+        "type": "input",
+        "block_id": name,
+        "optional": optional,
+        "dispatch_action": dispatch,
+        "label": {"type": "plain_text", "text": label},
+        "element": {
+            "type": "static_select",
+            "action_id": ESTIMATE_FILE_ACTION if dispatch else name,
+            "options": [
+                _option(f"{f.alias} ({f.examples} examples)", f.alias) for f in files[:100]
+            ],
+        },
+    }
+
+
+def start_view(*, channel_id: str, files: Sequence[TeamFile], estimate: str = "") -> View:
+    """The modal `/finetune start` opens when it is typed without options."""
+    spec = SPECS["start"]
+    helps = {o.name: o.help for o in spec.options}
+    blocks: list[dict[str, Any]] = [
+        _file_select("file", "Training file", files, optional=False, dispatch=True),
+        _file_select("validation", "Validation file", files, optional=True),
+        {
+            "type": "input",
+            "block_id": "model",
+            # Picking a model (or a file) updates the cost estimate below before submission.
+            "dispatch_action": True,
+            "label": {"type": "plain_text", "text": "Base model"},
+            "element": {
+                "type": "external_select",
+                "action_id": MODELS_ACTION,
+                "min_query_length": 0,
+                "placeholder": {"type": "plain_text", "text": "Pick a base model"},
+            },
+        },
+        {
+            "type": "input",
+            "block_id": "method",
+            "label": {"type": "plain_text", "text": "Method"},
+            "element": {
+                "type": "static_select",
+                "action_id": "method",
+                "initial_option": _option(Method.SUPERVISED.value, Method.SUPERVISED.value),
+                "options": [_option(m.value, m.value) for m in Method],
+            },
+        },
+        _text_input("epochs", "Epochs", helps["epochs"] + " · 1-50"),
+        _text_input("lr", "Learning-rate multiplier", helps["lr"]),
+        _text_input("batch_size", "Batch size", helps["batch_size"] + " · 1-256"),
+        _text_input("suffix", "Suffix", helps["suffix"]),
+        _text_input("seed", "Seed", helps["seed"]),
+    ]
+    blocks.append(
+        {
+            "type": "context",
+            "block_id": ESTIMATE_BLOCK,
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    # The estimate repeats what was typed (a file name): text, never markup.
+                    "text": cut(
+                        escape(estimate or "Pick a training file and a model to see the cost."),
+                        2900,
+                    ),
+                    "verbatim": True,
+                }
+            ],
+        }
+    )
+    return {
+        "type": "modal",
+        "callback_id": CALLBACK_ID,
+        "title": {"type": "plain_text", "text": "Start fine-tuning"},
+        "submit": {"type": "plain_text", "text": "Start"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "private_metadata": json.dumps({"channel_id": channel_id}),
+        "blocks": blocks,
+    }
+
+
+def _value(element: Mapping[str, Any]) -> str | None:
+    selected = element.get("selected_option")
+    if isinstance(selected, Mapping):
+        value = selected.get("value")
+        return str(value) if value else None
+    raw = element.get("value")
+    return str(raw).strip() if raw not in (None, "") else None
+
+
+def read_submission(state: Mapping[str, Any]) -> tuple[StartRequest | None, dict[str, str]]:
+    """The request the form describes, or the inline errors keyed by block id."""
+    spec = SPECS["start"]
+    values: dict[str, object] = {}
+    errors: dict[str, str] = {}
+    for block_id, elements in state.get("values", {}).items():
+        for element in elements.values():
+            value = _value(element)
+            if value is None:
+                continue
+            option = spec.option(block_id)
+            if option is None:
+                continue
+            try:
+                values[option.name] = coerce(spec, option, value)
+            except UsageError as error:
+                errors[block_id] = error.message[:150]
+    for required in ("file", "model"):
+        if required not in values and required not in errors:
+            errors[required] = "Required."
+    if errors:
+        return None, errors
+    try:
+        request = build_request("start", values)
+    except UsageError as error:
+        return None, {"method": error.message[:150]}
+    assert isinstance(request, StartRequest)
+    return request, {}
+
+
+def channel_of(view: Mapping[str, Any]) -> str | None:
+    try:
+        data = json.loads(view.get("private_metadata") or "{}")
+    except json.JSONDecodeError:
+        return None
+    channel = data.get("channel_id") if isinstance(data, dict) else None
+    return channel if isinstance(channel, str) else None
+
+
+def chosen(state: Mapping[str, Any], block_id: str) -> str | None:
+    """The value picked or typed in one block of the form, if any."""
+    for element in (state.get("values", {}).get(block_id) or {}).values():
+        value = _value(element)
+        if value:
+            return value
+    return None

@@ -1,0 +1,1 @@
+"""Command line: the finetune-bot sub-commands other than run and console."""

@@ -1,1 +1,0 @@
-"""Bot layer: the terminal adapter and the scripted demo."""

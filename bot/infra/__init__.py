@@ -1,0 +1,1 @@
+"""Infrastructure: scheduler, delivery, housekeeping, web, metrics and other adapters."""

@@ -1,0 +1,52 @@
+"""Infrastructure: a webhook's wake-up: one sweep and one dispatch now, never two at once."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from bot.infra.dispatcher import Dispatcher
+from bot.infra.watch_metrics import record_dispatch, record_sweep
+from bot.metrics import Metrics
+from handlers.ports import Clock
+from handlers.watch import Watcher
+
+log = logging.getLogger(__name__)
+
+
+class Waker:
+    """Runs a sweep and a dispatch right away (a webhook arrived); never two at once."""
+
+    def __init__(
+        self, *, watcher: Watcher, dispatcher: Dispatcher, clock: Clock, metrics: Metrics
+    ) -> None:
+        self._watcher = watcher
+        self._dispatcher = dispatcher
+        self._clock = clock
+        self._metrics = metrics
+        self._task: asyncio.Task[None] | None = None
+        self._again = False
+
+    def __call__(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._again = True  # the running round may have claimed before the job was due
+            return
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            self._again = False
+            try:
+                started = self._clock.now()
+                stats = await self._watcher.sweep()
+                elapsed = (self._clock.now() - started).total_seconds()
+                record_sweep(self._metrics, stats, elapsed)
+                record_dispatch(self._metrics, await self._dispatcher.tick())
+            except Exception:
+                log.exception("webhook-triggered sweep failed")
+            if not self._again:
+                return
+
+    async def wait(self) -> None:
+        if self._task is not None:
+            await self._task
