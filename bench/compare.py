@@ -21,7 +21,7 @@ from pathlib import Path
 
 from bot.clock import SystemClock
 from bot.directory import SharedProviderDirectory
-from bot.providers.sandbox import SandboxProvider, SandboxTiming
+from bot.providers.sandbox.provider import SandboxProvider, SandboxTiming
 from handlers.chat import ChatMessage, ChatResult
 from handlers.model import Actor, Platform
 from handlers.playground import PlaygroundSettings

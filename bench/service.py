@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bot.clock import SystemClock
 from bot.directory import SharedProviderDirectory
-from bot.providers.sandbox import DEFAULT_TIMING, SandboxProvider
+from bot.providers.sandbox.provider import DEFAULT_TIMING, SandboxProvider
 from handlers.model import Actor, Job, JobSpec, Platform, Team
 from handlers.requests import InspectRequest, ListRequest
 from handlers.service import Service

@@ -9,7 +9,7 @@ from typing import Any, cast
 
 from bot.providers.endpoint_policy import EndpointPolicy, EndpointRefusedError
 from bot.providers.guarded_http import checked_http_client
-from bot.providers.openai import OpenAIProvider
+from bot.providers.openai.provider import OpenAIProvider
 from handlers.errors import ConfigError, ProviderError, ProviderErrorKind
 from handlers.model import TeamCredentials, TeamProviderKind
 from handlers.ports import Provider, TeamStore

@@ -29,8 +29,8 @@ from bot.directory import (
 from bot.dispatcher import Dispatcher
 from bot.metrics import Metrics
 from bot.providers.endpoint_policy import EndpointPolicy
-from bot.providers.openai import OpenAIProvider
-from bot.providers.sandbox import DEFAULT_TIMING, SandboxProvider, SandboxTiming
+from bot.providers.openai.provider import OpenAIProvider
+from bot.providers.sandbox.provider import DEFAULT_TIMING, SandboxProvider, SandboxTiming
 from bot.scheduler import Ticker
 from bot.tokenizer import TiktokenTokenizer
 from bot.web import ReadinessCheck, WebServer, build_web_app

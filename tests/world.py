@@ -10,7 +10,7 @@ from typing import Any
 
 from bot.directory import SharedProviderDirectory
 from bot.dispatcher import Dispatcher
-from bot.providers.sandbox import SandboxProvider, SandboxTiming
+from bot.providers.sandbox.provider import SandboxProvider, SandboxTiming
 from handlers.model import Actor, ChannelAddress, MetricPoint, Platform, Role
 from handlers.replies import Reply
 from handlers.service import Service

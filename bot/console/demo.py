@@ -16,7 +16,7 @@ from bot.config import ProviderKind, load_settings
 from bot.console.app import console_actor
 from bot.console.notifier import ConsoleNotifier
 from bot.console.render import progress_printer, render_with_attachments
-from bot.providers.sandbox import FAST_TIMING, SandboxProvider
+from bot.providers.sandbox.provider import FAST_TIMING, SandboxProvider
 from bot.runtime import build_runtime, schedule_ticks
 from handlers.chat import ChatMessage
 from handlers.model import Platform

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.providers.openai import IDEMPOTENCY_METADATA_KEY, OpenAIProvider
+from bot.providers.openai.provider import IDEMPOTENCY_METADATA_KEY, OpenAIProvider
 from handlers.errors import ProviderError, ProviderErrorKind
 from handlers.model import Hyperparameters, JobSpec, Method
 from tests.fakes.openai_server import FakeOpenAI, Fault, Route

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.providers.sandbox import (
+from bot.providers.sandbox.provider import (
     DEFAULT_TIMING,
     EVENT_PREFIX,
     FAST_TIMING,

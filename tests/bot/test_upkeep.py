@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bot import upkeep
 from bot.config import ProviderKind, Settings
-from bot.providers.sandbox import SandboxProvider
+from bot.providers.sandbox.provider import SandboxProvider
 from bot.runtime import Runtime, build_runtime
 from handlers.model import Platform
 from tests.fakes.clock import ManualClock

@@ -11,7 +11,7 @@ import pytest
 
 from bot.directory import SharedProviderDirectory
 from bot.dispatcher import Dispatcher
-from bot.providers.openai import OpenAIProvider
+from bot.providers.openai.provider import OpenAIProvider
 from handlers.model import Job, Platform, Team
 from handlers.watch import Watcher, WatchSettings
 from tests.dbutil import open_store

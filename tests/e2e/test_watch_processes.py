@@ -23,7 +23,7 @@ import pytest
 
 from bot.clock import SystemClock
 from bot.directory import SharedProviderDirectory
-from bot.providers.sandbox import SandboxProvider, SandboxTiming
+from bot.providers.sandbox.provider import SandboxProvider, SandboxTiming
 from handlers.model import Actor, Platform
 from handlers.service import Service
 from handlers.watch import card_key

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from bot.directory import SharedProviderDirectory
-from bot.providers.sandbox import SandboxProvider
+from bot.providers.sandbox.provider import SandboxProvider
 from handlers.chat import ChatMessage
 from handlers.model import Job, JobSpec, Platform, Team
 from handlers.recovery import Recovery

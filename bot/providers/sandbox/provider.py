@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final, NamedTuple
 
-from bot.providers.sandbox_chat import MAX_KEPT_BYTES, Learnt, SandboxChat
+from bot.providers.sandbox.chat import MAX_KEPT_BYTES, Learnt, SandboxChat
 from handlers.chat import ChatMessage, ChatResult, StoredCompletion
 from handlers.errors import ProviderError, ProviderErrorKind
 from handlers.model import (
