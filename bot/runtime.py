@@ -9,7 +9,7 @@ import signal
 import socket
 from collections.abc import Mapping, Sequence
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
 
 from aiohttp import web
@@ -19,25 +19,21 @@ from bot import redact, upkeep
 from bot.adapters import AdapterContext, ChatAdapter, build_adapters
 from bot.charts import MatplotlibChartRenderer
 from bot.clock import SystemClock
-from bot.config import ProviderKind, Settings, check_provider
-from bot.directory import (
-    OpenAIKeyChecker,
-    SandboxKeyChecker,
-    TeamProviderBuilder,
-    TeamProviderDirectory,
-)
+from bot.config import Settings, check_provider
+from bot.directory import TeamProviderDirectory
 from bot.dispatcher import Dispatcher
 from bot.metrics import Metrics
+from bot.providers import registry
 from bot.providers.endpoint_policy import EndpointPolicy
-from bot.providers.openai.provider import OpenAIProvider
-from bot.providers.sandbox.provider import DEFAULT_TIMING, SandboxProvider, SandboxTiming
+from bot.providers.sandbox.profile import PROFILE as SANDBOX
+from bot.providers.sandbox.provider import SandboxProvider, SandboxTiming
 from bot.scheduler import Ticker
 from bot.tokenizer import TiktokenTokenizer
 from bot.web import ReadinessCheck, WebServer, build_web_app
 from handlers.errors import ConfigError
 from handlers.model import Platform
 from handlers.playground import PlaygroundSettings
-from handlers.ports import Clock, KeyChecker, Notifier, Provider
+from handlers.ports import Clock, FineTuning, KeyChecker, Notifier
 from handlers.pricing import load_price_table
 from handlers.service import Service
 from handlers.watch import SweepStats, Watcher, WatchSettings
@@ -55,30 +51,12 @@ def instance_name() -> str:
 
 def build_provider(
     settings: Settings, clock: Clock, *, timing: SandboxTiming | None = None
-) -> Provider:
-    check_provider(settings)
-    match settings.provider:
-        case ProviderKind.SANDBOX:
-            return SandboxProvider(
-                clock,
-                state_path=settings.sandbox_state,
-                timing=timing or scaled_timing(DEFAULT_TIMING, settings.sandbox_speed),
-            )
-        case ProviderKind.AZURE:
-            assert settings.azure_openai_endpoint is not None
-            assert settings.azure_openai_api_key is not None
-            return OpenAIProvider.azure(
-                endpoint=settings.azure_openai_endpoint,
-                api_key=settings.azure_openai_api_key.get_secret_value(),
-                api_version=settings.openai_api_version,
-            )
-        case ProviderKind.OPENAI:
-            assert settings.openai_api_key is not None
-            return OpenAIProvider.openai(
-                api_key=settings.openai_api_key.get_secret_value(),
-                base_url=settings.openai_base_url,
-            )
-    raise ConfigError(f"FINETUNE_BOT_PROVIDER {settings.provider} is not supported.")
+) -> FineTuning:
+    """The deployment's provider, built by the family FINETUNE_BOT_PROVIDER names."""
+    found = registry.family(settings.provider)
+    if timing is not None and found.profile is SANDBOX:
+        return SandboxProvider(clock, state_path=settings.sandbox_state, timing=timing)
+    return found.build(settings, clock)
 
 
 async def use_encryption_keys(settings: Settings, store: SqlStore) -> None:
@@ -94,23 +72,13 @@ async def use_encryption_keys(settings: Settings, store: SqlStore) -> None:
             )
 
 
-def scaled_timing(timing: SandboxTiming, speed: float) -> SandboxTiming:
-    """The sandbox's phases `speed` times faster (FINETUNE_BOT_SANDBOX_SPEED)."""
-    return replace(
-        timing,
-        validating_s=timing.validating_s / speed,
-        queued_s=timing.queued_s / speed,
-        step_s=timing.step_s / speed,
-    )
-
-
 @dataclass(slots=True)
 class Runtime:
     """Everything one bot process runs, built in order inside one AsyncExitStack."""
 
     settings: Settings
     store: SqlStore
-    provider: Provider
+    provider: FineTuning
     service: Service
     watcher: Watcher
     dispatcher: Dispatcher
@@ -126,7 +94,7 @@ async def build_runtime(
     *,
     notifiers: Mapping[Platform, Notifier],
     clock: Clock | None = None,
-    provider: Provider | None = None,
+    provider: FineTuning | None = None,
     watch_settings: WatchSettings | None = None,
     pace: Mapping[Platform, float] | None = None,
     owner: str | None = None,
@@ -145,16 +113,15 @@ async def build_runtime(
         if close is not None:
             stack.push_async_callback(close)
     endpoints = EndpointPolicy(allowlist=settings.endpoint_allowlist)
+    family = registry.family(provider.profile.name)
     directory = TeamProviderDirectory(
         store=store,
         fallback=provider,
-        keep_fallback=provider.is_simulation,
-        factory=TeamProviderBuilder(endpoints),
+        keep_fallback=family.team_factory is None,
+        policy=endpoints,
     )
     stack.push_async_callback(directory.aclose)
-    keys: KeyChecker = (
-        SandboxKeyChecker(endpoints) if provider.is_simulation else OpenAIKeyChecker(endpoints)
-    )
+    keys: KeyChecker = family.key_checker(endpoints)
     charts = MatplotlibChartRenderer()
     service = Service(
         store=store,
@@ -270,7 +237,7 @@ async def start_bot(
     stack: AsyncExitStack,
     *,
     clock: Clock | None = None,
-    provider: Provider | None = None,
+    provider: FineTuning | None = None,
 ) -> RunningBot:
     """Store, provider, core, web server, configured adapters and ticks, stopped by `stack`."""
     redact.install()

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from handlers.model import ChannelAddress, Job, JobState, Platform, Team, model_made_by
-from handlers.ports import Clock, Provider, Store
+from handlers.ports import Clock, FineTuning, Store
+from handlers.profile import Capability
 from handlers.scope import TEAM_KEY, TeamScopedProvider
 from handlers.service import BOT_METADATA_KEY
 
@@ -70,7 +71,7 @@ class Recovery:
         self._instance = instance
         self._limit = limit
 
-    async def resync(self, providers: Sequence[Provider]) -> ResyncReport:
+    async def resync(self, providers: Sequence[FineTuning]) -> ResyncReport:
         """Scan each provider account once; raises ProviderError if one cannot be listed.
 
         Pass a team's own account as the directory's view of it (`for_team`): a job there is
@@ -79,6 +80,8 @@ class Recovery:
         """
         report = ResyncReport()
         for provider in providers:
+            if not provider.profile.can(Capability.JOB_TAGS):
+                continue  # its jobs carry no tag: there is nothing to find them by
             owner = (
                 provider.team_id
                 if isinstance(provider, TeamScopedProvider) and not provider.shared

@@ -9,21 +9,30 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-SECRET_PATTERNS: tuple[re.Pattern[str], ...] = (
-    # OpenAI keys: sk-..., sk-proj-..., sk-svcacct-..., sk-admin-...
-    re.compile(r"sk-[A-Za-z0-9_-]{16,}"),
+OWN_PATTERNS: tuple[re.Pattern[str], ...] = (
     # Slack bot, user, app-level and config tokens
     re.compile(r"xox[abposre]-[A-Za-z0-9-]{8,}"),
     re.compile(r"xapp-[A-Za-z0-9-]{8,}"),
     # Fernet keys (44 urlsafe base64 characters ending in "=")
     re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{43}="),
-    # Azure OpenAI keys: 32 hex characters, or the newer 84 alphanumeric ones
-    re.compile(r"(?<![A-Za-z0-9_-])[0-9a-fA-F]{32}(?![A-Za-z0-9_-])"),
-    re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9]{84}(?![A-Za-z0-9_-])"),
 )
+"""The shapes of the bot's own secrets; each provider family's profile adds its keys'."""
+
+SECRET_PATTERNS: list[re.Pattern[str]] = list(OWN_PATTERNS)
+"""Every shape hidden: the bot's own and the registered families' (see use_key_patterns)."""
+
+
+def use_key_patterns(patterns: Iterable[re.Pattern[str]]) -> None:
+    """Hide these key shapes too (the provider registry registers each family's, at import)."""
+    for pattern in patterns:
+        if pattern not in SECRET_PATTERNS:
+            SECRET_PATTERNS.append(pattern)
+
+
 REDACTED = "[redacted]"
 
 MAX_KEY = 512

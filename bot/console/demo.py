@@ -12,7 +12,7 @@ from importlib import resources
 from pathlib import Path
 
 from bot.clock import SystemClock
-from bot.config import ProviderKind, load_settings
+from bot.config import load_settings
 from bot.console.app import console_actor
 from bot.console.notifier import ConsoleNotifier
 from bot.console.render import progress_printer, render_with_attachments
@@ -82,7 +82,7 @@ async def run_demo(
     train, valid = await asyncio.to_thread(_copy_datasets, out / "data")
     settings = load_settings(
         database_url=f"sqlite+aiosqlite:///{out / 'demo.db'}",
-        provider=ProviderKind.SANDBOX,
+        provider="sandbox",
         sweep_seconds=0.5,
         dispatch_seconds=0.25,
     )

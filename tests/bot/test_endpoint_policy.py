@@ -12,13 +12,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.config import load_settings
-from bot.directory import TeamProviderBuilder, check_endpoint
 from bot.providers.endpoint_policy import (
     EndpointPolicy,
     EndpointRefusedError,
     address_problem,
+    check_endpoint,
     parse_allowlist,
 )
+from bot.providers.openai.factory import TeamProviderBuilder
 from handlers.errors import ConfigError, ProviderError, ProviderErrorKind
 from handlers.model import TeamCredentials, TeamProviderKind
 from handlers.secrets import Secret, endpoint_problem

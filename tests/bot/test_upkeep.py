@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from bot import upkeep
-from bot.config import ProviderKind, Settings
+from bot.config import Settings
 from bot.providers.sandbox.provider import SandboxProvider
 from bot.runtime import Runtime, build_runtime
 from handlers.model import Platform
@@ -20,7 +20,7 @@ MODEL = "gpt-4.1-mini-2025-04-14"
 def _settings(tmp_path: Path, **extra: object) -> Settings:
     return Settings(
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
-        provider=ProviderKind.SANDBOX,
+        provider="sandbox",
         sandbox_state=tmp_path / "sandbox.json",
         default_role="operator",
         **extra,  # type: ignore[arg-type]
