@@ -34,6 +34,7 @@ from handlers.model import (
 )
 from handlers.ports import Clock, KeyChecker, OutboxMessage, Store, WatchStore
 from handlers.pricing import PriceTable, estimate
+from handlers.profile import JobStatus
 from handlers.replies import Button, ButtonStyle, Field, Reply, Table, Tone, Visibility
 from handlers.requests import (
     AccessRequest,
@@ -138,7 +139,7 @@ async def settle_spend(store: Store, team_id: str, state: JobState) -> None:
     entry = await store.get_spend(team_id, state.id)
     if entry is None or entry.actual is not None:
         return
-    if state.status == "failed":
+    if state.status == JobStatus.FAILED:
         await store.settle_spend(team_id, state.id, 0.0)
         return
     if state.trained_tokens is None or entry.price_per_million is None:

@@ -149,7 +149,6 @@ class Service:
             providers=providers,
             clock=clock,
             prices=self._prices,
-            is_base=is_fine_tunable,
             validate=lambda path: asyncio.to_thread(self._check_file, path, "chat"),
             upload=self._upload,
             settings=playground,
@@ -224,7 +223,7 @@ class Service:
         """Base models the provider offers for fine-tuning, plus the team's own models."""
         provider = await self._providers.for_team(actor.team_id)
         listed = await provider.list_models()
-        names = [m.id for m in listed if is_fine_tunable(m.id)]
+        names = [m.id for m in listed if provider.profile.is_fine_tunable(m.id)]
         own = [m.name for m in await self._store.list_models(actor.team_id)]
         wanted = query.lower()
         return [n for n in dict.fromkeys(names + own) if wanted in n.lower()]
@@ -605,7 +604,7 @@ class Service:
         return Reply(
             title=f"Started {state.id}",
             fields=(
-                Field(name="Status", value=state.status),
+                Field(name="Status", value=state.shown_status),
                 Field(name="Base model", value=state.model),
                 Field(
                     name="Training file", value=f"{training.alias} ({training.provider_file_id})"
@@ -646,7 +645,9 @@ class Service:
 
     async def _own_model(self, team: str, model: str) -> None:
         """A fine-tuned base model must be one of the team's own (the account may be shared)."""
-        if model.startswith("ft:") and await self._store.get_model(team, model) is None:
+        provider = await self._providers.for_team(team)
+        tuned = provider.profile.is_tuned_model(model)
+        if tuned and await self._store.get_model(team, model) is None:
             raise NotFoundError(f"No model '{model}' in this team. See /finetune models.")
 
     async def _list(self, team: str, status: str | None, limit: int) -> Reply:
@@ -664,7 +665,7 @@ class Service:
                 rows=tuple(
                     (
                         j.state.id,
-                        j.state.status,
+                        j.state.shown_status,
                         j.state.model,
                         format_time(j.state.created_at),
                         j.state.fine_tuned_model or (j.state.error or "")[:60],
@@ -790,7 +791,7 @@ class Service:
         await self._store.update_job_state(team, state, poll_now=True)
         verb = {"cancel": "Cancelling", "pause": "Paused", "resume": "Resumed"}[action]
         return Reply(
-            title=f"{verb} {job_id} (status: {state.status})",
+            title=f"{verb} {job_id} (status: {state.shown_status})",
             tone=Tone.WARNING if action == "cancel" else Tone.SUCCESS,
         )
 
@@ -887,24 +888,6 @@ def help_reply(topic: str | None) -> Reply:
 
 LOCAL_COPY_MAX_BYTES = 8 << 20
 """Files up to this size are also kept in the store, as test sets for try and compare."""
-
-FINE_TUNABLE_PREFIXES = (
-    "gpt-4.1-2025",
-    "gpt-4.1-mini-2025",
-    "gpt-4.1-nano-2025",
-    "gpt-4o-2024",
-    "gpt-4o-mini-2024",
-    "gpt-3.5-turbo",
-    "o4-mini-2025",
-    "babbage-002",
-    "davinci-002",
-)
-"""Model families the fine-tuning API accepts; a provider's full model list holds many more."""
-
-
-def is_fine_tunable(model: str) -> bool:
-    return model.startswith(FINE_TUNABLE_PREFIXES)
-
 
 Progress = Callable[[str, int, int], None]
 """(stage, done, total): bytes for "validating" and "uploading", chat calls for "comparing"."""

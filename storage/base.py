@@ -11,7 +11,6 @@ from sqlalchemy import Row, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from handlers.profile import UNKNOWN_STATUS, JobStatus
 from handlers.model import (
     ChannelAddress,
     Hyperparameters,
@@ -20,6 +19,7 @@ from handlers.model import (
     Platform,
     Team,
 )
+from handlers.profile import UNKNOWN_STATUS, JobStatus
 from storage.engine import BEGIN_OPTION
 
 Clock = Callable[[], datetime]

@@ -21,6 +21,7 @@ from bot.runtime import build_runtime, schedule_ticks
 from handlers.chat import ChatMessage
 from handlers.model import Platform
 from handlers.parse import parse
+from handlers.profile import JobStatus
 from handlers.scope import TEAM_KEY
 from handlers.watch import WatchSettings
 
@@ -166,4 +167,4 @@ async def run_demo(
             f"Loss chart: {chart}\n"
             f"Demo finished in {elapsed:.1f} s (simulated training on the sandbox provider).\n"
         )
-        return 0 if final.state.status == "succeeded" else 1
+        return 0 if final.state.status == JobStatus.SUCCEEDED else 1

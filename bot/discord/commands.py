@@ -408,7 +408,8 @@ class DiscordCommands:
             jobs = await self._store.list_jobs(team, limit=100)
             return [
                 app_commands.Choice(
-                    name=clip(f"{j.id} · {j.state.status} · {j.state.model}", 100), value=j.id
+                    name=clip(f"{j.id} · {j.state.shown_status} · {j.state.model}", 100),
+                    value=j.id,
                 )
                 for j in jobs
                 if current.lower() in j.id.lower()
