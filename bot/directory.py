@@ -99,7 +99,7 @@ class TeamProviderDirectory:
             log.warning("team endpoint refused", extra={"team": team_id, "reason": problem})
             return UnavailableProvider(self._fallback.profile)
         version = (
-            credentials.provider.value,
+            credentials.provider,
             credentials.fingerprint,
             credentials.endpoint or "",
             credentials.api_version or "",

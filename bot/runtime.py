@@ -135,6 +135,7 @@ async def build_runtime(
         default_role=settings.default_role,
         approval_ttl=timedelta(hours=settings.approval_ttl_hours),
         credentials_changed=directory.forget,
+        accounts=registry.accounts(),
         playground=PlaygroundSettings(
             concurrency=settings.compare_concurrency,
             max_examples=settings.compare_max_examples,

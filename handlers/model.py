@@ -326,18 +326,13 @@ class RoleGrant:
     at: datetime
 
 
-class TeamProviderKind(StrEnum):
-    OPENAI = "openai"
-    AZURE = "azure"
-    COMPATIBLE = "compatible"
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TeamCredentials:
     """A team's own provider account; `api_key` is a handlers.secrets.Secret, never printed."""
 
     team_id: str
-    provider: TeamProviderKind
+    provider: str
+    """The account kind (a provider profile's AccountKind name)."""
     api_key: Secret
     endpoint: str | None = None
     api_version: str | None = None

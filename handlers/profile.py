@@ -94,6 +94,8 @@ class AccountKind:
     """The one message for a key of the wrong shape (never quotes the key)."""
     fields: tuple[SetupField, ...]
     api_version_default: str | None = None
+    choice_label: str = ""
+    """How the setup form's list names it, when that differs from `label`."""
 
     def field(self, name: str) -> SetupField | None:
         return next((f for f in self.fields if f.name == name), None)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from handlers.errors import UsageError
-from handlers.model import KNOWN_STATUSES, Method, Role, SubscriptionFilter, TeamProviderKind
+from handlers.model import KNOWN_STATUSES, Method, Role, SubscriptionFilter
 from handlers.secrets import REDACTED, Secret, looks_like_secret
 
 MAX_SUFFIX = 64
@@ -147,7 +147,8 @@ class SetupRequest:
     from text) carries the provider, the key and its endpoint."""
 
     action: str | None = None
-    provider: TeamProviderKind | None = None
+    provider: str | None = None
+    """An account kind the deployment's provider families offer (None: the first)."""
     api_key: Secret | None = None
     endpoint: str | None = None
     api_version: str | None = None

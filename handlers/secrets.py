@@ -38,9 +38,6 @@ REDACTED = "[redacted]"
 MAX_KEY = 512
 MAX_ENDPOINT = 512
 MAX_API_VERSION = 40
-_OPENAI_KEY = re.compile(r"^sk-[A-Za-z0-9_-]{20,200}$")
-_AZURE_KEY = re.compile(r"^(?:[0-9a-fA-F]{32}|[A-Za-z0-9]{84})$")
-_COMPATIBLE_KEY = re.compile(r"^[\x21-\x7e]{8,512}$")
 _API_VERSION = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(?:-preview)?$")
 
 
@@ -81,30 +78,16 @@ class Secret:
         return "Secret(***)"
 
 
-def key_problem(provider: str, key: str) -> str | None:
-    """Why this key cannot be right for the provider (shape only), or None; never quotes it."""
+def key_problem(shape: re.Pattern[str], refusal: str, key: str) -> str | None:
+    """Why this key cannot be right for the account (shape only), or None; never quotes it."""
     if not key:
         return "The key is empty."
     if len(key) > MAX_KEY:
         return f"The key is too long for any provider (at most {MAX_KEY} characters)."
     if any(c.isspace() for c in key):
         return "The key holds spaces or line breaks; paste it again without them."
-    match provider:
-        case "openai":
-            if not _OPENAI_KEY.match(key):
-                return (
-                    "That is not an OpenAI API key: they start with sk- and hold 20 or more "
-                    "letters, digits, '-' or '_'."
-                )
-        case "azure":
-            if not _AZURE_KEY.match(key):
-                return (
-                    "That is not an Azure OpenAI key: they are 32 hexadecimal characters "
-                    "(or 84 letters and digits). Copy KEY 1 from the resource's Keys and Endpoint."
-                )
-        case _:
-            if not _COMPATIBLE_KEY.match(key):
-                return "The key must be 8-512 printable characters."
+    if not shape.match(key):
+        return refusal
     return None
 
 

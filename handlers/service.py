@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import replace
 from datetime import timedelta
@@ -61,6 +61,7 @@ from handlers.ports import (
     WatchStore,
 )
 from handlers.pricing import PriceTable, estimate, load_price_table
+from handlers.profile import AccountKind
 from handlers.replies import Attachment, Field, Reply, Table, Tone, Visibility, error_reply
 from handlers.requests import (
     SPECS,
@@ -123,6 +124,7 @@ class Service:
         approval_ttl: timedelta = DEFAULT_APPROVAL_TTL,
         credentials_changed: Callable[[str], None] | None = None,
         playground: PlaygroundSettings | None = None,
+        accounts: Mapping[str, AccountKind] | None = None,
     ) -> None:
         # Without a real tokenizer counts are estimates, and every report says so.
         self._tokenizer: Tokenizer = tokenizer or EstimateTokenizer()
@@ -142,6 +144,7 @@ class Service:
             default_role=default_role,
             approval_ttl=approval_ttl,
             credentials_changed=credentials_changed,
+            accounts=accounts,
         )
         self.playground = Playground(
             store=store,

@@ -10,6 +10,7 @@ from typing import Any
 
 from bot.directory import SharedProviderDirectory
 from bot.dispatcher import Dispatcher
+from bot.providers.registry import accounts
 from bot.providers.sandbox.provider import SandboxProvider, SandboxTiming
 from handlers.model import Actor, ChannelAddress, MetricPoint, Platform, Role
 from handlers.replies import Reply
@@ -153,7 +154,7 @@ async def world(
                 clock=clock,
                 charts=charts,
                 default_role=default_role,
-                **service_options,
+                **{"accounts": accounts(), **service_options},
             ),
             watcher=Watcher(
                 store=store,

@@ -146,7 +146,6 @@ async def test_on_its_own_account_a_team_also_sees_untagged_items_never_another_
     ]
     assert await shared.list_stored_completions(metadata={TEAM_KEY: "slack:T2"}) == []
     assert await own.list_stored_completions(metadata={TEAM_KEY: "slack:T2"}) == []
-    assert await shared.list_files() == []  # files carry no tag at the provider
 
 
 async def test_resync_of_a_teams_own_account_adopts_only_that_teams_jobs(tmp_path: Path) -> None:

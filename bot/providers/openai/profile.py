@@ -81,6 +81,7 @@ ACCOUNTS: tuple[AccountKind, ...] = (
         key_shape=re.compile(r"^[\x21-\x7e]{8,512}$"),
         key_refusal="The key must be 8-512 printable characters.",
         fields=(_KEY, SetupField(name="endpoint", label="Endpoint", required=True)),
+        choice_label="OpenAI-compatible endpoint",
     ),
 )
 
