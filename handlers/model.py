@@ -13,7 +13,7 @@ from handlers.secrets import Secret
 TERMINAL_STATUSES: frozenset[JobStatus] = frozenset(s for s in JobStatus if s.terminal)
 """Job states that never change again; every other status is live."""
 
-KNOWN_STATUSES: tuple[str, ...] = tuple(JobStatus)
+KNOWN_STATUSES: tuple[str, ...] = tuple(s.value for s in JobStatus)
 
 
 def is_terminal(status: str) -> bool:
