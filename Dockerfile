@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
-# finetune-bot: a multi-stage image. The builder installs the project and its dependencies
-# (with the postgres extra) into /install; the runtime copies only that, runs as a non-root
-# user and keeps its SQLite database in the /data volume.
+# finetune-bot: a multi-stage image. The builder installs the project and its locked
+# dependencies (requirements.lock, with the postgres extra) into /install; the runtime copies
+# only that, runs as a non-root user and keeps its SQLite database in the /data volume.
 #
 #   docker build -t finetune-bot .
 #   docker run -d -v finetune-bot-data:/data -p 8080:8080 --env-file .env finetune-bot
@@ -14,16 +14,19 @@ ENV PIP_NO_CACHE_DIR=1 \
 
 WORKDIR /src
 
-# Only what the wheel is built from: tests, caches and local databases stay out of the image.
-COPY pyproject.toml README.md ./
+# Only what the wheel is built from, and the lock: tests, caches and local databases stay out.
+COPY pyproject.toml README.md LICENSE requirements.lock ./
 COPY bot ./bot
 COPY handlers ./handlers
 COPY storage ./storage
 
-# Wheels for the project and every dependency (with the postgres extra), then an install from
-# those wheels only (--no-index: nothing on PyPI can stand in for the local project) into a prefix
-# that the runtime stage copies wholesale. All dependencies ship manylinux wheels: no compiler.
-RUN pip wheel --wheel-dir /wheels ".[postgres]" \
+# Wheels for exactly the locked dependencies (versions and sha256 hashes from requirements.lock,
+# which pins the postgres extra too) and for the project alone (--no-deps: nothing resolved
+# anew), then an install from those wheels only (--no-index: nothing on PyPI can stand in for
+# the local project, and a dependency missing from the lock fails the build) into a prefix that
+# the runtime stage copies wholesale. All dependencies ship manylinux wheels: no compiler.
+RUN pip wheel --wheel-dir /wheels --require-hashes -r requirements.lock \
+    && pip wheel --wheel-dir /wheels --no-deps . \
     && pip install --prefix=/install --no-index --find-links=/wheels "finetune-bot[postgres]"
 
 

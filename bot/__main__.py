@@ -82,11 +82,17 @@ def _configure_logging(level: str) -> None:
 
 
 async def _migrate(settings: Settings) -> int:
+    from bot.startup import database_problem
     from storage.engine import create_engine, migrate
 
     engine = create_engine(settings.database_url)
     try:
         await migrate(engine)
+    except Exception as error:
+        problem = database_problem(settings.database_url, error)
+        if problem is None:
+            raise
+        raise ConfigError(problem) from None
     finally:
         await engine.dispose()
     print("database is up to date")

@@ -163,33 +163,20 @@ class Settings(BaseSettings):
         return self.discord_token is not None
 
 
-_ENV_NAMES: dict[str, str] = {
-    "slack_bot_token": "SLACK_BOT_TOKEN",
-    "slack_app_token": "SLACK_APP_TOKEN",
-    "slack_signing_secret": "SLACK_SIGNING_SECRET",
-    "discord_token": "DISCORD_TOKEN",
-    "slack_mode": "SLACK_MODE",
-    "slack_api_base_url": "SLACK_API_BASE_URL",
-    "slack_client_id": "SLACK_CLIENT_ID",
-    "slack_client_secret": "SLACK_CLIENT_SECRET",
-    "discord_guild_ids": "DISCORD_GUILD_IDS",
-    "discord_shard_count": "DISCORD_SHARD_COUNT",
-    "discord_api_base_url": "DISCORD_API_BASE_URL",
-    "discord_gateway_url": "DISCORD_GATEWAY_URL",
-    "discord_commands_hash_file": "DISCORD_COMMANDS_HASH_FILE",
-    "openai_api_key": "OPENAI_API_KEY",
-    "openai_base_url": "OPENAI_BASE_URL",
-    "azure_openai_endpoint": "AZURE_OPENAI_ENDPOINT",
-    "azure_openai_api_key": "AZURE_OPENAI_API_KEY",
-    "openai_api_version": "OPENAI_API_VERSION",
-    "openai_webhook_secret": "OPENAI_WEBHOOK_SECRET",
-    "database_url": "DATABASE_URL",
-}
-
-
 def env_name(field: str) -> str:
-    """The environment variable that sets a field."""
-    return _ENV_NAMES.get(field, f"FINETUNE_BOT_{field.upper()}")
+    """The environment variable that sets a field; `field` may be the name or an alias, as
+    pydantic reports an aliased field by its alias."""
+    info = Settings.model_fields.get(field)
+    alias = info.validation_alias if info is not None else None
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0]).upper()
+    if info is None and any(
+        isinstance(f.validation_alias, AliasChoices)
+        and field.upper() in (str(c).upper() for c in f.validation_alias.choices)
+        for f in Settings.model_fields.values()
+    ):
+        return field.upper()
+    return f"FINETUNE_BOT_{field.upper()}"
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -209,4 +196,4 @@ def load_settings(**overrides: Any) -> Settings:
 
 def check_provider(settings: Settings) -> None:
     """Raise ConfigError naming the first missing provider setting."""
-    family(settings.provider).check(settings)
+    family(settings.provider).load().check(settings)

@@ -75,9 +75,10 @@ class TeamProviderDirectory:
         if self._factory is not None:
             return self._factory(credentials)
         found = account_family(credentials.provider)
-        if found is None or found.team_factory is None:
+        build = found.load().team_factory(self._policy) if found is not None else None
+        if build is None:
             raise ConfigError(f"No provider family serves {credentials.provider} accounts.")
-        return found.team_factory(self._policy)(credentials)
+        return build(credentials)
 
     async def for_team(self, team_id: str) -> Provider:
         """The team's view: tag-scoped on the deployment's (shared) account; on the team's own

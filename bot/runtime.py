@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
-import signal
 import socket
 from collections.abc import Mapping, Sequence
 from contextlib import AsyncExitStack
@@ -15,7 +15,7 @@ from datetime import timedelta
 from aiohttp import web
 from sqlalchemy import text
 
-from bot import redact, upkeep
+from bot import netlog, redact, tempfiles, upkeep
 from bot.adapters import AdapterContext, ChatAdapter, build_adapters
 from bot.charts import MatplotlibChartRenderer
 from bot.clock import SystemClock
@@ -28,6 +28,9 @@ from bot.providers.endpoint_policy import EndpointPolicy
 from bot.providers.sandbox.profile import PROFILE as SANDBOX
 from bot.providers.sandbox.provider import SandboxProvider, SandboxTiming
 from bot.scheduler import Ticker
+from bot.shutdown import STEP_SECONDS, Stopper, bounded
+from bot.startup import database_problem
+from bot.supervisor import Supervisor
 from bot.tokenizer import TiktokenTokenizer
 from bot.web import ReadinessCheck, WebServer, build_web_app
 from handlers.errors import ConfigError
@@ -43,6 +46,9 @@ from storage.store import SqlStore
 
 log = logging.getLogger(__name__)
 
+FIRST_ATTEMPT_SECONDS = 10.0
+"""How long start-up waits for each platform's first connection try before going on."""
+
 
 def instance_name() -> str:
     """A stable-enough name for this process, used as the lease owner."""
@@ -56,7 +62,7 @@ def build_provider(
     found = registry.family(settings.provider)
     if timing is not None and found.profile is SANDBOX:
         return SandboxProvider(clock, state_path=settings.sandbox_state, timing=timing)
-    return found.build(settings, clock)
+    return found.load().build(settings, clock)
 
 
 async def use_encryption_keys(settings: Settings, store: SqlStore) -> None:
@@ -102,9 +108,21 @@ async def build_runtime(
     """Store, provider, service, watcher and dispatcher; the caller starts web and ticks."""
     clock = clock or SystemClock()
     owner = owner or instance_name()
-    engine = create_engine(settings.database_url)
-    stack.push_async_callback(engine.dispose)
-    await migrate(engine)
+    try:
+        engine = create_engine(settings.database_url)
+    except OSError as error:  # the SQLite file's directory cannot be made
+        raise ConfigError(
+            f"DATABASE_URL: cannot create the SQLite database's directory ({error.strerror}); "
+            "check the path and its permissions"
+        ) from None
+    stack.push_async_callback(bounded("the database", engine.dispose))
+    try:
+        await migrate(engine)
+    except Exception as error:
+        problem = database_problem(settings.database_url, error)
+        if problem is None:
+            raise
+        raise ConfigError(problem) from None
     store = SqlStore(engine, clock=clock.now)
     await use_encryption_keys(settings, store)
     if provider is None:
@@ -117,12 +135,14 @@ async def build_runtime(
     directory = TeamProviderDirectory(
         store=store,
         fallback=provider,
-        keep_fallback=family.team_factory is None,
+        keep_fallback=not family.team_accounts,
         policy=endpoints,
     )
     stack.push_async_callback(directory.aclose)
-    keys: KeyChecker = family.key_checker(endpoints)
+    keys: KeyChecker = family.load().key_checker(endpoints)
     charts = MatplotlibChartRenderer()
+    scratch = tempfiles.private_dir()
+    await asyncio.to_thread(tempfiles.sweep, scratch)  # what a SIGKILL left: a team's data
     service = Service(
         store=store,
         watch_store=store,
@@ -139,6 +159,7 @@ async def build_runtime(
         playground=PlaygroundSettings(
             concurrency=settings.compare_concurrency,
             max_examples=settings.compare_max_examples,
+            scratch_dir=scratch,
         ),
     )
     watch = watch_settings or WatchSettings(
@@ -165,8 +186,6 @@ async def build_runtime(
         lease_seconds=settings.lease_seconds,
     )
     metrics = Metrics()
-    _describe_metrics(metrics)
-    upkeep.describe(metrics)
     upkeep.collect_watched(store, metrics)
 
     async def collect() -> None:
@@ -175,8 +194,9 @@ async def build_runtime(
         metrics.set("outbox_oldest_age_seconds", age)
 
     metrics.collect_with(collect)
-    ticker = Ticker()
-    stack.push_async_callback(ticker.stop)
+    # Ticks get most of one stop step to finish; the step's own limit is the backstop.
+    ticker = Ticker(grace_seconds=STEP_SECONDS - 1)
+    stack.push_async_callback(bounded("the ticks", ticker.stop))
     return Runtime(
         settings=settings,
         store=store,
@@ -189,18 +209,6 @@ async def build_runtime(
         clock=clock,
         owner=owner,
     )
-
-
-def _describe_metrics(metrics: Metrics) -> None:
-    metrics.describe("outbox_depth", "gauge", "Notices waiting to be posted.")
-    metrics.describe("outbox_oldest_age_seconds", "gauge", "Age of the oldest unsent notice.")
-    metrics.describe("sweeps_total", "counter", "Watcher sweeps run by this process.")
-    metrics.describe("sweep_duration_seconds", "histogram", "Wall time of one sweep.")
-    metrics.describe("jobs_claimed_total", "counter", "Jobs leased for a poll.")
-    metrics.describe("provider_calls_total", "counter", "Provider calls made by the watcher.")
-    metrics.describe("provider_errors_total", "counter", "Provider errors seen, by kind.")
-    metrics.describe("notices_sent_total", "counter", "Notices posted to chat.")
-    metrics.describe("notices_failed_total", "counter", "Notice posts that failed.")
 
 
 def schedule_ticks(runtime: Runtime) -> None:
@@ -231,6 +239,7 @@ class RunningBot:
     runtime: Runtime
     web: WebServer
     adapters: list[ChatAdapter]
+    supervisors: list[Supervisor]
 
 
 async def start_bot(
@@ -242,6 +251,7 @@ async def start_bot(
 ) -> RunningBot:
     """Store, provider, core, web server, configured adapters and ticks, stopped by `stack`."""
     redact.install()
+    netlog.install()
     check_provider(settings)
     if not settings.slack_configured and not settings.discord_configured:
         raise ConfigError(
@@ -264,25 +274,46 @@ async def start_bot(
     adapters = build_adapters(settings, context)
     for adapter in adapters:
         notifiers[adapter.platform] = adapter.notifier
+    supervisors = [Supervisor(adapter) for adapter in adapters]
     routes = [route for adapter in adapters for route in adapter.web_routes()]
     routes += upkeep.webhook_routes(runtime, wake=upkeep.Waker(runtime))
     await upkeep.resync_at_start(runtime)
-    server = await run_web(runtime, stack, routes=routes, adapters=adapters)
-    for adapter in adapters:
-        await adapter.start()
-        stack.push_async_callback(adapter.stop)
+    server = await run_web(runtime, stack, routes=routes, supervisors=supervisors)
+    for supervisor in supervisors:
+        stack.push_async_callback(bounded(f"the {supervisor.name} adapter", supervisor.stop))
     schedule_ticks(runtime)
     # Unwound first: ticks stop (and finish) before the adapters they post through close.
-    stack.push_async_callback(runtime.ticker.stop)
+    stack.push_async_callback(bounded("the ticks", runtime.ticker.stop))
+    # Platforms connect in the background, after the watcher is up: one that is down or
+    # refuses its token is retried without holding up the watcher or the other platform.
+    # The first try gets a moment, so a reachable platform is connected when this returns.
+    for supervisor in supervisors:
+        supervisor.start()
+    await asyncio.gather(*(s.first_attempt(within=FIRST_ATTEMPT_SECONDS) for s in supervisors))
     log.info("bot started", extra={"adapters": [a.platform.value for a in adapters]})
-    return RunningBot(runtime=runtime, web=server, adapters=adapters)
+    return RunningBot(runtime=runtime, web=server, adapters=adapters, supervisors=supervisors)
 
 
 async def serve(settings: Settings) -> int:
-    """`finetune-bot run`: everything `start_bot` starts, until SIGTERM or SIGINT."""
-    async with AsyncExitStack() as stack:
-        await start_bot(settings, stack)
-        await wait_for_stop()
+    """`finetune-bot run`: everything `start_bot` starts, until SIGTERM or SIGINT.
+
+    A signal during start-up stops it too; the stop runs each step under a limit, and a
+    second signal or the deadline ends the process at once.
+    """
+    stopper = Stopper()
+    with stopper.installed():
+        async with AsyncExitStack() as stack:
+            starting = asyncio.ensure_future(start_bot(settings, stack))
+            stopping = asyncio.ensure_future(stopper.wait())
+            await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if not starting.done():
+                starting.cancel()
+                await asyncio.wait({starting})
+            elif starting.exception() is not None:
+                stopping.cancel()
+                starting.result()  # raises the start-up problem (ConfigError: one line)
+            await stopping
+            log.info("stopping")
     return 0
 
 
@@ -291,7 +322,7 @@ async def run_web(
     stack: AsyncExitStack,
     *,
     routes: Sequence[web.RouteDef] = (),
-    adapters: Sequence[ChatAdapter] = (),
+    supervisors: Sequence[Supervisor] = (),
 ) -> WebServer:
     engine = runtime.store.engine
 
@@ -301,24 +332,20 @@ async def run_web(
         return True, ""
 
     checks: dict[str, ReadinessCheck] = {"database": database}
-    for adapter in adapters:
-        checks[adapter.platform.value] = adapter.ready
+    for supervisor in supervisors:
+        checks[supervisor.name] = supervisor.ready  # /readyz names the platform that is down
     app = build_web_app(metrics=runtime.metrics, checks=checks)
     app.add_routes(list(routes))
-    server = WebServer(app, host=runtime.settings.http_host, port=runtime.settings.http_port)
-    await server.start()
-    stack.push_async_callback(server.stop)
-    return server
-
-
-async def wait_for_stop() -> None:
-    """Block until SIGTERM or SIGINT."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    settings = runtime.settings
+    server = WebServer(app, host=settings.http_host, port=settings.http_port)
     try:
-        await stop.wait()
-    finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)
+        await server.start()
+    except OSError as error:
+        await server.stop()
+        reason = "in use" if error.errno == errno.EADDRINUSE else f"unusable ({error.strerror})"
+        raise ConfigError(
+            f"FINETUNE_BOT_HTTP_PORT: port {settings.http_port} on {settings.http_host} is "
+            f"{reason}; stop what holds it or export FINETUNE_BOT_HTTP_PORT=another port"
+        ) from None
+    stack.push_async_callback(bounded("the web server", server.stop))
+    return server

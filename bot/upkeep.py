@@ -15,7 +15,6 @@ from aiohttp import web
 from bot.config import Settings
 from bot.dispatcher import DispatchStats
 from bot.metrics import Metrics
-from bot.webhooks import describe_metrics as describe_webhook_metrics
 from bot.webhooks import openai_webhook_routes
 from handlers.errors import ProviderError
 from handlers.recovery import Recovery, ResyncReport
@@ -29,20 +28,6 @@ log = logging.getLogger(__name__)
 
 WEBHOOK_INBOX_DAYS = 3
 """OpenAI retries a delivery for up to 72 hours; an id older than that cannot come back."""
-LATENCY_BUCKETS = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 900.0)
-
-
-def describe(metrics: Metrics) -> None:
-    metrics.describe("jobs_watched", "gauge", "Jobs still watched, by their last known status.")
-    metrics.describe(
-        "notification_latency_seconds",
-        "histogram",
-        "From a notice's enqueueing (the poll that saw the news) to its post.",
-        buckets=LATENCY_BUCKETS,
-    )
-    metrics.describe("housekeeping_deleted_total", "counter", "Old rows deleted, by table.")
-    metrics.describe("resync_recovered_total", "counter", "Jobs the resync watched again.")
-    describe_webhook_metrics(metrics)
 
 
 def collect_watched(store: SqlStore, metrics: Metrics) -> None:

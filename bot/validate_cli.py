@@ -16,6 +16,7 @@ from bot.validation import validate_parallel
 from handlers.datasets import DatasetReport, Format, example_hashes, summary_lines
 from handlers.errors import ConfigError
 from handlers.pricing import estimate, load_price_table
+from handlers.sources import unreadable
 
 DEFAULT_MODEL = "gpt-4.1-mini-2025-04-14"
 
@@ -78,9 +79,12 @@ class ProgressBar:
 
 def run_validate(args: argparse.Namespace) -> int:
     path: Path = args.path
-    if not path.is_file():
-        print(f"finetune-bot: no readable file at {path}", file=sys.stderr)
-        return EXIT_USAGE
+    # Directories, devices, pipes and /proc files: one line saying so, never a traceback.
+    for given in (path, args.validation):
+        problem = unreadable(given) if given is not None else None
+        if problem is not None:
+            print(f"finetune-bot: {problem}", file=sys.stderr)
+            return EXIT_USAGE
     try:
         settings = load_settings()
         table = load_price_table(settings.prices_file)
@@ -106,9 +110,6 @@ def run_validate(args: argparse.Namespace) -> int:
         bar.close()
     reports.append(("training", report))
     if args.validation is not None:
-        if not args.validation.is_file():
-            print(f"finetune-bot: no readable file at {args.validation}", file=sys.stderr)
-            return EXIT_USAGE
         bar = ProgressBar(args.validation.name, sys.stderr, enabled=not args.quiet)
         try:
             checked = validate_parallel(

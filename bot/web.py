@@ -1,21 +1,44 @@
-"""Composition root: the aiohttp web server: /healthz, /readyz and /metrics."""
+"""Composition root: the aiohttp web server: /healthz, /readyz, /metrics, no handler crash."""
 
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from bot.metrics import Metrics
+from bot.metrics import CONTENT_TYPE, Metrics
 
 log = logging.getLogger(__name__)
 
 ReadinessCheck = Callable[[], Awaitable[tuple[bool, str]]]
 
 
+@web.middleware
+async def answer_every_request(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """An unexpected error in any route is a 500 and one log line, never a traceback dump.
+
+    The line names the route, the error's type and where it was raised; never the error's
+    text or the request, which may carry user data or a secret.
+    """
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise  # aiohttp's own answers (404, 405, 413) are responses, not failures
+    except Exception as error:
+        frames = traceback.extract_tb(error.__traceback__)
+        where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "?"
+        log.error(
+            "%s %s failed: %s at %s", request.method, request.path, type(error).__name__, where
+        )
+        return web.json_response({"error": "internal error"}, status=500)
+
+
 def build_web_app(*, metrics: Metrics, checks: dict[str, ReadinessCheck]) -> web.Application:
-    app = web.Application()
+    app = web.Application(middlewares=[answer_every_request])
 
     async def healthz(_request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
@@ -38,9 +61,7 @@ def build_web_app(*, metrics: Metrics, checks: dict[str, ReadinessCheck]) -> web
     async def metrics_view(_request: web.Request) -> web.Response:
         return web.Response(
             text=await metrics.render(),
-            content_type="text/plain",
-            charset="utf-8",
-            headers={"X-Content-Type-Options": "nosniff"},
+            headers={"Content-Type": CONTENT_TYPE, "X-Content-Type-Options": "nosniff"},
         )
 
     app.router.add_get("/healthz", healthz)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -11,6 +10,7 @@ from typing import Protocol
 import openai
 from aiohttp import web
 
+from bot import wirejson
 from bot.metrics import Metrics
 from handlers.ports import Clock
 
@@ -21,6 +21,7 @@ TOLERANCE_SECONDS = 300
 """Deliveries signed longer ago (or further ahead) than this are refused as replays."""
 MAX_BODY_BYTES = 256 * 1024
 JOB_EVENT_PREFIX = "fine_tuning.job."
+SIGNED_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
 
 
 class WebhookStore(Protocol):
@@ -29,10 +30,6 @@ class WebhookStore(Protocol):
     async def webhook_seen(self, webhook_id: str, now: datetime) -> bool: ...
 
     async def mark_job_due(self, job_id: str, *, now: datetime) -> bool: ...
-
-
-def describe_metrics(metrics: Metrics) -> None:
-    metrics.describe("webhooks_total", "counter", "OpenAI webhook deliveries, by outcome.")
 
 
 def openai_webhook_routes(
@@ -64,24 +61,31 @@ def openai_webhook_routes(
             return web.json_response({"error": "payload too large"}, status=413)
         body = await request.read()
         headers = {name.lower(): value for name, value in request.headers.items()}
+        if not all(_printable_ascii(headers.get(name, "")) for name in SIGNED_HEADERS):
+            # The SDK compares signatures with hmac.compare_digest, which raises on non-ASCII.
+            count("malformed")
+            log.warning("webhook refused: missing or non-ASCII webhook headers")
+            return web.json_response({"error": "missing webhook headers"}, status=400)
         try:
             client.webhooks.verify_signature(body, headers, tolerance=TOLERANCE_SECONDS)
         except openai.InvalidWebhookSignatureError as error:
             stale = "timestamp" in str(error)
             count("stale" if stale else "forged")
-            log.warning("webhook refused", extra={"reason": str(error)})
+            log.warning("webhook refused: %s", error)
             if stale:
                 return web.json_response({"error": "stale or invalid timestamp"}, status=400)
             return web.json_response({"error": "invalid signature"}, status=401)
-        except ValueError as error:  # a required header is missing, or the body is not UTF-8
+        except ValueError:  # the body is not UTF-8, so it cannot carry a valid signature
             count("malformed")
-            log.warning("webhook refused", extra={"reason": str(error)})
-            return web.json_response({"error": "missing webhook headers"}, status=400)
+            log.warning("webhook refused: the body is not UTF-8")
+            return web.json_response({"error": "body is not UTF-8"}, status=400)
         try:
-            event = json.loads(body)
-        except ValueError:
+            event = wirejson.loads(body)
+        except wirejson.BadJson as error:
+            # Signed, but unusable: 400 so it is not mistaken for our failure (no retry loop).
             count("malformed")
-            return web.json_response({"error": "body is not JSON"}, status=400)
+            log.warning("webhook refused: %s", error)
+            return web.json_response({"error": "body is not usable JSON"}, status=400)
         event_type = str(event.get("type", "")) if isinstance(event, dict) else ""
         data = event.get("data") if isinstance(event, dict) else None
         job_id = data.get("id") if isinstance(data, dict) else None
@@ -100,3 +104,7 @@ def openai_webhook_routes(
         return web.json_response({"status": "accepted" if known else "unknown job"})
 
     return [web.post(PATH, receive)]
+
+
+def _printable_ascii(value: str) -> bool:
+    return bool(value) and value.isascii() and value.isprintable()

@@ -47,6 +47,7 @@ from handlers.replies import (
 )
 from handlers.requests import SPECS, CompareRequest, DatasetRequest, TryRequest, UploadRequest
 from handlers.scope import TEAM_KEY, TeamScopedProvider
+from handlers.sources import PrivateFile
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,9 @@ class PlaygroundSettings:
     """Chat calls in flight at once per comparison."""
     max_examples: int = DEFAULT_MAX_EXAMPLES
     """The test-set cap: `n` above it is refused."""
+    scratch_dir: Path | None = None
+    """Where drafts are written while checked and uploaded: the bot's private temp directory
+    (swept at start-up); None is the system's."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -479,17 +483,19 @@ class Playground:
         )
 
     async def _validate_bytes(self, content: bytes) -> DatasetReport | None:
-        path = await asyncio.to_thread(_temp_file, content)
+        path = await asyncio.to_thread(_temp_file, content, self.settings.scratch_dir)
         try:
             return await self._validate(path)
         finally:
             await asyncio.to_thread(_remove, path)
 
     async def _upload_draft(self, draft: Draft, actor: Actor) -> Reply:
-        path = await asyncio.to_thread(_temp_file, draft.content)
+        path = await asyncio.to_thread(_temp_file, draft.content, self.settings.scratch_dir)
         try:
             return await self._upload(
-                UploadRequest(path=str(path), alias=draft.alias, filename=f"{draft.alias}.jsonl"),
+                UploadRequest(
+                    file=PrivateFile(path=path, name=f"{draft.alias}.jsonl"), alias=draft.alias
+                ),
                 actor,
             )
         finally:
@@ -636,8 +642,11 @@ def _turns(line: str) -> str:
     return " → ".join(f"{m['role']}: {m['content']}" for m in messages if m["role"] != "system")
 
 
-def _temp_file(content: bytes) -> Path:
-    fd, name = tempfile.mkstemp(prefix="ftbot-logs-", suffix=".jsonl")
+def _temp_file(content: bytes, directory: Path | None) -> Path:
+    # 0600 (mkstemp); the pid in the name tells the start-up sweep whose file it was.
+    fd, name = tempfile.mkstemp(
+        prefix=f"ftbot-{os.getpid()}-logs-", suffix=".jsonl", dir=directory
+    )
     with os.fdopen(fd, "wb") as out:
         out.write(content)
     return Path(name)

@@ -14,6 +14,7 @@ from enum import StrEnum
 from handlers.errors import UsageError
 from handlers.model import KNOWN_STATUSES, Method, Role, SubscriptionFilter
 from handlers.secrets import REDACTED, Secret, looks_like_secret
+from handlers.sources import FileSource, PrivateFile, TypedPath
 
 MAX_SUFFIX = 64
 MAX_TEXT = 256
@@ -33,19 +34,22 @@ class HelpRequest:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UploadRequest:
-    path: str
+    """`file` None: the newest .jsonl the user shared (chat adapters look it up)."""
+
+    file: FileSource | None = None
     alias: str | None = None
-    filename: str | None = None
     format: str | None = None
     force: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ValidateRequest:
-    path: str
+    """`file` None: the newest .jsonl the user shared (chat adapters look it up)."""
+
+    file: FileSource | None = None
     format: str | None = None
     model: str | None = None
-    validation: str | None = None
+    validation: FileSource | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -265,6 +269,8 @@ class OptionKind(StrEnum):
     SUFFIX = "suffix"
     USER = "user"
     APPROVAL = "approval"
+    DATA_FILE = "data_file"
+    """A file to read: shared in chat (by name), a Discord attachment, a path at the console."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -357,6 +363,11 @@ def _str(values: Mapping[str, object], name: str) -> str:
     return value
 
 
+def _opt_source(values: Mapping[str, object], name: str) -> FileSource | None:
+    value = values.get(name)
+    return value if isinstance(value, PrivateFile | TypedPath) else None
+
+
 def _opt_int(values: Mapping[str, object], name: str) -> int | None:
     value = values.get(name)
     return value if isinstance(value, int) else None
@@ -365,6 +376,21 @@ def _opt_int(values: Mapping[str, object], name: str) -> int | None:
 def _opt_float(values: Mapping[str, object], name: str) -> float | None:
     value = values.get(name)
     return float(value) if isinstance(value, int | float) else None
+
+
+DATA_FILE_HELP = "shared in Slack (newest, or by name), attached in Discord, a path in the console"
+"""Where a file comes from; a path typed in Slack or Discord is refused (handlers/sources.py)."""
+
+
+def _data_file_option(what: str) -> OptionSpec:
+    return OptionSpec(
+        name="file",
+        kind=OptionKind.DATA_FILE,
+        help=f"{what}: {DATA_FILE_HELP}",
+        positional=True,
+        aliases=("path",),
+        placeholder="FILE",
+    )
 
 
 DATA_FORMATS = ("chat", "completion", "preference", "reinforcement")
@@ -381,7 +407,7 @@ def _format_option() -> OptionSpec:
 
 def _build_upload(v: Mapping[str, object]) -> Request:
     return UploadRequest(
-        path=_opt_str(v, "file") or "",
+        file=_opt_source(v, "file"),
         alias=_opt_str(v, "alias"),
         format=_opt_str(v, "format"),
         force=_opt_str(v, "force") == "yes",
@@ -427,16 +453,9 @@ _COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(
         name="upload",
         request_type=UploadRequest,
-        summary="Check a chat-format JSONL training file and upload it under an alias.",
+        summary="Check a JSONL training file you shared and upload it under an alias.",
         options=(
-            OptionSpec(
-                name="file",
-                kind=OptionKind.TEXT,
-                help="The .jsonl file: a path (console) or a file shared in the channel (chat)",
-                positional=True,
-                aliases=("path",),
-                placeholder="PATH",
-            ),
+            _data_file_option("The .jsonl file"),
             OptionSpec(
                 name="alias",
                 kind=OptionKind.ALIAS,
@@ -451,24 +470,19 @@ _COMMANDS: tuple[CommandSpec, ...] = (
                 choices=("yes", "no"),
             ),
         ),
-        examples=("/finetune upload ./train.jsonl alias=support-v1",),
+        examples=(
+            "/finetune upload alias=support-v1",
+            "/finetune upload train.jsonl alias=support-v1 force=yes",
+        ),
         build=_build_upload,
         mutating=True,
     ),
     CommandSpec(
         name="validate",
         request_type=ValidateRequest,
-        summary="Check a JSONL file, count its tokens and estimate the cost; nothing is uploaded.",
+        summary="Check a JSONL file you shared, count its tokens, estimate the cost; no upload.",
         options=(
-            OptionSpec(
-                name="file",
-                kind=OptionKind.TEXT,
-                help="Path of the .jsonl file",
-                required=True,
-                positional=True,
-                aliases=("path",),
-                placeholder="PATH",
-            ),
+            _data_file_option("The .jsonl file"),
             _format_option(),
             OptionSpec(
                 name="model",
@@ -479,21 +493,22 @@ _COMMANDS: tuple[CommandSpec, ...] = (
             ),
             OptionSpec(
                 name="validation",
-                kind=OptionKind.TEXT,
-                help="A validation file: checked, and against the training file",
+                kind=OptionKind.DATA_FILE,
+                help="A validation file, given like file: checked, and against the training file",
                 aliases=("validation_file", "val", "valid"),
-                placeholder="PATH",
+                placeholder="FILE",
             ),
         ),
         examples=(
-            "/finetune validate ./train.jsonl",
-            "/finetune validate ./prefs.jsonl format=preference model=gpt-4.1-mini-2025-04-14",
+            "/finetune validate",
+            "/finetune validate train.jsonl validation=valid.jsonl",
+            "/finetune validate prefs.jsonl format=preference model=gpt-4.1-mini-2025-04-14",
         ),
         build=lambda v: ValidateRequest(
-            path=_str(v, "file"),
+            file=_opt_source(v, "file"),
             format=_opt_str(v, "format"),
             model=_opt_str(v, "model"),
-            validation=_opt_str(v, "validation"),
+            validation=_opt_source(v, "validation"),
         ),
     ),
     CommandSpec(
@@ -1224,6 +1239,13 @@ def coerce(spec: CommandSpec, option: OptionSpec, raw: object) -> object:
             if not _ID_RE.match(ident):
                 raise fail("is not a valid id")
             return ident
+        case OptionKind.DATA_FILE:
+            if isinstance(raw, PrivateFile):
+                return raw  # made by an adapter from a share or an attachment, never from text
+            typed = str(text)
+            if len(typed) > MAX_TEXT * 4:
+                raise fail("is too long")
+            return TypedPath(text=typed)
         case OptionKind.TEXT:
             value_text = str(text)
             if len(value_text) > MAX_TEXT * 4:

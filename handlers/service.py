@@ -61,7 +61,7 @@ from handlers.ports import (
     WatchStore,
 )
 from handlers.pricing import PriceTable, estimate, load_price_table
-from handlers.profile import AccountKind
+from handlers.profile import AccountKind, Capability
 from handlers.replies import Attachment, Field, Reply, Table, Tone, Visibility, error_reply
 from handlers.requests import (
     SPECS,
@@ -98,6 +98,7 @@ from handlers.requests import (
     resolve_command,
 )
 from handlers.secrets import Secret, redact, safe_endpoint
+from handlers.sources import LocalPathRefusedError, local_file
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +168,7 @@ class Service:
         """
         _progress.set(progress)
         name = command_of(request).name
+        audited = SPECS[name].mutating
         try:
             await self._store.ensure_team(
                 Team(id=actor.team_id, platform=actor.platform, workspace_id=actor.workspace_id)
@@ -184,12 +186,27 @@ class Service:
             )
         except FineTuneError as error:
             reply = error_reply(error.message)
+            # A path typed in chat is an attempt on the bot's disk: recorded whatever the command.
+            audited = audited or isinstance(error, LocalPathRefusedError)
         except Exception:
             log.exception("command failed", extra={"command": name, "team": actor.team_id})
             reply = error_reply("Something went wrong on our side; the error was logged.")
-        if SPECS[name].mutating:
+        if audited:
             await self._audit(actor, name, request, reply)
         return reply
+
+    async def permit(self, request: Request, actor: Actor) -> Reply | None:
+        """May the actor run this request? Adapters ask before any work for it (a download, a
+        form): None, or the one private refusal, audited as `handle` would."""
+        try:
+            await self.governance.authorize(request, actor)
+        except FineTuneError as error:
+            reply = error_reply(error.message)
+            name = command_of(request).name
+            if SPECS[name].mutating:
+                await self._audit(actor, name, request, reply)
+            return reply
+        return None
 
     async def handle_text(
         self, text: str, actor: Actor, *, progress: Progress | None = None
@@ -239,7 +256,7 @@ class Service:
             case UploadRequest():
                 return await self._upload(request, actor)
             case ValidateRequest():
-                return await self._validate(request)
+                return await self._validate(request, actor)
             case RmFileRequest(alias=alias):
                 return await self._rm_file(team, alias)
             case FilesRequest():
@@ -341,15 +358,12 @@ class Service:
     # ------------------------------------------------------------------ files
 
     async def _upload(self, request: UploadRequest, actor: Actor) -> Reply:
-        if not request.path:
-            raise UsageError("Which file? Give its path.", usage=SPECS["upload"].usage)
-        path = Path(request.path)
-        filename = request.filename or path.name
+        path, filename = local_file(request.file, actor, "upload")
         alias = request.alias or _default_alias(filename)
         # Reading a large file must not stall every other team's commands on the event loop.
         report = await asyncio.to_thread(self._check_file, path, request.format)
         if report is None:
-            raise UsageError(f"No readable file at {request.path}.", usage=SPECS["upload"].usage)
+            raise UsageError(f"No readable file {filename}.", usage=SPECS["upload"].usage)
         if not report.ok and not request.force:
             raise DataError(
                 f"{filename} is not ready for fine-tuning: {report.problem_count:,} error(s).",
@@ -415,7 +429,7 @@ class Service:
         if not files:
             return Reply(
                 title="No files yet.",
-                lines=("Upload one with /finetune upload PATH alias=NAME",),
+                lines=("Share a .jsonl file, then run /finetune upload alias=NAME",),
             )
         return Reply(
             title=f"{len(files)} file(s)",
@@ -448,15 +462,19 @@ class Service:
         if not path.is_file():
             return None
         report = _progress.get()
-        return validate_file(
-            path,
-            self._tokenizer,
-            model=model,
-            token_limit=self._prices.token_limit(model) if model else 65_536,
-            format=Format(data_format) if data_format else None,
-            training_hashes=example_hashes(training) if training is not None else None,
-            progress=_stage(report, "validating"),
-        )
+        try:
+            return validate_file(
+                path,
+                self._tokenizer,
+                model=model,
+                token_limit=self._prices.token_limit(model) if model else 65_536,
+                format=Format(data_format) if data_format else None,
+                training_hashes=example_hashes(training) if training is not None else None,
+                progress=_stage(report, "validating"),
+            )
+        except OSError as error:  # gone or changed while read: say so, not "went wrong"
+            reason = error.strerror or "it could not be read"
+            raise UsageError(f"Could not read {path.name}: {reason}.") from None
 
     async def _upload_file(self, provider: Provider, path: Path, filename: str) -> ProviderFile:
         progress = _stage(_progress.get(), "uploading")
@@ -464,13 +482,20 @@ class Service:
             return await provider.upload_file(path, filename=filename)
         return await provider.upload_file(path, filename=filename, progress=progress)
 
-    async def _validate(self, request: ValidateRequest) -> Reply:
+    async def _validate(self, request: ValidateRequest, actor: Actor) -> Reply:
         model = request.model or DEFAULT_ESTIMATE_MODEL
-        path = Path(request.path)
+        # The validation file first: a path typed there is refused (and audited) even when
+        # the training file is missing.
+        other = (
+            local_file(request.validation, actor, "validate")
+            if request.validation is not None
+            else None
+        )
+        path, name = local_file(request.file, actor, "validate")
         usage = SPECS["validate"].usage
         report = await asyncio.to_thread(self._check_file, path, request.format, model=model)
         if report is None:
-            raise UsageError(f"No readable file at {request.path}.", usage=usage)
+            raise UsageError(f"No readable file {name}.", usage=usage)
         lines = [*summary_lines(report)]
         cost = estimate(
             self._prices,
@@ -481,21 +506,20 @@ class Service:
         lines += cost.lines(exact_tokens=report.exact_tokens)
         lines += report.problems
         worst = report
-        if request.validation:
+        if other is not None:
             checked = await asyncio.to_thread(
                 self._check_file,
-                Path(request.validation),
+                other[0],
                 report.format,
                 model=model,
                 training=path,
             )
             if checked is None:
-                raise UsageError(f"No readable file at {request.validation}.", usage=usage)
-            lines += ["", f"Validation file {Path(request.validation).name}:"]
+                raise UsageError(f"No readable file {other[1]}.", usage=usage)
+            lines += ["", f"Validation file {other[1]}:"]
             lines += summary_lines(checked)
             lines += checked.problems
             worst = checked if not checked.ok else report
-        name = path.name
         if worst.ok and report.ok:
             title, tone = f"{name} is ready for fine-tuning", Tone.SUCCESS
             if report.warning_count:
@@ -784,6 +808,9 @@ class Service:
         if job.state.terminal:
             raise ConflictError(f"{job_id} already {job.state.status}; nothing to {action}.")
         provider = await self._providers.for_team(team)
+        if not provider.profile.can(Capability(action)):
+            # The profile answers; the provider is never asked to do what it cannot.
+            raise ConflictError(f"{provider.label} cannot {action} a job.")
         match action:
             case "cancel":
                 state = await provider.cancel_job(job_id)

@@ -9,10 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 REPO = Path(__file__).resolve().parents[1]
 DOCKERFILE = REPO / "Dockerfile"
 DOCKERIGNORE = REPO / ".dockerignore"
+LOCK = REPO / "requirements.lock"
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,13 +83,52 @@ def test_multi_stage_on_python_311_slim(instructions: list[Instruction]) -> None
     assert "--from=builder" in copies
 
 
-def test_builder_builds_the_project_with_the_postgres_extra(
+def test_builder_installs_the_locked_dependencies_and_the_project_with_the_postgres_extra(
     instructions: list[Instruction],
 ) -> None:
     runs = " ".join(only(instructions, "RUN", 0))
-    assert "pip wheel" in runs or "--prefix" in runs
+    assert re.search(r"pip wheel .*--require-hashes -r requirements\.lock\b", runs)
+    assert re.search(r"pip wheel .*--no-deps \.(\s|$)", runs)  # the project, nothing resolved anew
     assert "[postgres]" in runs
     assert "--no-index" in runs  # the runtime install can't pick a same-named PyPI package
+    copied = " ".join(only(instructions, "COPY", 0))
+    assert "requirements.lock" in copied
+
+
+def locked() -> dict[str, tuple[Version, int]]:
+    """requirements.lock's pins: each name's version and how many hashes it carries."""
+    pins: dict[str, tuple[Version, int]] = {}
+    name = ""
+    for line in LOCK.read_text(encoding="utf-8").splitlines():
+        if line.startswith(("#", " ")) or not line.strip():
+            hashes = line.count("--hash=sha256:")
+            if hashes:
+                version, count = pins[name]
+                pins[name] = (version, count + hashes)
+            continue
+        pin = line.split(";")[0].removesuffix("\\").strip()
+        raw_name, _, version = pin.partition("==")
+        assert version, f"not an exact pin: {line}"
+        name = canonicalize_name(raw_name)
+        assert name not in pins, f"pinned twice: {name}"
+        pins[name] = (Version(version), 0)
+    return pins
+
+
+def test_the_lock_pins_every_dependency_within_pyproject_with_hashes() -> None:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    pins = locked()
+    assert pins
+    assert all(count > 0 for _, count in pins.values()), "a pin without a hash"
+    assert canonicalize_name(project["name"]) not in pins  # the project is built, not locked
+    for spec in [*project["dependencies"], *project["optional-dependencies"]["postgres"]]:
+        requirement = Requirement(spec)
+        name = canonicalize_name(requirement.name)
+        assert name in pins, f"{name} is not in requirements.lock: regenerate it (CONTRIBUTING)"
+        version, _ = pins[name]
+        assert requirement.specifier.contains(version, prereleases=True), (
+            f"requirements.lock has {name}=={version}, pyproject wants {requirement.specifier}"
+        )
 
 
 def test_copied_sources_exist(instructions: list[Instruction]) -> None:
@@ -168,5 +211,13 @@ def test_dockerignore_keeps_junk_and_secrets_out() -> None:
     assert {"*.db", "**/*.db"} & patterns
     assert {"__pycache__", "**/__pycache__"} & patterns
     # the sources the image is built from must not be ignored
-    for needed in ("bot", "handlers", "storage", "pyproject.toml", "README.md"):
+    for needed in (
+        "bot",
+        "handlers",
+        "storage",
+        "pyproject.toml",
+        "README.md",
+        "LICENSE",
+        "requirements.lock",
+    ):
         assert needed not in patterns

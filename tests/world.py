@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +12,13 @@ from bot.directory import SharedProviderDirectory
 from bot.dispatcher import Dispatcher
 from bot.providers.registry import accounts
 from bot.providers.sandbox.provider import SandboxProvider, SandboxTiming
+from handlers.errors import UsageError
 from handlers.model import Actor, ChannelAddress, MetricPoint, Platform, Role
+from handlers.parse import parse
 from handlers.replies import Reply
+from handlers.requests import Request, UploadRequest, ValidateRequest
 from handlers.service import Service
+from handlers.sources import FileSource, PrivateFile, TypedPath
 from handlers.watch import Watcher, WatchSettings
 from storage.store import SqlStore
 from tests.dbutil import open_store
@@ -100,7 +104,14 @@ class World:
     notifier: RecordingNotifier
 
     async def run(self, line: str, actor: Actor) -> Reply:
-        return await self.service.handle_text(line, actor)
+        """One command line; a file given by path stands for a file the user shared, as a chat
+        adapter hands it over once downloaded (tests/bot and tests/e2e cover that part; a path
+        typed in chat itself is refused, see tests/handlers/test_sources.py)."""
+        try:
+            request = parse(line)
+        except UsageError:
+            return await self.service.handle_text(line, actor)
+        return await self.service.handle(as_shared(request), actor)
 
     async def settle(self, *, seconds: float, step: float = 5.0) -> None:
         """Advance the clock in steps, sweeping and dispatching after each."""
@@ -113,6 +124,21 @@ class World:
                 pass
 
 
+def as_shared(request: Request) -> Request:
+    """Typed paths in an upload or validate as the private files an adapter would pass."""
+
+    def shared(source: FileSource | None) -> FileSource | None:
+        if isinstance(source, TypedPath):
+            return PrivateFile(path=Path(source.text), name=Path(source.text).name)
+        return source
+
+    if isinstance(request, UploadRequest):
+        return replace(request, file=shared(request.file))
+    if isinstance(request, ValidateRequest):
+        return replace(request, file=shared(request.file), validation=shared(request.validation))
+    return request
+
+
 def actor(workspace: str = "T1", user: str = "U1", channel: str = "C1") -> Actor:
     return Actor(platform=Platform.SLACK, workspace_id=workspace, channel_id=channel, user_id=user)
 
@@ -123,6 +149,7 @@ async def world(
     *,
     url: str | None = None,
     default_role: Role = Role.OPERATOR,
+    provider_type: type[SandboxProvider] = SandboxProvider,
     **service_options: Any,
 ) -> AsyncIterator[World]:
     """`default_role` operator keeps tests about jobs short; role tests pass viewer."""
@@ -130,7 +157,7 @@ async def world(
     async with open_store(
         url or f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}", clock=clock, clear=url is not None
     ) as store:
-        provider = SandboxProvider(clock, timing=TIMING)
+        provider = provider_type(clock, timing=TIMING)
         directory = SharedProviderDirectory(provider)
         charts = FakeCharts()
         notifier = RecordingNotifier()

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
 import discord
 import yarl
 from aiohttp import web
@@ -19,6 +20,7 @@ from discord import app_commands
 from bot.discord.buttons import JobButton
 from bot.discord.commands import DEFAULT_MAX_UPLOAD_BYTES, DiscordCommands
 from bot.discord.notifier import DiscordNotifier
+from bot.supervisor import PlatformUnavailable
 from handlers.errors import ConfigError
 from handlers.model import Platform
 
@@ -26,6 +28,9 @@ if TYPE_CHECKING:  # bot.adapters names every adapter; importing it would pull i
     from bot.adapters import AdapterContext
 
 log = logging.getLogger(__name__)
+
+CLOSE_SECONDS = 2.0
+"""How long stop() lets discord.py close before the connect task is cancelled."""
 
 
 class _Client(discord.Client):
@@ -92,6 +97,9 @@ class DiscordAdapter:
             "guild_ready_timeout": guild_ready_timeout,
             "allowed_mentions": discord.AllowedMentions.none(),
         }
+        # The bot never joins voice: discord.py's start-up warnings about voice libraries are
+        # noise in the one-line-per-problem log.
+        discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         # Auto-sharded always: with DISCORD_SHARD_COUNT unset it runs as many shards as the
         # gateway recommends (GET /gateway/bot), one for a small bot.
         self.client: _Client | _ShardedClient = _ShardedClient(
@@ -118,14 +126,25 @@ class DiscordAdapter:
         return []  # the gateway brings every interaction; nothing to mount
 
     async def start(self) -> None:
+        """Log in, sync commands and connect in the background; PlatformUnavailable (and the
+        client reset, ready for another try) when Discord refuses the token or is unreachable."""
         self._point_at_endpoints()
+        if self.client.is_closed():
+            self._reset_client()
         try:
             await self.client.login(self._token)
         except discord.LoginFailure:
             await self.stop()
-            raise ConfigError(
+            raise PlatformUnavailable(
                 "DISCORD_TOKEN was rejected by Discord: copy the bot token again from the "
-                "Developer Portal (Bot > Reset Token)."
+                "Developer Portal (Bot > Reset Token) and export DISCORD_TOKEN=...",
+                rejected=True,
+            ) from None
+        except (OSError, aiohttp.ClientError, TimeoutError, discord.DiscordServerError) as error:
+            await self.stop()
+            raise PlatformUnavailable(
+                f"cannot reach Discord's API ({type(error).__name__}); check the network "
+                "(and DISCORD_API_BASE_URL if set)"
             ) from None
         except BaseException:
             await self.stop()
@@ -138,11 +157,26 @@ class DiscordAdapter:
             log.error("command sync failed", extra={"status": error.status, "code": error.code})
         self._task = asyncio.create_task(self.client.connect(reconnect=True), name="discord")
 
+    def _reset_client(self) -> None:
+        # A closed client can log in again once cleared; its HTTP connector was closed with
+        # it, and discord.py makes a new one only when none is set.
+        self.client.clear()
+        self.client.http.connector = discord.utils.MISSING
+
     async def stop(self) -> None:
         try:
+            if self._task is not None and not self.client.is_ready():
+                # Never connected: discord.py is retrying its first gateway connection, a
+                # loop that does not look at is_closed(); it only ends when cancelled.
+                self._task.cancel()
             if not self.client.is_closed():
-                await self.client.close()
+                with contextlib.suppress(Exception, TimeoutError):
+                    await asyncio.wait_for(self.client.close(), CLOSE_SECONDS)
             if self._task is not None:
+                # Whatever still runs after the close gets cancelled.
+                done, _ = await asyncio.wait({self._task}, timeout=CLOSE_SECONDS)
+                if not done:
+                    self._task.cancel()
                 with contextlib.suppress(Exception, asyncio.CancelledError):
                     await self._task
                 self._task = None

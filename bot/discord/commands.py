@@ -11,15 +11,16 @@ import contextlib
 import inspect
 import logging
 import os
-import tempfile
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, Literal
 
 import aiohttp
 import discord
 from discord import app_commands
 
+from bot import tempfiles
 from bot.discord.buttons import JobButton
 from bot.discord.render import clip, render
 from handlers.errors import UsageError
@@ -36,13 +37,13 @@ from handlers.requests import (
     Request,
     SetupRequest,
     StartRequest,
-    UploadRequest,
     build_request,
     button_values,
     command_names,
 )
 from handlers.secrets import MAX_ENDPOINT, MAX_KEY, Secret
 from handlers.service import Service
+from handlers.sources import PrivateFile
 
 log = logging.getLogger(__name__)
 
@@ -96,10 +97,12 @@ class DiscordCommands:
         service: Service,
         store: Store,
         max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+        download_dir: Path | None = None,
     ) -> None:
         self._service = service
         self._store = store
         self._max_upload = max_upload_bytes
+        self._dir = download_dir
         self._session: aiohttp.ClientSession | None = None
 
     @property
@@ -177,10 +180,10 @@ class DiscordCommands:
             if spec.name == "start":
                 # Missing start options open the form instead of Discord refusing the command.
                 required = False
-            if spec.name == "upload" and option.name == "file":
-                # On Discord the file is an attachment, never a path on the bot's disk.
+            if option.kind is OptionKind.DATA_FILE:
+                # On Discord a file is an attachment, never a path on the bot's disk.
                 annotation: Any = discord.Attachment
-                required = True
+                required = option.name == "file"
             else:
                 annotation = _annotation(option)
             result.append((option, annotation, required))
@@ -213,14 +216,19 @@ class DiscordCommands:
             await self._say(interaction, error_reply(DM_TEXT))
             return
         values = {k: v for k, v in raw.items() if v is not None}
-        if spec.name == "upload":
-            await self._upload(interaction, actor, values)
+        if any(o.kind is OptionKind.DATA_FILE for o in spec.options):
+            await self._with_files(interaction, actor, spec, values)
             return
         if spec.name == "setup" and not values:
-            # The key goes in a modal only the admin sees, never in an option of the command.
+            # The key goes in a modal only the admin sees, never in an option of the command;
+            # whoever may not set it never sees the form.
+            if await self._refused(interaction, actor, SetupRequest()):
+                return
             await interaction.response.send_modal(SetupForm(self))
             return
         if spec.name == "start" and not ("file" in values and "model" in values):
+            if await self._refused(interaction, actor, StartRequest(model="", training_file="")):
+                return
             await interaction.response.send_modal(StartForm(self, values))
             return
         try:
@@ -242,6 +250,8 @@ class DiscordCommands:
         self, interaction: AnyInteraction, actor: Actor, request: StartRequest
     ) -> None:
         """Show what the job would cost, privately, and start it only when confirmed."""
+        if await self._refused(interaction, actor, request):
+            return  # a form opened before the role changed: no estimate, one refusal
         await interaction.response.defer(ephemeral=True, thinking=True)
         lines = await self._service.estimate_start(
             actor,
@@ -290,53 +300,76 @@ class DiscordCommands:
             **kwargs,
         )
 
-    async def _upload(
-        self, interaction: AnyInteraction, actor: Actor, values: Mapping[str, Any]
+    async def _refused(self, interaction: AnyInteraction, actor: Actor, request: Request) -> bool:
+        """The role check before any form or download: a refusal is one private message."""
+        refused = await self._service.permit(request, actor)
+        if refused is None:
+            return False
+        await self._say(interaction, replace(refused, visibility=Visibility.EPHEMERAL))
+        return True
+
+    async def _with_files(
+        self,
+        interaction: AnyInteraction,
+        actor: Actor,
+        spec: CommandSpec,
+        values: Mapping[str, Any],
     ) -> None:
-        attachment = values.get("file")
-        usage = SPECS["upload"].usage
-        if not isinstance(attachment, discord.Attachment):
-            await self._say(interaction, error_reply("Attach a .jsonl file.", usage=usage))
+        """upload / validate: check the attachments, the role, then download each into the bot's
+        private directory, hand them to the core as private files and delete them."""
+        attachments = {k: v for k, v in values.items() if isinstance(v, discord.Attachment)}
+        if "file" not in attachments:
+            await self._say(interaction, error_reply("Attach a .jsonl file.", usage=spec.usage))
             return
         # Checked before download: a wrong file costs nothing but this message.
-        if not attachment.filename.lower().endswith(".jsonl"):
-            await self._say(
-                interaction, error_reply(f"{attachment.filename} is not a .jsonl file.")
-            )
-            return
-        if attachment.size > self._max_upload:
-            await self._say(
-                interaction,
-                error_reply(
-                    f"{attachment.filename} is {attachment.size:,} bytes; "
-                    f"the limit is {self._max_upload:,} bytes."
-                ),
-            )
-            return
-        alias = values.get("alias")
+        for attachment in attachments.values():
+            problem = self._attachment_problem(attachment)
+            if problem is not None:
+                await self._say(interaction, error_reply(problem))
+                return
         try:
-            request = build_request("upload", {"file": attachment.filename, "alias": alias})
+            # The names stand in until the downloads replace them; the core refuses any left.
+            request = build_request(
+                spec.name, {**values, **{k: a.filename for k, a in attachments.items()}}
+            )
         except UsageError as error:
             await self._say(interaction, error_reply(error.message, usage=error.usage))
             return
-        assert isinstance(request, UploadRequest)
+        if await self._refused(interaction, actor, request):
+            return
         await interaction.response.defer(thinking=True)
-        fd, path = tempfile.mkstemp(prefix="ftbot-", suffix=".jsonl")
+        taken: list[Any] = []
+        reply: Reply | None = None
         try:
-            with os.fdopen(fd, "wb") as out:
-                ok = await self._download(attachment.url, out, attachment.filename)
-            if not ok:
-                reply = error_reply(
-                    f"Could not download {attachment.filename} from Discord, or it is larger "
-                    f"than {self._max_upload:,} bytes. Try again."
-                )
-            else:
-                request = replace(request, path=path, filename=attachment.filename)
+            for name, attachment in attachments.items():
+                fd, path = tempfiles.new_file(self._dir)
+                taken.append(path)
+                with os.fdopen(fd, "wb") as out:
+                    ok = await self._download(attachment.url, out, attachment.filename)
+                if not ok:
+                    reply = error_reply(
+                        f"Could not download {attachment.filename} from Discord, or it is "
+                        f"larger than {self._max_upload:,} bytes. Try again."
+                    )
+                    break
+                shared = PrivateFile(path=path, name=attachment.filename)
+                request = replace(request, **{name: shared})  # type: ignore[arg-type]
+            if reply is None:
                 reply = await self._service.handle(request, actor)
         finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(path)
+            for path in taken:
+                await asyncio.to_thread(tempfiles.remove, path)
         await self._follow_up(interaction, reply, deferred_private=False)
+
+    def _attachment_problem(self, attachment: discord.Attachment) -> str | None:
+        if not attachment.filename.lower().endswith(".jsonl"):
+            return f"{attachment.filename} is not a .jsonl file."
+        if attachment.size > self._max_upload:
+            return (
+                f"{attachment.filename} is {attachment.size:,} bytes; "
+                f"the limit is {self._max_upload:,} bytes."
+            )
+        return None
 
     async def _download(self, url: str, out: Any, filename: str) -> bool:
         """Stream to disk with a hard cap (the declared size could be wrong)."""

@@ -1,18 +1,18 @@
-"""Providers: the registry of provider families: name -> profile, factories and key checker.
+"""Providers: the registry of provider families: name -> profile and the module that builds it.
 
-A new family is a folder beside openai/ and sandbox/ and one entry in FAMILIES.
+A new family is a folder beside openai/ and sandbox/ (profile.py, provider.py, factory.py) and
+one entry in FAMILIES. The factory module is imported on first use, so reading the profiles
+(settings, setup forms, redaction) loads no provider SDK.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, cast
 
-from bot.providers.endpoint_policy import EndpointPolicy
-from bot.providers.openai import factory as openai
 from bot.providers.openai.profile import PROFILE as OPENAI
-from bot.providers.sandbox import factory as sandbox
 from bot.providers.sandbox.profile import PROFILE as SANDBOX
 from handlers.errors import ConfigError
 from handlers.model import TeamCredentials
@@ -22,46 +22,62 @@ from handlers.secrets import use_key_patterns
 
 if TYPE_CHECKING:
     from bot.config import Settings
+    from bot.providers.endpoint_policy import EndpointPolicy
 
 TeamFactory = Callable[[TeamCredentials], FineTuning]
 """Builds the provider of a team's own account from its decrypted credentials."""
 
 
+class FamilyFactory(Protocol):
+    """What a family's factory module defines."""
+
+    def check(self, settings: Settings) -> None:
+        """Raise ConfigError naming the first missing setting of the deployment's account."""
+        ...
+
+    def build(self, settings: Settings, clock: Clock) -> FineTuning:
+        """The deployment's provider."""
+        ...
+
+    def key_checker(self, policy: EndpointPolicy) -> KeyChecker: ...
+
+    def team_factory(self, policy: EndpointPolicy) -> TeamFactory | None:
+        """Builds a team's own provider; None keeps the deployment's for every team."""
+        ...
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Family:
-    """One provider family: what it is like, and how its providers are built."""
+    """One provider family: what it is like, and where its providers are built."""
 
     profile: ProviderProfile
     settings_names: tuple[str, ...]
     """The FINETUNE_BOT_PROVIDER values it serves (OpenAI's family also serves "azure")."""
-    check: Callable[[Settings], None]
-    """Raise ConfigError naming the first missing setting of the deployment's account."""
-    build: Callable[[Settings, Clock], FineTuning]
-    """The deployment's provider."""
-    key_checker: Callable[[EndpointPolicy], KeyChecker]
-    team_factory: Callable[[EndpointPolicy], TeamFactory] | None = None
-    """Builds a team's own provider; None keeps the deployment's for every team."""
+    factory: str
+    """The module that builds it (see FamilyFactory)."""
+    team_accounts: bool = True
+    """Whether it builds a team's own account of its profile's account kinds."""
 
     @property
     def name(self) -> str:
         return self.profile.name
+
+    def load(self) -> FamilyFactory:
+        return cast(FamilyFactory, importlib.import_module(self.factory))
 
 
 FAMILIES: Mapping[str, Family] = {
     "openai": Family(
         profile=OPENAI,
         settings_names=("openai", "azure"),
-        check=openai.check,
-        build=openai.build,
-        key_checker=openai.OpenAIKeyChecker,
-        team_factory=openai.TeamProviderBuilder,
+        factory="bot.providers.openai.factory",
     ),
     "sandbox": Family(
         profile=SANDBOX,
         settings_names=("sandbox",),
-        check=sandbox.check,
-        build=sandbox.build,
-        key_checker=sandbox.SandboxKeyChecker,
+        factory="bot.providers.sandbox.factory",
+        # A sandbox deployment keeps the sandbox for every team, own key or not.
+        team_accounts=False,
     ),
 }
 
@@ -86,13 +102,13 @@ def family(name: str) -> Family:
 
 
 def account_family(account: str) -> Family | None:
-    """The family that serves a team account of this kind (e.g. azure -> openai)."""
+    """The family that builds a team account of this kind (e.g. azure -> openai)."""
     return next(
-        (f for f in FAMILIES.values() if f.team_factory and f.profile.account(account)),
+        (f for f in FAMILIES.values() if f.team_accounts and f.profile.account(account)),
         None,
     )
 
 
 def accounts() -> Mapping[str, AccountKind]:
     """Every account kind a team can set up, by name, across the families that build them."""
-    return {a.name: a for f in FAMILIES.values() if f.team_factory for a in f.profile.accounts}
+    return {a.name: a for f in FAMILIES.values() if f.team_accounts for a in f.profile.accounts}

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -20,9 +25,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.adapters import AdapterContext
 from bot.config import Settings, SlackMode
 from bot.slack.app import SlackHandlers
+from bot.slack.gate import Refusal, SlackGate
 from bot.slack.manifest import BOT_SCOPES
 from bot.slack.notifier import SlackNotifier
 from bot.slack.oauth import Installations
+from bot.supervisor import PlatformUnavailable
 from handlers.errors import ConfigError
 from handlers.model import Platform
 
@@ -32,6 +39,11 @@ DEFAULT_API_BASE = "https://slack.com/api/"
 EVENTS_PATH = "/slack/events"
 INSTALL_PATH = "/slack/install"
 REDIRECT_PATH = "/slack/oauth_redirect"
+SOCKET_CONNECT_SECONDS = 30.0
+"""How long one Socket Mode attempt may take before it counts as failed."""
+REJECTED_TOKEN_ERRORS = frozenset(
+    {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "not_allowed_token_type"}
+)
 
 
 def api_base(configured: str | None) -> str:
@@ -80,6 +92,7 @@ class SlackAdapter:
         )
         secret = settings.slack_signing_secret
         signing_secret = secret.get_secret_value() if secret else ""
+        self._gate = SlackGate(signing_secret) if signing_secret else None
         logger = logging.getLogger("bot.slack.bolt")
         self.installations: Installations | None = None
         self._token: str | None = None
@@ -168,8 +181,27 @@ class SlackAdapter:
         if self._mode is not SlackMode.HTTP:
             return []
 
+        gate = self._gate
+        assert gate is not None  # _check: HTTP mode needs SLACK_SIGNING_SECRET
+
         async def events(request: web.Request) -> web.Response:
-            bolt_request = await to_bolt_request(request)
+            body = await request.read()
+            verdict = gate.check(
+                body,
+                timestamp=request.headers.get("X-Slack-Request-Timestamp"),
+                signature=request.headers.get("X-Slack-Signature"),
+                content_type=request.headers.get("Content-Type", "").split(";")[0].strip(),
+            )
+            if isinstance(verdict, Refusal):
+                log.warning("slack request refused (%d): %s", verdict.status, verdict.reason)
+                return web.json_response({"error": "invalid request"}, status=verdict.status)
+            if verdict.ssl_check:
+                return web.Response(status=200)
+            bolt_request = AsyncBoltRequest(
+                body=verdict.text,
+                query=request.query_string,
+                headers=request.headers,  # type: ignore[arg-type]
+            )
             return await to_aiohttp_response(await self.app.async_dispatch(bolt_request))
 
         routes = [web.post(EVENTS_PATH, events)]
@@ -187,19 +219,55 @@ class SlackAdapter:
         self._handlers.background.start()
         if self._mode is SlackMode.SOCKET:
             assert self._app_token is not None
+            url = await self._socket_url(self._app_token)
             self._socket = AsyncSocketModeHandler(
-                self.app, app_token=self._app_token, web_client=self._client
+                self.app,
+                app_token=self._app_token,
+                web_client=self._client,
+                logger=logging.getLogger("bot.slack.socket"),
             )
-            await self._socket.connect_async()  # type: ignore[no-untyped-call]
+            # The SDK's own connect asks for a URL and retries forever, a traceback each
+            # time; the URL asked for here turns a refused token into one clear line.
+            self._socket.client.wss_uri = url
+            try:
+                await asyncio.wait_for(
+                    self._socket.connect_async(),  # type: ignore[no-untyped-call]
+                    SOCKET_CONNECT_SECONDS,
+                )
+            except TimeoutError:
+                raise PlatformUnavailable(
+                    f"Socket Mode: no websocket within {SOCKET_CONNECT_SECONDS:.0f} s"
+                ) from None
         self._started = True
         log.info(
             "slack adapter started",
             extra={"mode": self._mode.value, "oauth": self.installations is not None},
         )
 
+    async def _socket_url(self, app_token: str) -> str:
+        try:
+            response = await self._client.apps_connections_open(app_token=app_token)
+        except SlackApiError as error:
+            code = str(error.response.get("error", "unknown"))
+            if code in REJECTED_TOKEN_ERRORS:
+                raise PlatformUnavailable(
+                    f"SLACK_APP_TOKEN was rejected by Slack ({code}): make an app-level token "
+                    "with connections:write (Basic Information > App-Level Tokens) and "
+                    "export SLACK_APP_TOKEN=xapp-...",
+                    rejected=True,
+                ) from None
+            raise PlatformUnavailable(f"Slack refused Socket Mode ({code})") from None
+        except (OSError, aiohttp.ClientError, TimeoutError) as error:
+            raise PlatformUnavailable(
+                f"cannot reach Slack at {self._base_url} ({type(error).__name__}); check the "
+                "network (and SLACK_API_BASE_URL if set)"
+            ) from None
+        return str(response["url"])
+
     async def stop(self) -> None:
         if self._socket is not None:
-            await self._socket.close_async()  # type: ignore[no-untyped-call]
+            with contextlib.suppress(Exception):
+                await self._socket.close_async()  # type: ignore[no-untyped-call]
             self._socket = None
         await self._handlers.background.stop()
         self._started = False

@@ -14,6 +14,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import tempfiles
 from bot.background import Background
 from bot.slack.blocks import ACTION_PREFIX, fallback_text, reply_blocks
 from bot.slack.files import SharedFile, download, newest_shared_jsonl, shared_file
@@ -28,17 +29,20 @@ from bot.slack.modal import (
 )
 from bot.slack.setup_modal import SETUP_CALLBACK_ID, read_setup, setup_view
 from handlers.errors import FineTuneError, UsageError
-from handlers.model import Actor, Platform, Role
+from handlers.model import Actor, Platform
 from handlers.parse import parse
 from handlers.replies import Reply, Visibility, error_reply
 from handlers.requests import (
     InspectRequest,
     SetupRequest,
+    StartRequest,
     UploadRequest,
+    ValidateRequest,
     build_request,
     button_values,
 )
 from handlers.service import Service
+from handlers.sources import FileSource, PrivateFile, TypedPath
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +56,7 @@ RIGHTS_CACHE_SECONDS = 30.0
 admin-only actions (setup, access, budget, approve, audit) rest on it, so it is kept short."""
 """Buttons whose value fills their command's first positional option (a job, model, draft)."""
 TAKE_FILE_ACTION = "ftbot_take_file"
+CHECK_FILE_ACTION = "ftbot_check_file"
 MODEL_CACHE_SECONDS = 600.0
 OPTIONS_BUDGET_SECONDS = 2.0  # Slack waits 3 s for options; leave room for the round trip
 
@@ -73,7 +78,7 @@ class SlackHandlers:
         self._service = service
         self._list_files = list_files
         self._token_for = token_for
-        self._download_dir = download_dir
+        self._dir = download_dir
         self._models: dict[str, tuple[float, list[str]]] = {}
         self.background = Background(name="slack")
         self._rights: dict[tuple[str, str], tuple[float, bool]] = {}
@@ -83,6 +88,7 @@ class SlackHandlers:
         pattern = re.compile(f"^{ACTION_PREFIX}({'|'.join(JOB_ACTIONS)})$")
         app.action(pattern)(self._later(self.on_job_action))
         app.action(TAKE_FILE_ACTION)(self._later(self.on_take_file))
+        app.action(CHECK_FILE_ACTION)(self._later(self.on_take_file))
         app.view(CALLBACK_ID)(self.on_start_submission)
         app.view(SETUP_CALLBACK_ID)(self.on_setup_submission)
         app.options(MODELS_ACTION)(self.on_model_options)
@@ -110,6 +116,13 @@ class SlackHandlers:
                 await self._open_setup(actor, str(body.get("trigger_id") or ""), client, respond)
                 return
             if text.split() == ["start"]:
+                # The form's submission is a start: whoever may not start never sees the form.
+                refused = await self._service.permit(
+                    StartRequest(model="", training_file=""), actor
+                )
+                if refused is not None:
+                    await _answer(refused, actor, client, respond)
+                    return
                 files = await self._list_files(actor.team_id)
                 await client.views_open(
                     trigger_id=body["trigger_id"],
@@ -123,8 +136,8 @@ class SlackHandlers:
                     error_reply(error.message, usage=error.usage), actor, client, respond
                 )
                 return
-            if isinstance(request, UploadRequest):
-                await self._upload(request, actor, client, respond)
+            if isinstance(request, UploadRequest | ValidateRequest):
+                await self._with_shared(request, actor, client, respond)
                 return
             reply = await self._service.handle(request, actor)
             await _answer(reply, actor, client, respond)
@@ -137,59 +150,79 @@ class SlackHandlers:
                 respond,
             )
 
-    async def _upload(
-        self, request: UploadRequest, actor: Actor, client: AsyncWebClient, respond: Respond
-    ) -> None:
-        found = await newest_shared_jsonl(
-            client, channel_id=actor.channel_id, user_id=actor.user_id, name=request.path
-        )
-        if found is None:
-            named = f" named {request.path}" if request.path else ""
-            await _answer(
-                error_reply(
-                    f"I found no .jsonl file{named} that you shared in this channel. Drag the "
-                    "file into the channel (or a DM with me), then run /finetune upload."
-                ),
-                actor,
-                client,
-                respond,
-            )
-            return
-        await self._take(found, request.alias, actor, client, respond)
-
-    async def _take(
+    async def _with_shared(
         self,
-        found: SharedFile,
-        alias: str | None,
+        request: UploadRequest | ValidateRequest,
         actor: Actor,
         client: AsyncWebClient,
         respond: Respond,
+        *,
+        file_id: str | None = None,
     ) -> None:
-        try:
-            path = await download(
-                found,
-                token=await self._token_for(actor.workspace_id),
-                directory=self._download_dir,
-            )
-        except FineTuneError as error:
-            await _answer(error_reply(error.message), actor, client, respond)
+        """Upload or validate files the user shared in the channel: the role check first, then
+        the look-up (`file_id`, the name typed, or the newest .jsonl) and the download into the
+        bot's private directory. Text that names no shared file goes to the core as typed, which
+        refuses a path (and audits it) with how to share the file instead."""
+        refused = await self._service.permit(request, actor)
+        if refused is not None:
+            await _answer(refused, actor, client, respond)
             return
+        if file_id is not None:
+            main: SharedFile | None = await shared_file(client, file_id, actor.channel_id)
+        else:
+            main = await self._find(request.file, actor, client, newest=True)
+        extra = (
+            await self._find(request.validation, actor, client, newest=False)
+            if isinstance(request, ValidateRequest)
+            else None
+        )
+        if (main is None and isinstance(request.file, TypedPath)) or (
+            extra is None and isinstance(request, ValidateRequest) and request.validation
+        ):
+            # Something typed names no shared file: the core refuses it; fetch nothing for that.
+            main = extra = None
+        token = await self._token_for(actor.workspace_id) if main or extra else ""
+        taken: list[Path] = []
         try:
-            reply = await self._service.handle(
-                UploadRequest(path=str(path), alias=alias, filename=found.name), actor
-            )
+            try:
+                if main is not None:
+                    taken.append(path := await download(main, token=token, directory=self._dir))
+                    request = replace(request, file=PrivateFile(path=path, name=main.name))
+                if extra is not None and isinstance(request, ValidateRequest):
+                    taken.append(path := await download(extra, token=token, directory=self._dir))
+                    request = replace(request, validation=PrivateFile(path=path, name=extra.name))
+            except FineTuneError as error:
+                await _answer(error_reply(error.message), actor, client, respond)
+                return
+            reply = await self._service.handle(request, actor)
         finally:
-            await asyncio.to_thread(path.unlink, missing_ok=True)
-        if found.thread_ts:
+            for path in taken:
+                await asyncio.to_thread(tempfiles.remove, path)
+        if main is not None and main.thread_ts:
             # The report (stats, or errors with line numbers) goes in the file's own thread.
             await client.chat_postMessage(
                 channel=actor.channel_id,
-                thread_ts=found.thread_ts,
+                thread_ts=main.thread_ts,
                 text=fallback_text(reply),
                 blocks=reply_blocks(reply),
             )
             return
         await _answer(reply, actor, client, respond)
+
+    async def _find(
+        self, source: FileSource | None, actor: Actor, client: AsyncWebClient, *, newest: bool
+    ) -> SharedFile | None:
+        """The shared .jsonl `source` names (or the newest one); None leaves it to the core."""
+        match source:
+            case TypedPath(text=name):
+                pass
+            case None if newest:
+                name = ""
+            case _:
+                return None
+        return await newest_shared_jsonl(
+            client, channel_id=actor.channel_id, user_id=actor.user_id, name=name
+        )
 
     # ------------------------------------------------------------------ buttons
 
@@ -227,8 +260,13 @@ class SlackHandlers:
         )
         actor = await self._with_rights(actor, client)
         action = (body.get("actions") or [{}])[0]
-        found = await shared_file(client, str(action.get("value", "")), actor.channel_id)
-        await self._take(found, None, actor, client, respond)
+        checking = action.get("action_id") == CHECK_FILE_ACTION
+        request: UploadRequest | ValidateRequest = (
+            ValidateRequest() if checking else UploadRequest()
+        )
+        await self._with_shared(
+            request, actor, client, respond, file_id=str(action.get("value", ""))
+        )
 
     # ------------------------------------------------------------------ the start modal
 
@@ -287,17 +325,9 @@ class SlackHandlers:
     async def _open_setup(
         self, actor: Actor, trigger_id: str, client: AsyncWebClient, respond: Respond
     ) -> None:
-        role = await self._service.governance.role_of(actor)
-        if role is not Role.ADMIN:
-            await _answer(
-                error_reply(
-                    "/finetune setup needs the admin role in this team; you are "
-                    f"a {role.value}. Workspace owners and admins are admins."
-                ),
-                actor,
-                client,
-                respond,
-            )
+        refused = await self._service.permit(SetupRequest(), actor)
+        if refused is not None:
+            await _answer(refused, actor, client, respond)
             return
         await client.views_open(
             trigger_id=trigger_id,
@@ -447,7 +477,8 @@ class SlackHandlers:
                     "type": "section",
                     "text": {
                         "type": "mrkdwn",
-                        "text": f"Use *{found.name}* for fine-tuning? I will check and upload it.",
+                        "text": f"Use *{found.name}* for fine-tuning? I can check it only, "
+                        "or check and upload it.",
                     },
                 },
                 {
@@ -459,7 +490,13 @@ class SlackHandlers:
                             "style": "primary",
                             "text": {"type": "plain_text", "text": "Check and upload"},
                             "value": found.id,
-                        }
+                        },
+                        {
+                            "type": "button",
+                            "action_id": CHECK_FILE_ACTION,
+                            "text": {"type": "plain_text", "text": "Check only"},
+                            "value": found.id,
+                        },
                     ],
                 },
             ],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import tempfile
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,6 +10,7 @@ from typing import Any
 import aiohttp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import tempfiles
 from handlers.errors import UsageError
 
 MAX_DOWNLOAD_BYTES = 512 << 20
@@ -63,15 +64,14 @@ async def shared_file(client: AsyncWebClient, file_id: str, channel_id: str) -> 
 
 
 async def download(file: SharedFile, *, token: str, directory: Path | None = None) -> Path:
-    """Stream the file to a temporary path; Slack needs the bot token or it sends a login page."""
+    """Stream the file to a new 0600 file in the bot's private directory (the caller deletes
+    it); Slack needs the bot token or it sends a login page."""
     if not file.url:
         raise UsageError(f"Slack gave no download link for {file.name}.")
     if file.size > MAX_DOWNLOAD_BYTES:
         raise UsageError(f"{file.name} is {file.size >> 20} MB; the limit is 512 MB.")
-    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, kept on disk
-        prefix="ftbot-", suffix=".jsonl", dir=directory, delete=False
-    )
-    path = Path(handle.name)
+    fd, path = tempfiles.new_file(directory)
+    handle = os.fdopen(fd, "wb")
     written = 0
     try:
         async with (

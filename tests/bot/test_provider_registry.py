@@ -65,28 +65,31 @@ async def test_the_deployment_factory_builds_a_provider_of_that_profile(
     setting: str, tmp_path: Path
 ) -> None:
     entry = family(setting)
-    entry.check(settings_for(setting, tmp_path))
-    provider = entry.build(settings_for(setting, tmp_path), SystemClock())
+    entry.load().check(settings_for(setting, tmp_path))
+    provider = entry.load().build(settings_for(setting, tmp_path), SystemClock())
     try:
         assert provider.profile is entry.profile
         check_capabilities(provider)
     finally:
         await close(provider)
+    builds_teams = entry.load().team_factory(EndpointPolicy()) is not None
+    assert builds_teams == entry.team_accounts
 
 
 @pytest.mark.parametrize("kind", sorted(accounts()))
 async def test_a_teams_own_account_is_built_by_the_family_that_offers_it(kind: str) -> None:
-    owners = [f for f in FAMILIES.values() if f.team_factory and f.profile.account(kind)]
+    owners = [f for f in FAMILIES.values() if f.team_accounts and f.profile.account(kind)]
     assert len(owners) == 1, f"{kind} must belong to exactly one family"
     [entry] = owners
-    assert entry.team_factory is not None
+    build = entry.load().team_factory(EndpointPolicy())
+    assert build is not None
     credentials = TeamCredentials(
         team_id="slack:T1",
         provider=kind,
         api_key=Secret(KEYS[kind]),
         endpoint="https://example.openai.azure.com" if kind != "openai" else None,
     )
-    provider = entry.team_factory(EndpointPolicy())(credentials)
+    provider = build(credentials)
     try:
         assert provider.profile is entry.profile
         check_capabilities(provider)

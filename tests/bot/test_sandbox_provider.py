@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -88,10 +90,38 @@ async def all_events(sandbox: SandboxProvider, job_id: str) -> list[JobEvent]:
     return list(await sandbox.list_events_after(job_id, None, limit=10_000))
 
 
+def port_members(port: type) -> dict[str, object]:
+    """A Protocol's own members (properties and methods), as declared."""
+    return {
+        name: member
+        for name, member in vars(port).items()
+        if not name.startswith("_") and (callable(member) or isinstance(member, property))
+    }
+
+
+def parameters(function: Callable[..., object]) -> list[tuple[str, object, object]]:
+    """Each parameter's name, kind and default: what a caller of the port relies on."""
+    return [(p.name, p.kind, p.default) for p in inspect.signature(function).parameters.values()]
+
+
 def test_sandbox_satisfies_the_provider_port(sandbox: SandboxProvider) -> None:
-    provider: Provider = sandbox
-    assert provider.is_simulation is True
-    assert provider.label == "Sandbox (simulated training)"
+    members = port_members(Provider)
+    assert "create_job" in members
+    assert "label" in members
+    for name, declared in members.items():
+        implemented = inspect.getattr_static(SandboxProvider, name, None)
+        assert implemented is not None, f"SandboxProvider lacks Provider.{name}"
+        if isinstance(declared, property):
+            assert isinstance(implemented, property), f"{name} is not a property"
+            continue
+        assert callable(declared)
+        assert callable(implemented), name
+        assert inspect.iscoroutinefunction(implemented) == inspect.iscoroutinefunction(declared), (
+            f"{name}: async in one, not in the other"
+        )
+        assert parameters(implemented) == parameters(declared), name
+    assert sandbox.is_simulation is True
+    assert sandbox.label == "Sandbox (simulated training)"
 
 
 def test_timing_presets_are_quick_and_checked() -> None:

@@ -11,8 +11,10 @@ from bot.config import Settings
 from bot.providers.sandbox.provider import SandboxProvider
 from bot.runtime import Runtime, build_runtime
 from handlers.model import Platform
+from handlers.parse import parse
 from tests.fakes.clock import ManualClock
-from tests.world import TIMING, RecordingNotifier, actor, write_dataset
+from tests.scrape import sample
+from tests.world import TIMING, RecordingNotifier, actor, as_shared, write_dataset
 
 MODEL = "gpt-4.1-mini-2025-04-14"
 
@@ -44,7 +46,7 @@ async def _runtime(
 async def _start_job(runtime: Runtime, tmp_path: Path) -> str:
     person = actor()
     path = write_dataset(tmp_path / "train.jsonl")
-    await runtime.service.handle_text(f"upload {path} alias=train", person)
+    await runtime.service.handle(as_shared(parse(f"upload {path} alias=train")), person)
     reply = await runtime.service.handle_text(f"start file=train model={MODEL} epochs=1", person)
     assert reply.title.startswith("Started"), reply
     return reply.title.removeprefix("Started ")
@@ -56,7 +58,7 @@ async def test_metrics_show_watched_jobs_and_notification_latency(tmp_path: Path
         runtime = await _runtime(stack, tmp_path, clock, notifier)
         await _start_job(runtime, tmp_path)
         text = await runtime.metrics.render()
-        assert 'finetune_bot_jobs_watched{status="validating_files"} 1' in text
+        assert sample(text, "finetune_bot_jobs_watched", status="validating_files") == 1
         clock.advance(15)  # queued now: news, so the sweep plans the card
         await runtime.watcher.sweep()
         clock.advance(30)  # the card waited 30 s in the outbox
@@ -66,8 +68,8 @@ async def test_metrics_show_watched_jobs_and_notification_latency(tmp_path: Path
         assert set(stats.latencies) == {30.0}
         text = await runtime.metrics.render()
         n = len(stats.latencies)
-        assert f'finetune_bot_notification_latency_seconds_bucket{{le="30"}} {n}' in text
-        assert 'finetune_bot_notification_latency_seconds_bucket{le="20"} 0' in text
+        assert sample(text, "finetune_bot_notification_latency_seconds_bucket", le="30.0") == n
+        assert sample(text, "finetune_bot_notification_latency_seconds_bucket", le="20.0") == 0
 
 
 async def test_housekeeping_deletes_old_finished_rows(tmp_path: Path) -> None:
@@ -88,7 +90,10 @@ async def test_housekeeping_deletes_old_finished_rows(tmp_path: Path) -> None:
         assert purged.outbox > 0
         assert purged.webhook_inbox == 1
         assert await runtime.store.outbox_stats(now=clock.now()) == (0, 0.0)
-        assert 'table="outbox"' in await runtime.metrics.render()
+        text = await runtime.metrics.render()
+        deleted = sample(text, "finetune_bot_housekeeping_deleted_total", table="outbox")
+        assert deleted == purged.outbox
+        assert sample(text, "finetune_bot_housekeeping_deleted_total", table="webhook_inbox") == 1
 
 
 async def test_resync_command_recovers_a_lost_database(tmp_path: Path) -> None:
@@ -120,4 +125,4 @@ async def test_webhook_wake_runs_one_sweep_and_dispatch(tmp_path: Path) -> None:
         await waker.wait()
         assert any(p.dedupe_key.startswith(f"{job_id}:card:") for p in notifier.posts)
         text = await runtime.metrics.render()
-        assert "finetune_bot_sweeps_total 1\n" in text
+        assert sample(text, "finetune_bot_sweeps_total") == 1

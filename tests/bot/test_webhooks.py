@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,6 +17,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiohttp import web
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bot.directory import SharedProviderDirectory
 from bot.metrics import Metrics
@@ -232,3 +236,128 @@ async def test_a_webhook_brings_the_completion_notice_before_the_next_poll(
         pass
     assert w.notifier.dedupe_keys().count(done_key) == 1
     assert w.notifier.posts[-1].target == actor().channel
+
+
+def _raw_sign(body: bytes, *, webhook_id: str, timestamp: str) -> dict[str, str]:
+    """Standard Webhooks over raw bytes (non-UTF-8 bodies included)."""
+    key = base64.b64decode(SECRET.removeprefix("whsec_"))
+    signed = f"{webhook_id}.{timestamp}.".encode() + body
+    digest = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    return {
+        "webhook-id": webhook_id,
+        "webhook-timestamp": timestamp,
+        "webhook-signature": f"v1,{digest}",
+        "content-type": "application/json",
+    }
+
+
+async def _post_raw(url: str, body: bytes, headers: dict[str, str]) -> int:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(url, data=body, headers=headers) as response,
+    ):
+        await response.read()
+        return response.status
+
+
+def _malformed(case: str) -> tuple[bytes, dict[str, str], int]:
+    now = str(int(time.time()))
+    deep = b'{"type": "fine_tuning.job.succeeded", "data": ' + b"[" * 40_000 + b"]" * 40_000 + b"}"
+    match case:
+        case "signed 40,000 deep":
+            return deep, _raw_sign(deep, webhook_id="wh_deep", timestamp=now), 400
+        case "signed broken JSON":
+            return b'{"type": ', _raw_sign(b'{"type": ', webhook_id="wh_b", timestamp=now), 400
+        case "non-ASCII signature":
+            body = event("ftjob-x")
+            headers = _raw_sign(body, webhook_id="wh_s", timestamp=now)
+            return body, headers | {"webhook-signature": "v1,é"}, 400
+    raise AssertionError(case)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "signed 40,000 deep",
+        "signed broken JSON",
+        "non-ASCII signature",
+    ],
+)
+async def test_malformed_deliveries_get_400_and_one_warning(
+    w: World, caplog: pytest.LogCaptureFixture, case: str
+) -> None:
+    body, headers, expected = _malformed(case)
+    woken: list[int] = []
+    async with serving(w, Metrics(), woken) as url:
+        caplog.clear()
+        with caplog.at_level(logging.INFO):
+            status = await _post_raw(url, body, headers)
+    loud = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert status == expected
+    assert [r.levelno for r in loud] == [logging.WARNING], [r.getMessage() for r in loud]
+    assert "webhook refused" in loud[0].getMessage()
+    assert not any(r.exc_info or r.exc_text for r in caplog.records)
+    assert woken == []
+
+
+_header_text = st.text(
+    alphabet=st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"),
+    max_size=40,
+)
+
+
+@st.composite
+def deliveries(draw: st.DrawFn) -> tuple[bytes, dict[str, str]]:
+    body = draw(
+        st.one_of(
+            st.binary(max_size=512),
+            st.text(max_size=200).map(str.encode),
+            st.recursive(
+                st.none() | st.booleans() | st.integers() | st.text(max_size=10),
+                lambda inner: (
+                    st.lists(inner, max_size=3)
+                    | st.dictionaries(st.sampled_from(["type", "data", "id"]), inner, max_size=3)
+                ),
+                max_leaves=10,
+            ).map(lambda v: json.dumps(v).encode()),
+        )
+    )
+    if draw(st.booleans()):
+        webhook_id = draw(st.text(alphabet="abcdef0123456789_", min_size=1, max_size=12))
+        return body, _raw_sign(
+            body, webhook_id=f"wh_{webhook_id}", timestamp=str(int(time.time()))
+        )
+    headers = {"content-type": "application/json"}
+    fresh = st.just(str(int(time.time())))  # past the replay check, on to the signature
+    for name in ("webhook-id", "webhook-timestamp", "webhook-signature"):
+        value = draw(st.one_of(_header_text, st.integers().map(str), fresh, st.none()))
+        if value is not None:
+            headers[name] = value
+    return body, headers
+
+
+def test_random_deliveries_never_get_a_500(tmp_path: Path) -> None:
+    # Hypothesis drives a synchronous test; the route runs on one loop across all examples.
+    with asyncio.Runner() as runner:
+        built = world(tmp_path)
+        w = runner.run(built.__aenter__())
+        served = serving(w, Metrics(), [])
+        url = runner.run(served.__aenter__())
+        try:
+
+            @settings(
+                max_examples=200,
+                deadline=None,
+                suppress_health_check=[HealthCheck.too_slow],
+                database=None,
+            )
+            @given(deliveries())
+            def probe(delivery: tuple[bytes, dict[str, str]]) -> None:
+                body, headers = delivery
+                status = runner.run(_post_raw(url, body, headers))
+                assert status < 500, (status, body[:80], headers)
+
+            probe()
+        finally:
+            runner.run(served.__aexit__(None, None, None))
+            runner.run(built.__aexit__(None, None, None))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -109,6 +110,8 @@ def test_console_answers_lines_and_shows_notices(tmp_path: Path) -> None:
         ({"FINETUNE_BOT_PROVIDER": "bogus"}, "FINETUNE_BOT_PROVIDER is invalid"),
         ({"FINETUNE_BOT_HTTP_PORT": "http"}, "FINETUNE_BOT_HTTP_PORT is invalid"),
         ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL is invalid"),
+        ({"SLACK_MODE": "bogus"}, "SLACK_MODE is invalid"),
+        ({"DISCORD_SHARD_COUNT": "0"}, "DISCORD_SHARD_COUNT is invalid"),
         ({"FINETUNE_BOT_PROVIDER": "sandbox"}, "Neither Slack nor Discord is configured"),
     ],
 )
@@ -119,7 +122,8 @@ def test_run_with_bad_settings_says_one_line(
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
-    assert needle in lines[0]
+    # The real variable opens the message: `DATABASE_URL`, never `FINETUNE_BOT_DATABASE_URL`.
+    assert lines[0].startswith(f"finetune-bot: {needle}"), lines[0]
     assert "Traceback" not in result.stderr
 
 
@@ -144,3 +148,55 @@ def test_migrate(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "m.db").exists()
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])  # closed again when the probe is
+
+
+@pytest.mark.parametrize("command", ["run", "migrate"])
+def test_an_unreachable_postgresql_is_one_line_naming_database_url(
+    tmp_path: Path, command: str
+) -> None:
+    port = _closed_port()
+    result = _cli(
+        command,
+        cwd=tmp_path,
+        timeout=60,
+        DATABASE_URL=f"postgresql+asyncpg://bot:s3cret-pw@127.0.0.1:{port}/bot",
+        FINETUNE_BOT_PROVIDER="sandbox",
+        DISCORD_TOKEN="unused",
+    )
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert lines == [
+        f"finetune-bot: DATABASE_URL: cannot connect to PostgreSQL at 127.0.0.1:{port} "
+        "(connection refused; check the server is running and the host and port)"
+    ], result.stderr
+    assert "s3cret-pw" not in result.stderr + result.stdout
+
+
+def test_a_port_in_use_is_one_line_naming_the_port_setting(tmp_path: Path) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = int(holder.getsockname()[1])
+        result = _cli(
+            "run",
+            cwd=tmp_path,
+            timeout=60,
+            DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'p.db'}",
+            FINETUNE_BOT_PROVIDER="sandbox",
+            FINETUNE_BOT_HTTP_HOST="127.0.0.1",
+            FINETUNE_BOT_HTTP_PORT=str(port),
+            FINETUNE_BOT_LOG_LEVEL="WARNING",
+            DISCORD_TOKEN="unused",
+        )
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(
+        f"finetune-bot: FINETUNE_BOT_HTTP_PORT: port {port} on 127.0.0.1 is in use"
+    ), lines[0]

@@ -14,6 +14,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from tests.fakes.discord_api import FakeDiscord
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_requests import SIGNING_SECRET, action_body, command_body, signed_headers
 from tests.world import chat_example
@@ -156,3 +157,79 @@ async def test_run_serves_a_whole_job_life_to_a_signed_client(tmp_path: Path) ->
             code = await asyncio.wait_for(proc.wait(), timeout=20)
         assert code == 0, log.read_text()[-2000:]
         assert "Traceback" not in log.read_text()
+
+
+async def test_a_rejected_slack_app_token_is_one_line_and_discord_and_the_watcher_run(
+    tmp_path: Path,
+) -> None:
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = tmp_path / "bot.log"
+    async with FakeSlack() as slack, FakeDiscord() as discord, aiohttp.ClientSession() as http:
+        slack.rejected_tokens.add("xapp-1-revoked")
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("FINETUNE_BOT_", "SLACK_", "DISCORD_", "OPENAI_"))
+        }
+        env.update(
+            DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
+            FINETUNE_BOT_PROVIDER="sandbox",
+            FINETUNE_BOT_HTTP_HOST="127.0.0.1",
+            FINETUNE_BOT_HTTP_PORT=str(port),
+            FINETUNE_BOT_SWEEP_SECONDS="0.2",
+            SLACK_BOT_TOKEN="xoxb-test",
+            SLACK_APP_TOKEN="xapp-1-revoked",
+            SLACK_API_BASE_URL=slack.base_url,
+            DISCORD_TOKEN="fake-token",
+            DISCORD_API_BASE_URL=discord.api_base,
+            DISCORD_GATEWAY_URL=discord.gateway_url,
+            DISCORD_COMMANDS_HASH_FILE=str(tmp_path / "commands.sha256"),
+        )
+        with log.open("wb") as out:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bot", "run", env=env, stdout=out, stderr=out, cwd=tmp_path
+            )
+        try:
+            # Discord still connects and answers while Slack refuses the app token.
+            await asyncio.wait_for(discord.identified.wait(), timeout=60)
+            iid = await discord.command("list")
+            message = await discord.wait_followup(iid, within=30)
+            assert message["embeds"][0]["title"] == "No jobs."
+
+            async def metric(name: str) -> float:
+                async with http.get(f"{base}/metrics") as response:
+                    for line in (await response.text()).splitlines():
+                        series = line.split(" ", 1)[0]  # prefixed: finetune_bot_sweeps_total
+                        if not line.startswith("#") and series.endswith(name):
+                            return float(line.rsplit(" ", 1)[1])
+                return 0.0
+
+            sweeps = await metric("sweeps_total")
+            for _ in range(300):
+                if await metric("sweeps_total") > sweeps:
+                    break
+                await asyncio.sleep(0.1)
+            assert await metric("sweeps_total") > sweeps, "the watcher sweeps"
+            for _ in range(300):  # READY follows the guilds; /readyz reports each platform
+                async with http.get(f"{base}/readyz") as response:
+                    ready = await response.json()
+                if ready["checks"]["discord"] == "ok":
+                    break
+                await asyncio.sleep(0.1)
+            assert ready["checks"]["discord"] == "ok"
+            assert (
+                "SLACK_APP_TOKEN was rejected by Slack (invalid_auth)" in ready["checks"]["slack"]
+            )
+            assert ready["status"] == "not ready"
+        finally:
+            if proc.returncode is None:
+                proc.send_signal(signal.SIGTERM)
+            code = await asyncio.wait_for(proc.wait(), timeout=20)
+        text = log.read_text(errors="replace")
+        assert code == 0, text[-2000:]
+        assert "Traceback" not in text, text[-3000:]
+        rejected = [line for line in text.splitlines() if "SLACK_APP_TOKEN" in line]
+        assert len(rejected) == 1, rejected
+        assert "export SLACK_APP_TOKEN=xapp-" in rejected[0], "the line says the fix"
+        assert "xapp-1-revoked" not in text, "the token is never logged"

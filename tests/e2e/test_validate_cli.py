@@ -78,7 +78,7 @@ def test_errors_exit_1_and_name_the_line(tmp_path: Path) -> None:
 def test_usage_problems_exit_2(tmp_path: Path) -> None:
     missing = _validate(str(tmp_path / "nope.jsonl"), cwd=tmp_path)
     assert missing.returncode == 2
-    assert "no readable file" in missing.stderr
+    assert "no readable file" in missing.stderr.lower()
     bad_format = _validate(str(tmp_path / "x"), "--format", "csv", cwd=tmp_path)
     assert bad_format.returncode == 2
 
@@ -129,3 +129,20 @@ def test_validation_file_and_prices_file(tmp_path: Path) -> None:
     broken = _validate(str(train), cwd=tmp_path, FINETUNE_BOT_PRICES_FILE=str(tmp_path / "no"))
     assert broken.returncode == 2
     assert "FINETUNE_BOT_PRICES_FILE" in broken.stderr
+
+
+def test_special_files_get_one_line_not_a_traceback(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.jsonl"
+    os.mkfifo(fifo)
+    good = _dataset(tmp_path / "train.jsonl", 12)
+    for args, expected in (
+        (["/proc/self/status"], "special file"),
+        ([str(tmp_path)], "is a directory"),
+        ([str(fifo)], "not a regular file"),
+        ([str(good), "--validation", "/proc/self/status"], "special file"),
+    ):
+        result = _validate(*args, "--quiet", cwd=tmp_path)
+        assert result.returncode == 2, result
+        assert expected in result.stderr
+        assert "Traceback" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Self
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 Json = dict[str, Any]
 
@@ -121,6 +121,8 @@ class FakeDiscord:
         self.sent_at: dict[str, float] = {}
         """When each INTERACTION_CREATE was handed to the gateway socket (perf_counter)."""
         self.cdn: dict[str, bytes] = {}
+        self.cdn_fetches: list[str] = []
+        """Attachment ids the bot downloaded, in order."""
         self.identified = asyncio.Event()
         self._ids = itertools.count(300000000000000000)
         self._seq = itertools.count(1)
@@ -129,6 +131,9 @@ class FakeDiscord:
         self._sockets: dict[int, web.WebSocketResponse] = {}
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
+        self._gateway_up = True
+        self._silenced = asyncio.Event()
+        self._released = asyncio.Event()
         self.port = 0
 
     # ------------------------------------------------------------------ lifecycle
@@ -148,6 +153,7 @@ class FakeDiscord:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        self._released.set()
         for ws in list(self._sockets.values()):
             with contextlib.suppress(Exception):
                 await ws.close()
@@ -175,6 +181,19 @@ class FakeDiscord:
         body["global"] = False
         headers = {"Via": "1.1 google", "Retry-After": str(retry_after)}
         self._faults.append(Fault(method, re.compile(path_regex), status, body, headers))
+
+    async def gateway_away(self, *, silent: bool = False) -> None:
+        """The gateway goes away: open sockets are closed and every new handshake is refused
+        (HTTP 503); or, `silent`, open sockets stay up but nothing more is read or answered
+        (no heartbeat ACK, no close reply) and new handshakes hang, as a black-holed network."""
+        self._gateway_up = False
+        if silent:
+            self._silenced.set()
+            return
+        for ws in list(self._sockets.values()):
+            with contextlib.suppress(Exception):
+                await ws.close(code=1001)
+        self._sockets.clear()
 
     # ------------------------------------------------------------------ waiting
 
@@ -247,12 +266,16 @@ class FakeDiscord:
 
     # ------------------------------------------------------------------ gateway
 
-    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+    async def _gateway(self, request: web.Request) -> web.StreamResponse:
+        if not self._gateway_up:
+            if self._silenced.is_set():
+                await self._released.wait()
+            return web.Response(status=503, text="gateway unavailable")
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         # Text frames: discord.py only decompresses binary ones, so compression can be ignored.
         await ws.send_json({"op": 10, "d": {"heartbeat_interval": 41250}, "s": None, "t": None})
-        async for msg in ws:
+        while (msg := await self._receive(ws)) is not None:
             frame = json.loads(msg.data)
             self.gateway_in.append(frame)
             if frame["op"] == 1:
@@ -279,6 +302,20 @@ class FakeDiscord:
             elif frame["op"] == 6:
                 await self._send(ws, "RESUMED", {})
         return ws
+
+    async def _receive(self, ws: web.WebSocketResponse) -> Any:
+        """The next text frame; None once the socket closes. Silenced, it stops reading (so
+        not even a close frame is answered) until the fake shuts down."""
+        receive = asyncio.ensure_future(ws.receive())
+        silenced = asyncio.ensure_future(self._silenced.wait())
+        await asyncio.wait({receive, silenced}, return_when=asyncio.FIRST_COMPLETED)
+        silenced.cancel()
+        if not receive.done():
+            receive.cancel()
+            await self._released.wait()
+            return None
+        msg = receive.result()
+        return msg if msg.type is WSMsgType.TEXT else None
 
     def _shard_guilds(self, shard: list[int]) -> list[Guild]:
         return [g for g in self.guilds if (int(g.id) >> 22) % shard[1] == shard[0]]
@@ -499,6 +536,7 @@ class FakeDiscord:
     # ------------------------------------------------------------------ REST
 
     async def _serve_cdn(self, request: web.Request) -> web.StreamResponse:
+        self.cdn_fetches.append(request.match_info["name"])
         content = self.cdn.get(request.match_info["name"])
         if content is None:
             return web.Response(status=404)

@@ -48,6 +48,10 @@ class FakeSlack:
     admins: set[str] = field(default_factory=lambda: {"U1"})
     """Users that users.info calls workspace admins (everyone else is a plain member)."""
     socket_acks: list[dict[str, Any]] = field(default_factory=list)
+    downloads: list[str] = field(default_factory=list)
+    """Ids of the shared files the bot downloaded, in order."""
+    rejected_tokens: set[str] = field(default_factory=set)
+    """Tokens every method answers with `invalid_auth`, as Slack does for a revoked one."""
     _ts: Any = field(default_factory=lambda: itertools.count(1))
     _runner: web.AppRunner | None = None
     _sockets: list[web.WebSocketResponse] = field(default_factory=list)
@@ -143,6 +147,8 @@ class FakeSlack:
                 {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": "1"}
             )
         self.calls.append(Call(method=method, args=args, token=token))
+        if token in self.rejected_tokens:
+            return web.json_response({"ok": False, "error": "invalid_auth"})
         return web.json_response(self._answer(method, args))
 
     def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
@@ -222,6 +228,7 @@ class FakeSlack:
         return web.Response(text="OK")
 
     async def _download(self, request: web.Request) -> web.Response:
+        self.downloads.append(request.match_info["id"])
         file = self.files.get(request.match_info["id"])
         if file is None or request.headers.get("Authorization", "") == "":
             return web.Response(text="<html>login</html>", content_type="text/html")

@@ -10,7 +10,7 @@ import pytest
 from handlers.parse import parse
 from handlers.replies import Tone
 from handlers.service import FORCE_RISK
-from tests.world import World, actor, chat_example, world, write_dataset
+from tests.world import World, actor, as_shared, chat_example, world, write_dataset
 
 
 @pytest.fixture
@@ -128,7 +128,7 @@ async def test_progress_hears_validation_and_chunked_upload(w: World, tmp_path: 
     w.provider.chunked_threshold = 10_000
     w.provider.part_bytes = 8_000
     heard: list[tuple[str, int, int]] = []
-    request = parse(f"/finetune upload {path} alias=big")
+    request = as_shared(parse(f"/finetune upload {path} alias=big"))
     reply = await w.service.handle(
         request, actor(), progress=lambda stage, done, total: heard.append((stage, done, total))
     )

@@ -20,6 +20,7 @@ from handlers.requests import (
     UploadRequest,
     build_request,
 )
+from handlers.sources import TypedPath
 
 
 def test_start_with_every_option() -> None:
@@ -52,7 +53,7 @@ def test_positional_shortcuts_and_aliases() -> None:
 
 def test_quoted_values_and_empty_line() -> None:
     assert parse('/finetune upload "my data/train set.jsonl" alias=v1') == UploadRequest(
-        path="my data/train set.jsonl", alias="v1"
+        file=TypedPath(text="my data/train set.jsonl"), alias="v1"
     )
     assert parse("/finetune") == HelpRequest()
     assert parse("help start") == HelpRequest(topic="start")

@@ -80,6 +80,14 @@ class TeamProviderBuilder:
         return OpenAIProvider.openai(api_key=key, base_url=credentials.endpoint, http_client=http)
 
 
+def key_checker(policy: EndpointPolicy) -> OpenAIKeyChecker:
+    return OpenAIKeyChecker(policy)
+
+
+def team_factory(policy: EndpointPolicy) -> TeamProviderBuilder:
+    return TeamProviderBuilder(policy)
+
+
 class OpenAIKeyChecker:
     """Checks the endpoint's addresses, then the key the cheapest way the API allows: list the
     models it may see (through a client that checks the addresses again as it connects)."""

@@ -46,3 +46,11 @@ class SandboxKeyChecker:
     async def check(self, credentials: TeamCredentials) -> None:
         if credentials.endpoint is not None:
             await check_endpoint(self._policy, credentials)
+
+
+def key_checker(policy: EndpointPolicy) -> SandboxKeyChecker:
+    return SandboxKeyChecker(policy)
+
+
+def team_factory(policy: EndpointPolicy) -> None:
+    """None: a sandbox deployment keeps the sandbox for every team."""

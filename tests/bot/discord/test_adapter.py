@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import glob
 import os
-import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from bot import tempfiles
 from bot.discord.adapter import DiscordAdapter, parse_guild_ids
 from handlers.errors import ConfigError
 from handlers.model import ChannelAddress, Platform
@@ -213,12 +213,13 @@ async def test_actor_comes_from_the_member(env: Env) -> None:
 
 
 async def test_upload_by_attachment_downloads_to_a_temp_file_and_removes_it(env: Env) -> None:
-    before = set(glob.glob(os.path.join(tempfile.gettempdir(), "ftbot-*")))
+    private = str(tempfiles.private_dir())
+    before = set(glob.glob(os.path.join(private, "ftbot-*")))
     message = await upload(env)
     assert embed(message)["title"] == "Uploaded train.jsonl as 'train'"
     (stored,) = await env.w.store.list_files(f"discord:{GUILD_A.id}")
     assert (stored.alias, stored.filename, stored.examples) == ("train", "train.jsonl", 12)
-    assert set(glob.glob(os.path.join(tempfile.gettempdir(), "ftbot-*"))) == before
+    assert set(glob.glob(os.path.join(private, "ftbot-*"))) == before
 
 
 async def test_upload_refuses_other_files_and_oversize_before_download(env: Env) -> None:
