@@ -728,7 +728,7 @@ class Service:
         s = job.state
         hp = s.hyperparameters
         fields = [
-            Field(name="Status", value=s.status),
+            Field(name="Status", value=s.shown_status),
             Field(name="Base model", value=s.model),
             Field(name="Method", value=s.method),
             Field(name="Epochs", value=_auto(hp.n_epochs)),
