@@ -32,7 +32,7 @@ from handlers.ports import (
     WatchClaim,
     WatchStore,
 )
-from handlers.profile import JobStatus
+from handlers.profile import Capability, JobStatus
 from handlers.replies import Reply, Tone
 
 log = logging.getLogger(__name__)
@@ -156,7 +156,7 @@ class Watcher:
         team = await self._store.get_team(team_id)
         interval = team.metric_interval_seconds if team else self._settings.metric_interval_seconds
         states: dict[str, JobState] = {}
-        if len(claims) > 1:
+        if len(claims) > 1 and provider.profile.can(Capability.JOB_TAGS):
             # One list call answers every job's status; fall back to one call per missing job.
             try:
                 stats.provider_calls += 1

@@ -43,3 +43,25 @@ async def test_pause_and_resume_are_refused_from_the_profile_never_by_calling(
         assert w.provider.calls["resume_job"] == 0
         cancelled = await w.run(f"/finetune cancel {job.id}", actor())
         assert cancelled.tone is Tone.WARNING  # what it declares still works
+
+
+class NoTagsSandbox(SandboxProvider):
+    """A family whose jobs carry no metadata: nothing can be listed by the team's tag."""
+
+    @property
+    def profile(self) -> ProviderProfile:
+        base = super().profile
+        return replace(base, capabilities=base.capabilities - {Capability.JOB_TAGS})
+
+
+async def test_a_family_without_job_tags_is_polled_job_by_job(tmp_path: Path) -> None:
+    async with world(tmp_path, provider_type=NoTagsSandbox) as w:
+        path = write_dataset(tmp_path / "t.jsonl")
+        await w.run(f"/finetune upload {path} alias=t", actor())
+        for _ in range(3):
+            await w.run(f"/finetune start file=t model={MODEL}", actor())
+        w.provider.calls.clear()
+        w.clock.advance(5)
+        await w.watcher.sweep()
+        assert w.provider.calls["list_jobs"] == 0
+        assert w.provider.calls["get_job"] == 3
