@@ -91,12 +91,18 @@ async def all_events(sandbox: SandboxProvider, job_id: str) -> list[JobEvent]:
 
 
 def port_members(port: type) -> dict[str, object]:
-    """A Protocol's own members (properties and methods), as declared."""
-    return {
-        name: member
-        for name, member in vars(port).items()
-        if not name.startswith("_") and (callable(member) or isinstance(member, property))
-    }
+    """A Protocol's members (properties and methods), as declared, with those of the
+    capability protocols it is made of."""
+    found: dict[str, object] = {}
+    for cls in reversed(port.__mro__):
+        if cls is object or cls.__module__ == "typing":
+            continue
+        found |= {
+            name: member
+            for name, member in vars(cls).items()
+            if not name.startswith("_") and (callable(member) or isinstance(member, property))
+        }
+    return found
 
 
 def parameters(function: Callable[..., object]) -> list[tuple[str, object, object]]:
