@@ -22,9 +22,21 @@ class Background:
         self._size = workers
         self._name = name
         self._tasks: list[asyncio.Task[None]] = []
+        self._spawned: set[asyncio.Task[None]] = set()
 
     def submit(self, work: Coroutine[Any, Any, object]) -> None:
         self._queue.put_nowait(work)
+
+    def spawn(self, work: Coroutine[Any, Any, object]) -> None:
+        """Long work as a task of its own: it never holds one of the workers that answer
+        commands (the caller bounds how many run, per team and in all)."""
+        task = asyncio.create_task(self._one(work), name=f"{self._name}-long")
+        self._spawned.add(task)
+        task.add_done_callback(self._spawned.discard)
+
+    @property
+    def spawned(self) -> int:
+        return len(self._spawned)
 
     @property
     def pending(self) -> int:
@@ -38,10 +50,12 @@ class Background:
             ]
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        tasks = [*self._tasks, *self._spawned]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks = []
+        self._spawned.clear()
         while not self._queue.empty():
             self._queue.get_nowait().close()
 
@@ -49,8 +63,12 @@ class Background:
         while True:
             work = await self._queue.get()
             try:
-                await work
-            except Exception:
-                log.exception("background work failed", extra={"pool": self._name})
+                await self._one(work)
             finally:
                 self._queue.task_done()
+
+    async def _one(self, work: Coroutine[Any, Any, object]) -> None:
+        try:
+            await work
+        except Exception:
+            log.exception("background work failed", extra={"pool": self._name})

@@ -123,6 +123,14 @@ class Settings(BaseSettings):
     compare_max_examples: int = Field(default=500, ge=1, le=100_000)
     """The test-set cap: a comparison asking for more examples is refused."""
 
+    # long work (compare, validate, upload, dataset, try): refused at once over a limit
+    team_long_tasks: int = Field(default=2, ge=1, le=1000)
+    """Long tasks one team may run at once; one more is refused with a message."""
+    long_tasks: int = Field(default=16, ge=1, le=10_000)
+    """Long tasks the whole bot runs at once, for all teams together."""
+    validation_threads: int = Field(default=1, ge=1, le=64)
+    """Threads that validate files; validations beyond them wait for a free one."""
+
     @field_validator("log_level")
     @classmethod
     def _level(cls, value: str) -> str:

@@ -8,6 +8,7 @@ import logging
 import os
 import socket
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import timedelta
@@ -34,6 +35,7 @@ from bot.supervisor import Supervisor
 from bot.tokenizer import TiktokenTokenizer
 from bot.web import ReadinessCheck, WebServer, build_web_app
 from handlers.errors import ConfigError
+from handlers.fairness import LongWork
 from handlers.model import Platform
 from handlers.playground import PlaygroundSettings
 from handlers.ports import Clock, FineTuning, KeyChecker, Notifier
@@ -143,6 +145,10 @@ async def build_runtime(
     charts = MatplotlibChartRenderer()
     scratch = tempfiles.private_dir()
     await asyncio.to_thread(tempfiles.sweep, scratch)  # what a SIGKILL left: a team's data
+    cpu = ThreadPoolExecutor(
+        max_workers=settings.validation_threads, thread_name_prefix="ftbot-validate"
+    )
+    stack.callback(cpu.shutdown, wait=False, cancel_futures=True)
     service = Service(
         store=store,
         watch_store=store,
@@ -161,6 +167,8 @@ async def build_runtime(
             max_examples=settings.compare_max_examples,
             scratch_dir=scratch,
         ),
+        long_work=LongWork(per_team=settings.team_long_tasks, total=settings.long_tasks),
+        cpu=cpu,
     )
     watch = watch_settings or WatchSettings(
         running_poll_seconds=settings.running_poll_seconds,

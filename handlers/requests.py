@@ -318,6 +318,8 @@ class CommandSpec:
     request_type: type
     aliases: tuple[str, ...] = ()
     mutating: bool = False
+    long: bool = False
+    """Long work (file reads, many provider calls): runs under the team's long-task limit."""
 
     @property
     def usage(self) -> str:
@@ -453,6 +455,7 @@ _COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(
         name="upload",
         request_type=UploadRequest,
+        long=True,
         summary="Check a JSONL training file you shared and upload it under an alias.",
         options=(
             _data_file_option("The .jsonl file"),
@@ -480,6 +483,7 @@ _COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(
         name="validate",
         request_type=ValidateRequest,
+        long=True,
         summary="Check a JSONL file you shared, count its tokens, estimate the cost; no upload.",
         options=(
             _data_file_option("The .jsonl file"),
@@ -814,6 +818,7 @@ _EVALUATION_COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(
         name="try",
         request_type=TryRequest,
+        long=True,
         summary="Ask a fine-tuned or base model one question; shows the answer, tokens, latency.",
         options=(
             OptionSpec(
@@ -851,6 +856,7 @@ _EVALUATION_COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(
         name="compare",
         request_type=CompareRequest,
+        long=True,
         summary="Run a test set on two models side by side: scores, latency, tokens, cost, CSV.",
         options=(
             OptionSpec(
@@ -910,6 +916,7 @@ _EVALUATION_COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(
         name="dataset",
         request_type=DatasetRequest,
+        long=True,
         summary="Build a training file from the provider's stored chat completions (logs).",
         options=(
             OptionSpec(

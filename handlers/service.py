@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
 from contextvars import ContextVar
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Any, TypeVar
 
 from handlers.cards import format_duration, format_time, job_card, progress_bar
 from handlers.datasets import (
@@ -30,6 +34,7 @@ from handlers.errors import (
     ProviderErrorKind,
     UsageError,
 )
+from handlers.fairness import LongWork, Slot, is_long
 from handlers.governance import DEFAULT_APPROVAL_TTL, Governance, StartCost, settle_spend
 from handlers.model import (
     Actor,
@@ -102,6 +107,10 @@ from handlers.sources import LocalPathRefusedError, local_file
 
 log = logging.getLogger(__name__)
 
+_T = TypeVar("_T")
+DEFAULT_CPU_THREADS = 1
+"""Validations that run at once when the composition root gives no pool of its own."""
+
 BOT_METADATA_KEY = "ftbot"
 """Every job the bot creates carries this metadata key, so `resync` can find it again."""
 
@@ -126,6 +135,8 @@ class Service:
         credentials_changed: Callable[[str], None] | None = None,
         playground: PlaygroundSettings | None = None,
         accounts: Mapping[str, AccountKind] | None = None,
+        long_work: LongWork | None = None,
+        cpu: Executor | None = None,
     ) -> None:
         # Without a real tokenizer counts are estimates, and every report says so.
         self._tokenizer: Tokenizer = tokenizer or EstimateTokenizer()
@@ -136,6 +147,13 @@ class Service:
         self._clock = clock
         self._charts = charts
         self._instance = instance
+        self.long_work = long_work or LongWork()
+        self._teams: set[str] = set()
+        # Validation gets its own few threads: on the default pool (which file and temp-file
+        # work of every command shares) eight big files would make everyone else queue.
+        self._cpu = cpu or ThreadPoolExecutor(
+            max_workers=DEFAULT_CPU_THREADS, thread_name_prefix="ftbot-cpu"
+        )
         self.governance = Governance(
             store=store,
             watch_store=watch_store,
@@ -153,7 +171,7 @@ class Service:
             providers=providers,
             clock=clock,
             prices=self._prices,
-            validate=lambda path: asyncio.to_thread(self._check_file, path, "chat"),
+            validate=lambda path: self._cpu_bound(self._check_file, path, "chat"),
             upload=self._upload,
             settings=playground,
         )
@@ -170,11 +188,13 @@ class Service:
         name = command_of(request).name
         audited = SPECS[name].mutating
         try:
-            await self._store.ensure_team(
-                Team(id=actor.team_id, platform=actor.platform, workspace_id=actor.workspace_id)
-            )
+            await self._ensure_team(actor)
             await self.governance.authorize(request, actor)
-            reply = await self._dispatch(request, actor)
+            if is_long(request) and not self.long_work.holds(actor.team_id):
+                with self.long_work.claim(actor.team_id):
+                    reply = await self._dispatch(request, actor)
+            else:
+                reply = await self._dispatch(request, actor)
         except UsageError as error:
             reply = error_reply(error.message, usage=error.usage)
         except DataError as error:
@@ -207,6 +227,23 @@ class Service:
                 await self._audit(actor, name, request, reply)
             return reply
         return None
+
+    async def admit(self, request: Request, actor: Actor) -> Slot:
+        """For an adapter that does long work of its own before `handle` (a download): the
+        role check first, then the team's long-task slot; a FineTuneError says why not."""
+        await self._ensure_team(actor)
+        await self.governance.authorize(request, actor)
+        return self.long_work.claim(actor.team_id)
+
+    async def _ensure_team(self, actor: Actor) -> None:
+        """Record the team once per process: teams are never deleted, and a write per command
+        would make every short command wait for SQLite's one writer behind long work."""
+        if actor.team_id in self._teams:
+            return
+        await self._store.ensure_team(
+            Team(id=actor.team_id, platform=actor.platform, workspace_id=actor.workspace_id)
+        )
+        self._teams.add(actor.team_id)
 
     async def handle_text(
         self, text: str, actor: Actor, *, progress: Progress | None = None
@@ -361,7 +398,7 @@ class Service:
         path, filename = local_file(request.file, actor, "upload")
         alias = request.alias or _default_alias(filename)
         # Reading a large file must not stall every other team's commands on the event loop.
-        report = await asyncio.to_thread(self._check_file, path, request.format)
+        report = await self._cpu_bound(self._check_file, path, request.format)
         if report is None:
             raise UsageError(f"No readable file {filename}.", usage=SPECS["upload"].usage)
         if not report.ok and not request.force:
@@ -450,6 +487,12 @@ class Service:
             ),
         )
 
+    async def _cpu_bound(self, work: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+        """Run CPU-heavy work on the service's bounded pool, with this task's context
+        (the progress callback rides in a context variable)."""
+        run = functools.partial(contextvars.copy_context().run, work, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._cpu, run)
+
     def _check_file(
         self,
         path: Path,
@@ -493,7 +536,7 @@ class Service:
         )
         path, name = local_file(request.file, actor, "validate")
         usage = SPECS["validate"].usage
-        report = await asyncio.to_thread(self._check_file, path, request.format, model=model)
+        report = await self._cpu_bound(self._check_file, path, request.format, model=model)
         if report is None:
             raise UsageError(f"No readable file {name}.", usage=usage)
         lines = [*summary_lines(report)]
@@ -507,7 +550,7 @@ class Service:
         lines += report.problems
         worst = report
         if other is not None:
-            checked = await asyncio.to_thread(
+            checked = await self._cpu_bound(
                 self._check_file,
                 other[0],
                 report.format,

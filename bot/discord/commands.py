@@ -23,7 +23,7 @@ from discord import app_commands
 from bot import tempfiles
 from bot.discord.buttons import JobButton
 from bot.discord.render import clip, render
-from handlers.errors import UsageError
+from handlers.errors import FineTuneError, UsageError
 from handlers.model import Actor, Platform, team_id_for
 from handlers.playground import RUN_PREFIX
 from handlers.ports import Store
@@ -338,6 +338,12 @@ class DiscordCommands:
         if await self._refused(interaction, actor, request):
             return
         await interaction.response.defer(thinking=True)
+        try:
+            # The download is long work: the role and the team's slot come before it.
+            slot = await self._service.admit(request, actor)
+        except FineTuneError as error:
+            await self._follow_up(interaction, error_reply(error.message), deferred_private=False)
+            return
         taken: list[Any] = []
         reply: Reply | None = None
         try:
@@ -355,8 +361,10 @@ class DiscordCommands:
                 shared = PrivateFile(path=path, name=attachment.filename)
                 request = replace(request, **{name: shared})  # type: ignore[arg-type]
             if reply is None:
-                reply = await self._service.handle(request, actor)
+                with slot:
+                    reply = await self._service.handle(request, actor)
         finally:
+            slot.release()
             for path in taken:
                 await asyncio.to_thread(tempfiles.remove, path)
         await self._follow_up(interaction, reply, deferred_private=False)

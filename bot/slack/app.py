@@ -29,11 +29,13 @@ from bot.slack.modal import (
 )
 from bot.slack.setup_modal import SETUP_CALLBACK_ID, read_setup, setup_view
 from handlers.errors import FineTuneError, UsageError
+from handlers.fairness import is_long
 from handlers.model import Actor, Platform
 from handlers.parse import parse
 from handlers.replies import Reply, Visibility, error_reply
 from handlers.requests import (
     InspectRequest,
+    Request,
     SetupRequest,
     StartRequest,
     UploadRequest,
@@ -136,6 +138,19 @@ class SlackHandlers:
                     error_reply(error.message, usage=error.usage), actor, client, respond
                 )
                 return
+            if is_long(request):
+                work = self._run(request, actor, client, respond)
+                await self._long(request, actor, client, respond, work)
+                return
+            await self._run(request, actor, client, respond)
+        except Exception:
+            log.exception("slash command failed", extra={"team": actor.team_id})
+            await _failed(actor, client, respond)
+
+    async def _run(
+        self, request: Request, actor: Actor, client: AsyncWebClient, respond: Respond
+    ) -> None:
+        try:
             if isinstance(request, UploadRequest | ValidateRequest):
                 await self._with_shared(request, actor, client, respond)
                 return
@@ -143,12 +158,33 @@ class SlackHandlers:
             await _answer(reply, actor, client, respond)
         except Exception:
             log.exception("slash command failed", extra={"team": actor.team_id})
-            await _answer(
-                error_reply("Something went wrong on our side; it was logged."),
-                actor,
-                client,
-                respond,
-            )
+            await _failed(actor, client, respond)
+
+    async def _long(
+        self,
+        request: Request,
+        actor: Actor,
+        client: AsyncWebClient,
+        respond: Respond,
+        work: Coroutine[Any, Any, None],
+        *,
+        thread_ts: str | None = None,
+    ) -> None:
+        """Long work: the role is checked and the team's slot claimed now (a refusal is
+        answered at once), then the work runs as its own task, so the workers that answer
+        commands stay free."""
+        try:
+            slot = await self._service.admit(request, actor)
+        except FineTuneError as error:
+            work.close()
+            await _answer(error_reply(error.message), actor, client, respond, thread_ts=thread_ts)
+            return
+
+        async def held() -> None:
+            with slot:
+                await work
+
+        self.background.spawn(held())
 
     async def _with_shared(
         self,
@@ -245,6 +281,20 @@ class SlackHandlers:
             await _answer(error_reply(error.message), actor, client, respond)
             return
         actor = await self._with_rights(actor, client)
+        if is_long(request):
+            work = self._press(request, actor, client, respond, thread_ts)
+            await self._long(request, actor, client, respond, work, thread_ts=thread_ts)
+            return
+        await self._press(request, actor, client, respond, thread_ts)
+
+    async def _press(
+        self,
+        request: Request,
+        actor: Actor,
+        client: AsyncWebClient,
+        respond: Respond,
+        thread_ts: str | None,
+    ) -> None:
         reply = await self._service.handle(request, actor)
         if isinstance(request, InspectRequest):
             reply = _private(reply)
@@ -264,9 +314,11 @@ class SlackHandlers:
         request: UploadRequest | ValidateRequest = (
             ValidateRequest() if checking else UploadRequest()
         )
-        await self._with_shared(
+        # The download is long work too: the role and the team's slot come before it starts.
+        work = self._with_shared(
             request, actor, client, respond, file_id=str(action.get("value", ""))
         )
+        await self._long(request, actor, client, respond, work)
 
     # ------------------------------------------------------------------ the start modal
 
@@ -516,6 +568,12 @@ def _actor(team: object, channel: object, user: object, name: object = "") -> Ac
         channel_id=str(channel),
         user_id=str(user),
         display_name=str(name or ""),
+    )
+
+
+async def _failed(actor: Actor, client: AsyncWebClient, respond: Respond) -> None:
+    await _answer(
+        error_reply("Something went wrong on our side; it was logged."), actor, client, respond
     )
 
 
