@@ -14,7 +14,7 @@ import pytest
 
 from bot.clock import SystemClock
 from bot.config import load_settings
-from bot.providers.sandbox import FAST_TIMING
+from bot.providers.sandbox.provider import FAST_TIMING
 from bot.runtime import start_bot
 from tests.fakes.gated_provider import GatedProvider
 from tests.fakes.slack_api import FakeSlack
