@@ -129,6 +129,19 @@ class TeamProviderDirectory:
         self._retired.clear()
 
 
+class AccountKeyChecker:
+    """Checks a team's key with the family that builds its kind of account."""
+
+    def __init__(self, policy: EndpointPolicy) -> None:
+        self._policy = policy
+
+    async def check(self, credentials: TeamCredentials) -> None:
+        found = account_family(credentials.provider)
+        if found is None:  # setup offers only kinds some family builds
+            raise ProviderError(ProviderErrorKind.BAD_REQUEST, "no provider builds that account")
+        await found.load().key_checker(self._policy).check(credentials)
+
+
 class UnavailableProvider:
     """Stands in for a team whose stored key cannot be read: every call fails as AUTH."""
 

@@ -21,7 +21,7 @@ from bot.adapters import AdapterContext, ChatAdapter, build_adapters
 from bot.charts import MatplotlibChartRenderer
 from bot.clock import SystemClock
 from bot.config import Settings, check_provider
-from bot.directory import TeamProviderDirectory
+from bot.directory import AccountKeyChecker, TeamProviderDirectory
 from bot.dispatcher import Dispatcher
 from bot.metrics import Metrics
 from bot.providers import registry
@@ -141,7 +141,11 @@ async def build_runtime(
         policy=endpoints,
     )
     stack.push_async_callback(directory.aclose)
-    keys: KeyChecker = family.load().key_checker(endpoints)
+    keys: KeyChecker = (
+        AccountKeyChecker(endpoints)
+        if family.team_accounts
+        else family.load().key_checker(endpoints)  # e.g. the sandbox keeps its own for all
+    )
     charts = MatplotlibChartRenderer()
     scratch = tempfiles.private_dir()
     await asyncio.to_thread(tempfiles.sweep, scratch)  # what a SIGKILL left: a team's data
