@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Protocol
 
 from aiohttp import web
@@ -27,6 +28,13 @@ class AdapterContext:
     metrics: Metrics
     database_engine: object
     """The AsyncEngine, for SDK stores that keep their own tables in our database."""
+
+    async def first_delivery(self, identity: str, *, window: timedelta) -> bool:
+        """True the first time any replica sees this request identity; False for a replay.
+
+        The identity is kept in the database for `window`, the platform's redelivery window.
+        """
+        return await self.store.claim_request(identity, expires_at=self.clock.now() + window)
 
 
 class ChatAdapter(Protocol):

@@ -10,6 +10,7 @@ from typing import TextIO
 
 from bot.config import Settings
 from handlers.errors import ConfigError
+from handlers.spreadsheet import csv_cell
 from storage import crypto
 from storage.engine import create_engine, migrate
 from storage.store import SqlStore
@@ -80,10 +81,11 @@ async def _write(store: SqlStore, team: str, handle: TextIO) -> int:
             (
                 entry.at.isoformat(),
                 entry.team_id,
-                entry.user_id,
-                entry.command,
-                entry.arguments,
-                entry.result,
+                csv_cell(entry.user_id),
+                csv_cell(entry.command),
+                # What a member typed: opened in a spreadsheet, it must stay text.
+                csv_cell(entry.arguments),
+                csv_cell(entry.result),
             )
         )
         rows += 1

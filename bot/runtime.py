@@ -94,6 +94,8 @@ class Runtime:
     metrics: Metrics
     clock: Clock
     owner: str
+    directory: TeamProviderDirectory | None = None
+    """Which account serves each team (resync scans every team's own one)."""
 
 
 async def build_runtime(
@@ -220,6 +222,7 @@ async def build_runtime(
         metrics=metrics,
         clock=clock,
         owner=owner,
+        directory=directory,
     )
 
 

@@ -17,6 +17,7 @@ from bot.dispatcher import DispatchStats
 from bot.metrics import Metrics
 from bot.webhooks import openai_webhook_routes
 from handlers.errors import ProviderError
+from handlers.ports import Provider
 from handlers.recovery import Recovery, ResyncReport
 from handlers.watch import SweepStats
 from storage.store import SqlStore
@@ -62,28 +63,60 @@ def record_dispatch(metrics: Metrics, stats: DispatchStats) -> None:
 class Purged:
     outbox: int
     webhook_inbox: int
+    request_ids: int = 0
 
 
 async def housekeeping(runtime: Runtime) -> Purged:
-    """Delete finished outbox rows and old webhook ids; safe on every replica at once."""
+    """Delete finished outbox rows, old webhook and request ids; settle starts left open;
+    safe on every replica at once."""
     now = runtime.clock.now()
     days = runtime.settings.outbox_retention_days
     outbox = await runtime.store.purge_outbox(before=now - timedelta(days=days))
     inbox = await runtime.store.purge_webhook_inbox(
         before=now - timedelta(days=WEBHOOK_INBOX_DAYS)
     )
+    requests = await runtime.store.purge_request_ids(before=now)
     runtime.metrics.inc("housekeeping_deleted_total", outbox, table="outbox")
     runtime.metrics.inc("housekeeping_deleted_total", inbox, table="webhook_inbox")
-    if outbox or inbox:
-        log.info("housekeeping", extra={"outbox": outbox, "webhook_inbox": inbox})
-    return Purged(outbox=outbox, webhook_inbox=inbox)
+    runtime.metrics.inc("housekeeping_deleted_total", requests, table="request_ids")
+    if outbox or inbox or requests:
+        log.info(
+            "housekeeping",
+            extra={"outbox": outbox, "webhook_inbox": inbox, "request_ids": requests},
+        )
+    await settle_intents(runtime)
+    return Purged(outbox=outbox, webhook_inbox=inbox, request_ids=requests)
 
 
 async def resync(runtime: Runtime) -> ResyncReport:
-    """Watch again the tagged jobs the store lacks; raises ProviderError when listing fails."""
-    report = await Recovery(store=runtime.store, clock=runtime.clock).resync([runtime.provider])
-    runtime.metrics.inc("resync_recovered_total", len(report.recovered))
+    """Settle interrupted starts and watch again the tagged jobs the store lacks, on the
+    deployment's account and every team's own; raises ProviderError when the shared one fails."""
+    own: dict[str, Provider] = {}
+    directory = runtime.directory
+    if directory is not None:
+        for team in await runtime.store.list_teams():
+            provider = await directory.for_team(team.id)
+            if provider is not runtime.provider:
+                own[team.id] = provider
+    report = await _recovery(runtime).resync([runtime.provider], own=own, directory=directory)
+    runtime.metrics.inc("resync_recovered_total", len(report.recovered) + len(report.settled))
     return report
+
+
+def _recovery(runtime: Runtime) -> Recovery:
+    return Recovery(store=runtime.store, clock=runtime.clock, watch_store=runtime.store)
+
+
+async def settle_intents(runtime: Runtime) -> None:
+    """A housekeeping tick settles starts another replica left open when it died."""
+    if runtime.directory is None:
+        return
+    try:
+        report = await _recovery(runtime).settle_intents(runtime.directory)
+    except ProviderError as error:
+        log.warning("settling start intents failed", extra={"kind": error.kind.value})
+        return
+    runtime.metrics.inc("resync_recovered_total", len(report.settled))
 
 
 async def resync_at_start(runtime: Runtime) -> ResyncReport | None:
@@ -157,6 +190,8 @@ async def run_resync(settings: Settings, *, write: Callable[[str], object] = pri
     write(f"resync: {report.summary()}")
     for job_id in report.recovered:
         write(f"  watching again: {job_id}")
+    for job_id in report.settled:
+        write(f"  interrupted start settled: {job_id}")
     for job_id in report.skipped:
         write(f"  skipped (no usable ftbot_team): {job_id}")
     return 0

@@ -7,7 +7,17 @@ from datetime import datetime, timedelta
 
 from handlers.model import Job, JobEvent, JobState, MetricPoint
 from handlers.profile import JobStatus
-from handlers.replies import Attachment, Button, ButtonStyle, Field, Reply, Tone
+from handlers.replies import (
+    Attachment,
+    Button,
+    ButtonStyle,
+    Field,
+    Part,
+    Reply,
+    Tone,
+    UserRef,
+    rich,
+)
 
 STATUS_TONE: dict[str, Tone] = {
     JobStatus.SUCCEEDED: Tone.SUCCESS,
@@ -114,13 +124,15 @@ def job_card(job: Job, latest: MetricPoint | None, now: datetime) -> Reply:
         )
     if state.error:
         fields.append(Field(name="Error", value=state.error, inline=False))
-    requester = f" · started by <@{job.requester_id}>" if job.requester_id else ""
+    requester: tuple[Part, ...] = (
+        (" · started by ", UserRef(user_id=job.requester_id)) if job.requester_id else ()
+    )
     return Reply(
         title=f"Fine-tuning {state.id} · {state.shown_status}",
         fields=tuple(fields),
         tone=STATUS_TONE.get(state.status, Tone.INFO),
         buttons=job_buttons(state.id, state.status),
-        footer=f"base {state.model}{requester}",
+        footer=rich(f"base {state.model}", *requester),
     )
 
 
@@ -143,11 +155,11 @@ def completion_notice(job: Job, points: Sequence[MetricPoint], chart_png: bytes 
     """A new message (edits notify nobody) naming the result and mentioning the requester."""
     state = job.state
     mention = (job.requester_id,) if job.requester_id else ()
-    who = f"<@{job.requester_id}> " if job.requester_id else ""
+    who: tuple[Part, ...] = (UserRef(user_id=job.requester_id), " ") if job.requester_id else ()
     latest = points[-1] if points else None
     fields: list[Field] = []
     if state.status == JobStatus.SUCCEEDED:
-        title = f"{who}{state.id} succeeded: {state.fine_tuned_model or 'model ready'}"
+        title = rich(*who, f"{state.id} succeeded: {state.fine_tuned_model or 'model ready'}")
         fields.append(
             Field(name="Fine-tuned model", value=state.fine_tuned_model or "—", inline=False)
         )
@@ -158,9 +170,9 @@ def completion_notice(job: Job, points: Sequence[MetricPoint], chart_png: bytes 
             if latest.valid_loss is not None:
                 fields.append(Field(name="Final valid loss", value=_num(latest.valid_loss)))
     elif state.status == JobStatus.FAILED:
-        title = f"{who}{state.id} failed: {state.error or 'no reason given'}"
+        title = rich(*who, f"{state.id} failed: {state.error or 'no reason given'}")
     else:
-        title = f"{who}{state.id} was {state.shown_status}"
+        title = rich(*who, f"{state.id} was {state.shown_status}")
     attachments = (
         (
             Attachment(

@@ -21,6 +21,7 @@ from handlers.chat import ChatMessage, ChatResult
 from handlers.errors import DataError, FineTuneError, ProviderError
 from handlers.ports import Provider
 from handlers.pricing import PriceTable
+from handlers.spreadsheet import csv_cell
 
 DEFAULT_CONCURRENCY = 8
 DEFAULT_MAX_EXAMPLES = 500
@@ -324,9 +325,11 @@ CSV_COLUMNS = (
 
 
 def results_csv(run: CompareRun) -> bytes:
-    """One row per example and model, every case that got an answer (or an error)."""
+    """One row per example and model, every case that got an answer (or an error); text
+    cells (prompts, answers, model names, errors) are neutralised, numbers are ours."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    # CRLF rows (RFC 4180): a cell holding a lone CR is quoted, so it cannot split a row.
+    writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for case in run.cases:
         for model in run.models:
@@ -336,17 +339,17 @@ def results_csv(run: CompareRun) -> bytes:
             writer.writerow(
                 (
                     case.index,
-                    case.question,
-                    case.reference,
-                    model,
-                    answer.content,
+                    csv_cell(case.question),
+                    csv_cell(case.reference),
+                    csv_cell(model),
+                    csv_cell(answer.content),
                     int(answer.exact),
                     int(answer.normalized),
                     "" if answer.grade is None else f"{answer.grade:.1f}",
                     answer.prompt_tokens,
                     answer.completion_tokens,
                     f"{answer.latency_s:.3f}",
-                    answer.error or answer.grader_error or "",
+                    csv_cell(answer.error or answer.grader_error or ""),
                 )
             )
     return out.getvalue().encode("utf-8")

@@ -27,14 +27,24 @@ from handlers.model import (
     Platform,
     Role,
     RoleGrant,
-    SpendEntry,
     TeamCredentials,
     TeamFile,
 )
 from handlers.ports import Clock, KeyChecker, OutboxMessage, Store, WatchStore
 from handlers.pricing import PriceTable, estimate
 from handlers.profile import AccountKind, JobStatus
-from handlers.replies import Button, ButtonStyle, Field, Reply, Table, Tone, Visibility
+from handlers.replies import (
+    Button,
+    ButtonStyle,
+    Content,
+    Field,
+    Reply,
+    Table,
+    Tone,
+    UserRef,
+    Visibility,
+    rich,
+)
 from handlers.requests import (
     AccessRequest,
     ApproveRequest,
@@ -221,16 +231,19 @@ class Governance:
                     )
                 )
                 return Reply(
-                    title=f"<@{request.user}> is now {_a(request.role)} in this team.",
+                    title=rich(_member(request.user), f" is now {_a(request.role)} in this team."),
                     tone=Tone.SUCCESS,
                 )
             case "revoke":
                 assert request.user is not None
                 if not await self._store.remove_role(team, request.user):
-                    raise NotFoundError(f"<@{request.user}> has no granted role in this team.")
+                    # Errors are plain text; the id is the member the admin typed.
+                    raise NotFoundError(f"{request.user} has no granted role in this team.")
                 return Reply(
-                    title=f"<@{request.user}> is back to the default role "
-                    f"({self._default_role.value}).",
+                    title=rich(
+                        _member(request.user),
+                        f" is back to the default role ({self._default_role.value}).",
+                    ),
                     tone=Tone.SUCCESS,
                 )
         grants = await self._store.list_roles(team)
@@ -245,7 +258,7 @@ class Governance:
             table=Table(
                 headers=("member", "role", "granted by", "when"),
                 rows=tuple(
-                    (f"<@{g.user_id}>", g.role.value, f"<@{g.granted_by}>", format_time(g.at))
+                    (_member(g.user_id), g.role.value, _member(g.granted_by), format_time(g.at))
                     for g in grants
                 ),
             ),
@@ -358,7 +371,7 @@ class Governance:
             shown.append(Field(name="API version", value=credentials.api_version))
         shown += [
             Field(name="Key fingerprint", value=credentials.fingerprint),
-            Field(name="Set by", value=f"<@{credentials.set_by}>" if credentials.set_by else "—"),
+            Field(name="Set by", value=_member(credentials.set_by)),
             Field(name="Updated", value=format_time(credentials.updated_at)),
         ]
         return Reply(
@@ -440,17 +453,6 @@ class Governance:
         # An unknown cost cannot be shown to be under the threshold.
         return cost.cost is None or cost.cost > budget.approve_over
 
-    async def record_spend(self, team: str, job_id: str, cost: StartCost) -> None:
-        await self._store.add_spend(
-            SpendEntry(
-                team_id=team,
-                job_id=job_id,
-                month=month_of(self._clock.now()),
-                estimated=cost.cost or 0.0,
-                price_per_million=cost.price_per_million,
-            )
-        )
-
     # ------------------------------------------------------------------ approvals
 
     async def request_approval(
@@ -505,7 +507,7 @@ class Governance:
             return Reply(
                 title=f"Request {approval.id} expired {format_time(approval.expires_at)}; "
                 "nothing was started.",
-                lines=(f"<@{approval.requester_id}> can run the start again.",),
+                lines=(rich(_member(approval.requester_id), " can run the start again."),),
                 tone=Tone.WARNING,
                 visibility=Visibility.EPHEMERAL,
             )
@@ -569,7 +571,7 @@ class Governance:
                 rows=tuple(
                     (
                         format_time(e.at),
-                        f"<@{e.user_id}>",
+                        _member(e.user_id),
                         e.command,
                         e.arguments[:80],
                         e.result[:80],
@@ -585,13 +587,14 @@ def approval_card(approval: Approval) -> Reply:
     """The request as the team's admins see it; buttons only while it waits."""
     start = decode_start(approval.request)
     fields_ = (
-        Field(name="Requested by", value=f"<@{approval.requester_id}>"),
+        Field(name="Requested by", value=_member(approval.requester_id)),
         Field(name="Estimated cost", value=money(approval.cost)),
         Field(name="Base model", value=start.model),
         Field(name="Training file", value=start.training_file),
         Field(name="Epochs", value="auto" if start.n_epochs is None else str(start.n_epochs)),
         Field(name="Expires", value=format_time(approval.expires_at)),
     )
+    title: Content
     match approval.status:
         case ApprovalStatus.PENDING:
             return Reply(
@@ -617,9 +620,10 @@ def approval_card(approval: Approval) -> Reply:
         case ApprovalStatus.EXPIRED:
             title = f"Expired: fine-tune {start.model} ({approval.id}); nothing was started"
         case _:
-            title = (
-                f"{approval.status.value.capitalize()} by <@{approval.decided_by}>: fine-tune "
-                f"{start.model} ({approval.id})"
+            title = rich(
+                f"{approval.status.value.capitalize()} by ",
+                _member(approval.decided_by),
+                f": fine-tune {start.model} ({approval.id})",
             )
     return Reply(
         title=title,
@@ -630,11 +634,15 @@ def approval_card(approval: Approval) -> Reply:
 
 def _already(approval: Approval) -> Reply:
     if approval.status is ApprovalStatus.EXPIRED:
-        what = "expired"
+        title = rich(f"Request {approval.id} was expired; nothing more to do.")
     else:
-        what = f"already {approval.status.value} by <@{approval.decided_by}>"
+        title = rich(
+            f"Request {approval.id} was already {approval.status.value} by ",
+            _member(approval.decided_by),
+            "; nothing more to do.",
+        )
     return Reply(
-        title=f"Request {approval.id} was {what}; nothing more to do.",
+        title=title,
         visibility=Visibility.EPHEMERAL,
     )
 
@@ -643,6 +651,11 @@ def _or_keep(value: float | None, current: float | None) -> float | None:
     if value is None:
         return current
     return None if value == 0 else value
+
+
+def _member(user_id: str | None) -> Content:
+    """A member the store names, as a structured mention; a missing one as a dash."""
+    return rich(UserRef(user_id=user_id)) if user_id else "—"
 
 
 def _a(role: Role) -> str:

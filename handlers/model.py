@@ -56,6 +56,9 @@ class Actor:
     user_id: str
     display_name: str = ""
     is_workspace_admin: bool = False
+    request_id: str = ""
+    """The platform's identity of this one request (Slack trigger_id or event_id, Discord
+    interaction id), already checked as new by the adapter; "" where there is none (console)."""
 
     @property
     def team_id(self) -> str:
@@ -396,3 +399,29 @@ class SpendEntry:
     @property
     def counted(self) -> float:
         return self.actual if self.actual is not None else self.estimated
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StartIntent:
+    """A start written down before the provider is called, so a crash cannot lose or double it.
+
+    `key` is the provider idempotency key, used on every try; `job_id` is set once the job is
+    known, and `settled_at` once the job is linked and billed (or the start is known to have
+    made nothing).
+    """
+
+    key: str
+    team_id: str
+    requester_id: str
+    channel: ChannelAddress
+    fingerprint: str
+    """A digest of the request's fields: the same user's identical start finds this intent."""
+    request: Mapping[str, object]
+    estimated: float | None
+    price_per_million: float | None
+    account: str
+    """Which provider account the job goes to: "own" (the team's key) or "shared"."""
+    created_at: datetime
+    approval_id: str | None = None
+    job_id: str | None = None
+    settled_at: datetime | None = None

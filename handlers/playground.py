@@ -40,10 +40,13 @@ from handlers.replies import (
     Attachment,
     Button,
     ButtonStyle,
+    Content,
     Field,
     Reply,
     Table,
     Tone,
+    UserRef,
+    rich,
 )
 from handlers.requests import SPECS, CompareRequest, DatasetRequest, TryRequest, UploadRequest
 from handlers.scope import TEAM_KEY, TeamScopedProvider
@@ -348,7 +351,7 @@ class Playground:
             ("est. cost", _money(a.cost), _money(b.cost)),
             ("errors", str(a.errors), str(b.errors)),
         ]
-        lines = [f"A = {run.model_a}", f"B = {run.model_b}", _verdict(a, b, run)]
+        lines: list[Content] = [f"A = {run.model_a}", f"B = {run.model_b}", _verdict(a, b, run)]
         if run.stopped_by:
             lines.append(
                 f"Stopped after {done} of {total} examples: {run.stopped_by}. Every answer "
@@ -356,8 +359,12 @@ class Playground:
             )
         elif run.cancelled_by:
             lines.append(
-                f"Cancelled by <@{run.cancelled_by}> after {done} of {total} examples; "
-                "the partial results are below and in the CSV."
+                rich(
+                    "Cancelled by ",
+                    UserRef(user_id=run.cancelled_by),
+                    f" after {done} of {total} examples; "
+                    "the partial results are below and in the CSV.",
+                )
             )
         grader_errors = [
             x.grader_error for x in run.answers.values() if x.grader_error is not None

@@ -26,6 +26,7 @@ from handlers.model import (
     Role,
     RoleGrant,
     SpendEntry,
+    StartIntent,
     Subscription,
     Team,
     TeamCredentials,
@@ -288,7 +289,40 @@ class TeamStore(Protocol):
     async def set_approval_job(self, team_id: str, approval_id: str, job_id: str) -> None: ...
 
 
-class Store(TeamStore, Protocol):
+class StartStore(Protocol):
+    """Request identities seen once (replays) and start intents (starts that survive a crash)."""
+
+    async def claim_request(self, identity: str, *, expires_at: datetime) -> bool:
+        """True the first time an identity is seen on any replica; False for a repeat."""
+        ...
+
+    async def add_intent(self, intent: StartIntent) -> StartIntent:
+        """Insert-or-keep by key: returns the stored intent (the first one for a repeat)."""
+        ...
+
+    async def get_intent(self, team_id: str, key: str) -> StartIntent | None: ...
+
+    async def find_intent(
+        self, team_id: str, *, requester_id: str, fingerprint: str, since: datetime
+    ) -> StartIntent | None:
+        """The requester's newest identical start since `since` (one that made or may make
+        a job)."""
+        ...
+
+    async def list_open_intents(self, *, limit: int = 500) -> Sequence[StartIntent]:
+        """Unsettled intents of every team, oldest first: for recovery only."""
+        ...
+
+    async def link_intent(self, team_id: str, key: str, job_id: str) -> None: ...
+
+    async def settle_intent(
+        self, team_id: str, key: str, *, job_id: str | None, at: datetime
+    ) -> bool:
+        """Close an open intent; True for the one call that closed it."""
+        ...
+
+
+class Store(TeamStore, StartStore, Protocol):
     """Durable state; every read is scoped by team."""
 
     async def ensure_team(self, team: Team) -> Team: ...

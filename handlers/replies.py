@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -25,9 +26,85 @@ class ButtonStyle(StrEnum):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class UserRef:
+    """A member the core names (a requester, an approver, a granter); each adapter writes its
+    platform's mention for it. Only the core makes these, from ids it holds, never from text."""
+
+    user_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChannelRef:
+    """A channel the core names (a subscription); each adapter writes its channel link."""
+
+    channel_id: str
+
+
+Part = str | UserRef | ChannelRef
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Text:
+    """Text with structured references. Every str part is plain text, never markup: a file
+    name, a prompt or a model's answer reading `<!channel>` or `@everyone` stays words."""
+
+    parts: tuple[Part, ...]
+
+    def __str__(self) -> str:
+        return plain(self)
+
+    def __contains__(self, needle: str) -> bool:
+        """A substring of the plain text: `"succeeded" in reply.title` reads as for a str."""
+        return needle in plain(self)
+
+
+Content = str | Text
+"""What a title, line, field value, table cell or footer holds: plain text, or Text when the
+core names someone."""
+
+
+def rich(*parts: Part | Text) -> Text:
+    """`rich(UserRef(user_id=u), " is now an admin.")`; Text parts are spliced in and
+    neighbouring strings joined, so equal text compares equal."""
+    out: list[Part] = []
+    for part in (q for p in parts for q in (p.parts if isinstance(p, Text) else (p,))):
+        if isinstance(part, str) and out and isinstance(out[-1], str):
+            out[-1] += part
+        elif part != "":
+            out.append(part)
+    return Text(parts=tuple(out))
+
+
+def parts_of(value: Content) -> tuple[Part, ...]:
+    return (value,) if isinstance(value, str) else value.parts
+
+
+def plain(value: Content) -> str:
+    """The text without markup: a member as `@id`, a channel as `#id` (console, audit, logs)."""
+    if isinstance(value, str):
+        return value
+    return "".join(_plain_part(p) for p in value.parts)
+
+
+def _plain_part(part: Part) -> str:
+    match part:
+        case UserRef(user_id=user_id):
+            return f"@{user_id}"
+        case ChannelRef(channel_id=channel_id):
+            return f"#{channel_id}"
+        case _:
+            return part
+
+
+def refs_of(values: Iterable[Content]) -> tuple[UserRef | ChannelRef, ...]:
+    """Every structured reference in the values, in order."""
+    return tuple(p for v in values for p in parts_of(v) if not isinstance(p, str))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Field:
     name: str
-    value: str
+    value: Content
     inline: bool = True
 
 
@@ -55,13 +132,16 @@ class Table:
     """Rows of short cells; adapters render it as monospace text or a native table."""
 
     headers: tuple[str, ...]
-    rows: tuple[tuple[str, ...], ...]
+    rows: tuple[tuple[Content, ...], ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Reply:
-    title: str
-    lines: tuple[str, ...] = ()
+    """`mentions` are the user ids the core chose to notify (a job's requester); adapters
+    allow pings for those and no one else."""
+
+    title: Content
+    lines: tuple[Content, ...] = ()
     fields: tuple[Field, ...] = ()
     table: Table | None = None
     tone: Tone = Tone.INFO
@@ -69,7 +149,7 @@ class Reply:
     buttons: tuple[Button, ...] = ()
     attachments: tuple[Attachment, ...] = ()
     mentions: tuple[str, ...] = ()
-    footer: str = ""
+    footer: Content = ""
 
     @property
     def ephemeral(self) -> bool:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from contextvars import ContextVar
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -35,7 +35,13 @@ from handlers.errors import (
     UsageError,
 )
 from handlers.fairness import LongWork, Slot, is_long
-from handlers.governance import DEFAULT_APPROVAL_TTL, Governance, StartCost, settle_spend
+from handlers.governance import (
+    DEFAULT_APPROVAL_TTL,
+    Governance,
+    StartCost,
+    encode_start,
+    settle_spend,
+)
 from handlers.model import (
     Actor,
     Approval,
@@ -48,6 +54,7 @@ from handlers.model import (
     MetricPoint,
     ProviderFile,
     Role,
+    StartIntent,
     Subscription,
     Team,
     TeamFile,
@@ -67,7 +74,19 @@ from handlers.ports import (
 )
 from handlers.pricing import PriceTable, estimate, load_price_table
 from handlers.profile import AccountKind, Capability
-from handlers.replies import Attachment, Field, Reply, Table, Tone, Visibility, error_reply
+from handlers.replies import (
+    Attachment,
+    ChannelRef,
+    Field,
+    Reply,
+    Table,
+    Tone,
+    UserRef,
+    Visibility,
+    error_reply,
+    plain,
+    rich,
+)
 from handlers.requests import (
     SPECS,
     AccessRequest,
@@ -104,6 +123,14 @@ from handlers.requests import (
 )
 from handlers.secrets import Secret, redact, safe_endpoint
 from handlers.sources import LocalPathRefusedError, local_file
+from handlers.starts import (
+    INTENT_METADATA_KEY,
+    REPEAT_WINDOW,
+    approval_key,
+    request_key,
+    settle_started,
+    start_fingerprint,
+)
 
 log = logging.getLogger(__name__)
 
@@ -372,7 +399,11 @@ class Service:
                     table=Table(
                         headers=("channel", "filter", "by"),
                         rows=tuple(
-                            (f"<#{s.channel.channel_id}>", s.filter.value, s.created_by or "—")
+                            (
+                                rich(ChannelRef(channel_id=s.channel.channel_id)),
+                                s.filter.value,
+                                rich(UserRef(user_id=s.created_by)) if s.created_by else "—",
+                            )
                             for s in subs
                         ),
                     ),
@@ -606,10 +637,26 @@ class Service:
                     f"No file '{request.validation_file}' in this team. See /finetune files."
                 )
         await self._own_model(team, request.model)
+        # Before the budget: a retry of a start already made is answered, never refused.
+        earlier = await self._store.find_intent(
+            team,
+            requester_id=actor.user_id,
+            fingerprint=start_fingerprint(request, actor.channel),
+            since=self._clock.now() - REPEAT_WINDOW,
+        )
+        if earlier is not None and earlier.job_id is not None:
+            return await self._already_started(team, earlier.job_id, earlier.created_at)
         cost = self.governance.cost_of(request, training)
         await self.governance.check_budget(team, cost)
         if await self.governance.needs_approval(team, cost):
             return await self.governance.request_approval(request, actor, cost)
+        # An identical start whose job is not known yet (a crash, a lost answer) retries with
+        # the same key: the provider hands back the job it made, never a second one.
+        key = (
+            earlier.key
+            if earlier is not None
+            else request_key(team, actor.request_id or uuid.uuid4().hex)
+        )
         return await self._launch(
             request,
             team=team,
@@ -618,6 +665,7 @@ class Service:
             training=training,
             validation=validation,
             cost=cost,
+            key=key,
         )
 
     async def _launch(
@@ -630,9 +678,15 @@ class Service:
         training: TeamFile,
         validation: TeamFile | None,
         cost: StartCost,
+        key: str,
         approval_id: str | None = None,
     ) -> Reply:
-        """Create the job at the provider (only here, after any budget check and approval)."""
+        """Create the job at the provider (only here, after any budget check and approval).
+
+        The start is written down as an intent first and its key is the provider's
+        idempotency key on every try, so a crash, a retry or a replay makes one job at most.
+        """
+        now = self._clock.now()
         spec = JobSpec(
             model=request.model,
             training_file=training.provider_file_id,
@@ -651,22 +705,27 @@ class Service:
                 "ftbot_team": team,
                 "ftbot_channel": channel.channel_id,
                 "ftbot_user": requester,
+                INTENT_METADATA_KEY: key,
             },
         )
         provider = await self._providers.for_team(team)
-        state = await provider.create_job(spec, idempotency_key=uuid.uuid4().hex)
-        now = self._clock.now()
-        job = Job(
-            team_id=team,
-            state=state,
-            channel=channel,
-            requester_id=requester,
-            updated_at=now,
+        intent = await self._store.add_intent(
+            StartIntent(
+                key=key,
+                team_id=team,
+                requester_id=requester,
+                channel=channel,
+                fingerprint=start_fingerprint(request, channel),
+                request=encode_start(request),
+                estimated=cost.cost,
+                price_per_million=cost.price_per_million,
+                account=provider.label,
+                created_at=now,
+                approval_id=approval_id,
+            )
         )
-        await self._store.add_job(job, next_poll_at=now)
-        await self.governance.record_spend(team, state.id, cost)
-        if approval_id is not None:
-            await self._store.set_approval_job(team, approval_id, state.id)
+        state = await provider.create_job(spec, idempotency_key=intent.key)
+        await settle_started(self._store, intent, state, self._clock.now())
         hp = spec.hyperparameters
         lines = ["I'll post progress in this channel and mention you when it ends."]
         if provider.is_simulation:
@@ -690,6 +749,19 @@ class Service:
             tone=Tone.SUCCESS,
         )
 
+    async def _already_started(self, team: str, job_id: str, at: datetime) -> Reply:
+        job = await self._store.get_job(team, job_id)
+        status = job.state.status if job is not None else "unknown"
+        return Reply(
+            title=f"Already started {job_id} for this same request (status: {status})",
+            lines=(
+                f"You asked for an identical job {format_time(at)}; nothing new was started. "
+                "To start another one, change an option (e.g. seed=N) or wait "
+                f"{int(REPEAT_WINDOW.total_seconds() // 60)} minutes.",
+            ),
+            tone=Tone.INFO,
+        )
+
     async def _launch_approved(self, request: StartRequest, approval: Approval) -> Reply:
         team = approval.team_id
         training = await self._store.get_file(team, request.training_file)
@@ -710,6 +782,7 @@ class Service:
             training=training,
             validation=validation,
             cost=self.governance.cost_of(request, training),
+            key=approval_key(approval.id),
             approval_id=approval.id,
         )
 
@@ -923,7 +996,7 @@ class Service:
                     user_id=actor.user_id,
                     command=name,
                     arguments=_describe(request),
-                    result=f"{result}: {reply.title[:200]}",
+                    result=f"{result}: {plain(reply.title)[:200]}",
                     at=self._clock.now(),
                 )
             )

@@ -14,8 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from sqlalchemy import Dialect, Text
-from sqlalchemy.types import TypeDecorator
 
 from handlers.errors import ConfigError
 from handlers.secrets import Secret
@@ -106,27 +104,11 @@ def generate_key() -> str:
     return Fernet.generate_key().decode("ascii")
 
 
-def _require() -> KeyRing:
+def require_key_ring() -> KeyRing:
+    """The configured ring; a ConfigError naming the setting when there is none."""
     if _ring is None:
         raise ConfigError(
             f"{ENV_NAME} is not set, so team keys cannot be stored or read: generate a key "
             f"with `finetune-bot keygen` and export {ENV_NAME}=..."
         )
     return _ring
-
-
-class EncryptedSecret(TypeDecorator[TeamSecret]):
-    """A TEXT column holding a Fernet token; Python sees a TeamSecret, never the token."""
-
-    impl = Text
-    cache_ok = True
-
-    def process_bind_param(self, value: TeamSecret | None, dialect: Dialect) -> str | None:
-        if value is None:
-            return None
-        return _require().encrypt(value.team_id, value.value.reveal())
-
-    def process_result_value(self, value: str | None, dialect: Dialect) -> TeamSecret | None:
-        if value is None:
-            return None
-        return _require().decrypt(value)

@@ -26,6 +26,7 @@ from handlers.model import (
 from storage.access import AccessMethods
 from storage.base import insert, job_from_row, state_values, team_from_row
 from storage.outbox import WatchMethods
+from storage.starts import StartMethods
 from storage.tables import (
     audit,
     file_copies,
@@ -64,7 +65,7 @@ def _model_from_row(row: Row[Any]) -> TeamModel:
     )
 
 
-class SqlStore(AccessMethods, WatchMethods):
+class SqlStore(AccessMethods, WatchMethods, StartMethods):
     """handlers.ports.Store and handlers.ports.WatchStore; returns core dataclasses only.
 
     Teams own files, jobs, models and subscriptions through foreign keys: call ensure_team

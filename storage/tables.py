@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
-from storage.crypto import EncryptedSecret
+from storage.crypto import TeamSecret, require_key_ring
 
 # Explicit constraint names keep the hand-written migration and autogenerate comparisons in step.
 metadata = MetaData(
@@ -62,6 +62,23 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+class EncryptedSecret(TypeDecorator[TeamSecret]):
+    """A TEXT column holding a Fernet token (storage.crypto); Python sees a TeamSecret only."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: TeamSecret | None, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        return require_key_ring().encrypt(value.team_id, value.value.reveal())
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> TeamSecret | None:
+        if value is None:
+            return None
+        return require_key_ring().decrypt(value)
 
 
 def _created_at() -> Column[datetime]:
@@ -319,4 +336,40 @@ file_copies = Table(
     Column("content", LargeBinary, nullable=False),
     Column("bytes", BigInteger, nullable=False),
     _created_at(),
+)
+
+# replays and crash-safe starts (migration 0004)
+
+request_ids = Table(
+    "request_ids",
+    metadata,
+    # A chat request's identity (Slack trigger_id/event_id/signature, Discord interaction id),
+    # kept while the platform could still deliver it again.
+    Column("identity", Text, primary_key=True),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Index(None, "expires_at"),
+)
+
+start_intents = Table(
+    "start_intents",
+    metadata,
+    # The idempotency key the provider's create is called with, on every try.
+    Column("key", Text, primary_key=True),
+    Column("team_id", Text, ForeignKey("teams.id"), nullable=False),
+    Column("requester_id", Text, nullable=False),
+    Column("channel_platform", Text, nullable=False),
+    Column("channel_workspace_id", Text, nullable=False),
+    Column("channel_id", Text, nullable=False),
+    Column("channel_thread_id", Text, nullable=True),
+    Column("fingerprint", Text, nullable=False),
+    Column("request", JSON, nullable=False),
+    Column("estimated", Double, nullable=True),
+    Column("price_per_million", Double, nullable=True),
+    Column("account", Text, nullable=False),
+    Column("approval_id", Text, nullable=True),
+    _created_at(),
+    Column("job_id", Text, nullable=True),
+    Column("settled_at", UTCDateTime(), nullable=True),
+    Index(None, "team_id", "requester_id", "fingerprint"),
+    Index(None, "settled_at"),
 )

@@ -1,6 +1,7 @@
-"""Test helpers: the databases a store test runs on, fresh PostgreSQL databases, open stores.
+"""Test helpers: the stores a store test runs on, fresh PostgreSQL databases, open stores.
 
-SQLite (a temporary file) always; PostgreSQL too when TEST_DATABASE_URL is set, e.g.
+The in-memory store and SQLite (a temporary file) always; PostgreSQL too when TEST_DATABASE_URL
+is set, e.g.
 postgresql+asyncpg://postgres@127.0.0.1:5432/test. Each PostgreSQL test session works in a
 database of its own, created here and dropped at the end, so runs never see each other's rows.
 An unreachable TEST_DATABASE_URL fails the tests that need it; it never skips them.
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
+import weakref
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
@@ -24,11 +26,19 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from storage.engine import create_engine, migrate
+from storage.memory.base import MemoryDatabase
+from storage.memory.store import MemoryStore
 from storage.store import SqlStore
 from storage.tables import metadata
 
 SQLITE = "sqlite"
 POSTGRES = "postgresql"
+MEMORY = "memory"
+MEMORY_SCHEME = "memory://"
+"""A store URL of the in-memory store: stores opened on one such URL share one database."""
+
+AnyStore = SqlStore | MemoryStore
+"""What the store contract suites take: every backend passes the same tests."""
 
 T = TypeVar("T")
 
@@ -49,6 +59,20 @@ def backend_params() -> list[Any]:
         pytest.param(name, id=name, marks=[pytest.mark.postgres] if name == POSTGRES else [])
         for name in database_urls()
     ]
+
+
+def store_backend_params() -> list[Any]:
+    """backend_params() and the in-memory store: the backends the store contract runs on."""
+    return [pytest.param(MEMORY, id=MEMORY), *backend_params()]
+
+
+def memory_url() -> str:
+    """A fresh in-memory database's URL (tests/dbutil's own scheme, known to open_store)."""
+    return f"{MEMORY_SCHEME}{uuid.uuid4().hex}"
+
+
+_memory_databases: weakref.WeakValueDictionary[str, MemoryDatabase] = weakref.WeakValueDictionary()
+"""Open in-memory databases by URL; one goes when its last store does."""
 
 
 def sqlite_url(directory: Path) -> str:
@@ -92,6 +116,16 @@ async def clear_tables(engine: AsyncEngine) -> None:
                 await conn.execute(table.delete())
 
 
+def open_memory_store(
+    url: str, *, clock: Callable[[], datetime] | None = None, clear: bool = False
+) -> MemoryStore:
+    """A MemoryStore on the database `url` names, created (or emptied, if `clear`) here."""
+    database = None if clear else _memory_databases.get(url)
+    if database is None:
+        database = _memory_databases[url] = MemoryDatabase()
+    return MemoryStore(database) if clock is None else MemoryStore(database, clock=clock)
+
+
 @asynccontextmanager
 async def open_store(
     url: str, *, clock: Callable[[], datetime] | None = None, clear: bool = False
@@ -105,3 +139,16 @@ async def open_store(
         yield SqlStore(engine) if clock is None else SqlStore(engine, clock=clock)
     finally:
         await engine.dispose()
+
+
+@asynccontextmanager
+async def open_any_store(
+    url: str, *, clock: Callable[[], datetime] | None = None, clear: bool = False
+) -> AsyncIterator[AnyStore]:
+    """open_store, or for a memory:// URL a MemoryStore sharing the database of every other
+    store open on that URL (as engines on one database share it)."""
+    if url.startswith(MEMORY_SCHEME):
+        yield open_memory_store(url, clock=clock, clear=clear)
+        return
+    async with open_store(url, clock=clock, clear=clear) as store:
+        yield store

@@ -1,10 +1,15 @@
-"""Test helpers: a whole bot on real parts (SQLite store, sandbox provider) with a manual clock."""
+"""Test helpers: a whole bot on real parts (a store, the sandbox provider) with a manual clock.
+
+The store is SQLite unless the caller says otherwise; tests/handlers/conftest.py makes it the
+in-memory store there (TEST_STORE=sqlite runs tests/handlers on SQLite instead).
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +25,14 @@ from handlers.requests import Request, UploadRequest, ValidateRequest
 from handlers.service import Service
 from handlers.sources import FileSource, PrivateFile, TypedPath
 from handlers.watch import Watcher, WatchSettings
-from storage.store import SqlStore
-from tests.dbutil import open_store
+from storage.memory.store import MemoryStore
+from tests.dbutil import MEMORY, SQLITE, AnyStore, open_store
 from tests.fakes.clock import ManualClock
+
+STORE_ENV = "TEST_STORE"
+BACKENDS = (MEMORY, SQLITE)
+default_backend = SQLITE
+"""What `world` opens when given no url: "memory" or "sqlite" (tests/handlers/conftest.py)."""
 
 TIMING = SandboxTiming(validating_s=10, queued_s=10, step_s=5, max_steps=12, eval_every=4)
 
@@ -95,7 +105,7 @@ class RecordingNotifier:
 @dataclass
 class World:
     clock: ManualClock
-    store: SqlStore
+    store: AnyStore
     provider: SandboxProvider
     charts: FakeCharts
     service: Service
@@ -144,6 +154,22 @@ def actor(workspace: str = "T1", user: str = "U1", channel: str = "C1") -> Actor
 
 
 @asynccontextmanager
+async def _open_store(
+    tmp_path: Path, url: str | None, backend: str, clock: Callable[[], datetime]
+) -> AsyncIterator[AnyStore]:
+    if url is not None:
+        async with open_store(url, clock=clock, clear=True) as store:
+            yield store
+    elif backend == MEMORY:
+        yield MemoryStore(clock=clock)
+    elif backend == SQLITE:
+        async with open_store(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}", clock=clock) as store:
+            yield store
+    else:
+        raise ValueError(f"{STORE_ENV}={backend!r} is not a test store; use one of {BACKENDS}.")
+
+
+@asynccontextmanager
 async def world(
     tmp_path: Path,
     *,
@@ -152,11 +178,10 @@ async def world(
     provider_type: type[SandboxProvider] = SandboxProvider,
     **service_options: Any,
 ) -> AsyncIterator[World]:
-    """`default_role` operator keeps tests about jobs short; role tests pass viewer."""
+    """`url` opens that SQL database (emptied), else the `default_backend` store opens.
+    `default_role` operator keeps tests about jobs short; role tests pass viewer."""
     clock = ManualClock()
-    async with open_store(
-        url or f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}", clock=clock, clear=url is not None
-    ) as store:
+    async with _open_store(tmp_path, url, default_backend, clock) as store:
         provider = provider_type(clock, timing=TIMING)
         directory = SharedProviderDirectory(provider)
         charts = FakeCharts()

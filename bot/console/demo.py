@@ -22,6 +22,7 @@ from handlers.chat import ChatMessage
 from handlers.model import Platform
 from handlers.parse import parse
 from handlers.profile import JobStatus
+from handlers.replies import plain
 from handlers.scope import TEAM_KEY
 from handlers.watch import WatchSettings
 
@@ -119,7 +120,7 @@ async def run_demo(
                 parse(line), actor, progress=progress_printer(write)
             )
             write(render_with_attachments(reply, out) + "\n")
-            return reply.title
+            return plain(reply.title)
 
         await command(f"/finetune upload {train} alias=support-train")
         await command(f"/finetune upload {valid} alias=support-valid")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bot.console.render import render_with_attachments
 from handlers.model import ChannelAddress
-from handlers.replies import Reply
+from handlers.replies import Reply, plain
 
 
 class ConsoleNotifier:
@@ -38,9 +38,9 @@ class ConsoleNotifier:
             prefix = f"[#{target.channel_id} · {message_id}]"
         if edit_message_id and not reply.attachments:
             # A card edit in a real channel changes one message; here one line says what moved.
-            progress = next((f.value for f in reply.fields if f.name == "Progress"), "")
-            loss = next((f.value for f in reply.fields if f.name == "Train loss"), "")
-            text = f"{reply.title}" + (f" · {progress}" if progress else "")
+            progress = next((plain(f.value) for f in reply.fields if f.name == "Progress"), "")
+            loss = next((plain(f.value) for f in reply.fields if f.name == "Train loss"), "")
+            text = plain(reply.title) + (f" · {progress}" if progress else "")
             text += f" · train loss {loss}" if loss and loss != "—" else ""
         else:
             text = render_with_attachments(reply, self._dir)

@@ -6,14 +6,15 @@ import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
-from handlers.replies import Reply, Table, Tone
+from handlers.replies import Reply, Table, Tone, plain
 
 _MARK = {Tone.INFO: "•", Tone.SUCCESS: "✔", Tone.WARNING: "!", Tone.ERROR: "✖"}
 
 
 def render_table(table: Table, *, indent: str = "  ") -> list[str]:
+    rows = [tuple(plain(cell) for cell in row) for row in table.rows]
     widths = [len(h) for h in table.headers]
-    for row in table.rows:
+    for row in rows:
         for i, cell in enumerate(row):
             widths[i] = max(widths[i], len(cell))
 
@@ -21,26 +22,27 @@ def render_table(table: Table, *, indent: str = "  ") -> list[str]:
         return indent + "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=False)).rstrip()
 
     out = [line(table.headers), indent + "  ".join("-" * w for w in widths)]
-    out.extend(line(row) for row in table.rows)
+    out.extend(line(row) for row in rows)
     return out
 
 
 def render_text(reply: Reply, *, width: int = 100) -> str:
-    """Title, fields, table, lines, buttons and attachments as indented plain text."""
-    out = [f"{_MARK[reply.tone]} {reply.title}"]
+    """Title, fields, table, lines, buttons and attachments as indented plain text; a
+    mention is `@id` (a terminal pings no one)."""
+    out = [f"{_MARK[reply.tone]} {plain(reply.title)}"]
     if reply.fields:
         name_width = max(len(f.name) for f in reply.fields)
         for item in reply.fields:
-            out.append(f"  {item.name.ljust(name_width)} : {item.value}")
+            out.append(f"  {item.name.ljust(name_width)} : {plain(item.value)}")
     if reply.table:
         out.extend(render_table(reply.table))
-    for line in reply.lines:
+    for line in map(plain, reply.lines):
         wrapped = textwrap.wrap(line, width - 2) if line else [""]
         out.extend("  " + part for part in wrapped)
     if reply.buttons:
         out.append("  [" + "] [".join(b.label for b in reply.buttons) + "]")
     if reply.footer:
-        out.append(f"  — {reply.footer}")
+        out.append(f"  — {plain(reply.footer)}")
     return "\n".join(out)
 
 

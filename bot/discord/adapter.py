@@ -8,6 +8,7 @@ import hashlib
 import json
 import logging
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,9 @@ log = logging.getLogger(__name__)
 
 CLOSE_SECONDS = 2.0
 """How long stop() lets discord.py close before the connect task is cancelled."""
+
+REPLAY_WINDOW = timedelta(minutes=15)
+"""An interaction's token lives 15 minutes: nothing can act on it after that."""
 
 
 class _Client(discord.Client):
@@ -89,7 +93,10 @@ class DiscordAdapter:
         self._gateway = settings.discord_gateway_url
         self._hash_path = hash_path or settings.discord_commands_hash_file
         self.commands = DiscordCommands(
-            service=context.service, store=context.store, max_upload_bytes=max_upload_bytes
+            service=context.service,
+            store=context.store,
+            max_upload_bytes=max_upload_bytes,
+            first_delivery=lambda identity: context.first_delivery(identity, window=REPLAY_WINDOW),
         )
         # Default intents only: slash commands, buttons and autocomplete need no privileged one.
         options: dict[str, Any] = {

@@ -88,6 +88,11 @@ def actor_of(interaction: AnyInteraction) -> Actor | None:
     )
 
 
+def interaction_identity(interaction: AnyInteraction) -> str:
+    """An interaction's id is unique: it is the request's identity (a start's key uses it)."""
+    return f"discord:interaction:{interaction.id}"
+
+
 class DiscordCommands:
     """Translates interactions into core requests and Replies into Discord messages."""
 
@@ -98,7 +103,9 @@ class DiscordCommands:
         store: Store,
         max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
         download_dir: Path | None = None,
+        first_delivery: Callable[[str], Awaitable[bool]] | None = None,
     ) -> None:
+        self._first_delivery = first_delivery
         self._service = service
         self._store = store
         self._max_upload = max_upload_bytes
@@ -217,7 +224,8 @@ class DiscordCommands:
             return
         values = {k: v for k, v in raw.items() if v is not None}
         if any(o.kind is OptionKind.DATA_FILE for o in spec.options):
-            await self._with_files(interaction, actor, spec, values)
+            if await self._first(interaction):
+                await self._with_files(interaction, actor, spec, values)
             return
         if spec.name == "setup" and not values:
             # The key goes in a modal only the admin sees, never in an option of the command;
@@ -242,9 +250,22 @@ class DiscordCommands:
         self, interaction: AnyInteraction, actor: Actor, request: Request, *, private: bool
     ) -> None:
         """Defer, ask the core, answer with a follow-up: the one path every command takes."""
+        if not await self._first(interaction):
+            return
         await interaction.response.defer(ephemeral=private, thinking=True)
+        actor = replace(actor, request_id=interaction_identity(interaction))
         reply = await self._service.handle(request, actor)
         await self._follow_up(interaction, reply, deferred_private=private)
+
+    async def _first(self, interaction: AnyInteraction) -> bool:
+        """False for an interaction already acted on (by any replica): it gets no answer,
+        since the first delivery answers it."""
+        if self._first_delivery is None or await self._first_delivery(
+            interaction_identity(interaction)
+        ):
+            return True
+        log.info("repeated discord interaction ignored", extra={"interaction": interaction.id})
+        return False
 
     async def confirm_start(
         self, interaction: AnyInteraction, actor: Actor, request: StartRequest

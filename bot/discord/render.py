@@ -11,7 +11,21 @@ import discord
 
 from bot.discord.buttons import JobButton, fits
 from handlers.profile import JobStatus
-from handlers.replies import Attachment, Button, ButtonStyle, Reply, Table, Tone
+from handlers.replies import (
+    Attachment,
+    Button,
+    ButtonStyle,
+    ChannelRef,
+    Content,
+    Reply,
+    Table,
+    Tone,
+    UserRef,
+    parts_of,
+    plain,
+    refs_of,
+    rich,
+)
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-limits).
 TITLE_MAX = 256
@@ -45,8 +59,23 @@ BUTTON_STYLES: dict[ButtonStyle, discord.ButtonStyle] = {
     ButtonStyle.PRIMARY: discord.ButtonStyle.primary,
     ButtonStyle.DANGER: discord.ButtonStyle.danger,
 }
-_MENTION = re.compile(r"<@!?(\d+)>")
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
+_SNOWFLAKE = re.compile(r"[0-9]{1,20}")
+# A zero-width space after `<` or `@` keeps `<@id>`, `<@&role>`, `<#channel>`, `@everyone`
+# and `@here` in text from being read as mentions (allowed_mentions stops the ping as well).
+_MENTION_SYNTAX = re.compile(r"<(?=[@#])|@(?=everyone|here)", re.IGNORECASE)
+# Links stay whole (Discord reads a link before any markdown in it, and a backslash would
+# break it) unless they hold * ~ | a backslash or a backtick; every other delimiter gets a
+# backslash, and so do quote, heading and list starts.
+_MARKDOWN = re.compile(
+    r"(?P<link><[^: >*~|`\\]+:/[^ >*~|`\\]+>"
+    r"|(?:https?|steam)://[^\s<*~|`\\]+[^<.,:;\"'\]\s*~|`\\])"
+    r"|(?P<lead>^[ \t]*)(?P<mark>[>#-])|[\\*_~|`\[]",
+    re.MULTILINE,
+)
+ZWSP = "\u200b"
+CODE_LOOK_ALIKE = "\u02cb"
+"""ˋ stands in for a backtick inside a code block, which has no escape for one."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -64,9 +93,61 @@ def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def escape_text(text: str) -> str:
+    """Plain text for a place that renders markdown: no formatting, no mention syntax.
+    (discord.utils.escape_markdown escapes only the first `[` of `[a](b) ||c|| [d](e)`.)"""
+    escaped = _MARKDOWN.sub(_escape_one, text)
+    return _MENTION_SYNTAX.sub(lambda m: m.group(0) + ZWSP, escaped)
+
+
+def _escape_one(match: re.Match[str]) -> str:
+    if match.group("link"):
+        return match.group("link")
+    if match.group("mark"):
+        return f"{match.group('lead')}\\{match.group('mark')}"
+    return "\\" + match.group(0)
+
+
+def markdown(value: Content) -> str:
+    """Content for a description or field: text escaped, the core's references as mentions
+    (in an embed they show as names and never ping)."""
+    out: list[str] = []
+    text = ""  # text is escaped in whole runs: `<` of one part and `@…` of the next are one
+    for part in parts_of(value):
+        match part:
+            case UserRef(user_id=user_id) if _SNOWFLAKE.fullmatch(user_id):
+                out += [escape_text(text), f"<@{user_id}>"]
+                text = ""
+            case ChannelRef(channel_id=channel_id) if _SNOWFLAKE.fullmatch(channel_id):
+                out += [escape_text(text), f"<#{channel_id}>"]
+                text = ""
+            case UserRef() | ChannelRef():
+                text += plain(rich(part))
+            case _:
+                text += part
+    return "".join([*out, escape_text(text)])
+
+
+def title_text(value: Content) -> str:
+    """An embed title shows mention syntax raw, so references are left out of it."""
+    kept = "".join(p for p in parts_of(value) if isinstance(p, str))
+    return escape_text(" ".join(kept.split()))
+
+
+def literal(value: Content) -> str:
+    """Content for a footer, which renders neither markdown nor mentions: only the mention
+    syntax is broken up, so the words read as they were written."""
+    return _MENTION_SYNTAX.sub(lambda m: m.group(0) + ZWSP, plain(value))
+
+
+def code_cell(value: Content) -> str:
+    """A cell of a code block: literal, and no backtick can close the block."""
+    return literal(value).replace("`", CODE_LOOK_ALIKE)
+
+
 def colour_of(reply: Reply) -> discord.Colour:
     """A job's status wins over the tone: cancelled is grey here, not the warning orange."""
-    status = next((f.value for f in reply.fields if f.name.lower() == "status"), None)
+    status = next((plain(f.value) for f in reply.fields if f.name.lower() == "status"), None)
     if status is not None and status in STATUS_COLOURS and reply.tone is not Tone.ERROR:
         return STATUS_COLOURS[status]
     return TONE_COLOURS[reply.tone]
@@ -74,19 +155,21 @@ def colour_of(reply: Reply) -> discord.Colour:
 
 def table_block(table: Table, limit: int) -> str:
     """A monospace code block; rows that do not fit are dropped and counted."""
-    widths = [len(h) for h in table.headers]
-    for row in table.rows:
+    cells = [[code_cell(c) for c in row] for row in table.rows]
+    headers = [code_cell(h) for h in table.headers]
+    widths = [len(h) for h in headers]
+    for row in cells:
         for i, cell in enumerate(row[: len(widths)]):
             widths[i] = min(max(widths[i], len(cell)), 40)
 
-    def line(cells: Sequence[str]) -> str:
-        return "  ".join(clip(c, 40).ljust(w) for c, w in zip(cells, widths, strict=False))
+    def line(row: Sequence[str]) -> str:
+        return "  ".join(clip(c, 40).ljust(w) for c, w in zip(row, widths, strict=False))
 
-    lines = [line(table.headers).rstrip(), "  ".join("-" * w for w in widths)]
+    lines = [line(headers).rstrip(), "  ".join("-" * w for w in widths)]
     used = len("```\n\n```") + sum(len(s) + 1 for s in lines)
-    for shown, row in enumerate(table.rows):
+    for shown, row in enumerate(cells):
         text = line(row).rstrip()
-        more = f"… and {len(table.rows) - shown} more"
+        more = f"… and {len(cells) - shown} more"
         if used + len(text) + 1 + len(more) + 1 > limit:
             lines.append(more)
             break
@@ -101,12 +184,17 @@ def attachment_name(attachment: Attachment) -> str:
 
 
 def render_embed(reply: Reply) -> discord.Embed:
-    title = _MENTION.sub("", reply.title).strip() or reply.title
-    parts = list(reply.lines)
-    footer = reply.footer
-    if footer and _MENTION.search(footer):
+    title = title_text(reply.title) or title_text(plain(reply.title))
+    parts: list[str] = []
+    pinged = set(reply.mentions)
+    if any(not (isinstance(r, UserRef) and r.user_id in pinged) for r in refs_of([reply.title])):
+        # A title cannot show a mention; the description can, so the whole title goes there.
+        parts.append(f"**{markdown(reply.title)}**")
+    parts += [markdown(line) for line in reply.lines]
+    footer = literal(reply.footer)
+    if refs_of([reply.footer]):
         # Footers show `<@id>` raw; the description renders it as a name, in small print.
-        parts.append(f"-# {footer}")
+        parts.append(f"-# {markdown(reply.footer)}")
         footer = ""
     description = "\n".join(parts)
     if reply.table is not None:
@@ -120,8 +208,8 @@ def render_embed(reply: Reply) -> discord.Embed:
     )
     for field in reply.fields[:FIELDS_MAX]:
         embed.add_field(
-            name=clip(field.name, FIELD_NAME_MAX) or "\u200b",
-            value=clip(field.value, FIELD_VALUE_MAX) or "—",
+            name=clip(escape_text(field.name), FIELD_NAME_MAX) or ZWSP,
+            value=clip(markdown(field.value), FIELD_VALUE_MAX) or "—",
             inline=field.inline,
         )
     if footer:
@@ -174,7 +262,7 @@ def render_view(buttons: Sequence[Button]) -> discord.ui.View | None:
 
 def render_mentions(reply: Reply) -> tuple[str | None, discord.AllowedMentions]:
     """Embeds never ping; the mentioned users go in the content, and only they may be pinged."""
-    ids = [m for m in reply.mentions if m.isdigit()]
+    ids = [m for m in reply.mentions if _SNOWFLAKE.fullmatch(m)]
     if not ids:
         return None, discord.AllowedMentions.none()
     content = " ".join(f"<@{m}>" for m in ids)

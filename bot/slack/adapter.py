@@ -24,7 +24,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters import AdapterContext
 from bot.config import Settings, SlackMode
-from bot.slack.app import SlackHandlers
+from bot.slack.app import REPLAY_WINDOW, SlackHandlers
 from bot.slack.gate import Refusal, SlackGate
 from bot.slack.manifest import BOT_SCOPES
 from bot.slack.notifier import SlackNotifier
@@ -139,6 +139,7 @@ class SlackAdapter:
             service=context.service,
             list_files=context.store.list_files,
             token_for=self.token_for,
+            first_delivery=lambda identity: context.first_delivery(identity, window=REPLAY_WINDOW),
         )
         self._handlers.register(self.app)
         self._notifier = SlackNotifier(self.client_for)

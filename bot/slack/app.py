@@ -8,15 +8,18 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import tempfiles
 from bot.background import Background
-from bot.slack.blocks import ACTION_PREFIX, fallback_text, reply_blocks
+from bot.slack.blocks import ACTION_PREFIX, bold, escape, fallback_text, reply_blocks
 from bot.slack.files import SharedFile, download, newest_shared_jsonl, shared_file
 from bot.slack.modal import (
     CALLBACK_ID,
@@ -62,8 +65,32 @@ CHECK_FILE_ACTION = "ftbot_check_file"
 MODEL_CACHE_SECONDS = 600.0
 OPTIONS_BUDGET_SECONDS = 2.0  # Slack waits 3 s for options; leave room for the round trip
 
+REPLAY_WINDOW = timedelta(minutes=10)
+"""Slack accepts a signature for 5 minutes either side of its timestamp and retries an event
+for minutes: an identity is remembered this long."""
+
 Respond = Callable[..., Awaitable[Any]]
 TokenFor = Callable[[str], Awaitable[str]]
+FirstDelivery = Callable[[str], Awaitable[bool]]
+"""True the first time a request identity is seen, on any replica (the database decides)."""
+
+
+def request_identity(body: dict[str, Any], headers: dict[str, Any]) -> str | None:
+    """What makes one Slack request itself: an event's event_id, an interaction's or a slash
+    command's trigger_id, else its signature (unique per timestamp and body).
+
+    None for requests that change nothing and are never acted on twice (option loads).
+    """
+    if body.get("type") == "block_suggestion":
+        return None
+    for name in ("event_id", "trigger_id"):
+        value = body.get(name)
+        if isinstance(value, str) and value:
+            return f"slack:{name}:{value}"
+    signature = headers.get("x-slack-signature")
+    if isinstance(signature, list):
+        signature = signature[0] if signature else None
+    return f"slack:signature:{signature}" if isinstance(signature, str) and signature else None
 
 
 class SlackHandlers:
@@ -76,7 +103,9 @@ class SlackHandlers:
         list_files: Callable[[str], Awaitable[Any]],
         token_for: TokenFor,
         download_dir: Path | None = None,
+        first_delivery: FirstDelivery | None = None,
     ) -> None:
+        self._first_delivery = first_delivery
         self._service = service
         self._list_files = list_files
         self._token_for = token_for
@@ -86,6 +115,8 @@ class SlackHandlers:
         self._rights: dict[tuple[str, str], tuple[float, bool]] = {}
 
     def register(self, app: AsyncApp) -> None:
+        # Before every listener (and after Bolt's signature check): a replay is acked, no work.
+        app.middleware(self.once)
         app.command(COMMAND)(self._later(self.on_command))
         pattern = re.compile(f"^{ACTION_PREFIX}({'|'.join(JOB_ACTIONS)})$")
         app.action(pattern)(self._later(self.on_job_action))
@@ -100,6 +131,25 @@ class SlackHandlers:
         app.event("user_change")(self.on_user_change)
         app.event("message")(_ignore)
 
+    async def once(
+        self,
+        body: dict[str, Any],
+        request: AsyncBoltRequest,
+        response: BoltResponse,
+        next: Callable[[], Awaitable[None]],  # Bolt injects arguments by name
+    ) -> BoltResponse:
+        """Act on each signed request at most once, across replicas; a repeat gets an empty
+        200 (Slack stops retrying) and nothing else."""
+        identity = request_identity(body, request.headers)
+        if identity is None or self._first_delivery is None:
+            await next()
+            return response
+        if await self._first_delivery(identity):
+            await next()
+            return response
+        log.info("repeated slack request ignored", extra={"kind": identity.split(":")[1]})
+        return BoltResponse(status=200, body="")
+
     # ------------------------------------------------------------------ commands
 
     async def on_command(
@@ -110,6 +160,7 @@ class SlackHandlers:
             body.get("channel_id"),
             body.get("user_id"),
             body.get("user_name", ""),
+            request_id=_request_id(body),
         )
         text = str(body.get("text") or "")
         try:
@@ -362,7 +413,10 @@ class SlackHandlers:
         if request is None or errors or channel is None:
             return
         actor = await self._with_rights(
-            _actor((body.get("team") or {}).get("id"), channel, user), client
+            _actor(
+                (body.get("team") or {}).get("id"), channel, user, request_id=_request_id(body)
+            ),
+            client,
         )
         reply = await self._service.handle(request, actor)
         await client.chat_postEphemeral(
@@ -523,14 +577,15 @@ class SlackHandlers:
         await client.chat_postEphemeral(
             channel=channel,
             user=user,
-            text=f"Use {found.name} for fine-tuning?",
+            text=f"Use {escape(found.name)} for fine-tuning?",
             blocks=[
                 {
                     "type": "section",
                     "text": {
                         "type": "mrkdwn",
-                        "text": f"Use *{found.name}* for fine-tuning? I can check it only, "
+                        "text": f"Use {bold(found.name)} for fine-tuning? I can check it only, "
                         "or check and upload it.",
+                        "verbatim": True,
                     },
                 },
                 {
@@ -559,7 +614,9 @@ async def _ignore() -> None:
     return None
 
 
-def _actor(team: object, channel: object, user: object, name: object = "") -> Actor:
+def _actor(
+    team: object, channel: object, user: object, name: object = "", *, request_id: str = ""
+) -> Actor:
     if not team or not channel or not user:
         raise UsageError("Slack sent a request without a team, channel or user.")
     return Actor(
@@ -568,6 +625,7 @@ def _actor(team: object, channel: object, user: object, name: object = "") -> Ac
         channel_id=str(channel),
         user_id=str(user),
         display_name=str(name or ""),
+        request_id=request_id,
     )
 
 
@@ -575,6 +633,11 @@ async def _failed(actor: Actor, client: AsyncWebClient, respond: Respond) -> Non
     await _answer(
         error_reply("Something went wrong on our side; it was logged."), actor, client, respond
     )
+
+
+def _request_id(body: dict[str, Any]) -> str:
+    """The core's request identity (a start's provider key derives from it)."""
+    return request_identity(body, {}) or ""
 
 
 def _private(reply: Reply) -> Reply:

@@ -6,6 +6,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from bot.slack.blocks import cut, escape
 from handlers.errors import UsageError
 from handlers.model import Method, TeamFile
 from handlers.requests import SPECS, StartRequest, build_request, coerce
@@ -106,9 +107,12 @@ def start_view(*, channel_id: str, files: Sequence[TeamFile], estimate: str = ""
             "elements": [
                 {
                     "type": "mrkdwn",
-                    "text": (estimate or "Pick a training file and a model to see the cost.")[
-                        :2900
-                    ],
+                    # The estimate repeats what was typed (a file name): text, never markup.
+                    "text": cut(
+                        escape(estimate or "Pick a training file and a model to see the cost."),
+                        2900,
+                    ),
+                    "verbatim": True,
                 }
             ],
         }

@@ -53,7 +53,8 @@ def test_demo_runs_a_whole_job_life(tmp_path: Path) -> None:
     assert "thread of" in out, "updates in the card's thread"
     assert "train loss" in out
     assert "succeeded: ft:gpt-4.1-mini-2025-04-14:sandbox:acme-support:" in out
-    assert "<@demo-user>" in out, "the completion mentions the requester"
+    assert "@demo-user " in out, "the completion names the requester, as a terminal does"
+    assert "<@" not in out, "no platform markup in a terminal"
     charts = list((tmp_path / "out").glob("*-loss.png"))
     assert charts
     assert charts[0].read_bytes().startswith(PNG_SIGNATURE)

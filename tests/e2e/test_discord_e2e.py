@@ -42,8 +42,10 @@ def card_of(fake: FakeDiscord, job_id: str) -> Json:
     return card
 
 
-async def start_job(fake: FakeDiscord) -> str:
-    iid = await fake.command("start", {"file": "support", "model": MODEL, "epochs": 1})
+async def start_job(fake: FakeDiscord, seed: int = 1) -> str:
+    # Distinct seeds: an identical start within minutes is answered with the first job.
+    options = {"file": "support", "model": MODEL, "epochs": 1, "seed": seed}
+    iid = await fake.command("start", options)
     started = title(await fake.wait_followup(iid))
     assert started.startswith("Started ftjob-")
     return started.removeprefix("Started ")
@@ -97,7 +99,7 @@ async def test_job_life_on_discord_with_a_restart(tmp_path: Path) -> None:
             assert chart["flags"] & EPHEMERAL
             assert list(chart["_files"]) == [f"{done}-loss.png"]
 
-            running = await start_job(fake)
+            running = await start_job(fake, seed=2)
             await settle(w, dispatcher, 30)
             live = card_of(fake, running)
             assert live["components"][0]["components"][0]["custom_id"] == f"ftbot:cancel:{running}"

@@ -25,8 +25,8 @@ async def _start_jobs(w: World, tmp_path: Path, teams: int, per_team: int) -> li
         person = actor(workspace=f"T{t}", user=f"U{t}", channel=f"C{t}")
         path = write_dataset(tmp_path / f"train{t}.jsonl", n=10 + t)
         await w.run(f"upload {path} alias=train", person)
-        for _ in range(per_team):
-            reply = await w.run(f"start file=train model={MODEL} epochs=1", person)
+        for seed in range(per_team):  # distinct: an identical start answers with the first job
+            reply = await w.run(f"start file=train model={MODEL} epochs=1 seed={seed}", person)
             assert reply.title.startswith("Started"), reply
         ids += [j.id for j in await w.store.list_jobs(person.team_id)]
     return ids

@@ -232,7 +232,7 @@ async def test_start_modal_suggestions_and_inline_errors(harness: Harness) -> No
     assert status == 200
     await slack.wait_for(lambda: bool(slack.of("views.open")), what="the modal")
     view = slack.of("views.open")[0].args
-    assert view["trigger_id"] == "trig-1"
+    assert str(view["trigger_id"]).startswith("trig-")
     blocks = {b.get("block_id") for b in view["view"]["blocks"]}
     assert {"file", "model", "method", "epochs", "lr", "batch_size", "suffix"} <= blocks
 
@@ -355,7 +355,8 @@ async def test_approval_and_budget_flow_through_slack_on_the_sandbox(harness: Ha
 
     await harness.command("budget cap=0.000001 approve_over=0")
     await slack.wait_for(lambda: len(harness.responses_containing("Budget updated")) >= 2)
-    await harness.command(f"start file=big model={MODEL} epochs=1")
+    # Another job: the same start again within minutes would be answered with the first.
+    await harness.command(f"start file=big model={MODEL} epochs=1 seed=2")
     await slack.wait_for(lambda: bool(harness.responses_containing("Not started")))
     refusal = harness.responses_containing("Not started")[0]["text"]
     assert "spent $" in str(refusal)
@@ -391,3 +392,74 @@ async def test_start_form_shows_the_cost_before_submission(harness: Harness) -> 
     assert "Billed tokens" in estimate
     assert "2 epoch(s)" in estimate
     assert "Estimated training cost on gpt-4.1-mini-2025-04-14: $" in estimate
+
+
+async def _jobs_at_provider(harness: Harness) -> int:
+    return len(await harness.bot.runtime.provider.list_jobs(limit=100))
+
+
+async def test_the_same_signed_start_posted_three_times_starts_one_job(harness: Harness) -> None:
+    slack = harness.slack
+    slack.share_file(name="train.jsonl", content=_dataset(), user="U1", channel="C1")
+    await harness.command("upload alias=train")
+    await slack.wait_for(
+        lambda: any("Uploaded" in str(c.args.get("text")) for c in slack.of("chat.postMessage")),
+        what="the upload",
+    )
+    body = command_body(
+        f"start file=train model={MODEL} epochs=1", response_url=slack.response_url()
+    )
+    headers = signed_headers(body)
+    for _ in range(3):  # a captured request replayed inside Slack's 5-minute window
+        status, _, _ = await harness.post(body, headers=headers)
+        assert status == 200
+    await slack.wait_for(
+        lambda: bool(harness.responses_containing("Started ftjob-")), what="the start reply"
+    )
+    # A later command's answer: every replay would have been queued before it.
+    await harness.command("help")
+    await slack.wait_for(
+        lambda: bool(harness.responses_containing("finetune-bot commands")), what="help"
+    )
+    assert await _jobs_at_provider(harness) == 1
+    assert len(harness.responses_containing("Started ftjob-")) == 1
+    assert not harness.responses_containing("Already started"), "a replay gets nothing"
+
+
+async def test_a_retried_file_shared_event_offers_once(harness: Harness) -> None:
+    slack = harness.slack
+    first = slack.share_file(name="once.jsonl", content=_dataset(), user="U1", channel="C1")
+    body = event_body(
+        {
+            "type": "file_shared",
+            "file_id": first.id,
+            "user_id": "U1",
+            "channel_id": "C1",
+            "event_ts": "1.0",
+        }
+    )
+    for retry in range(3):  # Slack retries an event it thinks was not acked, same event_id
+        headers = signed_headers(body, content_type="application/json")
+        if retry:
+            headers |= {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "timeout"}
+        status, _, _ = await harness.post(body, headers=headers)
+        assert status == 200
+    later = slack.share_file(name="later.jsonl", content=_dataset(), user="U1", channel="C1")
+    await harness.post(
+        event_body(
+            {
+                "type": "file_shared",
+                "file_id": later.id,
+                "user_id": "U1",
+                "channel_id": "C1",
+                "event_ts": "2.0",
+            }
+        ),
+        content_type="application/json",
+    )
+    await slack.wait_for(
+        lambda: any("later.jsonl" in str(c.args["text"]) for c in slack.of("chat.postEphemeral")),
+        what="the later offer",
+    )
+    offers = [c for c in slack.of("chat.postEphemeral") if "once.jsonl" in str(c.args["text"])]
+    assert len(offers) == 1

@@ -424,6 +424,10 @@ class FakeDiscord:
         self.interactions[iid] = payload
         return payload
 
+    async def redeliver(self, interaction_id: str) -> None:
+        """The same INTERACTION_CREATE again (a gateway replay after a resume, a second shard)."""
+        await self._deliver(self.interactions[interaction_id])
+
     async def _deliver(self, payload: Json) -> str:
         self.sent_at[str(payload["id"])] = time.perf_counter()
         await self.dispatch("INTERACTION_CREATE", payload, guild_id=payload.get("guild_id"))

@@ -7,6 +7,7 @@ Usage::
         job = fake.add_job(status="running")
         fake.add_events(job["id"], ["Step 1/10", {"type": "metrics", "data": {"step": 2}}])
         fake.inject(Route.GET_JOB, Fault.server_error(), times=2)
+        fake.advance()  # every live job one phase or training step on
         ...
         assert fake.requests_to(Route.CREATE_JOB)[0].json["model"] == "gpt-4o-mini"
 
@@ -217,10 +218,15 @@ class FakeOpenAI:
         """Chat answers `choices: []` (the spec's array has no minimum)."""
         self.upload_without_file = False
         """Completing an Upload answers `status: completed` with `file: null`."""
+        self.reported_status: dict[str, str] = {}
+        """Job id -> the status string every read of that job answers instead of its own (a
+        status newer than the spec's enum, which the SDK passes through unvalidated)."""
+        self._runs: dict[str, _Run] = {}
         self.requests: list[RecordedRequest] = []
         self.errors: list[Exception] = []
         """Unexpected exceptions inside the fake's handlers (answered as 500s)."""
         self._faults: dict[str, deque[Fault]] = {}
+        self._changed = asyncio.Condition()
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self._closing = asyncio.Event()
@@ -433,6 +439,103 @@ class FakeOpenAI:
         job.update(fields)
         return job
 
+    # -- a job's life, one tick at a time (what the real service does on its own) ---------
+
+    def advance(self, ticks: int = 1) -> None:
+        """Move every live job on by `ticks`: validating_files -> queued -> running, then one
+        training step a tick (a metrics event; a checkpoint at each epoch's end, the last three
+        kept), then succeeded. A training file that is not JSON lines fails at validation, as
+        the real API does. Paused and finished jobs stay as they are."""
+        for _ in range(ticks):
+            for job_id, job in list(self.jobs.items()):
+                self._tick(job_id, job)
+
+    def finish_job(self, job_id: str, status: str, **fields: Any) -> Json:
+        """End a live job now as "succeeded" or "failed", with the events the API writes
+        (cancelling goes through the cancel route, as a client does it)."""
+        if status not in {"succeeded", "failed"}:
+            raise ValueError(f"finish_job ends a job as succeeded or failed, not {status!r}")
+        job = self.set_status(job_id, status, **fields)
+        if status == "succeeded":
+            self.add_events(
+                job_id,
+                [
+                    f"New fine-tuned model created: {job['fine_tuned_model']}",
+                    "The job has successfully completed",
+                ],
+            )
+        else:
+            self.add_events(job_id, [{"level": "error", "message": job["error"]["message"]}])
+        return job
+
+    def _tick(self, job_id: str, job: Json) -> None:
+        match job["status"]:
+            case "validating_files":
+                problem = self._file_problem(job["training_file"])
+                if problem is not None:
+                    error = {
+                        "code": "invalid_training_file",
+                        "message": f"The job failed due to an invalid training file. {problem}",
+                        "param": "training_file",
+                    }
+                    self.finish_job(job_id, "failed", error=error)
+                    return
+                self.add_events(job_id, ["Files validated, moving job to queued state"])
+                job["status"] = "queued"
+            case "queued":
+                self.add_events(job_id, ["Fine-tuning job started"])
+                job["status"] = "running"
+            case "running":
+                run = self._runs.setdefault(job_id, self._plan_run(job))
+                run.step += 1
+                loss = round(2.0 / (1 + run.step), 4)
+                accuracy = round(1 - loss / 2, 4)
+                metrics = {"train_loss": loss, "train_mean_token_accuracy": accuracy}
+                self.add_events(
+                    job_id,
+                    [
+                        {
+                            "type": "metrics",
+                            "message": f"Step {run.step}/{run.total}: training loss={loss}",
+                            "data": {"step": run.step, "total_steps": run.total, **metrics},
+                        }
+                    ],
+                )
+                if run.step % run.per_epoch == 0:
+                    self.add_checkpoint(job_id, run.step, metrics)
+                    del self.checkpoints[job_id][:-3]  # the API keeps the last three epochs
+                if run.step >= run.total:
+                    self.finish_job(job_id, "succeeded")
+
+    def _plan_run(self, job: Json) -> _Run:
+        content = self.file_contents.get(job["training_file"], b"{}\n")
+        examples = max(1, sum(1 for line in content.splitlines() if line.strip()))
+        kind = (job.get("method") or {}).get("type", "supervised")
+        given = ((job.get("method") or {}).get(kind) or {}).get("hyperparameters") or {}
+        epochs = given.get("n_epochs")
+        return _Run(per_epoch=min(examples, 20), epochs=epochs if isinstance(epochs, int) else 3)
+
+    def _file_problem(self, file_id: str) -> str | None:
+        """What validation finds wrong in an uploaded training file (None: usable)."""
+        content = self.file_contents.get(file_id)
+        if content is None:
+            return None  # an outside file id ("file-ext..."): nothing to read
+        lines = [line for line in content.splitlines() if line.strip()]
+        if not lines:
+            return "The file has no examples."
+        for number, line in enumerate(lines, start=1):
+            try:
+                example = json.loads(line)
+            except ValueError:
+                return f"Line {number} is not valid JSON."
+            if not isinstance(example, dict):
+                return f"Line {number} is not a JSON object."
+        return None
+
+    def _shown(self, job: Json) -> Json:
+        status = self.reported_status.get(job["id"])
+        return job if status is None else {**job, "status": status}
+
     # -- HTTP -------------------------------------------------------------------------------
 
     def _routes(self) -> dict[str, Handler]:
@@ -479,7 +582,7 @@ class FakeOpenAI:
             )
         if fault is None:
             return await self._answer(handler, request, body)
-        if fault.commit or fault.kind == "delay":
+        if fault.commit:
             answer = await self._answer(handler, request, body)
         match fault.kind:
             case "status":
@@ -491,7 +594,10 @@ class FakeOpenAI:
             case "delay":
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._closing.wait(), fault.seconds)
-                return answer
+                if fault.commit:
+                    return answer
+                # The request timed out before the server acted on it: nothing was done.
+                return _json(error_body("Request timed out.", type="server_error"), status=504)
             case "reset":
                 if request.transport is not None:
                     request.transport.abort()
@@ -503,6 +609,17 @@ class FakeOpenAI:
                     content_type="application/json",
                 )
         raise ValueError(f"unknown fault kind {fault.kind!r}")
+
+    async def wait_for(self, predicate: Callable[[], Any], within: float = 10.0) -> Any:
+        """Until `predicate()` is true, checked after every request the fake has handled."""
+
+        async def check() -> Any:
+            async with self._changed:
+                while not (result := predicate()):
+                    await self._changed.wait()
+                return result
+
+        return await asyncio.wait_for(check(), within)
 
     async def _answer(
         self, handler: Handler, request: web.Request, body: Any
@@ -517,6 +634,9 @@ class FakeOpenAI:
         except Exception as error:  # a bug in the fake: keep it for the test to see
             self.errors.append(error)
             return _json(error_body(f"fake failed: {error!r}", type="server_error"), status=500)
+        finally:
+            async with self._changed:
+                self._changed.notify_all()
 
     async def _read(
         self, request: web.Request, route: str, path: str, fault: Fault | None
@@ -762,10 +882,12 @@ class FakeOpenAI:
             if all((j.get("metadata") or {}).get(k) == v for k, v in wanted.items())
         ]
         page, has_more = _page(jobs, request, default_limit=20)
-        return _json({"object": "list", "data": page, "has_more": has_more})
+        return _json(
+            {"object": "list", "data": [self._shown(j) for j in page], "has_more": has_more}
+        )
 
     async def _get_job(self, request: web.Request) -> web.StreamResponse:
-        return _json(self._job(request))
+        return _json(self._shown(self._job(request)))
 
     async def _cancel_job(self, request: web.Request) -> web.StreamResponse:
         job = self._job(request)
@@ -775,7 +897,7 @@ class FakeOpenAI:
             )
         self.set_status(job["id"], "cancelled")
         self.add_events(job["id"], ["Fine-tuning job cancelled"])
-        return _json(job)
+        return _json(self._shown(job))
 
     async def _pause_job(self, request: web.Request) -> web.StreamResponse:
         job = self._job(request)
@@ -783,7 +905,7 @@ class FakeOpenAI:
             raise _ApiError(400, f"Job {job['id']} is {job['status']}; it cannot be paused.")
         self.set_status(job["id"], "paused")
         self.add_events(job["id"], ["Fine-tuning job paused"])
-        return _json(job)
+        return _json(self._shown(job))
 
     async def _resume_job(self, request: web.Request) -> web.StreamResponse:
         job = self._job(request)
@@ -791,7 +913,7 @@ class FakeOpenAI:
             raise _ApiError(400, f"Job {job['id']} is {job['status']}; only paused jobs resume.")
         self.set_status(job["id"], "running")
         self.add_events(job["id"], ["Fine-tuning job resumed"])
-        return _json(job)
+        return _json(self._shown(job))
 
     async def _list_events(self, request: web.Request) -> web.StreamResponse:
         job = self._job(request)
@@ -933,6 +1055,19 @@ class FakeOpenAI:
         if model_id not in self.models:
             raise _ApiError(404, f"The model '{model_id}' does not exist", code="model_not_found")
         return self.models[model_id]
+
+
+@dataclass(slots=True, kw_only=True)
+class _Run:
+    """A running job's progress: `advance` adds one step a tick."""
+
+    per_epoch: int
+    epochs: int
+    step: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.per_epoch * self.epochs
 
 
 class _ApiError(Exception):

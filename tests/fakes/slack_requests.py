@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from typing import Any
@@ -10,6 +11,13 @@ from urllib.parse import urlencode
 from slack_sdk.signature import SignatureVerifier
 
 SIGNING_SECRET = "test-signing-secret"
+
+_serial = itertools.count(1)
+
+
+def unique(prefix: str) -> str:
+    """A fresh id per request, as Slack gives (the bot acts on each identity once)."""
+    return f"{prefix}-{time.time_ns()}-{next(_serial)}"
 
 
 def signed_headers(
@@ -35,7 +43,7 @@ def command_body(
     channel: str = "C1",
     user: str = "U1",
     response_url: str = "",
-    trigger_id: str = "trig-1",
+    trigger_id: str | None = None,
 ) -> str:
     return urlencode(
         {
@@ -50,7 +58,7 @@ def command_body(
             "text": text,
             "api_app_id": "A1",
             "response_url": response_url,
-            "trigger_id": trigger_id,
+            "trigger_id": trigger_id or unique("trig"),
         }
     )
 
@@ -71,7 +79,7 @@ def action_body(
         "user": {"id": user, "username": f"user-{user}", "team_id": team},
         "api_app_id": "A1",
         "token": "legacy",
-        "trigger_id": "trig-2",
+        "trigger_id": unique("trig"),
         "channel": {"id": channel, "name": "general"},
         "container": {"type": "message", "message_ts": message_ts, "channel_id": channel},
         "message": {"type": "message", "ts": message_ts, "text": "card"},
@@ -103,7 +111,7 @@ def view_submission_body(
         "user": {"id": user, "username": f"user-{user}", "team_id": team},
         "api_app_id": "A1",
         "token": "legacy",
-        "trigger_id": "trig-3",
+        "trigger_id": unique("trig"),
         "view": {
             "id": "V1",
             "type": "modal",
@@ -141,7 +149,7 @@ def event_body(event: dict[str, Any], *, team: str = "T1") -> str:
             "api_app_id": "A1",
             "event": event,
             "type": "event_callback",
-            "event_id": f"Ev{int(time.time() * 1000)}",
+            "event_id": unique("Ev"),
             "event_time": int(time.time()),
         }
     )
@@ -157,7 +165,7 @@ def view_action_body(
         "user": {"id": user, "username": f"user-{user}", "team_id": team},
         "api_app_id": "A1",
         "token": "legacy",
-        "trigger_id": "trig-4",
+        "trigger_id": unique("trig"),
         "container": {"type": "view", "view_id": "V1"},
         "view": {
             "id": "V1",

@@ -12,11 +12,14 @@ from handlers.replies import (
     Attachment,
     Button,
     ButtonStyle,
+    ChannelRef,
     Field,
     Reply,
     Table,
     Tone,
+    UserRef,
     Visibility,
+    rich,
 )
 
 FULL = Reply(
@@ -70,3 +73,35 @@ def test_any_text_and_bytes_round_trip(title: str, lines: tuple[str, ...], conte
         attachments=(Attachment(filename="f", content=content, mime_type="application/x"),),
     )
     assert reply_from_dict(json.loads(json.dumps(reply_to_dict(reply)))) == reply
+
+
+MENTIONING = Reply(
+    title=rich(UserRef(user_id="U1"), " ftjob-1 succeeded"),
+    lines=(rich("Cancelled by ", UserRef(user_id="U2"), "."), "<@U3> is text"),
+    fields=(Field(name="Set by", value=rich(UserRef(user_id="U2"))),),
+    table=Table(headers=("channel",), rows=((rich(ChannelRef(channel_id="C1")),), ("x",))),
+    mentions=("U1",),
+    footer=rich("base m · started by ", UserRef(user_id="U1")),
+)
+
+
+def test_structured_mentions_round_trip_and_text_stays_text() -> None:
+    encoded = reply_to_dict(MENTIONING)
+    assert encoded["v"] == 2
+    assert reply_from_dict(json.loads(json.dumps(encoded))) == MENTIONING
+    assert reply_from_dict(json.loads(json.dumps(encoded))).lines[1] == "<@U3> is text"
+
+
+def test_a_version_1_row_mentions_only_the_members_it_notified() -> None:
+    """Rows written before mentions were structured still wait in the outbox after an
+    upgrade: their notified members become mentions, any other markup is text."""
+    row = {
+        "v": 1,
+        "title": "<@U1> ftjob-1 failed: <@U9> <!channel>",
+        "lines": ["no mention"],
+        "mentions": ["U1"],
+    }
+    reply = reply_from_dict(row)
+    assert reply.title == rich(UserRef(user_id="U1"), " ftjob-1 failed: <@U9> <!channel>")
+    assert reply.lines == ("no mention",)
+    assert reply_from_dict({**row, "mentions": []}).title == row["title"]

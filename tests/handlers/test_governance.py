@@ -1,4 +1,4 @@
-"""Roles, team keys, approvals, budgets and audit over real parts (SQLite, sandbox, clock)."""
+"""Roles, team keys, approvals, budgets and audit over real parts (a store, sandbox, clock)."""
 
 from __future__ import annotations
 
@@ -14,10 +14,11 @@ from sqlalchemy import text
 from handlers.errors import ProviderError, ProviderErrorKind
 from handlers.governance import SETUP_REFUSED
 from handlers.model import Actor, Role, TeamCredentials
-from handlers.replies import Tone, Visibility
+from handlers.replies import Tone, UserRef, Visibility, rich
 from handlers.requests import SetupRequest, build_request
 from handlers.secrets import Secret
 from storage import crypto
+from storage.store import SqlStore
 from tests.world import World, actor, world, write_dataset
 
 MODEL = "gpt-4.1-mini-2025-04-14"
@@ -74,16 +75,16 @@ async def test_viewers_read_operators_change_admins_govern(w: World, tmp_path: P
 
     assert (await w.run("access grant <@UV> operator", viewer)).tone is Tone.ERROR
     granted = await w.run("access grant <@UV|vera> operator", admin())
-    assert granted.title == "<@UV> is now an operator in this team."
+    assert granted.title == rich(UserRef(user_id="UV"), " is now an operator in this team.")
     await _upload(w, tmp_path, viewer)
     assert "needs the admin role" in (await w.run("budget cap=10", viewer)).title
     listing = await w.run("access list", viewer)
     assert listing.table is not None
-    assert listing.table.rows[0][:2] == ("<@UV>", "operator")
+    assert listing.table.rows[0][:2] == (rich(UserRef(user_id="UV")), "operator")
 
     assert (await w.run("access revoke @UV", admin())).tone is Tone.SUCCESS
     assert (await w.run("rm-file train", viewer)).tone is Tone.ERROR
-    assert (await w.run("access revoke UV", admin())).title.startswith("<@UV> has no granted")
+    assert (await w.run("access revoke UV", admin())).title.startswith("UV has no granted")
 
     entries = await w.store.list_audit("slack:T1", limit=50)
     assert any(
@@ -136,6 +137,7 @@ async def test_keys_in_command_text_are_refused_without_echo(w: World) -> None:
         assert reply.visibility is Visibility.EPHEMERAL
 
 
+@pytest.mark.sqlite_store  # reads the table and the database files
 async def test_setup_checks_shape_then_provider_then_stores_encrypted(
     w: World, tmp_path: Path
 ) -> None:
@@ -165,6 +167,7 @@ async def test_setup_checks_shape_then_provider_then_stores_encrypted(
     assert stored.fingerprint in str(shown.fields)
     assert GOOD_KEY not in str(shown)
 
+    assert isinstance(w.store, SqlStore)  # the sqlite_store mark
     async with w.store.engine.connect() as conn:
         raw = (await conn.execute(text("SELECT secret FROM team_credentials"))).scalar()
         audit = (await conn.execute(text("SELECT arguments FROM audit"))).scalars().all()
@@ -180,9 +183,11 @@ async def test_setup_checks_shape_then_provider_then_stores_encrypted(
     assert await w.store.get_credentials("slack:T1") is None
 
 
+@pytest.mark.sqlite_store  # reads the table and the database files
 async def test_a_ciphertext_copied_to_another_team_is_refused(w: World) -> None:
     await w.service.handle(SetupRequest(provider="openai", api_key=Secret(GOOD_KEY)), admin("T1"))
     await w.service.handle(SetupRequest(provider="openai", api_key=Secret(GOOD_KEY)), admin("T2"))
+    assert isinstance(w.store, SqlStore)  # the sqlite_store mark
     async with w.store.engine.begin() as conn:
         await conn.execute(
             text(
@@ -252,8 +257,10 @@ async def test_a_costly_start_waits_for_another_admin(w: World, tmp_path: Path) 
     )
     assert approved.title.startswith("Started ftjob-"), approved
     again = await w.run(f"approve {approval_id}", admin(user="UC"))
-    assert (
-        again.title == f"Request {approval_id} was already approved by <@UB>; nothing more to do."
+    assert again.title == rich(
+        f"Request {approval_id} was already approved by ",
+        UserRef(user_id="UB"),
+        "; nothing more to do.",
     )
     assert w.provider.calls["create_job"] == 1
     (job,) = await w.store.list_jobs("slack:T1")
@@ -261,7 +268,7 @@ async def test_a_costly_start_waits_for_another_admin(w: World, tmp_path: Path) 
     await w.settle(seconds=1, step=1)
     edited = [p for p in w.notifier.posts if p.edit_of == post.message_id]
     assert edited
-    assert edited[-1].reply.title.startswith("Approved by <@UB>")
+    assert str(edited[-1].reply.title).startswith("Approved by @UB")
     assert not edited[-1].reply.buttons
 
 
@@ -303,7 +310,8 @@ async def test_budget_refuses_with_numbers_and_corrects_at_completion(
     assert entry is not None
     assert entry.estimated > 0
     await w.run(f"budget cap={entry.estimated * 1.5:.10f}", admin())
-    refused = await w.run(f"start file=train model={MODEL} epochs=1", admin())
+    # Another job (an identical start within minutes is answered with the first one).
+    refused = await w.run(f"start file=train model={MODEL} epochs=1 seed=2", admin())
     assert refused.tone is Tone.ERROR
     assert refused.title.startswith("Not started: this job would pass the team's monthly cap")
     assert "spent $" in refused.title

@@ -25,8 +25,10 @@ from sqlalchemy import text
 from bot.discord.commands import BUTTON_ACTIONS
 from bot.slack.app import JOB_ACTIONS
 from handlers.model import Actor
-from handlers.replies import Reply
+from handlers.replies import Reply, plain
 from handlers.requests import SPECS, OptionKind, Request, build_request, button_values
+from storage.memory.base import CredentialRow, JobRow, SubscriptionRow, TeamRow
+from storage.memory.store import MemoryStore
 from tests.world import World, actor, chat_example, world
 
 MODEL = "gpt-4.1-mini-2025-04-14"
@@ -96,8 +98,9 @@ async def _build(w: World, root: Path, plan: list[tuple[str, int]], teams: list[
             case "start" | "approval" if team.aliases:
                 if step == "approval":
                     await w.run("budget approve_over=0.000001", team.admin)
+                # A distinct seed: an identical start within minutes answers with the first job.
                 reply = await w.run(
-                    f"start file={team.aliases[-1]} model={MODEL} epochs=1", team.admin
+                    f"start file={team.aliases[-1]} model={MODEL} epochs=1 seed={n}", team.admin
                 )
                 if step == "approval":
                     team.approvals.append(reply.lines[0].split()[1].rstrip(":"))
@@ -120,6 +123,12 @@ async def _build(w: World, root: Path, plan: list[tuple[str, int]], teams: list[
 async def _snapshot(w: World, team_id: str) -> dict[str, list[tuple[Any, ...]]]:
     """Every row the victim team owns (the attacker may change its own team's rows)."""
     out: dict[str, list[tuple[Any, ...]]] = {}
+    if isinstance(w.store, MemoryStore):
+        for table in TABLES:
+            rows = getattr(w.store.database, table).items()
+            owned = [(repr(k), repr(r)) for k, r in rows if _owner(k, r) == team_id]
+            out[table] = sorted(owned)
+        return out
     async with w.store.engine.connect() as conn:
         for table in TABLES:
             column = "id" if table == "teams" else "team_id"
@@ -129,11 +138,29 @@ async def _snapshot(w: World, team_id: str) -> dict[str, list[tuple[Any, ...]]]:
     return out
 
 
+def _owner(key: Any, row: Any) -> str:
+    """The team an in-memory row belongs to: what the SQL query above filters on."""
+    match row:
+        case TeamRow():
+            return row.team.id
+        case JobRow():
+            return row.job.team_id
+        case SubscriptionRow():
+            return row.subscription.team_id
+        case CredentialRow():
+            return str(key)
+        case _:
+            return str(row.team_id)
+
+
 def _text(reply: Reply) -> str:
-    parts = [reply.title, *reply.lines, reply.footer]
-    parts += [f"{f.name}={f.value}" for f in reply.fields]
+    parts = [plain(reply.title), *map(plain, reply.lines), plain(reply.footer)]
+    parts += [f"{f.name}={plain(f.value)}" for f in reply.fields]
     if reply.table is not None:
-        parts += [" ".join(reply.table.headers), *(" ".join(r) for r in reply.table.rows)]
+        parts += [
+            " ".join(reply.table.headers),
+            *(" ".join(map(plain, r)) for r in reply.table.rows),
+        ]
     parts += [f"{b.action}:{b.value}" for b in reply.buttons]
     parts += [a.filename for a in reply.attachments]
     return "\n".join(parts)

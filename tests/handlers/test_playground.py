@@ -16,7 +16,7 @@ from handlers.chat import ChatMessage, ChatResult
 from handlers.compare import normalize, parse_test_set
 from handlers.errors import DataError, ProviderError, ProviderErrorKind
 from handlers.playground import PlaygroundSettings, parse_meta, parse_since
-from handlers.replies import Reply, Tone
+from handlers.replies import Reply, Text, Tone, UserRef
 from handlers.scope import TEAM_KEY
 from handlers.service import Service
 from tests.world import World, actor, world, write_dataset
@@ -311,7 +311,12 @@ async def test_cancel_keeps_partial_results_and_bounds_concurrency(
     assert gated.peak == 3
     assert gated.started == 3  # nothing new started after the cancel
     assert len(_rows(reply)) == 3
-    assert any("Cancelled by <@U1>" in line for line in reply.lines)
+    assert any(
+        isinstance(line, Text)
+        and UserRef(user_id="U1") in line.parts
+        and "Cancelled by " in line.parts
+        for line in reply.lines
+    )
 
 
 async def test_dataset_from_logs_draft_then_confirm(w: World, tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from sqlalchemy import delete
 
 from handlers.model import JobSpec
 from handlers.recovery import Recovery
+from storage.memory.store import MemoryStore
 from storage.tables import cards, job_metrics, jobs, models, outbox
 from tests.world import World, actor, world, write_dataset
 
@@ -17,6 +18,11 @@ MODEL = "gpt-4.1-mini-2025-04-14"
 
 async def _forget_jobs(w: World) -> None:
     """What a lost or restored-from-backup database looks like: no jobs, no notices."""
+    if isinstance(w.store, MemoryStore):
+        db = w.store.database
+        for rows in (db.job_metrics, db.outbox, db.outbox_keys, db.cards, db.models, db.jobs):
+            rows.clear()
+        return
     async with w.store.engine.begin() as conn:
         for table in (job_metrics, outbox, cards, models, jobs):
             await conn.execute(delete(table))

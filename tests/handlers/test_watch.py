@@ -156,8 +156,8 @@ async def test_one_list_call_per_team_for_many_jobs(w: World, tmp_path: Path) ->
     person = actor()
     path = write_dataset(tmp_path / "t.jsonl")
     await w.run(f"upload {path} alias=t", person)
-    for _ in range(5):
-        await w.run(f"start file=t model={MODEL}", person)
+    for seed in range(5):
+        await w.run(f"start file=t model={MODEL} seed={seed}", person)
     w.provider.calls.clear()
     w.clock.advance(5)
     await w.watcher.sweep()

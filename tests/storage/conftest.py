@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
-from storage.store import SqlStore
-from tests.dbutil import open_store
+from tests.dbutil import (
+    MEMORY,
+    SQLITE,
+    AnyStore,
+    memory_url,
+    open_any_store,
+    sqlite_url,
+    store_backend_params,
+)
 from tests.fakes.clock import ManualClock
 
 
@@ -16,7 +24,18 @@ def clock() -> ManualClock:
     return ManualClock()
 
 
+@pytest.fixture(params=store_backend_params())
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The in-memory store and a SQLite file always; PostgreSQL when TEST_DATABASE_URL is set."""
+    if request.param == MEMORY:
+        return memory_url()
+    if request.param == SQLITE:
+        return sqlite_url(tmp_path)
+    url: str = request.getfixturevalue("postgres_database")
+    return url
+
+
 @pytest.fixture
-async def store(db_url: str, clock: ManualClock) -> AsyncIterator[SqlStore]:
-    async with open_store(db_url, clock=clock, clear=True) as opened:
+async def store(store_url: str, clock: ManualClock) -> AsyncIterator[AnyStore]:
+    async with open_any_store(store_url, clock=clock, clear=True) as opened:
         yield opened

@@ -19,7 +19,7 @@ from handlers.model import (
 )
 from handlers.secrets import Secret
 from storage import crypto
-from storage.store import SqlStore
+from tests.dbutil import AnyStore
 from tests.fakes.clock import ManualClock
 from tests.storage import factories as f
 
@@ -33,7 +33,7 @@ def ring() -> Iterator[None]:
     crypto.use_keys(None)
 
 
-async def test_roles_are_per_team_and_replaced(store: SqlStore, clock: ManualClock) -> None:
+async def test_roles_are_per_team_and_replaced(store: AnyStore, clock: ManualClock) -> None:
     for ws in ("T1", "T2"):
         await store.ensure_team(f.team(ws))
     grant = RoleGrant(
@@ -50,7 +50,7 @@ async def test_roles_are_per_team_and_replaced(store: SqlStore, clock: ManualClo
 
 
 async def test_team_keys_are_encrypted_replaced_removed_and_rotated(
-    store: SqlStore, clock: ManualClock
+    store: AnyStore, clock: ManualClock
 ) -> None:
     await store.ensure_team(f.team())
     credentials = TeamCredentials(
@@ -75,7 +75,7 @@ async def test_team_keys_are_encrypted_replaced_removed_and_rotated(
     assert await store.count_credentials() == 0
 
 
-async def test_budgets_spend_and_settlement(store: SqlStore) -> None:
+async def test_budgets_spend_and_settlement(store: AnyStore) -> None:
     await store.ensure_team(f.team())
     assert await store.get_budget("slack:T1") == Budget(team_id="slack:T1")
     await store.set_budget(Budget(team_id="slack:T1", monthly_cap=200.0, approve_over=50.0))
@@ -94,7 +94,7 @@ async def test_budgets_spend_and_settlement(store: SqlStore) -> None:
     assert await store.month_spend("slack:T2", "2026-05") == 0.0
 
 
-async def test_an_approval_is_decided_once(store: SqlStore, clock: ManualClock) -> None:
+async def test_an_approval_is_decided_once(store: AnyStore, clock: ManualClock) -> None:
     await store.ensure_team(f.team())
     approval = Approval(
         id="apr-1",

@@ -18,19 +18,19 @@ from handlers.model import (
 )
 from handlers.ports import Store, WatchStore
 from handlers.profile import JobStatus
-from storage.store import SqlStore
+from tests.dbutil import AnyStore
 from tests.fakes.clock import T0, ManualClock
 from tests.storage import factories as f
 
 OTHER = "discord:G9"
 
 
-async def _two_teams(store: SqlStore) -> None:
+async def _two_teams(store: AnyStore) -> None:
     await store.ensure_team(f.team())
     await store.ensure_team(f.team("G9", platform=Platform.DISCORD))
 
 
-def test_sql_store_satisfies_both_ports(store: SqlStore) -> None:
+def test_sql_store_satisfies_both_ports(store: AnyStore) -> None:
     as_store: Store = store
     as_watch: WatchStore = store
     # mypy checks the two assignments above; the asserts only keep the names used
@@ -38,7 +38,7 @@ def test_sql_store_satisfies_both_ports(store: SqlStore) -> None:
     assert as_watch is store
 
 
-async def test_ensure_team_creates_once_and_keeps_settings(store: SqlStore) -> None:
+async def test_ensure_team_creates_once_and_keeps_settings(store: AnyStore) -> None:
     created = await store.ensure_team(f.team(name="Acme"))
     assert created == f.team(name="Acme")
     assert await store.set_metric_interval("slack:T1", 300)
@@ -54,7 +54,7 @@ async def test_ensure_team_creates_once_and_keeps_settings(store: SqlStore) -> N
     assert [t.id for t in await store.list_teams()] == [OTHER, "slack:T1"]
 
 
-async def test_files_are_scoped_by_team(store: SqlStore) -> None:
+async def test_files_are_scoped_by_team(store: AnyStore) -> None:
     await _two_teams(store)
     await store.add_file(f.file("train"))
     assert await store.get_file(OTHER, "train") is None
@@ -65,7 +65,7 @@ async def test_files_are_scoped_by_team(store: SqlStore) -> None:
     assert await store.get_file("slack:T1", "train") == f.file("train")
 
 
-async def test_file_lookup_by_alias_or_provider_id(store: SqlStore) -> None:
+async def test_file_lookup_by_alias_or_provider_id(store: AnyStore) -> None:
     await store.ensure_team(f.team())
     await store.add_file(f.file("train", sha256="11" * 32))
     assert (await store.get_file("slack:T1", "file-train")) == f.file("train", sha256="11" * 32)
@@ -75,7 +75,7 @@ async def test_file_lookup_by_alias_or_provider_id(store: SqlStore) -> None:
     assert await store.find_file_by_sha256("slack:T1", "22" * 32) is None
 
 
-async def test_alias_taken_in_team_conflicts_but_not_across_teams(store: SqlStore) -> None:
+async def test_alias_taken_in_team_conflicts_but_not_across_teams(store: AnyStore) -> None:
     await _two_teams(store)
     await store.add_file(f.file("train"))
     with pytest.raises(ConflictError, match="train"):
@@ -84,7 +84,7 @@ async def test_alias_taken_in_team_conflicts_but_not_across_teams(store: SqlStor
     assert len(await store.list_files("slack:T1")) == 1
 
 
-async def test_list_files_newest_first_and_delete(store: SqlStore) -> None:
+async def test_list_files_newest_first_and_delete(store: AnyStore) -> None:
     await store.ensure_team(f.team())
     for n, alias in enumerate(["a", "b", "c"]):
         await store.add_file(f.file(alias, n=n))
@@ -95,7 +95,7 @@ async def test_list_files_newest_first_and_delete(store: SqlStore) -> None:
     await store.add_file(f.file("b", n=5))  # a deleted alias is free again
 
 
-async def test_job_round_trip(store: SqlStore, clock: ManualClock) -> None:
+async def test_job_round_trip(store: AnyStore, clock: ManualClock) -> None:
     await store.ensure_team(f.team())
     job = f.job("ftjob-1")
     await store.add_job(job, next_poll_at=T0)
@@ -110,7 +110,7 @@ async def test_job_round_trip(store: SqlStore, clock: ManualClock) -> None:
     assert await store.find_job_anywhere("ftjob-404") is None
 
 
-async def test_add_job_twice_keeps_the_first(store: SqlStore) -> None:
+async def test_add_job_twice_keeps_the_first(store: AnyStore) -> None:
     await store.ensure_team(f.team())
     await store.add_job(f.job("ftjob-1"), next_poll_at=T0)
     await store.add_job(f.job("ftjob-1", status="queued"), next_poll_at=T0)
@@ -119,7 +119,7 @@ async def test_add_job_twice_keeps_the_first(store: SqlStore) -> None:
     assert got.state.status == "running"
 
 
-async def test_jobs_are_scoped_by_team(store: SqlStore) -> None:
+async def test_jobs_are_scoped_by_team(store: AnyStore) -> None:
     await _two_teams(store)
     await store.add_job(f.job("ftjob-1"), next_poll_at=T0)
     assert await store.get_job(OTHER, "ftjob-1") is None
@@ -130,7 +130,7 @@ async def test_jobs_are_scoped_by_team(store: SqlStore) -> None:
     assert got.state.status == "running"
 
 
-async def test_list_jobs_newest_first_with_status_filter_and_limit(store: SqlStore) -> None:
+async def test_list_jobs_newest_first_with_status_filter_and_limit(store: AnyStore) -> None:
     await store.ensure_team(f.team())
     statuses = ["running", "succeeded", "running", "failed", "running"]
     for n, status in enumerate(statuses):
@@ -150,7 +150,7 @@ async def test_list_jobs_newest_first_with_status_filter_and_limit(store: SqlSto
     assert await store.list_jobs("slack:T1", status="paused") == []
 
 
-async def test_update_job_state_and_poll_now(store: SqlStore, clock: ManualClock) -> None:
+async def test_update_job_state_and_poll_now(store: AnyStore, clock: ManualClock) -> None:
     await store.ensure_team(f.team())
     await store.add_job(f.job("ftjob-1"), next_poll_at=T0 + timedelta(hours=1))
     clock.advance(30)
@@ -166,7 +166,7 @@ async def test_update_job_state_and_poll_now(store: SqlStore, clock: ManualClock
     assert [c.job.id for c in claims] == ["ftjob-1"]
 
 
-async def test_models_idempotent_and_scoped(store: SqlStore) -> None:
+async def test_models_idempotent_and_scoped(store: AnyStore) -> None:
     await _two_teams(store)
     first = TeamModel(
         team_id="slack:T1", name="ft:gpt:acme:1", base_model="gpt", job_id="j1", created_at=T0
@@ -187,7 +187,7 @@ async def test_models_idempotent_and_scoped(store: SqlStore) -> None:
     assert await store.list_models(OTHER) == []
 
 
-async def test_subscriptions_one_per_channel(store: SqlStore) -> None:
+async def test_subscriptions_one_per_channel(store: AnyStore) -> None:
     await _two_teams(store)
     sub = Subscription(team_id="slack:T1", channel=f.channel(), created_by="U1")
     await store.add_subscription(sub)
@@ -208,7 +208,7 @@ async def test_subscriptions_one_per_channel(store: SqlStore) -> None:
     assert [s.channel.channel_id for s in await store.list_subscriptions("slack:T1")] == ["C2"]
 
 
-async def test_audit_newest_first_scoped_and_limited(store: SqlStore) -> None:
+async def test_audit_newest_first_scoped_and_limited(store: AnyStore) -> None:
     for n in range(5):
         await store.record_audit(
             AuditEntry(
@@ -226,14 +226,14 @@ async def test_audit_newest_first_scoped_and_limited(store: SqlStore) -> None:
     assert await store.list_audit(OTHER) == []
 
 
-async def test_webhook_seen_once(store: SqlStore) -> None:
+async def test_webhook_seen_once(store: AnyStore) -> None:
     assert await store.webhook_seen("wh_1", T0)
     assert not await store.webhook_seen("wh_1", T0 + timedelta(seconds=1))
     assert await store.webhook_seen("wh_2", T0)
 
 
 async def test_a_job_keeps_the_core_status_and_the_providers_word_beside_it(
-    store: SqlStore,
+    store: AnyStore,
 ) -> None:
     await _two_teams(store)
     validating = replace(

@@ -7,27 +7,26 @@ from datetime import timedelta
 
 from handlers.model import MetricPoint
 from handlers.ports import WatchClaim
-from storage.store import SqlStore
-from tests.dbutil import open_store
+from tests.dbutil import AnyStore, open_any_store
 from tests.fakes.clock import T0, ManualClock
 from tests.storage import factories as f
 
 
-async def _jobs(store: SqlStore, *ids: str, due: timedelta = timedelta()) -> None:
+async def _jobs(store: AnyStore, *ids: str, due: timedelta = timedelta()) -> None:
     await store.ensure_team(f.team())
     for job_id in ids:
         await store.add_job(f.job(job_id), next_poll_at=T0 + due)
 
 
 async def _claim(
-    store: SqlStore, owner: str = "w1", *, at: float = 0, lease: float = 60
+    store: AnyStore, owner: str = "w1", *, at: float = 0, lease: float = 60
 ) -> list[WatchClaim]:
     now = T0 + timedelta(seconds=at)
     return list(await store.claim_due_jobs(owner=owner, now=now, lease_seconds=lease, limit=10))
 
 
 async def _commit(
-    store: SqlStore,
+    store: AnyStore,
     claim: WatchClaim,
     owner: str = "w1",
     *,
@@ -48,7 +47,7 @@ async def _commit(
     )
 
 
-async def test_claim_due_jobs_in_due_order_and_leases_them(store: SqlStore) -> None:
+async def test_claim_due_jobs_in_due_order_and_leases_them(store: AnyStore) -> None:
     await _jobs(store, "j1", "j2", "j3")
     await store.add_job(f.job("later"), next_poll_at=T0 + timedelta(hours=1))
     claims = await _claim(store, at=5)
@@ -63,7 +62,7 @@ async def test_claim_due_jobs_in_due_order_and_leases_them(store: SqlStore) -> N
     assert all(c.fence == 2 for c in again)
 
 
-async def test_claim_respects_limit(store: SqlStore) -> None:
+async def test_claim_respects_limit(store: AnyStore) -> None:
     await _jobs(store, "j1", "j2", "j3")
     claims = await store.claim_due_jobs(
         owner="w", now=T0 + timedelta(seconds=9), lease_seconds=9, limit=2
@@ -71,7 +70,7 @@ async def test_claim_respects_limit(store: SqlStore) -> None:
     assert [c.job.id for c in claims] == ["j1", "j2"]
 
 
-async def test_commit_poll_advances_and_finished_jobs_are_never_claimed(store: SqlStore) -> None:
+async def test_commit_poll_advances_and_finished_jobs_are_never_claimed(store: AnyStore) -> None:
     await _jobs(store, "j1", "j2")
     c1, c2 = await _claim(store)
     point = MetricPoint(step=1, train_loss=1.5, total_steps=10)
@@ -88,7 +87,7 @@ async def test_commit_poll_advances_and_finished_jobs_are_never_claimed(store: S
     assert await store.list_metric_points("slack:T1", "j1") == [point]
 
 
-async def test_stale_claim_writes_nothing(store: SqlStore) -> None:
+async def test_stale_claim_writes_nothing(store: AnyStore) -> None:
     await _jobs(store, "j1")
     (stale,) = await _claim(store, "w1", lease=10)
     (fresh,) = await _claim(store, "w2", at=11, lease=60)
@@ -105,7 +104,7 @@ async def test_stale_claim_writes_nothing(store: SqlStore) -> None:
     assert (await store.outbox_stats(now=T0))[0] == 1
 
 
-async def test_release_claim_sets_next_poll(store: SqlStore) -> None:
+async def test_release_claim_sets_next_poll(store: AnyStore) -> None:
     await _jobs(store, "j1")
     (claim,) = await _claim(store)
     assert await store.release_claim(claim, owner="w1", next_poll_at=T0 + timedelta(seconds=30))
@@ -113,7 +112,7 @@ async def test_release_claim_sets_next_poll(store: SqlStore) -> None:
     assert [c.job.id for c in await _claim(store, at=30)] == ["j1"]
 
 
-async def test_team_backoff_pauses_its_claims(store: SqlStore) -> None:
+async def test_team_backoff_pauses_its_claims(store: AnyStore) -> None:
     await _jobs(store, "j1")
     assert await store.team_backoff_until("slack:T1") is None
     until = T0 + timedelta(seconds=120)
@@ -126,7 +125,7 @@ async def test_team_backoff_pauses_its_claims(store: SqlStore) -> None:
     assert await store.team_backoff_until("slack:T404") is None
 
 
-async def test_mark_job_due(store: SqlStore) -> None:
+async def test_mark_job_due(store: AnyStore) -> None:
     await _jobs(store, "j1", due=timedelta(hours=1))
     assert await _claim(store, at=10) == []
     assert await store.mark_job_due("j1", now=T0 + timedelta(seconds=10))
@@ -134,13 +133,13 @@ async def test_mark_job_due(store: SqlStore) -> None:
     assert not await store.mark_job_due("j404", now=T0)
 
 
-async def test_two_engines_racing_claim_disjoint_sets(db_url: str, store: SqlStore) -> None:
+async def test_two_engines_racing_claim_disjoint_sets(store_url: str, store: AnyStore) -> None:
     ids = [f"j{n:02d}" for n in range(30)]
     await _jobs(store, *ids)
     now = T0 + timedelta(minutes=5)
-    async with open_store(db_url) as a, open_store(db_url) as b:
+    async with open_any_store(store_url) as a, open_any_store(store_url) as b:
 
-        async def drain(s: SqlStore, owner: str) -> list[str]:
+        async def drain(s: AnyStore, owner: str) -> list[str]:
             got: list[str] = []
             for _ in range(10):
                 claims = await s.claim_due_jobs(owner=owner, now=now, lease_seconds=60, limit=3)
@@ -152,7 +151,7 @@ async def test_two_engines_racing_claim_disjoint_sets(db_url: str, store: SqlSto
     assert sorted(first + second) == ids
 
 
-async def test_enqueue_dedupes(store: SqlStore) -> None:
+async def test_enqueue_dedupes(store: AnyStore) -> None:
     await store.ensure_team(f.team())
     assert await store.enqueue([f.message("k1"), f.message("k2")], now=T0) == 2
     assert await store.enqueue([f.message("k1", title="again"), f.message("k3")], now=T0) == 1
@@ -163,7 +162,7 @@ async def test_enqueue_dedupes(store: SqlStore) -> None:
     assert items[0].lease_owner == "d"
 
 
-async def test_claim_outbox_leases_and_respects_limit(store: SqlStore) -> None:
+async def test_claim_outbox_leases_and_respects_limit(store: AnyStore) -> None:
     await store.enqueue([f.message(f"k{n}") for n in range(4)], now=T0)
     first = await store.claim_outbox(owner="d1", now=T0, lease_seconds=30, limit=3)
     assert [i.id for i in first] == sorted(i.id for i in first)
@@ -178,13 +177,13 @@ async def test_claim_outbox_leases_and_respects_limit(store: SqlStore) -> None:
     assert [i.attempts for i in expired] == [2, 2, 2, 2]
 
 
-async def test_future_rows_wait(store: SqlStore) -> None:
+async def test_future_rows_wait(store: AnyStore) -> None:
     await store.enqueue([f.message("k1")], now=T0 + timedelta(seconds=10))
     assert await store.claim_outbox(owner="d", now=T0, lease_seconds=30, limit=5) == []
     assert await store.outbox_stats(now=T0 + timedelta(seconds=40)) == (1, 30.0)
 
 
-async def test_mark_sent_is_guarded_by_the_lease(store: SqlStore) -> None:
+async def test_mark_sent_is_guarded_by_the_lease(store: AnyStore) -> None:
     await store.enqueue([f.message("k1"), f.message("k2")], now=T0)
     old = await store.claim_outbox(owner="d1", now=T0, lease_seconds=5, limit=5)
     later = T0 + timedelta(seconds=6)
@@ -199,7 +198,7 @@ async def test_mark_sent_is_guarded_by_the_lease(store: SqlStore) -> None:
     )
 
 
-async def test_mark_failed_retries_then_dead_letters(store: SqlStore) -> None:
+async def test_mark_failed_retries_then_dead_letters(store: AnyStore) -> None:
     await store.enqueue([f.message("k1")], now=T0)
     (item,) = await store.claim_outbox(owner="d", now=T0, lease_seconds=30, limit=5)
     retry_at = T0 + timedelta(seconds=20)
@@ -221,7 +220,7 @@ async def test_mark_failed_retries_then_dead_letters(store: SqlStore) -> None:
     assert not await store.mark_sent(again, message_id="m", now=retry_at)
 
 
-async def test_only_the_newest_card_state_is_posted(store: SqlStore) -> None:
+async def test_only_the_newest_card_state_is_posted(store: AnyStore) -> None:
     await _jobs(store, "j1")
     card = "card:j1"
     states = [
@@ -245,7 +244,7 @@ async def test_only_the_newest_card_state_is_posted(store: SqlStore) -> None:
     assert await store.outbox_stats(now=T0) == (2, 0.0)  # j1:ev-1 and the edit are unsent
 
 
-async def test_a_card_row_waits_while_its_older_row_is_in_flight(store: SqlStore) -> None:
+async def test_a_card_row_waits_while_its_older_row_is_in_flight(store: AnyStore) -> None:
     card = "card:j1"
     await store.enqueue([f.message("c0", card_key=card, kind="card")], now=T0)
     (first,) = await store.claim_outbox(owner="d1", now=T0, lease_seconds=30, limit=5)
@@ -257,7 +256,7 @@ async def test_a_card_row_waits_while_its_older_row_is_in_flight(store: SqlStore
     assert second.existing_message_id == "ts-9"
 
 
-async def test_metric_points_dedupe_by_step_and_are_scoped(store: SqlStore) -> None:
+async def test_metric_points_dedupe_by_step_and_are_scoped(store: AnyStore) -> None:
     await _jobs(store, "j1")
     (claim,) = await _claim(store)
     points = (MetricPoint(step=2, train_loss=0.5), MetricPoint(step=1, train_loss=0.9))
@@ -269,7 +268,7 @@ async def test_metric_points_dedupe_by_step_and_are_scoped(store: SqlStore) -> N
     assert await store.list_metric_points("discord:G9", "j1") == []
 
 
-async def test_commit_poll_stamps_rows_with_the_clock(store: SqlStore, clock: ManualClock) -> None:
+async def test_commit_poll_stamps_rows_with_the_clock(store: AnyStore, clock: ManualClock) -> None:
     await _jobs(store, "j1")
     (claim,) = await _claim(store)
     clock.advance(100)
@@ -282,12 +281,14 @@ async def test_commit_poll_stamps_rows_with_the_clock(store: SqlStore, clock: Ma
     assert job.updated_at == clock()
 
 
-async def test_two_engines_racing_claim_outbox_disjoint_rows(db_url: str, store: SqlStore) -> None:
+async def test_two_engines_racing_claim_outbox_disjoint_rows(
+    store_url: str, store: AnyStore
+) -> None:
     keys = [f"k{n:02d}" for n in range(30)]
     await store.enqueue([f.message(key) for key in keys], now=T0)
-    async with open_store(db_url) as a, open_store(db_url) as b:
+    async with open_any_store(store_url) as a, open_any_store(store_url) as b:
 
-        async def drain(s: SqlStore, owner: str) -> list[str]:
+        async def drain(s: AnyStore, owner: str) -> list[str]:
             got: list[str] = []
             for _ in range(10):
                 items = await s.claim_outbox(owner=owner, now=T0, lease_seconds=60, limit=3)
@@ -299,7 +300,7 @@ async def test_two_engines_racing_claim_outbox_disjoint_rows(db_url: str, store:
     assert sorted(first + second) == keys
 
 
-async def test_a_poll_with_more_rows_than_one_statement_holds(store: SqlStore) -> None:
+async def test_a_poll_with_more_rows_than_one_statement_holds(store: AnyStore) -> None:
     await _jobs(store, "j1")
     (claim,) = await _claim(store)
     points = tuple(MetricPoint(step=n, train_loss=1.0 / n) for n in range(1, 1301))

@@ -49,7 +49,7 @@ def upgrade() -> None:
         _text("provider"),
         _text("endpoint", nullable=True),
         _text("api_version", nullable=True),
-        # A Fernet token (storage.crypto.EncryptedSecret); never the key itself.
+        # A Fernet token (storage.tables.EncryptedSecret); never the key itself.
         _text("secret"),
         _text("fingerprint"),
         _text("set_by"),

@@ -446,3 +446,16 @@ async def test_shards_follow_the_gateways_recommendation(tmp_path: Path) -> None
         iid = await fake.command("list", guild=GUILD_B)
         assert embed(await fake.wait_followup(iid))["title"] == "No jobs."
         assert await adapter.ready() == (True, "")
+
+
+async def test_the_same_interaction_delivered_twice_starts_one_job(env: Env) -> None:
+    await upload(env)
+    iid = await env.fake.command("start", {"file": "train", "model": MODEL, "epochs": 2})
+    message = await env.fake.wait_followup(iid)
+    assert embed(message)["title"].startswith("Started ftjob-")
+    await env.fake.redeliver(iid)  # a gateway replay: the same interaction id again
+    later = await env.fake.command("list")
+    await env.fake.wait_followup(later)
+    assert len(await env.w.provider.list_jobs(limit=100)) == 1
+    callbacks = env.fake.requests_to("POST", rf"/interactions/{iid}/[^/]+/callback")
+    assert len(callbacks) == 1, "the repeat is not answered again"

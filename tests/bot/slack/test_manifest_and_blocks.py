@@ -11,7 +11,7 @@ from bot.slack.blocks import escape, reply_blocks
 from bot.slack.manifest import manifest
 from bot.slack.modal import read_submission, start_view
 from handlers.cards import job_buttons
-from handlers.replies import Field, Reply, Table, Tone
+from handlers.replies import Field, Reply, Table, Tone, UserRef, rich
 
 
 def test_manifest_is_yaml_with_the_documented_keys() -> None:
@@ -63,7 +63,7 @@ def test_blocks_for_a_card_with_buttons_and_a_confirm() -> None:
             Field(name="Error", value="<boom> & co", inline=False),
         ),
         buttons=job_buttons("ftjob-1", "running"),
-        footer="started by <@U1>",
+        footer=rich("started by ", UserRef(user_id="U1"), " <@U2>"),
     )
     blocks = reply_blocks(reply)
     actions = next(b for b in blocks if b["type"] == "actions")
@@ -74,6 +74,7 @@ def test_blocks_for_a_card_with_buttons_and_a_confirm() -> None:
     text = str(blocks)
     assert "&lt;boom&gt; &amp; co" in text
     assert "<@U1>" in text
+    assert "&lt;@U2&gt;" in text, "only the structured reference is a mention"
 
 
 def test_list_table_has_status_emoji() -> None:
@@ -88,8 +89,8 @@ def test_list_table_has_status_emoji() -> None:
     assert ":x:" in text
 
 
-def test_escape_keeps_mentions() -> None:
-    assert escape("<@U1> a<b> <#C1>") == "<@U1> a&lt;b&gt; <#C1>"
+def test_escape_keeps_no_markup() -> None:
+    assert escape("<@U1> a<b> <#C1> <!here>") == "&lt;@U1&gt; a&lt;b&gt; &lt;#C1&gt; &lt;!here&gt;"
 
 
 def test_modal_reads_values_and_reports_each_bad_field() -> None:

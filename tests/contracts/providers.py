@@ -1,0 +1,165 @@
+"""Contract suite fixtures: the providers it runs on, one entry each (a new family adds one).
+
+This is the only module of the suite that imports provider classes or fakes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from pathlib import Path
+
+from bot.providers.openai.provider import OpenAIProvider
+from bot.providers.sandbox.provider import SandboxProvider, SandboxTiming
+from handlers.errors import ProviderErrorKind
+from tests.contracts.harness import Capability, ProviderEntry, ProviderUnderTest
+from tests.fakes.clock import ManualClock
+from tests.fakes.faulty_provider import FaultyProvider
+from tests.fakes.openai_server import FakeOpenAI, Fault, Route
+
+TICK_S = 5.0
+"""One tick of a fake's world, in its clock's seconds."""
+
+EVERYTHING = frozenset(Capability)
+
+# -- the sandbox: a manual clock, and a test-side wrapper for faults --------------------------
+
+SANDBOX_TIMING = SandboxTiming(
+    validating_s=2 * TICK_S, queued_s=4 * TICK_S, step_s=TICK_S, max_steps=60, eval_every=10
+)
+
+
+@asynccontextmanager
+async def sandbox(tmp_path: Path) -> AsyncIterator[ProviderUnderTest]:
+    clock = ManualClock()
+    faulty = FaultyProvider(SandboxProvider(clock, timing=SANDBOX_TIMING))
+
+    def advance() -> None:
+        clock.advance(TICK_S)
+
+    def finish(job_id: str, *, as_: str) -> None:
+        # The sandbox decides how a job ends from its file; running the clock out ends it.
+        clock.advance(86_400)
+
+    def report_status(job_id: str, status: str | None) -> None:
+        if status is None:
+            faulty.reported_status.pop(job_id, None)
+        else:
+            faulty.reported_status[job_id] = status
+
+    async def jobs_at_provider() -> int:
+        return len(await faulty.inner.list_jobs(limit=1_000_000))
+
+    yield ProviderUnderTest(
+        name="sandbox",
+        provider=faulty,
+        advance=advance,
+        fail_next=faulty.fail_next,
+        finish=finish,
+        report_status=report_status,
+        jobs_at_provider=jobs_at_provider,
+        base_model="gpt-4o-mini-2024-07-18",
+    )
+    assert faulty.pending() == 0, "a planned fault was never reached"
+
+
+# -- OpenAI: the real SDK against the fake server ---------------------------------------------
+
+API_KEY = "sk-contract-0123456789abcdef"
+TIMEOUT_S = 0.5
+
+_ROUTES = {
+    "upload_file": Route.UPLOAD_FILE,
+    "list_files": Route.LIST_FILES,
+    "get_file": Route.GET_FILE,
+    "delete_file": Route.DELETE_FILE,
+    "create_job": Route.CREATE_JOB,
+    "get_job": Route.GET_JOB,
+    "list_jobs": Route.LIST_JOBS,
+    "cancel_job": Route.CANCEL_JOB,
+    "pause_job": Route.PAUSE_JOB,
+    "resume_job": Route.RESUME_JOB,
+    "list_events_after": Route.LIST_EVENTS,
+    "list_checkpoints": Route.LIST_CHECKPOINTS,
+    "list_models": Route.LIST_MODELS,
+    "file_content": Route.FILE_CONTENT,
+    "chat": Route.CHAT,
+}
+
+
+def _fault(kind: ProviderErrorKind, *, took_effect: bool, retry_after: float | None) -> Fault:
+    match kind:
+        case ProviderErrorKind.SERVER:
+            return Fault.server_error(500, commit=took_effect)
+        case ProviderErrorKind.TIMEOUT:
+            return Fault.delay(TIMEOUT_S * 4, commit=took_effect)
+        case ProviderErrorKind.CONNECTION:
+            return Fault.reset(commit=took_effect)
+        case ProviderErrorKind.RATE_LIMITED:
+            return replace(Fault.rate_limit(retry_after), commit=took_effect)
+        case ProviderErrorKind.AUTH:
+            return Fault.error(
+                401, "Incorrect API key provided.", code="invalid_api_key", commit=took_effect
+            )
+    raise ValueError(f"the fake OpenAI server has no switch for {kind}")
+
+
+@asynccontextmanager
+async def openai(tmp_path: Path) -> AsyncIterator[ProviderUnderTest]:
+    clock = ManualClock()
+    async with (
+        FakeOpenAI(api_key=API_KEY, clock=lambda: clock.now().timestamp()) as fake,
+        OpenAIProvider.openai(
+            API_KEY,
+            base_url=fake.base_url,
+            timeout=TIMEOUT_S,
+            max_retries=0,
+            create_retry_delay=0,
+        ) as provider,
+    ):
+
+        def advance() -> None:
+            clock.advance(TICK_S)
+            fake.advance()
+
+        def fail_next(
+            kind: ProviderErrorKind,
+            *,
+            operation: str,
+            took_effect: bool = False,
+            retry_after: float | None = None,
+        ) -> None:
+            fault = _fault(kind, took_effect=took_effect, retry_after=retry_after)
+            fake.inject(_ROUTES[operation], fault)
+
+        def finish(job_id: str, *, as_: str) -> None:
+            fake.finish_job(job_id, as_)
+
+        def report_status(job_id: str, status: str | None) -> None:
+            if status is None:
+                fake.reported_status.pop(job_id, None)
+            else:
+                fake.reported_status[job_id] = status
+
+        async def jobs_at_provider() -> int:
+            return len(fake.jobs)
+
+        yield ProviderUnderTest(
+            name="openai",
+            provider=provider,
+            advance=advance,
+            fail_next=fail_next,
+            finish=finish,
+            report_status=report_status,
+            jobs_at_provider=jobs_at_provider,
+            base_model="gpt-4o-mini-2024-07-18",
+        )
+        assert fake.errors == []
+        assert fake.pending_faults() == 0, "a planned fault was never reached"
+
+
+PROVIDERS: tuple[ProviderEntry, ...] = (
+    ProviderEntry(name="sandbox", capabilities=EVERYTHING, open=sandbox),
+    ProviderEntry(name="openai", capabilities=EVERYTHING, open=openai),
+)
