@@ -9,8 +9,8 @@ from sqlalchemy import Connection, text
 
 from storage.engine import alembic_config, create_engine, migrate
 
-BEFORE = "0003"
-"""The revision before 0005 on this branch (the lead renumbers on merge)."""
+BEFORE = "0004"
+"""The revision before 0005."""
 
 ROWS = {"ftjob-v": "validating_files", "ftjob-r": "running", "ftjob-s": "succeeded"}
 

@@ -251,3 +251,5 @@ async def test_a_job_keeps_the_core_status_and_the_providers_word_beside_it(
     plain = await store.get_job("slack:T1", "ftjob-r")
     assert plain is not None
     assert plain.state.shown_status == "running"
+    # The watched-jobs metric keeps its labels: the provider's words.
+    assert await store.watched_jobs_by_status() == {"validating_files": 1, "running": 1}

@@ -1,7 +1,7 @@
 """Storage layer: jobs keep the core's status and, beside it, the provider's own word for it.
 
 Revision ID: 0005
-Revises: 0003 (the lead sets this to the newest revision on main when merging)
+Revises: 0004
 Create Date: 2026-12-01
 
 Written by hand to match storage/tables.py; frozen: never import the app's tables here.
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005"
-down_revision: str | None = "0003"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
