@@ -43,6 +43,7 @@ from bot.config import load_settings  # noqa: E402
 from bot.runtime import start_bot  # noqa: E402
 from handlers.model import Actor, Platform  # noqa: E402
 from handlers.requests import UploadRequest  # noqa: E402
+from handlers.sources import PrivateFile  # noqa: E402
 from tests.fakes.slack_api import FakeSlack  # noqa: E402
 from tests.fakes.slack_requests import SIGNING_SECRET, command_body, signed_headers  # noqa: E402
 
@@ -158,12 +159,13 @@ async def phase(
         )
         bot = await start_bot(settings, stack)
         url = f"http://127.0.0.1:{bot.web.port}/slack/events"
-        # Setup, not measured: team A's test set, through the core as the console would.
+        # Setup, not measured: team A's test set, handed to the core as an adapter hands a
+        # shared file it downloaded.
         test_set = tmp / "test.jsonl"
         test_set.write_text("\n".join(chat_line(i) for i in range(examples)) + "\n")
         a = Actor(platform=Platform.SLACK, workspace_id="TA", channel_id="C1", user_id="UA0")
         setup = await bot.runtime.service.handle(
-            UploadRequest(path=str(test_set), alias="test"), a
+            UploadRequest(file=PrivateFile(path=test_set, name="test.jsonl"), alias="test"), a
         )
         assert setup.title.startswith("Uploaded"), setup.title
         shares = {

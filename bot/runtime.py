@@ -17,8 +17,9 @@ from aiohttp import web
 from sqlalchemy import text
 
 from bot import netlog, redact, tempfiles, upkeep
-from bot.adapters import AdapterContext, ChatAdapter, build_adapters
 from bot.charts import MatplotlibChartRenderer
+from bot.chat.base import AdapterContext, ChatAdapter
+from bot.chat.registry import build_adapters, configured, nothing_configured
 from bot.clock import SystemClock
 from bot.config import Settings, check_provider
 from bot.directory import AccountKeyChecker, TeamProviderDirectory
@@ -268,11 +269,8 @@ async def start_bot(
     redact.install()
     netlog.install()
     check_provider(settings)
-    if not settings.slack_configured and not settings.discord_configured:
-        raise ConfigError(
-            "Neither Slack nor Discord is configured: set SLACK_BOT_TOKEN or DISCORD_TOKEN "
-            "(or try the bot in a terminal with `finetune-bot console`)."
-        )
+    if not configured(settings):
+        raise ConfigError(nothing_configured())
     notifiers: dict[Platform, Notifier] = {}
     runtime = await build_runtime(
         settings, stack, notifiers=notifiers, clock=clock, provider=provider

@@ -29,8 +29,8 @@ class PlatformUnavailable(Exception):
 
 
 class Supervised(Protocol):
-    """What a supervisor needs of a chat adapter (bot.adapters.ChatAdapter has it all; that
-    module is not imported here, as the adapters import this one)."""
+    """What a supervisor needs of a chat adapter (bot.chat.base.ChatAdapter has it all and
+    more; the narrower protocol keeps the supervisor testable with any start/stop pair)."""
 
     @property
     def platform(self) -> Platform: ...

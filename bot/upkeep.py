@@ -19,6 +19,7 @@ from bot.webhooks import openai_webhook_routes
 from handlers.errors import ProviderError
 from handlers.ports import Provider
 from handlers.recovery import Recovery, ResyncReport
+from handlers.scope import TeamScopedProvider
 from handlers.watch import SweepStats
 from storage.store import SqlStore
 
@@ -96,7 +97,8 @@ async def resync(runtime: Runtime) -> ResyncReport:
     if directory is not None:
         for team in await runtime.store.list_teams():
             provider = await directory.for_team(team.id)
-            if provider is not runtime.provider:
+            # A team on the deployment's account is covered by the one scan of that account.
+            if not (isinstance(provider, TeamScopedProvider) and provider.shared):
                 own[team.id] = provider
     report = await _recovery(runtime).resync([runtime.provider], own=own, directory=directory)
     runtime.metrics.inc("resync_recovered_total", len(report.recovered) + len(report.settled))

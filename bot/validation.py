@@ -14,7 +14,6 @@ from handlers.datasets import (
     Partial,
     ProgressCallback,
     ScanOptions,
-    counter_for,
     finish,
     plan,
     scan_range,
@@ -101,7 +100,7 @@ def validate_parallel(
         format=the_plan.format,
         model=model,
         token_limit=token_limit,
-        count=counter_for(tokenizer, model),  # loads the encoding here, before the fork
+        count=tokenizer.counter(model),  # loads the encoding here, before the fork
         training_hashes=training_hashes,
     )
     # At least eight ranges a worker, so no worker sits idle while the last range runs.

@@ -49,6 +49,11 @@ class Tokenizer(Protocol):
         """False when counts are estimates (the encodings could not be loaded)."""
         ...
 
+    def counter(self, model: str) -> Callable[[str], int]:
+        """`count` for one model as a one-argument function, its encoding looked up once: the
+        dataset validator counts millions of texts with it."""
+        ...
+
     def count(self, text: str, *, model: str) -> int: ...
 
 

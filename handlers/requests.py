@@ -7,7 +7,7 @@ whether it came from Slack text, a console line or a typed Discord option.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -308,6 +308,15 @@ def _num(value: float | None) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
+class Form(StrEnum):
+    """A form a chat platform shows instead of running a command; each adapter draws its own."""
+
+    START = "start"
+    """Training file, model and the free-text options, then a cost estimate to confirm."""
+    SETUP = "setup"
+    """The team's provider and key: private, so the key never goes in a command's text."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CommandSpec:
     name: str
@@ -320,6 +329,16 @@ class CommandSpec:
     mutating: bool = False
     long: bool = False
     """Long work (file reads, many provider calls): runs under the team's long-task limit."""
+    form: Form | None = None
+    """The form a bare command opens (and one lacking a required option, where the platform
+    lets options be left out); None: the command always runs."""
+
+    def form_for(self, given: Collection[str]) -> Form | None:
+        """The form to open for these option names, pre-filled with them; None: run it."""
+        if self.form is None:
+            return None
+        missing = any(o.required and o.name not in given for o in self.options)
+        return self.form if not given or missing else None
 
     @property
     def usage(self) -> str:
@@ -631,6 +650,7 @@ _COMMANDS: tuple[CommandSpec, ...] = (
         ),
         build=_build_start,
         mutating=True,
+        form=Form.START,
     ),
     CommandSpec(
         name="list",
@@ -1016,6 +1036,7 @@ _TEAM_COMMANDS: tuple[CommandSpec, ...] = (
         examples=("/finetune setup", "/finetune setup show", "/finetune setup remove"),
         build=lambda v: SetupRequest(action=_opt_str(v, "action")),
         mutating=True,
+        form=Form.SETUP,
     ),
     CommandSpec(
         name="access",

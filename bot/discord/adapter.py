@@ -10,7 +10,7 @@ import logging
 import os
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiohttp
 import discord
@@ -18,15 +18,13 @@ import yarl
 from aiohttp import web
 from discord import app_commands
 
+from bot.chat.base import AdapterContext
 from bot.discord.buttons import JobButton
 from bot.discord.commands import DEFAULT_MAX_UPLOAD_BYTES, DiscordCommands
 from bot.discord.notifier import DiscordNotifier
 from bot.supervisor import PlatformUnavailable
 from handlers.errors import ConfigError
 from handlers.model import Platform
-
-if TYPE_CHECKING:  # bot.adapters names every adapter; importing it would pull in Slack
-    from bot.adapters import AdapterContext
 
 log = logging.getLogger(__name__)
 

@@ -23,6 +23,7 @@ from discord import app_commands
 from bot import tempfiles
 from bot.discord.buttons import JobButton
 from bot.discord.render import clip, render
+from handlers.actions import ACTIONS, UNSUPPORTED, Audience, button_request
 from handlers.errors import FineTuneError, UsageError
 from handlers.model import Actor, Platform, team_id_for
 from handlers.playground import RUN_PREFIX
@@ -32,13 +33,13 @@ from handlers.replies import Reply, Visibility, error_reply
 from handlers.requests import (
     SPECS,
     CommandSpec,
+    Form,
     OptionKind,
     OptionSpec,
     Request,
     SetupRequest,
     StartRequest,
     build_request,
-    button_values,
     command_names,
 )
 from handlers.secrets import MAX_ENDPOINT, MAX_KEY, Secret
@@ -56,13 +57,6 @@ DESCRIPTION_MAX = 100
 PRIVATE_COMMANDS = frozenset({"help"})
 MODAL_FIELDS = ("file", "model", "validation", "epochs", "suffix")
 """The start form's free-text fields (a modal holds at most five)."""
-CONFIRM_ACTIONS = frozenset({"cancel"})
-BUTTON_ACTIONS = frozenset(
-    {"cancel", "pause", "resume", "inspect", "chart", "try", "compare", "dataset"}
-    | {"approve", "reject"}
-)
-PUBLIC_BUTTONS = frozenset({"try", "compare", "dataset"})
-"""Their answers are for the channel (a comparison, an upload), not only the presser."""
 TEAM_GROUP = "team"
 TEAM_COMMANDS = frozenset({"setup", "access", "budget", "approve", "reject", "audit"})
 """`/finetune team ...`: a group holds at most 25 subcommands, so the team's policy nests."""
@@ -184,8 +178,8 @@ class DiscordCommands:
         result = []
         for option in spec.options:
             required = option.required
-            if spec.name == "start":
-                # Missing start options open the form instead of Discord refusing the command.
+            if spec.form is not None:
+                # Missing options open the form instead of Discord refusing the command.
                 required = False
             if option.kind is OptionKind.DATA_FILE:
                 # On Discord a file is an attachment, never a path on the bot's disk.
@@ -227,14 +221,15 @@ class DiscordCommands:
             if await self._first(interaction):
                 await self._with_files(interaction, actor, spec, values)
             return
-        if spec.name == "setup" and not values:
+        form = spec.form_for(values)
+        if form is Form.SETUP:
             # The key goes in a modal only the admin sees, never in an option of the command;
             # whoever may not set it never sees the form.
             if await self._refused(interaction, actor, SetupRequest()):
                 return
             await interaction.response.send_modal(SetupForm(self))
             return
-        if spec.name == "start" and not ("file" in values and "model" in values):
+        if form is Form.START:
             if await self._refused(interaction, actor, StartRequest(model="", training_file="")):
                 return
             await interaction.response.send_modal(StartForm(self, values))
@@ -432,10 +427,11 @@ class DiscordCommands:
         if actor is None:
             await self._say(interaction, error_reply(DM_TEXT))
             return
-        if action not in BUTTON_ACTIONS:
-            await self._say(interaction, error_reply("This button is no longer supported."))
+        entry = ACTIONS.get(action)
+        if entry is None:
+            await self._say(interaction, error_reply(UNSUPPORTED))
             return
-        if action in CONFIRM_ACTIONS and not confirmed:
+        if entry.confirm and not confirmed:
             view = discord.ui.View(timeout=None)
             view.add_item(
                 JobButton(
@@ -460,11 +456,13 @@ class DiscordCommands:
             await interaction.response.send_message(embed=message.embed, view=view, ephemeral=True)
             return
         try:
-            request = build_request(action, button_values(action, value))
+            request = button_request(action, value)
         except UsageError as error:
             await self._say(interaction, error_reply(error.message))
             return
-        await self.answer(interaction, actor, request, private=action not in PUBLIC_BUTTONS)
+        # A message here has no thread: an answer not for the channel goes to the presser.
+        private = entry.audience is not Audience.CHANNEL
+        await self.answer(interaction, actor, request, private=private)
 
     # ------------------------------------------------------------------ autocomplete
 

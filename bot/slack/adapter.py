@@ -22,7 +22,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.adapters import AdapterContext
+from bot.chat.base import AdapterContext
 from bot.config import Settings, SlackMode
 from bot.slack.app import REPLAY_WINDOW, SlackHandlers
 from bot.slack.gate import Refusal, SlackGate

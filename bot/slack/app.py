@@ -31,20 +31,20 @@ from bot.slack.modal import (
     start_view,
 )
 from bot.slack.setup_modal import SETUP_CALLBACK_ID, read_setup, setup_view
+from handlers.actions import ACTIONS, Audience, button_request
 from handlers.errors import FineTuneError, UsageError
 from handlers.fairness import is_long
 from handlers.model import Actor, Platform
 from handlers.parse import parse
 from handlers.replies import Reply, Visibility, error_reply
 from handlers.requests import (
-    InspectRequest,
+    Form,
     Request,
     SetupRequest,
     StartRequest,
     UploadRequest,
     ValidateRequest,
-    build_request,
-    button_values,
+    resolve_command,
 )
 from handlers.service import Service
 from handlers.sources import FileSource, PrivateFile, TypedPath
@@ -52,14 +52,9 @@ from handlers.sources import FileSource, PrivateFile, TypedPath
 log = logging.getLogger(__name__)
 
 COMMAND = "/finetune"
-JOB_ACTIONS = (
-    *("cancel", "pause", "resume", "inspect", "chart", "try", "compare", "dataset"),
-    *("approve", "reject"),
-)
 RIGHTS_CACHE_SECONDS = 30.0
 """How long users.info's is_admin/is_owner answer is trusted when no user_change event arrives:
 admin-only actions (setup, access, budget, approve, audit) rest on it, so it is kept short."""
-"""Buttons whose value fills their command's first positional option (a job, model, draft)."""
 TAKE_FILE_ACTION = "ftbot_take_file"
 CHECK_FILE_ACTION = "ftbot_check_file"
 MODEL_CACHE_SECONDS = 600.0
@@ -118,7 +113,7 @@ class SlackHandlers:
         # Before every listener (and after Bolt's signature check): a replay is acked, no work.
         app.middleware(self.once)
         app.command(COMMAND)(self._later(self.on_command))
-        pattern = re.compile(f"^{ACTION_PREFIX}({'|'.join(JOB_ACTIONS)})$")
+        pattern = re.compile(f"^{ACTION_PREFIX}({'|'.join(map(re.escape, ACTIONS))})$")
         app.action(pattern)(self._later(self.on_job_action))
         app.action(TAKE_FILE_ACTION)(self._later(self.on_take_file))
         app.action(CHECK_FILE_ACTION)(self._later(self.on_take_file))
@@ -165,10 +160,11 @@ class SlackHandlers:
         text = str(body.get("text") or "")
         try:
             actor = await self._with_rights(actor, client)
-            if text.split() == ["setup"]:
+            form = _bare_form(text)
+            if form is Form.SETUP:
                 await self._open_setup(actor, str(body.get("trigger_id") or ""), client, respond)
                 return
-            if text.split() == ["start"]:
+            if form is Form.START:
                 # The form's submission is a start: whoever may not start never sees the form.
                 refused = await self._service.permit(
                     StartRequest(model="", training_file=""), actor
@@ -327,16 +323,17 @@ class SlackHandlers:
         message = body.get("message") or {}
         thread_ts = message.get("thread_ts") or message.get("ts")
         try:
-            request = build_request(name, button_values(name, str(action.get("value", ""))))
+            request = button_request(name, str(action.get("value", "")))
         except UsageError as error:
             await _answer(error_reply(error.message), actor, client, respond)
             return
         actor = await self._with_rights(actor, client)
+        private = ACTIONS[name].audience is Audience.PRESSER
         if is_long(request):
-            work = self._press(request, actor, client, respond, thread_ts)
+            work = self._press(request, actor, client, respond, thread_ts, private=private)
             await self._long(request, actor, client, respond, work, thread_ts=thread_ts)
             return
-        await self._press(request, actor, client, respond, thread_ts)
+        await self._press(request, actor, client, respond, thread_ts, private=private)
 
     async def _press(
         self,
@@ -345,9 +342,11 @@ class SlackHandlers:
         client: AsyncWebClient,
         respond: Respond,
         thread_ts: str | None,
+        *,
+        private: bool,
     ) -> None:
         reply = await self._service.handle(request, actor)
-        if isinstance(request, InspectRequest):
+        if private:
             reply = _private(reply)
         await _answer(reply, actor, client, respond, thread_ts=thread_ts)
 
@@ -627,6 +626,13 @@ def _actor(
         display_name=str(name or ""),
         request_id=request_id,
     )
+
+
+def _bare_form(text: str) -> Form | None:
+    """The form a command typed alone opens; with options, the text is parsed as usual."""
+    words = text.split()
+    spec = resolve_command(words[0]) if len(words) == 1 else None
+    return spec.form_for(()) if spec is not None else None
 
 
 async def _failed(actor: Actor, client: AsyncWebClient, respond: Respond) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from bot.adapters import AdapterContext
+from bot.chat.base import AdapterContext
 from bot.config import Settings
 from bot.metrics import Metrics
 from bot.slack.adapter import SlackAdapter

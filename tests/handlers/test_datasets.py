@@ -1,7 +1,8 @@
-"""Tests for handlers/datasets.py: every problem kind, every bad input, bounded memory, stats."""
+"""Tests for handlers/datasets/: every problem kind, every bad input, bounded memory, stats."""
 
 from __future__ import annotations
 
+import gc
 import gzip
 import json
 import tracemalloc
@@ -17,11 +18,14 @@ from handlers.datasets import (
     MIN_EXAMPLES,
     DatasetReport,
     Distribution,
+    EstimateTokenizer,
     Format,
     Kind,
+    ScanOptions,
     Severity,
     detect_format,
     example_hashes,
+    scan_range,
     validate_file,
 )
 
@@ -35,6 +39,9 @@ class CharTokenizer:
 
     def count(self, text: str, *, model: str) -> int:
         return len(text)
+
+    def counter(self, model: str) -> Callable[[str], int]:
+        return len
 
 
 def chat(i: int, **extra: object) -> dict[str, object]:
@@ -482,7 +489,7 @@ def test_a_huge_single_line_is_reported_in_bounded_memory(
 ) -> None:
     # The same code path as a 2 GB line, scaled down: the cap is lowered to 1 MB, the line is
     # 40 times that; memory must stay near the cap plus a chunk, not the line.
-    monkeypatch.setattr(datasets, "MAX_LINE_BYTES", 1 << 20)
+    monkeypatch.setattr(datasets.reader, "MAX_LINE_BYTES", 1 << 20)
     path = tmp_path / "d.jsonl"
     with path.open("wb") as out:
         for i in range(6):
@@ -515,6 +522,22 @@ def test_the_default_line_cap_keeps_a_64_mb_line_out_of_memory(tmp_path: Path) -
     [found] = only(holder[0], Kind.LINE_TOO_LONG)
     assert found.startswith("line 1: 64 MB on one line")
     assert peak < datasets.MAX_LINE_BYTES * 3, peak
+
+
+@pytest.mark.parametrize("fmt", list(Format))
+def test_a_range_scan_leaves_no_reference_cycle(tmp_path: Path, fmt: Format) -> None:
+    # A pool worker scans range after range; a cycle holding the count cache (a bound method
+    # kept on the checker, say) would linger until a full collection, megabytes a range.
+    records: list[object] = [chat(i) for i in range(12)] + ["{bad", [1]]
+    path = write(tmp_path / "d.jsonl", records)
+    options = ScanOptions(format=fmt, model="m", token_limit=100, count=len)
+    gc.collect()
+    gc.disable()
+    try:
+        scan_range(path, 0, path.stat().st_size, options)
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
 
 
 # ------------------------------------------------------------------------ never crash
@@ -569,3 +592,10 @@ def test_hash_set_agrees_with_a_python_set(values: list[int]) -> None:
         assert compact.add(value) == (key not in reference)
         reference.add(key)
     assert len(compact) == len(reference)
+
+
+@given(st.text())
+def test_the_estimate_counter_agrees_with_count(value: str) -> None:
+    estimate = EstimateTokenizer()
+    assert estimate.counter("any-model")(value) == estimate.count(value, model="any-model")
+    assert not estimate.exact

@@ -22,11 +22,10 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
-from bot.discord.commands import BUTTON_ACTIONS
-from bot.slack.app import JOB_ACTIONS
+from handlers.actions import ACTIONS, button_request
 from handlers.model import Actor
 from handlers.replies import Reply, plain
-from handlers.requests import SPECS, OptionKind, Request, build_request, button_values
+from handlers.requests import SPECS, OptionKind, Request, build_request
 from storage.memory.base import CredentialRow, JobRow, SubscriptionRow, TeamRow
 from storage.memory.store import MemoryStore
 from tests.world import World, actor, chat_example, world
@@ -250,8 +249,8 @@ def _requests(victim: Team, own: Team, rng: random.Random) -> list[tuple[str, Re
             except Exception:
                 continue
             out.append((f"{spec.name} {option.name}={foreign}|{made_up}", a, b))
-    for action in sorted(set(JOB_ACTIONS) | BUTTON_ACTIONS):
-        spec = SPECS.get(action)
+    for action, entry in sorted(ACTIONS.items()):
+        spec = SPECS.get(entry.command)
         if spec is None or not spec.positionals:
             continue
         kind = spec.positionals[0].kind
@@ -260,8 +259,8 @@ def _requests(victim: Team, own: Team, rng: random.Random) -> list[tuple[str, Re
             continue
         foreign, made_up = rng.choice(pool), _made_up(kind, rng)
         try:
-            a = build_request(action, button_values(action, foreign))
-            b = build_request(action, button_values(action, made_up))
+            a = button_request(action, foreign)
+            b = button_request(action, made_up)
         except Exception:
             continue
         out.append((f"button {action}={foreign}|{made_up}", a, b))

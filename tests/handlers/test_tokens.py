@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from handlers.tokens import (
     REPLY_PRIMING_TOKENS,
     TOKENS_PER_MESSAGE,
@@ -23,6 +25,9 @@ class WordTokenizer:
     def count(self, text: str, *, model: str) -> int:
         self.models.append(model)
         return len(text.split())
+
+    def counter(self, model: str) -> Callable[[str], int]:
+        return lambda text: self.count(text, model=model)
 
 
 def test_empty_conversation_is_only_reply_priming() -> None:

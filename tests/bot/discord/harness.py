@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from bot.adapters import AdapterContext
+from bot.chat.base import AdapterContext
 from bot.config import Settings
 from bot.discord.adapter import DiscordAdapter
 from bot.dispatcher import Dispatcher

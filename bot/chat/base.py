@@ -1,4 +1,4 @@
-"""Composition root: the chat adapters `run` starts, behind one small protocol."""
+"""Bot layer: what every chat adapter is and may use; it names no implementation."""
 
 from __future__ import annotations
 
@@ -57,17 +57,3 @@ class ChatAdapter(Protocol):
     async def ready(self) -> tuple[bool, str]:
         """Connected and able to post; the detail says why not."""
         ...
-
-
-def build_adapters(settings: Settings, context: AdapterContext) -> list[ChatAdapter]:
-    """Every adapter the settings configure; each is imported only when configured."""
-    adapters: list[ChatAdapter] = []
-    if settings.slack_configured:
-        from bot.slack.adapter import SlackAdapter
-
-        adapters.append(SlackAdapter(context))
-    if settings.discord_configured:
-        from bot.discord.adapter import DiscordAdapter
-
-        adapters.append(DiscordAdapter(context))
-    return adapters

@@ -1,0 +1,63 @@
+"""Core layer: the button catalogue: what each action a message's button carries does."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from types import MappingProxyType
+
+from handlers.errors import UsageError
+from handlers.requests import Request, build_request, button_values
+
+UNSUPPORTED = "This button is no longer supported."
+
+
+class Audience(StrEnum):
+    """Who sees the answer to a pressed button."""
+
+    PRESSER = "presser"
+    """Only whoever pressed it (a refreshed card is theirs, not the channel's)."""
+    THREAD = "thread"
+    """Beside the message: in its thread where the platform has threads, else the presser only."""
+    CHANNEL = "channel"
+    """The channel: the answer is news for everyone (a try, a comparison, an upload)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ButtonAction:
+    """One action a `Button` may carry; the button's value fills the command's first option."""
+
+    name: str
+    command: str
+    confirm: bool = False
+    """Asked again before it runs: it cannot be undone (the Button carries the question)."""
+    audience: Audience = Audience.THREAD
+
+
+def _catalogue(*actions: ButtonAction) -> Mapping[str, ButtonAction]:
+    return MappingProxyType({a.name: a for a in actions})
+
+
+ACTIONS: Mapping[str, ButtonAction] = _catalogue(
+    ButtonAction(name="cancel", command="cancel", confirm=True),
+    ButtonAction(name="pause", command="pause"),
+    ButtonAction(name="resume", command="resume"),
+    ButtonAction(name="inspect", command="inspect", audience=Audience.PRESSER),
+    ButtonAction(name="chart", command="chart"),
+    ButtonAction(name="try", command="try", audience=Audience.CHANNEL),
+    ButtonAction(name="compare", command="compare", audience=Audience.CHANNEL),
+    ButtonAction(name="dataset", command="dataset", audience=Audience.CHANNEL),
+    ButtonAction(name="approve", command="approve"),
+    ButtonAction(name="reject", command="reject"),
+)
+"""Every action a core Reply's buttons carry; adapters route and show answers by it alone."""
+
+
+def button_request(action: str, value: str) -> Request:
+    """The request a pressed button makes. Raises UsageError for an action not catalogued
+    (a button on an old message) or a value its command refuses."""
+    entry = ACTIONS.get(action)
+    if entry is None:
+        raise UsageError(UNSUPPORTED)
+    return build_request(entry.command, button_values(entry.command, value))

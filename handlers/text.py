@@ -1,0 +1,53 @@
+"""Core layer: sizes, money, durations and clipped text as people read them, one copy each."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+MISSING = "—"
+"""What a value nobody knows reads as in a field or a table cell."""
+
+
+def size(n: int) -> str:
+    """Bytes for a person: "1,234 bytes" below a megabyte, whole megabytes, then GB."""
+    if n >= 1 << 30:
+        return f"{n / (1 << 30):.1f} GB"
+    if n >= 1 << 20:
+        return f"{n / (1 << 20):.0f} MB"
+    return f"{n:,} bytes"
+
+
+def money(value: float | None, *, missing: str = MISSING, digits_below_a_dollar: int = 2) -> str:
+    """Dollars with thousands separators and cents; more digits under $1 where they matter
+    (the price of one test run), and `missing` when the amount is unknown."""
+    if value is None:
+        return missing
+    digits = digits_below_a_dollar if value < 1 else 2
+    return f"${value:,.{digits}f}"
+
+
+def duration(delta: timedelta) -> str:
+    """Whole seconds as "1h 05m", "3m 07s" or "12s"; a negative span reads as "0s"."""
+    seconds = max(int(delta.total_seconds()), 0)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {secs:02d}s"
+    return f"{secs}s"
+
+
+def seconds(value: float | None) -> str:
+    """A short measured time such as a latency: "1.25 s"."""
+    return MISSING if value is None else f"{value:.2f} s"
+
+
+def clip(text: str, limit: int) -> str:
+    """At most `limit` characters; a cut text ends with "…" so the cut shows."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def one_line(text: str) -> str:
+    """Every run of whitespace (newlines included) as one space, ends trimmed."""
+    return " ".join(text.split())
