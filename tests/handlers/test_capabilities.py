@@ -58,8 +58,8 @@ async def test_a_family_without_job_tags_is_polled_job_by_job(tmp_path: Path) ->
     async with world(tmp_path, provider_type=NoTagsSandbox) as w:
         path = write_dataset(tmp_path / "t.jsonl")
         await w.run(f"/finetune upload {path} alias=t", actor())
-        for _ in range(3):
-            await w.run(f"/finetune start file=t model={MODEL}", actor())
+        for seed in range(3):  # distinct starts (the same text twice is one start)
+            await w.run(f"/finetune start file=t model={MODEL} seed={seed}", actor())
         w.provider.calls.clear()
         w.clock.advance(5)
         await w.watcher.sweep()
