@@ -42,6 +42,7 @@ sys.path.insert(0, str(ROOT))  # the fake Slack Web API lives in the test helper
 from bot.config import load_settings  # noqa: E402
 from bot.runtime import start_bot  # noqa: E402
 from handlers.model import Actor, Platform  # noqa: E402
+from handlers.replies import plain  # noqa: E402
 from handlers.requests import UploadRequest  # noqa: E402
 from handlers.sources import PrivateFile  # noqa: E402
 from tests.fakes.slack_api import FakeSlack  # noqa: E402
@@ -167,7 +168,7 @@ async def phase(
         setup = await bot.runtime.service.handle(
             UploadRequest(file=PrivateFile(path=test_set, name="test.jsonl"), alias="test"), a
         )
-        assert setup.title.startswith("Uploaded"), setup.title
+        assert plain(setup.title).startswith("Uploaded"), setup.title
         shares = {
             f"UA{i}": slack.share_file(
                 name="big.jsonl", content=content, user=f"UA{i}", channel="C1"

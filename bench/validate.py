@@ -24,6 +24,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -277,7 +278,19 @@ def _tree_pss_kb(root: int) -> int:
     return total
 
 
-def measure(command: list[str], env: dict[str, str]) -> dict[str, object]:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Run:
+    """One measured command: its wall and CPU seconds, memory peaks, output and exit status."""
+
+    seconds: float
+    max_rss_mb: float
+    cpu_s: float
+    tree_pss_mb: float
+    output: str
+    status: int
+
+
+def measure(command: list[str], env: dict[str, str]) -> Run:
     """Wall time, peak RSS of the largest process (wait4) and peak summed PSS (sampled)."""
     started = time.perf_counter()
     process = subprocess.Popen(
@@ -301,14 +314,14 @@ def measure(command: list[str], env: dict[str, str]) -> dict[str, object]:
     stop.set()
     sampler.join()
     process.returncode = os.waitstatus_to_exitcode(status)
-    return {
-        "seconds": elapsed,
-        "max_rss_mb": usage.ru_maxrss / 1024,
-        "cpu_s": usage.ru_utime + usage.ru_stime,
-        "tree_pss_mb": peak_pss / 1024,
-        "output": output,
-        "status": process.returncode,
-    }
+    return Run(
+        seconds=elapsed,
+        max_rss_mb=usage.ru_maxrss / 1024,
+        cpu_s=usage.ru_utime + usage.ru_stime,
+        tree_pss_mb=peak_pss / 1024,
+        output=output,
+        status=process.returncode,
+    )
 
 
 def main() -> int:
@@ -348,37 +361,37 @@ def main() -> int:
         load_before = os.getloadavg()[0]  # other work on the machine skews both runs
         ours = measure(ours_cmd, env)
         print(
-            f"finetune-bot validate: {ours['seconds']:.1f} s, "
-            f"{megabytes / float(ours['seconds']):.1f} MB/s, "  # type: ignore[arg-type]
-            f"CPU {ours['cpu_s']:.1f} s, max RSS {ours['max_rss_mb']:.0f} MB, "
-            f"tree PSS {ours['tree_pss_mb']:.0f} MB, "
-            f"exit {ours['status']}",
+            f"finetune-bot validate: {ours.seconds:.1f} s, "
+            f"{megabytes / ours.seconds:.1f} MB/s, "
+            f"CPU {ours.cpu_s:.1f} s, max RSS {ours.max_rss_mb:.0f} MB, "
+            f"tree PSS {ours.tree_pss_mb:.0f} MB, "
+            f"exit {ours.status}",
             flush=True,
         )
         ref = measure(ref_cmd, env)
         print(
-            f"reference (notebook):  {ref['seconds']:.1f} s, "
-            f"{megabytes / float(ref['seconds']):.1f} MB/s, "  # type: ignore[arg-type]
-            f"CPU {ref['cpu_s']:.1f} s, max RSS {ref['max_rss_mb']:.0f} MB, "
-            f"tree PSS {ref['tree_pss_mb']:.0f} MB, "
-            f"exit {ref['status']}",
+            f"reference (notebook):  {ref.seconds:.1f} s, "
+            f"{megabytes / ref.seconds:.1f} MB/s, "
+            f"CPU {ref.cpu_s:.1f} s, max RSS {ref.max_rss_mb:.0f} MB, "
+            f"tree PSS {ref.tree_pss_mb:.0f} MB, "
+            f"exit {ref.status}",
             flush=True,
         )
-        report = json.loads(str(ours["output"]))["training"]
+        report = json.loads(ours.output)["training"]
         ours_tokens = int(report["total_tokens"])
-        ref_tokens = int(str(ref["output"]).rsplit("TOTAL_TOKENS=", 1)[1].split()[0])
-        speedup = float(ref["seconds"]) / float(ours["seconds"])  # type: ignore[arg-type]
-        rss_ratio = float(ours["max_rss_mb"]) / float(ref["max_rss_mb"])  # type: ignore[arg-type]
+        ref_tokens = int(ref.output.rsplit("TOTAL_TOKENS=", 1)[1].split()[0])
+        speedup = ref.seconds / ours.seconds
+        rss_ratio = ours.max_rss_mb / ref.max_rss_mb
         print(f"tokens: ours {ours_tokens:,}, reference {ref_tokens:,}")
         print(
             f"size_mb={megabytes:.0f} examples={report['examples']} "
-            f"ours_mb_s={megabytes / float(ours['seconds']):.1f} "  # type: ignore[arg-type]
-            f"ref_mb_s={megabytes / float(ref['seconds']):.1f} "  # type: ignore[arg-type]
+            f"ours_mb_s={megabytes / ours.seconds:.1f} "
+            f"ref_mb_s={megabytes / ref.seconds:.1f} "
             f"speedup={speedup:.2f} "
-            f"cpu_ratio={float(ref['cpu_s']) / float(ours['cpu_s']):.2f} "  # type: ignore[arg-type]
-            f"ours_max_rss_mb={float(ours['max_rss_mb']):.0f} "  # type: ignore[arg-type]
-            f"ours_tree_pss_mb={float(ours['tree_pss_mb']):.0f} "  # type: ignore[arg-type]
-            f"ref_max_rss_mb={float(ref['max_rss_mb']):.0f} rss_ratio={rss_ratio:.3f} "  # type: ignore[arg-type]
+            f"cpu_ratio={ref.cpu_s / ours.cpu_s:.2f} "
+            f"ours_max_rss_mb={ours.max_rss_mb:.0f} "
+            f"ours_tree_pss_mb={ours.tree_pss_mb:.0f} "
+            f"ref_max_rss_mb={ref.max_rss_mb:.0f} rss_ratio={rss_ratio:.3f} "
             f"tokens_identical={ours_tokens == ref_tokens} cores={os.cpu_count()} "
             f"load_before={load_before:.2f}"
         )

@@ -324,7 +324,7 @@ async def main(quick: bool, db: str) -> None:
         )
     finally:
         await engine.dispose()
-        if pg_name is not None:
+        if pg_name is not None and base:  # base is set whenever pg_name is
             await _admin(base, f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
         tmp.cleanup()
 

@@ -107,11 +107,11 @@ def locked() -> dict[str, tuple[Version, int]]:
                 pins[name] = (version, count + hashes)
             continue
         pin = line.split(";")[0].removesuffix("\\").strip()
-        raw_name, _, version = pin.partition("==")
-        assert version, f"not an exact pin: {line}"
+        raw_name, _, pinned = pin.partition("==")
+        assert pinned, f"not an exact pin: {line}"
         name = canonicalize_name(raw_name)
         assert name not in pins, f"pinned twice: {name}"
-        pins[name] = (Version(version), 0)
+        pins[name] = (Version(pinned), 0)
     return pins
 
 

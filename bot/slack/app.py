@@ -44,6 +44,7 @@ from handlers.requests import (
     StartRequest,
     UploadRequest,
     ValidateRequest,
+    command_of,
     resolve_command,
 )
 from handlers.service import Service
@@ -76,7 +77,7 @@ def request_identity(body: dict[str, Any], headers: dict[str, Any]) -> str | Non
 
     None for requests that change nothing and are never acted on twice (option loads).
     """
-    if body.get("type") == "block_suggestion":
+    if body.get("type") == "block_suggestion" or _only_reads(body):
         return None
     for name in ("event_id", "trigger_id"):
         value = body.get(name)
@@ -86,6 +87,18 @@ def request_identity(body: dict[str, Any], headers: dict[str, Any]) -> str | Non
     if isinstance(signature, list):
         signature = signature[0] if signature else None
     return f"slack:signature:{signature}" if isinstance(signature, str) and signature else None
+
+
+def _only_reads(body: dict[str, Any]) -> bool:
+    """A slash command that changes nothing (help, list, inspect…): a repeat is answered again
+    and acts on nothing, and no database write then sits in the ack of every read."""
+    if "command" not in body or "type" in body:
+        return False
+    try:
+        spec = command_of(parse(str(body.get("text") or "")))
+    except UsageError:
+        return True  # answered with its usage, nothing else
+    return not (spec.mutating or spec.long or spec.form is not None)
 
 
 class SlackHandlers:

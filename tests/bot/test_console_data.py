@@ -20,6 +20,14 @@ def load(name: str) -> list[dict[str, object]]:
     return examples
 
 
+def messages_of(example: dict[str, object]) -> list[dict[str, object]]:
+    """An example's messages, checked to be a list of objects (json.loads is untyped)."""
+    messages = example["messages"]
+    assert isinstance(messages, list)
+    assert all(isinstance(message, dict) for message in messages)
+    return messages
+
+
 @pytest.mark.parametrize("name", DATASETS)
 def test_dataset_is_valid_chat_jsonl(name: str) -> None:
     examples = load(name)
@@ -45,7 +53,7 @@ def test_no_duplicates_within_or_across_files() -> None:
         str(message["content"])
         for name in DATASETS
         for example in load(name)
-        for message in example["messages"]
+        for message in messages_of(example)
         if message["role"] == "user"
     ]
     assert len(questions) == len(set(questions))

@@ -76,9 +76,9 @@ def _text(rng: random.Random) -> str:
     return "".join(parts).strip() or "x"
 
 
-def varied_examples(n: int, seed: int = 11) -> list[dict[str, object]]:
+def varied_examples(n: int, seed: int = 11) -> list[dict[str, list[dict[str, object]]]]:
     rng = random.Random(seed)
-    examples: list[dict[str, object]] = []
+    examples: list[dict[str, list[dict[str, object]]]] = []
     for _ in range(n):
         messages: list[dict[str, object]] = []
         if rng.random() < 0.7:
@@ -117,7 +117,7 @@ def test_validator_totals_equal_tiktoken_on_3000_examples(
     path.write_text(
         "\n".join(json.dumps(e, ensure_ascii=False) for e in examples) + "\n", encoding="utf-8"
     )
-    expected = [cookbook_tokens(reference[encoding], e["messages"]) for e in examples]  # type: ignore[arg-type]
+    expected = [cookbook_tokens(reference[encoding], e["messages"]) for e in examples]
     tokenizer = TiktokenTokenizer()
     report = validate_file(path, tokenizer, model=model, token_limit=1 << 30)
     assert report.ok, report.problems
@@ -130,7 +130,7 @@ def test_validator_totals_equal_tiktoken_on_3000_examples(
     assistant = sum(
         len(reference[encoding].encode_ordinary(str(m["content"])))
         for e in examples
-        for m in e["messages"]  # type: ignore[attr-defined]
+        for m in e["messages"]
         if m["role"] == "assistant"
     )
     assert report.total_assistant_tokens == assistant

@@ -15,6 +15,7 @@ from bot.config import Settings
 from bot.metrics import Metrics
 from bot.slack.adapter import SlackAdapter
 from bot.supervisor import Supervisor
+from storage.store import SqlStore
 from tests.fakes.slack_api import FakeSlack
 from tests.world import world
 
@@ -24,6 +25,7 @@ async def test_a_refused_token_is_one_line_per_attempt_until_it_works(
 ) -> None:
     async with FakeSlack() as slack, world(tmp_path) as w:
         slack.rejected_tokens.add("xapp-1-A1-1-abc")
+        assert isinstance(w.store, SqlStore)  # tests/bot run on SQLite: Bolt stores in it
         settings = Settings(
             slack_bot_token=SecretStr("xoxb-test"),
             slack_app_token=SecretStr("xapp-1-A1-1-abc"),

@@ -252,7 +252,7 @@ def test_empty_text_is_zero_tokens() -> None:
 
 def test_chat_overhead_with_real_encodings(offline_tiktoken: dict[str, tiktoken.Encoding]) -> None:
     reference = offline_tiktoken[O200K_BASE]
-    messages = [
+    messages: list[dict[str, object]] = [
         {"role": "system", "content": "You are Acme Cloud's support assistant."},
         {"role": "user", "name": "dana", "content": "How do I rotate an API key?"},
         {"role": "assistant", "content": "Settings → API keys → Rotate.", "weight": 1},

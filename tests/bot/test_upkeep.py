@@ -10,8 +10,9 @@ from bot import upkeep
 from bot.config import Settings
 from bot.providers.sandbox.provider import SandboxProvider
 from bot.runtime import Runtime, build_runtime
-from handlers.model import Platform
+from handlers.model import Platform, Role
 from handlers.parse import parse
+from handlers.replies import plain
 from tests.fakes.clock import ManualClock
 from tests.scrape import sample
 from tests.world import TIMING, RecordingNotifier, actor, as_shared, write_dataset
@@ -24,7 +25,7 @@ def _settings(tmp_path: Path, **extra: object) -> Settings:
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
         provider="sandbox",
         sandbox_state=tmp_path / "sandbox.json",
-        default_role="operator",
+        default_role=Role.OPERATOR,
         **extra,  # type: ignore[arg-type]
     )
 
@@ -48,8 +49,8 @@ async def _start_job(runtime: Runtime, tmp_path: Path) -> str:
     path = write_dataset(tmp_path / "train.jsonl")
     await runtime.service.handle(as_shared(parse(f"upload {path} alias=train")), person)
     reply = await runtime.service.handle_text(f"start file=train model={MODEL} epochs=1", person)
-    assert reply.title.startswith("Started"), reply
-    return reply.title.removeprefix("Started ")
+    assert plain(reply.title).startswith("Started"), reply
+    return plain(reply.title).removeprefix("Started ")
 
 
 async def test_metrics_show_watched_jobs_and_notification_latency(tmp_path: Path) -> None:

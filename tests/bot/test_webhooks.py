@@ -113,7 +113,8 @@ async def _push_poll_later(w: World) -> None:
 async def test_good_signature_marks_the_job_due(w: World, tmp_path: Path) -> None:
     job_id = await _job(w, tmp_path)
     await _push_poll_later(w)
-    metrics, woken = Metrics(), []
+    metrics = Metrics()
+    woken: list[int] = []
     async with serving(w, metrics, woken) as url:
         body = event(job_id)
         status, answer = await _post(
@@ -150,7 +151,8 @@ async def test_bad_deliveries_are_refused_with_no_effect(
             headers = sign(body, webhook_id="wh_bad", timestamp=now + 400)
         case "unsigned":
             headers = {"content-type": "application/json"}
-    metrics, woken = Metrics(), []
+    metrics = Metrics()
+    woken: list[int] = []
     async with serving(w, metrics, woken) as url:
         status, _ = await _post(url, body, headers)
     assert status == expected
@@ -166,7 +168,8 @@ async def test_a_replayed_id_is_acknowledged_once(w: World, tmp_path: Path) -> N
     await _push_poll_later(w)
     body = event(job_id)
     headers = sign(body, webhook_id="wh_replay", timestamp=int(time.time()))
-    metrics, woken = Metrics(), []
+    metrics = Metrics()
+    woken: list[int] = []
     async with serving(w, metrics, woken) as url:
         assert await _post(url, body, headers) == (200, {"status": "accepted"})
         await _push_poll_later(w)  # the sweep took the job
@@ -180,7 +183,8 @@ async def test_a_replayed_id_is_acknowledged_once(w: World, tmp_path: Path) -> N
 async def test_events_of_other_kinds_and_unknown_jobs_are_acknowledged(
     w: World, tmp_path: Path
 ) -> None:
-    metrics, woken = Metrics(), []
+    metrics = Metrics()
+    woken: list[int] = []
     async with serving(w, metrics, woken) as url:
         batch = json.dumps({"type": "batch.completed", "data": {"id": "batch_1"}}).encode()
         now = int(time.time())

@@ -11,6 +11,7 @@ import pytest
 from bot.directory import SharedProviderDirectory
 from bot.dispatcher import Dispatcher
 from handlers.model import Platform
+from handlers.replies import plain
 from handlers.watch import Watcher, WatchSettings
 from tests.dbutil import open_store
 from tests.world import FakeCharts, RecordingNotifier, World, actor, world, write_dataset
@@ -27,7 +28,7 @@ async def _start_jobs(w: World, tmp_path: Path, teams: int, per_team: int) -> li
         await w.run(f"upload {path} alias=train", person)
         for seed in range(per_team):  # distinct: an identical start answers with the first job
             reply = await w.run(f"start file=train model={MODEL} epochs=1 seed={seed}", person)
-            assert reply.title.startswith("Started"), reply
+            assert plain(reply.title).startswith("Started"), reply
         ids += [j.id for j in await w.store.list_jobs(person.team_id)]
     return ids
 

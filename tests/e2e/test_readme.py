@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 
 from handlers.requests import SPECS
@@ -20,7 +21,7 @@ CHECK_COMMAND = "python3.11 -m venv .venv && .venv/bin/pip install -e '.[dev]' &
 CHECK_STEPS = (
     "ruff check .",
     "ruff format --check .",
-    "mypy --strict bot handlers storage",
+    "mypy --strict",
     "lint-imports",
     "pytest -W error",
 )
@@ -49,6 +50,14 @@ def test_ci_runs_the_readme_check_command_and_the_script_runs_every_check() -> N
         if line.startswith("step ")
     ]
     assert tuple(steps) == CHECK_STEPS
+
+
+def test_every_mypy_caller_checks_the_tests_too() -> None:
+    """scripts/check and pre-commit name no paths: both check pyproject's [tool.mypy] files."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert {"bot", "handlers", "storage", "tests"} <= set(config["tool"]["mypy"]["files"])
+    hooks = (ROOT / ".pre-commit-config.yaml").read_text(encoding="utf-8")
+    assert re.findall(r"entry: \S*mypy.*", hooks) == ["entry: .venv/bin/mypy --strict"]
 
 
 def test_every_setting_is_documented() -> None:

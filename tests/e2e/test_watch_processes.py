@@ -26,6 +26,7 @@ from bot.directory import SharedProviderDirectory
 from bot.providers.sandbox.provider import SandboxProvider, SandboxTiming
 from handlers.model import Actor, Platform
 from handlers.parse import parse
+from handlers.replies import plain
 from handlers.service import Service
 from handlers.watch import card_key
 from storage.store import SqlStore
@@ -64,15 +65,15 @@ async def _seed(store: SqlStore, provider: SandboxProvider, tmp_path: Path, n: i
     )
     path = write_dataset(tmp_path / "train.jsonl", n=16)
     reply = await service.handle(as_shared(parse(f"upload {path} alias=train")), _actor("C0"))
-    assert reply.title.startswith("Uploaded"), reply
+    assert plain(reply.title).startswith("Uploaded"), reply
     channels: dict[str, str] = {}
     for i in range(n):
         channel = f"C{i:03d}"
         reply = await service.handle_text(
             f"start file=train model={MODEL} epochs=2", _actor(channel)
         )
-        assert reply.title.startswith("Started"), reply
-        channels[reply.title.removeprefix("Started ")] = channel
+        assert plain(reply.title).startswith("Started"), reply
+        channels[plain(reply.title).removeprefix("Started ")] = channel
     return Seeded(job_ids=list(channels), channels=channels)
 
 

@@ -12,7 +12,7 @@ import itertools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qsl
 
 from aiohttp import WSMsgType, web
@@ -68,7 +68,7 @@ class FakeSlack:
     def response_url(self, name: str = "r1") -> str:
         return f"{self.root}/response/{name}"
 
-    async def __aenter__(self) -> FakeSlack:
+    async def __aenter__(self) -> Self:
         app = web.Application(client_max_size=1 << 30)
         app.router.add_post("/api/{method}", self._api)
         app.router.add_get("/api/{method}", self._api)

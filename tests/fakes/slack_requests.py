@@ -29,6 +29,7 @@ def signed_headers(
 ) -> dict[str, str]:
     ts = str(int(at if at is not None else time.time()))
     signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
+    assert signature is not None  # the SDK returns None only when given no secret
     return {
         "Content-Type": content_type,
         "X-Slack-Request-Timestamp": ts,

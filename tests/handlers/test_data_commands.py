@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from handlers.parse import parse
-from handlers.replies import Tone
+from handlers.replies import Tone, plain
 from handlers.service import FORCE_RISK
 from tests.world import World, actor, as_shared, chat_example, world, write_dataset
 
@@ -33,7 +33,7 @@ async def test_validate_reports_statistics_and_cost_and_uploads_nothing(
     reply = await w.run(f"/finetune validate {path} model=gpt-4o-mini", actor())
     assert reply.tone is Tone.SUCCESS, reply.lines
     assert reply.title == "train.jsonl is ready for fine-tuning"
-    text = "\n".join(reply.lines)
+    text = "\n".join(map(plain, reply.lines))
     assert "Format: chat · 20 valid example(s)" in text
     assert "Tokens per example (estimate)" in text  # no tokenizer given: labelled estimate
     assert "Billed tokens:" in text
@@ -48,12 +48,15 @@ async def test_validate_names_errors_and_validation_overlap(w: World, tmp_path: 
     reply = await w.run(f"/finetune validate {bad}", actor())
     assert reply.tone is Tone.ERROR
     assert "1 error(s)" in reply.title
-    assert any(line.startswith("line 4: message 1 has the unknown role") for line in reply.lines)
+    assert any(
+        line.startswith("line 4: message 1 has the unknown role")
+        for line in map(plain, reply.lines)
+    )
     train = write_dataset(tmp_path / "train.jsonl", n=12)
     valid = tmp_path / "valid.jsonl"
     valid.write_text(chat_example(5) + "\n" + chat_example(99) + "\n", encoding="utf-8")
     reply = await w.run(f"/finetune validate {train} validation={valid}", actor())
-    text = "\n".join(reply.lines)
+    text = "\n".join(map(plain, reply.lines))
     assert "warning: line 1: this validation example also appears in the training file" in text
     assert "too few" not in text  # a validation file may be small
 
@@ -146,6 +149,6 @@ async def test_progress_hears_validation_and_chunked_upload(w: World, tmp_path: 
 
 async def test_help_lists_the_data_commands(w: World) -> None:
     reply = await w.run("/finetune help", actor())
-    text = "\n".join(reply.lines)
+    text = "\n".join(map(plain, reply.lines))
     for name in ("validate", "upload", "files", "rm-file"):
         assert f"/finetune {name} " in text

@@ -6,7 +6,7 @@ import gc
 import gzip
 import json
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -55,7 +55,7 @@ def chat(i: int, **extra: object) -> dict[str, object]:
     }
 
 
-def write(path: Path, records: list[object], *, tail: str = "\n") -> Path:
+def write(path: Path, records: Sequence[object], *, tail: str = "\n") -> Path:
     lines = [r if isinstance(r, str) else json.dumps(r) for r in records]
     path.write_text("\n".join(lines) + tail, encoding="utf-8")
     return path
@@ -302,7 +302,7 @@ def test_formats_are_detected(tmp_path: Path) -> None:
         {"messages": [{"role": "user", "content": f"q{i}"}], "answer": "yes", "score": 1}
         for i in range(12)
     ]
-    cases = {
+    cases: dict[Format, Sequence[object]] = {
         Format.CHAT: [chat(i) for i in range(12)],
         Format.COMPLETION: completion,
         Format.PREFERENCE: preference,

@@ -16,7 +16,7 @@ import pytest
 from bot.directory import SharedProviderDirectory
 from handlers.fairness import LongWork, is_long
 from handlers.parse import parse
-from handlers.replies import Reply, Tone
+from handlers.replies import Reply, Tone, plain
 from handlers.requests import SPECS
 from handlers.service import Service
 from storage.store import SqlStore
@@ -78,7 +78,7 @@ async def test_a_team_over_its_limit_is_refused_at_once_and_others_go_on(
     # Refused without waiting for the gate: the earlier two still hold the team's slots.
     refused = await bot.run(f"/finetune try {MODEL} a third question")
     assert refused.tone is Tone.ERROR
-    assert refused.title.startswith("2 long task(s) of this team are running")
+    assert plain(refused.title).startswith("2 long task(s) of this team are running")
     assert "wait for one to finish" in refused.title
     assert (await bot.run("/finetune validate /no/such/file.jsonl")).title == refused.title
     assert not any(task.done() for task in first)
@@ -94,7 +94,7 @@ async def test_a_team_over_its_limit_is_refused_at_once_and_others_go_on(
     assert (await bot.run("/finetune files")).title == "No files yet."
     # Stopping a comparison is never long work: it is not refused, whatever is running.
     stop = await bot.run("/finetune compare cancel cmp-00000000")
-    assert stop.title.startswith("No comparison 'cmp-00000000' running")
+    assert plain(stop.title).startswith("No comparison 'cmp-00000000' running")
 
     bot.provider.gate.set()
     for task in (*first, other):
@@ -113,7 +113,7 @@ async def test_the_global_cap_refuses_a_team_with_free_slots(store: SqlStore) ->
     await bot.provider.until_waiting(3)
     refused = await bot.run(f"/finetune try {MODEL} q", workspace="T3")
     assert refused.tone is Tone.ERROR
-    assert refused.title.startswith("The bot is running its limit of 3 long tasks")
+    assert plain(refused.title).startswith("The bot is running its limit of 3 long tasks")
     bot.provider.gate.set()
     await asyncio.gather(*held)
     assert bot.service.long_work.running() == 0
@@ -125,7 +125,7 @@ async def test_a_failed_long_task_gives_its_slot_back(store: SqlStore) -> None:
         # A path typed in chat fails inside the slot (rule: chat never names a path).
         reply = await bot.run("/finetune validate /no/such/file.jsonl")
         assert reply.tone is Tone.ERROR
-        assert reply.title.startswith("Chat commands never read files")
+        assert plain(reply.title).startswith("Chat commands never read files")
     assert bot.service.long_work.running() == 0
 
 
@@ -136,9 +136,7 @@ class CountingPool(ThreadPoolExecutor):
         super().__init__(max_workers=1, thread_name_prefix="test-cpu")
         self.submitted = 0
 
-    def submit(  # type: ignore[override]
-        self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any
-    ) -> Future[Any]:
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         self.submitted += 1
         return super().submit(fn, *args, **kwargs)
 

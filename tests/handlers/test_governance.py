@@ -14,7 +14,7 @@ from sqlalchemy import text
 from handlers.errors import ProviderError, ProviderErrorKind
 from handlers.governance import SETUP_REFUSED
 from handlers.model import Actor, Role, TeamCredentials
-from handlers.replies import Tone, UserRef, Visibility, rich
+from handlers.replies import Tone, UserRef, Visibility, plain, rich
 from handlers.requests import SetupRequest, build_request
 from handlers.secrets import Secret
 from storage import crypto
@@ -84,7 +84,7 @@ async def test_viewers_read_operators_change_admins_govern(w: World, tmp_path: P
 
     assert (await w.run("access revoke @UV", admin())).tone is Tone.SUCCESS
     assert (await w.run("rm-file train", viewer)).tone is Tone.ERROR
-    assert (await w.run("access revoke UV", admin())).title.startswith("UV has no granted")
+    assert plain((await w.run("access revoke UV", admin())).title).startswith("UV has no granted")
 
     entries = await w.store.list_audit("slack:T1", limit=50)
     assert any(
@@ -98,7 +98,7 @@ async def test_job_buttons_check_roles_in_the_service(w: World, tmp_path: Path) 
     await w.run("access grant UO operator", admin())
     await _upload(w, tmp_path, operator)
     started = await w.run(f"start file=train model={MODEL}", operator)
-    job_id = started.title.split()[1]
+    job_id = plain(started.title).split()[1]
     viewer = actor(user="UV")
     for action in ("cancel", "pause", "resume"):
         reply = await w.service.handle(build_request(action, {"job": job_id}), viewer)
@@ -130,7 +130,7 @@ async def test_keys_in_command_text_are_refused_without_echo(w: World) -> None:
         f"help {'a1' * 16}",
     ):
         reply = await w.run(line, admin())
-        shown = " ".join((reply.title, *reply.lines))
+        shown = " ".join(map(plain, (reply.title, *reply.lines)))
         assert "looks like an API key" in reply.title
         assert GOOD_KEY not in shown
         assert "xoxb-1234567890" not in shown
@@ -238,7 +238,7 @@ async def test_a_costly_start_waits_for_another_admin(w: World, tmp_path: Path) 
     assert waiting.tone is Tone.WARNING
     assert "Nothing was sent to the provider yet." in waiting.lines
     assert w.provider.calls.get("create_job", 0) == 0
-    approval_id = waiting.lines[0].split()[1].rstrip(":")
+    approval_id = plain(waiting.lines[0]).split()[1].rstrip(":")
     await w.settle(seconds=1, step=1)
     (post,) = [p for p in w.notifier.posts if p.reply.buttons]
     assert [b.action for b in post.reply.buttons] == ["approve", "reject"]
@@ -255,7 +255,7 @@ async def test_a_costly_start_waits_for_another_admin(w: World, tmp_path: Path) 
     approved = await w.service.handle(
         build_request("approve", {"job": approval_id}), admin(user="UB")
     )
-    assert approved.title.startswith("Started ftjob-"), approved
+    assert plain(approved.title).startswith("Started ftjob-"), approved
     again = await w.run(f"approve {approval_id}", admin(user="UC"))
     assert again.title == rich(
         f"Request {approval_id} was already approved by ",
@@ -276,10 +276,10 @@ async def test_approval_requests_expire_and_say_so(w: World, tmp_path: Path) -> 
     await _upload(w, tmp_path, admin())
     await w.run("budget approve_over=0.000001", admin())
     waiting = await w.run(f"start file=train model={MODEL}", admin())
-    approval_id = waiting.lines[0].split()[1].rstrip(":")
+    approval_id = plain(waiting.lines[0]).split()[1].rstrip(":")
     w.clock.advance(timedelta(hours=25).total_seconds())
     late = await w.run(f"approve {approval_id}", admin(user="UB"))
-    assert late.title.startswith(f"Request {approval_id} expired")
+    assert plain(late.title).startswith(f"Request {approval_id} expired")
     assert "nothing was started" in late.title
     rejected = await w.run(f"reject {approval_id}", admin(user="UB"))
     assert "expired" in rejected.title
@@ -290,8 +290,9 @@ async def test_reject_starts_nothing(w: World, tmp_path: Path) -> None:
     await _upload(w, tmp_path, admin())
     await w.run("budget approve_over=0.000001", admin())
     waiting = await w.run(f"start file=train model={MODEL}", admin())
-    approval_id = waiting.lines[0].split()[1].rstrip(":")
-    assert (await w.run(f"reject {approval_id}", admin(user="UB"))).title.startswith("Rejected")
+    approval_id = plain(waiting.lines[0]).split()[1].rstrip(":")
+    rejected = await w.run(f"reject {approval_id}", admin(user="UB"))
+    assert plain(rejected.title).startswith("Rejected")
     assert "already rejected" in (await w.run(f"approve {approval_id}", admin(user="UC"))).title
     assert w.provider.calls.get("create_job", 0) == 0
 
@@ -313,7 +314,9 @@ async def test_budget_refuses_with_numbers_and_corrects_at_completion(
     # Another job (an identical start within minutes is answered with the first one).
     refused = await w.run(f"start file=train model={MODEL} epochs=1 seed=2", admin())
     assert refused.tone is Tone.ERROR
-    assert refused.title.startswith("Not started: this job would pass the team's monthly cap")
+    assert plain(refused.title).startswith(
+        "Not started: this job would pass the team's monthly cap"
+    )
     assert "spent $" in refused.title
     assert "this job $" in refused.title
     assert "cap $" in refused.title
@@ -352,11 +355,11 @@ async def test_an_approved_request_names_its_job_and_oversized_keys_are_refused(
     await _upload(w, tmp_path, admin())
     await w.run("budget approve_over=0.000001", admin())
     waiting = await w.run(f"start file=train model={MODEL}", admin())
-    approval_id = waiting.lines[0].split()[1].rstrip(":")
+    approval_id = plain(waiting.lines[0]).split()[1].rstrip(":")
     started = await w.run(f"approve {approval_id}", admin(user="UB"))
     approval = await w.store.get_approval("slack:T1", approval_id)
     assert approval is not None
-    assert approval.job_id == started.title.split()[1]
+    assert approval.job_id == plain(started.title).split()[1]
 
     huge = "sk-" + "A" * 5000
     reply = await w.service.handle(SetupRequest(provider="openai", api_key=Secret(huge)), admin())

@@ -92,7 +92,7 @@ async def _build(w: World, root: Path, plan: list[tuple[str, int]], teams: list[
                 alias = f"t{i}f{n}"
                 path = _dataset(root / f"{alias}.jsonl", i, n)
                 reply = await w.run(f"upload {path} alias={alias}", team.admin)
-                assert reply.title.startswith("Uploaded"), reply
+                assert plain(reply.title).startswith("Uploaded"), reply
                 team.aliases.append(alias)
             case "start" | "approval" if team.aliases:
                 if step == "approval":
@@ -102,10 +102,10 @@ async def _build(w: World, root: Path, plan: list[tuple[str, int]], teams: list[
                     f"start file={team.aliases[-1]} model={MODEL} epochs=1 seed={n}", team.admin
                 )
                 if step == "approval":
-                    team.approvals.append(reply.lines[0].split()[1].rstrip(":"))
+                    team.approvals.append(plain(reply.lines[0]).split()[1].rstrip(":"))
                     await w.run("budget approve_over=0", team.admin)
                 else:
-                    assert reply.title.startswith("Started"), reply
+                    assert plain(reply.title).startswith("Started"), reply
             case "subscribe":
                 await w.run("subscribe failures", replace(team.admin, channel_id=f"C{i}sub"))
             case "tick":
@@ -250,10 +250,10 @@ def _requests(victim: Team, own: Team, rng: random.Random) -> list[tuple[str, Re
                 continue
             out.append((f"{spec.name} {option.name}={foreign}|{made_up}", a, b))
     for action, entry in sorted(ACTIONS.items()):
-        spec = SPECS.get(entry.command)
-        if spec is None or not spec.positionals:
+        target = SPECS.get(entry.command)
+        if target is None or not target.positionals:
             continue
-        kind = spec.positionals[0].kind
+        kind = target.positionals[0].kind
         pool = _foreign(kind, victim, rng)
         if not pool:
             continue

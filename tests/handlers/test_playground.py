@@ -16,7 +16,7 @@ from handlers.chat import ChatMessage, ChatResult
 from handlers.compare import normalize, parse_test_set
 from handlers.errors import DataError, ProviderError, ProviderErrorKind
 from handlers.playground import PlaygroundSettings, parse_meta, parse_since
-from handlers.replies import Reply, Text, Tone, UserRef
+from handlers.replies import Reply, Text, Tone, UserRef, plain
 from handlers.scope import TEAM_KEY
 from handlers.service import Service
 from tests.world import World, actor, world, write_dataset
@@ -63,7 +63,7 @@ async def test_try_answers_with_tokens_and_latency(w: World, tmp_path: Path) -> 
     reply = replies[0]
     assert reply.title == f"{model} answered"
     assert any(f"Answer {i}." in r.lines for i, r in enumerate(replies))
-    fields = {f.name: f.value for f in reply.fields}
+    fields = {f.name: plain(f.value) for f in reply.fields}
     assert fields["Tokens"].endswith("out")
     assert fields["Latency"].endswith(" s")
     assert fields["Est. cost"].startswith("$")
@@ -75,9 +75,9 @@ async def test_try_answers_with_tokens_and_latency(w: World, tmp_path: Path) -> 
 async def test_try_without_prompt_uses_the_validation_file(w: World, tmp_path: Path) -> None:
     model = await _trained(w, tmp_path)
     reply = await w.run(f"/finetune try {model}", actor())
-    assert reply.lines[0].startswith("Prompt (line ")
+    assert plain(reply.lines[0]).startswith("Prompt (line ")
     assert "of 'valid'" in reply.lines[0]
-    assert any(line.startswith("Reference answer: Answer ") for line in reply.lines)
+    assert any(line.startswith("Reference answer: Answer ") for line in map(plain, reply.lines))
     base = await w.run(f"/finetune try {MODEL}", actor())
     assert base.tone is Tone.ERROR
     assert "prompt" in base.title
@@ -89,7 +89,7 @@ async def test_unknown_and_other_teams_models_read_the_same(w: World, tmp_path: 
     theirs = await w.run(f"/finetune try {model} hello", other)
     nothing = await w.run("/finetune try ft:gpt-4.1-mini-2025-04-14:x:y:z hello", other)
     assert theirs.tone is Tone.ERROR
-    assert theirs.title.replace(model, "M") == nothing.title.replace(
+    assert plain(theirs.title).replace(model, "M") == plain(nothing.title).replace(
         "ft:gpt-4.1-mini-2025-04-14:x:y:z", "M"
     )
     unknown = await w.run("/finetune try no-such-model hi", actor())
@@ -106,7 +106,7 @@ async def test_compare_with_base_on_the_validation_file(w: World, tmp_path: Path
     assert reply.tone is Tone.SUCCESS, reply
     assert "11/11 examples of 'valid'" in reply.title
     assert reply.table is not None
-    rows = {r[0]: r[1:] for r in reply.table.rows}
+    rows = {plain(r[0]): [plain(c) for c in r[1:]] for r in reply.table.rows}
     a_norm, b_norm = rows["normalized match"]
     assert int(a_norm.split("/")[0]) > int(b_norm.split("/")[0])
     assert any("A scores higher" in line for line in reply.lines)
@@ -130,7 +130,7 @@ async def test_compare_with_a_grader(w: World, tmp_path: Path) -> None:
         f"/finetune compare {model} {MODEL} file=valid n=4 grader={MODEL}", actor()
     )
     assert reply.table is not None
-    grades = {r[0]: r[1:] for r in reply.table.rows}[f"grade ({MODEL})"]
+    grades = {plain(r[0]): [plain(c) for c in r[1:]] for r in reply.table.rows}[f"grade ({MODEL})"]
     # The sandbox's fine-tuned model repeats most learnt answers, but which ones depends on the
     # job's random id: compare the grades, not a fixed score.
     assert grades[0].endswith("(4 graded)")
@@ -330,9 +330,9 @@ async def test_dataset_from_logs_draft_then_confirm(w: World, tmp_path: Path) ->
         )
     await w.provider.chat(MODEL, (ChatMessage(role="user", content="not kept"),))
     reply = await w.run(f"/finetune dataset from-logs model={MODEL} meta=app=support", actor())
-    assert reply.title.startswith("Draft ds-")
+    assert plain(reply.title).startswith("Draft ds-")
     assert "12 training example(s)" in reply.title
-    assert any(line.startswith("Sample:") for line in reply.lines)
+    assert any(line.startswith("Sample:") for line in map(plain, reply.lines))
     (button,) = reply.buttons
     assert button.action == "dataset"
     assert button.value.startswith("ds-")

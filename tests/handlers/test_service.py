@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from handlers.replies import Tone, Visibility
+from handlers.replies import Tone, Visibility, plain
 from tests.world import World, actor, world, write_dataset
 
 MODEL = "gpt-4.1-mini-2025-04-14"
@@ -31,7 +31,7 @@ async def _upload_and_start(w: World, tmp_path: Path, who=None) -> str:  # type:
 
 async def test_help_lists_every_command_and_explains_one(w: World) -> None:
     reply = await w.run("/finetune help", actor())
-    text = "\n".join(reply.lines)
+    text = "\n".join(map(plain, reply.lines))
     for name in (
         "upload",
         "files",
@@ -71,11 +71,11 @@ async def test_upload_rejects_bad_files_with_line_numbers(w: World, tmp_path: Pa
     reply = await w.run(f"/finetune upload {bad}", actor())
     assert reply.tone is Tone.ERROR
     assert reply.visibility is Visibility.EPHEMERAL
-    assert any(line.startswith("line 1:") for line in reply.lines)
-    assert any(line.startswith("line 2: not valid JSON") for line in reply.lines)
+    assert any(line.startswith("line 1:") for line in map(plain, reply.lines))
+    assert any(line.startswith("line 2: not valid JSON") for line in map(plain, reply.lines))
     few = write_dataset(tmp_path / "few.jsonl", n=3)
     reply = await w.run(f"/finetune upload {few}", actor())
-    assert "at least 10" in "\n".join(reply.lines)
+    assert "at least 10" in "\n".join(map(plain, reply.lines))
     missing = await w.run(f"/finetune upload {tmp_path / 'nope.jsonl'}", actor())
     assert "No readable file" in missing.title
     assert await w.store.list_files(actor().team_id) == []
@@ -120,7 +120,7 @@ async def test_start_list_inspect_and_scoping(w: World, tmp_path: Path) -> None:
     ):
         theirs = await w.run(line, stranger)
         nothing = await w.run(line.replace(job_id, "ftjob-doesnotexist"), stranger)
-        assert theirs.title == nothing.title.replace("ftjob-doesnotexist", job_id)
+        assert theirs.title == plain(nothing.title).replace("ftjob-doesnotexist", job_id)
         assert theirs.tone is Tone.ERROR
     assert (await w.store.get_job(actor().team_id, job_id)).state.status != "cancelled"  # type: ignore[union-attr]
     other_files = await w.run(f"/finetune start file=train model={MODEL}", stranger)
@@ -173,7 +173,7 @@ async def test_events_checkpoints_chart_models_after_success(w: World, tmp_path:
     assert chart.attachments[0].mime_type == "image/png"
     models = await w.run("/finetune models", actor())
     assert models.table is not None
-    assert models.table.rows[0][0].startswith("ft:")
+    assert plain(models.table.rows[0][0]).startswith("ft:")
     assert (await w.run("/finetune models", actor(workspace="T2"))).table is None
 
 

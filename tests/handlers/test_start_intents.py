@@ -11,6 +11,7 @@ from handlers.model import Actor, JobSpec
 from handlers.parse import parse
 from handlers.ports import Provider
 from handlers.recovery import Recovery
+from handlers.replies import plain
 from handlers.service import BOT_METADATA_KEY, Service
 from handlers.starts import INTENT_GRACE, INTENT_METADATA_KEY, request_key
 from tests.world import TIMING, World, actor, as_shared, world, write_dataset
@@ -31,7 +32,7 @@ def admin(user: str = "UA") -> Actor:
 async def _upload(w: World, tmp_path: Path, who: Actor) -> None:
     path = write_dataset(tmp_path / "train.jsonl")
     reply = await w.run(f"upload {path} alias=train", who)
-    assert reply.title.startswith("Uploaded"), reply
+    assert plain(reply.title).startswith("Uploaded"), reply
 
 
 def recovery(w: World) -> Recovery:
@@ -40,7 +41,7 @@ def recovery(w: World) -> Recovery:
 
 async def _told(w: World, needle: str) -> list[str]:
     await w.settle(seconds=1, step=1)
-    return [p.reply.title for p in w.notifier.posts if needle in p.reply.title]
+    return [plain(p.reply.title) for p in w.notifier.posts if needle in p.reply.title]
 
 
 async def test_a_start_interrupted_after_the_create_is_settled_once(tmp_path: Path) -> None:
@@ -49,7 +50,7 @@ async def test_a_start_interrupted_after_the_create_is_settled_once(tmp_path: Pa
         await _upload(w, tmp_path, alice)
         w.provider.inject_fault(lost_answer(), operation="create_job", after=True)
         failed = await w.run(START, alice)
-        assert not failed.title.startswith("Started"), failed
+        assert not plain(failed.title).startswith("Started"), failed
         (made,) = await w.provider.list_jobs()
         assert made.metadata[INTENT_METADATA_KEY]
         assert (await w.run("list", alice)).title == "No jobs."
@@ -65,13 +66,15 @@ async def test_a_start_interrupted_after_the_create_is_settled_once(tmp_path: Pa
         assert await w.store.month_spend(alice.team_id, "2026-05") == spend.estimated
 
         await w.settle(seconds=1, step=1)
-        told = [p for p in w.notifier.posts if p.reply.title.startswith(f"Started {made.id}")]
+        told = [
+            p for p in w.notifier.posts if plain(p.reply.title).startswith(f"Started {made.id}")
+        ]
         assert len(told) == 1
         assert told[0].target.channel_id == "C9"
         assert told[0].reply.mentions == ("U7",)
 
         retry = await w.run(START, alice)
-        assert retry.title.startswith(f"Already started {made.id}"), retry
+        assert plain(retry.title).startswith(f"Already started {made.id}"), retry
         assert len(await w.provider.list_jobs()) == 1
 
 
@@ -120,7 +123,7 @@ async def test_a_start_that_never_reached_the_provider_is_closed_and_told(tmp_pa
         assert await w.store.list_open_intents() == []
         assert len(await _told(w, "did not reach the provider")) == 1
         fresh = await w.run(START, alice)
-        assert fresh.title.startswith("Started"), fresh
+        assert plain(fresh.title).startswith("Started"), fresh
 
 
 class _Accounts:
@@ -171,10 +174,10 @@ async def test_an_approved_start_interrupted_makes_one_job_billed_once(tmp_path:
         await _upload(w, tmp_path, requester)
         await w.run("budget approve_over=0.000001", requester)
         waiting = await w.run(START, requester)
-        approval_id = waiting.lines[0].split()[1].rstrip(":")
+        approval_id = plain(waiting.lines[0]).split()[1].rstrip(":")
         w.provider.inject_fault(lost_answer(), operation="create_job", after=True)
         first = await w.run(f"approve {approval_id}", admin(user="UB"))
-        assert not first.title.startswith("Started"), first
+        assert not plain(first.title).startswith("Started"), first
         for who in ("UB", "UC"):  # pressed again, by the same admin and another
             again = await w.run(f"approve {approval_id}", admin(user=who))
             assert "already approved" in again.title, again
@@ -201,8 +204,8 @@ async def test_an_identical_retry_is_answered_even_when_the_budget_is_now_spent(
         assert first.title == f"Started {made.id}"
         await w.run("budget cap=0.000001", alice)
         retry = await w.run(START, alice)
-        assert retry.title.startswith(f"Already started {made.id}"), retry
+        assert plain(retry.title).startswith(f"Already started {made.id}"), retry
         w.clock.advance(6 * 60)  # past the window: a new start, which the cap now refuses
         later = await w.run(START, alice)
-        assert later.title.startswith("Not started"), later
+        assert plain(later.title).startswith("Not started"), later
         assert len(await w.provider.list_jobs()) == 1

@@ -9,6 +9,7 @@ import pytest
 
 from handlers.errors import ProviderError, ProviderErrorKind
 from handlers.model import Platform
+from handlers.replies import plain
 from handlers.watch import WatchSettings, jittered, poll_delay
 from tests.world import World, actor, world, write_dataset
 
@@ -38,7 +39,7 @@ async def test_card_thread_and_completion(w: World, tmp_path: Path) -> None:
     first = cards[0]
     assert first.edit_of is None
     assert all(p.edit_of == first.message_id for p in cards[1:]), "later states edit the card"
-    assert cards[-1].reply.title.endswith("succeeded")
+    assert plain(cards[-1].reply.title).endswith("succeeded")
     thread = [p for p in posts if p.thread_of is not None]
     assert thread, "metric and event updates go in the card's thread"
     assert all(p.thread_of == first.message_id for p in thread)

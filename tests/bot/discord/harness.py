@@ -16,6 +16,7 @@ from bot.discord.adapter import DiscordAdapter
 from bot.dispatcher import Dispatcher
 from bot.metrics import Metrics
 from handlers.model import Platform
+from storage.store import SqlStore
 from tests.fakes.discord_api import FakeDiscord
 from tests.world import World
 
@@ -38,6 +39,7 @@ async def running_adapter(
 ) -> AsyncIterator[DiscordAdapter]:
     """Start the adapter (login, sync, gateway) and wait for READY; stop it on exit."""
     settings = discord_settings(fake, tmp_path, **overrides)
+    assert isinstance(w.store, SqlStore)  # tests/bot run on SQLite: the adapter gets its engine
     context = AdapterContext(
         service=w.service,
         store=w.store,

@@ -40,3 +40,13 @@ def test_the_event_id_names_a_retried_event_whatever_its_signature(event: str, s
 
 def test_option_loads_are_never_remembered() -> None:
     assert request_identity({"type": "block_suggestion", "value": "mini"}, {}) is None
+
+
+def test_a_read_only_slash_command_is_not_remembered_but_one_that_acts_is() -> None:
+    def command(text: str) -> dict[str, object]:
+        return {"command": "/finetune", "text": text, "trigger_id": f"t-{text}"}
+
+    for text in ("help", "list running", "inspect ftjob-1", "files", "epochs=abc"):
+        assert request_identity(command(text), {}) is None, text
+    for text in ("start file=a model=b", "cancel ftjob-1", "upload", "compare m", "setup"):
+        assert request_identity(command(text), {}) == f"slack:trigger_id:t-{text}", text
