@@ -8,6 +8,7 @@ import math
 import os
 import stat
 import tempfile
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -114,7 +115,12 @@ class MatplotlibChartRenderer:
                 _draw_empty(figure, safe_title)
             else:
                 _draw_panels(figure, safe_title, ordered)
-            with io.BytesIO() as buffer:
+            with io.BytesIO() as buffer, warnings.catch_warnings():
+                # A title from a job or model name may hold a character the font maps but
+                # cannot shape (seen: U+1EE00); it draws as a box, never a warning per chart.
+                warnings.filterwarnings(
+                    "ignore", message=r"Glyph \d+ .* missing from font", category=UserWarning
+                )
                 figure.savefig(buffer, format="png", dpi=self._dpi)
                 return buffer.getvalue()
         finally:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from handlers.model import Job, JobEvent, JobState, MetricPoint
 from handlers.profile import JobStatus
@@ -18,6 +18,7 @@ from handlers.replies import (
     UserRef,
     rich,
 )
+from handlers.text import decimal, duration, timestamp
 
 STATUS_TONE: dict[str, Tone] = {
     JobStatus.SUCCEEDED: Tone.SUCCESS,
@@ -35,25 +36,6 @@ def progress_bar(step: int, total: int | None, width: int = BAR_WIDTH) -> str:
     fraction = min(max(step / total, 0.0), 1.0)
     filled = round(fraction * width)
     return f"[{'#' * filled}{'-' * (width - filled)}] {fraction:.0%} (step {step}/{total})"
-
-
-def format_duration(delta: timedelta) -> str:
-    seconds = max(int(delta.total_seconds()), 0)
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    if minutes:
-        return f"{minutes}m {secs:02d}s"
-    return f"{secs}s"
-
-
-def format_time(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "—"
-
-
-def _num(value: float | None, digits: int = 4) -> str:
-    return "—" if value is None else f"{value:.{digits}f}"
 
 
 def _pct(value: float | None) -> str:
@@ -112,16 +94,14 @@ def job_card(job: Job, latest: MetricPoint | None, now: datetime) -> Reply:
             value=progress_bar(latest.step, latest.total_steps) if latest else "not started",
             inline=False,
         ),
-        Field(name="Train loss", value=_num(latest.train_loss if latest else None)),
-        Field(name="Valid loss", value=_num(latest.valid_loss if latest else None)),
+        Field(name="Train loss", value=decimal(latest.train_loss if latest else None)),
+        Field(name="Valid loss", value=decimal(latest.valid_loss if latest else None)),
         Field(name="Token accuracy", value=_pct(latest.train_accuracy if latest else None)),
-        Field(name="Elapsed", value=format_duration(end - state.created_at)),
+        Field(name="Elapsed", value=duration(end - state.created_at)),
     ]
     eta = estimate_finish(state, latest, now)
     if eta:
-        fields.append(
-            Field(name="ETA", value=f"{format_time(eta)} (in {format_duration(eta - now)})")
-        )
+        fields.append(Field(name="ETA", value=f"{timestamp(eta)} (in {duration(eta - now)})"))
     if state.error:
         fields.append(Field(name="Error", value=state.error, inline=False))
     requester: tuple[Part, ...] = (
@@ -138,9 +118,9 @@ def job_card(job: Job, latest: MetricPoint | None, now: datetime) -> Reply:
 
 def metric_update(job_id: str, point: MetricPoint) -> Reply:
     parts = [progress_bar(point.step, point.total_steps)]
-    parts.append(f"train loss {_num(point.train_loss)}")
+    parts.append(f"train loss {decimal(point.train_loss)}")
     if point.valid_loss is not None:
-        parts.append(f"valid loss {_num(point.valid_loss)}")
+        parts.append(f"valid loss {decimal(point.valid_loss)}")
     if point.train_accuracy is not None:
         parts.append(f"token accuracy {_pct(point.train_accuracy)}")
     return Reply(title=f"{job_id}: " + " · ".join(parts))
@@ -166,9 +146,9 @@ def completion_notice(job: Job, points: Sequence[MetricPoint], chart_png: bytes 
         if state.trained_tokens is not None:
             fields.append(Field(name="Trained tokens", value=f"{state.trained_tokens:,}"))
         if latest:
-            fields.append(Field(name="Final train loss", value=_num(latest.train_loss)))
+            fields.append(Field(name="Final train loss", value=decimal(latest.train_loss)))
             if latest.valid_loss is not None:
-                fields.append(Field(name="Final valid loss", value=_num(latest.valid_loss)))
+                fields.append(Field(name="Final valid loss", value=decimal(latest.valid_loss)))
     elif state.status == JobStatus.FAILED:
         title = rich(*who, f"{state.id} failed: {state.error or 'no reason given'}")
     else:

@@ -355,17 +355,11 @@ def results_csv(run: CompareRun) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
-def clip(text: str, limit: int = 120) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
 __all__ = [
     "Answer",
     "CompareRun",
     "ModelSummary",
     "TestCase",
-    "clip",
     "disagreements",
     "normalize",
     "parse_test_set",

@@ -8,7 +8,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 
-from handlers.cards import format_time
 from handlers.errors import (
     BudgetError,
     ConfigError,
@@ -17,6 +16,7 @@ from handlers.errors import (
     ProviderError,
     UsageError,
 )
+from handlers.features.routing import Routes
 from handlers.model import (
     Actor,
     Approval,
@@ -58,6 +58,7 @@ from handlers.requests import (
     command_of,
 )
 from handlers.secrets import api_version_problem, endpoint_problem, key_problem
+from handlers.text import money, timestamp
 
 log = logging.getLogger(__name__)
 
@@ -133,10 +134,6 @@ def decode_start(data: Mapping[str, object]) -> StartRequest:
     )
 
 
-def money(value: float | None) -> str:
-    return "—" if value is None else f"${value:,.2f}"
-
-
 async def settle_spend(store: Store, team_id: str, state: JobState) -> None:
     """Correct a finished job's estimate: trained tokens × the price it was estimated at.
 
@@ -190,6 +187,17 @@ class Governance:
         self._default_role = default_role
         self._ttl = approval_ttl
         self._changed = credentials_changed
+
+    def routes(self, launch: Launch) -> Routes:
+        """Approvals start through `launch`: the jobs feature's own path for a start."""
+        return {
+            SetupRequest: self.setup,
+            AccessRequest: self.access,
+            BudgetRequest: self.budget,
+            ApproveRequest: lambda r, a: self.decide(r, a, launch),
+            RejectRequest: lambda r, a: self.decide(r, a, launch),
+            AuditRequest: self.audit,
+        }
 
     # ------------------------------------------------------------------ roles
 
@@ -258,7 +266,7 @@ class Governance:
             table=Table(
                 headers=("member", "role", "granted by", "when"),
                 rows=tuple(
-                    (_member(g.user_id), g.role.value, _member(g.granted_by), format_time(g.at))
+                    (_member(g.user_id), g.role.value, _member(g.granted_by), timestamp(g.at))
                     for g in grants
                 ),
             ),
@@ -372,7 +380,7 @@ class Governance:
         shown += [
             Field(name="Key fingerprint", value=credentials.fingerprint),
             Field(name="Set by", value=_member(credentials.set_by)),
-            Field(name="Updated", value=format_time(credentials.updated_at)),
+            Field(name="Updated", value=timestamp(credentials.updated_at)),
         ]
         return Reply(
             title="This team's provider account",
@@ -483,7 +491,7 @@ class Governance:
             title=f"Waiting for an admin: this start is {why} approval threshold.",
             lines=(
                 f"Request {approval.id}: an admin other than you approves or rejects it; it "
-                f"expires {format_time(approval.expires_at)}.",
+                f"expires {timestamp(approval.expires_at)}.",
                 "Nothing was sent to the provider yet.",
             ),
             tone=Tone.WARNING,
@@ -505,7 +513,7 @@ class Governance:
             ):
                 await self._post(await self._reload(approval))
             return Reply(
-                title=f"Request {approval.id} expired {format_time(approval.expires_at)}; "
+                title=f"Request {approval.id} expired {timestamp(approval.expires_at)}; "
                 "nothing was started.",
                 lines=(rich(_member(approval.requester_id), " can run the start again."),),
                 tone=Tone.WARNING,
@@ -570,7 +578,7 @@ class Governance:
                 headers=("when", "who", "command", "arguments", "result"),
                 rows=tuple(
                     (
-                        format_time(e.at),
+                        timestamp(e.at),
                         _member(e.user_id),
                         e.command,
                         e.arguments[:80],
@@ -592,7 +600,7 @@ def approval_card(approval: Approval) -> Reply:
         Field(name="Base model", value=start.model),
         Field(name="Training file", value=start.training_file),
         Field(name="Epochs", value="auto" if start.n_epochs is None else str(start.n_epochs)),
-        Field(name="Expires", value=format_time(approval.expires_at)),
+        Field(name="Expires", value=timestamp(approval.expires_at)),
     )
     title: Content
     match approval.status:

@@ -24,7 +24,6 @@ from handlers.compare import (
     DEFAULT_MAX_EXAMPLES,
     CompareRun,
     ModelSummary,
-    clip,
     disagreements,
     parse_test_set,
     results_csv,
@@ -33,6 +32,8 @@ from handlers.compare import (
 )
 from handlers.datasets import DatasetReport, summary_lines
 from handlers.errors import DataError, NotFoundError, UsageError
+from handlers.features.progress import current, stage
+from handlers.features.routing import Routes
 from handlers.model import Actor, TeamFile
 from handlers.ports import Clock, OutboxMessage, Provider, ProviderDirectory, Store, WatchStore
 from handlers.pricing import PriceTable
@@ -51,6 +52,7 @@ from handlers.replies import (
 from handlers.requests import SPECS, CompareRequest, DatasetRequest, TryRequest, UploadRequest
 from handlers.scope import TEAM_KEY, TeamScopedProvider
 from handlers.sources import PrivateFile
+from handlers.text import clip_line, money, seconds
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +128,15 @@ class Playground:
         self._runs: dict[tuple[str, str], CompareRun] = {}
         self._drafts: dict[tuple[str, str], Draft] = {}
 
+    def routes(self) -> Routes:
+        return {
+            TryRequest: self.try_model,
+            CompareRequest: lambda r, a: self.compare(
+                r, a, progress=stage(current.get(), "comparing")
+            ),
+            DatasetRequest: self.dataset,
+        }
+
     # ------------------------------------------------------------------ models
 
     async def resolve(self, team: str, name: str, provider: Provider) -> Resolved:
@@ -145,7 +156,7 @@ class Playground:
             if any(m.id == name for m in listed):
                 return Resolved(name=name)
         raise NotFoundError(
-            f"No model '{clip(name, 80)}' in this team. See /finetune models for the team's "
+            f"No model '{clip_line(name, 80)}' in this team. See /finetune models for the team's "
             "fine-tuned models; base models are named like gpt-4.1-mini-2025-04-14."
         )
 
@@ -195,10 +206,12 @@ class Playground:
         result = await provider.chat(model.name, messages, max_tokens=1024)
         cost = self._prices.chat_cost(model.name, result.prompt_tokens, result.completion_tokens)
         question = next((m.content for m in reversed(messages) if m.role == "user"), "")
-        lines = [f"Prompt ({source}): {clip(question, 300)}" if source else f"Prompt: {question}"]
+        lines = [
+            f"Prompt ({source}): {clip_line(question, 300)}" if source else f"Prompt: {question}"
+        ]
         lines += ["", result.content or "(empty answer)"]
         if reference is not None:
-            lines += ["", f"Reference answer: {clip(reference, 500)}"]
+            lines += ["", f"Reference answer: {clip_line(reference, 500)}"]
         if provider.is_simulation:
             lines.append(f"Note: {provider.label}: a simulated answer, not a real model.")
         fields = [
@@ -307,7 +320,7 @@ class Playground:
     def cancel(self, team: str, run_id: str, actor: Actor) -> Reply:
         run = self._runs.get((team, run_id))
         if run is None:
-            raise NotFoundError(f"No comparison '{clip(run_id, 40)}' running in this team.")
+            raise NotFoundError(f"No comparison '{clip_line(run_id, 40)}' running in this team.")
         run.cancel(actor.user_id)
         return Reply(
             title=f"Stopping {run_id}",
@@ -346,7 +359,7 @@ class Playground:
         if run.grader:
             rows.append((f"grade ({run.grader})", _grade(a), _grade(b)))
         rows += [
-            ("mean latency", _seconds(a.latency_mean_s), _seconds(b.latency_mean_s)),
+            ("mean latency", seconds(a.latency_mean_s), seconds(b.latency_mean_s)),
             ("tokens in / out", _tokens(a), _tokens(b)),
             ("est. cost", _money(a.cost), _money(b.cost)),
             ("errors", str(a.errors), str(b.errors)),
@@ -381,10 +394,10 @@ class Playground:
                 ans_a = run.answers[(case.index, run.model_a)]
                 ans_b = run.answers[(case.index, run.model_b)]
                 lines += [
-                    f"• line {case.index}: {clip(case.question, 100)}",
-                    f"  reference: {clip(case.reference, 100)}",
-                    f"  A ({ans_a.score:.1f}): {clip(ans_a.error or ans_a.content, 100)}",
-                    f"  B ({ans_b.score:.1f}): {clip(ans_b.error or ans_b.content, 100)}",
+                    f"• line {case.index}: {clip_line(case.question, 100)}",
+                    f"  reference: {clip_line(case.reference, 100)}",
+                    f"  A ({ans_a.score:.1f}): {clip_line(ans_a.error or ans_a.content, 100)}",
+                    f"  B ({ans_b.score:.1f}): {clip_line(ans_b.error or ans_b.content, 100)}",
                 ]
         if provider.is_simulation:
             lines.append(f"Note: {provider.label}: simulated answers, not real models.")
@@ -413,7 +426,7 @@ class Playground:
             draft = self._drafts.pop((team, request.action), None)
             if draft is None:
                 raise NotFoundError(
-                    f"No draft '{clip(request.action, 40)}' in this team (drafts last "
+                    f"No draft '{clip_line(request.action, 40)}' in this team (drafts last "
                     f"{int(DRAFT_TTL.total_seconds() // 60)} minutes); run dataset from-logs "
                     "again."
                 )
@@ -455,7 +468,7 @@ class Playground:
             return await self._upload_draft(draft, actor)
         self._drafts[(team, draft.id)] = draft
         sample = [
-            f"  {clip(_turns(line), 200)}" for line in lines[:SAMPLE_SHOWN]
+            f"  {clip_line(_turns(line), 200)}" for line in lines[:SAMPLE_SHOWN]
         ]  # what a user checks before paying for training on it
         body = [
             f"{len(found)} stored completion(s) found; {len(lines)} example(s) built"
@@ -594,7 +607,7 @@ def parse_since(text: str) -> timedelta:
     found = _DURATION.match(text.strip().lower())
     if found is None:
         raise UsageError(
-            f"since={clip(text, 20)} is not a duration like 30m, 12h, 7d or 2w.",
+            f"since={clip_line(text, 20)} is not a duration like 30m, 12h, 7d or 2w.",
             usage=SPECS["dataset"].usage,
         )
     amount, unit = int(found.group(1)), found.group(2)
@@ -610,7 +623,7 @@ def parse_meta(text: str | None) -> dict[str, str]:
         key, sep, value = part.partition("=")
         if not sep or not key.strip() or not value.strip():
             raise UsageError(
-                f"meta={clip(text, 40)}: write key=value pairs separated by commas.",
+                f"meta={clip_line(text, 40)}: write key=value pairs separated by commas.",
                 usage=SPECS["dataset"].usage,
             )
         pairs[key.strip()] = value.strip()
@@ -677,18 +690,13 @@ def _grade(summary: ModelSummary) -> str:
     return f"{summary.grade_mean * 10:.1f}/10 ({summary.graded} graded)"
 
 
-def _seconds(value: float | None) -> str:
-    return "—" if value is None else f"{value:.2f} s"
-
-
 def _tokens(summary: ModelSummary) -> str:
     return f"{summary.prompt_tokens:,} / {summary.completion_tokens:,}"
 
 
 def _money(value: float | None) -> str:
-    if value is None:
-        return "no price known"
-    return f"${value:,.4f}" if value < 1 else f"${value:,.2f}"
+    # A test run costs fractions of a cent: four decimals below a dollar tell two apart.
+    return money(value, missing="no price known", digits_below_a_dollar=4)
 
 
 def _verdict(a: ModelSummary, b: ModelSummary, run: CompareRun) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from handlers.errors import ConfigError
+from handlers.text import money
 
 TARGET_EPOCHS: Final = 3
 MIN_TARGET_EXAMPLES: Final = 100
@@ -110,7 +111,7 @@ class Estimate:
         ]
         if self.cost is not None and self.price is not None:
             out.append(
-                f"Estimated training cost on {self.model}: ${self.cost:,.2f} "
+                f"Estimated training cost on {self.model}: {money(self.cost)} "
                 f"(at ${self.price.training_per_million:g} per 1M tokens, prices as of "
                 f"{self.as_of})"
             )

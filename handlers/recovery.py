@@ -7,7 +7,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from handlers.cards import format_time
 from handlers.errors import ProviderError
 from handlers.model import (
     ChannelAddress,
@@ -31,6 +30,7 @@ from handlers.replies import Reply, Tone, UserRef, rich
 from handlers.scope import TEAM_KEY, TeamScopedProvider
 from handlers.service import BOT_METADATA_KEY
 from handlers.starts import INTENT_GRACE, INTENT_METADATA_KEY, settle_started
+from handlers.text import timestamp
 
 log = logging.getLogger(__name__)
 
@@ -248,7 +248,7 @@ def _started_notice(intent: StartIntent, state: JobState) -> Reply:
             rich(
                 UserRef(user_id=intent.requester_id),
                 " the bot restarted while starting the job you asked for "
-                f"{format_time(intent.created_at)}; it was found at the provider and is watched "
+                f"{timestamp(intent.created_at)}; it was found at the provider and is watched "
                 "now. Nothing was started twice.",
             ),
         ),
@@ -265,7 +265,7 @@ def _nothing_notice(intent: StartIntent) -> Reply:
             rich(
                 UserRef(user_id=intent.requester_id),
                 " the bot restarted while starting it "
-                f"({format_time(intent.created_at)}). Nothing was billed; run the start again.",
+                f"({timestamp(intent.created_at)}). Nothing was billed; run the start again.",
             ),
         ),
         tone=Tone.WARNING,

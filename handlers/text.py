@@ -1,8 +1,8 @@
-"""Core layer: sizes, money, durations and clipped text as people read them, one copy each."""
+"""Core layer: sizes, money, durations, times, numbers and clipped text, one copy each."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 MISSING = "—"
 """What a value nobody knows reads as in a field or a table cell."""
@@ -15,6 +15,18 @@ def size(n: int) -> str:
     if n >= 1 << 20:
         return f"{n / (1 << 20):.0f} MB"
     return f"{n:,} bytes"
+
+
+def size_short(n: int) -> str:
+    """Bytes in a table cell or a field: "512 B", "1.5 KB", "3.2 MB", "1.0 GB"."""
+    if n < 1024:
+        return f"{n} B"
+    value = n / 1024
+    for unit in ("KB", "MB"):
+        if value < 1024:
+            return f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GB"
 
 
 def money(value: float | None, *, missing: str = MISSING, digits_below_a_dollar: int = 2) -> str:
@@ -48,6 +60,26 @@ def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def clip_line(text: str, limit: int) -> str:
+    """A text shown inside one line (a question, an answer, a typed value): flattened, clipped."""
+    return clip(one_line(text), limit)
+
+
 def one_line(text: str) -> str:
     """Every run of whitespace (newlines included) as one space, ends trimmed."""
     return " ".join(text.split())
+
+
+def timestamp(moment: datetime | None) -> str:
+    """A moment to the minute, in UTC as every team member reads it: "2026-12-01 23:04 UTC"."""
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else MISSING
+
+
+def decimal(value: float | None, digits: int = 4) -> str:
+    """A measured value (a loss, an accuracy) with a fixed number of decimals."""
+    return MISSING if value is None else f"{value:.{digits}f}"
+
+
+def number(value: float) -> str:
+    """A bound as typed: "1" for a whole number, "0.5" otherwise."""
+    return str(int(value)) if float(value).is_integer() else str(value)

@@ -141,3 +141,9 @@ def test_import_and_render_are_quiet_with_an_unwritable_home(tmp_path: Path) -> 
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     assert (tmp_path / f"finetune-bot-matplotlib-{os.getuid()}").is_dir()
+
+
+def test_a_title_the_font_cannot_shape_draws_without_a_warning() -> None:
+    """U+1EE00 is in the bundled font's character map but has no shapable glyph."""
+    png = MatplotlibChartRenderer().render("job \U0001ee00", [MetricPoint(step=1, train_loss=1.0)])
+    assert decode(png) == (WIDTH_PX, HEIGHT_PX)

@@ -1,0 +1,1 @@
+"""Core layer: the commands: request types, option specs and conversion, and the catalogue."""

@@ -1,0 +1,236 @@
+"""Core layer: one typed request per command, and the Request union of them all."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from handlers.model import Method, Role, SubscriptionFilter
+from handlers.secrets import Secret
+from handlers.sources import FileSource
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HelpRequest:
+    topic: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UploadRequest:
+    """`file` None: the newest .jsonl the user shared (chat adapters look it up)."""
+
+    file: FileSource | None = None
+    alias: str | None = None
+    format: str | None = None
+    force: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ValidateRequest:
+    """`file` None: the newest .jsonl the user shared (chat adapters look it up)."""
+
+    file: FileSource | None = None
+    format: str | None = None
+    model: str | None = None
+    validation: FileSource | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RmFileRequest:
+    alias: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FilesRequest:
+    pass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StartRequest:
+    model: str
+    training_file: str
+    validation_file: str | None = None
+    method: Method = Method.SUPERVISED
+    n_epochs: int | None = None
+    learning_rate_multiplier: float | None = None
+    batch_size: int | None = None
+    beta: float | None = None
+    suffix: str | None = None
+    seed: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListRequest:
+    status: str | None = None
+    limit: int = 10
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InspectRequest:
+    job_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EventsRequest:
+    job_id: str
+    limit: int = 10
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CheckpointsRequest:
+    job_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CancelRequest:
+    job_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PauseRequest:
+    job_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResumeRequest:
+    job_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelsRequest:
+    pass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChartRequest:
+    job_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SubscribeRequest:
+    filter: SubscriptionFilter = SubscriptionFilter.ALL
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnsubscribeRequest:
+    pass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SubscriptionsRequest:
+    pass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SettingsRequest:
+    """No option shows the team's settings; an option changes it."""
+
+    metric_interval: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SetupRequest:
+    """No action opens the setup form; the form's submission (built by an adapter, never parsed
+    from text) carries the provider, the key and its endpoint."""
+
+    action: str | None = None
+    provider: str | None = None
+    """An account kind the deployment's provider families offer (None: the first)."""
+    api_key: Secret | None = None
+    endpoint: str | None = None
+    api_version: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccessRequest:
+    action: str = "list"
+    user: str | None = None
+    role: Role | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BudgetRequest:
+    """No option shows the month; `cap` or `approve_over` (0 removes it) changes the policy."""
+
+    cap: float | None = None
+    approve_over: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApproveRequest:
+    approval_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RejectRequest:
+    approval_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuditRequest:
+    limit: int = 20
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TryRequest:
+    """No prompt: a prompt from the model's validation (or training) file, with its reference."""
+
+    model: str
+    prompt: str | None = None
+    system: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CompareRequest:
+    """`model_b` None compares with the base model of `model_a`; `model_a` "cancel" stops a
+    run (`compare cancel RUN_ID`)."""
+
+    model_a: str
+    model_b: str | None = None
+    file: str | None = None
+    n: int = 50
+    grader: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DatasetRequest:
+    """`action` is "from-logs", or the id of a draft to upload (what its Confirm button sends)."""
+
+    action: str
+    model: str | None = None
+    meta: str | None = None
+    since: str | None = None
+    limit: int = 500
+    alias: str | None = None
+    confirm: bool = False
+
+
+Request = (
+    HelpRequest
+    | UploadRequest
+    | FilesRequest
+    | ValidateRequest
+    | RmFileRequest
+    | StartRequest
+    | ListRequest
+    | InspectRequest
+    | EventsRequest
+    | CheckpointsRequest
+    | CancelRequest
+    | PauseRequest
+    | ResumeRequest
+    | ModelsRequest
+    | ChartRequest
+    | SubscribeRequest
+    | UnsubscribeRequest
+    | SubscriptionsRequest
+    | SettingsRequest
+    | SetupRequest
+    | AccessRequest
+    | BudgetRequest
+    | ApproveRequest
+    | RejectRequest
+    | AuditRequest
+    | TryRequest
+    | CompareRequest
+    | DatasetRequest
+)

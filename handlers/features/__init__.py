@@ -1,0 +1,1 @@
+"""Core layer: the use cases, one module per feature, each declaring the requests it answers."""

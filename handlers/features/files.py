@@ -1,0 +1,314 @@
+"""Core layer: the files feature: upload, validate, files and rm-file, and the file check."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+from collections.abc import Callable
+from concurrent.futures import Executor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from handlers.datasets import (
+    DatasetReport,
+    Format,
+    example_hashes,
+    summary_lines,
+    validate_file,
+)
+from handlers.errors import (
+    ConflictError,
+    DataError,
+    NotFoundError,
+    ProviderError,
+    ProviderErrorKind,
+    UsageError,
+)
+from handlers.features.progress import current, stage
+from handlers.features.routing import Routes
+from handlers.model import (
+    Actor,
+    ProviderFile,
+    TeamFile,
+)
+from handlers.ports import (
+    Clock,
+    Provider,
+    ProviderDirectory,
+    Store,
+    Tokenizer,
+)
+from handlers.pricing import PriceTable, estimate
+from handlers.replies import (
+    Field,
+    Reply,
+    Table,
+    Tone,
+)
+from handlers.requests import (
+    SPECS,
+    FilesRequest,
+    RmFileRequest,
+    UploadRequest,
+    ValidateRequest,
+)
+from handlers.sources import local_file
+from handlers.text import size_short, timestamp
+
+_T = TypeVar("_T")
+
+
+class Files:
+    """A team's training files: checked, uploaded once, listed and removed."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        providers: ProviderDirectory,
+        clock: Clock,
+        tokenizer: Tokenizer,
+        prices: PriceTable,
+        cpu: Executor,
+    ) -> None:
+        self._store = store
+        self._providers = providers
+        self._clock = clock
+        self._tokenizer = tokenizer
+        self._prices = prices
+        self._cpu = cpu
+
+    def routes(self) -> Routes:
+        return {
+            UploadRequest: self.upload,
+            ValidateRequest: self._validate,
+            RmFileRequest: lambda r, a: self._rm_file(a.team_id, r.alias),
+            FilesRequest: lambda r, a: self._files(a.team_id),
+        }
+
+    async def check_chat(self, path: Path) -> DatasetReport | None:
+        """Check a chat file off the event loop (a dataset draft before its upload)."""
+        return await self._cpu_bound(self._check_file, path, "chat")
+
+    async def upload(self, request: UploadRequest, actor: Actor) -> Reply:
+        path, filename = local_file(request.file, actor, "upload")
+        alias = request.alias or _default_alias(filename)
+        # Reading a large file must not stall every other team's commands on the event loop.
+        report = await self._cpu_bound(self._check_file, path, request.format)
+        if report is None:
+            raise UsageError(f"No readable file {filename}.", usage=SPECS["upload"].usage)
+        if not report.ok and not request.force:
+            raise DataError(
+                f"{filename} is not ready for fine-tuning: {report.problem_count:,} error(s).",
+                problems=(*report.problems, FORCE_RISK),
+            )
+        team = actor.team_id
+        same = await self._store.find_file_by_sha256(team, report.sha256)
+        if same is not None:
+            return Reply(
+                title=f"{filename} was already uploaded as '{same.alias}' "
+                f"({same.provider_file_id}).",
+                lines=(
+                    "Nothing uploaded again. Start a job with "
+                    f"/finetune start file={same.alias} model=MODEL",
+                ),
+            )
+        if await self._store.get_file(team, alias) is not None:
+            raise ConflictError(
+                f"The alias '{alias}' is taken in this team; pick another with alias=NAME."
+            )
+        provider = await self._providers.for_team(team)
+        uploaded = await self._upload_file(provider, path, filename)
+        record = TeamFile(
+            team_id=team,
+            alias=alias,
+            provider_file_id=uploaded.id,
+            filename=filename,
+            sha256=report.sha256,
+            format=report.format,
+            examples=report.examples,
+            bytes=report.bytes,
+            tokens=report.total_tokens,
+            created_at=self._clock.now(),
+            uploaded_by=actor.user_id,
+        )
+        try:
+            await self._store.add_file(record)
+        except ConflictError:
+            await provider.delete_file(uploaded.id)  # a racing upload took the alias first
+            raise
+        if report.bytes <= LOCAL_COPY_MAX_BYTES:
+            # OpenAI does not hand fine-tuning files back; try and compare read this copy.
+            content = await asyncio.to_thread(path.read_bytes)
+            await self._store.save_file_copy(actor.team_id, uploaded.id, content)
+        return Reply(
+            title=f"Uploaded {filename} as '{alias}'",
+            fields=(
+                Field(name="File id", value=uploaded.id),
+                Field(name="Examples", value=str(report.examples)),
+                Field(name="Size", value=size_short(report.bytes)),
+                Field(name="Format", value=report.format),
+            ),
+            lines=(
+                *_forced_lines(report),
+                *(p for p in report.problems if report.ok),
+                f"Next: /finetune start file={alias} model=MODEL",
+            ),
+            tone=Tone.SUCCESS,
+        )
+
+    async def _files(self, team: str) -> Reply:
+        files = await self._store.list_files(team)
+        if not files:
+            return Reply(
+                title="No files yet.",
+                lines=("Share a .jsonl file, then run /finetune upload alias=NAME",),
+            )
+        return Reply(
+            title=f"{len(files)} file(s)",
+            table=Table(
+                headers=("alias", "file id", "format", "examples", "tokens", "size", "uploaded"),
+                rows=tuple(
+                    (
+                        f.alias,
+                        f.provider_file_id,
+                        f.format,
+                        f"{f.examples:,}",
+                        f"{f.tokens:,}" if f.tokens is not None else "—",
+                        size_short(f.bytes),
+                        timestamp(f.created_at),
+                    )
+                    for f in files
+                ),
+            ),
+        )
+
+    async def _cpu_bound(self, work: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+        """Run CPU-heavy work on the service's bounded pool, with this task's context
+        (the progress callback rides in a context variable)."""
+        run = functools.partial(contextvars.copy_context().run, work, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._cpu, run)
+
+    def _check_file(
+        self,
+        path: Path,
+        data_format: str | None,
+        *,
+        model: str = "",
+        training: Path | None = None,
+    ) -> DatasetReport | None:
+        """Validate in the calling (worker) thread; None when there is no such file."""
+        if not path.is_file():
+            return None
+        report = current.get()
+        try:
+            return validate_file(
+                path,
+                self._tokenizer,
+                model=model,
+                token_limit=self._prices.token_limit(model) if model else 65_536,
+                format=Format(data_format) if data_format else None,
+                training_hashes=example_hashes(training) if training is not None else None,
+                progress=stage(report, "validating"),
+            )
+        except OSError as error:  # gone or changed while read: say so, not "went wrong"
+            reason = error.strerror or "it could not be read"
+            raise UsageError(f"Could not read {path.name}: {reason}.") from None
+
+    async def _upload_file(self, provider: Provider, path: Path, filename: str) -> ProviderFile:
+        progress = stage(current.get(), "uploading")
+        if progress is None:
+            return await provider.upload_file(path, filename=filename)
+        return await provider.upload_file(path, filename=filename, progress=progress)
+
+    async def _validate(self, request: ValidateRequest, actor: Actor) -> Reply:
+        model = request.model or DEFAULT_ESTIMATE_MODEL
+        # The validation file first: a path typed there is refused (and audited) even when
+        # the training file is missing.
+        other = (
+            local_file(request.validation, actor, "validate")
+            if request.validation is not None
+            else None
+        )
+        path, name = local_file(request.file, actor, "validate")
+        usage = SPECS["validate"].usage
+        report = await self._cpu_bound(self._check_file, path, request.format, model=model)
+        if report is None:
+            raise UsageError(f"No readable file {name}.", usage=usage)
+        lines = [*summary_lines(report)]
+        cost = estimate(
+            self._prices,
+            model=model,
+            examples=report.examples,
+            billed_tokens_per_epoch=report.billed_tokens_per_epoch,
+        )
+        lines += cost.lines(exact_tokens=report.exact_tokens)
+        lines += report.problems
+        worst = report
+        if other is not None:
+            checked = await self._cpu_bound(
+                self._check_file,
+                other[0],
+                report.format,
+                model=model,
+                training=path,
+            )
+            if checked is None:
+                raise UsageError(f"No readable file {other[1]}.", usage=usage)
+            lines += ["", f"Validation file {other[1]}:"]
+            lines += summary_lines(checked)
+            lines += checked.problems
+            worst = checked if not checked.ok else report
+        if worst.ok and report.ok:
+            title, tone = f"{name} is ready for fine-tuning", Tone.SUCCESS
+            if report.warning_count:
+                title += f" ({report.warning_count:,} warning(s))"
+        else:
+            errors = report.problem_count + (worst.problem_count if worst is not report else 0)
+            title, tone = f"{name}: {errors:,} error(s) to fix before uploading", Tone.ERROR
+        return Reply(title=title, lines=tuple(lines), tone=tone)
+
+    async def _rm_file(self, team: str, alias: str) -> Reply:
+        record = await self._store.get_file(team, alias)
+        if record is None:
+            raise NotFoundError(f"No file '{alias}' in this team. See /finetune files.")
+        provider = await self._providers.for_team(team)
+        try:
+            await provider.delete_file(record.provider_file_id)
+        except ProviderError as error:
+            if error.kind is not ProviderErrorKind.NOT_FOUND:
+                raise  # the provider still has it: keep the alias so the file can be found
+        await self._store.delete_file(team, record.alias)
+        return Reply(
+            title=f"Deleted '{record.alias}' ({record.provider_file_id})",
+            lines=("Jobs already started with it are not affected.",),
+            tone=Tone.SUCCESS,
+        )
+
+
+LOCAL_COPY_MAX_BYTES = 8 << 20
+"""Files up to this size are also kept in the store, as test sets for try and compare."""
+
+DEFAULT_ESTIMATE_MODEL = "gpt-4.1-mini-2025-04-14"
+
+FORCE_RISK = (
+    "Fix them and upload again, or add force=yes to upload anyway: the provider may refuse "
+    "the file when a job starts (the job fails while validating files), or train on the "
+    "broken examples you are billed for."
+)
+
+
+def _forced_lines(report: DatasetReport) -> tuple[str, ...]:
+    if report.ok:
+        return ()
+    return (
+        f"Uploaded with {report.problem_count:,} error(s) because force=yes: the job may fail "
+        "while the provider validates the file, or train on the broken examples.",
+    )
+
+
+def _default_alias(filename: str) -> str:
+    stem = filename.rsplit(".", 1)[0] if filename.endswith(".jsonl") else filename
+    cleaned = "".join(c if c.isalnum() or c in "._-" else "-" for c in stem).strip("-.")
+    return (cleaned or "file")[:64]

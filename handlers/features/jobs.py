@@ -1,0 +1,527 @@
+"""Core layer: the jobs feature: start, launch, list, inspect, events, control, chart, models."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+
+from handlers.cards import job_card, progress_bar
+from handlers.errors import (
+    ConflictError,
+    NotFoundError,
+    ProviderError,
+    ProviderErrorKind,
+)
+from handlers.features.routing import Routes
+from handlers.governance import (
+    Governance,
+    StartCost,
+    encode_start,
+    settle_spend,
+)
+from handlers.model import (
+    Actor,
+    Approval,
+    ChannelAddress,
+    Hyperparameters,
+    Job,
+    JobSpec,
+    JobState,
+    MetricPoint,
+    StartIntent,
+    TeamFile,
+    model_made_by,
+)
+from handlers.playground import Playground
+from handlers.ports import (
+    ChartRenderer,
+    Clock,
+    ProviderDirectory,
+    Store,
+    WatchStore,
+)
+from handlers.pricing import PriceTable, estimate
+from handlers.profile import Capability
+from handlers.replies import (
+    Attachment,
+    Field,
+    Reply,
+    Table,
+    Tone,
+)
+from handlers.requests import (
+    CancelRequest,
+    ChartRequest,
+    CheckpointsRequest,
+    EventsRequest,
+    InspectRequest,
+    ListRequest,
+    ModelsRequest,
+    PauseRequest,
+    ResumeRequest,
+    StartRequest,
+)
+from handlers.starts import (
+    INTENT_METADATA_KEY,
+    REPEAT_WINDOW,
+    approval_key,
+    request_key,
+    settle_started,
+    start_fingerprint,
+)
+from handlers.text import MISSING, decimal, timestamp
+
+BOT_METADATA_KEY = "ftbot"
+"""Every job the bot creates carries this metadata key, so `resync` can find it again."""
+
+
+class Jobs:
+    """A team's fine-tuning jobs and the models they made."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        watch_store: WatchStore,
+        providers: ProviderDirectory,
+        clock: Clock,
+        charts: ChartRenderer,
+        prices: PriceTable,
+        instance: str,
+        governance: Governance,
+        playground: Playground,
+    ) -> None:
+        self._store = store
+        self._watch = watch_store
+        self._providers = providers
+        self._clock = clock
+        self._charts = charts
+        self._prices = prices
+        self._instance = instance
+        self._governance = governance
+        self._playground = playground
+
+    def routes(self) -> Routes:
+        return {
+            StartRequest: self._start,
+            ListRequest: lambda r, a: self._list(a.team_id, r.status, r.limit),
+            InspectRequest: lambda r, a: self._inspect(a.team_id, r.job_id),
+            EventsRequest: lambda r, a: self._events(a.team_id, r.job_id, r.limit),
+            CheckpointsRequest: lambda r, a: self._checkpoints(a.team_id, r.job_id),
+            CancelRequest: self._cancel,
+            PauseRequest: lambda r, a: self._control(a.team_id, r.job_id, "pause"),
+            ResumeRequest: lambda r, a: self._control(a.team_id, r.job_id, "resume"),
+            ModelsRequest: lambda r, a: self._models(a.team_id),
+            ChartRequest: lambda r, a: self._chart(a.team_id, r.job_id),
+        }
+
+    async def _cancel(self, request: CancelRequest, actor: Actor) -> Reply:
+        # A compare run's id is cancelled where it runs; a job's at its provider.
+        if self._playground.is_run(request.job_id):
+            return self._playground.cancel(actor.team_id, request.job_id, actor)
+        return await self._control(actor.team_id, request.job_id, "cancel")
+
+    async def estimate_start(
+        self, actor: Actor, *, training_file: str, model: str, n_epochs: int | None = None
+    ) -> tuple[str, ...]:
+        """What a start would bill and cost, for the start forms to show before submission."""
+        training = await self._store.get_file(actor.team_id, training_file)
+        if training is None:
+            return (f"No file '{training_file}' in this team. See /finetune files.",)
+        if training.tokens is None:
+            return (
+                f"{training.alias} has no token count (uploaded before counting), so its "
+                "cost cannot be estimated; upload it again to count it.",
+            )
+        found = estimate(
+            self._prices,
+            model=model,
+            examples=training.examples,
+            billed_tokens_per_epoch=training.tokens,
+            epochs=n_epochs,
+        )
+        return found.lines()
+
+    async def fine_tunable_models(self, actor: Actor, query: str = "") -> list[str]:
+        """Base models the provider offers for fine-tuning, plus the team's own models."""
+        provider = await self._providers.for_team(actor.team_id)
+        listed = await provider.list_models()
+        names = [m.id for m in listed if provider.profile.is_fine_tunable(m.id)]
+        own = [m.name for m in await self._store.list_models(actor.team_id)]
+        wanted = query.lower()
+        return [n for n in dict.fromkeys(names + own) if wanted in n.lower()]
+
+    async def _start(self, request: StartRequest, actor: Actor) -> Reply:
+        team = actor.team_id
+        training = await self._store.get_file(team, request.training_file)
+        if training is None:
+            raise NotFoundError(
+                f"No file '{request.training_file}' in this team. See /finetune files."
+            )
+        validation: TeamFile | None = None
+        if request.validation_file:
+            validation = await self._store.get_file(team, request.validation_file)
+            if validation is None:
+                raise NotFoundError(
+                    f"No file '{request.validation_file}' in this team. See /finetune files."
+                )
+        await self._own_model(team, request.model)
+        # Before the budget: a retry of a start already made is answered, never refused.
+        earlier = await self._store.find_intent(
+            team,
+            requester_id=actor.user_id,
+            fingerprint=start_fingerprint(request, actor.channel),
+            since=self._clock.now() - REPEAT_WINDOW,
+        )
+        if earlier is not None and earlier.job_id is not None:
+            return await self._already_started(team, earlier.job_id, earlier.created_at)
+        cost = self._governance.cost_of(request, training)
+        await self._governance.check_budget(team, cost)
+        if await self._governance.needs_approval(team, cost):
+            return await self._governance.request_approval(request, actor, cost)
+        # An identical start whose job is not known yet (a crash, a lost answer) retries with
+        # the same key: the provider hands back the job it made, never a second one.
+        key = (
+            earlier.key
+            if earlier is not None
+            else request_key(team, actor.request_id or uuid.uuid4().hex)
+        )
+        return await self._launch(
+            request,
+            team=team,
+            channel=actor.channel,
+            requester=actor.user_id,
+            training=training,
+            validation=validation,
+            cost=cost,
+            key=key,
+        )
+
+    async def _launch(
+        self,
+        request: StartRequest,
+        *,
+        team: str,
+        channel: ChannelAddress,
+        requester: str,
+        training: TeamFile,
+        validation: TeamFile | None,
+        cost: StartCost,
+        key: str,
+        approval_id: str | None = None,
+    ) -> Reply:
+        """Create the job at the provider (only here, after any budget check and approval).
+
+        The start is written down as an intent first and its key is the provider's
+        idempotency key on every try, so a crash, a retry or a replay makes one job at most.
+        """
+        now = self._clock.now()
+        spec = JobSpec(
+            model=request.model,
+            training_file=training.provider_file_id,
+            validation_file=validation.provider_file_id if validation else None,
+            method=request.method,
+            hyperparameters=Hyperparameters(
+                n_epochs=request.n_epochs,
+                batch_size=request.batch_size,
+                learning_rate_multiplier=request.learning_rate_multiplier,
+                beta=request.beta,
+            ),
+            suffix=request.suffix,
+            seed=request.seed,
+            metadata={
+                BOT_METADATA_KEY: self._instance,
+                "ftbot_team": team,
+                "ftbot_channel": channel.channel_id,
+                "ftbot_user": requester,
+                INTENT_METADATA_KEY: key,
+            },
+        )
+        provider = await self._providers.for_team(team)
+        intent = await self._store.add_intent(
+            StartIntent(
+                key=key,
+                team_id=team,
+                requester_id=requester,
+                channel=channel,
+                fingerprint=start_fingerprint(request, channel),
+                request=encode_start(request),
+                estimated=cost.cost,
+                price_per_million=cost.price_per_million,
+                account=provider.label,
+                created_at=now,
+                approval_id=approval_id,
+            )
+        )
+        state = await provider.create_job(spec, idempotency_key=intent.key)
+        await settle_started(self._store, intent, state, self._clock.now())
+        hp = spec.hyperparameters
+        lines = ["I'll post progress in this channel and mention you when it ends."]
+        if provider.is_simulation:
+            lines.append(f"Note: {provider.label}: no real model is trained.")
+        return Reply(
+            title=f"Started {state.id}",
+            fields=(
+                Field(name="Status", value=state.shown_status),
+                Field(name="Base model", value=state.model),
+                Field(
+                    name="Training file", value=f"{training.alias} ({training.provider_file_id})"
+                ),
+                Field(name="Validation file", value=validation.alias if validation else "—"),
+                Field(name="Method", value=spec.method.value),
+                Field(name="Epochs", value=_auto(hp.n_epochs)),
+                Field(name="LR multiplier", value=_auto(hp.learning_rate_multiplier)),
+                Field(name="Batch size", value=_auto(hp.batch_size)),
+                Field(name="Suffix", value=spec.suffix or "—"),
+            ),
+            lines=tuple(lines),
+            tone=Tone.SUCCESS,
+        )
+
+    async def _already_started(self, team: str, job_id: str, at: datetime) -> Reply:
+        job = await self._store.get_job(team, job_id)
+        status = job.state.shown_status if job is not None else "unknown"
+        return Reply(
+            title=f"Already started {job_id} for this same request (status: {status})",
+            lines=(
+                f"You asked for an identical job {timestamp(at)}; nothing new was started. "
+                "To start another one, change an option (e.g. seed=N) or wait "
+                f"{int(REPEAT_WINDOW.total_seconds() // 60)} minutes.",
+            ),
+            tone=Tone.INFO,
+        )
+
+    async def launch_approved(self, request: StartRequest, approval: Approval) -> Reply:
+        team = approval.team_id
+        training = await self._store.get_file(team, request.training_file)
+        if training is None:
+            raise NotFoundError(f"The file '{request.training_file}' is gone; nothing started.")
+        validation: TeamFile | None = None
+        if request.validation_file:
+            validation = await self._store.get_file(team, request.validation_file)
+            if validation is None:
+                raise NotFoundError(
+                    f"The file '{request.validation_file}' is gone; nothing started."
+                )
+        return await self._launch(
+            request,
+            team=team,
+            channel=approval.channel,
+            requester=approval.requester_id,
+            training=training,
+            validation=validation,
+            cost=self._governance.cost_of(request, training),
+            key=approval_key(approval.id),
+            approval_id=approval.id,
+        )
+
+    async def _own_model(self, team: str, model: str) -> None:
+        """A fine-tuned base model must be one of the team's own (the account may be shared)."""
+        provider = await self._providers.for_team(team)
+        tuned = provider.profile.is_tuned_model(model)
+        if tuned and await self._store.get_model(team, model) is None:
+            raise NotFoundError(f"No model '{model}' in this team. See /finetune models.")
+
+    async def _list(self, team: str, status: str | None, limit: int) -> Reply:
+        jobs = await self._store.list_jobs(team, status=status, limit=limit)
+        if not jobs:
+            which = f" with status {status}" if status else ""
+            return Reply(
+                title=f"No jobs{which}.",
+                lines=("Start one with /finetune start file=ALIAS model=MODEL",),
+            )
+        return Reply(
+            title=f"{len(jobs)} job(s), newest first",
+            table=Table(
+                headers=("job", "status", "model", "created", "result"),
+                rows=tuple(
+                    (
+                        j.state.id,
+                        j.state.shown_status,
+                        j.state.model,
+                        timestamp(j.state.created_at),
+                        j.state.fine_tuned_model or (j.state.error or "")[:60],
+                    )
+                    for j in jobs
+                ),
+            ),
+        )
+
+    async def _job(self, team: str, job_id: str) -> Job:
+        job = await self._store.get_job(team, job_id)
+        if job is None:
+            raise NotFoundError(f"No job '{job_id}' in this team. See /finetune list.")
+        return job
+
+    async def _inspect(self, team: str, job_id: str) -> Reply:
+        job = await self._job(team, job_id)
+        provider = await self._providers.for_team(team)
+        stale_note = ""
+        try:
+            state = await provider.get_job(job_id)
+            if state != job.state:
+                await self._store.update_job_state(team, state, poll_now=True)
+                await self._remember_model(team, state)
+                await settle_spend(self._store, team, state)
+            job = replace(job, state=state)
+        except ProviderError as error:
+            if error.kind is ProviderErrorKind.NOT_FOUND:
+                raise NotFoundError(f"The provider no longer knows job '{job_id}'.") from None
+            stale_note = f"Showing the last known state: {error.message}"
+        points = await self._watch.list_metric_points(team, job_id)
+        latest = points[-1] if points else None
+        s = job.state
+        hp = s.hyperparameters
+        fields = [
+            Field(name="Status", value=s.shown_status),
+            Field(name="Base model", value=s.model),
+            Field(name="Method", value=s.method),
+            Field(name="Epochs", value=_auto(hp.n_epochs)),
+            Field(name="LR multiplier", value=_auto(hp.learning_rate_multiplier)),
+            Field(name="Batch size", value=_auto(hp.batch_size)),
+            Field(name="Training file", value=s.training_file),
+            Field(name="Validation file", value=s.validation_file or "—"),
+            Field(
+                name="Trained tokens", value=f"{s.trained_tokens:,}" if s.trained_tokens else "—"
+            ),
+            Field(name="Fine-tuned model", value=s.fine_tuned_model or "—", inline=False),
+            Field(name="Created", value=timestamp(s.created_at)),
+            Field(name="Finished", value=timestamp(s.finished_at)),
+        ]
+        if latest:
+            fields.append(
+                Field(
+                    name="Progress",
+                    value=progress_bar(latest.step, latest.total_steps),
+                    inline=False,
+                )
+            )
+        card = job_card(job, latest, self._clock.now())
+        eta = next((f for f in card.fields if f.name == "ETA"), None)
+        if eta:
+            fields.append(eta)
+        if s.error:
+            fields.append(Field(name="Error", value=s.error, inline=False))
+        if s.suffix:
+            fields.append(Field(name="Suffix", value=s.suffix))
+        return Reply(
+            title=f"Job {s.id}",
+            fields=tuple(fields),
+            lines=(stale_note,) if stale_note else (),
+            tone=card.tone,
+            buttons=card.buttons,
+        )
+
+    async def _events(self, team: str, job_id: str, limit: int) -> Reply:
+        await self._job(team, job_id)
+        provider = await self._providers.for_team(team)
+        events = await provider.list_events_after(job_id, None)
+        latest = list(events)[-limit:]
+        if not latest:
+            return Reply(title=f"No events yet for {job_id}.")
+        return Reply(
+            title=f"Latest {len(latest)} event(s) of {job_id}",
+            lines=tuple(
+                f"{timestamp(e.created_at)}  [{e.level}] {e.message}" for e in reversed(latest)
+            ),
+        )
+
+    async def _checkpoints(self, team: str, job_id: str) -> Reply:
+        await self._job(team, job_id)
+        provider = await self._providers.for_team(team)
+        checkpoints = await provider.list_checkpoints(job_id)
+        if not checkpoints:
+            return Reply(title=f"No checkpoints yet for {job_id}.")
+        return Reply(
+            title=f"{len(checkpoints)} checkpoint(s) of {job_id}",
+            table=Table(
+                headers=("step", "model", "train loss", "valid loss"),
+                rows=tuple(
+                    (
+                        str(c.step),
+                        c.model_name,
+                        _metric(c.metrics.get("train_loss")),
+                        _metric(c.metrics.get("full_valid_loss", c.metrics.get("valid_loss"))),
+                    )
+                    for c in checkpoints
+                ),
+            ),
+        )
+
+    async def _control(self, team: str, job_id: str, action: str) -> Reply:
+        job = await self._job(team, job_id)
+        if job.state.terminal:
+            raise ConflictError(f"{job_id} already {job.state.status}; nothing to {action}.")
+        provider = await self._providers.for_team(team)
+        if not provider.profile.can(Capability(action)):
+            # The profile answers; the provider is never asked to do what it cannot.
+            raise ConflictError(f"{provider.label} cannot {action} a job.")
+        match action:
+            case "cancel":
+                state = await provider.cancel_job(job_id)
+            case "pause":
+                state = await provider.pause_job(job_id)
+            case _:
+                state = await provider.resume_job(job_id)
+        await self._store.update_job_state(team, state, poll_now=True)
+        verb = {"cancel": "Cancelling", "pause": "Paused", "resume": "Resumed"}[action]
+        return Reply(
+            title=f"{verb} {job_id} (status: {state.shown_status})",
+            tone=Tone.WARNING if action == "cancel" else Tone.SUCCESS,
+        )
+
+    async def _models(self, team: str) -> Reply:
+        models = await self._store.list_models(team)
+        if not models:
+            return Reply(
+                title="No fine-tuned models yet.",
+                lines=("They appear here when a job of this team succeeds.",),
+            )
+        return Reply(
+            title=f"{len(models)} fine-tuned model(s)",
+            table=Table(
+                headers=("model", "base", "job", "created"),
+                rows=tuple(
+                    (m.name, m.base_model, m.job_id, timestamp(m.created_at)) for m in models
+                ),
+            ),
+        )
+
+    async def _chart(self, team: str, job_id: str) -> Reply:
+        job = await self._job(team, job_id)
+        points: Sequence[MetricPoint] = await self._watch.list_metric_points(team, job_id)
+        if not points:
+            provider = await self._providers.for_team(team)
+            events = await provider.list_events_after(job_id, None)
+            points = [p for e in events if (p := MetricPoint.from_event(e)) is not None]
+        if not points:
+            return Reply(title=f"No metrics yet for {job_id}; try again once training runs.")
+        png = self._charts.render(f"{job_id} ({job.state.model})", points)
+        last = points[-1]
+        return Reply(
+            title=f"Loss and token accuracy of {job_id}",
+            lines=(f"{len(points)} steps; last {progress_bar(last.step, last.total_steps)}",),
+            attachments=(
+                Attachment(
+                    filename=f"{job_id}-loss.png",
+                    content=png,
+                    mime_type="image/png",
+                    title=f"{job_id} loss and accuracy",
+                ),
+            ),
+        )
+
+    async def _remember_model(self, team: str, state: JobState) -> None:
+        made = model_made_by(team, state, now=self._clock.now())
+        if made is not None:
+            await self._store.add_model(made)
+
+
+def _auto(value: float | None) -> str:
+    return "auto" if value is None else f"{value:g}"
+
+
+def _metric(value: object) -> str:
+    return decimal(value) if isinstance(value, int | float) else MISSING
