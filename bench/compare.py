@@ -22,7 +22,7 @@ from pathlib import Path
 from bot.app.wiring import ServiceOptions, build_core
 from bot.directory import SharedProviderDirectory
 from bot.infra.clock import SystemClock
-from bot.providers.sandbox import SandboxProvider, SandboxTiming
+from bot.providers.sandbox.provider import SandboxProvider, SandboxTiming
 from handlers.chat import ChatMessage, ChatResult
 from handlers.model import Actor, Platform
 from handlers.playground import PlaygroundSettings

@@ -18,7 +18,7 @@ from pathlib import Path
 from bot.app.wiring import build_core
 from bot.directory import SharedProviderDirectory
 from bot.infra.clock import SystemClock
-from bot.providers.sandbox import DEFAULT_TIMING, SandboxProvider
+from bot.providers.sandbox.provider import DEFAULT_TIMING, SandboxProvider
 from handlers.model import Actor, Job, JobSpec, Platform, Team
 from handlers.requests import InspectRequest, ListRequest
 from storage.engine import create_engine, migrate

@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.app.wiring import build_core
 from bot.directory import SharedProviderDirectory
-from bot.providers.sandbox import SandboxProvider, SandboxTiming
+from bot.providers.sandbox.provider import SandboxProvider, SandboxTiming
 from handlers.model import ChannelAddress, Job, JobEvent, JobSpec, Platform, Team
 from handlers.replies import Reply
 from handlers.watch import Watcher, WatchSettings

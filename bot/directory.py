@@ -3,70 +3,46 @@
 from __future__ import annotations
 
 import logging
-import ssl
-from collections.abc import Callable
-from typing import Any, cast
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
 
-from bot.providers.endpoint_policy import EndpointPolicy, EndpointRefusedError
-from bot.providers.guarded_http import checked_http_client
-from bot.providers.openai import OpenAIProvider
+from bot.providers.endpoint_policy import EndpointPolicy
+from bot.providers.registry import TeamFactory, account_family
+from handlers.chat import ChatMessage, ChatResult, StoredCompletion
 from handlers.errors import ConfigError, ProviderError, ProviderErrorKind
-from handlers.model import TeamCredentials, TeamProviderKind
-from handlers.ports import Provider, TeamStore
+from handlers.model import (
+    Checkpoint,
+    JobEvent,
+    JobSpec,
+    JobState,
+    ProviderFile,
+    ProviderModel,
+    TeamCredentials,
+)
+from handlers.ports import FineTuning, Provider, TeamStore
+from handlers.profile import ProviderProfile
 from handlers.scope import TeamScopedProvider
 from handlers.secrets import endpoint_problem
 
 log = logging.getLogger(__name__)
 
-ProviderFactory = Callable[[TeamCredentials], OpenAIProvider]
-OPENAI_BASE_URL = "https://api.openai.com/v1"
-PROVIDER_TIMEOUT_SECONDS = 60.0
+ProviderFactory = TeamFactory
 
 
 class SharedProviderDirectory:
     """Every team uses the deployment's provider (tests, the sandbox, single-team installs),
     each through its own tag-scoped view of the shared account."""
 
-    def __init__(self, provider: Provider) -> None:
+    def __init__(self, provider: FineTuning) -> None:
         self._provider = provider
 
     @property
-    def provider(self) -> Provider:
+    def provider(self) -> FineTuning:
         return self._provider
 
     async def for_team(self, team_id: str) -> Provider:
         return TeamScopedProvider(self._provider, team_id=team_id, shared=True)
-
-
-class TeamProviderBuilder:
-    """An OpenAIProvider for a team's own account (OpenAI, Azure or a compatible endpoint)
-    whose every connection goes only to an address the endpoint policy allows."""
-
-    def __init__(self, policy: EndpointPolicy, *, ssl_context: ssl.SSLContext | None = None):
-        self._policy = policy
-        self._ssl = ssl_context
-
-    def __call__(self, credentials: TeamCredentials) -> OpenAIProvider:
-        key = credentials.api_key.reveal()
-        http = checked_http_client(
-            self._policy,
-            team=credentials.team_id,
-            timeout=PROVIDER_TIMEOUT_SECONDS,
-            ssl_context=self._ssl,
-        )
-        match credentials.provider:
-            case TeamProviderKind.AZURE:
-                assert credentials.endpoint is not None
-                return OpenAIProvider.azure(
-                    endpoint=credentials.endpoint,
-                    api_key=key,
-                    api_version=credentials.api_version or "2025-04-01-preview",
-                    http_client=http,
-                )
-            case _:
-                return OpenAIProvider.openai(
-                    api_key=key, base_url=credentials.endpoint, http_client=http
-                )
 
 
 class TeamProviderDirectory:
@@ -77,20 +53,32 @@ class TeamProviderDirectory:
         self,
         *,
         store: TeamStore,
-        fallback: Provider,
+        fallback: FineTuning,
         keep_fallback: bool = False,
         factory: ProviderFactory | None = None,
+        policy: EndpointPolicy | None = None,
     ) -> None:
         self._store = store
         self._fallback = fallback
         self._keep_fallback = keep_fallback
-        self._factory = factory or TeamProviderBuilder(EndpointPolicy())
-        self._cache: dict[str, tuple[tuple[str, ...], OpenAIProvider]] = {}
-        self._retired: list[OpenAIProvider] = []
+        self._factory = factory
+        self._policy = policy or EndpointPolicy()
+        self._cache: dict[str, tuple[tuple[str, ...], FineTuning]] = {}
+        self._retired: list[FineTuning] = []
 
     @property
-    def provider(self) -> Provider:
+    def provider(self) -> FineTuning:
         return self._fallback
+
+    def _build(self, credentials: TeamCredentials) -> FineTuning:
+        """The team's own provider, from the family that serves its account kind."""
+        if self._factory is not None:
+            return self._factory(credentials)
+        found = account_family(credentials.provider)
+        build = found.load().team_factory(self._policy) if found is not None else None
+        if build is None:
+            raise ConfigError(f"No provider family serves {credentials.provider} accounts.")
+        return build(credentials)
 
     async def for_team(self, team_id: str) -> Provider:
         """The team's view: tag-scoped on the deployment's (shared) account; on the team's own
@@ -102,7 +90,7 @@ class TeamProviderDirectory:
         except ConfigError:
             # An unreadable key must not silently bill the deployment's account instead.
             log.warning("team key unreadable; refusing provider calls", extra={"team": team_id})
-            return cast(Provider, UnavailableProvider())
+            return UnavailableProvider(self._fallback.profile)
         if credentials is None:
             return TeamScopedProvider(self._fallback, team_id=team_id, shared=True)
         if credentials.endpoint is not None and (
@@ -110,9 +98,9 @@ class TeamProviderDirectory:
         ):
             # A row stored before the form refused such URLs: never send the key there.
             log.warning("team endpoint refused", extra={"team": team_id, "reason": problem})
-            return cast(Provider, UnavailableProvider())
+            return UnavailableProvider(self._fallback.profile)
         version = (
-            credentials.provider.value,
+            credentials.provider,
             credentials.fingerprint,
             credentials.endpoint or "",
             credentials.api_version or "",
@@ -120,7 +108,7 @@ class TeamProviderDirectory:
         cached = self._cache.get(team_id)
         if cached is not None and cached[0] == version:
             return TeamScopedProvider(cached[1], team_id=team_id, shared=False)
-        provider = self._factory(credentials)
+        provider = self._build(credentials)
         if cached is not None:
             self._retired.append(cached[1])
         self._cache[team_id] = (version, provider)
@@ -133,53 +121,25 @@ class TeamProviderDirectory:
             self._retired.append(cached[1])
 
     async def aclose(self) -> None:
-        for _, provider in self._cache.values():
-            await provider.aclose()
-        for provider in self._retired:
-            await provider.aclose()
+        for provider in [p for _, p in self._cache.values()] + self._retired:
+            close = getattr(provider, "aclose", None)
+            if close is not None:
+                await close()
         self._cache.clear()
         self._retired.clear()
 
 
-async def check_endpoint(policy: EndpointPolicy, credentials: TeamCredentials) -> None:
-    """Raise ProviderError unless the credentials' endpoint may receive the key; the reason
-    goes to the operator's log only (it names addresses and ports, never the key or a query)."""
-    try:
-        await policy.check_url(credentials.endpoint or OPENAI_BASE_URL)
-    except EndpointRefusedError as error:
-        log.warning(
-            "team endpoint refused", extra={"team": credentials.team_id, "reason": str(error)}
-        )
-        raise ProviderError(ProviderErrorKind.CONNECTION) from None
-
-
-class OpenAIKeyChecker:
-    """Checks the endpoint's addresses, then the key the cheapest way the API allows: list the
-    models it may see (through a client that checks the addresses again as it connects)."""
-
-    def __init__(self, policy: EndpointPolicy, factory: ProviderFactory | None = None) -> None:
-        self._policy = policy
-        self._factory = factory or TeamProviderBuilder(policy)
-
-    async def check(self, credentials: TeamCredentials) -> None:
-        await check_endpoint(self._policy, credentials)
-        provider = self._factory(credentials)
-        try:
-            await provider.list_models()
-        finally:
-            await provider.aclose()
-
-
-class SandboxKeyChecker:
-    """A sandbox deployment never calls a provider: any well-shaped key is accepted, but the
-    endpoint obeys the same policy (the row outlives a switch to a real provider)."""
+class AccountKeyChecker:
+    """Checks a team's key with the family that builds its kind of account."""
 
     def __init__(self, policy: EndpointPolicy) -> None:
         self._policy = policy
 
     async def check(self, credentials: TeamCredentials) -> None:
-        if credentials.endpoint is not None:
-            await check_endpoint(self._policy, credentials)
+        found = account_family(credentials.provider)
+        if found is None:  # setup offers only kinds some family builds
+            raise ProviderError(ProviderErrorKind.BAD_REQUEST, "no provider builds that account")
+        await found.load().key_checker(self._policy).check(credentials)
 
 
 class UnavailableProvider:
@@ -188,8 +148,76 @@ class UnavailableProvider:
     label = "Unavailable (the team's key cannot be read)"
     is_simulation = False
 
-    def __getattr__(self, name: str) -> Any:
-        async def refuse(*args: object, **kwargs: object) -> Any:
-            raise ProviderError(ProviderErrorKind.AUTH)
+    def __init__(self, profile: ProviderProfile) -> None:
+        self._profile = profile
 
-        return refuse
+    @property
+    def profile(self) -> ProviderProfile:
+        return self._profile
+
+    @staticmethod
+    def _refuse() -> ProviderError:
+        return ProviderError(ProviderErrorKind.AUTH)
+
+    async def upload_file(
+        self, path: Path, *, filename: str, progress: Callable[[int, int], None] | None = None
+    ) -> ProviderFile:
+        raise self._refuse()
+
+    async def delete_file(self, file_id: str) -> None:
+        raise self._refuse()
+
+    async def file_content(self, file_id: str) -> bytes:
+        raise self._refuse()
+
+    async def create_job(self, spec: JobSpec, *, idempotency_key: str) -> JobState:
+        raise self._refuse()
+
+    async def get_job(self, job_id: str) -> JobState:
+        raise self._refuse()
+
+    async def list_jobs(
+        self, *, metadata: Mapping[str, str] | None = None, limit: int = 20
+    ) -> Sequence[JobState]:
+        raise self._refuse()
+
+    async def list_models(self) -> Sequence[ProviderModel]:
+        raise self._refuse()
+
+    async def cancel_job(self, job_id: str) -> JobState:
+        raise self._refuse()
+
+    async def pause_job(self, job_id: str) -> JobState:
+        raise self._refuse()
+
+    async def resume_job(self, job_id: str) -> JobState:
+        raise self._refuse()
+
+    async def list_events_after(
+        self, job_id: str, cursor: str | None, *, limit: int = 100
+    ) -> Sequence[JobEvent]:
+        raise self._refuse()
+
+    async def list_checkpoints(self, job_id: str) -> Sequence[Checkpoint]:
+        raise self._refuse()
+
+    async def chat(
+        self,
+        model: str,
+        messages: Sequence[ChatMessage],
+        *,
+        max_tokens: int | None = None,
+        store: bool = False,
+        metadata: Mapping[str, str] | None = None,
+    ) -> ChatResult:
+        raise self._refuse()
+
+    async def list_stored_completions(
+        self,
+        *,
+        model: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
+    ) -> Sequence[StoredCompletion]:
+        raise self._refuse()

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from handlers.model import Job, JobEvent, JobState, MetricPoint
+from handlers.profile import JobStatus
 from handlers.replies import (
     Attachment,
     Button,
@@ -20,10 +21,10 @@ from handlers.replies import (
 from handlers.text import decimal, duration, timestamp
 
 STATUS_TONE: dict[str, Tone] = {
-    "succeeded": Tone.SUCCESS,
-    "failed": Tone.ERROR,
-    "cancelled": Tone.WARNING,
-    "paused": Tone.WARNING,
+    JobStatus.SUCCEEDED: Tone.SUCCESS,
+    JobStatus.FAILED: Tone.ERROR,
+    JobStatus.CANCELLED: Tone.WARNING,
+    JobStatus.PAUSED: Tone.WARNING,
 }
 BAR_WIDTH = 20
 
@@ -47,7 +48,12 @@ def estimate_finish(state: JobState, latest: MetricPoint | None, now: datetime) 
         return None
     if state.estimated_finish:
         return state.estimated_finish
-    if state.status != "running" or latest is None or not latest.total_steps or latest.step <= 0:
+    if (
+        state.status != JobStatus.RUNNING
+        or latest is None
+        or not latest.total_steps
+        or latest.step <= 0
+    ):
         return None
     elapsed = now - state.created_at
     remaining = latest.total_steps - latest.step
@@ -55,11 +61,11 @@ def estimate_finish(state: JobState, latest: MetricPoint | None, now: datetime) 
 
 
 def job_buttons(job_id: str, status: str) -> tuple[Button, ...]:
-    if status in ("succeeded", "failed", "cancelled"):
+    if status in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED):
         return (Button(label="Chart", action="chart", value=job_id),)
     toggle = (
         Button(label="Resume", action="resume", value=job_id, style=ButtonStyle.PRIMARY)
-        if status == "paused"
+        if status == JobStatus.PAUSED
         else Button(label="Pause", action="pause", value=job_id)
     )
     return (
@@ -81,7 +87,7 @@ def job_card(job: Job, latest: MetricPoint | None, now: datetime) -> Reply:
     state = job.state
     end = state.finished_at or now
     fields = [
-        Field(name="Status", value=state.status),
+        Field(name="Status", value=state.shown_status),
         Field(name="Model", value=state.fine_tuned_model or state.model),
         Field(
             name="Progress",
@@ -102,7 +108,7 @@ def job_card(job: Job, latest: MetricPoint | None, now: datetime) -> Reply:
         (" · started by ", UserRef(user_id=job.requester_id)) if job.requester_id else ()
     )
     return Reply(
-        title=f"Fine-tuning {state.id} · {state.status}",
+        title=f"Fine-tuning {state.id} · {state.shown_status}",
         fields=tuple(fields),
         tone=STATUS_TONE.get(state.status, Tone.INFO),
         buttons=job_buttons(state.id, state.status),
@@ -132,7 +138,7 @@ def completion_notice(job: Job, points: Sequence[MetricPoint], chart_png: bytes 
     who: tuple[Part, ...] = (UserRef(user_id=job.requester_id), " ") if job.requester_id else ()
     latest = points[-1] if points else None
     fields: list[Field] = []
-    if state.status == "succeeded":
+    if state.status == JobStatus.SUCCEEDED:
         title = rich(*who, f"{state.id} succeeded: {state.fine_tuned_model or 'model ready'}")
         fields.append(
             Field(name="Fine-tuned model", value=state.fine_tuned_model or "—", inline=False)
@@ -143,10 +149,10 @@ def completion_notice(job: Job, points: Sequence[MetricPoint], chart_png: bytes 
             fields.append(Field(name="Final train loss", value=decimal(latest.train_loss)))
             if latest.valid_loss is not None:
                 fields.append(Field(name="Final valid loss", value=decimal(latest.valid_loss)))
-    elif state.status == "failed":
+    elif state.status == JobStatus.FAILED:
         title = rich(*who, f"{state.id} failed: {state.error or 'no reason given'}")
     else:
-        title = rich(*who, f"{state.id} was {state.status}")
+        title = rich(*who, f"{state.id} was {state.shown_status}")
     attachments = (
         (
             Attachment(
@@ -173,7 +179,7 @@ def _try_buttons(state: JobState) -> tuple[Button, ...]:
     """Try asks the new model a prompt of its validation (else training) file and shows the
     reference beside the answer; Compare runs the validation file on it and on its base.
     The value is the job id: short enough for any platform's button, and scoped by team."""
-    if state.status != "succeeded" or not state.fine_tuned_model:
+    if state.status != JobStatus.SUCCEEDED or not state.fine_tuned_model:
         return ()
     return (
         Button(label="Try", action="try", value=state.id, style=ButtonStyle.PRIMARY),

@@ -29,10 +29,10 @@ from handlers.model import (
     RoleGrant,
     TeamCredentials,
     TeamFile,
-    TeamProviderKind,
 )
 from handlers.ports import Clock, KeyChecker, OutboxMessage, Store, WatchStore
 from handlers.pricing import PriceTable, estimate
+from handlers.profile import AccountKind, JobStatus
 from handlers.replies import (
     Button,
     ButtonStyle,
@@ -63,7 +63,6 @@ from handlers.text import money, timestamp
 log = logging.getLogger(__name__)
 
 DEFAULT_APPROVAL_TTL = timedelta(hours=24)
-DEFAULT_AZURE_API_VERSION = "2025-04-01-preview"
 APPROVAL_PREFIX = "apr-"
 
 Launch = Callable[[StartRequest, Approval], Awaitable[Reply]]
@@ -145,7 +144,7 @@ async def settle_spend(store: Store, team_id: str, state: JobState) -> None:
     entry = await store.get_spend(team_id, state.id)
     if entry is None or entry.actual is not None:
         return
-    if state.status == "failed":
+    if state.status == JobStatus.FAILED:
         await store.settle_spend(team_id, state.id, 0.0)
         return
     if state.trained_tokens is None or entry.price_per_million is None:
@@ -176,8 +175,11 @@ class Governance:
         default_role: Role = Role.VIEWER,
         approval_ttl: timedelta = DEFAULT_APPROVAL_TTL,
         credentials_changed: Callable[[str], None] | None = None,
+        accounts: Mapping[str, AccountKind] | None = None,
     ) -> None:
         self._store = store
+        self._accounts = dict(accounts or {})
+        """The account kinds setup offers, from the registered providers' profiles."""
         self._watch = watch_store
         self._clock = clock
         self._prices = prices
@@ -314,7 +316,7 @@ class Governance:
         self._notify(team)
         log.info("team credentials set", extra={"team": team, "provider": credentials.provider})
         return Reply(
-            title=f"This team now uses its own {_label(credentials.provider)} account.",
+            title=f"This team now uses its own {self._label(credentials.provider)} account.",
             fields=(Field(name="Key fingerprint", value=credentials.fingerprint),),
             lines=("The key was checked with the provider and is stored encrypted.",),
             tone=Tone.SUCCESS,
@@ -323,29 +325,44 @@ class Governance:
 
     def check_setup(self, request: SetupRequest, *, team: str, by: str) -> TeamCredentials:
         """The credentials the form describes, or a UsageError that quotes no part of the key."""
-        provider = request.provider or TeamProviderKind.OPENAI
+        account = self._account(request.provider)
         assert request.api_key is not None
-        problem = key_problem(provider.value, request.api_key.reveal())
+        problem = key_problem(account.key_shape, account.key_refusal, request.api_key.reveal())
         problem = problem or api_version_problem(request.api_version)
         if problem:
             raise UsageError(problem + " Nothing was stored.")
-        if reason := endpoint_problem(
-            request.endpoint, required=provider is not TeamProviderKind.OPENAI
-        ):
+        if reason := endpoint_problem(request.endpoint, required=account.requires("endpoint")):
             log.warning("team endpoint refused", extra={"team": team, "reason": reason})
             raise UsageError(SETUP_REFUSED)
-        version = request.api_version or None
-        if provider is TeamProviderKind.AZURE and version is None:
-            version = DEFAULT_AZURE_API_VERSION
+        version = request.api_version or account.api_version_default
         return TeamCredentials(
             team_id=team,
-            provider=provider,
+            provider=account.name,
             api_key=request.api_key,
             endpoint=request.endpoint or None,
             api_version=version,
             set_by=by,
             updated_at=self._clock.now(),
         )
+
+    @property
+    def accounts(self) -> Mapping[str, AccountKind]:
+        """The account kinds the setup forms offer, in order (the first is the default)."""
+        return self._accounts
+
+    def _account(self, name: str | None) -> AccountKind:
+        """The account kind setup names (the first offered when it names none)."""
+        found = self._accounts.get(name) if name else next(iter(self._accounts.values()), None)
+        if found is None:
+            offered = ", ".join(self._accounts) or "none on this deployment"
+            raise UsageError(
+                f"Unknown provider {name!r}: pick one of {offered}. Nothing was stored."
+            )
+        return found
+
+    def _label(self, name: str) -> str:
+        found = self._accounts.get(name)
+        return found.label if found is not None else name
 
     async def _show_credentials(self, team: str) -> Reply:
         credentials = await self._store.get_credentials(team)
@@ -355,7 +372,7 @@ class Governance:
                 lines=("An admin can set the team's own with /finetune setup.",),
                 visibility=Visibility.EPHEMERAL,
             )
-        shown = [Field(name="Provider", value=_label(credentials.provider))]
+        shown = [Field(name="Provider", value=self._label(credentials.provider))]
         if credentials.endpoint:
             shown.append(Field(name="Endpoint", value=credentials.endpoint, inline=False))
         if credentials.api_version:
@@ -651,11 +668,3 @@ def _member(user_id: str | None) -> Content:
 
 def _a(role: Role) -> str:
     return f"{'an' if role.value[0] in 'aeiou' else 'a'} {role.value}"
-
-
-def _label(provider: TeamProviderKind) -> str:
-    return {
-        TeamProviderKind.OPENAI: "OpenAI",
-        TeamProviderKind.AZURE: "Azure OpenAI",
-        TeamProviderKind.COMPATIBLE: "OpenAI-compatible",
-    }[provider]

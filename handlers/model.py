@@ -7,20 +7,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from handlers.profile import JobStatus, shown_status
 from handlers.secrets import Secret
 
-TERMINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
-"""Job states that never change again; every other status string is live (the API adds some)."""
+TERMINAL_STATUSES: frozenset[JobStatus] = frozenset(s for s in JobStatus if s.terminal)
+"""Job states that never change again; every other status is live."""
 
-KNOWN_STATUSES: tuple[str, ...] = (
-    "validating_files",
-    "queued",
-    "running",
-    "paused",
-    "succeeded",
-    "failed",
-    "cancelled",
-)
+KNOWN_STATUSES: tuple[str, ...] = tuple(s.value for s in JobStatus)
 
 
 def is_terminal(status: str) -> bool:
@@ -122,9 +115,11 @@ class JobState:
 
     id: str
     model: str
-    status: str
+    status: JobStatus
     created_at: datetime
     training_file: str
+    provider_status: str = ""
+    """The provider's own word for the status (shown beside `status` when it differs)."""
     method: str = Method.SUPERVISED.value
     validation_file: str | None = None
     hyperparameters: Hyperparameters = field(default_factory=Hyperparameters)
@@ -140,6 +135,10 @@ class JobState:
     @property
     def terminal(self) -> bool:
         return is_terminal(self.status)
+
+    @property
+    def shown_status(self) -> str:
+        return shown_status(self.status, self.provider_status)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -170,6 +169,8 @@ class JobEvent:
     message: str = ""
     type: str = "message"
     data: Mapping[str, MetricValue] = field(default_factory=dict)
+    metrics: MetricPoint | None = None
+    """The step's numbers, read from `data` by the provider that knows its keys."""
 
     @property
     def is_metrics(self) -> bool:
@@ -189,31 +190,12 @@ class MetricPoint:
 
     @staticmethod
     def from_event(event: JobEvent) -> MetricPoint | None:
-        """Read a metrics event; tolerate missing or odd fields, return None if no step."""
-        if not event.is_metrics:
-            return None
-        step = _as_int(event.data.get("step"))
-        if step is None:
-            return None
-
-        def pick(*names: str) -> float | None:
-            for name in names:
-                value = _as_float(event.data.get(name))
-                if value is not None:
-                    return value
-            return None
-
-        return MetricPoint(
-            step=step,
-            total_steps=_as_int(event.data.get("total_steps")),
-            train_loss=pick("train_loss"),
-            train_accuracy=pick("train_mean_token_accuracy"),
-            valid_loss=pick("full_valid_loss", "valid_loss"),
-            valid_accuracy=pick("full_valid_mean_token_accuracy", "valid_mean_token_accuracy"),
-        )
+        """The point the provider read from a metrics event, if any."""
+        return event.metrics if event.is_metrics else None
 
 
-def _as_float(value: object) -> float | None:
+def as_float(value: object) -> float | None:
+    """A number from an event field; None for missing, odd or NaN values."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         return None
     try:
@@ -223,8 +205,8 @@ def _as_float(value: object) -> float | None:
     return result if result == result else None  # NaN is no number to show
 
 
-def _as_int(value: object) -> int | None:
-    number = _as_float(value)
+def as_int(value: object) -> int | None:
+    number = as_float(value)
     return int(number) if number is not None else None
 
 
@@ -285,7 +267,7 @@ class TeamModel:
 
 def model_made_by(team_id: str, state: JobState, *, now: datetime) -> TeamModel | None:
     """The fine-tuned model a succeeded job produced, as the team's record; None otherwise."""
-    if state.status != "succeeded" or not state.fine_tuned_model:
+    if state.status != JobStatus.SUCCEEDED or not state.fine_tuned_model:
         return None
     return TeamModel(
         team_id=team_id,
@@ -347,18 +329,13 @@ class RoleGrant:
     at: datetime
 
 
-class TeamProviderKind(StrEnum):
-    OPENAI = "openai"
-    AZURE = "azure"
-    COMPATIBLE = "compatible"
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TeamCredentials:
     """A team's own provider account; `api_key` is a handlers.secrets.Secret, never printed."""
 
     team_id: str
-    provider: TeamProviderKind
+    provider: str
+    """The account kind (a provider profile's AccountKind name)."""
     api_key: Secret
     endpoint: str | None = None
     api_version: str | None = None

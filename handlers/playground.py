@@ -113,7 +113,6 @@ class Playground:
         providers: ProviderDirectory,
         clock: Clock,
         prices: PriceTable,
-        is_base: Callable[[str], bool],
         validate: Validate,
         upload: Upload,
         settings: PlaygroundSettings | None = None,
@@ -123,7 +122,6 @@ class Playground:
         self._providers = providers
         self._clock = clock
         self._prices = prices
-        self._is_base = is_base
         self._validate = validate
         self._upload = upload
         self.settings = settings or PlaygroundSettings()
@@ -144,15 +142,15 @@ class Playground:
     async def resolve(self, team: str, name: str, provider: Provider) -> Resolved:
         """A team model, or a base model; another team's model reads as unknown."""
         own = await self._store.get_model(team, name)
-        if own is None and name.startswith("ftjob-"):
+        if own is None:
             # A completion notice's buttons carry the job id: the model it made.
             job = await self._store.get_job(team, name)
             if job is not None and job.state.fine_tuned_model:
                 own = await self._store.get_model(team, job.state.fine_tuned_model)
         if own is not None:
             return Resolved(name=own.name, base=own.base_model, job_id=own.job_id)
-        if not name.startswith("ft:"):
-            if self._is_base(name) or self._prices.lookup(name) is not None:
+        if not provider.profile.is_tuned_model(name):
+            if provider.profile.is_fine_tunable(name) or self._prices.lookup(name) is not None:
                 return Resolved(name=name)
             listed = await provider.list_models()
             if any(m.id == name for m in listed):

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from handlers.chat import ChatMessage, ChatResult, StoredCompletion
 from handlers.model import (
@@ -33,6 +33,7 @@ from handlers.model import (
     TeamFile,
     TeamModel,
 )
+from handlers.profile import Capability, ProviderProfile
 from handlers.replies import Reply
 
 
@@ -56,16 +57,8 @@ class Tokenizer(Protocol):
     def count(self, text: str, *, model: str) -> int: ...
 
 
-class Provider(Protocol):
-    """A fine-tuning service: files, jobs, events, checkpoints and models."""
-
-    @property
-    def label(self) -> str:
-        """A short human name, e.g. "OpenAI" or "Sandbox (simulated)"."""
-        ...
-
-    @property
-    def is_simulation(self) -> bool: ...
+class Files(Protocol):
+    """Training files at the provider."""
 
     async def upload_file(
         self,
@@ -78,11 +71,15 @@ class Provider(Protocol):
         is called as bytes go out (large files go in parts)."""
         ...
 
-    async def list_files(self) -> Sequence[ProviderFile]: ...
-
-    async def get_file(self, file_id: str) -> ProviderFile: ...
-
     async def delete_file(self, file_id: str) -> None: ...
+
+    async def file_content(self, file_id: str) -> bytes:
+        """An uploaded file's bytes (a test set to run a comparison on)."""
+        ...
+
+
+class Jobs(Protocol):
+    """Fine-tuning jobs and the models they start from and make."""
 
     async def create_job(self, spec: JobSpec, *, idempotency_key: str) -> JobState:
         """Create a job exactly once: a retry with the same key returns the first job."""
@@ -94,28 +91,54 @@ class Provider(Protocol):
         self, *, metadata: Mapping[str, str] | None = None, limit: int = 20
     ) -> Sequence[JobState]: ...
 
+    async def list_models(self) -> Sequence[ProviderModel]: ...
+
+
+class FineTuning(Files, Jobs, Protocol):
+    """What every provider family implements; the rest is optional, by capability."""
+
+    @property
+    def label(self) -> str:
+        """A short human name, e.g. "OpenAI" or "Sandbox (simulated)"."""
+        ...
+
+    @property
+    def is_simulation(self) -> bool: ...
+
+    @property
+    def profile(self) -> ProviderProfile:
+        """The family's conventions and capabilities, consulted before any optional call."""
+        ...
+
+
+@runtime_checkable
+class Cancellable(Protocol):
     async def cancel_job(self, job_id: str) -> JobState: ...
 
+
+@runtime_checkable
+class Pausable(Protocol):
     async def pause_job(self, job_id: str) -> JobState: ...
 
     async def resume_job(self, job_id: str) -> JobState: ...
 
+
+@runtime_checkable
+class Events(Protocol):
     async def list_events_after(
         self, job_id: str, cursor: str | None, *, limit: int = 100
     ) -> Sequence[JobEvent]:
         """Events newer than the one whose id is `cursor` (all if None), oldest first."""
         ...
 
+
+@runtime_checkable
+class Checkpoints(Protocol):
     async def list_checkpoints(self, job_id: str) -> Sequence[Checkpoint]: ...
 
-    async def list_models(self) -> Sequence[ProviderModel]: ...
 
-    async def delete_model(self, model_id: str) -> None: ...
-
-    async def file_content(self, file_id: str) -> bytes:
-        """An uploaded file's bytes (a test set to run a comparison on)."""
-        ...
-
+@runtime_checkable
+class Inference(Protocol):
     async def chat(
         self,
         model: str,
@@ -128,6 +151,9 @@ class Provider(Protocol):
         """One chat completion; `store=True` keeps it for `list_stored_completions`."""
         ...
 
+
+@runtime_checkable
+class CompletionLog(Protocol):
     async def list_stored_completions(
         self,
         *,
@@ -138,6 +164,25 @@ class Provider(Protocol):
     ) -> Sequence[StoredCompletion]:
         """Stored completions, newest first, with their request messages: at most `limit`."""
         ...
+
+
+CAPABILITY_PORTS: Mapping[Capability, type] = {
+    Capability.CANCEL: Cancellable,
+    Capability.PAUSE: Pausable,
+    Capability.RESUME: Pausable,
+    Capability.EVENTS: Events,
+    Capability.CHECKPOINTS: Checkpoints,
+    Capability.INFERENCE: Inference,
+    Capability.STORED_COMPLETIONS: CompletionLog,
+}
+"""The protocol a family implements when its profile declares the capability."""
+
+
+class Provider(
+    FineTuning, Cancellable, Pausable, Events, Checkpoints, Inference, CompletionLog, Protocol
+):
+    """What the core holds: a team's view (handlers.scope) that answers every capability;
+    the core asks `profile.can(...)` first, and the view refuses what the family lacks."""
 
 
 class ProviderDirectory(Protocol):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -44,12 +45,18 @@ class PriceTable:
     default_token_limit: int
     models: Mapping[str, ModelPrice] = field(default_factory=dict)
     aliases: Mapping[str, str] = field(default_factory=dict)
+    fine_tuned_names: re.Pattern[str] | None = None
+    """How the priced provider names a fine-tuned model; group `base` is the model it came
+    from (the table's own `fine_tuned_names`, since prices belong to one provider)."""
+
+    def _tuned_base(self, name: str) -> str | None:
+        found = self.fine_tuned_names.match(name) if self.fine_tuned_names else None
+        return found.group("base") if found is not None else None
 
     def lookup(self, model: str) -> ModelPrice | None:
-        """A base model by name or alias; a fine-tuned model ("ft:<base>:...") by its base."""
+        """A base model by name or alias; a fine-tuned model by the base its name gives."""
         name = model.strip().lower()
-        if name.startswith("ft:"):
-            name = name[3:].split(":", 1)[0]
+        name = self._tuned_base(name) or name
         name = self.aliases.get(name, name)
         return self.models.get(name)
 
@@ -58,7 +65,7 @@ class PriceTable:
         found = self.lookup(model)
         rates = None
         if found is not None:
-            tuned = model.strip().lower().startswith("ft:")
+            tuned = self._tuned_base(model.strip().lower()) is not None
             rates = found.fine_tuned_inference if tuned else found.inference
         if rates is None:
             return None
@@ -157,7 +164,7 @@ def load_price_table(path: Path | None = None) -> PriceTable:
         else:
             text = path.read_text("utf-8")
         return parse_price_table(json.loads(text))
-    except (OSError, ValueError, KeyError, TypeError) as error:
+    except (OSError, ValueError, KeyError, TypeError, re.error) as error:
         where = str(path) if path else PRICES_RESOURCE
         raise ConfigError(
             f"The price table {where} cannot be read ({error}); fix it or unset "
@@ -188,6 +195,9 @@ def parse_price_table(document: Any) -> PriceTable:
         default_token_limit=int(document.get("default_token_limit", 65_536)),
         models=models,
         aliases=aliases,
+        fine_tuned_names=re.compile(tuned)
+        if (tuned := document.get("fine_tuned_names"))
+        else None,
     )
 
 

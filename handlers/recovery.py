@@ -17,7 +17,15 @@ from handlers.model import (
     Team,
     model_made_by,
 )
-from handlers.ports import Clock, OutboxMessage, Provider, ProviderDirectory, Store, WatchStore
+from handlers.ports import (
+    Clock,
+    FineTuning,
+    OutboxMessage,
+    ProviderDirectory,
+    Store,
+    WatchStore,
+)
+from handlers.profile import Capability
 from handlers.replies import Reply, Tone, UserRef, rich
 from handlers.scope import TEAM_KEY, TeamScopedProvider
 from handlers.service import BOT_METADATA_KEY
@@ -95,9 +103,9 @@ class Recovery:
 
     async def resync(
         self,
-        providers: Sequence[Provider],
+        providers: Sequence[FineTuning],
         *,
-        own: Mapping[str, Provider] | None = None,
+        own: Mapping[str, FineTuning] | None = None,
         directory: ProviderDirectory | None = None,
     ) -> ResyncReport:
         """Settle every open start intent, then scan each account once.
@@ -109,6 +117,7 @@ class Recovery:
         """
         report = ResyncReport()
         for intent in await self._store.list_open_intents():
+            provider: FineTuning
             if directory is not None:
                 provider = await directory.for_team(intent.team_id)
             elif intent.team_id in (own or {}):
@@ -117,9 +126,11 @@ class Recovery:
                 provider = providers[0]
             await self._settle(intent, provider, report)
         # A team's own account passed as the directory's view of it counts for that team only.
-        scans: list[tuple[Provider, str | None]] = [(p, _owner(p)) for p in providers]
+        scans: list[tuple[FineTuning, str | None]] = [(p, _owner(p)) for p in providers]
         scans += [(p, team) for team, p in (own or {}).items()]
         for provider, owner in scans:
+            if not provider.profile.can(Capability.JOB_TAGS):
+                continue  # its jobs carry no tag: there is nothing to find them by
             try:
                 listed = await provider.list_jobs(
                     metadata={BOT_METADATA_KEY: self._instance}, limit=self._limit
@@ -148,7 +159,9 @@ class Recovery:
             await self._settle(intent, await directory.for_team(intent.team_id), report)
         return report
 
-    async def _settle(self, intent: StartIntent, provider: Provider, report: ResyncReport) -> None:
+    async def _settle(
+        self, intent: StartIntent, provider: FineTuning, report: ResyncReport
+    ) -> None:
         """One interrupted start: link and bill the job it made, or close it as made nothing."""
         now = self._clock.now()
         try:
@@ -260,7 +273,7 @@ def _nothing_notice(intent: StartIntent) -> Reply:
     )
 
 
-def _owner(provider: Provider) -> str | None:
+def _owner(provider: FineTuning) -> str | None:
     """The team whose own account this is, when it is a team's view of its own account."""
     if isinstance(provider, TeamScopedProvider) and not provider.shared:
         return provider.team_id

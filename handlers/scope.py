@@ -17,7 +17,16 @@ from handlers.model import (
     ProviderFile,
     ProviderModel,
 )
-from handlers.ports import Provider
+from handlers.ports import (
+    Cancellable,
+    Checkpoints,
+    CompletionLog,
+    Events,
+    FineTuning,
+    Inference,
+    Pausable,
+)
+from handlers.profile import ProviderProfile
 
 TEAM_KEY = "ftbot_team"
 """The metadata key naming the team on everything the bot creates at a provider."""
@@ -49,14 +58,14 @@ class TeamScopedProvider:
     shared account nothing.
     """
 
-    def __init__(self, inner: Provider, *, team_id: str, shared: bool) -> None:
+    def __init__(self, inner: FineTuning, *, team_id: str, shared: bool) -> None:
         self._inner = inner
         self._team = team_id
         self._shared = shared
         self._foreign: frozenset[str] | None = None
 
     @property
-    def inner(self) -> Provider:
+    def inner(self) -> FineTuning:
         return self._inner
 
     @property
@@ -74,6 +83,14 @@ class TeamScopedProvider:
     @property
     def is_simulation(self) -> bool:
         return self._inner.is_simulation
+
+    @property
+    def profile(self) -> ProviderProfile:
+        return self._inner.profile
+
+    def _refuse(self, what: str) -> ProviderError:
+        """The core asks the profile before it calls; this is the net if it did not."""
+        return ProviderError(ProviderErrorKind.BAD_REQUEST, f"{self.label} cannot {what}")
 
     def _mine(self, metadata: Mapping[str, str]) -> bool:
         return tagged_for(metadata, self._team, shared=self._shared)
@@ -100,14 +117,6 @@ class TeamScopedProvider:
     ) -> ProviderFile:
         return await self._inner.upload_file(path, filename=filename, progress=progress)
 
-    async def list_files(self) -> Sequence[ProviderFile]:
-        if self._shared:
-            return []  # files cannot carry the team's tag, so none is known to be the team's
-        return await self._inner.list_files()
-
-    async def get_file(self, file_id: str) -> ProviderFile:
-        return await self._inner.get_file(file_id)
-
     async def delete_file(self, file_id: str) -> None:
         await self._inner.delete_file(file_id)
 
@@ -133,20 +142,30 @@ class TeamScopedProvider:
         return [j for j in listed if self._mine(j.metadata)][:limit]
 
     async def cancel_job(self, job_id: str) -> JobState:
+        if not isinstance(self._inner, Cancellable):
+            raise self._refuse("cancel a job")
         return await self._inner.cancel_job(job_id)
 
     async def pause_job(self, job_id: str) -> JobState:
+        if not isinstance(self._inner, Pausable):
+            raise self._refuse("pause a job")
         return await self._inner.pause_job(job_id)
 
     async def resume_job(self, job_id: str) -> JobState:
+        if not isinstance(self._inner, Pausable):
+            raise self._refuse("resume a job")
         return await self._inner.resume_job(job_id)
 
     async def list_events_after(
         self, job_id: str, cursor: str | None, *, limit: int = 100
     ) -> Sequence[JobEvent]:
+        if not isinstance(self._inner, Events):
+            return []  # a family without events: the job's status is all there is to watch
         return await self._inner.list_events_after(job_id, cursor, limit=limit)
 
     async def list_checkpoints(self, job_id: str) -> Sequence[Checkpoint]:
+        if not isinstance(self._inner, Checkpoints):
+            return []
         return await self._inner.list_checkpoints(job_id)
 
     # -- models -------------------------------------------------------------------------------
@@ -169,11 +188,6 @@ class TeamScopedProvider:
         foreign = await self._foreign_models()
         return [m for m in listed if m.id not in foreign]
 
-    async def delete_model(self, model_id: str) -> None:
-        if self._shared and model_id in await self._foreign_models():
-            raise ProviderError(ProviderErrorKind.NOT_FOUND)
-        await self._inner.delete_model(model_id)
-
     # -- chat ---------------------------------------------------------------------------------
 
     async def chat(
@@ -188,6 +202,8 @@ class TeamScopedProvider:
         if self._shared and model in await self._foreign_models():
             # Another team's fine-tuned model on the shared account reads as unknown.
             raise ProviderError(ProviderErrorKind.NOT_FOUND)
+        if not isinstance(self._inner, Inference):
+            raise self._refuse("answer prompts")
         if store:
             # A kept completion is read back by `dataset from-logs`: it must name its team.
             metadata = {**(metadata or {}), TEAM_KEY: self._team}
@@ -204,7 +220,7 @@ class TeamScopedProvider:
         limit: int = 100,
     ) -> Sequence[StoredCompletion]:
         wanted = self._filter(metadata)
-        if wanted is None:
+        if wanted is None or not isinstance(self._inner, CompletionLog):
             return []
         found = await self._inner.list_stored_completions(
             model=model, metadata=wanted or None, since=since, limit=limit

@@ -9,29 +9,35 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-SECRET_PATTERNS: tuple[re.Pattern[str], ...] = (
-    # OpenAI keys: sk-..., sk-proj-..., sk-svcacct-..., sk-admin-...
-    re.compile(r"sk-[A-Za-z0-9_-]{16,}"),
+OWN_PATTERNS: tuple[re.Pattern[str], ...] = (
     # Slack bot, user, app-level and config tokens
     re.compile(r"xox[abposre]-[A-Za-z0-9-]{8,}"),
     re.compile(r"xapp-[A-Za-z0-9-]{8,}"),
     # Fernet keys (44 urlsafe base64 characters ending in "=")
     re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{43}="),
-    # Azure OpenAI keys: 32 hex characters, or the newer 84 alphanumeric ones
-    re.compile(r"(?<![A-Za-z0-9_-])[0-9a-fA-F]{32}(?![A-Za-z0-9_-])"),
-    re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9]{84}(?![A-Za-z0-9_-])"),
 )
+"""The shapes of the bot's own secrets; each provider family's profile adds its keys'."""
+
+SECRET_PATTERNS: list[re.Pattern[str]] = list(OWN_PATTERNS)
+"""Every shape hidden: the bot's own and the registered families' (see use_key_patterns)."""
+
+
+def use_key_patterns(patterns: Iterable[re.Pattern[str]]) -> None:
+    """Hide these key shapes too (the provider registry registers each family's, at import)."""
+    for pattern in patterns:
+        if pattern not in SECRET_PATTERNS:
+            SECRET_PATTERNS.append(pattern)
+
+
 REDACTED = "[redacted]"
 
 MAX_KEY = 512
 MAX_ENDPOINT = 512
 MAX_API_VERSION = 40
-_OPENAI_KEY = re.compile(r"^sk-[A-Za-z0-9_-]{20,200}$")
-_AZURE_KEY = re.compile(r"^(?:[0-9a-fA-F]{32}|[A-Za-z0-9]{84})$")
-_COMPATIBLE_KEY = re.compile(r"^[\x21-\x7e]{8,512}$")
 _API_VERSION = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(?:-preview)?$")
 
 
@@ -72,30 +78,16 @@ class Secret:
         return "Secret(***)"
 
 
-def key_problem(provider: str, key: str) -> str | None:
-    """Why this key cannot be right for the provider (shape only), or None; never quotes it."""
+def key_problem(shape: re.Pattern[str], refusal: str, key: str) -> str | None:
+    """Why this key cannot be right for the account (shape only), or None; never quotes it."""
     if not key:
         return "The key is empty."
     if len(key) > MAX_KEY:
         return f"The key is too long for any provider (at most {MAX_KEY} characters)."
     if any(c.isspace() for c in key):
         return "The key holds spaces or line breaks; paste it again without them."
-    match provider:
-        case "openai":
-            if not _OPENAI_KEY.match(key):
-                return (
-                    "That is not an OpenAI API key: they start with sk- and hold 20 or more "
-                    "letters, digits, '-' or '_'."
-                )
-        case "azure":
-            if not _AZURE_KEY.match(key):
-                return (
-                    "That is not an Azure OpenAI key: they are 32 hexadecimal characters "
-                    "(or 84 letters and digits). Copy KEY 1 from the resource's Keys and Endpoint."
-                )
-        case _:
-            if not _COMPATIBLE_KEY.match(key):
-                return "The key must be 8-512 printable characters."
+    if not shape.match(key):
+        return refusal
     return None
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
 from datetime import timedelta
 
@@ -14,7 +14,7 @@ from handlers.features.channels import Channels
 from handlers.features.files import FORCE_RISK, Files
 from handlers.features.help import help_reply
 from handlers.features.help import routes as help_routes
-from handlers.features.jobs import BOT_METADATA_KEY, Jobs, is_fine_tunable
+from handlers.features.jobs import BOT_METADATA_KEY, Jobs
 from handlers.features.progress import Progress, current
 from handlers.features.routing import Handler, table
 from handlers.governance import DEFAULT_APPROVAL_TTL, Governance
@@ -31,6 +31,7 @@ from handlers.ports import (
     WatchStore,
 )
 from handlers.pricing import PriceTable, load_price_table
+from handlers.profile import AccountKind
 from handlers.replies import Reply, Tone, Visibility, error_reply, plain
 from handlers.requests import SPECS, Request, command_of
 from handlers.secrets import Secret, redact, safe_endpoint
@@ -61,6 +62,7 @@ class Service:
         approval_ttl: timedelta = DEFAULT_APPROVAL_TTL,
         credentials_changed: Callable[[str], None] | None = None,
         playground: PlaygroundSettings | None = None,
+        accounts: Mapping[str, AccountKind] | None = None,
         long_work: LongWork | None = None,
         cpu: Executor | None = None,
     ) -> None:
@@ -96,6 +98,7 @@ class Service:
             default_role=default_role,
             approval_ttl=approval_ttl,
             credentials_changed=credentials_changed,
+            accounts=accounts,
         )
         self.playground = Playground(
             store=store,
@@ -103,7 +106,6 @@ class Service:
             providers=providers,
             clock=clock,
             prices=prices,
-            is_base=is_fine_tunable,
             validate=files.check_chat,
             upload=files.upload,
             settings=playground,
@@ -264,5 +266,4 @@ __all__ = [
     "Progress",
     "Service",
     "help_reply",
-    "is_fine_tunable",
 ]

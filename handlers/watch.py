@@ -32,6 +32,7 @@ from handlers.ports import (
     WatchClaim,
     WatchStore,
 )
+from handlers.profile import Capability, JobStatus
 from handlers.replies import Reply, Tone
 
 log = logging.getLogger(__name__)
@@ -75,13 +76,13 @@ class SweepStats:
 def poll_delay(status: str, idle_polls: int, settings: WatchSettings) -> float:
     """Seconds to the next poll: slow while waiting, fast while running, backing off when idle."""
     match status:
-        case "validating_files" | "queued":
+        case JobStatus.VALIDATING | JobStatus.QUEUED:
             base = settings.slow_poll_seconds * (1.5 ** min(idle_polls, 10))
             return min(base, settings.slow_poll_max_seconds)
-        case "running":
+        case JobStatus.RUNNING:
             factor = 2.0 ** max(0, min(idle_polls - 2, 6))
             return min(settings.running_poll_seconds * factor, settings.running_poll_max_seconds)
-        case "paused":
+        case JobStatus.PAUSED:
             return settings.paused_poll_seconds
         case _:
             return settings.slow_poll_seconds
@@ -155,7 +156,7 @@ class Watcher:
         team = await self._store.get_team(team_id)
         interval = team.metric_interval_seconds if team else self._settings.metric_interval_seconds
         states: dict[str, JobState] = {}
-        if len(claims) > 1:
+        if len(claims) > 1 and provider.profile.can(Capability.JOB_TAGS):
             # One list call answers every job's status; fall back to one call per missing job.
             try:
                 stats.provider_calls += 1
@@ -200,7 +201,7 @@ class Watcher:
         state = listed
         changed = state.status != job.state.status
         events: Sequence[JobEvent] = ()
-        if state.status == "running" or changed or state.terminal:
+        if state.status == JobStatus.RUNNING or changed or state.terminal:
             stats.provider_calls += 1
             events = await provider.list_events_after(job.id, claim.cursor)
         plan = await self._plan(claim, state, events, interval)
@@ -317,7 +318,10 @@ class Watcher:
             notice = completion_notice(job, points, chart)
             targets: list[ChannelAddress] = [job.channel] if job.channel else []
             for sub in subscriptions:
-                wanted = sub.filter is not SubscriptionFilter.FAILURES or state.status == "failed"
+                wanted = (
+                    sub.filter is not SubscriptionFilter.FAILURES
+                    or state.status == JobStatus.FAILED
+                )
                 if wanted and all(sub.channel.key != t.key for t in targets):
                     targets.append(sub.channel)
             for target in targets:
@@ -331,7 +335,7 @@ class Watcher:
                     )
                 )
             return messages
-        line = Reply(title=f"{job.id} is now {state.status} (base {state.model})")
+        line = Reply(title=f"{job.id} is now {state.shown_status} (base {state.model})")
         for sub in subscriptions:
             if sub.filter is SubscriptionFilter.ALL and (
                 job.channel is None or sub.channel.key != job.channel.key

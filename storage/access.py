@@ -21,7 +21,6 @@ from handlers.model import (
     RoleGrant,
     SpendEntry,
     TeamCredentials,
-    TeamProviderKind,
 )
 from storage import crypto
 from storage.base import StoreBase, insert
@@ -123,7 +122,7 @@ class AccessMethods(StoreBase):
             )
         return TeamCredentials(
             team_id=team_id,
-            provider=TeamProviderKind(row.provider),
+            provider=row.provider,
             api_key=secret.value,
             endpoint=row.endpoint,
             api_version=row.api_version,
@@ -133,7 +132,7 @@ class AccessMethods(StoreBase):
 
     async def set_credentials(self, credentials: TeamCredentials) -> None:
         values: dict[str, Any] = {
-            "provider": credentials.provider.value,
+            "provider": credentials.provider,
             "endpoint": credentials.endpoint,
             "api_version": credentials.api_version,
             "secret": TeamSecret(team_id=credentials.team_id, value=credentials.api_key),

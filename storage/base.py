@@ -19,6 +19,7 @@ from handlers.model import (
     Platform,
     Team,
 )
+from handlers.profile import UNKNOWN_STATUS, JobStatus
 from storage.engine import BEGIN_OPTION
 
 Clock = Callable[[], datetime]
@@ -69,7 +70,8 @@ def state_values(state: JobState) -> dict[str, Any]:
     hp = state.hyperparameters
     return {
         "model": state.model,
-        "status": state.status,
+        "status": str(state.status),
+        "provider_status": state.provider_status or None,
         "created_at": state.created_at,
         "training_file": state.training_file,
         "method": state.method,
@@ -101,12 +103,21 @@ def _hyperparameters(raw: Mapping[str, Any] | None) -> Hyperparameters:
     )
 
 
+def _status(stored: str) -> JobStatus:
+    """The stored status; every row holds a JobStatus value since migration 0005."""
+    try:
+        return JobStatus(stored)
+    except ValueError:
+        return UNKNOWN_STATUS
+
+
 def job_from_row(row: Row[Any]) -> Job:
     m = row._mapping
     state = JobState(
         id=m["job_id"],
         model=m["model"],
-        status=m["status"],
+        status=_status(m["status"]),
+        provider_status=m["provider_status"] or "",
         created_at=m["created_at"],
         training_file=m["training_file"],
         method=m["method"],

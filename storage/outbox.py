@@ -464,11 +464,11 @@ class WatchMethods(StoreBase):
         return int(result.rowcount or 0)
 
     async def watched_jobs_by_status(self) -> dict[str, int]:
-        """Jobs still polled (next_poll_at set), counted by their last known status."""
+        """Jobs still polled (next_poll_at set), counted by their last known status, in the
+        provider's own words (the metric's labels predate the core's statuses)."""
+        status = func.coalesce(jobs.c.provider_status, jobs.c.status)
         stmt = (
-            select(jobs.c.status, func.count())
-            .where(jobs.c.next_poll_at.is_not(None))
-            .group_by(jobs.c.status)
+            select(status, func.count()).where(jobs.c.next_poll_at.is_not(None)).group_by(status)
         )
         async with self._read() as conn:
             rows = (await conn.execute(stmt)).all()

@@ -137,6 +137,8 @@ jobs = Table(
     # JobState
     Column("model", Text, nullable=False),
     Column("status", Text, nullable=False),
+    # the provider's own word for the status (status holds the core's JobStatus)
+    Column("provider_status", Text, nullable=True),
     _created_at(),
     Column("training_file", Text, nullable=False),
     Column("method", Text, nullable=False),

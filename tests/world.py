@@ -16,7 +16,7 @@ from typing import Any
 from bot.app.wiring import ServiceOptions, build_core
 from bot.directory import SharedProviderDirectory
 from bot.infra.dispatcher import Dispatcher
-from bot.providers.sandbox import SandboxProvider, SandboxTiming
+from bot.providers.sandbox.provider import SandboxProvider, SandboxTiming
 from handlers.errors import UsageError
 from handlers.model import Actor, ChannelAddress, MetricPoint, Platform, Role
 from handlers.parse import parse
@@ -175,13 +175,14 @@ async def world(
     *,
     url: str | None = None,
     default_role: Role = Role.OPERATOR,
+    provider_type: type[SandboxProvider] = SandboxProvider,
     **service_options: Any,
 ) -> AsyncIterator[World]:
     """`url` opens that SQL database (emptied), else the `default_backend` store opens.
     `default_role` operator keeps tests about jobs short; role tests pass viewer."""
     clock = ManualClock()
     async with _open_store(tmp_path, url, default_backend, clock) as store:
-        provider = SandboxProvider(clock, timing=TIMING)
+        provider = provider_type(clock, timing=TIMING)
         directory = SharedProviderDirectory(provider)
         charts = FakeCharts()
         notifier = RecordingNotifier()

@@ -10,6 +10,7 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_vali
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.providers.endpoint_policy import parse_allowlist
+from bot.providers.registry import SETTINGS_NAMES, family
 from handlers.errors import ConfigError
 from handlers.model import Role
 
@@ -19,12 +20,6 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/finetune-bot.db"
 class SlackMode(StrEnum):
     SOCKET = "socket"
     HTTP = "http"
-
-
-class ProviderKind(StrEnum):
-    OPENAI = "openai"
-    AZURE = "azure"
-    SANDBOX = "sandbox"
 
 
 def _env(*names: str) -> Any:
@@ -76,7 +71,8 @@ class Settings(BaseSettings):
     )
 
     # provider
-    provider: ProviderKind = ProviderKind.OPENAI
+    provider: str = "openai"
+    """A FINETUNE_BOT_PROVIDER value one registered provider family serves."""
     openai_api_key: SecretStr | None = Field(default=None, validation_alias=_env("OPENAI_API_KEY"))
     openai_base_url: str | None = Field(default=None, validation_alias=_env("OPENAI_BASE_URL"))
     azure_openai_endpoint: str | None = Field(
@@ -143,6 +139,14 @@ class Settings(BaseSettings):
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
         return level
 
+    @field_validator("provider")
+    @classmethod
+    def _provider(cls, value: str) -> str:
+        if value not in SETTINGS_NAMES:
+            quoted = [f"'{n}'" for n in SETTINGS_NAMES]
+            raise ValueError(f"Input should be {', '.join(quoted[:-1])} or {quoted[-1]}")
+        return value
+
     @field_validator("endpoint_allowlist")
     @classmethod
     def _allowlist(cls, value: str) -> str:
@@ -200,22 +204,4 @@ def load_settings(**overrides: Any) -> Settings:
 
 def check_provider(settings: Settings) -> None:
     """Raise ConfigError naming the first missing provider setting."""
-    match settings.provider:
-        case ProviderKind.OPENAI:
-            if settings.openai_api_key is None:
-                raise ConfigError(
-                    "OPENAI_API_KEY is not set: export OPENAI_API_KEY=sk-... "
-                    "(or FINETUNE_BOT_PROVIDER=sandbox to try the bot without a key)."
-                )
-        case ProviderKind.AZURE:
-            if not settings.azure_openai_endpoint:
-                raise ConfigError(
-                    "AZURE_OPENAI_ENDPOINT is not set: export "
-                    "AZURE_OPENAI_ENDPOINT=https://NAME.openai.azure.com"
-                )
-            if settings.azure_openai_api_key is None:
-                raise ConfigError(
-                    "AZURE_OPENAI_API_KEY is not set: export AZURE_OPENAI_API_KEY=..."
-                )
-        case ProviderKind.SANDBOX:
-            pass
+    family(settings.provider).load().check(settings)

@@ -10,13 +10,13 @@ import socket
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
 
 from aiohttp import web
 from sqlalchemy import text
 
-from bot.app.config import ProviderKind, Settings, check_provider
+from bot.app.config import Settings, check_provider
 from bot.app.platforms import build_adapters, configured, nothing_configured
 from bot.app.shutdown import STEP_SECONDS, Stopper, bounded
 from bot.app.startup import database_problem
@@ -24,12 +24,7 @@ from bot.app.supervisor import Supervisor
 from bot.app.wiring import ServiceOptions, build_core
 from bot.chat import tempfiles
 from bot.chat.base import AdapterContext, ChatAdapter
-from bot.directory import (
-    OpenAIKeyChecker,
-    SandboxKeyChecker,
-    TeamProviderBuilder,
-    TeamProviderDirectory,
-)
+from bot.directory import AccountKeyChecker, TeamProviderDirectory
 from bot.infra import netlog, redact
 from bot.infra.charts import MatplotlibChartRenderer
 from bot.infra.clock import SystemClock
@@ -42,15 +37,16 @@ from bot.infra.waker import Waker
 from bot.infra.watch_metrics import collect_watched, record_dispatch, record_sweep
 from bot.infra.web import ReadinessCheck, WebServer, build_web_app
 from bot.metrics import Metrics
+from bot.providers import registry
 from bot.providers.endpoint_policy import EndpointPolicy
-from bot.providers.openai import OpenAIProvider
-from bot.providers.sandbox import DEFAULT_TIMING, SandboxProvider, SandboxTiming
+from bot.providers.sandbox.profile import PROFILE as SANDBOX
+from bot.providers.sandbox.provider import SandboxProvider, SandboxTiming
 from bot.webhooks import openai_webhook_routes
 from handlers.errors import ConfigError
 from handlers.fairness import LongWork
 from handlers.model import Platform
 from handlers.playground import PlaygroundSettings
-from handlers.ports import Clock, KeyChecker, Notifier, Provider
+from handlers.ports import Clock, FineTuning, KeyChecker, Notifier
 from handlers.pricing import load_price_table
 from handlers.service import Service
 from handlers.watch import SweepStats, Watcher, WatchSettings
@@ -71,30 +67,12 @@ def instance_name() -> str:
 
 def build_provider(
     settings: Settings, clock: Clock, *, timing: SandboxTiming | None = None
-) -> Provider:
-    check_provider(settings)
-    match settings.provider:
-        case ProviderKind.SANDBOX:
-            return SandboxProvider(
-                clock,
-                state_path=settings.sandbox_state,
-                timing=timing or scaled_timing(DEFAULT_TIMING, settings.sandbox_speed),
-            )
-        case ProviderKind.AZURE:
-            assert settings.azure_openai_endpoint is not None
-            assert settings.azure_openai_api_key is not None
-            return OpenAIProvider.azure(
-                endpoint=settings.azure_openai_endpoint,
-                api_key=settings.azure_openai_api_key.get_secret_value(),
-                api_version=settings.openai_api_version,
-            )
-        case ProviderKind.OPENAI:
-            assert settings.openai_api_key is not None
-            return OpenAIProvider.openai(
-                api_key=settings.openai_api_key.get_secret_value(),
-                base_url=settings.openai_base_url,
-            )
-    raise ConfigError(f"FINETUNE_BOT_PROVIDER {settings.provider} is not supported.")
+) -> FineTuning:
+    """The deployment's provider, built by the family FINETUNE_BOT_PROVIDER names."""
+    found = registry.family(settings.provider)
+    if timing is not None and found.profile is SANDBOX:
+        return SandboxProvider(clock, state_path=settings.sandbox_state, timing=timing)
+    return found.load().build(settings, clock)
 
 
 async def use_encryption_keys(settings: Settings, store: SqlStore) -> None:
@@ -110,23 +88,13 @@ async def use_encryption_keys(settings: Settings, store: SqlStore) -> None:
             )
 
 
-def scaled_timing(timing: SandboxTiming, speed: float) -> SandboxTiming:
-    """The sandbox's phases `speed` times faster (FINETUNE_BOT_SANDBOX_SPEED)."""
-    return replace(
-        timing,
-        validating_s=timing.validating_s / speed,
-        queued_s=timing.queued_s / speed,
-        step_s=timing.step_s / speed,
-    )
-
-
 @dataclass(slots=True)
 class Runtime:
     """Everything one bot process runs, built in order inside one AsyncExitStack."""
 
     settings: Settings
     store: SqlStore
-    provider: Provider
+    provider: FineTuning
     service: Service
     watcher: Watcher
     dispatcher: Dispatcher
@@ -187,7 +155,7 @@ async def build_runtime(
     *,
     notifiers: Mapping[Platform, Notifier],
     clock: Clock | None = None,
-    provider: Provider | None = None,
+    provider: FineTuning | None = None,
     watch_settings: WatchSettings | None = None,
     pace: Mapping[Platform, float] | None = None,
     owner: str | None = None,
@@ -218,15 +186,18 @@ async def build_runtime(
         if close is not None:
             stack.push_async_callback(close)
     endpoints = EndpointPolicy(allowlist=settings.endpoint_allowlist)
+    family = registry.family(provider.profile.name)
     directory = TeamProviderDirectory(
         store=store,
         fallback=provider,
-        keep_fallback=provider.is_simulation,
-        factory=TeamProviderBuilder(endpoints),
+        keep_fallback=not family.team_accounts,
+        policy=endpoints,
     )
     stack.push_async_callback(directory.aclose)
     keys: KeyChecker = (
-        SandboxKeyChecker(endpoints) if provider.is_simulation else OpenAIKeyChecker(endpoints)
+        AccountKeyChecker(endpoints)
+        if family.team_accounts
+        else family.load().key_checker(endpoints)  # e.g. the sandbox keeps its own for all
     )
     charts = MatplotlibChartRenderer()
     scratch = tempfiles.private_dir()
@@ -329,7 +300,7 @@ async def start_bot(
     stack: AsyncExitStack,
     *,
     clock: Clock | None = None,
-    provider: Provider | None = None,
+    provider: FineTuning | None = None,
 ) -> RunningBot:
     """Store, provider, core, web server, configured adapters and ticks, stopped by `stack`."""
     redact.install()

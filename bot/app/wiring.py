@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.infra.dispatcher import Dispatcher
+from bot.providers import registry
 from handlers.fairness import LongWork
 from handlers.governance import DEFAULT_APPROVAL_TTL
 from handlers.model import Platform, Role
@@ -27,6 +28,7 @@ from handlers.ports import (
     WatchStore,
 )
 from handlers.pricing import PriceTable
+from handlers.profile import AccountKind
 from handlers.service import Service
 from handlers.watch import Watcher, WatchSettings
 
@@ -45,6 +47,8 @@ class ServiceOptions:
     playground: PlaygroundSettings | None = None
     long_work: LongWork | None = None
     cpu: Executor | None = None
+    accounts: Mapping[str, AccountKind] | None = None
+    """The account kinds teams may set up; None: every registered provider family's."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -88,6 +92,7 @@ def build_core(
         playground=opts.playground,
         long_work=opts.long_work,
         cpu=opts.cpu,
+        accounts=registry.accounts() if opts.accounts is None else opts.accounts,
     )
     watcher = Watcher(
         store=store,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from bot.directory import TeamProviderDirectory
 from bot.metrics import Metrics
 from handlers.errors import ProviderError
-from handlers.ports import Clock, Provider
+from handlers.ports import Clock, FineTuning
 from handlers.recovery import Recovery, ResyncReport
 from handlers.scope import TeamScopedProvider
 from storage.store import SqlStore
@@ -23,7 +23,7 @@ class Resyncer:
     store: SqlStore
     clock: Clock
     metrics: Metrics
-    provider: Provider
+    provider: FineTuning
     directory: TeamProviderDirectory | None = None
 
     def _recovery(self) -> Recovery:
@@ -33,7 +33,7 @@ class Resyncer:
         """Settle interrupted starts and watch again the tagged jobs the store lacks, on the
         deployment's account and every team's own; raises ProviderError when the shared one
         fails."""
-        own: dict[str, Provider] = {}
+        own: dict[str, FineTuning] = {}
         directory = self.directory
         if directory is not None:
             for team in await self.store.list_teams():

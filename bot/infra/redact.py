@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import bot.providers.registry  # noqa: F401  (registers every family's key shapes)
 from handlers.secrets import looks_like_secret, redact
 
 _STANDARD = frozenset(

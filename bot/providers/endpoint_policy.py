@@ -16,6 +16,8 @@ import socket
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from urllib.parse import urlsplit
 
+from handlers.errors import ProviderError, ProviderErrorKind
+from handlers.model import TeamCredentials
 from handlers.secrets import endpoint_problem
 
 log = logging.getLogger(__name__)
@@ -26,6 +28,8 @@ Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
 """Every address (A and AAAA) a host name resolves to, as text."""
 
 RESOLVE_SECONDS = 10.0
+DEFAULT_ENDPOINT = "https://api.openai.com/v1"
+"""Where a key with no endpoint goes (the OpenAI account kind's own API)."""
 METADATA_ADDRESSES = frozenset(
     ipaddress.ip_address(a)
     for a in (
@@ -180,3 +184,15 @@ class EndpointPolicy:
         if not found:
             raise EndpointRefusedError(f"{name} resolves to no address")
         return found
+
+
+async def check_endpoint(policy: EndpointPolicy, credentials: TeamCredentials) -> None:
+    """Raise ProviderError unless the credentials' endpoint may receive the key; the reason
+    goes to the operator's log only (it names addresses and ports, never the key or a query)."""
+    try:
+        await policy.check_url(credentials.endpoint or DEFAULT_ENDPOINT)
+    except EndpointRefusedError as error:
+        log.warning(
+            "team endpoint refused", extra={"team": credentials.team_id, "reason": str(error)}
+        )
+        raise ProviderError(ProviderErrorKind.CONNECTION) from None

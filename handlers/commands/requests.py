@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from handlers.model import Method, Role, SubscriptionFilter, TeamProviderKind
+from handlers.model import Method, Role, SubscriptionFilter
 from handlers.secrets import Secret
 from handlers.sources import FileSource
 
@@ -133,7 +133,8 @@ class SetupRequest:
     from text) carries the provider, the key and its endpoint."""
 
     action: str | None = None
-    provider: TeamProviderKind | None = None
+    provider: str | None = None
+    """An account kind the deployment's provider families offer (None: the first)."""
     api_key: Secret | None = None
     endpoint: str | None = None
     api_version: str | None = None

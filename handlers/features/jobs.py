@@ -43,6 +43,7 @@ from handlers.ports import (
     WatchStore,
 )
 from handlers.pricing import PriceTable, estimate
+from handlers.profile import Capability
 from handlers.replies import (
     Attachment,
     Field,
@@ -147,7 +148,7 @@ class Jobs:
         """Base models the provider offers for fine-tuning, plus the team's own models."""
         provider = await self._providers.for_team(actor.team_id)
         listed = await provider.list_models()
-        names = [m.id for m in listed if is_fine_tunable(m.id)]
+        names = [m.id for m in listed if provider.profile.is_fine_tunable(m.id)]
         own = [m.name for m in await self._store.list_models(actor.team_id)]
         wanted = query.lower()
         return [n for n in dict.fromkeys(names + own) if wanted in n.lower()]
@@ -263,7 +264,7 @@ class Jobs:
         return Reply(
             title=f"Started {state.id}",
             fields=(
-                Field(name="Status", value=state.status),
+                Field(name="Status", value=state.shown_status),
                 Field(name="Base model", value=state.model),
                 Field(
                     name="Training file", value=f"{training.alias} ({training.provider_file_id})"
@@ -281,7 +282,7 @@ class Jobs:
 
     async def _already_started(self, team: str, job_id: str, at: datetime) -> Reply:
         job = await self._store.get_job(team, job_id)
-        status = job.state.status if job is not None else "unknown"
+        status = job.state.shown_status if job is not None else "unknown"
         return Reply(
             title=f"Already started {job_id} for this same request (status: {status})",
             lines=(
@@ -318,7 +319,9 @@ class Jobs:
 
     async def _own_model(self, team: str, model: str) -> None:
         """A fine-tuned base model must be one of the team's own (the account may be shared)."""
-        if model.startswith("ft:") and await self._store.get_model(team, model) is None:
+        provider = await self._providers.for_team(team)
+        tuned = provider.profile.is_tuned_model(model)
+        if tuned and await self._store.get_model(team, model) is None:
             raise NotFoundError(f"No model '{model}' in this team. See /finetune models.")
 
     async def _list(self, team: str, status: str | None, limit: int) -> Reply:
@@ -336,7 +339,7 @@ class Jobs:
                 rows=tuple(
                     (
                         j.state.id,
-                        j.state.status,
+                        j.state.shown_status,
                         j.state.model,
                         timestamp(j.state.created_at),
                         j.state.fine_tuned_model or (j.state.error or "")[:60],
@@ -372,7 +375,7 @@ class Jobs:
         s = job.state
         hp = s.hyperparameters
         fields = [
-            Field(name="Status", value=s.status),
+            Field(name="Status", value=s.shown_status),
             Field(name="Base model", value=s.model),
             Field(name="Method", value=s.method),
             Field(name="Epochs", value=_auto(hp.n_epochs)),
@@ -452,6 +455,9 @@ class Jobs:
         if job.state.terminal:
             raise ConflictError(f"{job_id} already {job.state.status}; nothing to {action}.")
         provider = await self._providers.for_team(team)
+        if not provider.profile.can(Capability(action)):
+            # The profile answers; the provider is never asked to do what it cannot.
+            raise ConflictError(f"{provider.label} cannot {action} a job.")
         match action:
             case "cancel":
                 state = await provider.cancel_job(job_id)
@@ -462,7 +468,7 @@ class Jobs:
         await self._store.update_job_state(team, state, poll_now=True)
         verb = {"cancel": "Cancelling", "pause": "Paused", "resume": "Resumed"}[action]
         return Reply(
-            title=f"{verb} {job_id} (status: {state.status})",
+            title=f"{verb} {job_id} (status: {state.shown_status})",
             tone=Tone.WARNING if action == "cancel" else Tone.SUCCESS,
         )
 
@@ -511,24 +517,6 @@ class Jobs:
         made = model_made_by(team, state, now=self._clock.now())
         if made is not None:
             await self._store.add_model(made)
-
-
-FINE_TUNABLE_PREFIXES = (
-    "gpt-4.1-2025",
-    "gpt-4.1-mini-2025",
-    "gpt-4.1-nano-2025",
-    "gpt-4o-2024",
-    "gpt-4o-mini-2024",
-    "gpt-3.5-turbo",
-    "o4-mini-2025",
-    "babbage-002",
-    "davinci-002",
-)
-"""Model families the fine-tuning API accepts; a provider's full model list holds many more."""
-
-
-def is_fine_tunable(model: str) -> bool:
-    return model.startswith(FINE_TUNABLE_PREFIXES)
 
 
 def _auto(value: float | None) -> str:

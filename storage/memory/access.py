@@ -17,7 +17,6 @@ from handlers.model import (
     RoleGrant,
     SpendEntry,
     TeamCredentials,
-    TeamProviderKind,
 )
 from storage import crypto
 from storage.crypto import SecretUnreadableError
@@ -78,7 +77,7 @@ class MemoryAccess(MemoryBase):
             )
         return TeamCredentials(
             team_id=team_id,
-            provider=TeamProviderKind(row.provider),
+            provider=row.provider,
             api_key=secret.value,
             endpoint=row.endpoint,
             api_version=row.api_version,
@@ -93,7 +92,7 @@ class MemoryAccess(MemoryBase):
             credentials.team_id, credentials.api_key.reveal()
         )
         self._db.team_credentials[credentials.team_id] = CredentialRow(
-            provider=TeamProviderKind(credentials.provider).value,
+            provider=credentials.provider,
             endpoint=credentials.endpoint,
             api_version=credentials.api_version,
             token=token,

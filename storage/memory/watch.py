@@ -335,9 +335,12 @@ class MemoryWatch(MemoryBase):
         return len(old)
 
     async def watched_jobs_by_status(self) -> dict[str, int]:
-        """Jobs still polled (next_poll_at set), counted by their last known status."""
+        """Jobs still polled (next_poll_at set), counted by their last known status, in the
+        provider's own words (as the SQL store counts them)."""
         await self._turn()
         counts = Counter(
-            row.job.state.status for row in self._db.jobs.values() if row.next_poll_at is not None
+            row.job.state.provider_status or row.job.state.status
+            for row in self._db.jobs.values()
+            if row.next_poll_at is not None
         )
         return {str(status): count for status, count in counts.items()}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from bot.app.config import ProviderKind, Settings
+from bot.app.config import Settings
 from bot.app.platforms import CHAT_PLATFORMS, configured, nothing_configured
 from handlers.model import Platform
 
@@ -20,17 +20,17 @@ def test_every_platform_but_the_console_is_registered_under_its_name() -> None:
 
 
 def test_the_settings_pick_the_platforms_and_none_picked_names_what_to_set() -> None:
-    slack = Settings(provider=ProviderKind.SANDBOX, slack_bot_token=SecretStr("xoxb-1"))
-    discord = Settings(provider=ProviderKind.SANDBOX, discord_token=SecretStr("d"))
+    slack = Settings(provider="sandbox", slack_bot_token=SecretStr("xoxb-1"))
+    discord = Settings(provider="sandbox", discord_token=SecretStr("d"))
     both = Settings(
-        provider=ProviderKind.SANDBOX,
+        provider="sandbox",
         slack_bot_token=SecretStr("xoxb-1"),
         discord_token=SecretStr("d"),
     )
     assert [e.platform for e in configured(slack)] == [Platform.SLACK]
     assert [e.platform for e in configured(discord)] == [Platform.DISCORD]
     assert [e.platform for e in configured(both)] == [Platform.SLACK, Platform.DISCORD]
-    assert configured(Settings(provider=ProviderKind.SANDBOX)) == []
+    assert configured(Settings(provider="sandbox")) == []
     message = nothing_configured()
     assert all(entry.enable in message for entry in CHAT_PLATFORMS.values())
 

@@ -12,15 +12,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.app.config import load_settings
-from bot.directory import TeamProviderBuilder, check_endpoint
 from bot.providers.endpoint_policy import (
     EndpointPolicy,
     EndpointRefusedError,
     address_problem,
+    check_endpoint,
     parse_allowlist,
 )
+from bot.providers.openai.factory import TeamProviderBuilder
 from handlers.errors import ConfigError, ProviderError, ProviderErrorKind
-from handlers.model import TeamCredentials, TeamProviderKind
+from handlers.model import TeamCredentials
 from handlers.secrets import Secret, endpoint_problem
 from tests.fakes.openai_server import FakeOpenAI
 
@@ -137,7 +138,7 @@ async def test_the_allow_list_admits_listed_names_and_networks_only() -> None:
 def _credentials(endpoint: str) -> TeamCredentials:
     return TeamCredentials(
         team_id="slack:T1",
-        provider=TeamProviderKind.COMPATIBLE,
+        provider="compatible",
         api_key=Secret(KEY),
         endpoint=endpoint,
         api_version=None,

@@ -28,6 +28,7 @@ from handlers.model import (
     MetricPoint,
     Platform,
 )
+from handlers.profile import JobStatus
 from handlers.replies import (
     ChannelRef,
     Content,
@@ -93,7 +94,7 @@ def _job(*, status: str, model: str, suffix: str, error: str, requester: str) ->
     state = JobState(
         id="ftjob-1",
         model=model,
-        status=status,
+        status=JobStatus(status),
         created_at=T0,
         training_file="file-1",
         suffix=suffix,

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.providers.openai import OpenAIProvider
+from bot.providers.openai.provider import OpenAIProvider
 from handlers.chat import ChatMessage
 from handlers.errors import ProviderError, ProviderErrorKind
 from tests.bot.test_openai_provider import fake, provider

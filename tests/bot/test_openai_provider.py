@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.providers.openai import IDEMPOTENCY_METADATA_KEY, OpenAIProvider
+from bot.providers.openai.provider import IDEMPOTENCY_METADATA_KEY, OpenAIProvider
 from handlers.errors import ProviderError, ProviderErrorKind
 from handlers.model import Hyperparameters, JobSpec, Method
 from tests.fakes.openai_server import FakeOpenAI, Fault, Route
@@ -138,7 +138,7 @@ async def test_create_sends_method_hyperparameters_and_options(
     assert body["metadata"] == {"team": "slack:T1", IDEMPOTENCY_METADATA_KEY: "idem-1"}
 
     assert state.id in fake.jobs
-    assert state.status == "validating_files"
+    assert state.provider_status == "validating_files"
     assert state.method == "supervised"
     assert state.hyperparameters == Hyperparameters(n_epochs=3, learning_rate_multiplier=0.5)
     assert state.suffix == "support-bot"
@@ -398,7 +398,7 @@ async def test_checkpoints_follow_pages(fake: FakeOpenAI, provider: OpenAIProvid
 # -- models -----------------------------------------------------------------------------------
 
 
-async def test_models_list_and_delete(fake: FakeOpenAI, provider: OpenAIProvider) -> None:
+async def test_models_list(fake: FakeOpenAI, provider: OpenAIProvider) -> None:
     job = fake.add_job(status="running", user_provided_suffix="bot")
     fake.set_status(job["id"], "succeeded")
     name = fake.jobs[job["id"]]["fine_tuned_model"]
@@ -406,11 +406,6 @@ async def test_models_list_and_delete(fake: FakeOpenAI, provider: OpenAIProvider
     models = {m.id: m for m in await provider.list_models()}
     assert models[name].owned_by == "org-fake"
     assert models[name].created_at.tzinfo is UTC
-
-    await provider.delete_model(name)
-    assert name not in {m.id for m in await provider.list_models()}
-    await expect(ProviderErrorKind.NOT_FOUND, provider.delete_model(name))
-    await expect(ProviderErrorKind.PERMISSION, provider.delete_model("gpt-4o-mini-2024-07-18"))
 
 
 # -- errors -----------------------------------------------------------------------------------

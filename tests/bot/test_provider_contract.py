@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.directory import SharedProviderDirectory
-from bot.providers.openai import MAX_PAGES, OpenAIProvider
+from bot.providers.openai.provider import MAX_PAGES, OpenAIProvider
 from handlers.chat import ChatMessage
 from handlers.errors import FineTuneError, ProviderAnswerError, ProviderErrorKind
 from handlers.model import Job, Platform, Role, Team

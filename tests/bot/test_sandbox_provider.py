@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.providers.sandbox import (
+from bot.providers.sandbox.provider import (
     DEFAULT_TIMING,
     EVENT_PREFIX,
     FAST_TIMING,
@@ -91,12 +91,18 @@ async def all_events(sandbox: SandboxProvider, job_id: str) -> list[JobEvent]:
 
 
 def port_members(port: type) -> dict[str, object]:
-    """A Protocol's own members (properties and methods), as declared."""
-    return {
-        name: member
-        for name, member in vars(port).items()
-        if not name.startswith("_") and (callable(member) or isinstance(member, property))
-    }
+    """A Protocol's members (properties and methods), as declared, with those of the
+    capability protocols it is made of."""
+    found: dict[str, object] = {}
+    for cls in reversed(port.__mro__):
+        if cls is object or cls.__module__ == "typing":
+            continue
+        found |= {
+            name: member
+            for name, member in vars(cls).items()
+            if not name.startswith("_") and (callable(member) or isinstance(member, property))
+        }
+    return found
 
 
 def parameters(function: Callable[..., object]) -> list[tuple[str, object, object]]:
@@ -138,7 +144,7 @@ async def test_full_life_to_succeeded(
     sandbox: SandboxProvider, clock: ManualClock, tmp_path: Path
 ) -> None:
     job_id = await start_job(sandbox, tmp_path)
-    assert (await sandbox.get_job(job_id)).status == "validating_files"
+    assert (await sandbox.get_job(job_id)).provider_status == "validating_files"
     clock.advance(10)
     assert (await sandbox.get_job(job_id)).status == "queued"
     clock.advance(20)
@@ -215,9 +221,9 @@ async def test_invalid_file_fails_at_end_of_validation(
     assert info.problem == "line 2 is not valid JSON"
 
     job = await sandbox.create_job(job_spec(uploaded.id), idempotency_key="bad")
-    assert job.status == "validating_files"
+    assert job.provider_status == "validating_files"
     clock.advance(9.999)
-    assert (await sandbox.get_job(job.id)).status == "validating_files"
+    assert (await sandbox.get_job(job.id)).provider_status == "validating_files"
     clock.advance(0.001)
     failed = await sandbox.get_job(job.id)
     assert failed.status == "failed"
@@ -611,23 +617,6 @@ async def test_fault_after_the_call_took_effect(sandbox: SandboxProvider, tmp_pa
     retried = await sandbox.create_job(job_spec(file_id), idempotency_key="lost")
     assert retried.id == created.id
     assert len(await sandbox.list_jobs()) == 1
-
-
-async def test_delete_model(sandbox: SandboxProvider, clock: ManualClock, tmp_path: Path) -> None:
-    job_id = await start_job(sandbox, tmp_path)
-    clock.advance(180)
-    name = (await sandbox.get_job(job_id)).fine_tuned_model
-    assert name is not None
-    await sandbox.delete_model(name)
-    assert name not in {m.id for m in await sandbox.list_models()}
-    with pytest.raises(ProviderError) as raised:
-        await sandbox.delete_model(name)
-    assert raised.value.kind is ProviderErrorKind.NOT_FOUND
-    with pytest.raises(ProviderError) as raised:
-        await sandbox.delete_model(BASE)
-    assert raised.value.kind is ProviderErrorKind.PERMISSION
-    with pytest.raises(ProviderError, match="not available"):
-        await sandbox.create_job(job_spec("x", model=name), idempotency_key="from-deleted")
 
 
 async def test_fast_preset_finishes_a_job_within_twenty_seconds(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.directory import SharedProviderDirectory
-from bot.providers.openai import OpenAIProvider
+from bot.providers.openai.provider import OpenAIProvider
 from handlers.model import Job, Platform, Role, Team
 from handlers.replies import Tone
 from handlers.scope import TEAM_KEY

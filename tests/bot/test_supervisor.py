@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from bot.app.config import ProviderKind, Settings
+from bot.app.config import Settings
 from bot.app.supervisor import Supervisor
 from bot.chat.base import AdapterContext
 from bot.chat.slack.adapter import SlackAdapter
@@ -30,7 +30,7 @@ async def test_a_refused_token_is_one_line_per_attempt_until_it_works(
             slack_bot_token=SecretStr("xoxb-test"),
             slack_app_token=SecretStr("xapp-1-A1-1-abc"),
             slack_api_base_url=slack.base_url,
-            provider=ProviderKind.SANDBOX,
+            provider="sandbox",
         )
         context = AdapterContext(
             service=w.service,

@@ -6,12 +6,12 @@ from contextlib import AsyncExitStack
 from datetime import timedelta
 from pathlib import Path
 
-from bot.app.config import ProviderKind, Settings
+from bot.app.config import Settings
 from bot.app.runtime import Runtime, build_runtime, webhook_waker
 from bot.cli.resync import run_resync
 from bot.infra.housekeeping import Purged
 from bot.infra.watch_metrics import record_dispatch
-from bot.providers.sandbox import SandboxProvider
+from bot.providers.sandbox.provider import SandboxProvider
 from handlers.model import Platform, Role
 from handlers.parse import parse
 from handlers.replies import plain
@@ -25,7 +25,7 @@ MODEL = "gpt-4.1-mini-2025-04-14"
 def _settings(tmp_path: Path, **extra: object) -> Settings:
     return Settings(
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
-        provider=ProviderKind.SANDBOX,
+        provider="sandbox",
         sandbox_state=tmp_path / "sandbox.json",
         default_role=Role.OPERATOR,
         **extra,  # type: ignore[arg-type]

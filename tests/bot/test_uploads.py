@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.providers.openai import (
+from bot.providers.openai.provider import (
     FILES_API_MAX_BYTES,
     MAX_UPLOAD_BYTES,
     UPLOAD_PART_BYTES,

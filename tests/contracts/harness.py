@@ -95,21 +95,10 @@ class ProviderEntry:
 
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
 
-_CANONICAL = {
-    "validating_files": "validating",
-    "queued": "queued",
-    "running": "running",
-    "paused": "paused",
-    "succeeded": "succeeded",
-    "failed": "failed",
-    "cancelled": "cancelled",
-}
-"""Today's port carries the provider's own string; the seam makes `status` canonical (with
-`provider_status` beside it), and then this reads `state.status` directly."""
-
 
 def canonical(state: JobState) -> str:
-    return _CANONICAL.get(state.status, f"unknown({state.status})")
+    """The core's status (the provider's own string is `provider_status`, beside it)."""
+    return str(state.status)
 
 
 def assert_status(state: JobState, *expected: str) -> None:
@@ -122,7 +111,9 @@ def assert_status(state: JobState, *expected: str) -> None:
 
 def assert_carries_unknown(state: JobState, raw: str) -> None:
     """A status string the provider newly sends is kept as it came, and counts as live."""
-    assert state.status == raw, f"{state.id} shows {state.status!r}, the provider sent {raw!r}"
+    assert state.provider_status == raw, (
+        f"{state.id} shows {state.provider_status!r}, the provider sent {raw!r}"
+    )
     assert not state.terminal
 
 

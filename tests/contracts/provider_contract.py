@@ -60,10 +60,9 @@ async def test_an_upload_is_a_file_with_its_size_and_name_until_deleted(
     assert uploaded.id
     assert uploaded.bytes == len(content)
     assert uploaded.filename == "team-train.jsonl"
-    assert (await put.provider.get_file(uploaded.id)).id == uploaded.id
     assert await put.provider.file_content(uploaded.id) == content
     await put.provider.delete_file(uploaded.id)
-    await expect_error(ProviderErrorKind.NOT_FOUND, put.provider.get_file(uploaded.id))
+    await expect_error(ProviderErrorKind.NOT_FOUND, put.provider.file_content(uploaded.id))
     await expect_error(ProviderErrorKind.NOT_FOUND, put.provider.delete_file(uploaded.id))
 
 
@@ -310,7 +309,7 @@ async def test_an_unknown_status_is_carried_as_live_not_a_crash(
 
 @pytest.mark.parametrize(
     "operation",
-    ["get_job", "cancel_job", "list_events_after", "list_checkpoints", "get_file", "chat"],
+    ["get_job", "cancel_job", "list_events_after", "list_checkpoints", "file_content", "chat"],
 )
 async def test_an_unknown_id_is_not_found(put: ProviderUnderTest, operation: str) -> None:
     provider = put.provider
@@ -319,7 +318,7 @@ async def test_an_unknown_id_is_not_found(put: ProviderUnderTest, operation: str
         "cancel_job": lambda: provider.cancel_job("ftjob-nope"),
         "list_events_after": lambda: provider.list_events_after("ftjob-nope", None),
         "list_checkpoints": lambda: provider.list_checkpoints("ftjob-nope"),
-        "get_file": lambda: provider.get_file("file-nope"),
+        "file_content": lambda: provider.file_content("file-nope"),
         "chat": lambda: provider.chat(
             "ft:no-such-model", (ChatMessage(role="user", content="hi"),)
         ),

@@ -10,8 +10,8 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 
-from bot.providers.openai import OpenAIProvider
-from bot.providers.sandbox import SandboxProvider, SandboxTiming
+from bot.providers.openai.provider import OpenAIProvider
+from bot.providers.sandbox.provider import SandboxProvider, SandboxTiming
 from handlers.errors import ProviderErrorKind
 from tests.contracts.harness import Capability, ProviderEntry, ProviderUnderTest
 from tests.fakes.clock import ManualClock

@@ -8,6 +8,7 @@ import io
 import json
 
 from handlers.chat import ChatMessage
+from handlers.ports import Inference
 from handlers.scope import TEAM_KEY
 from tests.e2e.test_slack_http import MODEL, Harness, _dataset, harness
 from tests.fakes.slack_requests import action_body
@@ -68,6 +69,7 @@ async def test_try_compare_and_dataset_from_logs_through_slack(harness: Harness)
     assert len(cards) <= 1, "the progress card is one message, edited in place"
 
     provider = harness.bot.runtime.provider
+    assert isinstance(provider, Inference)
     for i in range(12):
         await provider.chat(
             MODEL,

@@ -10,6 +10,7 @@ import pytest
 
 from handlers.cards import completion_notice
 from handlers.model import ChannelAddress, Job, JobState, Platform
+from handlers.profile import JobStatus
 from tests.bot.discord.harness import running_adapter
 from tests.bot.markup import assert_discord_inert, json_strings
 from tests.e2e.test_discord_e2e import MODEL, USER
@@ -46,7 +47,7 @@ async def test_try_and_a_job_notice_ping_no_one_but_the_requester(tmp_path: Path
         state = JobState(
             id="ftjob-1",
             model=MODEL,
-            status="failed",
+            status=JobStatus.FAILED,
             created_at=T0,
             training_file="file-1",
             error=f"invalid file: {HOSTILE}",

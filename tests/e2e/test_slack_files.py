@@ -20,7 +20,7 @@ from bot.app.config import load_settings
 from bot.app.runtime import RunningBot, start_bot
 from bot.chat import tempfiles
 from bot.infra.clock import SystemClock
-from bot.providers.sandbox import SandboxProvider
+from bot.providers.sandbox.provider import SandboxProvider
 from handlers.model import ProviderFile
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_requests import (

@@ -27,7 +27,6 @@ from handlers.model import (
     Team,
     TeamCredentials,
     TeamFile,
-    TeamProviderKind,
 )
 from handlers.secrets import Secret
 from storage import crypto
@@ -61,7 +60,7 @@ async def _seed(
                 await store.set_credentials(
                     TeamCredentials(
                         team_id=TEAM,
-                        provider=TeamProviderKind.COMPATIBLE,
+                        provider="compatible",
                         api_key=Secret(TEAM_KEY),
                         endpoint=account.base_url,
                         set_by="U1",

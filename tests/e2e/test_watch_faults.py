@@ -11,7 +11,7 @@ import pytest
 
 from bot.app.wiring import build_core
 from bot.directory import SharedProviderDirectory
-from bot.providers.openai import OpenAIProvider
+from bot.providers.openai.provider import OpenAIProvider
 from handlers.model import Job, Platform, Team
 from handlers.watch import WatchSettings
 from tests.dbutil import open_store

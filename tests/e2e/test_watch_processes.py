@@ -23,7 +23,7 @@ import pytest
 
 from bot.directory import SharedProviderDirectory
 from bot.infra.clock import SystemClock
-from bot.providers.sandbox import SandboxProvider, SandboxTiming
+from bot.providers.sandbox.provider import SandboxProvider, SandboxTiming
 from handlers.model import Actor, Platform
 from handlers.parse import parse
 from handlers.replies import plain

@@ -23,6 +23,7 @@ from handlers.model import (
     ProviderModel,
 )
 from handlers.ports import Provider
+from handlers.profile import ProviderProfile
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -74,8 +75,11 @@ class FaultyProvider:
             raise ProviderError(planned.kind, retry_after=planned.retry_after)
 
     def _shown(self, state: JobState) -> JobState:
-        status = self.reported_status.get(state.id)
-        return state if status is None else replace(state, status=status)
+        raw = self.reported_status.get(state.id)
+        if raw is None:
+            return state
+        # What the provider's own mapping would make of a string it sent.
+        return replace(state, status=self.inner.profile.status(raw), provider_status=raw)
 
     # -- the port ---------------------------------------------------------------------------
 
@@ -86,6 +90,10 @@ class FaultyProvider:
     @property
     def is_simulation(self) -> bool:
         return self.inner.is_simulation
+
+    @property
+    def profile(self) -> ProviderProfile:
+        return self.inner.profile
 
     async def upload_file(
         self,
@@ -98,18 +106,6 @@ class FaultyProvider:
         uploaded = await self.inner.upload_file(path, filename=filename, progress=progress)
         self._after(planned)
         return uploaded
-
-    async def list_files(self) -> Sequence[ProviderFile]:
-        planned = self._before("list_files")
-        files = await self.inner.list_files()
-        self._after(planned)
-        return files
-
-    async def get_file(self, file_id: str) -> ProviderFile:
-        planned = self._before("get_file")
-        file = await self.inner.get_file(file_id)
-        self._after(planned)
-        return file
 
     async def delete_file(self, file_id: str) -> None:
         planned = self._before("delete_file")
@@ -173,11 +169,6 @@ class FaultyProvider:
         models = await self.inner.list_models()
         self._after(planned)
         return models
-
-    async def delete_model(self, model_id: str) -> None:
-        planned = self._before("delete_model")
-        await self.inner.delete_model(model_id)
-        self._after(planned)
 
     async def file_content(self, file_id: str) -> bytes:
         planned = self._before("file_content")

@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from handlers.errors import ProviderError, ProviderErrorKind
 from handlers.governance import SETUP_REFUSED
-from handlers.model import Actor, Role, TeamCredentials, TeamProviderKind
+from handlers.model import Actor, Role, TeamCredentials
 from handlers.replies import Tone, UserRef, Visibility, plain, rich
 from handlers.requests import SetupRequest, build_request
 from handlers.secrets import Secret
@@ -141,13 +141,13 @@ async def test_keys_in_command_text_are_refused_without_echo(w: World) -> None:
 async def test_setup_checks_shape_then_provider_then_stores_encrypted(
     w: World, tmp_path: Path
 ) -> None:
-    def setup(key: str, provider: TeamProviderKind = TeamProviderKind.OPENAI) -> SetupRequest:
+    def setup(key: str, provider: str = "openai") -> SetupRequest:
         return SetupRequest(provider=provider, api_key=Secret(key))
 
     wrong_shape = await w.service.handle(setup("pk-" + "x" * 30), admin())
     assert "not an OpenAI API key" in wrong_shape.title
     assert "pk-" not in wrong_shape.title
-    azure = await w.service.handle(setup("12345", TeamProviderKind.AZURE), admin())
+    azure = await w.service.handle(setup("12345", "azure"), admin())
     assert "not an Azure OpenAI key" in azure.title
     assert "12345" not in azure.title
     refused = await w.service.handle(setup(BAD_KEY), admin())
@@ -185,12 +185,8 @@ async def test_setup_checks_shape_then_provider_then_stores_encrypted(
 
 @pytest.mark.sqlite_store  # reads the table and the database files
 async def test_a_ciphertext_copied_to_another_team_is_refused(w: World) -> None:
-    await w.service.handle(
-        SetupRequest(provider=TeamProviderKind.OPENAI, api_key=Secret(GOOD_KEY)), admin("T1")
-    )
-    await w.service.handle(
-        SetupRequest(provider=TeamProviderKind.OPENAI, api_key=Secret(GOOD_KEY)), admin("T2")
-    )
+    await w.service.handle(SetupRequest(provider="openai", api_key=Secret(GOOD_KEY)), admin("T1"))
+    await w.service.handle(SetupRequest(provider="openai", api_key=Secret(GOOD_KEY)), admin("T2"))
     assert isinstance(w.store, SqlStore)  # the sqlite_store mark
     async with w.store.engine.begin() as conn:
         await conn.execute(
@@ -207,9 +203,7 @@ async def test_a_ciphertext_copied_to_another_team_is_refused(w: World) -> None:
 async def test_rotation_re_encrypts_under_the_newest_key(w: World) -> None:
     old_key = crypto.generate_key()
     crypto.use_keys([old_key])
-    await w.service.handle(
-        SetupRequest(provider=TeamProviderKind.OPENAI, api_key=Secret(GOOD_KEY)), admin()
-    )
+    await w.service.handle(SetupRequest(provider="openai", api_key=Secret(GOOD_KEY)), admin())
     new_key = crypto.generate_key()
     crypto.use_keys([new_key])
     with pytest.raises(crypto.SecretUnreadableError):
@@ -227,7 +221,7 @@ async def test_setup_needs_encryption_keys(tmp_path: Path) -> None:
     crypto.use_keys(None)
     async with world(tmp_path, keys=FakeKeys()) as w:
         reply = await w.service.handle(
-            SetupRequest(provider=TeamProviderKind.OPENAI, api_key=Secret(GOOD_KEY)), admin()
+            SetupRequest(provider="openai", api_key=Secret(GOOD_KEY)), admin()
         )
     assert "FINETUNE_BOT_ENCRYPTION_KEYS" in reply.title
     assert reply.tone is Tone.ERROR
@@ -368,9 +362,7 @@ async def test_an_approved_request_names_its_job_and_oversized_keys_are_refused(
     assert approval.job_id == plain(started.title).split()[1]
 
     huge = "sk-" + "A" * 5000
-    reply = await w.service.handle(
-        SetupRequest(provider=TeamProviderKind.OPENAI, api_key=Secret(huge)), admin()
-    )
+    reply = await w.service.handle(SetupRequest(provider="openai", api_key=Secret(huge)), admin())
     assert "too long" in reply.title
     assert "AAAA" not in reply.title
     long_line = await w.run("list " + "x" * 5000, admin())
@@ -406,14 +398,14 @@ async def test_every_refused_setup_gets_one_reply_and_the_key_goes_nowhere(
             "https://h .example/v1",
         ):
             request = SetupRequest(
-                provider=TeamProviderKind.COMPATIBLE, api_key=Secret(GOOD_KEY), endpoint=endpoint
+                provider="compatible", api_key=Secret(GOOD_KEY), endpoint=endpoint
             )
             replies.add((await w.service.handle(request, admin())).title)
         assert keys.checked == []  # none of those URLs was tried
         for kind in ProviderErrorKind:
             keys.fail_with = kind
             request = SetupRequest(
-                provider=TeamProviderKind.COMPATIBLE,
+                provider="compatible",
                 api_key=Secret(GOOD_KEY),
                 endpoint="https://h.example/v1",
             )

@@ -56,7 +56,6 @@ PROVIDER_CALLS_BY_ID = frozenset(
         "list_checkpoints",
         "delete_file",
         "get_file",
-        "delete_model",
         "create_job",
         "upload_file",
         "file_content",

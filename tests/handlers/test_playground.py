@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.directory import SharedProviderDirectory
-from bot.providers.sandbox import SandboxProvider
+from bot.providers.sandbox.provider import SandboxProvider
 from handlers.chat import ChatMessage, ChatResult
 from handlers.compare import normalize, parse_test_set
 from handlers.errors import DataError, ProviderError, ProviderErrorKind

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from bot.providers.sandbox import SandboxProvider
+from bot.providers.sandbox.provider import SandboxProvider
 from handlers.errors import ProviderError, ProviderErrorKind
 from handlers.model import Actor, JobSpec
 from handlers.parse import parse

@@ -15,6 +15,7 @@ from handlers.model import (
     team_id_for,
 )
 from handlers.ports import OutboxMessage
+from handlers.profile import JobStatus
 from handlers.replies import Reply
 from tests.fakes.clock import T0
 
@@ -42,7 +43,7 @@ def state(
     return JobState(
         id=job_id,
         model="gpt-4o-mini-2024-07-18",
-        status=status,
+        status=JobStatus(status),
         created_at=created_at,
         training_file="file-train",
         hyperparameters=Hyperparameters(n_epochs=3, learning_rate_multiplier=0.5),

@@ -16,7 +16,6 @@ from handlers.model import (
     RoleGrant,
     SpendEntry,
     TeamCredentials,
-    TeamProviderKind,
 )
 from handlers.secrets import Secret
 from storage import crypto
@@ -56,7 +55,7 @@ async def test_team_keys_are_encrypted_replaced_removed_and_rotated(
     await store.ensure_team(f.team())
     credentials = TeamCredentials(
         team_id="slack:T1",
-        provider=TeamProviderKind.AZURE,
+        provider="azure",
         api_key=Secret(KEY),
         endpoint="https://acme.openai.azure.com",
         api_version="2025-04-01-preview",

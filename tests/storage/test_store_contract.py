@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -16,6 +17,7 @@ from handlers.model import (
     TeamModel,
 )
 from handlers.ports import Store, WatchStore
+from handlers.profile import JobStatus
 from tests.dbutil import AnyStore
 from tests.fakes.clock import T0, ManualClock
 from tests.storage import factories as f
@@ -228,3 +230,26 @@ async def test_webhook_seen_once(store: AnyStore) -> None:
     assert await store.webhook_seen("wh_1", T0)
     assert not await store.webhook_seen("wh_1", T0 + timedelta(seconds=1))
     assert await store.webhook_seen("wh_2", T0)
+
+
+async def test_a_job_keeps_the_core_status_and_the_providers_word_beside_it(
+    store: AnyStore,
+) -> None:
+    await _two_teams(store)
+    validating = replace(
+        f.state("ftjob-v"), status=JobStatus.VALIDATING, provider_status="validating_files"
+    )
+    await store.add_job(replace(f.job("ftjob-v"), state=validating), next_poll_at=T0)
+    await store.add_job(f.job("ftjob-r"), next_poll_at=T0)
+    got = await store.get_job("slack:T1", "ftjob-v")
+    assert got is not None
+    assert got.state.status is JobStatus.VALIDATING
+    assert got.state.provider_status == "validating_files"
+    assert got.state.shown_status == "validating (validating_files)"
+    listed = await store.list_jobs("slack:T1", status="validating")
+    assert [j.id for j in listed] == ["ftjob-v"]
+    plain = await store.get_job("slack:T1", "ftjob-r")
+    assert plain is not None
+    assert plain.state.shown_status == "running"
+    # The watched-jobs metric keeps its labels: the provider's words.
+    assert await store.watched_jobs_by_status() == {"validating_files": 1, "running": 1}

@@ -11,16 +11,17 @@ from contextlib import AsyncExitStack
 from importlib import resources
 from pathlib import Path
 
-from bot.app.config import ProviderKind, load_settings
+from bot.app.config import load_settings
 from bot.app.runtime import build_runtime, schedule_ticks
 from bot.chat.console.app import console_actor
 from bot.chat.console.notifier import ConsoleNotifier
 from bot.chat.console.render import progress_printer, render_with_attachments
 from bot.infra.clock import SystemClock
-from bot.providers.sandbox import FAST_TIMING, SandboxProvider
+from bot.providers.sandbox.provider import FAST_TIMING, SandboxProvider
 from handlers.chat import ChatMessage
 from handlers.model import Platform
 from handlers.parse import parse
+from handlers.profile import JobStatus
 from handlers.replies import plain
 from handlers.scope import TEAM_KEY
 from handlers.watch import WatchSettings
@@ -83,7 +84,7 @@ async def run_demo(
     train, valid = await asyncio.to_thread(_copy_datasets, out / "data")
     settings = load_settings(
         database_url=f"sqlite+aiosqlite:///{out / 'demo.db'}",
-        provider=ProviderKind.SANDBOX,
+        provider="sandbox",
         sweep_seconds=0.5,
         dispatch_seconds=0.25,
     )
@@ -167,4 +168,4 @@ async def run_demo(
             f"Loss chart: {chart}\n"
             f"Demo finished in {elapsed:.1f} s (simulated training on the sandbox provider).\n"
         )
-        return 0 if final.state.status == "succeeded" else 1
+        return 0 if final.state.status == JobStatus.SUCCEEDED else 1

@@ -25,9 +25,10 @@ from bot.chat.discord.buttons import JobButton
 from bot.chat.discord.render import clip, render
 from handlers.actions import ACTIONS, UNSUPPORTED, Audience, button_request
 from handlers.errors import FineTuneError, UsageError
-from handlers.model import Actor, Platform, TeamProviderKind, team_id_for
+from handlers.model import Actor, Platform, team_id_for
 from handlers.playground import RUN_PREFIX
 from handlers.ports import Store
+from handlers.profile import AccountKind
 from handlers.replies import Reply, Visibility, error_reply
 from handlers.requests import (
     SPECS,
@@ -59,7 +60,6 @@ MODAL_FIELDS = ("file", "model", "validation", "epochs", "suffix")
 TEAM_GROUP = "team"
 TEAM_COMMANDS = frozenset({"setup", "access", "budget", "approve", "reject", "audit"})
 """`/finetune team ...`: a group holds at most 25 subcommands, so the team's policy nests."""
-PROVIDER_CHOICES = ("openai", "azure", "compatible")
 DM_TEXT = "Use /finetune in a server: jobs, files and models belong to a server's team."
 
 AnyInteraction = discord.Interaction[Any]
@@ -105,6 +105,11 @@ class DiscordCommands:
         self._max_upload = max_upload_bytes
         self._dir = download_dir
         self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def accounts(self) -> Mapping[str, AccountKind]:
+        """The account kinds the setup form offers (the deployment's provider families')."""
+        return self._service.governance.accounts
 
     async def close(self) -> None:
         if self._session is not None:
@@ -468,7 +473,8 @@ class DiscordCommands:
             jobs = await self._store.list_jobs(team, limit=100)
             return [
                 app_commands.Choice(
-                    name=clip(f"{j.id} · {j.state.status} · {j.state.model}", 100), value=j.id
+                    name=clip(f"{j.id} · {j.state.shown_status} · {j.state.model}", 100),
+                    value=j.id,
                 )
                 for j in jobs
                 if current.lower() in j.id.lower()
@@ -556,16 +562,22 @@ def _annotation(option: OptionSpec) -> Any:
             return str
 
 
+def _either(names: Sequence[str]) -> str:
+    """ "a, b or c": the names a form field takes."""
+    return ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else "".join(names)
+
+
 class SetupForm(discord.ui.Modal, title="The team's provider account"):
     """Provider, key, endpoint and API version; what is typed here is never echoed back."""
 
     def __init__(self, commands: DiscordCommands) -> None:
         super().__init__(timeout=900)
         self._commands = commands
+        self._choices = tuple(commands.accounts)
         self.provider: discord.ui.TextInput[SetupForm] = discord.ui.TextInput(
-            label="Provider: openai, azure or compatible",
+            label=f"Provider: {_either(self._choices)}",
             custom_id="setup:provider",
-            default="openai",
+            default=self._choices[0] if self._choices else "",
             max_length=20,
         )
         self.key: discord.ui.TextInput[SetupForm] = discord.ui.TextInput(
@@ -594,13 +606,13 @@ class SetupForm(discord.ui.Modal, title="The team's provider account"):
             await self._commands._say(interaction, error_reply(DM_TEXT))
             return
         provider = self.provider.value.strip().lower()
-        if provider not in PROVIDER_CHOICES:
+        if provider not in self._choices:
             await self._commands._say(
-                interaction, error_reply("Provider must be openai, azure or compatible.")
+                interaction, error_reply(f"Provider must be {_either(self._choices)}.")
             )
             return
         request = SetupRequest(
-            provider=TeamProviderKind(provider),
+            provider=provider,
             api_key=Secret(self.key.value.strip()),
             endpoint=self.endpoint.value.strip() or None,
             api_version=self.api_version.value.strip() or None,

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import discord
 
 from bot.chat.discord.buttons import JobButton, fits
+from handlers.profile import JobStatus
 from handlers.replies import (
     Attachment,
     Button,
@@ -45,13 +46,13 @@ TONE_COLOURS: dict[Tone, discord.Colour] = {
     Tone.ERROR: discord.Colour.red(),
 }
 STATUS_COLOURS: dict[str, discord.Colour] = {
-    "validating_files": discord.Colour.light_grey(),
-    "queued": discord.Colour.light_grey(),
-    "running": discord.Colour.blurple(),
-    "paused": discord.Colour.gold(),
-    "succeeded": discord.Colour.green(),
-    "failed": discord.Colour.red(),
-    "cancelled": discord.Colour.dark_grey(),
+    JobStatus.VALIDATING: discord.Colour.light_grey(),
+    JobStatus.QUEUED: discord.Colour.light_grey(),
+    JobStatus.RUNNING: discord.Colour.blurple(),
+    JobStatus.PAUSED: discord.Colour.gold(),
+    JobStatus.SUCCEEDED: discord.Colour.green(),
+    JobStatus.FAILED: discord.Colour.red(),
+    JobStatus.CANCELLED: discord.Colour.dark_grey(),
 }
 BUTTON_STYLES: dict[ButtonStyle, discord.ButtonStyle] = {
     ButtonStyle.DEFAULT: discord.ButtonStyle.secondary,

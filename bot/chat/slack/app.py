@@ -448,7 +448,10 @@ class SlackHandlers:
             await _answer(refused, actor, client, respond)
             return
         await client.views_open(
-            trigger_id=trigger_id, view=setup_view(channel_id=actor.channel_id)
+            trigger_id=trigger_id,
+            view=setup_view(
+                channel_id=actor.channel_id, accounts=self._service.governance.accounts
+            ),
         )
 
     async def on_setup_submission(
@@ -459,7 +462,7 @@ class SlackHandlers:
         client: AsyncWebClient,
     ) -> None:
         # The shape checks are pure: inline errors ride on the ack, naming no part of the key.
-        request, errors = read_setup(view.get("state") or {})
+        request, errors = read_setup(view.get("state") or {}, self._service.governance.accounts)
         if errors or request is None:
             await ack(response_action="errors", errors=errors)
             return

@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from handlers.profile import JobStatus
 from handlers.replies import (
     Button,
     ButtonStyle,
@@ -30,14 +31,14 @@ TONE_EMOJI = {
     Tone.WARNING: ":warning: ",
     Tone.ERROR: ":x: ",
 }
-STATUS_EMOJI = {
-    "validating_files": ":mag:",
-    "queued": ":hourglass_flowing_sand:",
-    "running": ":arrows_counterclockwise:",
-    "paused": ":double_vertical_bar:",
-    "succeeded": ":white_check_mark:",
-    "failed": ":x:",
-    "cancelled": ":no_entry_sign:",
+STATUS_EMOJI: dict[str, str] = {
+    JobStatus.VALIDATING: ":mag:",
+    JobStatus.QUEUED: ":hourglass_flowing_sand:",
+    JobStatus.RUNNING: ":arrows_counterclockwise:",
+    JobStatus.PAUSED: ":double_vertical_bar:",
+    JobStatus.SUCCEEDED: ":white_check_mark:",
+    JobStatus.FAILED: ":x:",
+    JobStatus.CANCELLED: ":no_entry_sign:",
 }
 BOLD = "*"
 CODE = "```"

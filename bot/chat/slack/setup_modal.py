@@ -10,7 +10,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from handlers.model import TeamProviderKind
+from handlers.profile import AccountKind
 from handlers.requests import SetupRequest
 from handlers.secrets import (
     MAX_ENDPOINT,
@@ -36,16 +36,11 @@ def _input(name: str, label: str, hint: str, *, optional: bool, max_length: int)
     }
 
 
-def setup_view(*, channel_id: str) -> View:
+def setup_view(*, channel_id: str, accounts: Mapping[str, AccountKind]) -> View:
     """The modal `/finetune setup` opens for an admin."""
-    options = [
-        ("OpenAI", TeamProviderKind.OPENAI),
-        ("Azure OpenAI", TeamProviderKind.AZURE),
-        ("OpenAI-compatible endpoint", TeamProviderKind.COMPATIBLE),
-    ]
     choices = [
-        {"text": {"type": "plain_text", "text": label}, "value": kind.value}
-        for label, kind in options
+        {"text": {"type": "plain_text", "text": kind.choice_label or kind.label}, "value": name}
+        for name, kind in accounts.items()
     ]
     return {
         "type": "modal",
@@ -100,20 +95,21 @@ def _value(state: Mapping[str, Any], block: str) -> str | None:
     return str(raw).strip() if raw not in (None, "") else None
 
 
-def read_setup(state: Mapping[str, Any]) -> tuple[SetupRequest | None, dict[str, str]]:
+def read_setup(
+    state: Mapping[str, Any], accounts: Mapping[str, AccountKind]
+) -> tuple[SetupRequest | None, dict[str, str]]:
     """The request the form describes, or inline errors keyed by block id (shape only)."""
     errors: dict[str, str] = {}
-    provider_text = _value(state, "provider") or TeamProviderKind.OPENAI.value
-    try:
-        provider = TeamProviderKind(provider_text)
-    except ValueError:
+    provider = _value(state, "provider") or next(iter(accounts), "")
+    account = accounts.get(provider)
+    if account is None:
         return None, {"provider": "Pick a provider."}
     key = _value(state, "api_key") or ""
     endpoint = _value(state, "endpoint")
     version = _value(state, "api_version")
-    if problem := key_problem(provider.value, key):
+    if problem := key_problem(account.key_shape, account.key_refusal, key):
         errors["api_key"] = problem[:150]
-    if endpoint is None and provider is not TeamProviderKind.OPENAI:
+    if endpoint is None and account.requires("endpoint"):
         errors["endpoint"] = "An endpoint URL is required for this provider."
     # Everything else about the endpoint is checked after the ack, and every failure gets the
     # same one reply there: an inline error for some URLs only would tell them apart.

@@ -18,6 +18,7 @@ from bot.chat.discord.render import (
 )
 from handlers.cards import completion_notice, job_card
 from handlers.model import ChannelAddress, Job, JobState, MetricPoint, Platform
+from handlers.profile import JobStatus
 from handlers.replies import Attachment, Button, ButtonStyle, Field, Reply, Table, Tone
 from tests.fakes.clock import T0
 
@@ -26,7 +27,7 @@ def _job(status: str = "running", requester: str | None = "42") -> Job:
     state = JobState(
         id="ftjob-abc123",
         model="gpt-4.1-mini-2025-04-14",
-        status=status,
+        status=JobStatus(status),
         created_at=T0,
         training_file="file-1",
         fine_tuned_model="ft:gpt-4.1-mini:acme::x1" if status == "succeeded" else None,

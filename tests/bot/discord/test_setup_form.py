@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.directory import OpenAIKeyChecker
 from bot.providers.endpoint_policy import EndpointPolicy
+from bot.providers.openai.factory import OpenAIKeyChecker
 from handlers.governance import SETUP_REFUSED
 from storage import crypto
 from tests.bot.discord.harness import running_adapter

@@ -32,6 +32,7 @@ from openai.types.fine_tuning import (
     job_create_params,
 )
 
+from bot.providers.openai.profile import PROFILE, metric_point
 from handlers.chat import ChatMessage, ChatResult, StoredCompletion
 from handlers.errors import ProviderAnswerError, ProviderError, ProviderErrorKind
 from handlers.model import (
@@ -45,6 +46,7 @@ from handlers.model import (
     ProviderFile,
     ProviderModel,
 )
+from handlers.profile import ProviderProfile
 
 log = logging.getLogger(__name__)
 
@@ -201,6 +203,10 @@ class OpenAIProvider:
     @property
     def is_simulation(self) -> bool:
         return False
+
+    @property
+    def profile(self) -> ProviderProfile:
+        return PROFILE
 
     # -- files ------------------------------------------------------------------------------
 
@@ -420,9 +426,6 @@ class OpenAIProvider:
         # server that claims more behind it.
         items = await self._walk(lambda after: self._client.models.list(), what="models")
         return [self._map(_model, item) for item in items]
-
-    async def delete_model(self, model_id: str) -> None:
-        await self._call(self._client.models.delete(model_id))
 
     # -- chat completions -------------------------------------------------------------------
 
@@ -848,7 +851,8 @@ def _job(item: object) -> JobState:
     return JobState(
         id=_str(item, "id"),
         model=_str(item, "model"),
-        status=_str(item, "status"),
+        status=PROFILE.status(raw_status := _str(item, "status")),
+        provider_status=raw_status,
         created_at=_time(item, "created_at"),
         training_file=_str(item, "training_file"),
         method=method_type,
@@ -866,14 +870,17 @@ def _job(item: object) -> JobState:
 
 
 def _event(item: object, job_id: str) -> JobEvent:
+    kind = _opt_str(item, "type") or "message"
+    data = _scalars(_field(item, "data"))
     return JobEvent(
         id=_str(item, "id"),
         job_id=job_id,
         created_at=_time(item, "created_at"),
         level=_opt_str(item, "level") or "info",
         message=_opt_str(item, "message") or "",
-        type=_opt_str(item, "type") or "message",
-        data=_scalars(_field(item, "data")),
+        type=kind,
+        data=data,
+        metrics=metric_point(kind, data),
     )
 
 

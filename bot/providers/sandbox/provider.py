@@ -20,7 +20,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final, NamedTuple
 
-from bot.providers.sandbox_chat import MAX_KEPT_BYTES, Learnt, SandboxChat
+from bot.providers.openai.profile import metric_point
+from bot.providers.sandbox.chat import MAX_KEPT_BYTES, Learnt, SandboxChat
+from bot.providers.sandbox.profile import PROFILE
 from handlers.chat import ChatMessage, ChatResult, StoredCompletion
 from handlers.errors import ProviderError, ProviderErrorKind
 from handlers.model import (
@@ -36,10 +38,11 @@ from handlers.model import (
     ProviderModel,
 )
 from handlers.ports import Clock
+from handlers.profile import ProviderProfile
 
 log = logging.getLogger(__name__)
 
-LABEL: Final = "Sandbox (simulated training)"
+LABEL: Final = PROFILE.label
 EVENT_PREFIX: Final = "[sandbox] "
 """Starts every event message, so no reader takes a simulated job for real training."""
 
@@ -81,7 +84,6 @@ OPERATIONS: Final = frozenset(
         "list_events_after",
         "list_checkpoints",
         "list_models",
-        "delete_model",
         "file_content",
         "chat",
         "list_stored_completions",
@@ -341,6 +343,10 @@ class SandboxProvider:
         return LABEL
 
     @property
+    def profile(self) -> ProviderProfile:
+        return PROFILE
+
+    @property
     def is_simulation(self) -> bool:
         return True
 
@@ -547,14 +553,6 @@ class SandboxProvider:
                     )
             return models
 
-    async def delete_model(self, model_id: str) -> None:
-        with self._operation("delete_model"), self._mutating() as state:
-            if model_id in BASE_MODELS or model_id in MODEL_ALIASES:
-                raise ProviderError(ProviderErrorKind.PERMISSION, f"{model_id} is a base model")
-            if self._own_model(state, model_id, self._now_us()) is None:
-                raise ProviderError(ProviderErrorKind.NOT_FOUND, f"no model {model_id}")
-            state.deleted_models.add(model_id)
-
     # -- chat completions ---------------------------------------------------------------------
 
     async def file_content(self, file_id: str) -> bytes:
@@ -729,7 +727,8 @@ class SandboxProvider:
         return JobState(
             id=record.id,
             model=record.model,
-            status=status,
+            status=PROFILE.status(status),
+            provider_status=status,
             created_at=_datetime(record.created_us),
             training_file=record.training_file,
             method=record.method,
@@ -970,6 +969,7 @@ def _event(record: _JobRecord, plan: _Plan, index: int) -> JobEvent:
             ),
             type="metrics",
             data=data,
+            metrics=metric_point("metrics", data),
         )
     entry = plan.others[-ref]
     extra: dict[str, MetricValue] = {}

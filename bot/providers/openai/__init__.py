@@ -1,0 +1,1 @@
+"""Providers: the OpenAI family (OpenAI, Azure OpenAI and OpenAI-compatible endpoints)."""

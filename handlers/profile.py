@@ -1,0 +1,187 @@
+"""Core layer: what a provider family is like (statuses, names, options, capabilities, setup)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+log = logging.getLogger(__name__)
+
+
+class JobStatus(StrEnum):
+    """The core's job statuses; each provider maps its own strings onto these."""
+
+    VALIDATING = "validating"
+    QUEUED = "queued"
+    RUNNING = "running"
+    PAUSING = "pausing"
+    PAUSED = "paused"
+    CANCELLING = "cancelling"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        return self in _TERMINAL
+
+
+_TERMINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED})
+
+UNKNOWN_STATUS = JobStatus.RUNNING
+"""What a status string no profile knows counts as: live (polled on), never terminal."""
+
+_unknown_seen: set[tuple[str, str]] = set()
+
+
+class Capability(StrEnum):
+    """What a family can do beyond upload, create, get, list and events of jobs."""
+
+    CANCEL = "cancel"
+    PAUSE = "pause"
+    RESUME = "resume"
+    EVENTS = "events"
+    LIVE_METRICS = "live_metrics"
+    CHECKPOINTS = "checkpoints"
+    PRICE_ESTIMATE = "price_estimate"
+    WEBHOOKS = "webhooks"
+    STORED_COMPLETIONS = "stored_completions"
+    DEPLOY_BEFORE_INFERENCE = "deploy_before_inference"
+    INFERENCE = "inference"
+    JOB_TAGS = "job_tags"
+    """Jobs carry the bot's metadata and can be listed by it (resync, one list per team)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Hyperparameter:
+    """One training option: the core's name, its type and range, and the provider's field."""
+
+    name: str
+    kind: type[int] | type[float]
+    minimum: float | None = None
+    maximum: float | None = None
+    default: int | float | None = None
+    """None: the provider chooses ("auto")."""
+    field: str
+    """The provider's own name for it (n_epochs, learning_rate_multiplier, ...)."""
+    methods: frozenset[str] = frozenset()
+    """The methods it applies to; empty means all."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SetupField:
+    """One thing the setup form asks for an account kind."""
+
+    name: str
+    """The setup request's field: key, endpoint or api_version."""
+    label: str
+    required: bool = False
+    hint: str = ""
+    default: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccountKind:
+    """A kind of team account a family serves (e.g. the public API, a cloud's own endpoint)."""
+
+    name: str
+    label: str
+    key_shape: re.Pattern[str]
+    key_refusal: str
+    """The one message for a key of the wrong shape (never quotes the key)."""
+    fields: tuple[SetupField, ...]
+    api_version_default: str | None = None
+    choice_label: str = ""
+    """How the setup form's list names it, when that differs from `label`."""
+
+    def field(self, name: str) -> SetupField | None:
+        return next((f for f in self.fields if f.name == name), None)
+
+    def requires(self, name: str) -> bool:
+        found = self.field(name)
+        return found is not None and found.required
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProviderProfile:
+    """A provider family's conventions, as values the core consults instead of names."""
+
+    name: str
+    label: str
+    methods: frozenset[str]
+    training_types: tuple[str, ...] = ("full",)
+    hyperparameters: tuple[Hyperparameter, ...] = ()
+    max_suffix: int | None = None
+    capabilities: frozenset[Capability] = frozenset()
+    statuses: Mapping[str, JobStatus] = field(default_factory=dict)
+    """The provider's status strings and what each means."""
+    job_id: re.Pattern[str] = re.compile(r".+")
+    tuned_model: re.Pattern[str] = re.compile(r"(?!)")
+    """A model a fine-tuning job made; group `base` names the model it was trained from."""
+    base_model: re.Pattern[str] = re.compile(r"(?!)")
+    """A model this family can fine-tune."""
+    default_model: str = ""
+    key_patterns: tuple[re.Pattern[str], ...] = ()
+    """Shapes of this family's keys, for redaction wherever text leaves the process."""
+    accounts: tuple[AccountKind, ...] = ()
+    """The kinds of team account `setup` accepts; the first is the default."""
+    example_job_id: str = ""
+    example_model: str = ""
+
+    def can(self, capability: Capability) -> bool:
+        return capability in self.capabilities
+
+    def status(self, raw: str) -> JobStatus:
+        """The core's status for the provider's string; an unknown one is live, logged once."""
+        known = self.statuses.get(raw)
+        if known is not None:
+            return known
+        if (self.name, raw) not in _unknown_seen:
+            _unknown_seen.add((self.name, raw))
+            log.warning("unknown job status", extra={"provider": self.name, "status": raw})
+        return UNKNOWN_STATUS
+
+    def is_tuned_model(self, name: str) -> bool:
+        return self.tuned_model.fullmatch(name) is not None
+
+    def tuned_base(self, name: str) -> str | None:
+        """The base model a fine-tuned model name says it came from, if it says."""
+        found = self.tuned_model.fullmatch(name)
+        if found is None or "base" not in found.groupdict():
+            return None
+        return found.group("base")
+
+    def is_fine_tunable(self, name: str) -> bool:
+        return self.base_model.match(name) is not None
+
+    def is_job_id(self, text: str) -> bool:
+        return self.job_id.fullmatch(text) is not None
+
+    def account(self, name: str | None) -> AccountKind | None:
+        if not self.accounts:
+            return None
+        if name is None:
+            return self.accounts[0]
+        return next((a for a in self.accounts if a.name == name), None)
+
+
+def shown_status(status: JobStatus | str, provider_status: str) -> str:
+    """The status as users see it: the core's, with the provider's own beside it if it differs."""
+    if not provider_status or provider_status == status:
+        return str(status)
+    return f"{status} ({provider_status})"
+
+
+__all__ = [
+    "UNKNOWN_STATUS",
+    "AccountKind",
+    "Capability",
+    "Hyperparameter",
+    "JobStatus",
+    "ProviderProfile",
+    "SetupField",
+    "shown_status",
+]
