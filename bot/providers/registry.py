@@ -21,8 +21,8 @@ from handlers.profile import AccountKind, ProviderProfile
 from handlers.secrets import use_key_patterns
 
 if TYPE_CHECKING:
-    from bot.app.config import Settings
     from bot.providers.endpoint_policy import EndpointPolicy
+    from bot.providers.settings import ProviderSettings
 
 TeamFactory = Callable[[TeamCredentials], FineTuning]
 """Builds the provider of a team's own account from its decrypted credentials."""
@@ -31,11 +31,11 @@ TeamFactory = Callable[[TeamCredentials], FineTuning]
 class FamilyFactory(Protocol):
     """What a family's factory module defines."""
 
-    def check(self, settings: Settings) -> None:
+    def check(self, settings: ProviderSettings) -> None:
         """Raise ConfigError naming the first missing setting of the deployment's account."""
         ...
 
-    def build(self, settings: Settings, clock: Clock) -> FineTuning:
+    def build(self, settings: ProviderSettings, clock: Clock) -> FineTuning:
         """The deployment's provider."""
         ...
 

@@ -13,13 +13,13 @@ from handlers.model import TeamCredentials
 from handlers.ports import Clock
 
 if TYPE_CHECKING:
-    from bot.app.config import Settings
+    from bot.providers.settings import ProviderSettings
 
 PROVIDER_TIMEOUT_SECONDS = 60.0
 AZURE_API_VERSION = "2025-04-01-preview"
 
 
-def check(settings: Settings) -> None:
+def check(settings: ProviderSettings) -> None:
     """Raise ConfigError naming the first missing setting of the deployment's account."""
     if settings.provider == "azure":
         if not settings.azure_openai_endpoint:
@@ -36,7 +36,7 @@ def check(settings: Settings) -> None:
         )
 
 
-def build(settings: Settings, clock: Clock) -> OpenAIProvider:
+def build(settings: ProviderSettings, clock: Clock) -> OpenAIProvider:
     """The deployment's account: OpenAI (or a compatible server), or Azure OpenAI."""
     check(settings)
     if settings.provider == "azure":

@@ -11,10 +11,10 @@ from handlers.model import TeamCredentials
 from handlers.ports import Clock
 
 if TYPE_CHECKING:
-    from bot.app.config import Settings
+    from bot.providers.settings import ProviderSettings
 
 
-def check(settings: Settings) -> None:
+def check(settings: ProviderSettings) -> None:
     """The sandbox needs no setting."""
 
 
@@ -28,7 +28,7 @@ def scaled_timing(timing: SandboxTiming, speed: float) -> SandboxTiming:
     )
 
 
-def build(settings: Settings, clock: Clock) -> SandboxProvider:
+def build(settings: ProviderSettings, clock: Clock) -> SandboxProvider:
     return SandboxProvider(
         clock,
         state_path=settings.sandbox_state,
