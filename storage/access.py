@@ -15,15 +15,13 @@ from handlers.model import (
     ApprovalStatus,
     AuditEntry,
     Budget,
-    ChannelAddress,
-    Platform,
     Role,
     RoleGrant,
     SpendEntry,
     TeamCredentials,
 )
 from storage import crypto
-from storage.base import StoreBase, insert
+from storage.base import StoreBase, channel_from_row, insert
 from storage.crypto import SecretUnreadableError, TeamSecret
 from storage.tables import (
     approvals,
@@ -375,12 +373,7 @@ def _approval_from_row(row: Row[Any]) -> Approval:
         id=row.id,
         team_id=row.team_id,
         requester_id=row.requester_id,
-        channel=ChannelAddress(
-            platform=Platform(row.channel_platform),
-            workspace_id=row.channel_workspace_id,
-            channel_id=row.channel_id,
-            thread_id=row.channel_thread_id,
-        ),
+        channel=channel_from_row(row),
         request=dict(row.request or {}),
         cost=row.cost,
         created_at=row.created_at,

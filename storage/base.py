@@ -150,6 +150,16 @@ def job_from_row(row: Row[Any]) -> Job:
     )
 
 
+def channel_from_row(row: Row[Any]) -> ChannelAddress:
+    """The channel a row was made in, from its `channel_*` columns."""
+    return ChannelAddress(
+        platform=Platform(row.channel_platform),
+        workspace_id=row.channel_workspace_id,
+        channel_id=row.channel_id,
+        thread_id=row.channel_thread_id,
+    )
+
+
 def team_from_row(row: Row[Any]) -> Team:
     m = row._mapping
     return Team(

@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy import Row, delete, select, update
 
-from handlers.model import ChannelAddress, Platform, StartIntent
-from storage.base import StoreBase, insert
+from handlers.model import StartIntent
+from storage.base import StoreBase, channel_from_row, insert
 from storage.tables import request_ids, start_intents
 
 
@@ -146,12 +146,7 @@ def _intent_from_row(row: Row[Any]) -> StartIntent:
         key=row.key,
         team_id=row.team_id,
         requester_id=row.requester_id,
-        channel=ChannelAddress(
-            platform=Platform(row.channel_platform),
-            workspace_id=row.channel_workspace_id,
-            channel_id=row.channel_id,
-            thread_id=row.channel_thread_id,
-        ),
+        channel=channel_from_row(row),
         fingerprint=row.fingerprint,
         request=dict(row.request),
         estimated=row.estimated,

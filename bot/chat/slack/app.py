@@ -198,11 +198,9 @@ class SlackHandlers:
                     error_reply(error.message, usage=error.usage), actor, client, respond
                 )
                 return
-            if is_long(request):
-                work = self._run(request, actor, client, respond)
-                await self._long(request, actor, client, respond, work)
-                return
-            await self._run(request, actor, client, respond)
+            await self._perform(
+                request, actor, client, respond, self._run(request, actor, client, respond)
+            )
         except Exception:
             log.exception("slash command failed", extra={"team": actor.team_id})
             await _failed(actor, client, respond)
@@ -220,7 +218,7 @@ class SlackHandlers:
             log.exception("slash command failed", extra={"team": actor.team_id})
             await _failed(actor, client, respond)
 
-    async def _long(
+    async def _perform(
         self,
         request: Request,
         actor: Actor,
@@ -230,9 +228,12 @@ class SlackHandlers:
         *,
         thread_ts: str | None = None,
     ) -> None:
-        """Long work: the role is checked and the team's slot claimed now (a refusal is
-        answered at once), then the work runs as its own task, so the workers that answer
-        commands stay free."""
+        """Short work runs here. Long work: the role is checked and the team's slot claimed
+        now (a refusal is answered at once), then the work runs as its own task, so the workers
+        that answer commands stay free."""
+        if not is_long(request):
+            await work
+            return
         try:
             slot = await self._service.admit(request, actor)
         except FineTuneError as error:
@@ -342,11 +343,8 @@ class SlackHandlers:
             return
         actor = await self._with_rights(actor, client)
         private = ACTIONS[name].audience is Audience.PRESSER
-        if is_long(request):
-            work = self._press(request, actor, client, respond, thread_ts, private=private)
-            await self._long(request, actor, client, respond, work, thread_ts=thread_ts)
-            return
-        await self._press(request, actor, client, respond, thread_ts, private=private)
+        work = self._press(request, actor, client, respond, thread_ts, private=private)
+        await self._perform(request, actor, client, respond, work, thread_ts=thread_ts)
 
     async def _press(
         self,
@@ -381,7 +379,7 @@ class SlackHandlers:
         work = self._with_shared(
             request, actor, client, respond, file_id=str(action.get("value", ""))
         )
-        await self._long(request, actor, client, respond, work)
+        await self._perform(request, actor, client, respond, work)
 
     # ------------------------------------------------------------------ the start modal
 

@@ -179,13 +179,6 @@ class OpenAIProvider:
         )
         return cls(client, **options)
 
-    @classmethod
-    def from_client(
-        cls, client: AsyncOpenAI, *, label: str | None = None, close_client: bool = True
-    ) -> OpenAIProvider:
-        """Wrap an already-built client (custom http client, headers, proxies...)."""
-        return cls(client, label=label, close_client=close_client)
-
     async def aclose(self) -> None:
         if self._close_client:
             await self._client.close()
