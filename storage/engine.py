@@ -54,6 +54,14 @@ def create_engine(url: str) -> AsyncEngine:
     raise ConfigError(f"DATABASE_URL driver {driver!r} is not supported; use {_SUPPORTED}.")
 
 
+def writing_engine(engine: AsyncEngine) -> AsyncEngine:
+    """The same pool, every transaction begun IMMEDIATE on SQLite (nothing changes on
+    PostgreSQL): for code we do not own that reads and then writes in one transaction,
+    such as slack_sdk's installation stores, which would otherwise fail at once with
+    "database is locked" when the watcher writes in between."""
+    return engine.execution_options(**{BEGIN_OPTION: "IMMEDIATE"})
+
+
 def _tune_sqlite(engine: AsyncEngine) -> None:
     sync_engine = engine.sync_engine
 

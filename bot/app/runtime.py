@@ -51,7 +51,7 @@ from handlers.pricing import load_price_table
 from handlers.service import Service
 from handlers.watch import SweepStats, Watcher, WatchSettings
 from storage import crypto
-from storage.engine import create_engine, migrate
+from storage.engine import create_engine, migrate, writing_engine
 from storage.store import SqlStore
 
 log = logging.getLogger(__name__)
@@ -319,7 +319,7 @@ async def start_bot(
         clock=runtime.clock,
         settings=settings,
         metrics=runtime.metrics,
-        database_engine=runtime.store.engine,
+        database_engine=writing_engine(runtime.store.engine),
     )
     adapters = build_adapters(settings, context)
     for adapter in adapters:

@@ -31,8 +31,7 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
-async def running(db_url: str, tmp_path: Path) -> AsyncIterator[tuple[FakeSlack, RunningBot]]:
+async def _fresh_database(db_url: str) -> None:
     engine = create_engine(db_url)
     try:
         await migrate(engine)
@@ -42,24 +41,33 @@ async def running(db_url: str, tmp_path: Path) -> AsyncIterator[tuple[FakeSlack,
                 await conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
     finally:
         await engine.dispose()
+
+
+async def _start(slack: FakeSlack, db_url: str, stack: AsyncExitStack) -> RunningBot:
+    settings = load_settings(
+        database_url=db_url,
+        provider="sandbox",
+        sandbox_speed=40.0,
+        slack_mode="http",
+        slack_client_id="111.222",
+        slack_client_secret="client-secret",
+        slack_signing_secret=SIGNING_SECRET,
+        slack_api_base_url=slack.base_url,
+        http_host="127.0.0.1",
+        http_port=0,
+        sweep_seconds=0.2,
+        dispatch_seconds=0.1,
+        running_poll_seconds=0.3,
+        queued_poll_seconds=0.3,
+    )
+    return await start_bot(settings, stack)
+
+
+@pytest.fixture
+async def running(db_url: str, tmp_path: Path) -> AsyncIterator[tuple[FakeSlack, RunningBot]]:
+    await _fresh_database(db_url)
     async with FakeSlack() as slack, AsyncExitStack() as stack:
-        settings = load_settings(
-            database_url=db_url,
-            provider="sandbox",
-            sandbox_speed=40.0,
-            slack_mode="http",
-            slack_client_id="111.222",
-            slack_client_secret="client-secret",
-            slack_signing_secret=SIGNING_SECRET,
-            slack_api_base_url=slack.base_url,
-            http_host="127.0.0.1",
-            http_port=0,
-            sweep_seconds=0.2,
-            dispatch_seconds=0.1,
-            running_poll_seconds=0.3,
-            queued_poll_seconds=0.3,
-        )
-        yield slack, await start_bot(settings, stack)
+        yield slack, await _start(slack, db_url, stack)
 
 
 async def _install(http: aiohttp.ClientSession, base: str, team: str) -> None:
@@ -138,3 +146,40 @@ async def test_install_then_use_then_uninstall(running: tuple[FakeSlack, Running
             await asyncio.sleep(0.05)
         else:
             raise AssertionError("the installation was not removed")
+
+
+async def _uninstall(http: aiohttp.ClientSession, base: str, team: str) -> None:
+    body = event_body({"type": "app_uninstalled", "event_ts": "1.0"}, team=team)
+    async with http.post(
+        f"{base}/slack/events",
+        data=body.encode(),
+        headers=signed_headers(body, content_type="application/json"),
+    ) as r:
+        assert r.status == 200
+
+
+async def test_a_stop_right_after_an_uninstall_finishes_the_uninstall(db_url: str) -> None:
+    """The uninstall's deletes run as the bot's own work: a stop waits for them, so no
+    installation row outlives the uninstall and no connection is left to the collector."""
+    await _fresh_database(db_url)
+    async with FakeSlack() as slack:
+        async with AsyncExitStack() as stack:
+            bot = await _start(slack, db_url, stack)
+            base = f"http://127.0.0.1:{bot.web.port}"
+            async with aiohttp.ClientSession() as http:
+                await _install(http, base, "T7")
+                await _uninstall(http, base, "T7")
+        engine = create_engine(db_url)
+        try:
+            async with engine.connect() as conn:
+                left = {
+                    table: (
+                        await conn.execute(
+                            text(f"SELECT COUNT(*) FROM {table} WHERE team_id = 'T7'")
+                        )
+                    ).scalar_one()
+                    for table in ("slack_bots", "slack_installations")
+                }
+        finally:
+            await engine.dispose()
+    assert left == {"slack_bots": 0, "slack_installations": 0}

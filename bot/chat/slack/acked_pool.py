@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Coroutine
 from typing import Any
 
 log = logging.getLogger(__name__)
+
+STOP_GRACE_SECONDS = 2.0
 
 
 class Background:
@@ -49,7 +52,12 @@ class Background:
                 for i in range(self._size)
             ]
 
-    async def stop(self) -> None:
+    async def stop(self, *, grace: float = STOP_GRACE_SECONDS) -> None:
+        """Queued work gets `grace` seconds to finish (an uninstall's deletes, a reply
+        half-sent), then whatever is left, long work included, is cancelled."""
+        if self._tasks and grace > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._queue.join(), grace)
         tasks = [*self._tasks, *self._spawned]
         for task in tasks:
             task.cancel()

@@ -6,12 +6,15 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.listener.async_builtins import AsyncTokenRevocationListeners
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
@@ -124,7 +127,6 @@ class SlackAdapter:
                 ),
                 logger=logger,
             )
-            self.app.enable_token_revocation_listeners()
         else:
             assert settings.slack_bot_token is not None
             self._token = settings.slack_bot_token.get_secret_value()
@@ -142,9 +144,30 @@ class SlackAdapter:
             first_delivery=lambda identity: context.first_delivery(identity, window=REPLAY_WINDOW),
         )
         self._handlers.register(self.app)
+        if self.installations is not None:
+            self._listen_for_revocations(self.installations)
         self._notifier = SlackNotifier(self.client_for)
         self._socket: AsyncSocketModeHandler | None = None
         self._started = False
+
+    def _listen_for_revocations(self, installations: Installations) -> None:
+        """Bolt's own revocation listeners, run as the bot's tracked background work.
+
+        Bolt runs event listeners as tasks nobody holds, so a stop during an uninstall cut
+        its two deletes apart and left a database connection to the garbage collector; the
+        background pool finishes what it holds before the database closes.
+        """
+        revocations = AsyncTokenRevocationListeners(installations.store)
+        background = self._handlers.background
+
+        async def tokens_revoked(event: dict[str, Any], context: AsyncBoltContext) -> None:
+            background.submit(revocations.handle_tokens_revoked_events(event, context))
+
+        async def app_uninstalled(context: AsyncBoltContext) -> None:
+            background.submit(revocations.handle_app_uninstalled_events(context))
+
+        self.app.event("tokens_revoked")(tokens_revoked)
+        self.app.event("app_uninstalled")(app_uninstalled)
 
     def _web_client(self, token: str | None) -> AsyncWebClient:
         return AsyncWebClient(
