@@ -16,11 +16,11 @@ import time
 from pathlib import Path
 
 from bot.app.wiring import build_core
-from bot.directory import SharedProviderDirectory
 from bot.infra.clock import SystemClock
 from bot.providers.sandbox.provider import DEFAULT_TIMING, SandboxProvider
 from handlers.model import Actor, Job, JobSpec, Platform, Team
 from handlers.requests import InspectRequest, ListRequest
+from handlers.scope import SharedProviderDirectory
 from storage.engine import create_engine, migrate
 from storage.store import SqlStore
 

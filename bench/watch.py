@@ -31,10 +31,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.app.wiring import build_core
-from bot.directory import SharedProviderDirectory
 from bot.providers.sandbox.provider import SandboxProvider, SandboxTiming
 from handlers.model import ChannelAddress, Job, JobEvent, JobSpec, Platform, Team
 from handlers.replies import Reply
+from handlers.scope import SharedProviderDirectory
 from handlers.watch import Watcher, WatchSettings
 from storage.engine import create_engine, migrate
 from storage.store import SqlStore

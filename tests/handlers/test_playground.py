@@ -10,14 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.directory import SharedProviderDirectory
 from bot.providers.sandbox.provider import SandboxProvider
 from handlers.chat import ChatMessage, ChatResult
 from handlers.compare import normalize, parse_test_set
 from handlers.errors import DataError, ProviderError, ProviderErrorKind
 from handlers.playground import PlaygroundSettings, parse_meta, parse_since
 from handlers.replies import Reply, Text, Tone, UserRef, plain
-from handlers.scope import TEAM_KEY
+from handlers.scope import TEAM_KEY, SharedProviderDirectory
 from handlers.service import Service
 from tests.world import World, actor, world, write_dataset
 

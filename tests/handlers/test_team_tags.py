@@ -12,13 +12,12 @@ from pathlib import Path
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from bot.directory import SharedProviderDirectory
 from bot.providers.sandbox.provider import SandboxProvider
 from handlers.chat import ChatMessage
 from handlers.model import Job, JobSpec, Platform, Team
 from handlers.recovery import Recovery
 from handlers.replies import Tone
-from handlers.scope import TEAM_KEY, TeamScopedProvider
+from handlers.scope import TEAM_KEY, SharedProviderDirectory, TeamScopedProvider
 from handlers.service import BOT_METADATA_KEY
 from tests.fakes.clock import ManualClock
 from tests.world import World, actor, world, write_dataset
