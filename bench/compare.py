@@ -21,7 +21,8 @@ from pathlib import Path
 
 from bot.app.wiring import ServiceOptions, build_core
 from bot.infra.clock import SystemClock
-from bot.providers.sandbox.provider import SandboxProvider, SandboxTiming
+from bot.providers.sandbox.provider import SandboxProvider
+from bot.providers.sandbox.timing import SandboxTiming
 from handlers.chat import ChatMessage, ChatResult
 from handlers.model import Actor, Platform
 from handlers.playground import PlaygroundSettings

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from bot.app.wiring import build_core
 from bot.infra.clock import SystemClock
-from bot.providers.sandbox.provider import DEFAULT_TIMING, SandboxProvider
+from bot.providers.sandbox.provider import SandboxProvider
+from bot.providers.sandbox.timing import DEFAULT_TIMING
 from handlers.model import Actor, Job, JobSpec, Platform, Team
 from handlers.requests import InspectRequest, ListRequest
 from handlers.scope import SharedProviderDirectory

@@ -31,7 +31,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.app.wiring import build_core
-from bot.providers.sandbox.provider import SandboxProvider, SandboxTiming
+from bot.providers.sandbox.provider import SandboxProvider
+from bot.providers.sandbox.timing import SandboxTiming
 from handlers.model import ChannelAddress, Job, JobEvent, JobSpec, Platform, Team
 from handlers.replies import Reply
 from handlers.scope import SharedProviderDirectory

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from bot.app.wiring import ServiceOptions, build_core
 from bot.infra.dispatcher import Dispatcher
-from bot.providers.sandbox.provider import SandboxProvider, SandboxTiming
+from bot.providers.sandbox.provider import SandboxProvider
+from bot.providers.sandbox.timing import SandboxTiming
 from handlers.errors import UsageError
 from handlers.model import Actor, ChannelAddress, MetricPoint, Platform, Role
 from handlers.parse import parse

@@ -44,8 +44,13 @@ BOT_STILL_LOADED = frozenset(
         "bot.providers.registry",
         "bot.providers.sandbox",
         "bot.providers.sandbox.chat",
+        "bot.providers.sandbox.files",
         "bot.providers.sandbox.profile",
         "bot.providers.sandbox.provider",
+        "bot.providers.sandbox.records",
+        "bot.providers.sandbox.state",
+        "bot.providers.sandbox.timeline",
+        "bot.providers.sandbox.timing",
     }
 )
 

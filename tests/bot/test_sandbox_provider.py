@@ -11,13 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.providers.sandbox.provider import (
-    DEFAULT_TIMING,
-    EVENT_PREFIX,
-    FAST_TIMING,
-    SandboxProvider,
-    SandboxTiming,
-)
+from bot.providers.sandbox.provider import SandboxProvider
+from bot.providers.sandbox.timeline import EVENT_PREFIX
+from bot.providers.sandbox.timing import DEFAULT_TIMING, FAST_TIMING, SandboxTiming
 from handlers.errors import ProviderError, ProviderErrorKind
 from handlers.model import Hyperparameters, JobEvent, JobSpec, Method, MetricPoint
 from handlers.ports import Provider

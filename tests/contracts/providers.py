@@ -11,7 +11,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from bot.providers.openai.provider import OpenAIProvider
-from bot.providers.sandbox.provider import SandboxProvider, SandboxTiming
+from bot.providers.sandbox.provider import SandboxProvider
+from bot.providers.sandbox.timing import SandboxTiming
 from handlers.errors import ProviderErrorKind
 from tests.contracts.harness import Capability, ProviderEntry, ProviderUnderTest
 from tests.fakes.clock import ManualClock

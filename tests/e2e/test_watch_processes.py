@@ -22,7 +22,8 @@ from pathlib import Path
 import pytest
 
 from bot.infra.clock import SystemClock
-from bot.providers.sandbox.provider import SandboxProvider, SandboxTiming
+from bot.providers.sandbox.provider import SandboxProvider
+from bot.providers.sandbox.timing import SandboxTiming
 from handlers.model import Actor, Platform
 from handlers.parse import parse
 from handlers.replies import plain
