@@ -14,6 +14,7 @@ import pytest
 from bot.providers.sandbox.provider import SandboxProvider
 from bot.providers.sandbox.timeline import EVENT_PREFIX
 from bot.providers.sandbox.timing import DEFAULT_TIMING, FAST_TIMING, SandboxTiming
+from handlers.datasets import EstimateTokenizer, Severity, validate_file
 from handlers.errors import ProviderError, ProviderErrorKind
 from handlers.model import Hyperparameters, JobEvent, JobSpec, Method, MetricPoint
 from handlers.ports import Provider
@@ -214,7 +215,8 @@ async def test_invalid_file_fails_at_end_of_validation(
     info = sandbox.inspect_file(uploaded.id)
     assert info.lines == 3
     assert not info.valid
-    assert info.problem == "line 2 is not valid JSON"
+    assert info.problem is not None
+    assert info.problem.startswith("line 2: not valid JSON")
 
     job = await sandbox.create_job(job_spec(uploaded.id), idempotency_key="bad")
     assert job.provider_status == "validating_files"
@@ -224,7 +226,7 @@ async def test_invalid_file_fails_at_end_of_validation(
     failed = await sandbox.get_job(job.id)
     assert failed.status == "failed"
     assert failed.error is not None
-    assert "line 2 is not valid JSON" in failed.error
+    assert "line 2: not valid JSON" in failed.error
     assert uploaded.id in failed.error
     assert failed.fine_tuned_model is None
     events = await all_events(sandbox, job.id)
@@ -237,12 +239,12 @@ async def test_invalid_file_fails_at_end_of_validation(
 @pytest.mark.parametrize(
     ("lines", "problem"),
     [
-        ([], "the file has no examples"),
-        (['{"messages": []}'], 'line 1 has an empty or invalid "messages" list'),
-        (['{"messages": [{"role": "user", "content": "x"}]}'], "line 1 has no assistant message"),
-        (["[1, 2]"], "line 1 is not a JSON object"),
-        (['{"prompt": "x"}'], 'line 1 has no "messages" list'),
-        ([chat_line(0), preference_line(1)], "line 2 is a preference example but earlier"),
+        ([], "the file is empty"),
+        (['{"messages": []}'], "line 1: 'messages' is empty"),
+        (['{"messages": [{"role": "user", "content": "x"}]}'], "line 1: no assistant message"),
+        (["[1, 2]"], "line 1: a line must be a JSON object"),
+        (['{"prompt": "x"}'], "line 1: no 'completion'"),
+        ([chat_line(0), preference_line(1)], "line 2: unknown key 'input'"),
     ],
 )
 async def test_file_validation_names_the_problem(
@@ -252,6 +254,31 @@ async def test_file_validation_names_the_problem(
     found = sandbox.inspect_file(uploaded.id).problem
     assert found is not None
     assert found.startswith(problem)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        # Each passed the sandbox's own laxer checker before it used the bot's validator.
+        '{"messages": [{"role": "robot", "content": "x"}, {"role": "assistant", "content": "y"}]}',
+        '{"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": ""}]}',
+        '{"messages": [{"role": "user", "content": "x"}, {"role": "assistant"}], "extra": 1}',
+    ],
+)
+async def test_the_sandbox_refuses_what_the_bots_validator_refuses(
+    sandbox: SandboxProvider, clock: ManualClock, tmp_path: Path, line: str
+) -> None:
+    path = write(tmp_path, "f.jsonl", [chat_line(0), line, *map(chat_line, range(2, 12))])
+    report = validate_file(path, EstimateTokenizer(), model="", token_limit=65_536)
+    first = next(p for p in report.shown if p.kind.severity is Severity.ERROR)
+    assert first.line == 2
+    uploaded = await sandbox.upload_file(path, filename="f.jsonl")
+    assert sandbox.inspect_file(uploaded.id).problem == str(first)
+    job = await sandbox.create_job(job_spec(uploaded.id), idempotency_key="k")
+    clock.advance(1000)
+    failed = await sandbox.get_job(job.id)
+    assert failed.status == "failed"
+    assert str(first) in (failed.error or "")
 
 
 async def test_file_of_the_wrong_format_fails_the_job(

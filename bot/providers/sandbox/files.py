@@ -3,14 +3,16 @@ suit its method."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
 from bot.providers.sandbox.records import FileRecord, bad_request, to_datetime
+from handlers.datasets import EstimateTokenizer, Kind, Problem, Severity, validate_file
 from handlers.model import Method, ProviderFile
+
+TOKEN_LIMIT = 65_536
+"""Examples over this are a warning, never a refusal: the bot's default when no model is known."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -34,7 +36,8 @@ class SandboxFileInfo:
 class Scan(NamedTuple):
     bytes: int
     lines: int
-    format: str | None
+    """Lines that are not blank: what a job's steps are counted from."""
+    format: str
     problem: str | None
     tokens: int
     sha256: str
@@ -48,66 +51,25 @@ def read_bytes(path: Path) -> bytes | None:
 
 
 def scan_file(path: Path) -> Scan:
-    """Stream a JSONL file once: size, digest, example count and the first problem found."""
-    size = lines = 0
-    digest = hashlib.sha256()
-    file_format: str | None = None
-    problem: str | None = None
+    """What the bot's own validator (handlers/datasets) finds in the file: the sandbox refuses
+    exactly what `validate` would, so a job fails at the sandbox only on a file the bot itself
+    calls broken (one uploaded with force=true). Reads the file once, in bounded memory."""
     try:
-        with path.open("rb") as handle:
-            for number, raw in enumerate(handle, start=1):
-                size += len(raw)
-                digest.update(raw)
-                if not raw.strip():
-                    continue
-                lines += 1
-                if problem is not None:
-                    continue
-                line_format, problem = _check_line(number, raw)
-                if problem is None and file_format is None:
-                    file_format = line_format
-                elif problem is None and line_format != file_format:
-                    problem = (
-                        f"line {number} is a {line_format} example but earlier lines are "
-                        f"{file_format} examples"
-                    )
+        report = validate_file(path, EstimateTokenizer(), model="", token_limit=TOKEN_LIMIT)
     except OSError as error:
         raise bad_request(f"could not read the file: {error.strerror or error}") from error
-    if lines == 0 and problem is None:
-        problem = "the file has no examples"
+    problem = next((str(p) for p in report.shown if _refused(p)), None)
     # About four bytes a token: good enough for a simulated `trained_tokens`.
-    return Scan(size, lines, file_format, problem, max(size // 4, 0), digest.hexdigest())
+    tokens = max(report.bytes // 4, 0)
+    lines = report.lines - report.counts.get(Kind.BLANK_LINE.value, 0)
+    return Scan(report.bytes, lines, report.format, problem, tokens, report.sha256)
 
 
-def _check_line(number: int, raw: bytes) -> tuple[str | None, str | None]:
-    """The line's format ("chat" or "preference") or the reason it is neither."""
-    try:
-        item = json.loads(raw)
-    except UnicodeDecodeError:
-        return None, f"line {number} is not UTF-8 text"
-    except ValueError:
-        return None, f"line {number} is not valid JSON"
-    if not isinstance(item, dict):
-        return None, f"line {number} is not a JSON object"
-    if "messages" in item:
-        messages = item["messages"]
-        if not isinstance(messages, list) or not messages:
-            return None, f'line {number} has an empty or invalid "messages" list'
-        if not all(isinstance(message, dict) for message in messages):
-            return None, f'line {number} has a "messages" entry that is not an object'
-        if not any(message.get("role") == "assistant" for message in messages):
-            return None, f"line {number} has no assistant message"
-        return "chat", None
-    if "input" in item or "preferred_output" in item:
-        prompt = item.get("input")
-        if not isinstance(prompt, dict) or not isinstance(prompt.get("messages"), list):
-            return None, f'line {number} has no "input" with a "messages" list'
-        for key in ("preferred_output", "non_preferred_output"):
-            value = item.get(key)
-            if not isinstance(value, list) or not value:
-                return None, f'line {number} has no "{key}" list'
-        return "preference", None
-    return None, f'line {number} has no "messages" list'
+def _refused(problem: Problem) -> bool:
+    # Any error in the examples themselves; not the count: the sandbox, like the providers'
+    # fakes the contract suite also runs on, trains on a file of a few examples (the bot's own
+    # upload still warns of too few, see handlers/datasets/report.py).
+    return problem.kind.severity is Severity.ERROR and problem.kind is not Kind.TOO_FEW
 
 
 def job_problem(method: str, training: FileRecord, validation: FileRecord | None) -> str | None:
