@@ -24,6 +24,7 @@ from handlers.requests import InspectRequest, ListRequest
 from handlers.scope import SharedProviderDirectory
 from storage.engine import create_engine, migrate
 from storage.store import SqlStore
+from tests.fakes.faulty_provider import FaultyProvider
 
 
 class NoCharts:
@@ -43,7 +44,8 @@ async def main(quick: bool) -> None:
         engine = create_engine(f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}")
         await migrate(engine)
         store = SqlStore(engine, clock=clock.now)
-        provider = SandboxProvider(clock, timing=DEFAULT_TIMING)
+        # The test wrapper counts the provider calls each command makes.
+        provider = FaultyProvider(SandboxProvider(clock, timing=DEFAULT_TIMING))
         service = build_core(
             store=store,
             watch_store=store,

@@ -29,6 +29,7 @@ from handlers.watch import Watcher, WatchSettings
 from storage.memory.store import MemoryStore
 from tests.backends import MEMORY, SQLITE, sqlite_url
 from tests.fakes.clock import ManualClock
+from tests.fakes.faulty_provider import FaultyProvider
 
 if TYPE_CHECKING:
     from tests.dbutil import AnyStore
@@ -110,7 +111,10 @@ class RecordingNotifier:
 class World:
     clock: ManualClock
     store: AnyStore
-    provider: SandboxProvider
+    provider: FaultyProvider
+    """The sandbox behind the test hooks: counted calls and injected faults."""
+    sandbox: SandboxProvider
+    """The same sandbox, for its own knobs (upload parts, file lists)."""
     charts: FakeCharts
     service: Service
     watcher: Watcher
@@ -189,7 +193,8 @@ async def world(
     `default_role` operator keeps tests about jobs short; role tests pass viewer."""
     clock = ManualClock()
     async with _open_store(tmp_path, url, default_backend, clock) as store:
-        provider = provider_type(clock, timing=TIMING)
+        sandbox = provider_type(clock, timing=TIMING)
+        provider = FaultyProvider(sandbox)
         directory = SharedProviderDirectory(provider)
         charts = FakeCharts()
         notifier = RecordingNotifier()
@@ -217,6 +222,7 @@ async def world(
             clock=clock,
             store=store,
             provider=provider,
+            sandbox=sandbox,
             charts=charts,
             service=core.service,
             watcher=core.watcher,

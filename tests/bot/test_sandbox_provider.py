@@ -17,8 +17,9 @@ from bot.providers.sandbox.timing import DEFAULT_TIMING, FAST_TIMING, SandboxTim
 from handlers.datasets import EstimateTokenizer, Severity, validate_file
 from handlers.errors import ProviderError, ProviderErrorKind
 from handlers.model import Hyperparameters, JobEvent, JobSpec, Method, MetricPoint
-from handlers.ports import Provider
+from handlers.ports import FineTuning, Provider
 from tests.fakes.clock import ManualClock
+from tests.fakes.faulty_provider import FaultyProvider
 
 # 10 s validating, 20 s queued, 5 s a step: a 10-example, 3-epoch job runs 30 steps, ends at 180 s.
 TIMING = SandboxTiming(validating_s=10, queued_s=20, step_s=5, max_steps=60, eval_every=10)
@@ -63,7 +64,7 @@ def sandbox(clock: ManualClock) -> SandboxProvider:
     return SandboxProvider(clock, timing=TIMING)
 
 
-async def upload_chat(sandbox: SandboxProvider, tmp_path: Path, count: int = 10) -> str:
+async def upload_chat(sandbox: FineTuning, tmp_path: Path, count: int = 10) -> str:
     path = write(tmp_path, "train.jsonl", [chat_line(n) for n in range(count)])
     return (await sandbox.upload_file(path, filename="train.jsonl")).id
 
@@ -74,7 +75,7 @@ def job_spec(training_file: str, **overrides: object) -> JobSpec:
     return JobSpec(**values)  # type: ignore[arg-type]
 
 
-async def start_job(sandbox: SandboxProvider, tmp_path: Path, key: str = "k1") -> str:
+async def start_job(sandbox: FineTuning, tmp_path: Path, key: str = "k1") -> str:
     file_id = await upload_chat(sandbox, tmp_path)
     return (await sandbox.create_job(job_spec(file_id), idempotency_key=key)).id
 
@@ -599,47 +600,62 @@ async def test_unreadable_state_file_is_a_provider_error(tmp_path: Path) -> None
     assert raised.value.kind is ProviderErrorKind.INVALID_RESPONSE
 
 
-async def test_fault_injection_and_call_counter(
-    sandbox: SandboxProvider, clock: ManualClock, tmp_path: Path
+async def test_a_lost_create_answer_is_retried_to_the_same_job(
+    sandbox: SandboxProvider, tmp_path: Path
 ) -> None:
-    job_id = await start_job(sandbox, tmp_path)
-    sandbox.inject_fault(
+    # The test wrapper loses the answer after the sandbox made the job (a timeout the caller
+    # saw): a retry with the same key finds that job instead of making a second.
+    faulty = FaultyProvider(sandbox)
+    file_id = await upload_chat(faulty, tmp_path)
+    faulty.inject_fault(
+        ProviderError(ProviderErrorKind.TIMEOUT), operation="create_job", after=True
+    )
+    with pytest.raises(ProviderError, match="did not answer in time"):
+        await faulty.create_job(job_spec(file_id), idempotency_key="lost")
+    [created] = await sandbox.list_jobs()
+    retried = await faulty.create_job(job_spec(file_id), idempotency_key="lost")
+    assert retried.id == created.id
+    assert len(await sandbox.list_jobs()) == 1
+    assert faulty.calls["create_job"] == 2
+
+
+async def test_the_test_wrapper_injects_faults_and_counts_calls(
+    sandbox: SandboxProvider, tmp_path: Path
+) -> None:
+    faulty = FaultyProvider(sandbox)
+    job_id = await start_job(faulty, tmp_path)
+    faulty.inject_fault(
         ProviderError(ProviderErrorKind.RATE_LIMITED, retry_after=2), times=2, operation="get_job"
     )
     for _ in range(2):
         with pytest.raises(ProviderError) as raised:
-            await sandbox.get_job(job_id)
+            await faulty.get_job(job_id)
         assert raised.value.kind is ProviderErrorKind.RATE_LIMITED
         assert raised.value.retry_after == 2
-    await sandbox.list_events_after(job_id, None)  # other operations are untouched
-    assert (await sandbox.get_job(job_id)).id == job_id
+    await faulty.list_events_after(job_id, None)  # other operations are untouched
+    assert (await faulty.get_job(job_id)).id == job_id
 
-    sandbox.inject_fault(ProviderError(ProviderErrorKind.SERVER))
+    faulty.inject_fault(ProviderError(ProviderErrorKind.SERVER), skip=1)
+    await faulty.list_models()  # skipped
     with pytest.raises(ProviderError, match="internal error"):
-        await sandbox.list_models()
-    await sandbox.list_models()
+        await faulty.list_models()
+    await faulty.list_models()
 
-    assert sandbox.calls["get_job"] == 3
-    assert sandbox.calls["create_job"] == 1
-    assert sandbox.calls["upload_file"] == 1
-    assert sandbox.calls["list_models"] == 2
-    assert sandbox.calls["list_events_after"] == 1
+    assert faulty.calls["get_job"] == 3
+    assert faulty.calls["create_job"] == 1
+    assert faulty.calls["upload_file"] == 1
+    assert faulty.calls["list_models"] == 3
+    assert faulty.calls["list_events_after"] == 1
+    assert faulty.pending() == 0
 
     with pytest.raises(ValueError, match="unknown operation"):
-        sandbox.inject_fault(ProviderError(ProviderErrorKind.SERVER), operation="get_jobs")
+        faulty.inject_fault(ProviderError(ProviderErrorKind.SERVER), operation="get_jobs")
 
 
-async def test_fault_after_the_call_took_effect(sandbox: SandboxProvider, tmp_path: Path) -> None:
-    file_id = await upload_chat(sandbox, tmp_path)
-    sandbox.inject_fault(
-        ProviderError(ProviderErrorKind.TIMEOUT), operation="create_job", after=True
-    )
-    with pytest.raises(ProviderError, match="did not answer in time"):
-        await sandbox.create_job(job_spec(file_id), idempotency_key="lost")
-    [created] = await sandbox.list_jobs()
-    retried = await sandbox.create_job(job_spec(file_id), idempotency_key="lost")
-    assert retried.id == created.id
-    assert len(await sandbox.list_jobs()) == 1
+def test_the_sandbox_has_no_test_hooks() -> None:
+    # Counting calls and injecting faults is tests/fakes/faulty_provider.py's job.
+    for hook in ("inject_fault", "clear_faults", "calls"):
+        assert not hasattr(SandboxProvider(ManualClock()), hook), hook
 
 
 async def test_fast_preset_finishes_a_job_within_twenty_seconds(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from bot.providers.sandbox.provider import SandboxProvider
 from handlers.chat import ChatMessage
 from handlers.model import Job, JobSpec, Platform, Team
+from handlers.ports import FineTuning
 from handlers.recovery import Recovery
 from handlers.replies import Tone
 from handlers.scope import TEAM_KEY, SharedProviderDirectory, TeamScopedProvider
@@ -39,7 +40,7 @@ COMPLETIONS = st.lists(
 )
 
 
-async def _training_file(provider: SandboxProvider, tmp_path: Path) -> str:
+async def _training_file(provider: FineTuning, tmp_path: Path) -> str:
     path = write_dataset(tmp_path / "train.jsonl")
     return (await provider.upload_file(path, filename="train.jsonl")).id
 

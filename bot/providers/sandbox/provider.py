@@ -8,13 +8,11 @@ The port's operations over the sandbox's pieces: `records` (what a file and a jo
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 from bisect import bisect_right
-from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Final
@@ -72,39 +70,9 @@ log = logging.getLogger(__name__)
 
 LABEL: Final = PROFILE.label
 
-OPERATIONS: Final = frozenset(
-    {
-        "upload_file",
-        "list_files",
-        "get_file",
-        "delete_file",
-        "create_job",
-        "get_job",
-        "list_jobs",
-        "cancel_job",
-        "pause_job",
-        "resume_job",
-        "list_events_after",
-        "list_checkpoints",
-        "list_models",
-        "file_content",
-        "chat",
-        "list_stored_completions",
-    }
-)
-"""The names `calls` counts and `inject_fault(operation=...)` accepts: the port's methods."""
 
 _DEFAULT_EPOCHS: Final = 3
 _LIVE_RUNNING: Final = frozenset({"validating_files", "queued", "running"})
-
-
-@dataclass(slots=True)
-class _Fault:
-    error: ProviderError
-    remaining: int
-    operation: str | None
-    after: bool
-    skip: int = 0
 
 
 class SandboxProvider:
@@ -126,9 +94,6 @@ class SandboxProvider:
         self._timing = timing
         self._store = StateFile(state_path)
         self._plans: dict[str, tuple[JobRecord, Plan]] = {}
-        self._faults: list[_Fault] = []
-        self.calls: Counter[str] = Counter()
-        """How many times each port operation was called (faulted calls included)."""
         self.chunked_threshold = 512 << 20
         """Files over this go \"in parts\" like the Uploads API (tests lower it)."""
         self.part_bytes = 64 << 20
@@ -154,32 +119,6 @@ class SandboxProvider:
     def timing(self) -> SandboxTiming:
         return self._timing
 
-    # -- fault injection ----------------------------------------------------------------------
-
-    def inject_fault(
-        self,
-        error: ProviderError,
-        *,
-        times: int = 1,
-        operation: str | None = None,
-        after: bool = False,
-        skip: int = 0,
-    ) -> None:
-        """Raise `error` on the next `times` calls of `operation` (any operation if None),
-        once `skip` calls have gone through (a failure midway through a comparison).
-
-        `after=True` raises once the call has taken effect: a lost answer, e.g. a job that was
-        created although the caller saw a timeout.
-        """
-        if operation is not None and operation not in OPERATIONS:
-            raise ValueError(f"unknown operation {operation!r}; one of {sorted(OPERATIONS)}")
-        if times < 1:
-            raise ValueError("times must be at least 1")
-        self._faults.append(_Fault(error, times, operation, after, skip))
-
-    def clear_faults(self) -> None:
-        self._faults.clear()
-
     # -- files --------------------------------------------------------------------------------
 
     async def upload_file(
@@ -189,50 +128,47 @@ class SandboxProvider:
         filename: str,
         progress: Callable[[int, int], None] | None = None,
     ) -> ProviderFile:
-        with self._operation("upload_file"):
-            # Reading a big file must not stall the event loop the chat adapters share.
-            scan = await asyncio.to_thread(scan_file, path)
-            with self._store.mutating() as state:
-                now = self._now_us()
-                state.counter += 1
-                digest = hex_digest(f"file|{scan.sha256}|{now}|{state.counter}")
-                record = FileRecord(
-                    id=f"file-sbx{digest[:24]}",
-                    seq=state.counter,
-                    filename=filename,
-                    bytes=scan.bytes,
-                    created_us=now,
-                    lines=scan.lines,
-                    format=scan.format,
-                    problem=scan.problem,
-                    tokens=scan.tokens,
-                    sha256=scan.sha256,
-                )
-                state.files[record.id] = record
-            if scan.bytes <= MAX_KEPT_BYTES:
-                self._chat.keep(record.id, await asyncio.to_thread(read_bytes, path))
-            if scan.bytes > self.chunked_threshold:
-                parts = -(-scan.bytes // self.part_bytes)
-                self.upload_parts[record.id] = parts
-                for part in range(1, parts + 1):
-                    if progress is not None:
-                        progress(min(scan.bytes, part * self.part_bytes), scan.bytes)
-            elif progress is not None:
-                progress(scan.bytes, scan.bytes)
-            log.debug("sandbox file uploaded", extra={"file_id": record.id})
-            return provider_file(record)
+        # Reading a big file must not stall the event loop the chat adapters share.
+        scan = await asyncio.to_thread(scan_file, path)
+        with self._store.mutating() as state:
+            now = self._now_us()
+            state.counter += 1
+            digest = hex_digest(f"file|{scan.sha256}|{now}|{state.counter}")
+            record = FileRecord(
+                id=f"file-sbx{digest[:24]}",
+                seq=state.counter,
+                filename=filename,
+                bytes=scan.bytes,
+                created_us=now,
+                lines=scan.lines,
+                format=scan.format,
+                problem=scan.problem,
+                tokens=scan.tokens,
+                sha256=scan.sha256,
+            )
+            state.files[record.id] = record
+        if scan.bytes <= MAX_KEPT_BYTES:
+            self._chat.keep(record.id, await asyncio.to_thread(read_bytes, path))
+        if scan.bytes > self.chunked_threshold:
+            parts = -(-scan.bytes // self.part_bytes)
+            self.upload_parts[record.id] = parts
+            for part in range(1, parts + 1):
+                if progress is not None:
+                    progress(min(scan.bytes, part * self.part_bytes), scan.bytes)
+        elif progress is not None:
+            progress(scan.bytes, scan.bytes)
+        log.debug("sandbox file uploaded", extra={"file_id": record.id})
+        return provider_file(record)
 
     async def list_files(self) -> Sequence[ProviderFile]:
-        with self._operation("list_files"):
-            files = self._store.read().files.values()
-            return [provider_file(record) for record in reversed(files)]
+        files = self._store.read().files.values()
+        return [provider_file(record) for record in reversed(files)]
 
     async def get_file(self, file_id: str) -> ProviderFile:
-        with self._operation("get_file"):
-            return provider_file(self._file(self._store.read(), file_id))
+        return provider_file(self._file(self._store.read(), file_id))
 
     async def delete_file(self, file_id: str) -> None:
-        with self._operation("delete_file"), self._store.mutating() as state:
+        with self._store.mutating() as state:
             self._file(state, file_id)
             del state.files[file_id]
             self._chat.forget(file_id)
@@ -255,14 +191,13 @@ class SandboxProvider:
 
     async def create_job(self, spec: JobSpec, *, idempotency_key: str) -> JobState:
         """Create a job exactly once: a retry with the same key returns the first job."""
-        with self._operation("create_job"):
-            now = self._now_us()
-            # A retry is answered from a read: no lock, no rewrite of the state file.
-            known = self._store.read()
-            existing = known.keys.get(idempotency_key)
-            if existing is not None and existing in known.jobs:
-                return self._job_state(known.jobs[existing], now)
-            return self._create(spec, idempotency_key)
+        now = self._now_us()
+        # A retry is answered from a read: no lock, no rewrite of the state file.
+        known = self._store.read()
+        existing = known.keys.get(idempotency_key)
+        if existing is not None and existing in known.jobs:
+            return self._job_state(known.jobs[existing], now)
+        return self._create(spec, idempotency_key)
 
     def _create(self, spec: JobSpec, idempotency_key: str) -> JobState:
         with self._store.mutating() as state:
@@ -277,35 +212,30 @@ class SandboxProvider:
             return self._job_state(record, now)
 
     async def get_job(self, job_id: str) -> JobState:
-        with self._operation("get_job"):
-            return self._job_state(self._job(self._store.read(), job_id), self._now_us())
+        return self._job_state(self._job(self._store.read(), job_id), self._now_us())
 
     async def list_jobs(
         self, *, metadata: Mapping[str, str] | None = None, limit: int = 20
     ) -> Sequence[JobState]:
-        with self._operation("list_jobs"):
-            wanted = set((metadata or {}).items())
-            now = self._now_us()
-            found: list[JobState] = []
-            # Records are kept in creation order, so walking backwards is newest first.
-            for record in reversed(self._store.read().jobs.values()):
-                if len(found) >= limit:
-                    break
-                if wanted <= set(record.metadata):
-                    found.append(self._job_state(record, now))
-            return found
+        wanted = set((metadata or {}).items())
+        now = self._now_us()
+        found: list[JobState] = []
+        # Records are kept in creation order, so walking backwards is newest first.
+        for record in reversed(self._store.read().jobs.values()):
+            if len(found) >= limit:
+                break
+            if wanted <= set(record.metadata):
+                found.append(self._job_state(record, now))
+        return found
 
     async def cancel_job(self, job_id: str) -> JobState:
-        with self._operation("cancel_job"):
-            return self._act(job_id, "cancel")
+        return self._act(job_id, "cancel")
 
     async def pause_job(self, job_id: str) -> JobState:
-        with self._operation("pause_job"):
-            return self._act(job_id, "pause")
+        return self._act(job_id, "pause")
 
     async def resume_job(self, job_id: str) -> JobState:
-        with self._operation("resume_job"):
-            return self._act(job_id, "resume")
+        return self._act(job_id, "resume")
 
     async def list_events_after(
         self, job_id: str, cursor: str | None, *, limit: int = 100
@@ -314,54 +244,48 @@ class SandboxProvider:
 
         At most `limit` are returned, the oldest ones, so paging with the last id loses nothing.
         """
-        with self._operation("list_events_after"):
-            record = self._job(self._store.read(), job_id)
-            plan = self._plan(record)
-            visible = bisect_right(plan.times, self._now_us())
-            start = cursor_seq(cursor, record.short, visible)
-            end = min(visible, start + max(limit, 0))
-            return [event_at(record, plan, seq) for seq in range(start, end)]
+        record = self._job(self._store.read(), job_id)
+        plan = self._plan(record)
+        visible = bisect_right(plan.times, self._now_us())
+        start = cursor_seq(cursor, record.short, visible)
+        end = min(visible, start + max(limit, 0))
+        return [event_at(record, plan, seq) for seq in range(start, end)]
 
     async def list_checkpoints(self, job_id: str) -> Sequence[Checkpoint]:
         """The job's checkpoints so far, newest first (like the API), the last three epochs."""
-        with self._operation("list_checkpoints"):
-            record = self._job(self._store.read(), job_id)
-            now = self._now_us()
-            made = [(at, step) for at, step in self._plan(record).checkpoints if at <= now]
-            return [
-                checkpoint_at(record, at, step) for at, step in reversed(made[-KEPT_CHECKPOINTS:])
-            ]
+        record = self._job(self._store.read(), job_id)
+        now = self._now_us()
+        made = [(at, step) for at, step in self._plan(record).checkpoints if at <= now]
+        return [checkpoint_at(record, at, step) for at, step in reversed(made[-KEPT_CHECKPOINTS:])]
 
     # -- models -------------------------------------------------------------------------------
 
     async def list_models(self) -> Sequence[ProviderModel]:
-        with self._operation("list_models"):
-            state = self._store.read()
-            now = self._now_us()
-            models = [
-                ProviderModel(id=name, created_at=created, owned_by="system")
-                for name, created in BASE_MODELS.items()
-            ]
-            for record in state.jobs.values():
-                name = model_name(record)
-                if name in state.deleted_models:
-                    continue
-                finished = self._succeeded_at(record, now)
-                if finished is not None:
-                    models.append(
-                        ProviderModel(id=name, created_at=to_datetime(finished), owned_by=ORG)
-                    )
-            return models
+        state = self._store.read()
+        now = self._now_us()
+        models = [
+            ProviderModel(id=name, created_at=created, owned_by="system")
+            for name, created in BASE_MODELS.items()
+        ]
+        for record in state.jobs.values():
+            name = model_name(record)
+            if name in state.deleted_models:
+                continue
+            finished = self._succeeded_at(record, now)
+            if finished is not None:
+                models.append(
+                    ProviderModel(id=name, created_at=to_datetime(finished), owned_by=ORG)
+                )
+        return models
 
     # -- chat completions ---------------------------------------------------------------------
 
     async def file_content(self, file_id: str) -> bytes:
-        with self._operation("file_content"):
-            self._file(self._store.read(), file_id)
-            content = self._chat.content(file_id)
-            if content is None:
-                raise bad_request(f"the sandbox did not keep the content of {file_id}")
-            return content
+        self._file(self._store.read(), file_id)
+        content = self._chat.content(file_id)
+        if content is None:
+            raise bad_request(f"the sandbox did not keep the content of {file_id}")
+        return content
 
     async def chat(
         self,
@@ -373,33 +297,32 @@ class SandboxProvider:
         metadata: Mapping[str, str] | None = None,
     ) -> ChatResult:
         """A simulated answer: see `sandbox_chat` for how base and fine-tuned models differ."""
-        with self._operation("chat"):
-            state = self._store.read()
-            now = self._now_us()
-            learnt: Learnt | None = None
-            if MODEL_ALIASES.get(model, model) not in BASE_MODELS:
-                record = self._own_model(state, model, now)
-                if record is None:
-                    raise ProviderError(
-                        ProviderErrorKind.NOT_FOUND, f"The model {model} does not exist"
-                    )
-                learnt = Learnt(
-                    model=model,
-                    base=record.base_root,
-                    training_file=record.training_file,
-                    validation_file=record.validation_file,
+        state = self._store.read()
+        now = self._now_us()
+        learnt: Learnt | None = None
+        if MODEL_ALIASES.get(model, model) not in BASE_MODELS:
+            record = self._own_model(state, model, now)
+            if record is None:
+                raise ProviderError(
+                    ProviderErrorKind.NOT_FOUND, f"The model {model} does not exist"
                 )
-            if not messages:
-                raise bad_request("messages must not be empty")
-            return self._chat.answer(
-                model,
-                messages,
-                learnt=learnt,
-                max_tokens=max_tokens,
-                now=to_datetime(now),
-                store=store,
-                metadata=metadata,
+            learnt = Learnt(
+                model=model,
+                base=record.base_root,
+                training_file=record.training_file,
+                validation_file=record.validation_file,
             )
+        if not messages:
+            raise bad_request("messages must not be empty")
+        return self._chat.answer(
+            model,
+            messages,
+            learnt=learnt,
+            max_tokens=max_tokens,
+            now=to_datetime(now),
+            store=store,
+            metadata=metadata,
+        )
 
     async def list_stored_completions(
         self,
@@ -410,8 +333,7 @@ class SandboxProvider:
         limit: int = 100,
     ) -> Sequence[StoredCompletion]:
         """Completions made with `store=True` in this process, newest first."""
-        with self._operation("list_stored_completions"):
-            return self._chat.stored(model=model, metadata=metadata, since=since, limit=limit)
+        return self._chat.stored(model=model, metadata=metadata, since=since, limit=limit)
 
     # -- the simulation -----------------------------------------------------------------------
 
@@ -550,24 +472,6 @@ class SandboxProvider:
         )
 
     # -- plumbing -----------------------------------------------------------------------------
-
-    @contextlib.contextmanager
-    def _operation(self, name: str) -> Iterator[None]:
-        self.calls[name] += 1
-        self._raise_fault(name, after=False)
-        yield
-        self._raise_fault(name, after=True)
-
-    def _raise_fault(self, name: str, *, after: bool) -> None:
-        for fault in self._faults:
-            if fault.after is after and fault.operation in (None, name):
-                if fault.skip > 0:
-                    fault.skip -= 1
-                    continue
-                fault.remaining -= 1
-                if fault.remaining <= 0:
-                    self._faults.remove(fault)
-                raise fault.error
 
     def _now_us(self) -> int:
         return micros(self._clock.now())
