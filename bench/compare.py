@@ -20,13 +20,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from bot.app.wiring import ServiceOptions, build_core
-from bot.directory import SharedProviderDirectory
 from bot.infra.clock import SystemClock
-from bot.providers.sandbox.provider import SandboxProvider, SandboxTiming
+from bot.providers.sandbox.provider import SandboxProvider
+from bot.providers.sandbox.timing import SandboxTiming
 from handlers.chat import ChatMessage, ChatResult
 from handlers.model import Actor, Platform
 from handlers.playground import PlaygroundSettings
 from handlers.replies import Tone
+from handlers.scope import SharedProviderDirectory
 from storage.engine import create_engine, migrate
 from storage.store import SqlStore
 

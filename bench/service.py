@@ -16,13 +16,15 @@ import time
 from pathlib import Path
 
 from bot.app.wiring import build_core
-from bot.directory import SharedProviderDirectory
 from bot.infra.clock import SystemClock
-from bot.providers.sandbox.provider import DEFAULT_TIMING, SandboxProvider
+from bot.providers.sandbox.provider import SandboxProvider
+from bot.providers.sandbox.timing import DEFAULT_TIMING
 from handlers.model import Actor, Job, JobSpec, Platform, Team
 from handlers.requests import InspectRequest, ListRequest
+from handlers.scope import SharedProviderDirectory
 from storage.engine import create_engine, migrate
 from storage.store import SqlStore
+from tests.fakes.faulty_provider import FaultyProvider
 
 
 class NoCharts:
@@ -42,7 +44,8 @@ async def main(quick: bool) -> None:
         engine = create_engine(f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}")
         await migrate(engine)
         store = SqlStore(engine, clock=clock.now)
-        provider = SandboxProvider(clock, timing=DEFAULT_TIMING)
+        # The test wrapper counts the provider calls each command makes.
+        provider = FaultyProvider(SandboxProvider(clock, timing=DEFAULT_TIMING))
         service = build_core(
             store=store,
             watch_store=store,

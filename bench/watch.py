@@ -31,13 +31,15 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.app.wiring import build_core
-from bot.directory import SharedProviderDirectory
-from bot.providers.sandbox.provider import SandboxProvider, SandboxTiming
+from bot.providers.sandbox.provider import SandboxProvider
+from bot.providers.sandbox.timing import SandboxTiming
 from handlers.model import ChannelAddress, Job, JobEvent, JobSpec, Platform, Team
 from handlers.replies import Reply
+from handlers.scope import SharedProviderDirectory
 from handlers.watch import Watcher, WatchSettings
 from storage.engine import create_engine, migrate
 from storage.store import SqlStore
+from tests.fakes.faulty_provider import FaultyProvider
 
 SWEEP_SECONDS = 5.0
 TIMING = SandboxTiming(validating_s=10, queued_s=20, step_s=5, max_steps=24, eval_every=8)
@@ -161,7 +163,8 @@ async def main(quick: bool, db: str) -> None:
                 )
         load_s = time.perf_counter() - loading
         notifier = Notifier(clock)
-        directory = SharedProviderDirectory(provider)
+        counted = FaultyProvider(provider)  # counts the provider calls of each sweep
+        directory = SharedProviderDirectory(counted)
         core = build_core(
             store=store,
             watch_store=store,
@@ -194,8 +197,8 @@ async def main(quick: bool, db: str) -> None:
         total = teams_n * per_team
         watching_since = clock.now()
         for _ in range(10_000):
-            calls_before = sum(provider.calls.values())
-            events_before = provider.calls["list_events_after"]
+            calls_before = sum(counted.calls.values())
+            events_before = counted.calls["list_events_after"]
             claims = await store.claim_due_jobs(
                 owner="peek", now=clock.now(), lease_seconds=0.001, limit=100_000
             )
@@ -211,8 +214,8 @@ async def main(quick: bool, db: str) -> None:
                 pass
             if stats.claimed:
                 sweep_walls.append(sweep_wall)
-                made = sum(provider.calls.values()) - calls_before
-                fetched = provider.calls["list_events_after"] - events_before
+                made = sum(counted.calls.values()) - calls_before
+                fetched = counted.calls["list_events_after"] - events_before
                 requests.append(made)
                 budgets.append(teams_due + fetched)
                 trips_per_job.append((trips[0] - trips_before) / stats.claimed)

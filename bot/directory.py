@@ -30,21 +30,6 @@ log = logging.getLogger(__name__)
 ProviderFactory = TeamFactory
 
 
-class SharedProviderDirectory:
-    """Every team uses the deployment's provider (tests, the sandbox, single-team installs),
-    each through its own tag-scoped view of the shared account."""
-
-    def __init__(self, provider: FineTuning) -> None:
-        self._provider = provider
-
-    @property
-    def provider(self) -> FineTuning:
-        return self._provider
-
-    async def for_team(self, team_id: str) -> Provider:
-        return TeamScopedProvider(self._provider, team_id=team_id, shared=True)
-
-
 class TeamProviderDirectory:
     """Builds and caches one provider per team from its decrypted key; the deployment's
     provider serves teams without one. A sandbox deployment keeps the sandbox for everyone."""

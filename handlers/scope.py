@@ -25,6 +25,7 @@ from handlers.ports import (
     FineTuning,
     Inference,
     Pausable,
+    Provider,
 )
 from handlers.profile import ProviderProfile
 
@@ -229,3 +230,18 @@ class TeamScopedProvider:
 
 
 __all__ = ["FOREIGN_SCAN_JOBS", "TEAM_KEY", "TeamScopedProvider", "tagged_for"]
+
+
+class SharedProviderDirectory:
+    """Every team uses the deployment's provider (tests, the sandbox, single-team installs),
+    each through its own tag-scoped view of the shared account."""
+
+    def __init__(self, provider: FineTuning) -> None:
+        self._provider = provider
+
+    @property
+    def provider(self) -> FineTuning:
+        return self._provider
+
+    async def for_team(self, team_id: str) -> Provider:
+        return TeamScopedProvider(self._provider, team_id=team_id, shared=True)

@@ -10,17 +10,14 @@ An unreachable TEST_DATABASE_URL fails the tests that need it; it never skips th
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 import weakref
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
-from pathlib import Path
 from typing import Any, TypeVar
 
-import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -30,40 +27,12 @@ from storage.memory.base import MemoryDatabase
 from storage.memory.store import MemoryStore
 from storage.store import SqlStore
 from storage.tables import metadata
-
-SQLITE = "sqlite"
-POSTGRES = "postgresql"
-MEMORY = "memory"
-MEMORY_SCHEME = "memory://"
-"""A store URL of the in-memory store: stores opened on one such URL share one database."""
+from tests.backends import MEMORY_SCHEME, POSTGRES
 
 AnyStore = SqlStore | MemoryStore
 """What the store contract suites take: every backend passes the same tests."""
 
 T = TypeVar("T")
-
-
-def postgres_url() -> str | None:
-    """TEST_DATABASE_URL, or None when the PostgreSQL pass is not asked for."""
-    return os.environ.get("TEST_DATABASE_URL") or None
-
-
-def database_urls() -> list[str]:
-    """Backend names to parametrize over: always "sqlite", plus "postgresql" when configured."""
-    return [SQLITE, POSTGRES] if postgres_url() else [SQLITE]
-
-
-def backend_params() -> list[Any]:
-    """database_urls() as pytest params; the PostgreSQL one carries the `postgres` marker."""
-    return [
-        pytest.param(name, id=name, marks=[pytest.mark.postgres] if name == POSTGRES else [])
-        for name in database_urls()
-    ]
-
-
-def store_backend_params() -> list[Any]:
-    """backend_params() and the in-memory store: the backends the store contract runs on."""
-    return [pytest.param(MEMORY, id=MEMORY), *backend_params()]
 
 
 def memory_url() -> str:
@@ -73,10 +42,6 @@ def memory_url() -> str:
 
 _memory_databases: weakref.WeakValueDictionary[str, MemoryDatabase] = weakref.WeakValueDictionary()
 """Open in-memory databases by URL; one goes when its last store does."""
-
-
-def sqlite_url(directory: Path) -> str:
-    return f"sqlite+aiosqlite:///{directory / 'bot.db'}"
 
 
 def _run(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:

@@ -11,23 +11,28 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.app.wiring import ServiceOptions, build_core
-from bot.directory import SharedProviderDirectory
 from bot.infra.dispatcher import Dispatcher
-from bot.providers.sandbox.provider import SandboxProvider, SandboxTiming
+from bot.providers.sandbox.provider import SandboxProvider
+from bot.providers.sandbox.timing import SandboxTiming
 from handlers.errors import UsageError
 from handlers.model import Actor, ChannelAddress, MetricPoint, Platform, Role
 from handlers.parse import parse
 from handlers.replies import Reply
 from handlers.requests import Request, UploadRequest, ValidateRequest
+from handlers.scope import SharedProviderDirectory
 from handlers.service import Service
 from handlers.sources import FileSource, PrivateFile, TypedPath
 from handlers.watch import Watcher, WatchSettings
 from storage.memory.store import MemoryStore
-from tests.dbutil import MEMORY, SQLITE, AnyStore, open_store
+from tests.backends import MEMORY, SQLITE, sqlite_url
 from tests.fakes.clock import ManualClock
+from tests.fakes.faulty_provider import FaultyProvider
+
+if TYPE_CHECKING:
+    from tests.dbutil import AnyStore
 
 STORE_ENV = "TEST_STORE"
 BACKENDS = (MEMORY, SQLITE)
@@ -106,7 +111,10 @@ class RecordingNotifier:
 class World:
     clock: ManualClock
     store: AnyStore
-    provider: SandboxProvider
+    provider: FaultyProvider
+    """The sandbox behind the test hooks: counted calls and injected faults."""
+    sandbox: SandboxProvider
+    """The same sandbox, for its own knobs (upload parts, file lists)."""
     charts: FakeCharts
     service: Service
     watcher: Watcher
@@ -157,16 +165,19 @@ def actor(workspace: str = "T1", user: str = "U1", channel: str = "C1") -> Actor
 async def _open_store(
     tmp_path: Path, url: str | None, backend: str, clock: Callable[[], datetime]
 ) -> AsyncIterator[AnyStore]:
-    if url is not None:
-        async with open_store(url, clock=clock, clear=True) as store:
-            yield store
-    elif backend == MEMORY:
+    if url is None and backend == MEMORY:
         yield MemoryStore(clock=clock)
-    elif backend == SQLITE:
-        async with open_store(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}", clock=clock) as store:
-            yield store
-    else:
+        return
+    if url is None and backend != SQLITE:
         raise ValueError(f"{STORE_ENV}={backend!r} is not a test store; use one of {BACKENDS}.")
+    # The SQL store's helpers load SQLAlchemy: only a world on a database imports them, so
+    # tests/handlers on the in-memory store runs without it.
+    from tests.dbutil import open_store
+
+    async with open_store(
+        url or sqlite_url(tmp_path), clock=clock, clear=url is not None
+    ) as store:
+        yield store
 
 
 @asynccontextmanager
@@ -182,7 +193,8 @@ async def world(
     `default_role` operator keeps tests about jobs short; role tests pass viewer."""
     clock = ManualClock()
     async with _open_store(tmp_path, url, default_backend, clock) as store:
-        provider = provider_type(clock, timing=TIMING)
+        sandbox = provider_type(clock, timing=TIMING)
+        provider = FaultyProvider(sandbox)
         directory = SharedProviderDirectory(provider)
         charts = FakeCharts()
         notifier = RecordingNotifier()
@@ -210,6 +222,7 @@ async def world(
             clock=clock,
             store=store,
             provider=provider,
+            sandbox=sandbox,
             charts=charts,
             service=core.service,
             watcher=core.watcher,

@@ -40,7 +40,8 @@ from bot.metrics import Metrics
 from bot.providers import registry
 from bot.providers.endpoint_policy import EndpointPolicy
 from bot.providers.sandbox.profile import PROFILE as SANDBOX
-from bot.providers.sandbox.provider import SandboxProvider, SandboxTiming
+from bot.providers.sandbox.provider import SandboxProvider
+from bot.providers.sandbox.timing import SandboxTiming
 from bot.webhooks import openai_webhook_routes
 from handlers.errors import ConfigError
 from handlers.fairness import LongWork

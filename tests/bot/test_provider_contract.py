@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.directory import SharedProviderDirectory
 from bot.providers.openai.provider import MAX_PAGES, OpenAIProvider
 from handlers.chat import ChatMessage
 from handlers.errors import FineTuneError, ProviderAnswerError, ProviderErrorKind
 from handlers.model import Job, Platform, Role, Team
 from handlers.replies import Tone
+from handlers.scope import SharedProviderDirectory
 from handlers.service import Service
 from tests.bot.test_uploads import big_file
 from tests.dbutil import open_store

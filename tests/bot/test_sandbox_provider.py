@@ -11,17 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from bot.providers.sandbox.provider import (
-    DEFAULT_TIMING,
-    EVENT_PREFIX,
-    FAST_TIMING,
-    SandboxProvider,
-    SandboxTiming,
-)
+from bot.providers.sandbox.provider import SandboxProvider
+from bot.providers.sandbox.timeline import EVENT_PREFIX
+from bot.providers.sandbox.timing import DEFAULT_TIMING, FAST_TIMING, SandboxTiming
+from handlers.datasets import EstimateTokenizer, Severity, validate_file
 from handlers.errors import ProviderError, ProviderErrorKind
 from handlers.model import Hyperparameters, JobEvent, JobSpec, Method, MetricPoint
-from handlers.ports import Provider
+from handlers.ports import FineTuning, Provider
 from tests.fakes.clock import ManualClock
+from tests.fakes.faulty_provider import FaultyProvider
 
 # 10 s validating, 20 s queued, 5 s a step: a 10-example, 3-epoch job runs 30 steps, ends at 180 s.
 TIMING = SandboxTiming(validating_s=10, queued_s=20, step_s=5, max_steps=60, eval_every=10)
@@ -66,7 +64,7 @@ def sandbox(clock: ManualClock) -> SandboxProvider:
     return SandboxProvider(clock, timing=TIMING)
 
 
-async def upload_chat(sandbox: SandboxProvider, tmp_path: Path, count: int = 10) -> str:
+async def upload_chat(sandbox: FineTuning, tmp_path: Path, count: int = 10) -> str:
     path = write(tmp_path, "train.jsonl", [chat_line(n) for n in range(count)])
     return (await sandbox.upload_file(path, filename="train.jsonl")).id
 
@@ -77,7 +75,7 @@ def job_spec(training_file: str, **overrides: object) -> JobSpec:
     return JobSpec(**values)  # type: ignore[arg-type]
 
 
-async def start_job(sandbox: SandboxProvider, tmp_path: Path, key: str = "k1") -> str:
+async def start_job(sandbox: FineTuning, tmp_path: Path, key: str = "k1") -> str:
     file_id = await upload_chat(sandbox, tmp_path)
     return (await sandbox.create_job(job_spec(file_id), idempotency_key=key)).id
 
@@ -218,7 +216,8 @@ async def test_invalid_file_fails_at_end_of_validation(
     info = sandbox.inspect_file(uploaded.id)
     assert info.lines == 3
     assert not info.valid
-    assert info.problem == "line 2 is not valid JSON"
+    assert info.problem is not None
+    assert info.problem.startswith("line 2: not valid JSON")
 
     job = await sandbox.create_job(job_spec(uploaded.id), idempotency_key="bad")
     assert job.provider_status == "validating_files"
@@ -228,7 +227,7 @@ async def test_invalid_file_fails_at_end_of_validation(
     failed = await sandbox.get_job(job.id)
     assert failed.status == "failed"
     assert failed.error is not None
-    assert "line 2 is not valid JSON" in failed.error
+    assert "line 2: not valid JSON" in failed.error
     assert uploaded.id in failed.error
     assert failed.fine_tuned_model is None
     events = await all_events(sandbox, job.id)
@@ -241,12 +240,12 @@ async def test_invalid_file_fails_at_end_of_validation(
 @pytest.mark.parametrize(
     ("lines", "problem"),
     [
-        ([], "the file has no examples"),
-        (['{"messages": []}'], 'line 1 has an empty or invalid "messages" list'),
-        (['{"messages": [{"role": "user", "content": "x"}]}'], "line 1 has no assistant message"),
-        (["[1, 2]"], "line 1 is not a JSON object"),
-        (['{"prompt": "x"}'], 'line 1 has no "messages" list'),
-        ([chat_line(0), preference_line(1)], "line 2 is a preference example but earlier"),
+        ([], "the file is empty"),
+        (['{"messages": []}'], "line 1: 'messages' is empty"),
+        (['{"messages": [{"role": "user", "content": "x"}]}'], "line 1: no assistant message"),
+        (["[1, 2]"], "line 1: a line must be a JSON object"),
+        (['{"prompt": "x"}'], "line 1: no 'completion'"),
+        ([chat_line(0), preference_line(1)], "line 2: unknown key 'input'"),
     ],
 )
 async def test_file_validation_names_the_problem(
@@ -256,6 +255,31 @@ async def test_file_validation_names_the_problem(
     found = sandbox.inspect_file(uploaded.id).problem
     assert found is not None
     assert found.startswith(problem)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        # Each passed the sandbox's own laxer checker before it used the bot's validator.
+        '{"messages": [{"role": "robot", "content": "x"}, {"role": "assistant", "content": "y"}]}',
+        '{"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": ""}]}',
+        '{"messages": [{"role": "user", "content": "x"}, {"role": "assistant"}], "extra": 1}',
+    ],
+)
+async def test_the_sandbox_refuses_what_the_bots_validator_refuses(
+    sandbox: SandboxProvider, clock: ManualClock, tmp_path: Path, line: str
+) -> None:
+    path = write(tmp_path, "f.jsonl", [chat_line(0), line, *map(chat_line, range(2, 12))])
+    report = validate_file(path, EstimateTokenizer(), model="", token_limit=65_536)
+    first = next(p for p in report.shown if p.kind.severity is Severity.ERROR)
+    assert first.line == 2
+    uploaded = await sandbox.upload_file(path, filename="f.jsonl")
+    assert sandbox.inspect_file(uploaded.id).problem == str(first)
+    job = await sandbox.create_job(job_spec(uploaded.id), idempotency_key="k")
+    clock.advance(1000)
+    failed = await sandbox.get_job(job.id)
+    assert failed.status == "failed"
+    assert str(first) in (failed.error or "")
 
 
 async def test_file_of_the_wrong_format_fails_the_job(
@@ -576,47 +600,62 @@ async def test_unreadable_state_file_is_a_provider_error(tmp_path: Path) -> None
     assert raised.value.kind is ProviderErrorKind.INVALID_RESPONSE
 
 
-async def test_fault_injection_and_call_counter(
-    sandbox: SandboxProvider, clock: ManualClock, tmp_path: Path
+async def test_a_lost_create_answer_is_retried_to_the_same_job(
+    sandbox: SandboxProvider, tmp_path: Path
 ) -> None:
-    job_id = await start_job(sandbox, tmp_path)
-    sandbox.inject_fault(
+    # The test wrapper loses the answer after the sandbox made the job (a timeout the caller
+    # saw): a retry with the same key finds that job instead of making a second.
+    faulty = FaultyProvider(sandbox)
+    file_id = await upload_chat(faulty, tmp_path)
+    faulty.inject_fault(
+        ProviderError(ProviderErrorKind.TIMEOUT), operation="create_job", after=True
+    )
+    with pytest.raises(ProviderError, match="did not answer in time"):
+        await faulty.create_job(job_spec(file_id), idempotency_key="lost")
+    [created] = await sandbox.list_jobs()
+    retried = await faulty.create_job(job_spec(file_id), idempotency_key="lost")
+    assert retried.id == created.id
+    assert len(await sandbox.list_jobs()) == 1
+    assert faulty.calls["create_job"] == 2
+
+
+async def test_the_test_wrapper_injects_faults_and_counts_calls(
+    sandbox: SandboxProvider, tmp_path: Path
+) -> None:
+    faulty = FaultyProvider(sandbox)
+    job_id = await start_job(faulty, tmp_path)
+    faulty.inject_fault(
         ProviderError(ProviderErrorKind.RATE_LIMITED, retry_after=2), times=2, operation="get_job"
     )
     for _ in range(2):
         with pytest.raises(ProviderError) as raised:
-            await sandbox.get_job(job_id)
+            await faulty.get_job(job_id)
         assert raised.value.kind is ProviderErrorKind.RATE_LIMITED
         assert raised.value.retry_after == 2
-    await sandbox.list_events_after(job_id, None)  # other operations are untouched
-    assert (await sandbox.get_job(job_id)).id == job_id
+    await faulty.list_events_after(job_id, None)  # other operations are untouched
+    assert (await faulty.get_job(job_id)).id == job_id
 
-    sandbox.inject_fault(ProviderError(ProviderErrorKind.SERVER))
+    faulty.inject_fault(ProviderError(ProviderErrorKind.SERVER), skip=1)
+    await faulty.list_models()  # skipped
     with pytest.raises(ProviderError, match="internal error"):
-        await sandbox.list_models()
-    await sandbox.list_models()
+        await faulty.list_models()
+    await faulty.list_models()
 
-    assert sandbox.calls["get_job"] == 3
-    assert sandbox.calls["create_job"] == 1
-    assert sandbox.calls["upload_file"] == 1
-    assert sandbox.calls["list_models"] == 2
-    assert sandbox.calls["list_events_after"] == 1
+    assert faulty.calls["get_job"] == 3
+    assert faulty.calls["create_job"] == 1
+    assert faulty.calls["upload_file"] == 1
+    assert faulty.calls["list_models"] == 3
+    assert faulty.calls["list_events_after"] == 1
+    assert faulty.pending() == 0
 
     with pytest.raises(ValueError, match="unknown operation"):
-        sandbox.inject_fault(ProviderError(ProviderErrorKind.SERVER), operation="get_jobs")
+        faulty.inject_fault(ProviderError(ProviderErrorKind.SERVER), operation="get_jobs")
 
 
-async def test_fault_after_the_call_took_effect(sandbox: SandboxProvider, tmp_path: Path) -> None:
-    file_id = await upload_chat(sandbox, tmp_path)
-    sandbox.inject_fault(
-        ProviderError(ProviderErrorKind.TIMEOUT), operation="create_job", after=True
-    )
-    with pytest.raises(ProviderError, match="did not answer in time"):
-        await sandbox.create_job(job_spec(file_id), idempotency_key="lost")
-    [created] = await sandbox.list_jobs()
-    retried = await sandbox.create_job(job_spec(file_id), idempotency_key="lost")
-    assert retried.id == created.id
-    assert len(await sandbox.list_jobs()) == 1
+def test_the_sandbox_has_no_test_hooks() -> None:
+    # Counting calls and injecting faults is tests/fakes/faulty_provider.py's job.
+    for hook in ("inject_fault", "clear_faults", "calls"):
+        assert not hasattr(SandboxProvider(ManualClock()), hook), hook
 
 
 async def test_fast_preset_finishes_a_job_within_twenty_seconds(tmp_path: Path) -> None:

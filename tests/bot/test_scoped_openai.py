@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.directory import SharedProviderDirectory
 from bot.providers.openai.provider import OpenAIProvider
 from handlers.model import Job, Platform, Role, Team
 from handlers.replies import Tone
-from handlers.scope import TEAM_KEY
+from handlers.scope import TEAM_KEY, SharedProviderDirectory
 from handlers.service import Service
 from tests.dbutil import open_store
 from tests.fakes.clock import ManualClock

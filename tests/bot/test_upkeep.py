@@ -14,8 +14,10 @@ from bot.infra.watch_metrics import record_dispatch
 from bot.providers.sandbox.provider import SandboxProvider
 from handlers.model import Platform, Role
 from handlers.parse import parse
+from handlers.ports import FineTuning
 from handlers.replies import plain
 from tests.fakes.clock import ManualClock
+from tests.fakes.faulty_provider import FaultyProvider
 from tests.scrape import sample
 from tests.world import TIMING, RecordingNotifier, actor, as_shared, write_dataset
 
@@ -33,9 +35,15 @@ def _settings(tmp_path: Path, **extra: object) -> Settings:
 
 
 async def _runtime(
-    stack: AsyncExitStack, tmp_path: Path, clock: ManualClock, notifier: RecordingNotifier
+    stack: AsyncExitStack,
+    tmp_path: Path,
+    clock: ManualClock,
+    notifier: RecordingNotifier,
+    provider: FineTuning | None = None,
 ) -> Runtime:
-    provider = SandboxProvider(clock, state_path=tmp_path / "sandbox.json", timing=TIMING)
+    provider = provider or SandboxProvider(
+        clock, state_path=tmp_path / "sandbox.json", timing=TIMING
+    )
     return await build_runtime(
         _settings(tmp_path),
         stack,
@@ -101,10 +109,13 @@ async def test_housekeeping_deletes_old_finished_rows(tmp_path: Path) -> None:
 
 async def test_resync_command_recovers_a_lost_database(tmp_path: Path) -> None:
     clock = ManualClock()
-    provider = SandboxProvider(clock, state_path=tmp_path / "sandbox.json", timing=TIMING)
+    provider = FaultyProvider(
+        SandboxProvider(clock, state_path=tmp_path / "sandbox.json", timing=TIMING)
+    )
     async with AsyncExitStack() as stack:
-        runtime = await _runtime(stack, tmp_path, clock, RecordingNotifier())
+        runtime = await _runtime(stack, tmp_path, clock, RecordingNotifier(), provider)
         job_id = await _start_job(runtime, tmp_path)
+    listed = provider.calls["list_jobs"]
     (tmp_path / "bot.db").unlink()  # the database is lost; the provider still has the job
     lines: list[str] = []
     assert await run_resync(_settings(tmp_path), write=lines.append) == 0
@@ -113,7 +124,7 @@ async def test_resync_command_recovers_a_lost_database(tmp_path: Path) -> None:
     lines.clear()
     assert await run_resync(_settings(tmp_path), write=lines.append) == 0
     assert "1 already known, 0 recovered" in lines[0]
-    assert provider.calls["list_jobs"] == 0  # the command used its own provider instance
+    assert provider.calls["list_jobs"] == listed  # the command used its own provider instance
 
 
 async def test_webhook_wake_runs_one_sweep_and_dispatch(tmp_path: Path) -> None:

@@ -11,11 +11,14 @@ from dataclasses import replace
 from pathlib import Path
 
 from bot.providers.openai.provider import OpenAIProvider
-from bot.providers.sandbox.provider import SandboxProvider, SandboxTiming
+from bot.providers.sandbox.provider import SandboxProvider
+from bot.providers.sandbox.timing import SandboxTiming
 from handlers.errors import ProviderErrorKind
 from tests.contracts.harness import Capability, ProviderEntry, ProviderUnderTest
 from tests.fakes.clock import ManualClock
 from tests.fakes.faulty_provider import FaultyProvider
+from tests.fakes.memory_provider import BASE_MODEL as MEMORY_BASE_MODEL
+from tests.fakes.memory_provider import MemoryProvider
 from tests.fakes.openai_server import FakeOpenAI, Fault, Route
 
 TICK_S = 5.0
@@ -60,6 +63,41 @@ async def sandbox(tmp_path: Path) -> AsyncIterator[ProviderUnderTest]:
         report_status=report_status,
         jobs_at_provider=jobs_at_provider,
         base_model="gpt-4o-mini-2024-07-18",
+    )
+    assert faulty.pending() == 0, "a planned fault was never reached"
+
+
+# -- the in-memory fake the core tests can use: ticks move it, no bot/ -----------------------
+
+
+@asynccontextmanager
+async def memory(tmp_path: Path) -> AsyncIterator[ProviderUnderTest]:
+    clock = ManualClock()
+    fake = MemoryProvider(clock)
+    faulty = FaultyProvider(fake)
+
+    def advance() -> None:
+        clock.advance(TICK_S)
+        fake.tick()
+
+    def report_status(job_id: str, status: str | None) -> None:
+        if status is None:
+            faulty.reported_status.pop(job_id, None)
+        else:
+            faulty.reported_status[job_id] = status
+
+    async def jobs_at_provider() -> int:
+        return len(fake.jobs)
+
+    yield ProviderUnderTest(
+        name="memory",
+        provider=faulty,
+        advance=advance,
+        fail_next=faulty.fail_next,
+        finish=fake.finish,
+        report_status=report_status,
+        jobs_at_provider=jobs_at_provider,
+        base_model=MEMORY_BASE_MODEL,
     )
     assert faulty.pending() == 0, "a planned fault was never reached"
 
@@ -162,4 +200,5 @@ async def openai(tmp_path: Path) -> AsyncIterator[ProviderUnderTest]:
 PROVIDERS: tuple[ProviderEntry, ...] = (
     ProviderEntry(name="sandbox", capabilities=EVERYTHING, open=sandbox),
     ProviderEntry(name="openai", capabilities=EVERYTHING, open=openai),
+    ProviderEntry(name="memory", capabilities=EVERYTHING, open=memory),
 )

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from bot.app.wiring import build_core
-from bot.directory import SharedProviderDirectory
 from handlers.model import Platform
 from handlers.replies import plain
+from handlers.scope import SharedProviderDirectory
 from handlers.watch import WatchSettings
 from tests.dbutil import open_store
 from tests.world import FakeCharts, RecordingNotifier, World, actor, world, write_dataset

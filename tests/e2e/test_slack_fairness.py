@@ -15,7 +15,7 @@ import pytest
 from bot.app.config import load_settings
 from bot.app.runtime import start_bot
 from bot.infra.clock import SystemClock
-from bot.providers.sandbox.provider import FAST_TIMING
+from bot.providers.sandbox.timing import FAST_TIMING
 from tests.fakes.gated_provider import GatedProvider
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_requests import SIGNING_SECRET, command_body, signed_headers

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from bot.app.wiring import build_core
-from bot.directory import SharedProviderDirectory
 from bot.providers.openai.provider import OpenAIProvider
 from handlers.model import Job, Platform, Team
+from handlers.scope import SharedProviderDirectory
 from handlers.watch import WatchSettings
 from tests.dbutil import open_store
 from tests.fakes.clock import ManualClock

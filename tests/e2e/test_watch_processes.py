@@ -21,16 +21,18 @@ from pathlib import Path
 
 import pytest
 
-from bot.directory import SharedProviderDirectory
 from bot.infra.clock import SystemClock
-from bot.providers.sandbox.provider import SandboxProvider, SandboxTiming
+from bot.providers.sandbox.provider import SandboxProvider
+from bot.providers.sandbox.timing import SandboxTiming
 from handlers.model import Actor, Platform
 from handlers.parse import parse
 from handlers.replies import plain
+from handlers.scope import SharedProviderDirectory
 from handlers.service import Service
 from handlers.watch import card_key
 from storage.store import SqlStore
-from tests.dbutil import open_store, postgres_url
+from tests.backends import postgres_url
+from tests.dbutil import open_store
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_requests import SIGNING_SECRET
 from tests.world import FakeCharts, as_shared, write_dataset

@@ -1,13 +1,16 @@
-"""Test fake: a Provider wrapper that fails chosen calls and rewrites statuses, for any provider.
+"""Test fake: a Provider wrapper that counts calls, fails chosen ones and rewrites statuses.
 
 It stands in front of a provider that has no network to break (the sandbox): a test asks for
-the next call of one port operation to fail, before or after it took effect, and for a job's
-reads to answer a status string the provider never sends. Nothing here is in `bot/`.
+the next calls of one port operation (or of any) to fail, before or after they took effect,
+counts the calls each operation got, and makes a job's reads answer a status string the
+provider never sends. Nothing here is in `bot/`: the sandbox itself has no test hooks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import contextlib
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -26,21 +29,47 @@ from handlers.ports import Provider
 from handlers.profile import ProviderProfile
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _Planned:
-    kind: ProviderErrorKind
-    took_effect: bool
-    retry_after: float | None
+@dataclass(slots=True)
+class _Fault:
+    error: ProviderError
+    remaining: int
+    operation: str | None
+    after: bool
+    skip: int = 0
 
 
 class FaultyProvider:
-    """The Provider port around `inner`, with scripted failures (see the module docstring)."""
+    """The Provider port around `inner`, with counted calls and scripted failures (see the
+    module docstring)."""
 
     def __init__(self, inner: Provider) -> None:
         self.inner = inner
         self.reported_status: dict[str, str] = {}
         """Job id -> the status every JobState of that job is rewritten to carry."""
-        self._planned: dict[str, list[_Planned]] = {}
+        self.calls: Counter[str] = Counter()
+        """How many times each port operation was called (faulted calls included)."""
+        self._faults: list[_Fault] = []
+
+    def inject_fault(
+        self,
+        error: ProviderError,
+        *,
+        times: int = 1,
+        operation: str | None = None,
+        after: bool = False,
+        skip: int = 0,
+    ) -> None:
+        """Raise `error` on the next `times` calls of `operation` (any operation if None),
+        once `skip` calls have gone through (a failure midway through a comparison).
+
+        `after=True` raises once the call has taken effect: a lost answer, e.g. a job that was
+        created although the caller saw a timeout; otherwise `inner` never hears of the call.
+        """
+        if operation is not None and not callable(getattr(self.inner, operation, None)):
+            raise ValueError(f"unknown operation {operation!r}: not one of the Provider port")
+        if times < 1:
+            raise ValueError("times must be at least 1")
+        self._faults.append(_Fault(error, times, operation, after, skip))
 
     def fail_next(
         self,
@@ -50,29 +79,34 @@ class FaultyProvider:
         took_effect: bool = False,
         retry_after: float | None = None,
     ) -> None:
-        """The next call of `operation` raises `kind`; with `took_effect` it does its work
-        first (the answer was lost), otherwise the inner provider never hears of it."""
-        if not callable(getattr(self.inner, operation, None)):
-            raise ValueError(f"{operation!r} is not an operation of the Provider port")
-        planned = _Planned(kind=kind, took_effect=took_effect, retry_after=retry_after)
-        self._planned.setdefault(operation, []).append(planned)
+        """The next call of `operation` raises `kind` (the contract suite's switch)."""
+        error = ProviderError(kind, retry_after=retry_after)
+        self.inject_fault(error, operation=operation, after=took_effect)
+
+    def clear_faults(self) -> None:
+        self._faults.clear()
 
     def pending(self) -> int:
-        return sum(len(queue) for queue in self._planned.values())
+        """Planned failures not raised yet."""
+        return sum(fault.remaining for fault in self._faults)
 
-    def _before(self, operation: str) -> _Planned | None:
-        queue = self._planned.get(operation)
-        if not queue:
-            return None
-        planned = queue.pop(0)
-        if not planned.took_effect:
-            raise ProviderError(planned.kind, retry_after=planned.retry_after)
-        return planned
+    @contextlib.contextmanager
+    def _operation(self, name: str) -> Iterator[None]:
+        self.calls[name] += 1
+        self._raise_fault(name, after=False)
+        yield
+        self._raise_fault(name, after=True)
 
-    @staticmethod
-    def _after(planned: _Planned | None) -> None:
-        if planned is not None:
-            raise ProviderError(planned.kind, retry_after=planned.retry_after)
+    def _raise_fault(self, name: str, *, after: bool) -> None:
+        for fault in self._faults:
+            if fault.after is after and fault.operation in (None, name):
+                if fault.skip > 0:
+                    fault.skip -= 1
+                    continue
+                fault.remaining -= 1
+                if fault.remaining <= 0:
+                    self._faults.remove(fault)
+                raise fault.error
 
     def _shown(self, state: JobState) -> JobState:
         raw = self.reported_status.get(state.id)
@@ -102,78 +136,66 @@ class FaultyProvider:
         filename: str,
         progress: Callable[[int, int], None] | None = None,
     ) -> ProviderFile:
-        planned = self._before("upload_file")
-        uploaded = await self.inner.upload_file(path, filename=filename, progress=progress)
-        self._after(planned)
+        with self._operation("upload_file"):
+            uploaded = await self.inner.upload_file(path, filename=filename, progress=progress)
         return uploaded
 
     async def delete_file(self, file_id: str) -> None:
-        planned = self._before("delete_file")
-        await self.inner.delete_file(file_id)
-        self._after(planned)
+        with self._operation("delete_file"):
+            await self.inner.delete_file(file_id)
 
     async def create_job(self, spec: JobSpec, *, idempotency_key: str) -> JobState:
-        planned = self._before("create_job")
-        state = await self.inner.create_job(spec, idempotency_key=idempotency_key)
-        self._after(planned)
+        with self._operation("create_job"):
+            state = await self.inner.create_job(spec, idempotency_key=idempotency_key)
         return self._shown(state)
 
     async def get_job(self, job_id: str) -> JobState:
-        planned = self._before("get_job")
-        state = await self.inner.get_job(job_id)
-        self._after(planned)
+        with self._operation("get_job"):
+            state = await self.inner.get_job(job_id)
         return self._shown(state)
 
     async def list_jobs(
         self, *, metadata: Mapping[str, str] | None = None, limit: int = 20
     ) -> Sequence[JobState]:
-        planned = self._before("list_jobs")
-        jobs = await self.inner.list_jobs(metadata=metadata, limit=limit)
-        self._after(planned)
+        with self._operation("list_jobs"):
+            jobs = await self.inner.list_jobs(metadata=metadata, limit=limit)
         return [self._shown(job) for job in jobs]
 
     async def cancel_job(self, job_id: str) -> JobState:
-        planned = self._before("cancel_job")
-        state = await self.inner.cancel_job(job_id)
-        self._after(planned)
+        with self._operation("cancel_job"):
+            state = await self.inner.cancel_job(job_id)
         return self._shown(state)
 
     async def pause_job(self, job_id: str) -> JobState:
-        planned = self._before("pause_job")
-        state = await self.inner.pause_job(job_id)
-        self._after(planned)
+        with self._operation("pause_job"):
+            state = await self.inner.pause_job(job_id)
         return self._shown(state)
 
     async def resume_job(self, job_id: str) -> JobState:
-        planned = self._before("resume_job")
-        state = await self.inner.resume_job(job_id)
-        self._after(planned)
+        with self._operation("resume_job"):
+            state = await self.inner.resume_job(job_id)
         return self._shown(state)
 
     async def list_events_after(
         self, job_id: str, cursor: str | None, *, limit: int = 100
     ) -> Sequence[JobEvent]:
-        planned = self._before("list_events_after")
-        events = await self.inner.list_events_after(job_id, cursor, limit=limit)
-        self._after(planned)
+        with self._operation("list_events_after"):
+            events = await self.inner.list_events_after(job_id, cursor, limit=limit)
         return events
 
     async def list_checkpoints(self, job_id: str) -> Sequence[Checkpoint]:
-        planned = self._before("list_checkpoints")
-        checkpoints = await self.inner.list_checkpoints(job_id)
-        self._after(planned)
+        with self._operation("list_checkpoints"):
+            checkpoints = await self.inner.list_checkpoints(job_id)
         return checkpoints
 
     async def list_models(self) -> Sequence[ProviderModel]:
-        planned = self._before("list_models")
-        models = await self.inner.list_models()
-        self._after(planned)
+        with self._operation("list_models"):
+            models = await self.inner.list_models()
         return models
 
     async def file_content(self, file_id: str) -> bytes:
-        planned = self._before("file_content")
-        content = await self.inner.file_content(file_id)
-        self._after(planned)
+        with self._operation("file_content"):
+            content = await self.inner.file_content(file_id)
         return content
 
     async def chat(
@@ -185,11 +207,10 @@ class FaultyProvider:
         store: bool = False,
         metadata: Mapping[str, str] | None = None,
     ) -> ChatResult:
-        planned = self._before("chat")
-        result = await self.inner.chat(
-            model, messages, max_tokens=max_tokens, store=store, metadata=metadata
-        )
-        self._after(planned)
+        with self._operation("chat"):
+            result = await self.inner.chat(
+                model, messages, max_tokens=max_tokens, store=store, metadata=metadata
+            )
         return result
 
     async def list_stored_completions(
@@ -200,9 +221,8 @@ class FaultyProvider:
         since: datetime | None = None,
         limit: int = 100,
     ) -> Sequence[StoredCompletion]:
-        planned = self._before("list_stored_completions")
-        stored = await self.inner.list_stored_completions(
-            model=model, metadata=metadata, since=since, limit=limit
-        )
-        self._after(planned)
+        with self._operation("list_stored_completions"):
+            stored = await self.inner.list_stored_completions(
+                model=model, metadata=metadata, since=since, limit=limit
+            )
         return stored

@@ -121,15 +121,15 @@ async def test_rm_file_deletes_at_provider_and_in_store(w: World, tmp_path: Path
     assert reply.tone is Tone.SUCCESS
     assert record.provider_file_id in reply.title
     assert await w.store.list_files(actor().team_id) == []
-    assert [f.id for f in await w.provider.list_files()] == []
+    assert [f.id for f in await w.sandbox.list_files()] == []
     gone = await w.run("/finetune rm-file t1", actor())
     assert "No file 't1'" in gone.title
 
 
 async def test_progress_hears_validation_and_chunked_upload(w: World, tmp_path: Path) -> None:
     path = write_dataset(tmp_path / "t.jsonl", n=400)
-    w.provider.chunked_threshold = 10_000
-    w.provider.part_bytes = 8_000
+    w.sandbox.chunked_threshold = 10_000
+    w.sandbox.part_bytes = 8_000
     heard: list[tuple[str, int, int]] = []
     request = as_shared(parse(f"/finetune upload {path} alias=big"))
     reply = await w.service.handle(
@@ -144,7 +144,7 @@ async def test_progress_hears_validation_and_chunked_upload(w: World, tmp_path: 
     assert len(uploading) == -(-size // 8_000) > 1
     assert uploading[-1] == (size, size)
     [record] = await w.store.list_files(actor().team_id)
-    assert w.provider.upload_parts[record.provider_file_id] == len(uploading)
+    assert w.sandbox.upload_parts[record.provider_file_id] == len(uploading)
 
 
 async def test_help_lists_the_data_commands(w: World) -> None:

@@ -544,8 +544,7 @@ def test_a_range_scan_leaves_no_reference_cycle(tmp_path: Path, fmt: Format) -> 
 
 
 @settings(
-    max_examples=200,
-    deadline=None,
+    deadline=None,  # examples: the profile's (tests/conftest.py)
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,14 +13,13 @@ from typing import Any
 
 import pytest
 
-from bot.directory import SharedProviderDirectory
 from handlers.fairness import LongWork, is_long
 from handlers.parse import parse
 from handlers.replies import Reply, Tone, plain
 from handlers.requests import SPECS
+from handlers.scope import SharedProviderDirectory
 from handlers.service import Service
-from storage.store import SqlStore
-from tests.dbutil import open_store
+from storage.memory.store import MemoryStore
 from tests.fakes.clock import ManualClock
 from tests.fakes.gated_provider import GatedProvider
 from tests.world import TIMING, FakeCharts, actor, as_shared, write_dataset
@@ -33,7 +32,7 @@ LONG_COMMANDS = {"upload", "validate", "try", "compare", "dataset"}
 class Bot:
     service: Service
     provider: GatedProvider
-    store: SqlStore
+    store: MemoryStore
 
     async def run(self, line: str, workspace: str = "T1", user: str = "U1") -> Reply:
         return await self.service.handle(parse(line), actor(workspace, user))
@@ -42,7 +41,7 @@ class Bot:
         return asyncio.create_task(self.run(line, workspace, user))
 
 
-def _bot(store: SqlStore, clock: ManualClock, **options: Any) -> Bot:
+def _bot(store: MemoryStore, clock: ManualClock, **options: Any) -> Bot:
     provider = GatedProvider(clock, timing=TIMING)
     service = Service(
         store=store,
@@ -56,9 +55,8 @@ def _bot(store: SqlStore, clock: ManualClock, **options: Any) -> Bot:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqlStore]:
-    async with open_store(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}", clock=ManualClock()) as s:
-        yield s
+def store() -> MemoryStore:
+    return MemoryStore(clock=ManualClock())
 
 
 def test_long_commands_are_marked_in_the_spec_table() -> None:
@@ -69,7 +67,7 @@ def test_long_commands_are_marked_in_the_spec_table() -> None:
 
 
 async def test_a_team_over_its_limit_is_refused_at_once_and_others_go_on(
-    store: SqlStore,
+    store: MemoryStore,
 ) -> None:
     bot = _bot(store, ManualClock(), long_work=LongWork(per_team=2, total=16))
     first = [bot.start(f"/finetune try {MODEL} question {i}") for i in range(2)]
@@ -104,7 +102,7 @@ async def test_a_team_over_its_limit_is_refused_at_once_and_others_go_on(
     assert again.title == f"{MODEL} answered"
 
 
-async def test_the_global_cap_refuses_a_team_with_free_slots(store: SqlStore) -> None:
+async def test_the_global_cap_refuses_a_team_with_free_slots(store: MemoryStore) -> None:
     bot = _bot(store, ManualClock(), long_work=LongWork(per_team=2, total=3))
     held = [
         bot.start(f"/finetune try {MODEL} q{i}", workspace=team)
@@ -119,7 +117,7 @@ async def test_the_global_cap_refuses_a_team_with_free_slots(store: SqlStore) ->
     assert bot.service.long_work.running() == 0
 
 
-async def test_a_failed_long_task_gives_its_slot_back(store: SqlStore) -> None:
+async def test_a_failed_long_task_gives_its_slot_back(store: MemoryStore) -> None:
     bot = _bot(store, ManualClock(), long_work=LongWork(per_team=1, total=1))
     for _ in range(3):  # one slot in all: a leak would refuse the second
         # A path typed in chat fails inside the slot (rule: chat never names a path).
@@ -142,7 +140,7 @@ class CountingPool(ThreadPoolExecutor):
 
 
 async def test_validation_runs_on_its_own_pool_and_short_commands_do_not_wait(
-    store: SqlStore, tmp_path: Path
+    store: MemoryStore, tmp_path: Path
 ) -> None:
     pool = CountingPool()
     bot = _bot(store, ManualClock(), cpu=pool)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 
 from handlers.errors import ProviderError, ProviderErrorKind
 from handlers.governance import SETUP_REFUSED
@@ -18,7 +16,6 @@ from handlers.replies import Tone, UserRef, Visibility, plain, rich
 from handlers.requests import SetupRequest, build_request
 from handlers.secrets import Secret
 from storage import crypto
-from storage.store import SqlStore
 from tests.world import World, actor, world, write_dataset
 
 MODEL = "gpt-4.1-mini-2025-04-14"
@@ -135,69 +132,6 @@ async def test_keys_in_command_text_are_refused_without_echo(w: World) -> None:
         assert GOOD_KEY not in shown
         assert "xoxb-1234567890" not in shown
         assert reply.visibility is Visibility.EPHEMERAL
-
-
-@pytest.mark.sqlite_store  # reads the table and the database files
-async def test_setup_checks_shape_then_provider_then_stores_encrypted(
-    w: World, tmp_path: Path
-) -> None:
-    def setup(key: str, provider: str = "openai") -> SetupRequest:
-        return SetupRequest(provider=provider, api_key=Secret(key))
-
-    wrong_shape = await w.service.handle(setup("pk-" + "x" * 30), admin())
-    assert "not an OpenAI API key" in wrong_shape.title
-    assert "pk-" not in wrong_shape.title
-    azure = await w.service.handle(setup("12345", "azure"), admin())
-    assert "not an Azure OpenAI key" in azure.title
-    assert "12345" not in azure.title
-    refused = await w.service.handle(setup(BAD_KEY), admin())
-    assert refused.title == SETUP_REFUSED
-    assert BAD_KEY not in refused.title
-    assert await w.store.get_credentials("slack:T1") is None
-    denied = await w.service.handle(setup(GOOD_KEY), actor(user="UV"))
-    assert "needs the admin role" in denied.title
-
-    saved = await w.service.handle(setup(GOOD_KEY), admin())
-    assert saved.tone is Tone.SUCCESS
-    assert saved.visibility is Visibility.EPHEMERAL
-    stored = await w.store.get_credentials("slack:T1")
-    assert stored is not None
-    assert stored.api_key.reveal() == GOOD_KEY
-    shown = await w.run("setup show", admin())
-    assert stored.fingerprint in str(shown.fields)
-    assert GOOD_KEY not in str(shown)
-
-    assert isinstance(w.store, SqlStore)  # the sqlite_store mark
-    async with w.store.engine.connect() as conn:
-        raw = (await conn.execute(text("SELECT secret FROM team_credentials"))).scalar()
-        audit = (await conn.execute(text("SELECT arguments FROM audit"))).scalars().all()
-    assert GOOD_KEY not in str(raw)
-    assert str(raw).startswith("gAAAA")
-    assert all(GOOD_KEY not in a and BAD_KEY not in a for a in audit)
-    files = await asyncio.to_thread(lambda: [p.read_bytes() for p in tmp_path.glob("bot.db*")])
-    assert files
-    assert all(GOOD_KEY.encode() not in data for data in files)
-    assert repr(stored).count(GOOD_KEY) == 0
-
-    assert (await w.run("setup remove", admin())).tone is Tone.SUCCESS
-    assert await w.store.get_credentials("slack:T1") is None
-
-
-@pytest.mark.sqlite_store  # reads the table and the database files
-async def test_a_ciphertext_copied_to_another_team_is_refused(w: World) -> None:
-    await w.service.handle(SetupRequest(provider="openai", api_key=Secret(GOOD_KEY)), admin("T1"))
-    await w.service.handle(SetupRequest(provider="openai", api_key=Secret(GOOD_KEY)), admin("T2"))
-    assert isinstance(w.store, SqlStore)  # the sqlite_store mark
-    async with w.store.engine.begin() as conn:
-        await conn.execute(
-            text(
-                "UPDATE team_credentials SET secret = (SELECT secret FROM team_credentials "
-                "WHERE team_id = 'slack:T1') WHERE team_id = 'slack:T2'"
-            )
-        )
-    assert await w.store.get_credentials("slack:T1") is not None
-    with pytest.raises(crypto.SecretUnreadableError):
-        await w.store.get_credentials("slack:T2")
 
 
 async def test_rotation_re_encrypts_under_the_newest_key(w: World) -> None:

@@ -20,7 +20,6 @@ from typing import Any
 
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import text
 
 from handlers.actions import ACTIONS, button_request
 from handlers.model import Actor
@@ -128,13 +127,9 @@ async def _snapshot(w: World, team_id: str) -> dict[str, list[tuple[Any, ...]]]:
             owned = [(repr(k), repr(r)) for k, r in rows if _owner(k, r) == team_id]
             out[table] = sorted(owned)
         return out
-    async with w.store.engine.connect() as conn:
-        for table in TABLES:
-            column = "id" if table == "teams" else "team_id"
-            query = text(f"SELECT * FROM {table} WHERE {column} = :team")
-            rows = (await conn.execute(query, {"team": team_id})).all()
-            out[table] = sorted((tuple(r) for r in rows), key=repr)
-    return out
+    from tests.sqlrows import team_rows  # TEST_STORE=sqlite only: it loads SQLAlchemy
+
+    return await team_rows(w.store, TABLES, team_id)
 
 
 def _owner(key: Any, row: Any) -> str:

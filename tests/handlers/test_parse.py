@@ -145,7 +145,7 @@ _tokens = st.one_of(
 )
 
 
-@settings(max_examples=400, deadline=None)
+@settings(deadline=None)  # examples: the profile's (tests/conftest.py)
 @given(st.lists(_tokens, max_size=8).map(" ".join))
 def test_parser_never_raises_anything_but_a_usage_error(line: str) -> None:
     outcome = _outcome(line)
@@ -155,7 +155,7 @@ def test_parser_never_raises_anything_but_a_usage_error(line: str) -> None:
         assert type(outcome).__name__.endswith("Request")
 
 
-@settings(max_examples=200, deadline=None)
+@settings(deadline=None)
 @given(st.text(max_size=200))
 def test_parser_on_arbitrary_text(line: str) -> None:
     _outcome(line)

@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from bot.directory import SharedProviderDirectory
 from bot.providers.sandbox.provider import SandboxProvider
 from handlers.chat import ChatMessage, ChatResult
 from handlers.compare import normalize, parse_test_set
 from handlers.errors import DataError, ProviderError, ProviderErrorKind
 from handlers.playground import PlaygroundSettings, parse_meta, parse_since
 from handlers.replies import Reply, Text, Tone, UserRef, plain
-from handlers.scope import TEAM_KEY
+from handlers.scope import TEAM_KEY, SharedProviderDirectory
 from handlers.service import Service
+from tests.fakes.faulty_provider import FaultyProvider
 from tests.world import World, actor, world, write_dataset
 
 MODEL = "gpt-4.1-mini-2025-04-14"
@@ -251,7 +251,7 @@ async def test_provider_error_midway_keeps_partial_results(w: World, tmp_path: P
 class _Gated:
     """The sandbox behind a gate: chat calls wait until the test opens it; counts in flight."""
 
-    def __init__(self, inner: SandboxProvider) -> None:
+    def __init__(self, inner: FaultyProvider) -> None:
         self.inner = inner
         self.gate = asyncio.Event()
         self.in_flight = 0

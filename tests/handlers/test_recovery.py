@@ -5,12 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from sqlalchemy import delete
-
 from handlers.model import JobSpec
 from handlers.recovery import Recovery
 from storage.memory.store import MemoryStore
-from storage.tables import cards, job_metrics, jobs, models, outbox
 from tests.world import World, actor, world, write_dataset
 
 MODEL = "gpt-4.1-mini-2025-04-14"
@@ -23,9 +20,9 @@ async def _forget_jobs(w: World) -> None:
         for rows in (db.job_metrics, db.outbox, db.outbox_keys, db.cards, db.models, db.jobs):
             rows.clear()
         return
-    async with w.store.engine.begin() as conn:
-        for table in (job_metrics, outbox, cards, models, jobs):
-            await conn.execute(delete(table))
+    from tests.sqlrows import forget_jobs  # TEST_STORE=sqlite only: it loads SQLAlchemy
+
+    await forget_jobs(w.store)
 
 
 async def test_lost_jobs_are_recovered_and_notified_in_their_channel(tmp_path: Path) -> None:

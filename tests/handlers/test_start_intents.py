@@ -14,6 +14,7 @@ from handlers.recovery import Recovery
 from handlers.replies import plain
 from handlers.service import BOT_METADATA_KEY, Service
 from handlers.starts import INTENT_GRACE, INTENT_METADATA_KEY, request_key
+from tests.fakes.faulty_provider import FaultyProvider
 from tests.world import TIMING, World, actor, as_shared, world, write_dataset
 
 MODEL = "gpt-4.1-mini-2025-04-14"
@@ -138,7 +139,7 @@ class _Accounts:
 
 async def test_a_team_on_its_own_key_gets_its_interrupted_job_back(tmp_path: Path) -> None:
     async with world(tmp_path) as w:
-        own = SandboxProvider(w.clock, timing=TIMING)
+        own = FaultyProvider(SandboxProvider(w.clock, timing=TIMING))
         accounts = _Accounts(w.provider, own)
         service = Service(
             store=w.store, watch_store=w.store, providers=accounts, clock=w.clock, charts=w.charts

@@ -12,13 +12,13 @@ from pathlib import Path
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from bot.directory import SharedProviderDirectory
 from bot.providers.sandbox.provider import SandboxProvider
 from handlers.chat import ChatMessage
 from handlers.model import Job, JobSpec, Platform, Team
+from handlers.ports import FineTuning
 from handlers.recovery import Recovery
 from handlers.replies import Tone
-from handlers.scope import TEAM_KEY, TeamScopedProvider
+from handlers.scope import TEAM_KEY, SharedProviderDirectory, TeamScopedProvider
 from handlers.service import BOT_METADATA_KEY
 from tests.fakes.clock import ManualClock
 from tests.world import World, actor, world, write_dataset
@@ -40,7 +40,7 @@ COMPLETIONS = st.lists(
 )
 
 
-async def _training_file(provider: SandboxProvider, tmp_path: Path) -> str:
+async def _training_file(provider: FineTuning, tmp_path: Path) -> str:
     path = write_dataset(tmp_path / "train.jsonl")
     return (await provider.upload_file(path, filename="train.jsonl")).id
 

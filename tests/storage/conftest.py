@@ -7,15 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.dbutil import (
-    MEMORY,
-    SQLITE,
-    AnyStore,
-    memory_url,
-    open_any_store,
-    sqlite_url,
-    store_backend_params,
-)
+from tests.backends import MEMORY, SQLITE, sqlite_url, store_backend_params
+from tests.dbutil import AnyStore, memory_url, open_any_store
 from tests.fakes.clock import ManualClock
 
 

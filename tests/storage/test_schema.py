@@ -17,7 +17,8 @@ from handlers.errors import ConfigError
 from storage.engine import alembic_config, create_engine, migrate
 from storage.store import SqlStore
 from storage.tables import metadata
-from tests.dbutil import fresh_postgres_database, postgres_url
+from tests.backends import postgres_url
+from tests.dbutil import fresh_postgres_database
 from tests.storage import factories as f
 
 

@@ -17,7 +17,8 @@ from bot.chat.console.app import console_actor
 from bot.chat.console.notifier import ConsoleNotifier
 from bot.chat.console.render import progress_printer, render_with_attachments
 from bot.infra.clock import SystemClock
-from bot.providers.sandbox.provider import FAST_TIMING, SandboxProvider
+from bot.providers.sandbox.provider import SandboxProvider
+from bot.providers.sandbox.timing import FAST_TIMING
 from handlers.chat import ChatMessage
 from handlers.model import Platform
 from handlers.parse import parse

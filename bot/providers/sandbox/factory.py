@@ -6,7 +6,8 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from bot.providers.endpoint_policy import EndpointPolicy, check_endpoint
-from bot.providers.sandbox.provider import DEFAULT_TIMING, SandboxProvider, SandboxTiming
+from bot.providers.sandbox.provider import SandboxProvider
+from bot.providers.sandbox.timing import DEFAULT_TIMING, SandboxTiming
 from handlers.model import TeamCredentials
 from handlers.ports import Clock
 
