@@ -69,8 +69,8 @@ def _code(error: APIStatusError) -> str | None:
 
 def needs_endpoint(error: APIStatusError) -> bool:
     """Together's answer for a model that is only served from a dedicated endpoint."""
-    if error.status_code not in {400, 404}:
-        return False
+    if error.status_code != 400:
+        return False  # an unknown model is a 404: not found, not undeployed
     text = message_of(error).lower()
     return _code(error) in _ENDPOINT_CODES or any(w in text for w in _ENDPOINT_WORDS)
 
