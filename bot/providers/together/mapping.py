@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -14,6 +15,7 @@ from handlers.profile import JobStatus
 
 _EPOCH = datetime.fromtimestamp(0, UTC)
 _TIME_KEYS = ("_timestamp", "timestamp")
+_NAMED = re.compile(r"(?P<suffix>.+)-[0-9a-f]{8}")
 
 
 def opt(item: object, name: str) -> Any:
@@ -62,7 +64,7 @@ def job_state(item: Any, wanted: Mapping[str, str] | None = None) -> JobState:
     raw = str(item.status)
     status = PROFILE.status(raw)
     method = opt(opt(item, "training_method"), "method")
-    sent = opt(item, "suffix")
+    sent = opt(item, "suffix") or _suffix_in_name(item)
     own, _, _ = tags.read_suffix(sent)
     batch = opt(item, "batch_size")
     updated = opt(item, "updated_at")
@@ -84,15 +86,28 @@ def job_state(item: Any, wanted: Mapping[str, str] | None = None) -> JobState:
         suffix=own,
         seed=opt_int(item, "random_seed"),
         # Together names the output model at create time; it exists only once completed.
-        fine_tuned_model=(
-            opt(item, "model_output_name") or opt(item, "x_model_output_name")
-            if status is JobStatus.SUCCEEDED
-            else None
-        ),
+        fine_tuned_model=_output_name(item) if status is JobStatus.SUCCEEDED else None,
         trained_tokens=opt_int(item, "token_count"),
         finished_at=when(updated) if status.terminal and updated else None,
         metadata=tags.metadata_of(sent, wanted),
     )
+
+
+def _output_name(item: object) -> str | None:
+    name = opt(item, "model_output_name") or opt(item, "x_model_output_name")
+    return name if isinstance(name, str) else None
+
+
+def _suffix_in_name(item: object) -> str | None:
+    """The suffix inside the output model's name (owner/Base-SUFFIX-1a2b3c4d): a single job's
+    answer (GET /fine-tunes/{id}) carries no `suffix` field of its own."""
+    name, base = _output_name(item), opt(item, "model")
+    if not name or not isinstance(base, str) or "/" not in name:
+        return None
+    rest = name.split("/", 1)[1]
+    start = base.rsplit("/", 1)[-1] + "-"
+    found = _NAMED.fullmatch(rest[len(start) :]) if rest.startswith(start) else None
+    return found.group("suffix") if found else None
 
 
 def _scalars(item: object, names: Sequence[str]) -> dict[str, MetricValue]:
