@@ -41,10 +41,10 @@ class Bot:
         reply: Reply = await self.core.service.handle(request, actor())
         return reply
 
-    async def start(self, **options: str) -> Reply:
+    async def start(self, suffix: str | None = None) -> Reply:
         """A start built as the form would: the text grammar refuses a model id with a '/'
         (handlers/commands/options.py _ID_RE), which every Together model has."""
-        return await self.handle(StartRequest(model=MODEL, training_file="train", **options))
+        return await self.handle(StartRequest(model=MODEL, training_file="train", suffix=suffix))
 
     async def settle(self, ticks: int) -> None:
         """The fake's world and the bot's clock move together; the watcher sweeps each tick."""
