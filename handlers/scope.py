@@ -25,6 +25,8 @@ from handlers.ports import (
     FineTuning,
     Inference,
     Pausable,
+    PriceEstimates,
+    ProviderEstimate,
 )
 from handlers.profile import ProviderProfile
 
@@ -167,6 +169,11 @@ class TeamScopedProvider:
         if not isinstance(self._inner, Checkpoints):
             return []
         return await self._inner.list_checkpoints(job_id)
+
+    async def estimate_price(self, spec: JobSpec) -> ProviderEstimate:
+        if not isinstance(self._inner, PriceEstimates):
+            raise self._refuse("price a job itself")
+        return await self._inner.estimate_price(spec)
 
     # -- models -------------------------------------------------------------------------------
 
