@@ -13,12 +13,14 @@ from pydantic import SecretStr
 
 from bot.app.config import Settings
 from bot.infra.clock import SystemClock
+from bot.providers.sandbox.provider import SandboxProvider
 from bot.providers.together import factory, tags
 from bot.providers.together.profile import PROFILE, metric_point
 from bot.providers.together.provider import JobDefaults, TogetherProvider
 from handlers.chat import ChatMessage
 from handlers.errors import ConfigError, ProviderError, ProviderErrorKind
 from handlers.model import Hyperparameters, JobSpec, JobState, Method
+from handlers.ports import PriceEstimates
 from handlers.profile import JobStatus
 from handlers.scope import TEAM_KEY, TeamScopedProvider
 from handlers.starts import INTENT_METADATA_KEY
@@ -282,6 +284,26 @@ async def test_the_price_estimate_is_togethers_own(
     (sent, _) = [r.json for r in fake.requests_to(Route.ESTIMATE_PRICE)]
     assert sent["n_epochs"] == 3
     assert sent["training_type"]["type"] == "Lora"
+
+
+async def test_a_teams_view_reaches_the_estimate_only_where_the_family_has_one(
+    provider: TogetherProvider, tmp_path: Path
+) -> None:
+    file_id = await upload(provider, tmp_path)
+    spec = JobSpec(model=MODEL, training_file=file_id)
+    sandbox = SandboxProvider(ManualClock())
+
+    priced = await TeamScopedProvider(provider, team_id="slack:T1", shared=True).estimate_price(
+        spec
+    )
+    with pytest.raises(ProviderError) as caught:
+        await TeamScopedProvider(sandbox, team_id="slack:T1", shared=True).estimate_price(spec)
+
+    assert priced.price is not None
+    assert isinstance(provider, PriceEstimates)
+    assert not isinstance(sandbox, PriceEstimates)
+    assert caught.value.kind is ProviderErrorKind.BAD_REQUEST
+    assert "cannot price a job itself" in caught.value.message
 
 
 async def test_the_catalogue_and_a_models_limits(provider: TogetherProvider) -> None:

@@ -102,6 +102,7 @@ CAPABILITIES = frozenset(
         Capability.LIVE_METRICS,
         Capability.CHECKPOINTS,
         Capability.PRICE_ESTIMATE,
+        Capability.PROVIDER_ESTIMATE,
         Capability.INFERENCE,
         # A fine-tuned model answers only once it is deployed (a dedicated endpoint).
         Capability.DEPLOY_BEFORE_INFERENCE,

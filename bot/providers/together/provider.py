@@ -42,6 +42,7 @@ from handlers.model import (
     ProviderFile,
     ProviderModel,
 )
+from handlers.ports import ProviderEstimate
 from handlers.profile import JobStatus, ProviderProfile
 from handlers.scope import TEAM_KEY
 
@@ -80,17 +81,6 @@ class ModelLimits:
     lora_max_rank: int | None
     lora_max_batch: int | None
     full_training: bool
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PriceEstimate:
-    """Together's own estimate of a job (POST /fine-tunes/estimate-price), in dollars."""
-
-    price: float | None
-    train_tokens: int | None
-    eval_tokens: int | None
-    allowed_to_proceed: bool | None
-    user_limit: float | None
 
 
 class TogetherProvider:
@@ -256,7 +246,7 @@ class TogetherProvider:
             full_training=full is not None,
         )
 
-    async def estimate_price(self, spec: JobSpec) -> PriceEstimate:
+    async def estimate_price(self, spec: JobSpec) -> ProviderEstimate:
         """Together's estimate for a job on already uploaded files (it tokenises them)."""
         method: Any = (
             {"method": "dpo", "dpo_beta": spec.hyperparameters.beta or 0.1}
@@ -274,7 +264,7 @@ class TogetherProvider:
                 validation_file=spec.validation_file or omit,
             )
         )
-        return PriceEstimate(
+        return ProviderEstimate(
             price=opt_float(answer, "estimated_total_price"),
             train_tokens=opt_int(answer, "estimated_train_token_count"),
             eval_tokens=opt_int(answer, "estimated_eval_token_count"),
@@ -493,4 +483,4 @@ def _with_error(job: JobState, reason: str) -> JobState:
     return replace(job, error=reason)
 
 
-__all__ = ["JobDefaults", "ModelLimits", "PriceEstimate", "TogetherProvider"]
+__all__ = ["JobDefaults", "ModelLimits", "TogetherProvider"]
