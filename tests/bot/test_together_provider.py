@@ -355,6 +355,19 @@ async def test_a_refused_key_tells_the_admin_to_check_the_together_key(
     assert "Together" in caught.value.detail
 
 
+async def test_a_key_quoted_in_an_error_never_reaches_the_reply(
+    fake: FakeTogether, provider: TogetherProvider
+) -> None:
+    fake.inject(Route.LIST_JOBS, Fault.error(400, f"bad request with key {KEY}"))
+
+    with pytest.raises(ProviderError) as caught:
+        await provider.list_jobs()
+
+    assert caught.value.kind is ProviderErrorKind.BAD_REQUEST
+    assert KEY not in caught.value.message
+    assert "bad request with key" in caught.value.message
+
+
 @pytest.mark.parametrize(
     ("fault", "kind", "retry_after"),
     [

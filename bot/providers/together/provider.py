@@ -45,6 +45,7 @@ from handlers.model import (
 from handlers.ports import ProviderEstimate
 from handlers.profile import JobStatus, ProviderProfile
 from handlers.scope import TEAM_KEY
+from handlers.secrets import redact
 
 log = logging.getLogger(__name__)
 
@@ -453,7 +454,8 @@ class TogetherProvider:
             "Together call failed",
             extra={"kind": str(kind), "status": getattr(error, "status_code", None)},
         )
-        return ProviderError(kind, detail, retry_after=retry_after)
+        # A server's message may quote what it was sent: never pass a key shape on.
+        return ProviderError(kind, redact(detail), retry_after=retry_after)
 
 
 def _root(base_url: str) -> str:
