@@ -84,8 +84,6 @@ FAMILIES: Mapping[str, Family] = {
         profile=TOGETHER,
         settings_names=("together",),
         factory="bot.providers.together.factory",
-        # The deployment's key serves every team for now (see its factory's key checker).
-        team_accounts=False,
     ),
 }
 

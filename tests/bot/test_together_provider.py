@@ -19,10 +19,11 @@ from bot.providers.together.profile import PROFILE, metric_point
 from bot.providers.together.provider import JobDefaults, TogetherProvider
 from handlers.chat import ChatMessage
 from handlers.errors import ConfigError, ProviderError, ProviderErrorKind
-from handlers.model import Hyperparameters, JobSpec, JobState, Method
+from handlers.model import Hyperparameters, JobSpec, JobState, Method, TeamCredentials
 from handlers.ports import PriceEstimates
 from handlers.profile import JobStatus
 from handlers.scope import TEAM_KEY, TeamScopedProvider
+from handlers.secrets import Secret
 from handlers.starts import INTENT_METADATA_KEY
 from tests.contracts.harness import chat_examples
 from tests.fakes.clock import ManualClock
@@ -436,3 +437,31 @@ async def test_the_base_url_setting_reaches_the_sdk(fake: FakeTogether) -> None:
         assert [m.id for m in await provider.list_models()] == sorted(BASE_MODELS)
     finally:
         await provider.aclose()
+
+
+# -- a team's own key ---------------------------------------------------------------------------
+
+
+def team_key(key: str, endpoint: str | None = None) -> TeamCredentials:
+    return TeamCredentials(
+        team_id="slack:T9", provider="together", api_key=Secret(key), endpoint=endpoint
+    )
+
+
+async def test_a_teams_own_key_is_checked_against_together_and_sent_nowhere_else(
+    fake: FakeTogether,
+) -> None:
+    checker = factory.TogetherKeyChecker(factory.TeamProviderBuilder(base_url=fake.base_url))
+
+    await checker.check(team_key(KEY))
+    with pytest.raises(ProviderError) as refused:
+        await checker.check(team_key("tgp_v1_" + "wrong0123456789" * 2))
+    asked = len(fake.requests)
+    with pytest.raises(ProviderError) as endpoint:
+        await checker.check(team_key(KEY, endpoint="https://llm.example.com"))
+
+    assert refused.value.kind is ProviderErrorKind.AUTH
+    assert endpoint.value.kind is ProviderErrorKind.BAD_REQUEST
+    assert "takes no endpoint" in endpoint.value.message
+    assert len(fake.requests) == asked  # the key went nowhere
+    assert PROFILE.accounts[0].key_shape.match(KEY)

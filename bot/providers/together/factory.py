@@ -36,25 +36,46 @@ def build(settings: ProviderSettings, clock: Clock) -> TogetherProvider:
     )
 
 
-class TogetherKeyChecker:
-    """A team's own Together key is not built yet (team_accounts=False in the registry): a
-    team endpoint needs the checked transport of guarded_http.py, which speaks httpx2 (the
-    openai SDK's client) while the together SDK takes an httpx client. Refuse plainly."""
+class TeamProviderBuilder:
+    """A TogetherProvider for a team's own key. A Together account takes no endpoint of the
+    team's choosing, so the key only ever goes to Together's own API (or, in tests, to the
+    base URL the deployment gives); guarded_http.py's checked transport is for endpoints a
+    team types, and speaks httpx2 where the together SDK takes httpx."""
 
-    def __init__(self, policy: EndpointPolicy) -> None:
-        self._policy = policy
+    def __init__(self, *, base_url: str | None = None) -> None:
+        self._base_url = base_url
 
-    async def check(self, credentials: TeamCredentials) -> None:
-        raise ProviderError(
-            ProviderErrorKind.BAD_REQUEST,
-            "a team's own Together AI key is not supported yet; the deployment's "
-            "TOGETHER_API_KEY serves every team",
+    def __call__(self, credentials: TeamCredentials) -> TogetherProvider:
+        return TogetherProvider.connect(
+            credentials.api_key.reveal(),
+            base_url=self._base_url,
+            timeout=PROVIDER_TIMEOUT_SECONDS,
         )
 
 
+class TogetherKeyChecker:
+    """Refuses an endpoint (a Together account has none), then tries the key the cheapest
+    way: the fine-tuning catalogue."""
+
+    def __init__(self, build: TeamProviderBuilder) -> None:
+        self._build = build
+
+    async def check(self, credentials: TeamCredentials) -> None:
+        if credentials.endpoint is not None:
+            raise ProviderError(
+                ProviderErrorKind.BAD_REQUEST,
+                "a Together AI account takes no endpoint; set it up with the key alone",
+            )
+        provider = self._build(credentials)
+        try:
+            await provider.list_models()
+        finally:
+            await provider.aclose()
+
+
 def key_checker(policy: EndpointPolicy) -> TogetherKeyChecker:
-    return TogetherKeyChecker(policy)
+    return TogetherKeyChecker(TeamProviderBuilder())
 
 
-def team_factory(policy: EndpointPolicy) -> None:
-    """None: the deployment's Together account serves every team, scoped by suffix tags."""
+def team_factory(policy: EndpointPolicy) -> TeamProviderBuilder:
+    return TeamProviderBuilder()

@@ -57,10 +57,8 @@ ACCOUNTS: tuple[AccountKind, ...] = (
             "That is not a Together AI key: they start with tgp_v1_ (or are 64 hexadecimal "
             "characters). Copy one from api.together.ai, Settings, API keys."
         ),
-        fields=(
-            SetupField(name="key", label="API key", required=True),
-            SetupField(name="endpoint", label="Endpoint (optional)"),
-        ),
+        # No endpoint: a team's key goes only to Together's own API.
+        fields=(SetupField(name="key", label="API key", required=True),),
     ),
 )
 
