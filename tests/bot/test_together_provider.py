@@ -465,3 +465,30 @@ async def test_a_teams_own_key_is_checked_against_together_and_sent_nowhere_else
     assert "takes no endpoint" in endpoint.value.message
     assert len(fake.requests) == asked  # the key went nowhere
     assert PROFILE.accounts[0].key_shape.match(KEY)
+
+
+@pytest.mark.parametrize("made", [False, True], ids=["lost-request", "lost-answer"])
+async def test_the_sdks_retries_never_repeat_a_create(
+    fake: FakeTogether, tmp_path: Path, made: bool
+) -> None:
+    """With the SDK's default retries on (as deployed), a failed create is sent once: the
+    job is looked for by its tag, and only the caller's own retry may create again."""
+    async with TogetherProvider.connect(KEY, base_url=fake.base_url, max_retries=2) as provider:
+        file_id = await upload(provider, tmp_path)
+        fake.inject(Route.CREATE_JOB, Fault.server_error(500, commit=made))
+        spec = JobSpec(model=MODEL, training_file=file_id)
+        state: JobState | None = None
+        if made:  # the job exists: the lookup after the fault returns it
+            state = await provider.create_job(spec, idempotency_key="once")
+        else:
+            with pytest.raises(ProviderError) as caught:
+                await provider.create_job(spec, idempotency_key="once")
+            assert caught.value.kind is ProviderErrorKind.SERVER
+
+        assert len(fake.requests_to(Route.CREATE_JOB)) == 1
+        assert len(fake.jobs) == (1 if made else 0)
+        assert (state is not None) is made
+        again = await provider.create_job(spec, idempotency_key="once")
+
+    assert len(fake.jobs) == 1
+    assert state is None or again.id == state.id
