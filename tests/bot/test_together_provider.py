@@ -492,3 +492,14 @@ async def test_the_sdks_retries_never_repeat_a_create(
 
     assert len(fake.jobs) == 1
     assert state is None or again.id == state.id
+
+
+async def test_an_upload_answer_without_its_time_is_an_unreadable_answer(
+    fake: FakeTogether, provider: TogetherProvider, tmp_path: Path
+) -> None:
+    fake.inject(Route.PREPROCESS_FILE, Fault(kind="status", status=200, body={"id": "file-1"}))
+
+    with pytest.raises(ProviderError) as caught:
+        await upload(provider, tmp_path)
+
+    assert caught.value.kind is ProviderErrorKind.INVALID_RESPONSE

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Self, TypeVar
 
 import httpx
+from pydantic import ValidationError
 from together import APIStatusError, AsyncTogether, TogetherError, omit
 from together.lib.resources.files import FileUploadProgress
 from together.types.chat.chat_completion_message_param import ChatCompletionMessageParam as Message
@@ -162,14 +163,17 @@ class TogetherProvider:
                     file=link, purpose="fine-tune", check=False, progress_callback=report
                 )
             )
-        return ProviderFile(
-            id=str(uploaded.id),
-            filename=str(uploaded.filename or filename),
-            bytes=int(uploaded.bytes or 0),
-            created_at=when(uploaded.created_at),
-            purpose="fine-tune",
-            status="processed" if getattr(uploaded, "processed", True) else "uploaded",
-        )
+        try:
+            return ProviderFile(
+                id=str(uploaded.id),
+                filename=str(uploaded.filename or filename),
+                bytes=int(uploaded.bytes or 0),
+                created_at=when(uploaded.created_at),
+                purpose="fine-tune",
+                status="processed" if getattr(uploaded, "processed", True) else "uploaded",
+            )
+        except (AttributeError, TypeError, ValueError):
+            raise ProviderError(ProviderErrorKind.INVALID_RESPONSE) from None
 
     async def delete_file(self, file_id: str) -> None:
         await self._call(self._client.files.delete(file_id))
@@ -444,6 +448,9 @@ class TogetherProvider:
             raise
         except (TogetherError, json.JSONDecodeError) as error:
             raise self._error(error) from None
+        except ValidationError:
+            # The SDK builds some answers strictly (the upload's FileResponse): a broken one.
+            raise ProviderError(ProviderErrorKind.INVALID_RESPONSE) from None
         except ValueError as error:
             # The SDK checks a create's options against the model's limits before sending.
             raise ProviderError(ProviderErrorKind.BAD_REQUEST, str(error)[:300]) from None
