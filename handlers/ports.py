@@ -137,6 +137,25 @@ class Checkpoints(Protocol):
     async def list_checkpoints(self, job_id: str) -> Sequence[Checkpoint]: ...
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProviderEstimate:
+    """A provider's own price for a job, in dollars, with the tokens it counted."""
+
+    price: float | None
+    train_tokens: int | None
+    eval_tokens: int | None
+    allowed_to_proceed: bool | None
+    """False when the provider says the account may not start it (credit, limits)."""
+    user_limit: float | None
+
+
+@runtime_checkable
+class PriceEstimates(Protocol):
+    async def estimate_price(self, spec: JobSpec) -> ProviderEstimate:
+        """What the provider says `spec` would cost (its files already uploaded)."""
+        ...
+
+
 @runtime_checkable
 class Inference(Protocol):
     async def chat(
@@ -174,6 +193,7 @@ CAPABILITY_PORTS: Mapping[Capability, type] = {
     Capability.CHECKPOINTS: Checkpoints,
     Capability.INFERENCE: Inference,
     Capability.STORED_COMPLETIONS: CompletionLog,
+    Capability.PROVIDER_ESTIMATE: PriceEstimates,
 }
 """The protocol a family implements when its profile declares the capability."""
 

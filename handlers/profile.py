@@ -47,6 +47,9 @@ class Capability(StrEnum):
     LIVE_METRICS = "live_metrics"
     CHECKPOINTS = "checkpoints"
     PRICE_ESTIMATE = "price_estimate"
+    PROVIDER_ESTIMATE = "provider_estimate"
+    """The provider prices a job itself, on its uploaded files (ports.PriceEstimates); the
+    local estimate from the price table stays the fallback."""
     WEBHOOKS = "webhooks"
     STORED_COMPLETIONS = "stored_completions"
     DEPLOY_BEFORE_INFERENCE = "deploy_before_inference"

@@ -25,7 +25,9 @@ from handlers.ports import (
     FineTuning,
     Inference,
     Pausable,
+    PriceEstimates,
     Provider,
+    ProviderEstimate,
 )
 from handlers.profile import ProviderProfile
 
@@ -168,6 +170,11 @@ class TeamScopedProvider:
         if not isinstance(self._inner, Checkpoints):
             return []
         return await self._inner.list_checkpoints(job_id)
+
+    async def estimate_price(self, spec: JobSpec) -> ProviderEstimate:
+        if not isinstance(self._inner, PriceEstimates):
+            raise self._refuse("price a job itself")
+        return await self._inner.estimate_price(spec)
 
     # -- models -------------------------------------------------------------------------------
 

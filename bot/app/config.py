@@ -87,6 +87,11 @@ class Settings(BaseSettings):
     openai_webhook_secret: SecretStr | None = Field(
         default=None, validation_alias=_env("OPENAI_WEBHOOK_SECRET")
     )
+    together_api_key: SecretStr | None = Field(
+        default=None, validation_alias=_env("TOGETHER_API_KEY")
+    )
+    together_base_url: str | None = Field(default=None, validation_alias=_env("TOGETHER_BASE_URL"))
+    """Together's API root (default https://api.together.ai): a proxy, or a test's fake."""
     sandbox_state: Path | None = None
     sandbox_speed: float = Field(default=1.0, gt=0, le=1000)
     prices_file: Path | None = None

@@ -1,8 +1,8 @@
 """Providers: the registry of provider families: name -> profile and the module that builds it.
 
-A new family is a folder beside openai/ and sandbox/ (profile.py, provider.py, factory.py) and
-one entry in FAMILIES. The factory module is imported on first use, so reading the profiles
-(settings, setup forms, redaction) loads no provider SDK.
+A new family is a folder beside openai/, sandbox/ and together/ (profile.py, provider.py,
+factory.py) and one entry in FAMILIES. The factory module is imported on first use, so reading
+the profiles (settings, setup forms, redaction) loads no provider SDK.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol, cast
 
 from bot.providers.openai.profile import PROFILE as OPENAI
 from bot.providers.sandbox.profile import PROFILE as SANDBOX
+from bot.providers.together.profile import PROFILE as TOGETHER
 from handlers.errors import ConfigError
 from handlers.model import TeamCredentials
 from handlers.ports import Clock, FineTuning, KeyChecker
@@ -78,6 +79,11 @@ FAMILIES: Mapping[str, Family] = {
         factory="bot.providers.sandbox.factory",
         # A sandbox deployment keeps the sandbox for every team, own key or not.
         team_accounts=False,
+    ),
+    "together": Family(
+        profile=TOGETHER,
+        settings_names=("together",),
+        factory="bot.providers.together.factory",
     ),
 }
 

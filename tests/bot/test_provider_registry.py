@@ -23,6 +23,8 @@ KEYS = {
     "openai": "sk-proj-" + "Ab3d" * 10,
     "azure": "0123456789abcdef" * 2,
     "compatible": "local-server-key",
+    "together": "tgp_v1_" + "Zx9q" * 10,
+    "together-hex": "0123456789abcdef" * 4,
 }
 
 
@@ -33,6 +35,7 @@ def settings_for(name: str, tmp_path: Path) -> Settings:
         azure_openai_endpoint="https://example.openai.azure.com",
         azure_openai_api_key=SecretStr(KEYS["azure"]),
         sandbox_state=tmp_path / "sandbox.json",
+        together_api_key=SecretStr(KEYS["together"]),
     )
 
 

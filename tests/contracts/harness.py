@@ -20,6 +20,8 @@ import pytest
 from handlers.errors import ProviderError, ProviderErrorKind
 from handlers.model import JobEvent, JobSpec, JobState, MetricPoint
 from handlers.ports import Provider
+from handlers.profile import Capability as ProfileCapability
+from handlers.profile import JobStatus
 
 
 class Capability(StrEnum):
@@ -115,6 +117,24 @@ def assert_carries_unknown(state: JobState, raw: str) -> None:
         f"{state.id} shows {state.provider_status!r}, the provider sent {raw!r}"
     )
     assert not state.terminal
+
+
+def expected_path(put: ProviderUnderTest, *statuses: str) -> list[str]:
+    """The canonical path a provider goes through: one whose profile has no validating
+    status (Together) checks the file while the job is queued."""
+    validates = JobStatus.VALIDATING in put.provider.profile.statuses.values()
+    seen: list[str] = []
+    for status in statuses:
+        shown = status if validates or status != "validating" else "queued"
+        if not seen or seen[-1] != shown:
+            seen.append(shown)
+    return seen
+
+
+def listed_by(put: ProviderUnderTest, metadata: dict[str, str]) -> dict[str, str] | None:
+    """The metadata filter to list a test's jobs by: a family whose jobs carry no metadata
+    (no JOB_TAGS, e.g. Together) is listed whole, and each test's provider starts empty."""
+    return metadata if put.provider.profile.can(ProfileCapability.JOB_TAGS) else None
 
 
 def path(states: Sequence[JobState]) -> list[str]:

@@ -13,6 +13,7 @@ from pathlib import Path
 from bot.providers.openai.provider import OpenAIProvider
 from bot.providers.sandbox.provider import SandboxProvider
 from bot.providers.sandbox.timing import SandboxTiming
+from bot.providers.together.provider import TogetherProvider
 from handlers.errors import ProviderErrorKind
 from tests.contracts.harness import Capability, ProviderEntry, ProviderUnderTest
 from tests.fakes.clock import ManualClock
@@ -20,6 +21,9 @@ from tests.fakes.faulty_provider import FaultyProvider
 from tests.fakes.memory_provider import BASE_MODEL as MEMORY_BASE_MODEL
 from tests.fakes.memory_provider import MemoryProvider
 from tests.fakes.openai_server import FakeOpenAI, Fault, Route
+from tests.fakes.together_server import BASE_MODELS as TOGETHER_MODELS
+from tests.fakes.together_server import FakeTogether
+from tests.fakes.together_server import Route as TogetherRoute
 
 TICK_S = 5.0
 """One tick of a fake's world, in its clock's seconds."""
@@ -197,8 +201,88 @@ async def openai(tmp_path: Path) -> AsyncIterator[ProviderUnderTest]:
         assert fake.pending_faults() == 0, "a planned fault was never reached"
 
 
+# -- Together AI: the real together SDK against the fake server ---------------------------------
+
+TOGETHER_KEY = "tgp_v1_contract0123456789abcdef"
+
+_TOGETHER_ROUTES = {
+    "upload_file": TogetherRoute.UPLOAD_FILE,
+    "get_file": TogetherRoute.GET_FILE,
+    "delete_file": TogetherRoute.DELETE_FILE,
+    "create_job": TogetherRoute.CREATE_JOB,
+    "get_job": TogetherRoute.GET_JOB,
+    "list_jobs": TogetherRoute.LIST_JOBS,
+    "cancel_job": TogetherRoute.CANCEL_JOB,
+    "list_events_after": TogetherRoute.LIST_EVENTS,
+    "list_checkpoints": TogetherRoute.LIST_CHECKPOINTS,
+    "list_models": TogetherRoute.SUPPORTED_MODELS,
+    "file_content": TogetherRoute.FILE_CONTENT,
+    "chat": TogetherRoute.CHAT,
+}
+
+
+@asynccontextmanager
+async def together(tmp_path: Path) -> AsyncIterator[ProviderUnderTest]:
+    clock = ManualClock()
+    async with (
+        FakeTogether(api_key=TOGETHER_KEY, clock=lambda: clock.now().timestamp()) as fake,
+        TogetherProvider.connect(
+            TOGETHER_KEY, base_url=fake.base_url, timeout=TIMEOUT_S, max_retries=0
+        ) as provider,
+    ):
+
+        def advance() -> None:
+            clock.advance(TICK_S)
+            fake.advance()
+
+        def fail_next(
+            kind: ProviderErrorKind,
+            *,
+            operation: str,
+            took_effect: bool = False,
+            retry_after: float | None = None,
+        ) -> None:
+            fault = _fault(kind, took_effect=took_effect, retry_after=retry_after)
+            fake.inject(_TOGETHER_ROUTES[operation], fault)
+
+        def finish(job_id: str, *, as_: str) -> None:
+            fake.finish_job(job_id, as_)
+
+        def report_status(job_id: str, status: str | None) -> None:
+            if status is None:
+                fake.reported_status.pop(job_id, None)
+            else:
+                fake.reported_status[job_id] = status
+
+        async def jobs_at_provider() -> int:
+            return len(fake.jobs)
+
+        yield ProviderUnderTest(
+            name="together",
+            provider=provider,  # type: ignore[arg-type]  # no pause, no stored completions
+            advance=advance,
+            fail_next=fail_next,
+            finish=finish,
+            report_status=report_status,
+            jobs_at_provider=jobs_at_provider,
+            base_model=TOGETHER_MODELS[0],
+        )
+        assert fake.errors == []
+        assert fake.pending_faults() == 0, "a planned fault was never reached"
+
+
+TOGETHER_CAN = frozenset(
+    {
+        Capability.CANCEL,
+        Capability.LIVE_METRICS,
+        Capability.CHECKPOINTS,
+        Capability.INFERENCE,
+    }
+)
+
 PROVIDERS: tuple[ProviderEntry, ...] = (
     ProviderEntry(name="sandbox", capabilities=EVERYTHING, open=sandbox),
     ProviderEntry(name="openai", capabilities=EVERYTHING, open=openai),
     ProviderEntry(name="memory", capabilities=EVERYTHING, open=memory),
+    ProviderEntry(name="together", capabilities=TOGETHER_CAN, open=together),
 )

@@ -1,0 +1,1 @@
+"""Providers: the Together AI family (the official `together` SDK's AsyncTogether)."""
