@@ -20,6 +20,13 @@ from handlers.commands.options import (
     OptionSpec,
     coerce,
 )
+from handlers.commands.provider_options import (
+    FormField,
+    OptionRefused,
+    check_start,
+    form_fields,
+    start_refusal,
+)
 from handlers.commands.requests import (
     AccessRequest,
     ApproveRequest,
@@ -69,11 +76,13 @@ __all__ = [
     "EventsRequest",
     "FilesRequest",
     "Form",
+    "FormField",
     "HelpRequest",
     "InspectRequest",
     "ListRequest",
     "ModelsRequest",
     "OptionKind",
+    "OptionRefused",
     "OptionSpec",
     "PauseRequest",
     "RejectRequest",
@@ -91,8 +100,11 @@ __all__ = [
     "ValidateRequest",
     "build_request",
     "button_values",
+    "check_start",
     "coerce",
     "command_names",
     "command_of",
+    "form_fields",
     "resolve_command",
+    "start_refusal",
 ]

@@ -89,10 +89,21 @@ HYPERPARAMETERS: tuple[Hyperparameter, ...] = (
     Hyperparameter(name="epochs", kind=int, minimum=1, maximum=50, field="n_epochs"),
     Hyperparameter(name="batch_size", kind=int, minimum=1, maximum=256, field="batch_size"),
     Hyperparameter(
-        name="lr", kind=float, minimum=0.0, maximum=10.0, field="learning_rate_multiplier"
+        name="lr",
+        kind=float,
+        minimum=0.0,
+        maximum=10.0,
+        exclusive_minimum=True,
+        field="learning_rate_multiplier",
     ),
     Hyperparameter(
-        name="beta", kind=float, minimum=0.0, maximum=2.0, field="beta", methods=frozenset({"dpo"})
+        name="beta",
+        kind=float,
+        minimum=0.0,
+        maximum=2.0,
+        exclusive_minimum=True,
+        field="beta",
+        methods=frozenset({"dpo"}),
     ),
     Hyperparameter(name="seed", kind=int, minimum=0, maximum=2**31 - 1, field="seed"),
 )

@@ -94,7 +94,7 @@ def test_escape_keeps_no_markup() -> None:
 
 
 def test_modal_reads_values_and_reports_each_bad_field() -> None:
-    view = start_view(channel_id="C1", files=[])
+    view = start_view(channel_id="C1", files=[], fields=())
     assert view["callback_id"] == "ftbot_start"
     good = {
         "values": {
