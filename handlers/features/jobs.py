@@ -414,7 +414,7 @@ class Jobs:
                     inline=False,
                 )
             )
-        card = job_card(job, latest, self._clock.now())
+        card = job_card(job, latest, self._clock.now(), capabilities=provider.profile.capabilities)
         eta = next((f for f in card.fields if f.name == "ETA"), None)
         if eta:
             fields.append(eta)

@@ -314,9 +314,8 @@ async def _post_card(env: Env, job_id: str) -> Json:
     assert job.channel is not None
     from handlers.cards import job_card
 
-    message_id = await env.adapter.notifier.post(
-        job.channel, job_card(job, None, env.w.clock.now()), dedupe_key=f"{job_id}:card:1"
-    )
+    card = job_card(job, None, env.w.clock.now(), capabilities=env.w.provider.profile.capabilities)
+    message_id = await env.adapter.notifier.post(job.channel, card, dedupe_key=f"{job_id}:card:1")
     return env.fake.messages[message_id]
 
 
