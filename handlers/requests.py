@@ -58,6 +58,7 @@ from handlers.commands.requests import (
     UploadRequest,
     ValidateRequest,
 )
+from handlers.commands.setup_fields import SetupFormField, setup_fields
 
 __all__ = [
     "DATA_FORMATS",
@@ -90,6 +91,7 @@ __all__ = [
     "ResumeRequest",
     "RmFileRequest",
     "SettingsRequest",
+    "SetupFormField",
     "SetupRequest",
     "StartRequest",
     "SubscribeRequest",
@@ -106,5 +108,6 @@ __all__ = [
     "command_of",
     "form_fields",
     "resolve_command",
+    "setup_fields",
     "start_refusal",
 ]

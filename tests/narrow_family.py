@@ -1,11 +1,13 @@
-"""Test helpers: provider families of shapes no real one has, for the core's profile checks."""
+"""Test helpers: provider families and account kinds of shapes no real one has, for the
+core's profile checks."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from bot.providers.sandbox.provider import SandboxProvider
-from handlers.profile import Capability, Hyperparameter, ProviderProfile
+from handlers.profile import AccountKind, Capability, Hyperparameter, ProviderProfile, SetupField
 
 NARROW = ProviderProfile(
     name="narrow",
@@ -47,3 +49,25 @@ class NarrowSandbox(SandboxProvider):
             max_suffix=NARROW.max_suffix,
             capabilities=base.capabilities - {Capability.PAUSE, Capability.RESUME},
         )
+
+
+_KEY = SetupField(name="key", label="API key", required=True)
+
+HOSTED = AccountKind(
+    name="hosted",
+    label="Hosted Labs",
+    key_shape=re.compile(r"^hl-\w+$"),
+    key_refusal="Not a Hosted Labs key.",
+    fields=(_KEY,),
+)
+PRIVATE = AccountKind(
+    name="private",
+    label="Private Labs",
+    key_shape=re.compile(r"^\w+$"),
+    key_refusal="Not a key.",
+    fields=(
+        _KEY,
+        SetupField(name="endpoint", label="Cluster URL", required=True, hint="https://HOST:8443"),
+        SetupField(name="api_version", label="Version", default="v7"),
+    ),
+)

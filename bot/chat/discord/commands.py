@@ -43,8 +43,9 @@ from handlers.requests import (
     StartRequest,
     build_request,
     command_names,
+    setup_fields,
 )
-from handlers.secrets import MAX_ENDPOINT, MAX_KEY, Secret
+from handlers.secrets import Secret
 from handlers.service import Service
 from handlers.sources import PrivateFile
 
@@ -61,6 +62,8 @@ MODAL_FIELDS = ("file", "model", "validation")
 """The start form's fixed fields; two of the provider's training fields follow (a modal holds
 at most five)."""
 MODAL_TRAINING_FIELDS = 2
+MODAL_ITEMS = 5
+"""The most text inputs a Discord modal holds."""
 TEAM_GROUP = "team"
 TEAM_COMMANDS = frozenset({"setup", "access", "budget", "approve", "reject", "audit"})
 """`/finetune team ...`: a group holds at most 25 subcommands, so the team's policy nests."""
@@ -599,25 +602,23 @@ class SetupForm(discord.ui.Modal, title="The team's provider account"):
             default=self._choices[0] if self._choices else "",
             max_length=20,
         )
-        self.key: discord.ui.TextInput[SetupForm] = discord.ui.TextInput(
-            label="API key (checked, stored encrypted)",
-            custom_id="setup:key",
-            max_length=MAX_KEY,
-        )
-        self.endpoint: discord.ui.TextInput[SetupForm] = discord.ui.TextInput(
-            label="Endpoint or base URL (Azure, compatible)",
-            custom_id="setup:endpoint",
-            required=False,
-            max_length=MAX_ENDPOINT,
-        )
-        self.api_version: discord.ui.TextInput[SetupForm] = discord.ui.TextInput(
-            label="API version (Azure; default 2025-04-01-preview)",
-            custom_id="setup:api_version",
-            required=False,
-            max_length=40,
-        )
-        for item in (self.provider, self.key, self.endpoint, self.api_version):
-            self.add_item(item)
+        self.add_item(self.provider)
+        self.inputs: dict[str, discord.ui.TextInput[SetupForm]] = {}
+        for field in setup_fields(commands.accounts)[: MODAL_ITEMS - 1]:
+            text_input: discord.ui.TextInput[SetupForm] = discord.ui.TextInput(
+                label=clip(field.label, 45),
+                custom_id=f"setup:{field.name}",
+                required=field.required,
+                # Which account kinds need it, and each one's hint: a label holds only 45.
+                placeholder=clip(field.hint, 100) or None,
+                max_length=field.max_length,
+            )
+            self.inputs[field.name] = text_input
+            self.add_item(text_input)
+
+    def _typed(self, name: str) -> str | None:
+        found = self.inputs.get(name)
+        return (found.value.strip() or None) if found is not None else None
 
     async def on_submit(self, interaction: AnyInteraction) -> None:
         actor = actor_of(interaction)
@@ -632,9 +633,9 @@ class SetupForm(discord.ui.Modal, title="The team's provider account"):
             return
         request = SetupRequest(
             provider=provider,
-            api_key=Secret(self.key.value.strip()),
-            endpoint=self.endpoint.value.strip() or None,
-            api_version=self.api_version.value.strip() or None,
+            api_key=Secret(self._typed("key") or ""),
+            endpoint=self._typed("endpoint"),
+            api_version=self._typed("api_version"),
         )
         await self._commands.answer(interaction, actor, request, private=True)
 

@@ -1,11 +1,12 @@
-"""Slack's start modal draws the training fields the core hands it from the team's profile."""
+"""Slack's start and setup modals draw the fields the core makes from the profiles."""
 
 from __future__ import annotations
 
 from bot.chat.slack.modal import start_view, training_probe
+from bot.chat.slack.setup_modal import setup_view
 from handlers.profile import ProviderProfile
 from handlers.requests import form_fields
-from tests.narrow_family import NARROW, WIDE
+from tests.narrow_family import HOSTED, NARROW, PRIVATE, WIDE
 
 
 def _inputs(profile: ProviderProfile) -> dict[str, str]:
@@ -39,3 +40,16 @@ def test_the_probe_keeps_the_options_that_passed_while_others_failed() -> None:
     assert probe is not None
     assert probe.suffix == "x" * 70
     assert probe.n_epochs is None
+
+
+def test_the_setup_modal_shows_the_account_kinds_fields() -> None:
+    view = setup_view(channel_id="C1", accounts={"hosted": HOSTED, "private": PRIVATE})
+    inputs = {
+        b["block_id"]: b for b in view["blocks"] if b["element"]["type"] == "plain_text_input"
+    }
+    assert list(inputs) == ["api_key", "endpoint", "api_version"]
+    assert inputs["endpoint"]["label"]["text"] == "Cluster URL"
+    assert inputs["endpoint"]["optional"] is True
+    assert "https://HOST:8443" in inputs["endpoint"]["hint"]["text"]
+    only_key = setup_view(channel_id="C1", accounts={"hosted": HOSTED})
+    assert [b["block_id"] for b in only_key["blocks"]] == ["provider", "api_key"]
