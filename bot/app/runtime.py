@@ -30,18 +30,18 @@ from bot.infra.charts import MatplotlibChartRenderer
 from bot.infra.clock import SystemClock
 from bot.infra.dispatcher import Dispatcher
 from bot.infra.housekeeping import Purged, purge
+from bot.infra.metrics import Metrics
 from bot.infra.recovery import Resyncer
 from bot.infra.scheduler import Ticker
 from bot.infra.tokenizer import TiktokenTokenizer
 from bot.infra.waker import Waker
 from bot.infra.watch_metrics import collect_watched, record_dispatch, record_sweep
 from bot.infra.web import ReadinessCheck, WebServer, build_web_app
-from bot.metrics import Metrics
 from bot.providers import registry
 from bot.providers.endpoint_policy import EndpointPolicy
+from bot.providers.openai.webhooks import openai_webhook_routes
 from bot.providers.sandbox.profile import PROFILE as SANDBOX
 from bot.providers.sandbox.provider import SandboxProvider, SandboxTiming
-from bot.webhooks import openai_webhook_routes
 from handlers.errors import ConfigError
 from handlers.fairness import LongWork
 from handlers.model import Platform

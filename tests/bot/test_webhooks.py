@@ -21,8 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.directory import SharedProviderDirectory
-from bot.metrics import Metrics
-from bot.webhooks import PATH, openai_webhook_routes
+from bot.infra.metrics import Metrics
+from bot.providers.openai.webhooks import PATH, openai_webhook_routes
 from handlers.watch import Watcher, WatchSettings
 from tests.world import World, actor, world, write_dataset
 
