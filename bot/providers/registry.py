@@ -112,3 +112,12 @@ def account_family(account: str) -> Family | None:
 def accounts() -> Mapping[str, AccountKind]:
     """Every account kind a team can set up, by name, across the families that build them."""
     return {a.name: a for f in FAMILIES.values() if f.team_accounts for a in f.profile.accounts}
+
+
+def tuned_base(model: str) -> str | None:
+    """The base model a fine-tuned model's name says it came from, asked of every family's
+    profile (only a family knows how its names look: OpenAI's "ft:<base>:org::id")."""
+    return next(
+        (base for f in FAMILIES.values() if (base := f.profile.tuned_base(model)) is not None),
+        None,
+    )
