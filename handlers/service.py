@@ -30,7 +30,7 @@ from handlers.ports import (
     Tokenizer,
     WatchStore,
 )
-from handlers.pricing import PriceTable, load_price_table
+from handlers.pricing import UNPRICED, PriceTable
 from handlers.profile import AccountKind
 from handlers.replies import Reply, Tone, Visibility, error_reply, plain
 from handlers.requests import SPECS, FormField, OptionRefused, Request, StartRequest, command_of
@@ -68,10 +68,10 @@ class Service:
     ) -> None:
         # Without a real tokenizer counts are estimates, and every report says so.
         self._tokenizer: Tokenizer = tokenizer or EstimateTokenizer()
-        self._prices = prices or load_price_table()
+        self._prices = prices or UNPRICED
         # Without a real tokenizer counts are estimates, and every report says so.
         tokenizer = tokenizer or EstimateTokenizer()
-        prices = prices or load_price_table()
+        prices = prices or UNPRICED
         self._store = store
         self._clock = clock
         self.long_work = long_work or LongWork()

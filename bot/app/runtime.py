@@ -40,6 +40,7 @@ from bot.infra.web import ReadinessCheck, WebServer, build_web_app
 from bot.providers import registry
 from bot.providers.endpoint_policy import EndpointPolicy
 from bot.providers.openai.webhooks import openai_webhook_routes
+from bot.providers.prices import family_prices
 from bot.providers.sandbox.profile import PROFILE as SANDBOX
 from bot.providers.sandbox.provider import SandboxProvider, SandboxTiming
 from handlers.errors import ConfigError
@@ -47,7 +48,6 @@ from handlers.fairness import LongWork
 from handlers.model import Platform
 from handlers.playground import PlaygroundSettings
 from handlers.ports import Clock, FineTuning, KeyChecker, Notifier
-from handlers.pricing import load_price_table
 from handlers.service import Service
 from handlers.watch import SweepStats, Watcher, WatchSettings
 from storage import crypto
@@ -222,7 +222,7 @@ async def build_runtime(
         owner=owner,
         options=ServiceOptions(
             tokenizer=TiktokenTokenizer(),
-            prices=load_price_table(settings.prices_file),
+            prices=family_prices(family, settings.prices_file),
             keys=keys,
             default_role=settings.default_role,
             approval_ttl=timedelta(hours=settings.approval_ttl_hours),

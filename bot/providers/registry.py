@@ -1,8 +1,8 @@
 """Providers: the registry of provider families: name -> profile and the module that builds it.
 
-A new family is a folder beside openai/ and sandbox/ (profile.py, provider.py, factory.py) and
-one entry in FAMILIES. The factory module is imported on first use, so reading the profiles
-(settings, setup forms, redaction) loads no provider SDK.
+A new family is a folder beside openai/ and sandbox/ (profile.py, provider.py, factory.py,
+prices.json) and one entry in FAMILIES. The factory module is imported on first use, so reading
+the profiles (settings, setup forms, redaction) loads no provider SDK.
 """
 
 from __future__ import annotations
@@ -57,10 +57,17 @@ class Family:
     """The module that builds it (see FamilyFactory)."""
     team_accounts: bool = True
     """Whether it builds a team's own account of its profile's account kinds."""
+    prices: str = "prices.json"
+    """Its price table, a file of its folder (see bot/providers/prices.py)."""
 
     @property
     def name(self) -> str:
         return self.profile.name
+
+    @property
+    def package(self) -> str:
+        """Its folder, as a package: where its factory and its price table live."""
+        return self.factory.rpartition(".")[0]
 
     def load(self) -> FamilyFactory:
         return cast(FamilyFactory, importlib.import_module(self.factory))
