@@ -3,10 +3,12 @@ ranges, its suffix limit; a refusal names the option, the provider and what it s
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from bot.providers.sandbox.provider import SandboxProvider
 from handlers.errors import UsageError
 from handlers.model import Method
 from handlers.profile import ProviderProfile
@@ -80,3 +82,19 @@ async def test_a_start_outside_the_profile_sends_nothing(tmp_path: Path) -> None
         assert started.tone is Tone.SUCCESS, started
         fields = await w.service.start_fields(actor())
         assert [f.name for f in fields] == ["epochs", "lr", "suffix"]
+
+
+class OtherDefaultSandbox(SandboxProvider):
+    """The sandbox as a family whose default model is another one."""
+
+    @property
+    def profile(self) -> ProviderProfile:
+        return replace(super().profile, default_model="gpt-4o-mini-2024-07-18")
+
+
+async def test_validate_prices_with_the_providers_default_model(tmp_path: Path) -> None:
+    async with world(tmp_path, provider_type=OtherDefaultSandbox) as w:
+        path = write_dataset(tmp_path / "train.jsonl")
+        reply = await w.run(f"/finetune validate {path}", actor())
+        text = "\n".join(reply.lines)
+        assert "on gpt-4o-mini-2024-07-18:" in text, text
