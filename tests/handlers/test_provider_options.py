@@ -12,7 +12,7 @@ from bot.providers.sandbox.provider import SandboxProvider
 from handlers.errors import UsageError
 from handlers.model import Method
 from handlers.profile import ProviderProfile
-from handlers.replies import Tone
+from handlers.replies import Tone, plain
 from handlers.requests import StartRequest, check_start, form_fields
 from tests.narrow_family import NARROW, WIDE, NarrowSandbox
 from tests.world import actor, world, write_dataset
@@ -96,5 +96,5 @@ async def test_validate_prices_with_the_providers_default_model(tmp_path: Path) 
     async with world(tmp_path, provider_type=OtherDefaultSandbox) as w:
         path = write_dataset(tmp_path / "train.jsonl")
         reply = await w.run(f"/finetune validate {path}", actor())
-        text = "\n".join(reply.lines)
+        text = "\n".join(plain(line) for line in reply.lines)
         assert "on gpt-4o-mini-2024-07-18:" in text, text
