@@ -71,6 +71,11 @@ def _check_value(profile: ProviderProfile, name: str, value: float, method: str)
             + f"; it supports {supported(profile, method)}.",
             option=name,
         )
+    if option.kind is int and value != int(value):
+        raise OptionRefused(
+            f"{name}={number(value)} is not a whole number, which {profile.label} needs.",
+            option=name,
+        )
     if not _within(option, value):
         raise OptionRefused(
             f"{name}={number(value)} is outside what {profile.label} supports: "

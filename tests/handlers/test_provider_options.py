@@ -37,6 +37,13 @@ def test_the_profile_decides_the_range() -> None:
     assert message == "epochs=6 is outside what Narrow Labs supports: epochs 1-5."
 
 
+def test_the_profile_decides_the_kind() -> None:
+    whole = replace(NARROW, hyperparameters=(replace(NARROW.hyperparameters[1], kind=int),))
+    check_start(_start(learning_rate_multiplier=1.0), whole)
+    message = _refusal(_start(learning_rate_multiplier=0.5), whole)
+    assert message == "lr=0.5 is not a whole number, which Narrow Labs needs."
+
+
 def test_an_option_the_provider_lacks_is_refused_naming_what_it_has() -> None:
     message = _refusal(_start(seed=3), NARROW)
     assert message.startswith("seed is not an option Narrow Labs supports")
