@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
 
 from handlers.errors import UsageError
+from handlers.profile import Capability
 from handlers.requests import Request, build_request, button_values
 
 UNSUPPORTED = "This button is no longer supported."
@@ -33,6 +34,8 @@ class ButtonAction:
     confirm: bool = False
     """Asked again before it runs: it cannot be undone (the Button carries the question)."""
     audience: Audience = Audience.THREAD
+    needs: Capability | None = None
+    """What the job's provider must be able to do for the button to be offered at all."""
 
 
 def _catalogue(*actions: ButtonAction) -> Mapping[str, ButtonAction]:
@@ -40,18 +43,26 @@ def _catalogue(*actions: ButtonAction) -> Mapping[str, ButtonAction]:
 
 
 ACTIONS: Mapping[str, ButtonAction] = _catalogue(
-    ButtonAction(name="cancel", command="cancel", confirm=True),
-    ButtonAction(name="pause", command="pause"),
-    ButtonAction(name="resume", command="resume"),
+    ButtonAction(name="cancel", command="cancel", confirm=True, needs=Capability.CANCEL),
+    ButtonAction(name="pause", command="pause", needs=Capability.PAUSE),
+    ButtonAction(name="resume", command="resume", needs=Capability.RESUME),
     ButtonAction(name="inspect", command="inspect", audience=Audience.PRESSER),
     ButtonAction(name="chart", command="chart"),
-    ButtonAction(name="try", command="try", audience=Audience.CHANNEL),
-    ButtonAction(name="compare", command="compare", audience=Audience.CHANNEL),
+    ButtonAction(name="try", command="try", audience=Audience.CHANNEL, needs=Capability.INFERENCE),
+    ButtonAction(
+        name="compare", command="compare", audience=Audience.CHANNEL, needs=Capability.INFERENCE
+    ),
     ButtonAction(name="dataset", command="dataset", audience=Audience.CHANNEL),
     ButtonAction(name="approve", command="approve"),
     ButtonAction(name="reject", command="reject"),
 )
 """Every action a core Reply's buttons carry; adapters route and show answers by it alone."""
+
+
+def offered(action: str, capabilities: Collection[Capability]) -> bool:
+    """Whether a button of this action is shown for a provider that can do `capabilities`."""
+    entry = ACTIONS.get(action)
+    return entry is not None and (entry.needs is None or entry.needs in capabilities)
 
 
 def button_request(action: str, value: str) -> Request:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
+from handlers.actions import offered
 from handlers.model import Job, JobEvent, JobState, MetricPoint
-from handlers.profile import JobStatus
+from handlers.profile import Capability, JobStatus
 from handlers.replies import (
     Attachment,
     Button,
@@ -60,7 +61,14 @@ def estimate_finish(state: JobState, latest: MetricPoint | None, now: datetime) 
     return now + elapsed * (remaining / latest.step)
 
 
-def job_buttons(job_id: str, status: str) -> tuple[Button, ...]:
+def job_buttons(
+    job_id: str, status: str, capabilities: Collection[Capability]
+) -> tuple[Button, ...]:
+    """The card's controls for this status, only those the job's provider can do."""
+    return _offered(_status_buttons(job_id, status), capabilities)
+
+
+def _status_buttons(job_id: str, status: str) -> tuple[Button, ...]:
     if status in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED):
         return (Button(label="Chart", action="chart", value=job_id),)
     toggle = (
@@ -82,8 +90,22 @@ def job_buttons(job_id: str, status: str) -> tuple[Button, ...]:
     )
 
 
-def job_card(job: Job, latest: MetricPoint | None, now: datetime) -> Reply:
-    """The one message per job that is edited in place as the job moves."""
+def _offered(
+    buttons: tuple[Button, ...], capabilities: Collection[Capability]
+) -> tuple[Button, ...]:
+    # A provider that cannot pause never shows Pause, whatever the job's status says.
+    return tuple(b for b in buttons if offered(b.action, capabilities))
+
+
+def job_card(
+    job: Job,
+    latest: MetricPoint | None,
+    now: datetime,
+    *,
+    capabilities: Collection[Capability],
+) -> Reply:
+    """The one message per job that is edited in place as the job moves; `capabilities` are
+    its provider's (its profile's), which decide the buttons."""
     state = job.state
     end = state.finished_at or now
     fields = [
@@ -111,7 +133,7 @@ def job_card(job: Job, latest: MetricPoint | None, now: datetime) -> Reply:
         title=f"Fine-tuning {state.id} · {state.shown_status}",
         fields=tuple(fields),
         tone=STATUS_TONE.get(state.status, Tone.INFO),
-        buttons=job_buttons(state.id, state.status),
+        buttons=job_buttons(state.id, state.status, capabilities),
         footer=rich(f"base {state.model}", *requester),
     )
 
@@ -131,7 +153,13 @@ def event_update(job_id: str, event: JobEvent) -> Reply:
     return Reply(title=f"{job_id}: {event.message}", tone=tone)
 
 
-def completion_notice(job: Job, points: Sequence[MetricPoint], chart_png: bytes | None) -> Reply:
+def completion_notice(
+    job: Job,
+    points: Sequence[MetricPoint],
+    chart_png: bytes | None,
+    *,
+    capabilities: Collection[Capability],
+) -> Reply:
     """A new message (edits notify nobody) naming the result and mentioning the requester."""
     state = job.state
     mention = (job.requester_id,) if job.requester_id else ()
@@ -171,7 +199,10 @@ def completion_notice(job: Job, points: Sequence[MetricPoint], chart_png: bytes 
         tone=STATUS_TONE.get(state.status, Tone.INFO),
         mentions=mention,
         attachments=attachments,
-        buttons=(Button(label="Chart", action="chart", value=state.id), *_try_buttons(state)),
+        buttons=_offered(
+            (Button(label="Chart", action="chart", value=state.id), *_try_buttons(state)),
+            capabilities,
+        ),
     )
 
 

@@ -1,16 +1,15 @@
-"""Core layer: default epochs, billed tokens and cost estimates from a dated price table."""
+"""Core layer: default epochs, billed tokens and cost estimates from a dated price table.
+
+The tables themselves are each provider family's (bot/providers/<family>/prices.json), read
+by bot/providers/prices.py; the core only knows their shape."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib import resources
-from pathlib import Path
 from typing import Any, Final
 
-from handlers.errors import ConfigError
 from handlers.text import money
 
 TARGET_EPOCHS: Final = 3
@@ -18,8 +17,6 @@ MIN_TARGET_EXAMPLES: Final = 100
 MAX_TARGET_EXAMPLES: Final = 25_000
 MIN_DEFAULT_EPOCHS: Final = 1
 MAX_DEFAULT_EPOCHS: Final = 25
-
-PRICES_RESOURCE: Final = "data/finetune_models.json"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -156,23 +153,13 @@ def estimate(
     )
 
 
-def load_price_table(path: Path | None = None) -> PriceTable:
-    """The packaged table, or an operator's copy at `path`; a broken file is a ConfigError."""
-    try:
-        if path is None:
-            text = resources.files("handlers").joinpath(PRICES_RESOURCE).read_text("utf-8")
-        else:
-            text = path.read_text("utf-8")
-        return parse_price_table(json.loads(text))
-    except (OSError, ValueError, KeyError, TypeError, re.error) as error:
-        where = str(path) if path else PRICES_RESOURCE
-        raise ConfigError(
-            f"The price table {where} cannot be read ({error}); fix it or unset "
-            "FINETUNE_BOT_PRICES_FILE."
-        ) from error
+UNPRICED = PriceTable(as_of="—", source="none", currency="USD", default_token_limit=65_536)
+"""No prices at all: what a service given no table estimates with (token counts, no cost)."""
 
 
 def parse_price_table(document: Any) -> PriceTable:
+    """A price table from its JSON document; a missing key or a bad value raises (KeyError,
+    TypeError, ValueError, re.error) for the reader to report."""
     models: dict[str, ModelPrice] = {}
     aliases: dict[str, str] = {}
     for name, entry in dict(document["models"]).items():

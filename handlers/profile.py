@@ -66,6 +66,8 @@ class Hyperparameter:
     kind: type[int] | type[float]
     minimum: float | None = None
     maximum: float | None = None
+    exclusive_minimum: bool = False
+    """The minimum itself is refused (a learning rate above 0, not 0)."""
     default: int | float | None = None
     """None: the provider chooses ("auto")."""
     field: str
@@ -118,6 +120,7 @@ class ProviderProfile:
     training_types: tuple[str, ...] = ("full",)
     hyperparameters: tuple[Hyperparameter, ...] = ()
     max_suffix: int | None = None
+    """The longest suffix a model name takes; None: the family takes no suffix."""
     capabilities: frozenset[Capability] = frozenset()
     statuses: Mapping[str, JobStatus] = field(default_factory=dict)
     """The provider's status strings and what each means."""
@@ -133,6 +136,9 @@ class ProviderProfile:
     """The kinds of team account `setup` accepts; the first is the default."""
     example_job_id: str = ""
     example_model: str = ""
+
+    def hyperparameter(self, name: str) -> Hyperparameter | None:
+        return next((h for h in self.hyperparameters if h.name == name), None)
 
     def can(self, capability: Capability) -> bool:
         return capability in self.capabilities

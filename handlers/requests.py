@@ -20,6 +20,13 @@ from handlers.commands.options import (
     OptionSpec,
     coerce,
 )
+from handlers.commands.provider_options import (
+    FormField,
+    OptionRefused,
+    check_start,
+    form_fields,
+    start_refusal,
+)
 from handlers.commands.requests import (
     AccessRequest,
     ApproveRequest,
@@ -51,6 +58,7 @@ from handlers.commands.requests import (
     UploadRequest,
     ValidateRequest,
 )
+from handlers.commands.setup_fields import SetupFormField, setup_fields
 
 __all__ = [
     "DATA_FORMATS",
@@ -69,11 +77,13 @@ __all__ = [
     "EventsRequest",
     "FilesRequest",
     "Form",
+    "FormField",
     "HelpRequest",
     "InspectRequest",
     "ListRequest",
     "ModelsRequest",
     "OptionKind",
+    "OptionRefused",
     "OptionSpec",
     "PauseRequest",
     "RejectRequest",
@@ -81,6 +91,7 @@ __all__ = [
     "ResumeRequest",
     "RmFileRequest",
     "SettingsRequest",
+    "SetupFormField",
     "SetupRequest",
     "StartRequest",
     "SubscribeRequest",
@@ -91,8 +102,12 @@ __all__ = [
     "ValidateRequest",
     "build_request",
     "button_values",
+    "check_start",
     "coerce",
     "command_names",
     "command_of",
+    "form_fields",
     "resolve_command",
+    "setup_fields",
+    "start_refusal",
 ]

@@ -30,10 +30,10 @@ from handlers.ports import (
     Tokenizer,
     WatchStore,
 )
-from handlers.pricing import PriceTable, load_price_table
+from handlers.pricing import UNPRICED, PriceTable
 from handlers.profile import AccountKind
 from handlers.replies import Reply, Tone, Visibility, error_reply, plain
-from handlers.requests import SPECS, Request, command_of
+from handlers.requests import SPECS, FormField, OptionRefused, Request, StartRequest, command_of
 from handlers.secrets import Secret, redact, safe_endpoint
 from handlers.sources import LocalPathRefusedError
 
@@ -68,10 +68,10 @@ class Service:
     ) -> None:
         # Without a real tokenizer counts are estimates, and every report says so.
         self._tokenizer: Tokenizer = tokenizer or EstimateTokenizer()
-        self._prices = prices or load_price_table()
+        self._prices = prices or UNPRICED
         # Without a real tokenizer counts are estimates, and every report says so.
         tokenizer = tokenizer or EstimateTokenizer()
-        prices = prices or load_price_table()
+        prices = prices or UNPRICED
         self._store = store
         self._clock = clock
         self.long_work = long_work or LongWork()
@@ -217,6 +217,15 @@ class Service:
         return await self._jobs.estimate_start(
             actor, training_file=training_file, model=model, n_epochs=n_epochs
         )
+
+    async def start_fields(self, actor: Actor) -> tuple[FormField, ...]:
+        """The start forms' training options (ranges, defaults) as the team's provider takes
+        them; adapters draw these, never a list of their own."""
+        return await self._jobs.start_fields(actor)
+
+    async def start_refusal(self, actor: Actor, request: StartRequest) -> OptionRefused | None:
+        """The option of a start form the team's provider would refuse, for inline errors."""
+        return await self._jobs.start_refusal(actor, request)
 
     async def fine_tunable_models(self, actor: Actor, query: str = "") -> list[str]:
         """Base models the provider offers for fine-tuning, plus the team's own models."""

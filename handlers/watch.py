@@ -204,7 +204,7 @@ class Watcher:
         if state.status == JobStatus.RUNNING or changed or state.terminal:
             stats.provider_calls += 1
             events = await provider.list_events_after(job.id, claim.cursor)
-        plan = await self._plan(claim, state, events, interval)
+        plan = await self._plan(claim, state, events, interval, provider.profile.capabilities)
         ok = await self._watch.commit_poll(
             claim,
             owner=self._owner,
@@ -234,6 +234,7 @@ class Watcher:
         state: JobState,
         events: Sequence[JobEvent],
         metric_interval: float,
+        capabilities: frozenset[Capability],
     ) -> PollPlan:
         job = replace(claim.job, state=state)
         now = self._clock.now()
@@ -254,7 +255,7 @@ class Watcher:
                     origin,
                     kind=CARD,
                     key=f"{job.id}:card:{state.status}:{step}",
-                    reply=job_card(job, latest, now),
+                    reply=job_card(job, latest, now, capabilities=capabilities),
                     card=True,
                 )
             )
@@ -285,7 +286,7 @@ class Watcher:
                 )
                 notified = now
         if changed:
-            messages.extend(await self._status_notices(job, points))
+            messages.extend(await self._status_notices(job, points, capabilities))
         idle = 0 if news else claim.polls_without_news + 1
         next_poll: datetime | None = None
         if not state.terminal:
@@ -303,7 +304,7 @@ class Watcher:
         )
 
     async def _status_notices(
-        self, job: Job, new_points: Sequence[MetricPoint]
+        self, job: Job, new_points: Sequence[MetricPoint], capabilities: frozenset[Capability]
     ) -> list[OutboxMessage]:
         state = job.state
         messages: list[OutboxMessage] = []
@@ -315,7 +316,7 @@ class Watcher:
                 stored + [p for p in new_points if p.step not in seen], key=lambda p: p.step
             )
             chart = self._charts.render(f"{job.id} ({state.model})", points) if points else None
-            notice = completion_notice(job, points, chart)
+            notice = completion_notice(job, points, chart, capabilities=capabilities)
             targets: list[ChannelAddress] = [job.channel] if job.channel else []
             for sub in subscriptions:
                 wanted = (

@@ -95,7 +95,8 @@ class Settings(BaseSettings):
     sandbox_state: Path | None = None
     sandbox_speed: float = Field(default=1.0, gt=0, le=1000)
     prices_file: Path | None = None
-    """An operator's copy of handlers/data/finetune_models.json (prices and token limits)."""
+    """An operator's copy of the provider family's bot/providers/<family>/prices.json (prices
+    and token limits); it replaces that family's bundled table."""
 
     # teams, keys and permissions
     encryption_keys: SecretStr | None = None

@@ -30,25 +30,25 @@ from bot.infra.charts import MatplotlibChartRenderer
 from bot.infra.clock import SystemClock
 from bot.infra.dispatcher import Dispatcher
 from bot.infra.housekeeping import Purged, purge
+from bot.infra.metrics import Metrics
 from bot.infra.recovery import Resyncer
 from bot.infra.scheduler import Ticker
 from bot.infra.tokenizer import TiktokenTokenizer
 from bot.infra.waker import Waker
 from bot.infra.watch_metrics import collect_watched, record_dispatch, record_sweep
 from bot.infra.web import ReadinessCheck, WebServer, build_web_app
-from bot.metrics import Metrics
 from bot.providers import registry
 from bot.providers.endpoint_policy import EndpointPolicy
+from bot.providers.openai.webhooks import openai_webhook_routes
+from bot.providers.prices import family_prices
 from bot.providers.sandbox.profile import PROFILE as SANDBOX
 from bot.providers.sandbox.provider import SandboxProvider
 from bot.providers.sandbox.timing import SandboxTiming
-from bot.webhooks import openai_webhook_routes
 from handlers.errors import ConfigError
 from handlers.fairness import LongWork
 from handlers.model import Platform
 from handlers.playground import PlaygroundSettings
 from handlers.ports import Clock, FineTuning, KeyChecker, Notifier
-from handlers.pricing import load_price_table
 from handlers.service import Service
 from handlers.watch import SweepStats, Watcher, WatchSettings
 from storage import crypto
@@ -223,7 +223,7 @@ async def build_runtime(
         owner=owner,
         options=ServiceOptions(
             tokenizer=TiktokenTokenizer(),
-            prices=load_price_table(settings.prices_file),
+            prices=family_prices(family, settings.prices_file),
             keys=keys,
             default_role=settings.default_role,
             approval_ttl=timedelta(hours=settings.approval_ttl_hours),

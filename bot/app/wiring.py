@@ -13,6 +13,8 @@ from datetime import timedelta
 
 from bot.infra.dispatcher import Dispatcher
 from bot.providers import registry
+from bot.providers.prices import family_prices
+from bot.providers.sandbox.profile import PROFILE as SANDBOX
 from handlers.fairness import LongWork
 from handlers.governance import DEFAULT_APPROVAL_TTL
 from handlers.model import Platform, Role
@@ -40,6 +42,8 @@ class ServiceOptions:
     instance: str = "default"
     tokenizer: Tokenizer | None = None
     prices: PriceTable | None = None
+    """None: the sandbox family's table, the one the tests, benchmarks and demo run on (the
+    runtime passes the deployment family's, or the operator's copy)."""
     keys: KeyChecker | None = None
     default_role: Role = Role.OPERATOR
     approval_ttl: timedelta = DEFAULT_APPROVAL_TTL
@@ -49,6 +53,10 @@ class ServiceOptions:
     cpu: Executor | None = None
     accounts: Mapping[str, AccountKind] | None = None
     """The account kinds teams may set up; None: every registered provider family's."""
+
+
+def _sandbox_prices() -> PriceTable:
+    return family_prices(registry.family(SANDBOX.name))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -84,7 +92,7 @@ def build_core(
         charts=charts,
         instance=opts.instance,
         tokenizer=opts.tokenizer,
-        prices=opts.prices,
+        prices=opts.prices if opts.prices is not None else _sandbox_prices(),
         keys=opts.keys,
         default_role=opts.default_role,
         approval_ttl=opts.approval_ttl,

@@ -10,7 +10,7 @@ from typing import Protocol
 from aiohttp import web
 
 from bot.app.config import Settings
-from bot.metrics import Metrics
+from bot.infra.metrics import Metrics
 from handlers.model import Platform
 from handlers.ports import Clock, Notifier, Store, WatchStore
 from handlers.service import Service

@@ -13,9 +13,11 @@ from typing import TextIO
 from bot.app.config import load_settings
 from bot.infra.parallel_validation import validate_parallel
 from bot.infra.tokenizer import TiktokenTokenizer
+from bot.providers import registry
+from bot.providers.prices import family_prices
 from handlers.datasets import DatasetReport, Format, example_hashes, summary_lines
 from handlers.errors import ConfigError
-from handlers.pricing import estimate, load_price_table
+from handlers.pricing import estimate
 from handlers.sources import unreadable
 
 DEFAULT_MODEL = "gpt-4.1-mini-2025-04-14"
@@ -87,7 +89,7 @@ def run_validate(args: argparse.Namespace) -> int:
             return EXIT_USAGE
     try:
         settings = load_settings()
-        table = load_price_table(settings.prices_file)
+        table = family_prices(registry.family(settings.provider), settings.prices_file)
     except ConfigError as error:
         print(f"finetune-bot: {error.message}", file=sys.stderr)
         return EXIT_USAGE

@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from bot.metrics import Metrics
+from bot.infra.metrics import Metrics
 from handlers.ports import Clock
 from storage.store import SqlStore
 

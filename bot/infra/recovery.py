@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 
 from bot.directory import TeamProviderDirectory
-from bot.metrics import Metrics
+from bot.infra.metrics import Metrics
 from handlers.errors import ProviderError
 from handlers.ports import Clock, FineTuning
 from handlers.recovery import Recovery, ResyncReport

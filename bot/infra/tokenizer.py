@@ -16,6 +16,8 @@ from pathlib import Path
 
 import tiktoken
 
+from bot.providers.registry import tuned_base
+
 _log = logging.getLogger(__name__)
 
 O200K_BASE = "o200k_base"
@@ -92,11 +94,10 @@ _CL100K_PREFIXES = ("gpt-4-", "gpt-3.5-turbo-", "gpt-35-turbo-")
 
 
 def base_model(model: str) -> str:
-    """The base a fine-tuned model was trained from: "ft:<base>:org::id" -> "<base>"."""
+    """The base a fine-tuned model was trained from, as its family's profile reads the name;
+    any other name is its own base."""
     name = model.strip().lower()
-    if name.startswith("ft:"):
-        name = name[3:].split(":", 1)[0]
-    return name
+    return tuned_base(name) or name
 
 
 def encoding_name_for_model(model: str) -> str:

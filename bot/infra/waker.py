@@ -6,8 +6,8 @@ import asyncio
 import logging
 
 from bot.infra.dispatcher import Dispatcher
+from bot.infra.metrics import Metrics
 from bot.infra.watch_metrics import record_dispatch, record_sweep
-from bot.metrics import Metrics
 from handlers.ports import Clock
 from handlers.watch import Watcher
 

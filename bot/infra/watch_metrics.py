@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.infra.dispatcher import DispatchStats
-from bot.metrics import Metrics
+from bot.infra.metrics import Metrics
 from handlers.watch import SweepStats
 from storage.store import SqlStore
 

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from bot.metrics import CONTENT_TYPE, Metrics
+from bot.infra.metrics import CONTENT_TYPE, Metrics
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,8 @@
 """Providers: the registry of provider families: name -> profile and the module that builds it.
 
 A new family is a folder beside openai/, sandbox/ and together/ (profile.py, provider.py,
-factory.py) and one entry in FAMILIES. The factory module is imported on first use, so reading
-the profiles (settings, setup forms, redaction) loads no provider SDK.
+factory.py, prices.json) and one entry in FAMILIES. The factory module is imported on first
+use, so reading the profiles (settings, setup forms, redaction) loads no provider SDK.
 """
 
 from __future__ import annotations
@@ -58,10 +58,17 @@ class Family:
     """The module that builds it (see FamilyFactory)."""
     team_accounts: bool = True
     """Whether it builds a team's own account of its profile's account kinds."""
+    prices: str = "prices.json"
+    """Its price table, a file of its folder (see bot/providers/prices.py)."""
 
     @property
     def name(self) -> str:
         return self.profile.name
+
+    @property
+    def package(self) -> str:
+        """Its folder, as a package: where its factory and its price table live."""
+        return self.factory.rpartition(".")[0]
 
     def load(self) -> FamilyFactory:
         return cast(FamilyFactory, importlib.import_module(self.factory))
@@ -118,3 +125,12 @@ def account_family(account: str) -> Family | None:
 def accounts() -> Mapping[str, AccountKind]:
     """Every account kind a team can set up, by name, across the families that build them."""
     return {a.name: a for f in FAMILIES.values() if f.team_accounts for a in f.profile.accounts}
+
+
+def tuned_base(model: str) -> str | None:
+    """The base model a fine-tuned model's name says it came from, asked of every family's
+    profile (only a family knows how its names look: OpenAI's "ft:<base>:org::id")."""
+    return next(
+        (base for f in FAMILIES.values() if (base := f.profile.tuned_base(model)) is not None),
+        None,
+    )

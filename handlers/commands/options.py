@@ -13,7 +13,6 @@ from handlers.secrets import REDACTED, looks_like_secret
 from handlers.sources import PrivateFile, TypedPath
 from handlers.text import clip, number, one_line
 
-MAX_SUFFIX = 64
 MAX_TEXT = 256
 _SUFFIX_RE = re.compile(r"^[A-Za-z0-9._-]+$")
 _ALIAS_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -155,8 +154,9 @@ def coerce(spec: CommandSpec, option: OptionSpec, raw: object) -> object:
             return choice
         case OptionKind.SUFFIX:
             suffix = str(text)
-            if len(suffix) > MAX_SUFFIX:
-                raise fail(f"is longer than {MAX_SUFFIX} characters ({len(suffix)})")
+            # The provider's own limit is its profile's, checked when the start is made.
+            if len(suffix) > MAX_TEXT:
+                raise fail(f"is longer than {MAX_TEXT} characters ({len(suffix)})")
             if not _SUFFIX_RE.match(suffix):
                 raise fail("may only hold letters, digits, '-', '_' and '.'")
             return suffix

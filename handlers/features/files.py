@@ -222,8 +222,12 @@ class Files:
             return await provider.upload_file(path, filename=filename)
         return await provider.upload_file(path, filename=filename, progress=progress)
 
+    async def _default_model(self, team: str) -> str:
+        return (await self._providers.for_team(team)).profile.default_model
+
     async def _validate(self, request: ValidateRequest, actor: Actor) -> Reply:
-        model = request.model or DEFAULT_ESTIMATE_MODEL
+        # The provider's own default model prices the estimate when none is named.
+        model = request.model or await self._default_model(actor.team_id)
         # The validation file first: a path typed there is refused (and audited) even when
         # the training file is missing.
         other = (
@@ -289,8 +293,6 @@ class Files:
 
 LOCAL_COPY_MAX_BYTES = 8 << 20
 """Files up to this size are also kept in the store, as test sets for try and compare."""
-
-DEFAULT_ESTIMATE_MODEL = "gpt-4.1-mini-2025-04-14"
 
 FORCE_RISK = (
     "Fix them and upload again, or add force=yes to upload anyway: the provider may refuse "

@@ -56,12 +56,17 @@ from handlers.requests import (
     ChartRequest,
     CheckpointsRequest,
     EventsRequest,
+    FormField,
     InspectRequest,
     ListRequest,
     ModelsRequest,
+    OptionRefused,
     PauseRequest,
     ResumeRequest,
     StartRequest,
+    check_start,
+    form_fields,
+    start_refusal,
 )
 from handlers.starts import (
     INTENT_METADATA_KEY,
@@ -144,6 +149,14 @@ class Jobs:
         )
         return found.lines()
 
+    async def start_fields(self, actor: Actor) -> tuple[FormField, ...]:
+        """The start forms' training options, as the team's provider takes them."""
+        return form_fields((await self._providers.for_team(actor.team_id)).profile)
+
+    async def start_refusal(self, actor: Actor, request: StartRequest) -> OptionRefused | None:
+        """What the team's provider would refuse in this start, before the form closes."""
+        return start_refusal(request, (await self._providers.for_team(actor.team_id)).profile)
+
     async def fine_tunable_models(self, actor: Actor, query: str = "") -> list[str]:
         """Base models the provider offers for fine-tuning, plus the team's own models."""
         provider = await self._providers.for_team(actor.team_id)
@@ -168,6 +181,9 @@ class Jobs:
                     f"No file '{request.validation_file}' in this team. See /finetune files."
                 )
         await self._own_model(team, request.model)
+        # Before the budget or an approval: an option the provider cannot take is refused
+        # once, naming what it does take, and nothing is sent.
+        check_start(request, (await self._providers.for_team(team)).profile)
         # Before the budget: a retry of a start already made is answered, never refused.
         earlier = await self._store.find_intent(
             team,
@@ -398,7 +414,7 @@ class Jobs:
                     inline=False,
                 )
             )
-        card = job_card(job, latest, self._clock.now())
+        card = job_card(job, latest, self._clock.now(), capabilities=provider.profile.capabilities)
         eta = next((f for f in card.fields if f.name == "ETA"), None)
         if eta:
             fields.append(eta)

@@ -39,6 +39,7 @@ BOT_STILL_LOADED = frozenset(
         "bot.infra",
         "bot.infra.dispatcher",
         "bot.providers",
+        "bot.providers.prices",
         "bot.providers.registry",
         "bot.providers.sandbox",
         "bot.providers.sandbox.chat",

@@ -28,7 +28,7 @@ from handlers.model import (
     MetricPoint,
     Platform,
 )
-from handlers.profile import JobStatus
+from handlers.profile import Capability, JobStatus
 from handlers.replies import (
     ChannelRef,
     Content,
@@ -147,8 +147,8 @@ def test_cards_keep_provider_and_user_text_inert(
         expires_at=T0 + timedelta(hours=1),
     )
     cards = [
-        job_card(job, point, T0 + timedelta(minutes=1)),
-        completion_notice(job, [point], None),
+        job_card(job, point, T0 + timedelta(minutes=1), capabilities=frozenset(Capability)),
+        completion_notice(job, [point], None, capabilities=frozenset(Capability)),
         event_update(job.id, JobEvent(id="e1", job_id=job.id, created_at=T0, message=event)),
         approval_card(approval),
         approval_card(replace(approval, status=ApprovalStatus.APPROVED, decided_by=requester)),

@@ -6,8 +6,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from bot.infra.metrics import Metrics
 from bot.infra.web import build_web_app
-from bot.metrics import Metrics
 from tests.scrape import declared, sample, sample_names
 
 # The series as scraped before prometheus_client served them: dashboards and alerts use these.

@@ -14,7 +14,7 @@ from bot.app.config import Settings
 from bot.app.supervisor import Supervisor
 from bot.chat.base import AdapterContext
 from bot.chat.slack.adapter import SlackAdapter
-from bot.metrics import Metrics
+from bot.infra.metrics import Metrics
 from storage.store import SqlStore
 from tests.fakes.slack_api import FakeSlack
 from tests.world import world

@@ -8,8 +8,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from bot.infra.metrics import Metrics
 from bot.infra.web import WebServer, build_web_app
-from bot.metrics import Metrics
 
 
 async def test_a_route_that_raises_is_a_500_with_one_line_and_no_traceback(

@@ -20,8 +20,8 @@ from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.metrics import Metrics
-from bot.webhooks import PATH, openai_webhook_routes
+from bot.infra.metrics import Metrics
+from bot.providers.openai.webhooks import PATH, openai_webhook_routes
 from handlers.scope import SharedProviderDirectory
 from handlers.watch import Watcher, WatchSettings
 from tests.world import World, actor, world, write_dataset

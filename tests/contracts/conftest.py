@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.contracts.harness import Capability, ProviderEntry, ProviderUnderTest
+from handlers.profile import Capability
+from tests.contracts.harness import ProviderEntry, ProviderUnderTest
 from tests.contracts.providers import PROVIDERS
 
 

@@ -1,8 +1,8 @@
 """Contract suite support: what a provider fixture gives the suite, and the suite's few helpers.
 
-Three things the provider seam will change live here and nowhere else, so switching the suite
-to it is local: how a status is read (`canonical`, `assert_status`, `assert_carries_unknown`),
-the capability names (`Capability`), and how metric points come out of events (`points`).
+How a status is read (`canonical`, `assert_status`, `assert_carries_unknown`) and how metric
+points come out of events (`points`) live here and nowhere else; what a provider can do is its
+profile's `Capability` set (handlers/profile.py), the same names the core consults.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import json
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
@@ -20,21 +19,7 @@ import pytest
 from handlers.errors import ProviderError, ProviderErrorKind
 from handlers.model import JobEvent, JobSpec, JobState, MetricPoint
 from handlers.ports import Provider
-from handlers.profile import Capability as ProfileCapability
-from handlers.profile import JobStatus
-
-
-class Capability(StrEnum):
-    """What a provider can do beyond files, jobs and events (the seam's profile flags)."""
-
-    CANCEL = "cancel"
-    PAUSE = "pause"
-    RESUME = "resume"
-    LIVE_METRICS = "live_metrics"
-    CHECKPOINTS = "checkpoints"
-    INFERENCE = "inference"
-    JOB_TAGS = "job_tags"
-    """Jobs carry the bot's metadata and can be listed by it."""
+from handlers.profile import Capability, JobStatus
 
 
 class FailNext(Protocol):
@@ -134,7 +119,7 @@ def expected_path(put: ProviderUnderTest, *statuses: str) -> list[str]:
 def listed_by(put: ProviderUnderTest, metadata: dict[str, str]) -> dict[str, str] | None:
     """The metadata filter to list a test's jobs by: a family whose jobs carry no metadata
     (no JOB_TAGS, e.g. Together) is listed whole, and each test's provider starts empty."""
-    return metadata if put.provider.profile.can(ProfileCapability.JOB_TAGS) else None
+    return metadata if put.provider.profile.can(Capability.JOB_TAGS) else None
 
 
 def path(states: Sequence[JobState]) -> list[str]:

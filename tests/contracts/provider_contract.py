@@ -14,9 +14,9 @@ import pytest
 from handlers.chat import ChatMessage
 from handlers.errors import ProviderError, ProviderErrorKind
 from handlers.model import JobSpec, JobState
+from handlers.profile import Capability
 from tests.contracts.harness import (
     BROKEN_EXAMPLES,
-    Capability,
     ProviderUnderTest,
     advance_until,
     assert_carries_unknown,

@@ -10,7 +10,7 @@ import pytest
 
 from handlers.cards import completion_notice
 from handlers.model import ChannelAddress, Job, JobState, Platform
-from handlers.profile import JobStatus
+from handlers.profile import Capability, JobStatus
 from tests.bot.discord.harness import running_adapter
 from tests.bot.markup import assert_discord_inert, json_strings
 from tests.e2e.test_discord_e2e import MODEL, USER
@@ -64,7 +64,9 @@ async def test_try_and_a_job_notice_ping_no_one_but_the_requester(tmp_path: Path
         )
         assert job.channel is not None
         posted = await adapter.notifier.post(
-            job.channel, completion_notice(job, [], None), dedupe_key="ftjob-1:status:failed"
+            job.channel,
+            completion_notice(job, [], None, capabilities=frozenset(Capability)),
+            dedupe_key="ftjob-1:status:failed",
         )
         sent = fake.messages[posted]
         assert sent["_allowed_mentions"] == {"parse": [], "users": [int(USER)]}

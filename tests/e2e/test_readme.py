@@ -69,7 +69,7 @@ def test_every_setting_is_documented() -> None:
 
 
 def test_the_metrics_table_is_the_catalogue() -> None:
-    from bot.metrics import CATALOGUE, PREFIX
+    from bot.infra.metrics import CATALOGUE, PREFIX
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     section = re.search(r"### Metrics\n(.*?)(?:\n#|\Z)", readme, re.S)

@@ -73,11 +73,12 @@ def test_dpo_beta() -> None:
     [
         ("start file=a model=b epochs=abc", "epochs=abc is not a whole number"),
         ("start file=a model=b epochs=0", "epochs=0 must be at least 1"),
-        ("start file=a model=b epochs=51", "at most 50"),
         ("start file=a model=b batch_size=-1", "batch_size=-1 must be at least 1"),
         ("start file=a model=b lr=0", "must be above 0"),
         ("start file=a model=b lr=nan", "is not a number"),
-        ("start file=a model=b suffix=" + "x" * 65, "longer than 64 characters"),
+        # A provider's own limits (epochs up to 50, a 64-character suffix) are its profile's:
+        # tests/handlers/test_provider_options.py. The text grammar keeps a length cap.
+        ("start file=a model=b suffix=" + "x" * 257, "longer than 256 characters"),
         ("start file=a model=b suffix=bad/char", "may only hold"),
         ("start file=a", "Missing model"),
         ("start file=a model=b file=c", "given twice"),
@@ -101,7 +102,7 @@ def test_usage_is_the_commands_own() -> None:
     with pytest.raises(UsageError) as caught:
         parse("start file=a model=b epochs=abc")
     assert caught.value.usage == SPECS["start"].usage
-    assert "epochs=1-50" in caught.value.usage
+    assert "[epochs=N]" in caught.value.usage
 
 
 def test_typed_values_take_the_same_checks() -> None:

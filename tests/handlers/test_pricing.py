@@ -1,14 +1,10 @@
-"""Tests for handlers/pricing.py: default epochs, billed tokens, cost, the price table file."""
+"""Tests for handlers/pricing.py: default epochs, billed tokens, cost, a table's lookups."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 
-from handlers.errors import ConfigError
-from handlers.pricing import default_epochs, estimate, load_price_table
+from handlers.pricing import UNPRICED, default_epochs, estimate, parse_price_table
 
 
 @pytest.mark.parametrize(
@@ -30,22 +26,33 @@ def test_default_epochs_keep_trained_examples_in_bounds(examples: int, epochs: i
     assert default_epochs(examples) == epochs
 
 
-def test_packaged_table_has_date_source_prices_and_limits() -> None:
-    table = load_price_table()
-    assert table.as_of
-    assert "openai.com" in table.source
-    mini = table.lookup("gpt-4o-mini")
-    assert mini is not None
-    assert mini.name == "gpt-4o-mini-2024-07-18"
-    assert mini.training_per_million == 3.0
-    assert table.token_limit("ft:gpt-3.5-turbo-0125:acme::x1") == 16_385
-    assert table.token_limit("some-future-model") == table.default_token_limit
-    assert table.lookup("o4-mini") is not None
+TABLE = parse_price_table(
+    {
+        "as_of": "2030-01-02",
+        "source": "a test's own table",
+        "fine_tuned_names": "^tuned/(?P<base>[^/]+)/",
+        "default_token_limit": 4096,
+        "models": {
+            "small-1": {"training_per_million": 5.0, "token_limit": 2048, "aliases": ["small"]},
+            "hourly-1": {"training_per_million": None, "token_limit": 1024, "note": "per hour"},
+        },
+    }
+)
+"""A family of the test's own: the core reads any family's table by its shape alone."""
+
+
+def test_a_table_finds_models_by_name_alias_and_tuned_name() -> None:
+    small = TABLE.lookup("SMALL")
+    assert small is not None
+    assert small.name == "small-1"
+    assert TABLE.token_limit("tuned/small-1/acme-7") == 2048
+    assert TABLE.token_limit("some-future-model") == 4096
+    assert UNPRICED.lookup("small-1") is None
 
 
 def test_estimate_bills_epochs_times_capped_tokens() -> None:
-    table = load_price_table()
-    cost = estimate(table, model="gpt-4.1-mini", examples=50, billed_tokens_per_epoch=200_000)
+    table = TABLE
+    cost = estimate(table, model="small", examples=50, billed_tokens_per_epoch=200_000)
     assert cost.epochs == 3
     assert cost.epochs_default
     assert cost.billed_tokens == 600_000
@@ -53,39 +60,12 @@ def test_estimate_bills_epochs_times_capped_tokens() -> None:
     text = "\n".join(cost.lines())
     assert "600,000 = 3 epoch(s) (the default) × 200,000" in text
     assert f"prices as of {table.as_of}" in text
-    fixed = estimate(
-        table, model="gpt-4.1-mini", examples=50, billed_tokens_per_epoch=10, epochs=7
-    )
+    fixed = estimate(table, model="small", examples=50, billed_tokens_per_epoch=10, epochs=7)
     assert (fixed.epochs, fixed.billed_tokens, fixed.epochs_default) == (7, 70, False)
     unknown = estimate(table, model="mystery", examples=50, billed_tokens_per_epoch=10)
     assert unknown.cost is None
     assert "No price known for mystery" in "\n".join(unknown.lines())
     assert "estimate" in unknown.lines(exact_tokens=False)[0]
-    rft = estimate(table, model="o4-mini", examples=50, billed_tokens_per_epoch=10)
+    rft = estimate(table, model="hourly-1", examples=50, billed_tokens_per_epoch=10)
     assert rft.cost is None
     assert "per hour" in "\n".join(rft.lines())
-
-
-def test_operators_override_the_table(tmp_path: Path) -> None:
-    path = tmp_path / "prices.json"
-    path.write_text(
-        json.dumps(
-            {
-                "as_of": "2031-02-03",
-                "source": "our contract",
-                "models": {
-                    "gpt-x": {"training_per_million": 2, "token_limit": 1000, "aliases": ["x"]}
-                },
-            }
-        ),
-        encoding="utf-8",
-    )
-    table = load_price_table(path)
-    assert table.as_of == "2031-02-03"
-    assert table.token_limit("x") == 1000
-    assert table.default_token_limit == 65_536
-    path.write_text("{", encoding="utf-8")
-    with pytest.raises(ConfigError, match="FINETUNE_BOT_PRICES_FILE"):
-        load_price_table(path)
-    with pytest.raises(ConfigError):
-        load_price_table(tmp_path / "missing.json")

@@ -24,6 +24,7 @@ from bot.chat import tempfiles
 from bot.chat.discord.buttons import JobButton
 from bot.chat.discord.render import clip, render
 from handlers.actions import ACTIONS, UNSUPPORTED, Audience, button_request
+from handlers.commands.options import MAX_TEXT
 from handlers.errors import FineTuneError, UsageError
 from handlers.model import Actor, Platform, team_id_for
 from handlers.playground import RUN_PREFIX
@@ -34,6 +35,7 @@ from handlers.requests import (
     SPECS,
     CommandSpec,
     Form,
+    FormField,
     OptionKind,
     OptionSpec,
     Request,
@@ -41,8 +43,9 @@ from handlers.requests import (
     StartRequest,
     build_request,
     command_names,
+    setup_fields,
 )
-from handlers.secrets import MAX_ENDPOINT, MAX_KEY, Secret
+from handlers.secrets import Secret
 from handlers.service import Service
 from handlers.sources import PrivateFile
 
@@ -55,8 +58,12 @@ AUTOCOMPLETE_BUDGET_SECONDS = 2.0
 CHOICES_MAX = 25
 DESCRIPTION_MAX = 100
 PRIVATE_COMMANDS = frozenset({"help"})
-MODAL_FIELDS = ("file", "model", "validation", "epochs", "suffix")
-"""The start form's free-text fields (a modal holds at most five)."""
+MODAL_FIELDS = ("file", "model", "validation")
+"""The start form's fixed fields; two of the provider's training fields follow (a modal holds
+at most five)."""
+MODAL_TRAINING_FIELDS = 2
+MODAL_ITEMS = 5
+"""The most text inputs a Discord modal holds."""
 TEAM_GROUP = "team"
 TEAM_COMMANDS = frozenset({"setup", "access", "budget", "approve", "reject", "audit"})
 """`/finetune team ...`: a group holds at most 25 subcommands, so the team's policy nests."""
@@ -232,7 +239,8 @@ class DiscordCommands:
         if form is Form.START:
             if await self._refused(interaction, actor, StartRequest(model="", training_file="")):
                 return
-            await interaction.response.send_modal(StartForm(self, values))
+            fields = _modal_training_fields(await self._service.start_fields(actor))
+            await interaction.response.send_modal(StartForm(self, values, fields))
             return
         try:
             request = build_request(spec.name, values)
@@ -546,20 +554,34 @@ def _annotation(option: OptionSpec) -> Any:
     """The Discord option type for a core option: ranges and choices come from the spec."""
     match option.kind:
         case OptionKind.INT:
-            if option.minimum is not None and option.maximum is not None:
-                return app_commands.Range[int, int(option.minimum), int(option.maximum)]
+            if option.minimum is not None or option.maximum is not None:
+                return app_commands.Range[
+                    int, _int_bound(option.minimum), _int_bound(option.maximum)
+                ]
             return int
         case OptionKind.FLOAT:
-            if option.minimum is not None and option.maximum is not None:
+            if option.minimum is not None or option.maximum is not None:
                 # Discord has no exclusive bounds; the core rejects the bound itself.
-                return app_commands.Range[float, float(option.minimum), float(option.maximum)]
+                return app_commands.Range[
+                    float, _float_bound(option.minimum), _float_bound(option.maximum)
+                ]
             return float
         case OptionKind.CHOICE:
             return Literal.__getitem__(tuple(option.choices))
         case OptionKind.SUFFIX:
-            return app_commands.Range[str, 1, 64]
+            # One command schema serves every provider; the core applies each one's limit.
+            return app_commands.Range[str, 1, MAX_TEXT]
         case _:
             return str
+
+
+def _int_bound(value: float | None) -> int | None:
+    """A spec's bound as discord.py's Range takes it; None leaves that side open."""
+    return None if value is None else int(value)
+
+
+def _float_bound(value: float | None) -> float | None:
+    return None if value is None else float(value)
 
 
 def _either(names: Sequence[str]) -> str:
@@ -580,25 +602,23 @@ class SetupForm(discord.ui.Modal, title="The team's provider account"):
             default=self._choices[0] if self._choices else "",
             max_length=20,
         )
-        self.key: discord.ui.TextInput[SetupForm] = discord.ui.TextInput(
-            label="API key (checked, stored encrypted)",
-            custom_id="setup:key",
-            max_length=MAX_KEY,
-        )
-        self.endpoint: discord.ui.TextInput[SetupForm] = discord.ui.TextInput(
-            label="Endpoint or base URL (Azure, compatible)",
-            custom_id="setup:endpoint",
-            required=False,
-            max_length=MAX_ENDPOINT,
-        )
-        self.api_version: discord.ui.TextInput[SetupForm] = discord.ui.TextInput(
-            label="API version (Azure; default 2025-04-01-preview)",
-            custom_id="setup:api_version",
-            required=False,
-            max_length=40,
-        )
-        for item in (self.provider, self.key, self.endpoint, self.api_version):
-            self.add_item(item)
+        self.add_item(self.provider)
+        self.inputs: dict[str, discord.ui.TextInput[SetupForm]] = {}
+        for field in setup_fields(commands.accounts)[: MODAL_ITEMS - 1]:
+            text_input: discord.ui.TextInput[SetupForm] = discord.ui.TextInput(
+                label=clip(field.label, 45),
+                custom_id=f"setup:{field.name}",
+                required=field.required,
+                # Which account kinds need it, and each one's hint: a label holds only 45.
+                placeholder=clip(field.hint, 100) or None,
+                max_length=field.max_length,
+            )
+            self.inputs[field.name] = text_input
+            self.add_item(text_input)
+
+    def _typed(self, name: str) -> str | None:
+        found = self.inputs.get(name)
+        return (found.value.strip() or None) if found is not None else None
 
     async def on_submit(self, interaction: AnyInteraction) -> None:
         actor = actor_of(interaction)
@@ -613,9 +633,9 @@ class SetupForm(discord.ui.Modal, title="The team's provider account"):
             return
         request = SetupRequest(
             provider=provider,
-            api_key=Secret(self.key.value.strip()),
-            endpoint=self.endpoint.value.strip() or None,
-            api_version=self.api_version.value.strip() or None,
+            api_key=Secret(self._typed("key") or ""),
+            endpoint=self._typed("endpoint"),
+            api_version=self._typed("api_version"),
         )
         await self._commands.answer(interaction, actor, request, private=True)
 
@@ -629,10 +649,23 @@ class SetupForm(discord.ui.Modal, title="The team's provider account"):
             )
 
 
+def _modal_training_fields(fields: Sequence[FormField]) -> tuple[FormField, ...]:
+    """The two training fields the modal has room for: the provider's first option and its
+    suffix when it takes one, else its next option."""
+    first = fields[:1]
+    rest = [f for f in fields[1:] if f.name == "suffix"] or list(fields[1:])
+    return (*first, *rest[: MODAL_TRAINING_FIELDS - len(first)])
+
+
 class StartForm(discord.ui.Modal, title="Start a fine-tuning job"):
     """The start command's free-text fields; typed options already given are kept."""
 
-    def __init__(self, commands: DiscordCommands, given: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        commands: DiscordCommands,
+        given: Mapping[str, Any],
+        training: Sequence[FormField] = (),
+    ) -> None:
         super().__init__(timeout=900)
         self._commands = commands
         self._given = dict(given)
@@ -641,16 +674,23 @@ class StartForm(discord.ui.Modal, title="Start a fine-tuning job"):
         for name in MODAL_FIELDS:
             option = spec.option(name)
             assert option is not None
-            default = given.get(name)
-            text_input: discord.ui.TextInput[StartForm] = discord.ui.TextInput(
-                label=clip(f"{name} ({option.help})", 45),
-                custom_id=f"start:{name}",
-                required=option.required,
-                default=None if default is None else str(default),
-                max_length=256,
-            )
-            self.inputs[name] = text_input
-            self.add_item(text_input)
+            self._add(name, f"{name} ({option.help})", "", required=option.required)
+        for field in training:
+            # The provider's range and default go in the placeholder: a label holds 45.
+            self._add(field.name, f"{field.name} ({field.label})", field.hint, required=False)
+
+    def _add(self, name: str, label: str, hint: str, *, required: bool) -> None:
+        default = self._given.get(name)
+        text_input: discord.ui.TextInput[StartForm] = discord.ui.TextInput(
+            label=clip(label, 45),
+            custom_id=f"start:{name}",
+            required=required,
+            placeholder=clip(hint, 100) if hint else None,
+            default=None if default is None else str(default),
+            max_length=256,
+        )
+        self.inputs[name] = text_input
+        self.add_item(text_input)
 
     async def on_submit(self, interaction: AnyInteraction) -> None:
         actor = actor_of(interaction)

@@ -29,6 +29,7 @@ from bot.chat.slack.modal import (
     chosen,
     read_submission,
     start_view,
+    training_probe,
 )
 from bot.chat.slack.setup_modal import SETUP_CALLBACK_ID, read_setup, setup_view
 from handlers.actions import ACTIONS, Audience, button_request
@@ -186,9 +187,10 @@ class SlackHandlers:
                     await _answer(refused, actor, client, respond)
                     return
                 files = await self._list_files(actor.team_id)
+                fields = await self._service.start_fields(actor)
                 await client.views_open(
                     trigger_id=body["trigger_id"],
-                    view=start_view(channel_id=actor.channel_id, files=files),
+                    view=start_view(channel_id=actor.channel_id, files=files, fields=fields),
                 )
                 return
             try:
@@ -406,13 +408,28 @@ class SlackHandlers:
         view: dict[str, Any],
         client: AsyncWebClient,
     ) -> None:
-        # Field checks are pure, so inline errors can ride on the ack itself.
-        _, errors = read_submission(view.get("state") or {})
+        # Field checks are pure and the profile's one store read, so inline errors can ride
+        # on the ack itself.
+        state = view.get("state") or {}
+        _, errors = read_submission(state)
+        probe = training_probe(state)
+        if probe is not None:
+            errors = await self._profile_errors(body, probe) | errors
         if errors:
             await ack(response_action="errors", errors=errors)
             return
         await ack()
         self.background.submit(self.on_start_view(body, view, client))
+
+    async def _profile_errors(self, body: dict[str, Any], request: StartRequest) -> dict[str, str]:
+        """The start form's option the team's provider would refuse, beside its field."""
+        actor = _actor(
+            (body.get("team") or {}).get("id"), "modal", (body.get("user") or {}).get("id")
+        )
+        refused = await self._service.start_refusal(actor, request)
+        if refused is None:
+            return {}
+        return {refused.option: refused.message[:150]}
 
     async def on_start_view(
         self, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
@@ -539,10 +556,13 @@ class SlackHandlers:
             actor, training_file=training, model=model, n_epochs=epochs
         )
         files = await self._list_files(actor.team_id)
+        fields = await self._service.start_fields(actor)
         await client.views_update(
             view_id=view.get("id"),
             hash=view.get("hash"),
-            view=start_view(channel_id=channel, files=files, estimate="\n".join(lines)),
+            view=start_view(
+                channel_id=channel, files=files, fields=fields, estimate="\n".join(lines)
+            ),
         )
 
     async def on_model_options(

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
-from bot import wirejson
+from bot.infra import wirejson
 
 log = logging.getLogger(__name__)
 

@@ -9,13 +9,12 @@ from typing import Any
 from bot.chat.slack.blocks import cut, escape
 from handlers.errors import UsageError
 from handlers.model import Method, TeamFile
-from handlers.requests import SPECS, StartRequest, build_request, coerce
+from handlers.requests import SPECS, FormField, StartRequest, build_request, coerce
 
 CALLBACK_ID = "ftbot_start"
 MODELS_ACTION = "ftbot_models"
 ESTIMATE_FILE_ACTION = "ftbot_start_file"
 ESTIMATE_BLOCK = "estimate"
-TEXT_FIELDS = ("epochs", "lr", "batch_size", "suffix", "seed")
 
 View = dict[str, Any]
 
@@ -63,10 +62,15 @@ def _file_select(
     }
 
 
-def start_view(*, channel_id: str, files: Sequence[TeamFile], estimate: str = "") -> View:
-    """The modal `/finetune start` opens when it is typed without options."""
-    spec = SPECS["start"]
-    helps = {o.name: o.help for o in spec.options}
+def start_view(
+    *,
+    channel_id: str,
+    files: Sequence[TeamFile],
+    fields: Sequence[FormField],
+    estimate: str = "",
+) -> View:
+    """The modal `/finetune start` opens when it is typed without options; `fields` are the
+    training options the team's provider takes (Service.start_fields), ranges in the hints."""
     blocks: list[dict[str, Any]] = [
         _file_select("file", "Training file", files, optional=False, dispatch=True),
         _file_select("validation", "Validation file", files, optional=True),
@@ -94,11 +98,7 @@ def start_view(*, channel_id: str, files: Sequence[TeamFile], estimate: str = ""
                 "options": [_option(m.value, m.value) for m in Method],
             },
         },
-        _text_input("epochs", "Epochs", helps["epochs"] + " · 1-50"),
-        _text_input("lr", "Learning-rate multiplier", helps["lr"]),
-        _text_input("batch_size", "Batch size", helps["batch_size"] + " · 1-256"),
-        _text_input("suffix", "Suffix", helps["suffix"]),
-        _text_input("seed", "Seed", helps["seed"]),
+        *(_text_input(f.name, f.label, f.hint) for f in fields),
     ]
     blocks.append(
         {
@@ -137,8 +137,8 @@ def _value(element: Mapping[str, Any]) -> str | None:
     return str(raw).strip() if raw not in (None, "") else None
 
 
-def read_submission(state: Mapping[str, Any]) -> tuple[StartRequest | None, dict[str, str]]:
-    """The request the form describes, or the inline errors keyed by block id."""
+def _coerced(state: Mapping[str, Any]) -> tuple[dict[str, object], dict[str, str]]:
+    """The form's values that pass the catalogue's checks, and the others' errors by block."""
     spec = SPECS["start"]
     values: dict[str, object] = {}
     errors: dict[str, str] = {}
@@ -154,6 +154,12 @@ def read_submission(state: Mapping[str, Any]) -> tuple[StartRequest | None, dict
                 values[option.name] = coerce(spec, option, value)
             except UsageError as error:
                 errors[block_id] = error.message[:150]
+    return values, errors
+
+
+def read_submission(state: Mapping[str, Any]) -> tuple[StartRequest | None, dict[str, str]]:
+    """The request the form describes, or the inline errors keyed by block id."""
+    values, errors = _coerced(state)
     for required in ("file", "model"):
         if required not in values and required not in errors:
             errors[required] = "Required."
@@ -165,6 +171,19 @@ def read_submission(state: Mapping[str, Any]) -> tuple[StartRequest | None, dict
         return None, {"method": error.message[:150]}
     assert isinstance(request, StartRequest)
     return request, {}
+
+
+def training_probe(state: Mapping[str, Any]) -> StartRequest | None:
+    """The form's training options that passed the catalogue, as a request the provider's
+    profile can check while other fields still have errors (one round of inline errors)."""
+    values, _ = _coerced(state)
+    values |= {"file": "probe", "model": "probe"}
+    try:
+        request = build_request("start", values)
+    except UsageError:
+        return None
+    assert isinstance(request, StartRequest)
+    return request
 
 
 def channel_of(view: Mapping[str, Any]) -> str | None:

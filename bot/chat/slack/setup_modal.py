@@ -11,16 +11,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from handlers.profile import AccountKind
-from handlers.requests import SetupRequest
+from handlers.requests import SetupRequest, setup_fields
 from handlers.secrets import (
-    MAX_ENDPOINT,
-    MAX_KEY,
     Secret,
     api_version_problem,
     key_problem,
 )
 
 SETUP_CALLBACK_ID = "ftbot_setup"
+_BLOCKS = {"key": "api_key"}
+"""The block id of a setup field, where it differs from the field's name."""
 
 View = dict[str, Any]
 
@@ -61,26 +61,15 @@ def setup_view(*, channel_id: str, accounts: Mapping[str, AccountKind]) -> View:
                     "options": choices,
                 },
             },
-            _input(
-                "api_key",
-                "API key",
-                "Checked with the provider, then stored encrypted; never shown again.",
-                optional=False,
-                max_length=MAX_KEY,
-            ),
-            _input(
-                "endpoint",
-                "Endpoint or base URL",
-                "An https URL. Azure: https://NAME.openai.azure.com · compatible: its /v1 URL",
-                optional=True,
-                max_length=MAX_ENDPOINT,
-            ),
-            _input(
-                "api_version",
-                "API version (Azure)",
-                "Default 2025-04-01-preview",
-                optional=True,
-                max_length=40,
+            *(
+                _input(
+                    _BLOCKS.get(f.name, f.name),
+                    f.label,
+                    f.hint,
+                    optional=not f.required,
+                    max_length=f.max_length,
+                )
+                for f in setup_fields(accounts)
             ),
         ],
     }

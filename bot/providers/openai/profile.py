@@ -47,7 +47,7 @@ KEY_PATTERNS: tuple[re.Pattern[str], ...] = (
 )
 
 _KEY = SetupField(name="key", label="API key", required=True)
-_VERSION_HINT = "e.g. 2025-04-01-preview"
+_VERSION_DEFAULT = "2025-04-01-preview"
 
 ACCOUNTS: tuple[AccountKind, ...] = (
     AccountKind(
@@ -58,7 +58,10 @@ ACCOUNTS: tuple[AccountKind, ...] = (
             "That is not an OpenAI API key: they start with sk- and hold 20 or more "
             "letters, digits, '-' or '_'."
         ),
-        fields=(_KEY, SetupField(name="endpoint", label="Endpoint (optional)")),
+        fields=(
+            _KEY,
+            SetupField(name="endpoint", label="Endpoint or base URL", hint="a proxy's https URL"),
+        ),
     ),
     AccountKind(
         name="azure",
@@ -70,17 +73,31 @@ ACCOUNTS: tuple[AccountKind, ...] = (
         ),
         fields=(
             _KEY,
-            SetupField(name="endpoint", label="Endpoint", required=True),
-            SetupField(name="api_version", label="API version", required=True, hint=_VERSION_HINT),
+            SetupField(
+                name="endpoint",
+                label="Endpoint or base URL",
+                required=True,
+                hint="https://NAME.openai.azure.com",
+            ),
+            SetupField(
+                name="api_version",
+                label="API version",
+                default=_VERSION_DEFAULT,
+            ),
         ),
-        api_version_default="2025-04-01-preview",
+        api_version_default=_VERSION_DEFAULT,
     ),
     AccountKind(
         name="compatible",
         label="OpenAI-compatible",
         key_shape=re.compile(r"^[\x21-\x7e]{8,512}$"),
         key_refusal="The key must be 8-512 printable characters.",
-        fields=(_KEY, SetupField(name="endpoint", label="Endpoint", required=True)),
+        fields=(
+            _KEY,
+            SetupField(
+                name="endpoint", label="Endpoint or base URL", required=True, hint="its /v1 URL"
+            ),
+        ),
         choice_label="OpenAI-compatible endpoint",
     ),
 )
@@ -89,10 +106,21 @@ HYPERPARAMETERS: tuple[Hyperparameter, ...] = (
     Hyperparameter(name="epochs", kind=int, minimum=1, maximum=50, field="n_epochs"),
     Hyperparameter(name="batch_size", kind=int, minimum=1, maximum=256, field="batch_size"),
     Hyperparameter(
-        name="lr", kind=float, minimum=0.0, maximum=10.0, field="learning_rate_multiplier"
+        name="lr",
+        kind=float,
+        minimum=0.0,
+        maximum=10.0,
+        exclusive_minimum=True,
+        field="learning_rate_multiplier",
     ),
     Hyperparameter(
-        name="beta", kind=float, minimum=0.0, maximum=2.0, field="beta", methods=frozenset({"dpo"})
+        name="beta",
+        kind=float,
+        minimum=0.0,
+        maximum=2.0,
+        exclusive_minimum=True,
+        field="beta",
+        methods=frozenset({"dpo"}),
     ),
     Hyperparameter(name="seed", kind=int, minimum=0, maximum=2**31 - 1, field="seed"),
 )

@@ -14,7 +14,7 @@ from bot.app.config import Settings
 from bot.chat.base import AdapterContext
 from bot.chat.discord.adapter import DiscordAdapter
 from bot.infra.dispatcher import Dispatcher
-from bot.metrics import Metrics
+from bot.infra.metrics import Metrics
 from handlers.model import Platform
 from storage.store import SqlStore
 from tests.fakes.discord_api import FakeDiscord

@@ -99,8 +99,10 @@ async def test_command_group_is_built_from_the_specs(env: Env) -> None:
         True,
     )
     start_opts = {o["name"]: o for o in subs["start"]["options"]}
-    assert (start_opts["epochs"]["min_value"], start_opts["epochs"]["max_value"]) == (1, 50)
-    assert start_opts["batch_size"]["max_value"] == 256
+    # The upper bounds are each provider's (its profile), checked by the core at start.
+    assert start_opts["epochs"]["min_value"] == 1
+    assert "max_value" not in start_opts["epochs"]
+    assert start_opts["batch_size"]["min_value"] == 1
     assert [c["value"] for c in start_opts["method"]["choices"]] == ["supervised", "dpo"]
     assert start_opts["file"]["autocomplete"]
     assert start_opts["model"]["autocomplete"]
@@ -312,9 +314,8 @@ async def _post_card(env: Env, job_id: str) -> Json:
     assert job.channel is not None
     from handlers.cards import job_card
 
-    message_id = await env.adapter.notifier.post(
-        job.channel, job_card(job, None, env.w.clock.now()), dedupe_key=f"{job_id}:card:1"
-    )
+    card = job_card(job, None, env.w.clock.now(), capabilities=env.w.provider.profile.capabilities)
+    message_id = await env.adapter.notifier.post(job.channel, card, dedupe_key=f"{job_id}:card:1")
     return env.fake.messages[message_id]
 
 

@@ -18,9 +18,11 @@ from bot.chat.discord.render import (
 )
 from handlers.cards import completion_notice, job_card
 from handlers.model import ChannelAddress, Job, JobState, MetricPoint, Platform
-from handlers.profile import JobStatus
+from handlers.profile import Capability, JobStatus
 from handlers.replies import Attachment, Button, ButtonStyle, Field, Reply, Table, Tone
 from tests.fakes.clock import T0
+
+EVERY = frozenset(Capability)
 
 
 def _job(status: str = "running", requester: str | None = "42") -> Job:
@@ -43,7 +45,7 @@ def _job(status: str = "running", requester: str | None = "42") -> Job:
 
 def test_job_card_embed_has_status_colour_fields_and_footer_mention_in_small_print() -> None:
     point = MetricPoint(step=6, total_steps=12, train_loss=0.5, train_accuracy=0.8)
-    reply = job_card(_job(), point, T0 + timedelta(minutes=3))
+    reply = job_card(_job(), point, T0 + timedelta(minutes=3), capabilities=EVERY)
     embed = render_embed(reply)
     assert embed.title == "Fine-tuning ftjob-abc123 · running"
     assert embed.colour == STATUS_COLOURS["running"]
@@ -61,7 +63,7 @@ def test_job_card_embed_has_status_colour_fields_and_footer_mention_in_small_pri
 
 
 def test_cancelled_is_grey_and_errors_are_red() -> None:
-    cancelled = job_card(_job("cancelled", requester=None), None, T0)
+    cancelled = job_card(_job("cancelled", requester=None), None, T0, capabilities=EVERY)
     assert render_embed(cancelled).colour == STATUS_COLOURS["cancelled"]
     assert render_embed(cancelled).footer.text == "base gpt-4.1-mini-2025-04-14"
     assert render_embed(Reply(title="x", tone=Tone.ERROR)).colour == TONE_COLOURS[Tone.ERROR]
@@ -69,7 +71,7 @@ def test_cancelled_is_grey_and_errors_are_red() -> None:
 
 
 def test_card_buttons_are_persistent_dynamic_items_carrying_action_and_job() -> None:
-    reply = job_card(_job(), None, T0)
+    reply = job_card(_job(), None, T0, capabilities=EVERY)
     view = render_view(reply.buttons)
     assert view is not None
     assert view.timeout is None
@@ -131,7 +133,10 @@ def test_attachment_becomes_file_and_embed_image() -> None:
 
 def test_completion_mentions_the_requester_and_only_them() -> None:
     reply = completion_notice(
-        _job("succeeded"), [MetricPoint(step=12, total_steps=12, train_loss=0.3)], b"png"
+        _job("succeeded"),
+        [MetricPoint(step=12, total_steps=12, train_loss=0.3)],
+        b"png",
+        capabilities=EVERY,
     )
     rendered = render(reply)
     assert rendered.content == "<@42>"

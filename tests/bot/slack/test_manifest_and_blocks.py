@@ -11,6 +11,7 @@ from bot.chat.slack.blocks import escape, reply_blocks
 from bot.chat.slack.manifest import manifest
 from bot.chat.slack.modal import read_submission, start_view
 from handlers.cards import job_buttons
+from handlers.profile import Capability
 from handlers.replies import Field, Reply, Table, Tone, UserRef, rich
 
 
@@ -62,7 +63,7 @@ def test_blocks_for_a_card_with_buttons_and_a_confirm() -> None:
             Field(name="Status", value="running"),
             Field(name="Error", value="<boom> & co", inline=False),
         ),
-        buttons=job_buttons("ftjob-1", "running"),
+        buttons=job_buttons("ftjob-1", "running", frozenset(Capability)),
         footer=rich("started by ", UserRef(user_id="U1"), " <@U2>"),
     )
     blocks = reply_blocks(reply)
@@ -94,7 +95,7 @@ def test_escape_keeps_no_markup() -> None:
 
 
 def test_modal_reads_values_and_reports_each_bad_field() -> None:
-    view = start_view(channel_id="C1", files=[])
+    view = start_view(channel_id="C1", files=[], fields=())
     assert view["callback_id"] == "ftbot_start"
     good = {
         "values": {

@@ -1,4 +1,4 @@
-"""Composition root: POST /webhooks/openai: verify the signature, dedupe, mark the job due now."""
+"""Providers: OpenAI's webhook route (POST /webhooks/openai): verify, dedupe, mark the job due."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Protocol
 import openai
 from aiohttp import web
 
-from bot import wirejson
-from bot.metrics import Metrics
+from bot.infra import wirejson
+from bot.infra.metrics import Metrics
 from handlers.ports import Clock
 
 log = logging.getLogger(__name__)

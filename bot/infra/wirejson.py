@@ -1,4 +1,4 @@
-"""Composition root: JSON from the network parsed under a nesting cap, never a RecursionError."""
+"""Infrastructure: JSON from the network parsed under a nesting cap, never a RecursionError."""
 
 from __future__ import annotations
 

@@ -114,7 +114,9 @@ class Metrics:
     def _get(self, name: str, kind: type[Series]) -> Series:
         series = self._series.get(name)
         if not isinstance(series, kind):
-            raise KeyError(f"{name!r} is not a {kind.__name__.lower()} of bot.metrics.CATALOGUE")
+            raise KeyError(
+                f"{name!r} is not a {kind.__name__.lower()} of bot.infra.metrics.CATALOGUE"
+            )
         return series
 
     def inc(self, name: str, amount: float = 1.0, **labels: str) -> None:

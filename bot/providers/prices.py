@@ -1,0 +1,35 @@
+"""Providers: each family's price table (its folder's prices.json), or an operator's copy.
+
+Prices are a family's convention like its statuses: the OpenAI family's table names OpenAI's
+models and how its fine-tuned names give their base (`fine_tuned_names`), the sandbox keeps
+its own, and a new family brings one beside its profile. The core reads only their shape
+(handlers/pricing.py).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from importlib import resources
+from pathlib import Path
+
+from bot.providers.registry import Family
+from handlers.errors import ConfigError
+from handlers.pricing import PriceTable, parse_price_table
+
+
+def family_prices(family: Family, override: Path | None = None) -> PriceTable:
+    """The family's bundled table, or the operator's copy at `override` (the deployment's
+    FINETUNE_BOT_PRICES_FILE); a broken file is a ConfigError naming it."""
+    where = str(override) if override is not None else f"{family.package}/{family.prices}"
+    try:
+        if override is None:
+            text = resources.files(family.package).joinpath(family.prices).read_text("utf-8")
+        else:
+            text = override.read_text("utf-8")
+        return parse_price_table(json.loads(text))
+    except (OSError, ValueError, KeyError, TypeError, re.error) as error:
+        raise ConfigError(
+            f"The price table {where} cannot be read ({error}); fix it or unset "
+            "FINETUNE_BOT_PRICES_FILE."
+        ) from error

@@ -1,0 +1,198 @@
+"""Core layer: `start`'s training options as the chosen provider's profile allows them.
+
+The catalogue only checks what holds for any provider (a whole number of epochs, a suffix of
+safe characters); which options a family takes, their ranges and the suffix limit are the
+profile's. Both the refusal of a start and the start forms read them from here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from handlers.commands.catalog import SPECS
+from handlers.commands.requests import StartRequest
+from handlers.errors import UsageError
+from handlers.profile import Hyperparameter, ProviderProfile
+from handlers.text import number
+
+_VALUES: Mapping[str, Callable[[StartRequest], int | float | None]] = {
+    "epochs": lambda r: r.n_epochs,
+    "lr": lambda r: r.learning_rate_multiplier,
+    "batch_size": lambda r: r.batch_size,
+    "beta": lambda r: r.beta,
+    "seed": lambda r: r.seed,
+}
+"""The request's value of each training option, by the catalogue's option name."""
+
+
+class OptionRefused(UsageError):
+    """An option the provider does not take as given; `option` names it, so a form can show
+    the message beside its field."""
+
+    def __init__(self, message: str, *, option: str) -> None:
+        super().__init__(message, usage=SPECS["start"].usage)
+        self.option = option
+
+
+def start_refusal(request: StartRequest, profile: ProviderProfile) -> OptionRefused | None:
+    """The refusal check_start would raise, as a value (for a form's inline errors)."""
+    try:
+        check_start(request, profile)
+    except OptionRefused as refused:
+        return refused
+    return None
+
+
+def check_start(request: StartRequest, profile: ProviderProfile) -> None:
+    """Raise one OptionRefused naming the option, the provider and what it supports, for the
+    first option of the request the profile does not allow; before anything is sent."""
+    method = request.method.value
+    if method not in profile.methods:
+        raise OptionRefused(
+            f"method={method} is not a method {profile.label} supports; "
+            f"it supports {', '.join(sorted(profile.methods))}.",
+            option="method",
+        )
+    for name, value_of in _VALUES.items():
+        value = value_of(request)
+        if value is not None:
+            _check_value(profile, name, value, method)
+    if request.suffix is not None:
+        _check_suffix(profile, request.suffix)
+
+
+def _check_value(profile: ProviderProfile, name: str, value: float, method: str) -> None:
+    option = profile.hyperparameter(name)
+    if option is None or (option.methods and method not in option.methods):
+        raise OptionRefused(
+            f"{name} is not an option {profile.label} supports"
+            + (f" with method={method}" if option is not None else "")
+            + f"; it supports {supported(profile, method)}.",
+            option=name,
+        )
+    if option.kind is int and value != int(value):
+        raise OptionRefused(
+            f"{name}={number(value)} is not a whole number, which {profile.label} needs.",
+            option=name,
+        )
+    if not _within(option, value):
+        raise OptionRefused(
+            f"{name}={number(value)} is outside what {profile.label} supports: "
+            f"{name} {bounds(option)}.",
+            option=name,
+        )
+
+
+def _check_suffix(profile: ProviderProfile, suffix: str) -> None:
+    limit = profile.max_suffix
+    if limit is None:
+        raise OptionRefused(
+            f"suffix is not an option {profile.label} supports; "
+            f"it supports {supported(profile, None)}.",
+            option="suffix",
+        )
+    if len(suffix) > limit:
+        raise OptionRefused(
+            f"suffix is longer than {limit} characters ({len(suffix)}), "
+            f"the most {profile.label} supports.",
+            option="suffix",
+        )
+
+
+def _within(option: Hyperparameter, value: float) -> bool:
+    low, high = option.minimum, option.maximum
+    if low is not None and (value <= low if option.exclusive_minimum else value < low):
+        return False
+    return high is None or value <= high
+
+
+def bounds(option: Hyperparameter) -> str:
+    """A range as people read it: `1-50`, `above 0, at most 10`, `at least 0`."""
+    low, high = option.minimum, option.maximum
+    if low is not None and high is not None and not option.exclusive_minimum:
+        return f"{number(low)}-{number(high)}"
+    parts = []
+    if low is not None:
+        parts.append(
+            f"above {number(low)}" if option.exclusive_minimum else f"at least {number(low)}"
+        )
+    if high is not None:
+        parts.append(f"at most {number(high)}")
+    return ", ".join(parts) or "any value"
+
+
+def supported(profile: ProviderProfile, method: str | None) -> str:
+    """The training options the profile takes (for a method, when one is given), with ranges."""
+    shown = [
+        f"{o.name} ({bounds(o)})"
+        for o in profile.hyperparameters
+        if not o.methods or method is None or method in o.methods
+    ]
+    if profile.max_suffix is not None:
+        shown.append(f"suffix (up to {profile.max_suffix} characters)")
+    return ", ".join(shown) or "no training options"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FormField:
+    """One free-text field of a start form: the option it fills, its label and its hint."""
+
+    name: str
+    label: str
+    hint: str
+
+
+_LABELS: Mapping[str, str] = {
+    "epochs": "Epochs",
+    "lr": "Learning-rate multiplier",
+    "batch_size": "Batch size",
+    "seed": "Seed",
+    "suffix": "Suffix",
+}
+
+
+def form_fields(profile: ProviderProfile) -> tuple[FormField, ...]:
+    """The start forms' training fields: the profile's options in its order, each hinted with
+    the catalogue's help and the profile's range and default, then the suffix if it takes one.
+    Method-bound options (a DPO beta) are typed in the command, not the form."""
+    catalogue = SPECS["start"]
+    fields: list[FormField] = []
+    for option in profile.hyperparameters:
+        spec = catalogue.option(option.name)
+        if spec is None or option.methods:
+            continue
+        default = "auto" if option.default is None else number(option.default)
+        fields.append(
+            FormField(
+                name=spec.name,
+                label=_LABELS.get(spec.name, spec.name),
+                hint=f"{_plain(spec.help)} · {bounds(option)} · default {default}",
+            )
+        )
+    suffix = catalogue.option("suffix")
+    if profile.max_suffix is not None and suffix is not None:
+        fields.append(
+            FormField(
+                name="suffix",
+                label=_LABELS["suffix"],
+                hint=f"{suffix.help} · up to {profile.max_suffix} characters",
+            )
+        )
+    return tuple(fields)
+
+
+def _plain(help_text: str) -> str:
+    """A catalogue help without its "(default: ...)" note: the form states the default."""
+    return help_text.split(" (")[0]
+
+
+__all__ = [
+    "FormField",
+    "OptionRefused",
+    "bounds",
+    "check_start",
+    "form_fields",
+    "start_refusal",
+    "supported",
+]
