@@ -17,6 +17,11 @@ MAX_TEXT = 256
 _SUFFIX_RE = re.compile(r"^[A-Za-z0-9._-]+$")
 _ALIAS_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:._-]{0,255}$")
+# Model names may have '/'-separated parts (an organisation or account, then the model), as
+# open-weight hubs and several providers name them; each part starts with a letter or a digit,
+# so no part is empty, '.' or '..'.
+_MODEL_PART = r"[A-Za-z0-9][A-Za-z0-9:._-]*"
+_MODEL_RE = re.compile(rf"^{_MODEL_PART}(?:/{_MODEL_PART})*$")
 _USER_RE = re.compile(r"^<@!?([A-Za-z0-9]{2,32})(?:\|[^>]{0,80})?>$|^@?([A-Za-z0-9]{2,32})$")
 
 
@@ -175,7 +180,12 @@ def coerce(spec: CommandSpec, option: OptionSpec, raw: object) -> object:
             if not _ALIAS_RE.match(alias):
                 raise fail("must be 1-64 letters, digits, '.', '-' or '_'")
             return alias
-        case OptionKind.JOB_ID | OptionKind.FILE | OptionKind.MODEL:
+        case OptionKind.MODEL:
+            name = str(text)
+            if len(name) > MAX_TEXT or not _MODEL_RE.match(name):
+                raise fail("is not a model name (letters, digits, '.', '-', '_', ':', '/')")
+            return name
+        case OptionKind.JOB_ID | OptionKind.FILE:
             ident = str(text)
             if not _ID_RE.match(ident):
                 raise fail("is not a valid id")

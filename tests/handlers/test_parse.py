@@ -41,6 +41,30 @@ def test_start_with_every_option() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    "model",
+    [
+        "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference",
+        "acct/Qwen3-8B-ftb-3f2a9c-T1",
+        "accounts/acme/models/llama-v3p1-8b",
+        "ft:gpt-4o-mini-2024-07-18:org::abc123",
+    ],
+)
+def test_model_names_with_parts_are_names(model: str) -> None:
+    request = parse(f"start file=a model={model}")
+    assert isinstance(request, StartRequest)
+    assert request.model == model
+
+
+@pytest.mark.parametrize(
+    "model", ["/etc/passwd", "a/../b", "a//b", "a/", "../a", "a/.hidden", "x" * 257]
+)
+def test_a_model_name_is_never_a_path(model: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        parse(f"start file=a model={model}")
+    assert "is not a model name" in caught.value.message
+
+
 def test_positional_shortcuts_and_aliases() -> None:
     assert parse("/finetune cancel ftjob-abc") == CancelRequest(job_id="ftjob-abc")
     assert parse("/finetune status ftjob-abc") == InspectRequest(job_id="ftjob-abc")
