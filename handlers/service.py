@@ -63,6 +63,7 @@ class Service:
         credentials_changed: Callable[[str], None] | None = None,
         playground: PlaygroundSettings | None = None,
         accounts: Mapping[str, AccountKind] | None = None,
+        account_families: Mapping[str, str] | None = None,
         long_work: LongWork | None = None,
         cpu: Executor | None = None,
     ) -> None:
@@ -99,6 +100,8 @@ class Service:
             approval_ttl=approval_ttl,
             credentials_changed=credentials_changed,
             accounts=accounts,
+            account_families=account_families,
+            providers=providers,
         )
         self.playground = Playground(
             store=store,

@@ -137,20 +137,23 @@ class Watcher:
             limit=self._settings.claim_limit,
         )
         stats.claimed = len(claims)
-        by_team: dict[str, list[WatchClaim]] = defaultdict(list)
+        # Each job is polled at the family it was started on, with the key recorded for it.
+        by_team: dict[tuple[str, str], list[WatchClaim]] = defaultdict(list)
         for claim in claims:
-            by_team[claim.job.team_id].append(claim)
+            by_team[(claim.job.team_id, claim.job.provider)].append(claim)
         gate = asyncio.Semaphore(self._settings.concurrency)
 
-        async def one_team(team_id: str, team_claims: list[WatchClaim]) -> None:
+        async def one_team(key: tuple[str, str], team_claims: list[WatchClaim]) -> None:
             async with gate:
-                await self._sweep_team(team_id, team_claims, stats)
+                await self._sweep_team(key[0], team_claims, stats, family=key[1])
 
-        await asyncio.gather(*(one_team(t, c) for t, c in by_team.items()))
+        await asyncio.gather(*(one_team(k, c) for k, c in by_team.items()))
         return stats
 
-    async def _sweep_team(self, team_id: str, claims: list[WatchClaim], stats: SweepStats) -> None:
-        provider = await self._providers.for_team(team_id)
+    async def _sweep_team(
+        self, team_id: str, claims: list[WatchClaim], stats: SweepStats, *, family: str
+    ) -> None:
+        provider = await self._providers.for_team(team_id, family or None)
         # Read once per team and sweep, not once per job: the team's settings do not change
         # within a sweep, and most sweeps of a busy team poll several of its jobs.
         team = await self._store.get_team(team_id)
@@ -222,7 +225,17 @@ class Watcher:
             return
         stats.committed += 1
         stats.messages += len(plan.messages)
-        made = model_made_by(job.team_id, state, now=self._clock.now()) if changed else None
+        made = (
+            model_made_by(
+                job.team_id,
+                state,
+                now=self._clock.now(),
+                provider=job.provider,
+                account=job.account,
+            )
+            if changed
+            else None
+        )
         if made is not None:
             await self._store.add_model(made)
         if state.terminal and changed:

@@ -49,6 +49,8 @@ class ServiceOptions:
     cpu: Executor | None = None
     accounts: Mapping[str, AccountKind] | None = None
     """The account kinds teams may set up; None: every registered provider family's."""
+    account_families: Mapping[str, str] | None = None
+    """The family each account kind's key is for; None: the registry's."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -93,6 +95,9 @@ def build_core(
         long_work=opts.long_work,
         cpu=opts.cpu,
         accounts=registry.accounts() if opts.accounts is None else opts.accounts,
+        account_families=(
+            registry.account_families() if opts.account_families is None else opts.account_families
+        ),
     )
     watcher = Watcher(
         store=store,

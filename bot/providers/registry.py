@@ -109,6 +109,13 @@ def account_family(account: str) -> Family | None:
     )
 
 
+def account_families() -> Mapping[str, str]:
+    """The family each team account kind belongs to (azure -> openai), by kind name."""
+    return {
+        a.name: f.name for f in FAMILIES.values() if f.team_accounts for a in f.profile.accounts
+    }
+
+
 def accounts() -> Mapping[str, AccountKind]:
     """Every account kind a team can set up, by name, across the families that build them."""
     return {a.name: a for f in FAMILIES.values() if f.team_accounts for a in f.profile.accounts}

@@ -146,6 +146,7 @@ def _build_upload(v: Mapping[str, object]) -> Request:
         alias=_opt_str(v, "alias"),
         format=_opt_str(v, "format"),
         force=_opt_str(v, "force") == "yes",
+        provider=_opt_str(v, "provider"),
     )
 
 
@@ -165,6 +166,7 @@ def _build_start(v: Mapping[str, object]) -> Request:
         beta=beta,
         suffix=_opt_str(v, "suffix"),
         seed=_opt_int(v, "seed"),
+        provider=_opt_str(v, "provider"),
     )
 
 
@@ -204,6 +206,12 @@ _JOB_COMMANDS: tuple[CommandSpec, ...] = (
                 kind=OptionKind.CHOICE,
                 help="yes: upload even with errors (the job may fail or train on bad examples)",
                 choices=("yes", "no"),
+            ),
+            OptionSpec(
+                name="provider",
+                kind=OptionKind.TEXT,
+                help="The provider family to upload to (default: the team's; see providers)",
+                placeholder="FAMILY",
             ),
         ),
         examples=(
@@ -356,6 +364,12 @@ _JOB_COMMANDS: tuple[CommandSpec, ...] = (
                 minimum=0,
                 maximum=2147483647,
                 placeholder="INT",
+            ),
+            OptionSpec(
+                name="provider",
+                kind=OptionKind.TEXT,
+                help="The provider family to train at (default: the team's; see providers)",
+                placeholder="FAMILY",
             ),
         ),
         examples=(
@@ -710,13 +724,32 @@ _TEAM_COMMANDS: tuple[CommandSpec, ...] = (
             OptionSpec(
                 name="action",
                 kind=OptionKind.CHOICE,
-                help="show: the current provider; remove: forget the team's key",
+                help="show: the team's providers and keys; remove: forget one family's key",
                 choices=("show", "remove"),
                 positional=True,
             ),
+            OptionSpec(
+                name="provider",
+                kind=OptionKind.TEXT,
+                help="with remove: the provider family whose key to forget",
+            ),
+            OptionSpec(
+                name="default",
+                kind=OptionKind.TEXT,
+                help="the provider family start uses when it names none",
+            ),
         ),
-        examples=("/finetune setup", "/finetune setup show", "/finetune setup remove"),
-        build=lambda v: SetupRequest(action=_opt_str(v, "action")),
+        examples=(
+            "/finetune setup",
+            "/finetune setup show",
+            "/finetune setup default=FAMILY",
+            "/finetune setup remove provider=FAMILY",
+        ),
+        build=lambda v: SetupRequest(
+            action=_opt_str(v, "action"),
+            family=_opt_str(v, "provider"),
+            default=_opt_str(v, "default"),
+        ),
         mutating=True,
         form=Form.SETUP,
     ),

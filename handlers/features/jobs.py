@@ -13,7 +13,9 @@ from handlers.errors import (
     NotFoundError,
     ProviderError,
     ProviderErrorKind,
+    UsageError,
 )
+from handlers.families import resolve_family
 from handlers.features.routing import Routes
 from handlers.governance import (
     Governance,
@@ -63,6 +65,7 @@ from handlers.requests import (
     ResumeRequest,
     StartRequest,
 )
+from handlers.scope import account_of
 from handlers.starts import (
     INTENT_METADATA_KEY,
     REPEAT_WINDOW,
@@ -155,6 +158,8 @@ class Jobs:
 
     async def _start(self, request: StartRequest, actor: Actor) -> Reply:
         team = actor.team_id
+        family = await resolve_family(self._providers, team, request.provider)
+        request = replace(request, provider=family)
         training = await self._store.get_file(team, request.training_file)
         if training is None:
             raise NotFoundError(
@@ -167,7 +172,9 @@ class Jobs:
                 raise NotFoundError(
                     f"No file '{request.validation_file}' in this team. See /finetune files."
                 )
-        await self._own_model(team, request.model)
+        for file in (training, validation):
+            _same_family(file, family)
+        await self._own_model(team, request.model, family)
         # Before the budget: a retry of a start already made is answered, never refused.
         earlier = await self._store.find_intent(
             team,
@@ -239,7 +246,7 @@ class Jobs:
                 INTENT_METADATA_KEY: key,
             },
         )
-        provider = await self._providers.for_team(team)
+        provider = await self._providers.for_team(team, request.provider)
         intent = await self._store.add_intent(
             StartIntent(
                 key=key,
@@ -253,6 +260,8 @@ class Jobs:
                 account=provider.label,
                 created_at=now,
                 approval_id=approval_id,
+                provider=provider.profile.name,
+                provider_account=account_of(provider),
             )
         )
         state = await provider.create_job(spec, idempotency_key=intent.key)
@@ -317,12 +326,19 @@ class Jobs:
             approval_id=approval.id,
         )
 
-    async def _own_model(self, team: str, model: str) -> None:
-        """A fine-tuned base model must be one of the team's own (the account may be shared)."""
-        provider = await self._providers.for_team(team)
+    async def _own_model(self, team: str, model: str, family: str) -> None:
+        """A fine-tuned base model must be one of the team's own (the account may be shared),
+        made at the family the job goes to."""
+        provider = await self._providers.for_team(team, family)
         tuned = provider.profile.is_tuned_model(model)
-        if tuned and await self._store.get_model(team, model) is None:
+        own = await self._store.get_model(team, model) if tuned else None
+        if tuned and own is None:
             raise NotFoundError(f"No model '{model}' in this team. See /finetune models.")
+        if own is not None and own.provider and own.provider != family:
+            raise UsageError(
+                f"The model '{model}' is at {own.provider}, not {family}: start it with "
+                f"provider={own.provider}."
+            )
 
     async def _list(self, team: str, status: str | None, limit: int) -> Reply:
         jobs = await self._store.list_jobs(team, status=status, limit=limit)
@@ -357,13 +373,13 @@ class Jobs:
 
     async def _inspect(self, team: str, job_id: str) -> Reply:
         job = await self._job(team, job_id)
-        provider = await self._providers.for_team(team)
+        provider = await self._providers.for_team(team, job.provider or None)
         stale_note = ""
         try:
             state = await provider.get_job(job_id)
             if state != job.state:
                 await self._store.update_job_state(team, state, poll_now=True)
-                await self._remember_model(team, state)
+                await self._remember_model(job, state)
                 await settle_spend(self._store, team, state)
             job = replace(job, state=state)
         except ProviderError as error:
@@ -415,8 +431,8 @@ class Jobs:
         )
 
     async def _events(self, team: str, job_id: str, limit: int) -> Reply:
-        await self._job(team, job_id)
-        provider = await self._providers.for_team(team)
+        job = await self._job(team, job_id)
+        provider = await self._providers.for_team(team, job.provider or None)
         events = await provider.list_events_after(job_id, None)
         latest = list(events)[-limit:]
         if not latest:
@@ -429,8 +445,8 @@ class Jobs:
         )
 
     async def _checkpoints(self, team: str, job_id: str) -> Reply:
-        await self._job(team, job_id)
-        provider = await self._providers.for_team(team)
+        job = await self._job(team, job_id)
+        provider = await self._providers.for_team(team, job.provider or None)
         checkpoints = await provider.list_checkpoints(job_id)
         if not checkpoints:
             return Reply(title=f"No checkpoints yet for {job_id}.")
@@ -454,7 +470,7 @@ class Jobs:
         job = await self._job(team, job_id)
         if job.state.terminal:
             raise ConflictError(f"{job_id} already {job.state.status}; nothing to {action}.")
-        provider = await self._providers.for_team(team)
+        provider = await self._providers.for_team(team, job.provider or None)
         if not provider.profile.can(Capability(action)):
             # The profile answers; the provider is never asked to do what it cannot.
             raise ConflictError(f"{provider.label} cannot {action} a job.")
@@ -493,7 +509,7 @@ class Jobs:
         job = await self._job(team, job_id)
         points: Sequence[MetricPoint] = await self._watch.list_metric_points(team, job_id)
         if not points:
-            provider = await self._providers.for_team(team)
+            provider = await self._providers.for_team(team, job.provider or None)
             events = await provider.list_events_after(job_id, None)
             points = [p for e in events if (p := MetricPoint.from_event(e)) is not None]
         if not points:
@@ -513,10 +529,22 @@ class Jobs:
             ),
         )
 
-    async def _remember_model(self, team: str, state: JobState) -> None:
-        made = model_made_by(team, state, now=self._clock.now())
+    async def _remember_model(self, job: Job, state: JobState) -> None:
+        made = model_made_by(
+            job.team_id, state, now=self._clock.now(), provider=job.provider, account=job.account
+        )
         if made is not None:
             await self._store.add_model(made)
+
+
+def _same_family(file: TeamFile | None, family: str) -> None:
+    """A file id means nothing at another family: say where the file is and what to do."""
+    if file is None or not file.provider or file.provider == family:
+        return
+    raise UsageError(
+        f"The file '{file.alias}' is at {file.provider}, not {family}: upload it again with "
+        f"/finetune upload alias=NAME provider={family}, or start with provider={file.provider}."
+    )
 
 
 def _auto(value: float | None) -> str:

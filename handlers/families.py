@@ -1,0 +1,22 @@
+"""Core layer: which of a team's provider families a command means, or one reply saying why not."""
+
+from __future__ import annotations
+
+from handlers.errors import UsageError
+from handlers.ports import ProviderDirectory
+from handlers.text import clip_line
+
+
+async def resolve_family(providers: ProviderDirectory, team_id: str, wanted: str | None) -> str:
+    """The family named (None: the team's default), if the team can use it now; else a
+    UsageError listing the families it has."""
+    available = await providers.available(team_id)
+    if wanted is None:
+        return available[0]
+    if wanted in available:
+        return wanted
+    raise UsageError(
+        f"This team has no provider '{clip_line(wanted, 40)}': it can use "
+        + ", ".join(available)
+        + ". An admin sets up another with /finetune setup; /finetune providers lists them all."
+    )
