@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from handlers.errors import UsageError
+from handlers.model import ACCOUNT_DEPLOYMENT, ACCOUNT_TEAM
 from handlers.ports import ProviderDirectory
 from handlers.text import clip_line
 
@@ -20,3 +21,14 @@ async def resolve_family(providers: ProviderDirectory, team_id: str, wanted: str
         + ", ".join(available)
         + ". An admin sets up another with /finetune setup; /finetune providers lists them all."
     )
+
+
+def shown_provider(family: str, account: str) -> str:
+    """A row's provider as `list`, `inspect`, `models` and `files` show it."""
+    if not family:
+        return "—"
+    if account == ACCOUNT_TEAM:
+        return f"{family} (team key)"
+    if account == ACCOUNT_DEPLOYMENT:
+        return f"{family} (deployment)"
+    return family

@@ -16,6 +16,7 @@ from handlers.errors import (
     ProviderError,
     UsageError,
 )
+from handlers.families import resolve_family
 from handlers.features.routing import Routes
 from handlers.model import (
     Actor,
@@ -364,8 +365,8 @@ class Governance:
 
     async def _set_default(self, team: str, family: str) -> Reply:
         """The family `start` uses when it names none: one the team can use right now."""
-        if self._providers is not None:
-            await self._providers.for_team(team, family)  # refuses a family the team lacks
+        if self._providers is not None:  # refuses a family the team cannot use now
+            family = await resolve_family(self._providers, team, family)
         await self._store.set_default_provider(team, family)
         return Reply(
             title=f"New jobs in this team go to {family} unless start names provider=.",

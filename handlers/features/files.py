@@ -25,7 +25,7 @@ from handlers.errors import (
     ProviderErrorKind,
     UsageError,
 )
-from handlers.families import resolve_family
+from handlers.families import resolve_family, shown_provider
 from handlers.features.progress import current, stage
 from handlers.features.routing import Routes
 from handlers.model import (
@@ -175,7 +175,16 @@ class Files:
         return Reply(
             title=f"{len(files)} file(s)",
             table=Table(
-                headers=("alias", "file id", "format", "examples", "tokens", "size", "uploaded"),
+                headers=(
+                    "alias",
+                    "file id",
+                    "format",
+                    "examples",
+                    "tokens",
+                    "size",
+                    "uploaded",
+                    "provider",
+                ),
                 rows=tuple(
                     (
                         f.alias,
@@ -185,6 +194,7 @@ class Files:
                         f"{f.tokens:,}" if f.tokens is not None else "—",
                         size_short(f.bytes),
                         timestamp(f.created_at),
+                        shown_provider(f.provider, f.account),
                     )
                     for f in files
                 ),

@@ -15,7 +15,7 @@ from handlers.errors import (
     ProviderErrorKind,
     UsageError,
 )
-from handlers.families import resolve_family
+from handlers.families import resolve_family, shown_provider
 from handlers.features.routing import Routes
 from handlers.governance import (
     Governance,
@@ -351,7 +351,7 @@ class Jobs:
         return Reply(
             title=f"{len(jobs)} job(s), newest first",
             table=Table(
-                headers=("job", "status", "model", "created", "result"),
+                headers=("job", "status", "model", "created", "result", "provider"),
                 rows=tuple(
                     (
                         j.state.id,
@@ -359,6 +359,7 @@ class Jobs:
                         j.state.model,
                         timestamp(j.state.created_at),
                         j.state.fine_tuned_model or (j.state.error or "")[:60],
+                        shown_provider(j.provider, j.account),
                     )
                     for j in jobs
                 ),
@@ -405,6 +406,7 @@ class Jobs:
             Field(name="Fine-tuned model", value=s.fine_tuned_model or "—", inline=False),
             Field(name="Created", value=timestamp(s.created_at)),
             Field(name="Finished", value=timestamp(s.finished_at)),
+            Field(name="Provider", value=shown_provider(job.provider, job.account)),
         ]
         if latest:
             fields.append(
@@ -498,9 +500,16 @@ class Jobs:
         return Reply(
             title=f"{len(models)} fine-tuned model(s)",
             table=Table(
-                headers=("model", "base", "job", "created"),
+                headers=("model", "base", "job", "created", "provider"),
                 rows=tuple(
-                    (m.name, m.base_model, m.job_id, timestamp(m.created_at)) for m in models
+                    (
+                        m.name,
+                        m.base_model,
+                        m.job_id,
+                        timestamp(m.created_at),
+                        shown_provider(m.provider, m.account),
+                    )
+                    for m in models
                 ),
             ),
         )

@@ -138,7 +138,7 @@ async def test_rows_at_0005_become_openai_with_their_account(backend: str, tmp_p
                         text("SELECT team_id, family, provider FROM team_credentials")
                     )
                 ).all()
-                defaults = dict(
+                defaults: dict[str, str | None] = dict(
                     (await conn.execute(text("SELECT id, default_provider FROM teams"))).all()
                 )
             expected = {("slack:T1", "openai", "team"), ("slack:T2", "openai", "deployment")}
