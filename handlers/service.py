@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from datetime import timedelta
 
@@ -16,6 +16,7 @@ from handlers.features.help import help_reply
 from handlers.features.help import routes as help_routes
 from handlers.features.jobs import BOT_METADATA_KEY, Jobs
 from handlers.features.progress import Progress, current
+from handlers.features.providers import Providers
 from handlers.features.routing import Handler, table
 from handlers.governance import DEFAULT_APPROVAL_TTL, Governance
 from handlers.model import Actor, AuditEntry, Role, Team
@@ -31,7 +32,7 @@ from handlers.ports import (
     WatchStore,
 )
 from handlers.pricing import PriceTable, load_price_table
-from handlers.profile import AccountKind
+from handlers.profile import AccountKind, ProviderProfile
 from handlers.replies import Reply, Tone, Visibility, error_reply, plain
 from handlers.requests import SPECS, Request, command_of
 from handlers.secrets import Secret, redact, safe_endpoint
@@ -64,6 +65,7 @@ class Service:
         playground: PlaygroundSettings | None = None,
         accounts: Mapping[str, AccountKind] | None = None,
         account_families: Mapping[str, str] | None = None,
+        profiles: Sequence[ProviderProfile] = (),
         long_work: LongWork | None = None,
         cpu: Executor | None = None,
     ) -> None:
@@ -130,6 +132,7 @@ class Service:
             files.routes(),
             self._jobs.routes(),
             Channels(store=store).routes(),
+            Providers(store=store, providers=providers, profiles=profiles).routes(),
             self.governance.routes(launch=self._jobs.launch_approved),
             self.playground.routes(),
         )

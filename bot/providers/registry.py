@@ -109,6 +109,11 @@ def account_family(account: str) -> Family | None:
     )
 
 
+def profiles() -> tuple[ProviderProfile, ...]:
+    """Every registered family's profile, in FAMILIES order."""
+    return tuple(f.profile for f in FAMILIES.values())
+
+
 def account_families() -> Mapping[str, str]:
     """The family each team account kind belongs to (azure -> openai), by kind name."""
     return {

@@ -29,6 +29,7 @@ from handlers.commands.requests import (
     ListRequest,
     ModelsRequest,
     PauseRequest,
+    ProvidersRequest,
     RejectRequest,
     Request,
     ResumeRequest,
@@ -716,6 +717,14 @@ def _build_access(v: Mapping[str, object]) -> Request:
 
 
 _TEAM_COMMANDS: tuple[CommandSpec, ...] = (
+    CommandSpec(
+        name="providers",
+        request_type=ProvidersRequest,
+        summary="The provider families: which the team set up, its default, what each can do.",
+        options=(),
+        examples=("/finetune providers",),
+        build=lambda v: ProvidersRequest(),
+    ),
     CommandSpec(
         name="setup",
         request_type=SetupRequest,

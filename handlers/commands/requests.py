@@ -150,6 +150,11 @@ class SetupRequest:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ProvidersRequest:
+    """The provider families, which ones the team set up, its default, capabilities, ends."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AccessRequest:
     action: str = "list"
     user: str | None = None
@@ -234,6 +239,7 @@ Request = (
     | SubscriptionsRequest
     | SettingsRequest
     | SetupRequest
+    | ProvidersRequest
     | AccessRequest
     | BudgetRequest
     | ApproveRequest

@@ -6,15 +6,17 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 from bot.directory import TeamProviderDirectory
+from bot.providers.sandbox.profile import PROFILE as SANDBOX
 from bot.providers.sandbox.provider import SandboxProvider
 from handlers.model import ACCOUNT_DEPLOYMENT, ACCOUNT_TEAM, Actor, TeamCredentials
 from handlers.ports import ProviderDirectory
-from handlers.profile import AccountKind, ProviderProfile, SetupField
+from handlers.profile import AccountKind, Capability, ProviderProfile, SetupField
 from handlers.replies import Tone, plain
 from handlers.requests import SetupRequest
 from handlers.secrets import Secret
@@ -34,20 +36,32 @@ BETA_ACCOUNT = AccountKind(
 )
 
 
+ALPHA = replace(SANDBOX, name="alpha", label="Alpha (test)", accounts=())
+BETA = replace(
+    SANDBOX,
+    name="beta",
+    label="Beta (test)",
+    accounts=(BETA_ACCOUNT,),
+    capabilities=SANDBOX.capabilities - {Capability.PAUSE, Capability.RESUME},
+    ends=date(2031, 2, 3),
+    end_note="Beta stops taking new jobs.",
+)
+
+
 class AlphaSandbox(SandboxProvider):
     """The deployment's family in these tests."""
 
     @property
     def profile(self) -> ProviderProfile:
-        return replace(super().profile, name="alpha", label="Alpha (test)", accounts=())
+        return ALPHA
 
 
 class BetaSandbox(SandboxProvider):
-    """A second family, reached only with a team's own key."""
+    """A second family, reached only with a team's own key; it cannot pause."""
 
     @property
     def profile(self) -> ProviderProfile:
-        return replace(super().profile, name="beta", label="Beta (test)", accounts=(BETA_ACCOUNT,))
+        return BETA
 
 
 class AcceptAll:
@@ -89,6 +103,7 @@ async def two(tmp_path: Path) -> AsyncIterator[tuple[World, BetaSandbox]]:
         keys=AcceptAll(),
         accounts={"beta-key": BETA_ACCOUNT},
         account_families={"beta-key": "beta"},
+        profiles=(ALPHA, BETA),
     ) as w:
         yield w, made[0]
 
@@ -193,3 +208,22 @@ async def test_setup_show_lists_each_family_and_remove_forgets_one(
     assert await w.store.get_default_provider("slack:T1") is None
     again = await w.run("setup remove provider=beta", admin())
     assert again.tone is Tone.ERROR
+
+
+async def test_providers_lists_families_the_teams_own_its_default_and_ends(
+    two: tuple[World, BetaSandbox],
+) -> None:
+    w, _ = two
+    before = await w.run("providers", actor())
+    assert before.table is not None
+    assert [r[0] for r in before.table.rows] == ["alpha (default)", "beta"]
+    assert [r[2] for r in before.table.rows] == ["deployment's account", "not set up"]
+    await _set_up_beta(w)
+    after = await w.run("providers", actor())  # a viewer may read it
+    assert after.table is not None
+    alpha, beta = after.table.rows
+    assert (alpha[0], alpha[2], alpha[4]) == ("alpha", "deployment's account", "—")
+    assert (beta[0], beta[2], beta[4]) == ("beta (default)", "team key", "2031-02-03")
+    assert "pause" in str(alpha[3])
+    assert "pause" not in str(beta[3])
+    assert "Beta (test): Beta stops taking new jobs." in after.lines
