@@ -227,3 +227,22 @@ async def test_providers_lists_families_the_teams_own_its_default_and_ends(
     assert "pause" in str(alpha[3])
     assert "pause" not in str(beta[3])
     assert "Beta (test): Beta stops taking new jobs." in after.lines
+
+
+async def test_an_approved_start_goes_to_the_family_it_was_asked_for(
+    two: tuple[World, BetaSandbox], tmp_path: Path
+) -> None:
+    w, beta = two
+    await _set_up_beta(w)
+    path = write_dataset(tmp_path / "train.jsonl")
+    assert (await w.run(f"upload {path} alias=b", actor())).tone is Tone.SUCCESS  # at beta
+    await w.run("budget approve_over=0.000001", admin())
+    waiting = await w.run(f"start file=b model={MODEL}", actor())
+    approval_id = plain(waiting.lines[0]).split()[1].rstrip(":")
+    # The default moves before the admin approves: the start keeps the family it was asked at.
+    assert (await w.run("setup default=alpha", admin())).tone is Tone.SUCCESS
+    started = await w.run(f"approve {approval_id}", admin())
+    assert plain(started.title).startswith("Started"), started
+    assert (w.provider.calls["create_job"], beta.calls["create_job"]) == (0, 1)
+    [job] = await w.store.list_jobs("slack:T1")
+    assert job.provider == "beta"
