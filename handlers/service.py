@@ -77,6 +77,7 @@ class Service:
         prices = prices or load_price_table()
         self._store = store
         self._clock = clock
+        self._providers = providers
         self.long_work = long_work or LongWork()
         self._teams: set[str] = set()
         # Validation gets its own few threads: on the default pool (which file and temp-file
@@ -223,6 +224,11 @@ class Service:
         return await self._jobs.estimate_start(
             actor, training_file=training_file, model=model, n_epochs=n_epochs
         )
+
+    async def team_providers(self, team_id: str) -> Sequence[str]:
+        """The provider families the team can use now, its default first (the start forms
+        offer them)."""
+        return await self._providers.available(team_id)
 
     async def fine_tunable_models(self, actor: Actor, query: str = "") -> list[str]:
         """Base models the provider offers for fine-tuning, plus the team's own models."""

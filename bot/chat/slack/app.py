@@ -186,9 +186,10 @@ class SlackHandlers:
                     await _answer(refused, actor, client, respond)
                     return
                 files = await self._list_files(actor.team_id)
+                providers = await self._service.team_providers(actor.team_id)
                 await client.views_open(
                     trigger_id=body["trigger_id"],
-                    view=start_view(channel_id=actor.channel_id, files=files),
+                    view=start_view(channel_id=actor.channel_id, files=files, providers=providers),
                 )
                 return
             try:
@@ -539,10 +540,17 @@ class SlackHandlers:
             actor, training_file=training, model=model, n_epochs=epochs
         )
         files = await self._list_files(actor.team_id)
+        providers = list(await self._service.team_providers(actor.team_id))
+        picked = chosen(state, "provider")
+        if picked in providers:  # the rebuilt form keeps the family picked
+            providers.remove(picked)
+            providers.insert(0, picked)
         await client.views_update(
             view_id=view.get("id"),
             hash=view.get("hash"),
-            view=start_view(channel_id=channel, files=files, estimate="\n".join(lines)),
+            view=start_view(
+                channel_id=channel, files=files, estimate="\n".join(lines), providers=providers
+            ),
         )
 
     async def on_model_options(
