@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from handlers.errors import UsageError
 from handlers.model import ACCOUNT_DEPLOYMENT, ACCOUNT_TEAM
 from handlers.ports import ProviderDirectory
@@ -11,7 +13,11 @@ from handlers.text import clip_line
 async def resolve_family(providers: ProviderDirectory, team_id: str, wanted: str | None) -> str:
     """The family named (None: the team's default), if the team can use it now; else a
     UsageError listing the families it has."""
-    available = await providers.available(team_id)
+    return pick_family(await providers.available(team_id), wanted)
+
+
+def pick_family(available: Sequence[str], wanted: str | None) -> str:
+    """`resolve_family` over the families the team can use, its default first."""
     if wanted is None:
         return available[0]
     if wanted in available:

@@ -15,7 +15,7 @@ from handlers.errors import (
     ProviderErrorKind,
     UsageError,
 )
-from handlers.families import resolve_family, shown_provider
+from handlers.families import pick_family, shown_provider
 from handlers.features.routing import Routes
 from handlers.governance import (
     Governance,
@@ -158,7 +158,8 @@ class Jobs:
 
     async def _start(self, request: StartRequest, actor: Actor) -> Reply:
         team = actor.team_id
-        family = await resolve_family(self._providers, team, request.provider)
+        available = await self._providers.available(team)
+        family = pick_family(available, request.provider)
         request = replace(request, provider=family)
         training = await self._store.get_file(team, request.training_file)
         if training is None:
@@ -173,8 +174,8 @@ class Jobs:
                     f"No file '{request.validation_file}' in this team. See /finetune files."
                 )
         for file in (training, validation):
-            _same_family(file, family)
-        await self._own_model(team, request.model, family)
+            _same_family(file, family, available)
+        await self._own_model(team, request.model, family, available)
         # Before the budget: a retry of a start already made is answered, never refused.
         earlier = await self._store.find_intent(
             team,
@@ -326,7 +327,9 @@ class Jobs:
             approval_id=approval.id,
         )
 
-    async def _own_model(self, team: str, model: str, family: str) -> None:
+    async def _own_model(
+        self, team: str, model: str, family: str, available: Sequence[str] = ()
+    ) -> None:
         """A fine-tuned base model must be one of the team's own (the account may be shared),
         made at the family the job goes to."""
         provider = await self._providers.for_team(team, family)
@@ -334,7 +337,7 @@ class Jobs:
         own = await self._store.get_model(team, model) if tuned else None
         if tuned and own is None:
             raise NotFoundError(f"No model '{model}' in this team. See /finetune models.")
-        if own is not None and own.provider and own.provider != family:
+        if own is not None and own.provider != family and own.provider in available:
             raise UsageError(
                 f"The model '{model}' is at {own.provider}, not {family}: start it with "
                 f"provider={own.provider}."
@@ -546,9 +549,11 @@ class Jobs:
             await self._store.add_model(made)
 
 
-def _same_family(file: TeamFile | None, family: str) -> None:
-    """A file id means nothing at another family: say where the file is and what to do."""
-    if file is None or not file.provider or file.provider == family:
+def _same_family(file: TeamFile | None, family: str, available: Sequence[str]) -> None:
+    """A file id means nothing at another of the team's families: say where the file is and
+    what to do. A file recorded at a family the team cannot use now (a sandbox deployment's
+    rows from before migration 0006 say openai) goes as it is; the provider answers for it."""
+    if file is None or file.provider == family or file.provider not in available:
         return
     raise UsageError(
         f"The file '{file.alias}' is at {file.provider}, not {family}: upload it again with "

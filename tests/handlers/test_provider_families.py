@@ -246,3 +246,18 @@ async def test_an_approved_start_goes_to_the_family_it_was_asked_for(
     assert (w.provider.calls["create_job"], beta.calls["create_job"]) == (0, 1)
     [job] = await w.store.list_jobs("slack:T1")
     assert job.provider == "beta"
+
+
+async def test_a_row_from_a_family_the_team_cannot_use_starts_where_the_team_can(
+    tmp_path: Path,
+) -> None:
+    """Rows from before migration 0006 say openai, even on a deployment that ran another
+    family (a sandbox): such a file still starts there, and the provider answers for it."""
+    async with world(tmp_path) as w:
+        path = write_dataset(tmp_path / "train.jsonl")
+        assert (await w.run(f"upload {path} alias=new", actor())).tone is Tone.SUCCESS
+        uploaded = await w.store.get_file("slack:T1", "new")
+        assert uploaded is not None
+        await w.store.add_file(replace(uploaded, alias="old", provider="legacy"))
+        started = await w.run(f"start file=old model={MODEL}", actor())
+        assert started.tone is Tone.SUCCESS, started
