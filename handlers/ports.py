@@ -493,9 +493,17 @@ class WatchStore(Protocol):
 
     async def list_metric_points(self, team_id: str, job_id: str) -> Sequence[MetricPoint]: ...
 
-    async def team_backoff_until(self, team_id: str) -> datetime | None: ...
+    async def team_backoff_until(
+        self, team_id: str, *, provider: str | None = None
+    ) -> datetime | None:
+        """One family's pause for the team (`provider`), else the team's latest pause."""
+        ...
 
-    async def set_team_backoff(self, team_id: str, *, until: datetime | None) -> None: ...
+    async def set_team_backoff(
+        self, team_id: str, *, until: datetime | None, provider: str | None = None
+    ) -> None:
+        """Pause the team's jobs at one family (`provider`), else at all; None resumes."""
+        ...
 
     async def mark_job_due(self, job_id: str, *, now: datetime) -> bool: ...
 

@@ -168,7 +168,7 @@ class Watcher:
                 )
                 states = {s.id: s for s in listed}
             except ProviderError as error:
-                await self._provider_failed(team_id, claims, error, stats)
+                await self._provider_failed(team_id, claims, error, stats, family=family)
                 return
         for claim in claims:
             try:
@@ -177,7 +177,7 @@ class Watcher:
                 if error.kind is ProviderErrorKind.NOT_FOUND:
                     await self._close_gone(claim, stats)
                     continue
-                await self._provider_failed(team_id, [claim], error, stats)
+                await self._provider_failed(team_id, [claim], error, stats, family=family)
                 if error.kind in _TEAM_WIDE:
                     rest = claims[claims.index(claim) + 1 :]
                     for other in rest:
@@ -185,9 +185,9 @@ class Watcher:
                             other, owner=self._owner, next_poll_at=self._backoff_until(error)
                         )
                     return
-        backoff = await self._watch.team_backoff_until(team_id)
+        backoff = await self._watch.team_backoff_until(team_id, provider=family)
         if backoff is not None:
-            await self._watch.set_team_backoff(team_id, until=None)
+            await self._watch.set_team_backoff(team_id, until=None, provider=family)
 
     async def _poll(
         self,
@@ -427,8 +427,16 @@ class Watcher:
         return now + timedelta(seconds=seconds)
 
     async def _provider_failed(
-        self, team_id: str, claims: Sequence[WatchClaim], error: ProviderError, stats: SweepStats
+        self,
+        team_id: str,
+        claims: Sequence[WatchClaim],
+        error: ProviderError,
+        stats: SweepStats,
+        *,
+        family: str,
     ) -> None:
+        """A team-wide error (a refused key, a rate limit) pauses the team's jobs at that
+        family only: its other families' keys and accounts are not the ones that failed."""
         stats.provider_errors[error.kind.value] = (
             stats.provider_errors.get(error.kind.value, 0) + 1
         )
@@ -438,8 +446,8 @@ class Watcher:
             extra={"team": team_id, "kind": error.kind.value, "retry_at": until.isoformat()},
         )
         if error.kind in _TEAM_WIDE:
-            previous = await self._watch.team_backoff_until(team_id)
-            await self._watch.set_team_backoff(team_id, until=until)
+            previous = await self._watch.team_backoff_until(team_id, provider=family)
+            await self._watch.set_team_backoff(team_id, until=until, provider=family)
             origin = next((c.job.channel for c in claims if c.job.channel), None)
             if previous is None and origin is not None:
                 # Told once per episode: the backoff is only cleared by a later success.

@@ -339,6 +339,16 @@ approvals = Table(
     Index(None, "team_id", "created_at"),
 )
 
+# one family's pause for one team after a team-wide provider error (migration 0006)
+
+provider_backoffs = Table(
+    "provider_backoffs",
+    metadata,
+    Column("team_id", Text, ForeignKey("teams.id"), primary_key=True),
+    Column("provider", Text, primary_key=True),
+    Column("until", UTCDateTime(), nullable=False),
+)
+
 # local copies of small uploaded files (migration 0003)
 
 file_copies = Table(

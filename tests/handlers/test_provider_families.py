@@ -14,6 +14,7 @@ import pytest
 from bot.directory import TeamProviderDirectory
 from bot.providers.sandbox.profile import PROFILE as SANDBOX
 from bot.providers.sandbox.provider import SandboxProvider
+from handlers.errors import ProviderError, ProviderErrorKind
 from handlers.model import ACCOUNT_DEPLOYMENT, ACCOUNT_TEAM, Actor, TeamCredentials
 from handlers.ports import ProviderDirectory
 from handlers.profile import AccountKind, Capability, ProviderProfile, SetupField
@@ -261,3 +262,25 @@ async def test_a_row_from_a_family_the_team_cannot_use_starts_where_the_team_can
         await w.store.add_file(replace(uploaded, alias="old", provider="legacy"))
         started = await w.run(f"start file=old model={MODEL}", actor())
         assert started.tone is Tone.SUCCESS, started
+
+
+async def test_a_refused_key_at_one_family_pauses_only_that_familys_jobs(
+    two: tuple[World, BetaSandbox], tmp_path: Path
+) -> None:
+    w, beta = two
+    await _set_up_beta(w)
+    await w.run("setup default=alpha", admin())
+    path = write_dataset(tmp_path / "train.jsonl")
+    await w.run(f"upload {path} alias=a", actor())
+    await w.run(f"upload {path} alias=b provider=beta", actor())
+    assert (await w.run(f"start file=a model={MODEL} epochs=1", actor())).tone is Tone.SUCCESS
+    on_beta = await w.run(f"start file=b model={MODEL} provider=beta epochs=1", actor())
+    assert on_beta.tone is Tone.SUCCESS
+    jobs = {j.provider: j.id for j in await w.store.list_jobs("slack:T1")}
+    beta.inject_fault(ProviderError(ProviderErrorKind.AUTH), times=1000)
+    await w.settle(seconds=120)
+    assert await w.store.team_backoff_until("slack:T1", provider="beta") is not None
+    assert await w.store.team_backoff_until("slack:T1", provider="alpha") is None
+    keys = w.notifier.dedupe_keys()
+    assert any(k.startswith(f"{jobs['alpha']}:status:succeeded") for k in keys)
+    assert not any(k.startswith(f"{jobs['beta']}:status:") for k in keys)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 
@@ -123,3 +124,33 @@ async def test_a_team_keeps_one_key_per_family_and_a_default(store: AnyStore) ->
     assert [c.family for c in await store.list_credentials(TEAM)] == ["beta"]
     await store.set_default_provider(TEAM, None)
     assert await store.get_default_provider(TEAM) is None
+
+
+async def test_a_family_backoff_pauses_that_familys_jobs_of_the_team_only(
+    store: AnyStore,
+) -> None:
+    await store.ensure_team(f.team())
+    await store.ensure_team(f.team("T2"))
+    for job_id, team, family in (
+        ("a1", TEAM, "alpha"),
+        ("b1", TEAM, "beta"),
+        ("b2", "slack:T2", "beta"),
+    ):
+        job = replace(f.job(job_id, team_id=team), provider=family)
+        await store.add_job(job, next_poll_at=T0)
+    until = T0 + timedelta(seconds=120)
+    await store.set_team_backoff(TEAM, until=until, provider="beta")
+    assert await store.team_backoff_until(TEAM, provider="beta") == until
+    assert await store.team_backoff_until(TEAM, provider="alpha") is None
+    assert await store.team_backoff_until(TEAM) == until  # the team's latest pause
+    assert await store.team_backoff_until("slack:T2") is None
+
+    async def claimed(at: float) -> set[str]:
+        now = T0 + timedelta(seconds=at)
+        found = await store.claim_due_jobs(owner=f"w{at}", now=now, lease_seconds=1, limit=10)
+        return {c.job.id for c in found}
+
+    assert await claimed(60) == {"a1", "b2"}
+    assert await claimed(121) == {"a1", "b1", "b2"}
+    await store.set_team_backoff(TEAM, until=None, provider="beta")
+    assert await store.team_backoff_until(TEAM) is None

@@ -64,9 +64,21 @@ def upgrade() -> None:
         f"UPDATE teams SET default_provider = '{_OLD_FAMILY}' "
         "WHERE id IN (SELECT team_id FROM team_credentials)"
     )
+    # A refused key or a rate limit at one family pauses that family's jobs of the team only.
+    op.create_table(
+        "provider_backoffs",
+        sa.Column("team_id", sa.Text(), nullable=False),
+        sa.Column("provider", sa.Text(), nullable=False),
+        sa.Column("until", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["team_id"], ["teams.id"], name="fk_provider_backoffs_team_id_teams"
+        ),
+        sa.PrimaryKeyConstraint("team_id", "provider", name="pk_provider_backoffs"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("provider_backoffs")
     with op.batch_alter_table("teams") as batch:
         batch.drop_column("default_provider")
     # One key per team again: keep each team's OpenAI-family key, drop the others.
