@@ -15,11 +15,14 @@ from bot.directory import TeamProviderDirectory
 from bot.providers.sandbox.profile import PROFILE as SANDBOX
 from bot.providers.sandbox.provider import SandboxProvider
 from handlers.errors import ProviderError, ProviderErrorKind
-from handlers.model import ACCOUNT_DEPLOYMENT, ACCOUNT_TEAM, Actor, TeamCredentials
+from handlers.features.jobs import BOT_METADATA_KEY
+from handlers.model import ACCOUNT_DEPLOYMENT, ACCOUNT_TEAM, Actor, JobSpec, TeamCredentials
 from handlers.ports import ProviderDirectory
 from handlers.profile import AccountKind, Capability, ProviderProfile, SetupField
+from handlers.recovery import Recovery
 from handlers.replies import Tone, plain
 from handlers.requests import SetupRequest
+from handlers.scope import TEAM_KEY, TeamScopedProvider
 from handlers.secrets import Secret
 from storage import crypto
 from tests.dbutil import AnyStore
@@ -284,3 +287,28 @@ async def test_a_refused_key_at_one_family_pauses_only_that_familys_jobs(
     keys = w.notifier.dedupe_keys()
     assert any(k.startswith(f"{jobs['alpha']}:status:succeeded") for k in keys)
     assert not any(k.startswith(f"{jobs['beta']}:status:") for k in keys)
+
+
+async def test_resync_adopts_a_job_of_a_teams_second_family_with_its_family_and_account(
+    two: tuple[World, BetaSandbox], tmp_path: Path
+) -> None:
+    w, beta = two
+    await _set_up_beta(w)
+    path = write_dataset(tmp_path / "train.jsonl")
+    training = await beta.upload_file(path, filename="train.jsonl")
+    made = await beta.create_job(
+        JobSpec(
+            model=MODEL,
+            training_file=training.id,
+            metadata={BOT_METADATA_KEY: "default", TEAM_KEY: "slack:T1"},
+        ),
+        idempotency_key="lost-row",
+    )
+    view = TeamScopedProvider(beta, team_id="slack:T1", shared=False)  # the team's own key
+    report = await Recovery(store=w.store, clock=w.clock).resync(
+        [w.provider], own_accounts=[("slack:T1", view)]
+    )
+    assert report.recovered == [made.id]
+    adopted = await w.store.get_job("slack:T1", made.id)
+    assert adopted is not None
+    assert (adopted.provider, adopted.account) == ("beta", ACCOUNT_TEAM)
