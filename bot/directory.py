@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 from bot.providers.endpoint_policy import EndpointPolicy
-from bot.providers.registry import TeamFactory, account_family
+from bot.providers.registry import FAMILIES, TeamFactory, account_family
 from handlers.chat import ChatMessage, ChatResult, StoredCompletion
 from handlers.errors import ConfigError, ProviderError, ProviderErrorKind
 from handlers.model import (
@@ -31,8 +31,14 @@ ProviderFactory = TeamFactory
 
 
 class TeamProviderDirectory:
-    """Builds and caches one provider per team from its decrypted key; the deployment's
-    provider serves teams without one. A sandbox deployment keeps the sandbox for everyone."""
+    """Resolves (team, family) to a provider: the team's own key for that family if it set one
+    up, else the deployment's account when the family is the deployment's. Builds and caches
+    one provider per (team, family). A sandbox deployment keeps the sandbox for everyone.
+
+    A family the team cannot use (no key, not the deployment's) resolves to UnavailableProvider,
+    so a job whose family's key was removed fails as AUTH, alone; `available` is what commands
+    check first to refuse such a family in one reply.
+    """
 
     def __init__(
         self,
@@ -42,18 +48,26 @@ class TeamProviderDirectory:
         keep_fallback: bool = False,
         factory: ProviderFactory | None = None,
         policy: EndpointPolicy | None = None,
+        profiles: Mapping[str, ProviderProfile] | None = None,
     ) -> None:
         self._store = store
         self._fallback = fallback
         self._keep_fallback = keep_fallback
         self._factory = factory
         self._policy = policy or EndpointPolicy()
-        self._cache: dict[str, tuple[tuple[str, ...], FineTuning]] = {}
+        self._profiles = dict(profiles or {})
+        """Profiles of families beyond the registry's (tests' own families), by name."""
+        self._cache: dict[tuple[str, str], tuple[tuple[str, ...], FineTuning]] = {}
         self._retired: list[FineTuning] = []
 
     @property
     def provider(self) -> FineTuning:
         return self._fallback
+
+    @property
+    def family(self) -> str:
+        """The deployment's own family: what a team with no default uses."""
+        return self._fallback.profile.name
 
     def _build(self, credentials: TeamCredentials) -> FineTuning:
         """The team's own provider, from the family that serves its account kind."""
@@ -65,45 +79,68 @@ class TeamProviderDirectory:
             raise ConfigError(f"No provider family serves {credentials.provider} accounts.")
         return build(credentials)
 
-    async def for_team(self, team_id: str) -> Provider:
-        """The team's view: tag-scoped on the deployment's (shared) account; on the team's own
-        account also what carries no tag, since the team owns that account."""
+    def _profile(self, family: str) -> ProviderProfile:
+        """A family's profile, for a provider that refuses every call but names its family."""
+        if family in self._profiles:
+            return self._profiles[family]
+        if family == self.family:
+            return self._fallback.profile
+        found = FAMILIES.get(family)
+        return found.profile if found is not None else self._fallback.profile
+
+    async def available(self, team_id: str) -> Sequence[str]:
+        """The families the team can use now, its default first (the deployment's unless it
+        chose another); a sandbox deployment offers only itself."""
+        if self._keep_fallback:
+            return (self.family,)
+        keys = [c.family for c in await self._store.list_credentials(team_id)]
+        default = await self._store.get_default_provider(team_id) or self.family
+        found = dict.fromkeys([default, self.family, *keys])
+        return tuple(f for f in found if f == self.family or f in keys)
+
+    async def for_team(self, team_id: str, family: str | None = None) -> Provider:
+        """The team's view of one family (None: the team's default, else the deployment's):
+        tag-scoped on the deployment's (shared) account; on the team's own account also what
+        carries no tag, since the team owns that account."""
         if self._keep_fallback:
             return TeamScopedProvider(self._fallback, team_id=team_id, shared=True)
+        wanted = family or await self._store.get_default_provider(team_id) or self.family
         try:
-            credentials = await self._store.get_credentials(team_id)
+            credentials = await self._store.get_credentials(team_id, wanted)
         except ConfigError:
             # An unreadable key must not silently bill the deployment's account instead.
             log.warning("team key unreadable; refusing provider calls", extra={"team": team_id})
-            return UnavailableProvider(self._fallback.profile)
+            return UnavailableProvider(self._profile(wanted))
         if credentials is None:
-            return TeamScopedProvider(self._fallback, team_id=team_id, shared=True)
+            if wanted == self.family:
+                return TeamScopedProvider(self._fallback, team_id=team_id, shared=True)
+            log.warning("no key for the family", extra={"team": team_id, "family": wanted})
+            return UnavailableProvider(self._profile(wanted))
         if credentials.endpoint is not None and (
             problem := endpoint_problem(credentials.endpoint, required=False)
         ):
             # A row stored before the form refused such URLs: never send the key there.
             log.warning("team endpoint refused", extra={"team": team_id, "reason": problem})
-            return UnavailableProvider(self._fallback.profile)
+            return UnavailableProvider(self._profile(wanted))
         version = (
             credentials.provider,
             credentials.fingerprint,
             credentials.endpoint or "",
             credentials.api_version or "",
         )
-        cached = self._cache.get(team_id)
+        cached = self._cache.get((team_id, wanted))
         if cached is not None and cached[0] == version:
             return TeamScopedProvider(cached[1], team_id=team_id, shared=False)
         provider = self._build(credentials)
         if cached is not None:
             self._retired.append(cached[1])
-        self._cache[team_id] = (version, provider)
+        self._cache[(team_id, wanted)] = (version, provider)
         return TeamScopedProvider(provider, team_id=team_id, shared=False)
 
     def forget(self, team_id: str) -> None:
-        """The team's key changed here: build its provider afresh on the next call."""
-        cached = self._cache.pop(team_id, None)
-        if cached is not None:
-            self._retired.append(cached[1])
+        """The team's keys changed here: build its providers afresh on the next call."""
+        for key in [k for k in self._cache if k[0] == team_id]:
+            self._retired.append(self._cache.pop(key)[1])
 
     async def aclose(self) -> None:
         for provider in [p for _, p in self._cache.values()] + self._retired:

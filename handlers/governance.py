@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 
@@ -16,6 +16,7 @@ from handlers.errors import (
     ProviderError,
     UsageError,
 )
+from handlers.families import resolve_family
 from handlers.features.routing import Routes
 from handlers.model import (
     Actor,
@@ -30,7 +31,14 @@ from handlers.model import (
     TeamCredentials,
     TeamFile,
 )
-from handlers.ports import Clock, KeyChecker, OutboxMessage, Store, WatchStore
+from handlers.ports import (
+    Clock,
+    KeyChecker,
+    OutboxMessage,
+    ProviderDirectory,
+    Store,
+    WatchStore,
+)
 from handlers.pricing import PriceTable, estimate
 from handlers.profile import AccountKind, JobStatus
 from handlers.replies import (
@@ -130,6 +138,7 @@ def decode_start(data: Mapping[str, object]) -> StartRequest:
         batch_size=whole("batch_size"),
         beta=number("beta"),
         suffix=text("suffix"),
+        provider=text("provider"),
         seed=whole("seed"),
     )
 
@@ -176,10 +185,15 @@ class Governance:
         approval_ttl: timedelta = DEFAULT_APPROVAL_TTL,
         credentials_changed: Callable[[str], None] | None = None,
         accounts: Mapping[str, AccountKind] | None = None,
+        account_families: Mapping[str, str] | None = None,
+        providers: ProviderDirectory | None = None,
     ) -> None:
         self._store = store
         self._accounts = dict(accounts or {})
         """The account kinds setup offers, from the registered providers' profiles."""
+        self._families = dict(account_families or {})
+        """The family each account kind's key is for (an unlisted kind is its own family)."""
+        self._providers = providers
         self._watch = watch_store
         self._clock = clock
         self._prices = prices
@@ -280,14 +294,9 @@ class Governance:
         if request.action == "show":
             return await self._show_credentials(team)
         if request.action == "remove":
-            if not await self._store.remove_credentials(team):
-                raise NotFoundError("This team has no key of its own; nothing to remove.")
-            self._notify(team)
-            return Reply(
-                title="Removed the team's key; jobs use the deployment's provider account again.",
-                tone=Tone.SUCCESS,
-                visibility=Visibility.EPHEMERAL,
-            )
+            return await self._remove_credentials(team, request.family)
+        if request.default is not None:
+            return await self._set_default(team, request.default)
         if request.api_key is None or request.provider is None:
             return Reply(
                 title="Set the team's provider in the private form.",
@@ -313,12 +322,54 @@ class Governance:
             log.warning("team key check failed", extra={"team": team, "kind": error.kind.value})
             raise UsageError(SETUP_REFUSED) from None
         await self._store.set_credentials(credentials)
+        # The first family a team sets up becomes its default, as its one key was before.
+        if await self._store.get_default_provider(team) is None:
+            await self._store.set_default_provider(team, credentials.family)
         self._notify(team)
         log.info("team credentials set", extra={"team": team, "provider": credentials.provider})
         return Reply(
             title=f"This team now uses its own {self._label(credentials.provider)} account.",
-            fields=(Field(name="Key fingerprint", value=credentials.fingerprint),),
+            fields=(
+                Field(name="Provider", value=credentials.family),
+                Field(name="Key fingerprint", value=credentials.fingerprint),
+            ),
             lines=("The key was checked with the provider and is stored encrypted.",),
+            tone=Tone.SUCCESS,
+            visibility=Visibility.EPHEMERAL,
+        )
+
+    async def _remove_credentials(self, team: str, family: str | None) -> Reply:
+        """Forget one family's key: the one named, else the team's only one."""
+        keys = await self._store.list_credentials(team)
+        if family is None:
+            if len(keys) > 1:
+                raise UsageError(
+                    "This team has keys for " + ", ".join(k.family for k in keys) + ": say "
+                    "which to forget with /finetune setup remove provider=FAMILY."
+                )
+            family = keys[0].family if keys else None
+        if family is None or not await self._store.remove_credentials(team, family):
+            raise NotFoundError(
+                f"This team has no {family or 'provider'} key of its own; nothing to remove."
+                + _has(keys)
+            )
+        if await self._store.get_default_provider(team) == family:
+            await self._store.set_default_provider(team, None)
+        self._notify(team)
+        return Reply(
+            title=f"Removed the team's {family} key; {family} jobs use the deployment's "
+            "account again, if it has one.",
+            tone=Tone.SUCCESS,
+            visibility=Visibility.EPHEMERAL,
+        )
+
+    async def _set_default(self, team: str, family: str) -> Reply:
+        """The family `start` uses when it names none: one the team can use right now."""
+        if self._providers is not None:  # refuses a family the team cannot use now
+            family = await resolve_family(self._providers, team, family)
+        await self._store.set_default_provider(team, family)
+        return Reply(
+            title=f"New jobs in this team go to {family} unless start names provider=.",
             tone=Tone.SUCCESS,
             visibility=Visibility.EPHEMERAL,
         )
@@ -337,6 +388,7 @@ class Governance:
         version = request.api_version or account.api_version_default
         return TeamCredentials(
             team_id=team,
+            family=self._families.get(account.name, account.name),
             provider=account.name,
             api_key=request.api_key,
             endpoint=request.endpoint or None,
@@ -365,26 +417,42 @@ class Governance:
         return found.label if found is not None else name
 
     async def _show_credentials(self, team: str) -> Reply:
-        credentials = await self._store.get_credentials(team)
-        if credentials is None:
+        """Every family the team set up, with its key's fingerprint, and which is the default."""
+        keys = await self._store.list_credentials(team)
+        if not keys:
             return Reply(
                 title="This team uses the deployment's provider account.",
                 lines=("An admin can set the team's own with /finetune setup.",),
                 visibility=Visibility.EPHEMERAL,
             )
-        shown = [Field(name="Provider", value=self._label(credentials.provider))]
-        if credentials.endpoint:
-            shown.append(Field(name="Endpoint", value=credentials.endpoint, inline=False))
-        if credentials.api_version:
-            shown.append(Field(name="API version", value=credentials.api_version))
-        shown += [
-            Field(name="Key fingerprint", value=credentials.fingerprint),
-            Field(name="Set by", value=_member(credentials.set_by)),
-            Field(name="Updated", value=timestamp(credentials.updated_at)),
-        ]
+        default = await self._store.get_default_provider(team)
+        rows = tuple(
+            (
+                k.family + (" (default)" if k.family == default else ""),
+                self._label(k.provider),
+                k.fingerprint,
+                k.endpoint or "",
+                _member(k.set_by),
+                timestamp(k.updated_at),
+            )
+            for k in keys
+        )
+        lines = () if default else ("No default: start uses the deployment's provider.",)
         return Reply(
-            title="This team's provider account",
-            fields=tuple(shown),
+            title="This team's provider accounts",
+            fields=(Field(name="Default provider", value=default or "the deployment's"),),
+            table=Table(
+                headers=(
+                    "Provider",
+                    "Account",
+                    "Key fingerprint",
+                    "Endpoint",
+                    "Set by",
+                    "Updated",
+                ),
+                rows=rows,
+            ),
+            lines=(*lines, "Change the default with /finetune setup default=FAMILY."),
             visibility=Visibility.EPHEMERAL,
         )
 
@@ -659,6 +727,12 @@ def _or_keep(value: float | None, current: float | None) -> float | None:
     if value is None:
         return current
     return None if value == 0 else value
+
+
+def _has(keys: Sequence[TeamCredentials]) -> str:
+    if not keys:
+        return ""
+    return " It has keys for " + ", ".join(k.family for k in keys) + "."
 
 
 def _member(user_id: str | None) -> Content:

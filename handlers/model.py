@@ -151,6 +151,10 @@ class Job:
     requester_id: str | None = None
     card_message_id: str | None = None
     updated_at: datetime | None = None
+    provider: str = ""
+    """The provider family the job runs at (a profile name), recorded at its start."""
+    account: str = ""
+    """Whose key for that family: ACCOUNT_TEAM or ACCOUNT_DEPLOYMENT."""
 
     @property
     def id(self) -> str:
@@ -252,6 +256,9 @@ class TeamFile:
     created_at: datetime
     tokens: int | None = None
     uploaded_by: str | None = None
+    provider: str = ""
+    """The provider family holding the file (its id means nothing at another family)."""
+    account: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -263,9 +270,20 @@ class TeamModel:
     base_model: str
     job_id: str
     created_at: datetime
+    provider: str = ""
+    """The provider family serving the model: the job's."""
+    account: str = ""
 
 
-def model_made_by(team_id: str, state: JobState, *, now: datetime) -> TeamModel | None:
+ACCOUNT_TEAM = "team"
+"""A row made with the team's own key for its family (set up with `setup`)."""
+ACCOUNT_DEPLOYMENT = "deployment"
+"""A row made on the deployment's account for its family (tag-scoped, shared by teams)."""
+
+
+def model_made_by(
+    team_id: str, state: JobState, *, now: datetime, provider: str = "", account: str = ""
+) -> TeamModel | None:
     """The fine-tuned model a succeeded job produced, as the team's record; None otherwise."""
     if state.status != JobStatus.SUCCEEDED or not state.fine_tuned_model:
         return None
@@ -275,6 +293,8 @@ def model_made_by(team_id: str, state: JobState, *, now: datetime) -> TeamModel 
         base_model=state.model,
         job_id=state.id,
         created_at=state.finished_at or now,
+        provider=provider,
+        account=account,
     )
 
 
@@ -341,6 +361,8 @@ class TeamCredentials:
     api_version: str | None = None
     set_by: str = ""
     updated_at: datetime | None = None
+    family: str = ""
+    """The provider family the key is for (a profile name): a team keeps one key per family."""
 
     @property
     def fingerprint(self) -> str:
@@ -425,3 +447,7 @@ class StartIntent:
     approval_id: str | None = None
     job_id: str | None = None
     settled_at: datetime | None = None
+    provider: str = ""
+    """The provider family the start goes to (a profile name): recovery asks that family."""
+    provider_account: str = ""
+    """ACCOUNT_TEAM or ACCOUNT_DEPLOYMENT: whose key the job is made with."""

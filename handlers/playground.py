@@ -172,11 +172,17 @@ class Playground:
             return None, f"the validation file of {model.job_id} is not one of the team's files"
         return found, ""
 
+    async def _family_of(self, team: str, model: str) -> str | None:
+        """The family serving one of the team's fine-tuned models; None (the team's default)
+        for any other name."""
+        own = await self._store.get_model(team, model)
+        return own.provider or None if own is not None else None
+
     # ------------------------------------------------------------------ try
 
     async def try_model(self, request: TryRequest, actor: Actor) -> Reply:
         team = actor.team_id
-        provider = await self._providers.for_team(team)
+        provider = await self._providers.for_team(team, await self._family_of(team, request.model))
         model = await self.resolve(team, request.model, provider)
         reference: str | None = None
         source = ""
@@ -250,7 +256,9 @@ class Playground:
                 f"ask for n={cap} or fewer.",
                 usage=SPECS["compare"].usage,
             )
-        provider = await self._providers.for_team(team)
+        # Both models answer at model_a's family (a team model's, else the team's default).
+        family = await self._family_of(team, request.model_a)
+        provider = await self._providers.for_team(team, family)
         model_a = await self.resolve(team, request.model_a, provider)
         if request.model_b:
             model_b = await self.resolve(team, request.model_b, provider)

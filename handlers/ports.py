@@ -206,9 +206,16 @@ class Provider(
 
 
 class ProviderDirectory(Protocol):
-    """Which provider serves a team (one shared account today; per-team keys later)."""
+    """Which provider serves a team: one per (team, provider family)."""
 
-    async def for_team(self, team_id: str) -> Provider: ...
+    async def for_team(self, team_id: str, family: str | None = None) -> Provider:
+        """The team's view of `family` (a profile name; None: the team's default family, else
+        the deployment's). A family the team cannot use answers every call with AUTH."""
+        ...
+
+    async def available(self, team_id: str) -> Sequence[str]:
+        """The families the team can use now, its default first."""
+        ...
 
 
 class ChartRenderer(Protocol):
@@ -275,11 +282,28 @@ class TeamStore(Protocol):
         """False when no encryption key is configured (FINETUNE_BOT_ENCRYPTION_KEYS)."""
         ...
 
-    async def get_credentials(self, team_id: str) -> TeamCredentials | None: ...
+    async def get_credentials(
+        self, team_id: str, family: str | None = None
+    ) -> TeamCredentials | None:
+        """The team's own key for one provider family (a team keeps one per family); None
+        asks for the key of the team's default family."""
+        ...
 
-    async def set_credentials(self, credentials: TeamCredentials) -> None: ...
+    async def list_credentials(self, team_id: str) -> Sequence[TeamCredentials]:
+        """Every family's key the team set up, ordered by family."""
+        ...
 
-    async def remove_credentials(self, team_id: str) -> bool: ...
+    async def set_credentials(self, credentials: TeamCredentials) -> None:
+        """Insert or replace the key of `credentials.family` for the team."""
+        ...
+
+    async def remove_credentials(self, team_id: str, family: str) -> bool: ...
+
+    async def get_default_provider(self, team_id: str) -> str | None:
+        """The family `start` uses when it names none; None: the deployment's."""
+        ...
+
+    async def set_default_provider(self, team_id: str, family: str | None) -> None: ...
 
     async def get_budget(self, team_id: str) -> Budget: ...
 
@@ -363,7 +387,11 @@ class Store(TeamStore, StartStore, Protocol):
 
     async def get_file(self, team_id: str, alias_or_id: str) -> TeamFile | None: ...
 
-    async def find_file_by_sha256(self, team_id: str, sha256: str) -> TeamFile | None: ...
+    async def find_file_by_sha256(
+        self, team_id: str, sha256: str, *, provider: str | None = None
+    ) -> TeamFile | None:
+        """The team's newest file with these bytes (at one family when `provider` names it)."""
+        ...
 
     async def list_files(self, team_id: str) -> Sequence[TeamFile]: ...
 
@@ -485,9 +513,17 @@ class WatchStore(Protocol):
 
     async def list_metric_points(self, team_id: str, job_id: str) -> Sequence[MetricPoint]: ...
 
-    async def team_backoff_until(self, team_id: str) -> datetime | None: ...
+    async def team_backoff_until(
+        self, team_id: str, *, provider: str | None = None
+    ) -> datetime | None:
+        """One family's pause for the team (`provider`), else the team's latest pause."""
+        ...
 
-    async def set_team_backoff(self, team_id: str, *, until: datetime | None) -> None: ...
+    async def set_team_backoff(
+        self, team_id: str, *, until: datetime | None, provider: str | None = None
+    ) -> None:
+        """Pause the team's jobs at one family (`provider`), else at all; None resumes."""
+        ...
 
     async def mark_job_due(self, job_id: str, *, now: datetime) -> bool: ...
 

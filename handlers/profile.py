@@ -6,6 +6,7 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from enum import StrEnum
 
 log = logging.getLogger(__name__)
@@ -136,6 +137,10 @@ class ProviderProfile:
     """The kinds of team account `setup` accepts; the first is the default."""
     example_job_id: str = ""
     example_model: str = ""
+    ends: date | None = None
+    """The day the family's announced end takes effect (e.g. no new fine-tuning jobs)."""
+    end_note: str = ""
+    """What that end means for a team, in one sentence or two (`/finetune providers`)."""
 
     def hyperparameter(self, name: str) -> Hyperparameter | None:
         return next((h for h in self.hyperparameters if h.name == name), None)

@@ -9,6 +9,8 @@ from datetime import datetime
 
 from handlers.errors import ProviderError
 from handlers.model import (
+    ACCOUNT_DEPLOYMENT,
+    ACCOUNT_TEAM,
     ChannelAddress,
     Job,
     JobState,
@@ -107,6 +109,7 @@ class Recovery:
         *,
         own: Mapping[str, FineTuning] | None = None,
         directory: ProviderDirectory | None = None,
+        own_accounts: Sequence[tuple[str, FineTuning]] = (),
     ) -> ResyncReport:
         """Settle every open start intent, then scan each account once.
 
@@ -119,7 +122,7 @@ class Recovery:
         for intent in await self._store.list_open_intents():
             provider: FineTuning
             if directory is not None:
-                provider = await directory.for_team(intent.team_id)
+                provider = await directory.for_team(intent.team_id, intent.provider or None)
             elif intent.team_id in (own or {}):
                 provider = (own or {})[intent.team_id]
             else:
@@ -128,6 +131,8 @@ class Recovery:
         # A team's own account passed as the directory's view of it counts for that team only.
         scans: list[tuple[FineTuning, str | None]] = [(p, _owner(p)) for p in providers]
         scans += [(p, team) for team, p in (own or {}).items()]
+        # A team with keys for several families has one own account per family.
+        scans += [(p, team) for team, p in own_accounts]
         for provider, owner in scans:
             if not provider.profile.can(Capability.JOB_TAGS):
                 continue  # its jobs carry no tag: there is nothing to find them by
@@ -144,7 +149,7 @@ class Recovery:
                 )
                 continue
             for state in listed:
-                await self._one(state, report, owner)
+                await self._one(state, report, owner, family=provider.profile.name)
         if report.recovered or report.settled:
             log.info(
                 "resync recovered jobs",
@@ -156,7 +161,8 @@ class Recovery:
         """Only the open intents (a housekeeping tick): no account is listed."""
         report = ResyncReport()
         for intent in await self._store.list_open_intents():
-            await self._settle(intent, await directory.for_team(intent.team_id), report)
+            provider = await directory.for_team(intent.team_id, intent.provider or None)
+            await self._settle(intent, provider, report)
         return report
 
     async def _settle(
@@ -206,7 +212,11 @@ class Recovery:
             now=now,
         )
 
-    async def _one(self, state: JobState, report: ResyncReport, owner: str | None) -> None:
+    async def _one(
+        self, state: JobState, report: ResyncReport, owner: str | None, *, family: str
+    ) -> None:
+        """One listed job; a job found on a team's own account was made with the team's key
+        (`owner`), one found on a shared account with the deployment's."""
         report.scanned += 1
         if await self._store.find_job_anywhere(state.id) is not None:
             # Known jobs keep the team the store gave them; a tag never moves a job.
@@ -233,9 +243,11 @@ class Recovery:
             channel=channel,
             requester_id=state.metadata.get(USER_KEY) or None,
             updated_at=now,
+            provider=family,
+            account=ACCOUNT_DEPLOYMENT if owner is None else ACCOUNT_TEAM,
         )
         await self._store.add_job(job, next_poll_at=None if state.terminal else now)
-        made = model_made_by(team.id, state, now=now)
+        made = model_made_by(team.id, state, now=now, provider=family, account=job.account)
         if made is not None:
             await self._store.add_model(made)
         report.recovered.append(state.id)

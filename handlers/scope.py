@@ -10,6 +10,8 @@ from pathlib import Path
 from handlers.chat import ChatMessage, ChatResult, StoredCompletion
 from handlers.errors import ProviderError, ProviderErrorKind
 from handlers.model import (
+    ACCOUNT_DEPLOYMENT,
+    ACCOUNT_TEAM,
     Checkpoint,
     JobEvent,
     JobSpec,
@@ -50,6 +52,14 @@ def tagged_for(metadata: Mapping[str, str], team_id: str, *, shared: bool) -> bo
     return tag == team_id
 
 
+def account_of(provider: FineTuning) -> str:
+    """Whose key a view calls with, recorded with the family (`profile.name`) on every row the
+    team makes through it; a bare provider (no team view) is the deployment's."""
+    if isinstance(provider, TeamScopedProvider) and not provider.shared:
+        return ACCOUNT_TEAM
+    return ACCOUNT_DEPLOYMENT
+
+
 class TeamScopedProvider:
     """The Provider port for one team: every read of the account is filtered by the team's tag
     and everything it creates there carries it.
@@ -78,6 +88,10 @@ class TeamScopedProvider:
     @property
     def shared(self) -> bool:
         return self._shared
+
+    @property
+    def account(self) -> str:
+        return ACCOUNT_DEPLOYMENT if self._shared else ACCOUNT_TEAM
 
     @property
     def label(self) -> str:
@@ -250,5 +264,8 @@ class SharedProviderDirectory:
     def provider(self) -> FineTuning:
         return self._provider
 
-    async def for_team(self, team_id: str) -> Provider:
+    async def for_team(self, team_id: str, family: str | None = None) -> Provider:
         return TeamScopedProvider(self._provider, team_id=team_id, shared=True)
+
+    async def available(self, team_id: str) -> Sequence[str]:
+        return (self._provider.profile.name,)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from datetime import timedelta
 
@@ -16,6 +16,7 @@ from handlers.features.help import help_reply
 from handlers.features.help import routes as help_routes
 from handlers.features.jobs import BOT_METADATA_KEY, Jobs
 from handlers.features.progress import Progress, current
+from handlers.features.providers import Providers
 from handlers.features.routing import Handler, table
 from handlers.governance import DEFAULT_APPROVAL_TTL, Governance
 from handlers.model import Actor, AuditEntry, Role, Team
@@ -31,7 +32,7 @@ from handlers.ports import (
     WatchStore,
 )
 from handlers.pricing import UNPRICED, PriceTable
-from handlers.profile import AccountKind
+from handlers.profile import AccountKind, ProviderProfile
 from handlers.replies import Reply, Tone, Visibility, error_reply, plain
 from handlers.requests import SPECS, FormField, OptionRefused, Request, StartRequest, command_of
 from handlers.secrets import Secret, redact, safe_endpoint
@@ -63,17 +64,17 @@ class Service:
         credentials_changed: Callable[[str], None] | None = None,
         playground: PlaygroundSettings | None = None,
         accounts: Mapping[str, AccountKind] | None = None,
+        account_families: Mapping[str, str] | None = None,
+        profiles: Sequence[ProviderProfile] = (),
         long_work: LongWork | None = None,
         cpu: Executor | None = None,
     ) -> None:
-        # Without a real tokenizer counts are estimates, and every report says so.
-        self._tokenizer: Tokenizer = tokenizer or EstimateTokenizer()
-        self._prices = prices or UNPRICED
         # Without a real tokenizer counts are estimates, and every report says so.
         tokenizer = tokenizer or EstimateTokenizer()
         prices = prices or UNPRICED
         self._store = store
         self._clock = clock
+        self._providers = providers
         self.long_work = long_work or LongWork()
         self._teams: set[str] = set()
         # Validation gets its own few threads: on the default pool (which file and temp-file
@@ -99,6 +100,8 @@ class Service:
             approval_ttl=approval_ttl,
             credentials_changed=credentials_changed,
             accounts=accounts,
+            account_families=account_families,
+            providers=providers,
         )
         self.playground = Playground(
             store=store,
@@ -127,6 +130,7 @@ class Service:
             files.routes(),
             self._jobs.routes(),
             Channels(store=store).routes(),
+            Providers(store=store, providers=providers, profiles=profiles).routes(),
             self.governance.routes(launch=self._jobs.launch_approved),
             self.playground.routes(),
         )
@@ -218,14 +222,20 @@ class Service:
             actor, training_file=training_file, model=model, n_epochs=n_epochs
         )
 
-    async def start_fields(self, actor: Actor) -> tuple[FormField, ...]:
-        """The start forms' training options (ranges, defaults) as the team's provider takes
-        them; adapters draw these, never a list of their own."""
-        return await self._jobs.start_fields(actor)
+    async def start_fields(self, actor: Actor, family: str | None = None) -> tuple[FormField, ...]:
+        """The start forms' training options (ranges, defaults) as the chosen family's
+        provider takes them (the team's default when none is named); adapters draw these,
+        never a list of their own."""
+        return await self._jobs.start_fields(actor, family)
 
     async def start_refusal(self, actor: Actor, request: StartRequest) -> OptionRefused | None:
         """The option of a start form the team's provider would refuse, for inline errors."""
         return await self._jobs.start_refusal(actor, request)
+
+    async def team_providers(self, team_id: str) -> Sequence[str]:
+        """The provider families the team can use now, its default first (the start forms
+        offer them)."""
+        return await self._providers.available(team_id)
 
     async def fine_tunable_models(self, actor: Actor, query: str = "") -> list[str]:
         """Base models the provider offers for fine-tuning, plus the team's own models."""

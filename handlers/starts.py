@@ -63,6 +63,8 @@ async def settle_started(
         channel=intent.channel,
         requester_id=intent.requester_id,
         updated_at=now,
+        provider=intent.provider,
+        account=intent.provider_account,
     )
     await store.add_job(job, next_poll_at=None if state.terminal else now)
     await store.add_spend(
@@ -77,7 +79,9 @@ async def settle_started(
     await settle_spend(store, team, state)
     if intent.approval_id is not None:
         await store.set_approval_job(team, intent.approval_id, state.id)
-    made = model_made_by(team, state, now=now)
+    made = model_made_by(
+        team, state, now=now, provider=intent.provider, account=intent.provider_account
+    )
     if made is not None:
         await store.add_model(made)
     return await store.settle_intent(team, intent.key, job_id=state.id, at=now)

@@ -137,20 +137,23 @@ class Watcher:
             limit=self._settings.claim_limit,
         )
         stats.claimed = len(claims)
-        by_team: dict[str, list[WatchClaim]] = defaultdict(list)
+        # Each job is polled at the family it was started on, with the key recorded for it.
+        by_team: dict[tuple[str, str], list[WatchClaim]] = defaultdict(list)
         for claim in claims:
-            by_team[claim.job.team_id].append(claim)
+            by_team[(claim.job.team_id, claim.job.provider)].append(claim)
         gate = asyncio.Semaphore(self._settings.concurrency)
 
-        async def one_team(team_id: str, team_claims: list[WatchClaim]) -> None:
+        async def one_team(key: tuple[str, str], team_claims: list[WatchClaim]) -> None:
             async with gate:
-                await self._sweep_team(team_id, team_claims, stats)
+                await self._sweep_team(key[0], team_claims, stats, family=key[1])
 
-        await asyncio.gather(*(one_team(t, c) for t, c in by_team.items()))
+        await asyncio.gather(*(one_team(k, c) for k, c in by_team.items()))
         return stats
 
-    async def _sweep_team(self, team_id: str, claims: list[WatchClaim], stats: SweepStats) -> None:
-        provider = await self._providers.for_team(team_id)
+    async def _sweep_team(
+        self, team_id: str, claims: list[WatchClaim], stats: SweepStats, *, family: str
+    ) -> None:
+        provider = await self._providers.for_team(team_id, family or None)
         # Read once per team and sweep, not once per job: the team's settings do not change
         # within a sweep, and most sweeps of a busy team poll several of its jobs.
         team = await self._store.get_team(team_id)
@@ -165,7 +168,7 @@ class Watcher:
                 )
                 states = {s.id: s for s in listed}
             except ProviderError as error:
-                await self._provider_failed(team_id, claims, error, stats)
+                await self._provider_failed(team_id, claims, error, stats, family=family)
                 return
         for claim in claims:
             try:
@@ -174,7 +177,7 @@ class Watcher:
                 if error.kind is ProviderErrorKind.NOT_FOUND:
                     await self._close_gone(claim, stats)
                     continue
-                await self._provider_failed(team_id, [claim], error, stats)
+                await self._provider_failed(team_id, [claim], error, stats, family=family)
                 if error.kind in _TEAM_WIDE:
                     rest = claims[claims.index(claim) + 1 :]
                     for other in rest:
@@ -182,9 +185,9 @@ class Watcher:
                             other, owner=self._owner, next_poll_at=self._backoff_until(error)
                         )
                     return
-        backoff = await self._watch.team_backoff_until(team_id)
+        backoff = await self._watch.team_backoff_until(team_id, provider=family)
         if backoff is not None:
-            await self._watch.set_team_backoff(team_id, until=None)
+            await self._watch.set_team_backoff(team_id, until=None, provider=family)
 
     async def _poll(
         self,
@@ -222,7 +225,17 @@ class Watcher:
             return
         stats.committed += 1
         stats.messages += len(plan.messages)
-        made = model_made_by(job.team_id, state, now=self._clock.now()) if changed else None
+        made = (
+            model_made_by(
+                job.team_id,
+                state,
+                now=self._clock.now(),
+                provider=job.provider,
+                account=job.account,
+            )
+            if changed
+            else None
+        )
         if made is not None:
             await self._store.add_model(made)
         if state.terminal and changed:
@@ -415,8 +428,16 @@ class Watcher:
         return now + timedelta(seconds=seconds)
 
     async def _provider_failed(
-        self, team_id: str, claims: Sequence[WatchClaim], error: ProviderError, stats: SweepStats
+        self,
+        team_id: str,
+        claims: Sequence[WatchClaim],
+        error: ProviderError,
+        stats: SweepStats,
+        *,
+        family: str,
     ) -> None:
+        """A team-wide error (a refused key, a rate limit) pauses the team's jobs at that
+        family only: its other families' keys and accounts are not the ones that failed."""
         stats.provider_errors[error.kind.value] = (
             stats.provider_errors.get(error.kind.value, 0) + 1
         )
@@ -426,8 +447,8 @@ class Watcher:
             extra={"team": team_id, "kind": error.kind.value, "retry_at": until.isoformat()},
         )
         if error.kind in _TEAM_WIDE:
-            previous = await self._watch.team_backoff_until(team_id)
-            await self._watch.set_team_backoff(team_id, until=until)
+            previous = await self._watch.team_backoff_until(team_id, provider=family)
+            await self._watch.set_team_backoff(team_id, until=until, provider=family)
             origin = next((c.job.channel for c in claims if c.job.channel), None)
             if previous is None and origin is not None:
                 # Told once per episode: the backoff is only cleared by a later success.

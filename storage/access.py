@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Text, delete, func, select, type_coerce, update
+from sqlalchemy import Row, Text, delete, func, select, tuple_, type_coerce, update
 
 from handlers.errors import ConfigError
 from handlers.model import (
@@ -30,11 +30,32 @@ from storage.tables import (
     team_budgets,
     team_credentials,
     team_roles,
+    teams,
 )
 
 log = logging.getLogger(__name__)
 
 ROTATE_BATCH = 100
+
+
+def _credentials_from_row(team_id: str, row: Row[Any]) -> TeamCredentials:
+    secret: TeamSecret = row.secret
+    if secret.team_id != team_id:
+        log.warning("team key bound to another team refused", extra={"team": team_id})
+        raise SecretUnreadableError(
+            "This team's stored key was not written for this team; an admin must run "
+            "/finetune setup again."
+        )
+    return TeamCredentials(
+        team_id=team_id,
+        provider=row.provider,
+        api_key=secret.value,
+        endpoint=row.endpoint,
+        api_version=row.api_version,
+        set_by=row.set_by,
+        updated_at=row.updated_at,
+        family=row.family,
+    )
 
 
 class AccessMethods(StoreBase):
@@ -103,30 +124,33 @@ class AccessMethods(StoreBase):
     async def can_store_secrets(self) -> bool:
         return crypto.key_ring() is not None
 
-    async def get_credentials(self, team_id: str) -> TeamCredentials | None:
-        """The team's key, decrypted; raises SecretUnreadableError if the keys cannot read it
-        or the ciphertext was written for another team."""
-        stmt = select(team_credentials).where(team_credentials.c.team_id == team_id)
+    async def get_credentials(
+        self, team_id: str, family: str | None = None
+    ) -> TeamCredentials | None:
+        """The team's key for one family (None: its default family's), decrypted; raises
+        SecretUnreadableError if the keys cannot read it or it was written for another team."""
+        wanted = (
+            family
+            if family is not None
+            else select(teams.c.default_provider).where(teams.c.id == team_id).scalar_subquery()
+        )
+        stmt = select(team_credentials).where(
+            team_credentials.c.team_id == team_id, team_credentials.c.family == wanted
+        )
         async with self._read() as conn:
             row = (await conn.execute(stmt)).first()
-        if row is None:
-            return None
-        secret: TeamSecret = row.secret
-        if secret.team_id != team_id:
-            log.warning("team key bound to another team refused", extra={"team": team_id})
-            raise SecretUnreadableError(
-                "This team's stored key was not written for this team; an admin must run "
-                "/finetune setup again."
-            )
-        return TeamCredentials(
-            team_id=team_id,
-            provider=row.provider,
-            api_key=secret.value,
-            endpoint=row.endpoint,
-            api_version=row.api_version,
-            set_by=row.set_by,
-            updated_at=row.updated_at,
+        return None if row is None else _credentials_from_row(team_id, row)
+
+    async def list_credentials(self, team_id: str) -> Sequence[TeamCredentials]:
+        """Every family's key the team set up, by family name."""
+        stmt = (
+            select(team_credentials)
+            .where(team_credentials.c.team_id == team_id)
+            .order_by(team_credentials.c.family)
         )
+        async with self._read() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [_credentials_from_row(team_id, r) for r in rows]
 
     async def set_credentials(self, credentials: TeamCredentials) -> None:
         values: dict[str, Any] = {
@@ -139,22 +163,36 @@ class AccessMethods(StoreBase):
             "updated_at": credentials.updated_at or self._clock(),
         }
         async with self._write() as conn:
-            stmt = insert(conn, team_credentials).values(team_id=credentials.team_id, **values)
+            stmt = insert(conn, team_credentials).values(
+                team_id=credentials.team_id, family=credentials.family, **values
+            )
             await conn.execute(
                 stmt.on_conflict_do_update(
-                    index_elements=[team_credentials.c.team_id],
+                    index_elements=[team_credentials.c.team_id, team_credentials.c.family],
                     set_={name: stmt.excluded[name] for name in values},
                 )
             )
 
-    async def remove_credentials(self, team_id: str) -> bool:
+    async def remove_credentials(self, team_id: str, family: str) -> bool:
         stmt = (
             delete(team_credentials)
-            .where(team_credentials.c.team_id == team_id)
+            .where(team_credentials.c.team_id == team_id, team_credentials.c.family == family)
             .returning(team_credentials.c.team_id)
         )
         async with self._write() as conn:
             return (await conn.execute(stmt)).first() is not None
+
+    async def get_default_provider(self, team_id: str) -> str | None:
+        stmt = select(teams.c.default_provider).where(teams.c.id == team_id)
+        async with self._read() as conn:
+            value = (await conn.execute(stmt)).scalar()
+        return None if value is None else str(value)
+
+    async def set_default_provider(self, team_id: str, family: str | None) -> None:
+        async with self._write() as conn:
+            await conn.execute(
+                update(teams).where(teams.c.id == team_id).values(default_provider=family)
+            )
 
     async def count_credentials(self) -> int:
         """How many teams have a key stored (start-up refuses to run without a key ring)."""
@@ -175,31 +213,36 @@ class AccessMethods(StoreBase):
         done = 0
         async for batch in self._credential_batches():
             async with self._write() as conn:
-                for team_id, token in batch:
+                for team_id, family, token in batch:
                     await conn.execute(
                         update(team_credentials)
-                        .where(team_credentials.c.team_id == team_id)
+                        .where(
+                            team_credentials.c.team_id == team_id,
+                            team_credentials.c.family == family,
+                        )
                         .values({raw: ring.rotate(token)})
                     )
                     done += 1
         return done
 
-    async def _credential_batches(self) -> AsyncIterator[list[tuple[str, str]]]:
+    async def _credential_batches(self) -> AsyncIterator[list[tuple[str, str, str]]]:
+        """Every stored key, a batch at a time, in (team, family) order."""
         raw = type_coerce(team_credentials.c.secret, Text).label("token")
-        after = ""
+        key = tuple_(team_credentials.c.team_id, team_credentials.c.family)
+        after = ("", "")
         while True:
             stmt = (
-                select(team_credentials.c.team_id, raw)
-                .where(team_credentials.c.team_id > after)
-                .order_by(team_credentials.c.team_id)
+                select(team_credentials.c.team_id, team_credentials.c.family, raw)
+                .where(key > tuple_(*after))
+                .order_by(team_credentials.c.team_id, team_credentials.c.family)
                 .limit(ROTATE_BATCH)
             )
             async with self._read() as conn:
-                rows = [(r.team_id, r.token) for r in (await conn.execute(stmt)).all()]
+                rows = [(r.team_id, r.family, r.token) for r in (await conn.execute(stmt)).all()]
             if not rows:
                 return
             yield rows
-            after = rows[-1][0]
+            after = (rows[-1][0], rows[-1][1])
 
     # budgets and spend
 

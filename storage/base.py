@@ -147,6 +147,8 @@ def job_from_row(row: Row[Any]) -> Job:
         requester_id=m["requester_id"],
         card_message_id=m["card_message_id"],
         updated_at=m["updated_at"],
+        provider=m["provider"],
+        account=m["account"],
     )
 
 

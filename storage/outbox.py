@@ -26,7 +26,15 @@ from handlers.codec import reply_from_dict, reply_to_dict
 from handlers.model import ChannelAddress, JobState, MetricPoint, Platform
 from handlers.ports import OutboxItem, OutboxMessage, WatchClaim
 from storage.base import StoreBase, insert, job_from_row, state_values
-from storage.tables import cards, job_metrics, jobs, outbox, teams, webhook_inbox
+from storage.tables import (
+    cards,
+    job_metrics,
+    jobs,
+    outbox,
+    provider_backoffs,
+    teams,
+    webhook_inbox,
+)
 
 MAX_ERROR_CHARS = 2000
 
@@ -134,6 +142,15 @@ class WatchMethods(StoreBase):
         self, *, owner: str, now: datetime, lease_seconds: float, limit: int
     ) -> Sequence[WatchClaim]:
         backed_off = select(teams.c.id).where(teams.c.backoff_until > now)
+        family_backed_off = (
+            select(provider_backoffs.c.team_id)
+            .where(
+                provider_backoffs.c.team_id == jobs.c.team_id,
+                provider_backoffs.c.provider == jobs.c.provider,
+                provider_backoffs.c.until > now,
+            )
+            .exists()
+        )
         due = (
             select(jobs.c.id)
             .where(
@@ -141,6 +158,7 @@ class WatchMethods(StoreBase):
                 jobs.c.next_poll_at <= now,
                 _lease_free(jobs, now),
                 jobs.c.team_id.not_in(backed_off),
+                ~family_backed_off,
             )
             .order_by(jobs.c.next_poll_at, jobs.c.id)
             .limit(limit)
@@ -396,18 +414,52 @@ class WatchMethods(StoreBase):
             for r in rows
         ]
 
-    async def team_backoff_until(self, team_id: str) -> datetime | None:
+    async def team_backoff_until(
+        self, team_id: str, *, provider: str | None = None
+    ) -> datetime | None:
+        """One family's pause (`provider`), else the latest pause of the team: its own or any
+        of its families'."""
+        if provider is not None:
+            stmt = select(provider_backoffs.c.until).where(
+                provider_backoffs.c.team_id == team_id, provider_backoffs.c.provider == provider
+            )
+            async with self._read() as conn:
+                one: datetime | None = await conn.scalar(stmt)
+            return one
         async with self._read() as conn:
-            found: datetime | None = await conn.scalar(
+            team: datetime | None = await conn.scalar(
                 select(teams.c.backoff_until).where(teams.c.id == team_id)
             )
-        return found
-
-    async def set_team_backoff(self, team_id: str, *, until: datetime | None) -> None:
-        async with self._write() as conn:
-            await conn.execute(
-                update(teams).where(teams.c.id == team_id).values(backoff_until=until)
+            families: datetime | None = await conn.scalar(
+                select(func.max(provider_backoffs.c.until)).where(
+                    provider_backoffs.c.team_id == team_id
+                )
             )
+        found = [t for t in (team, families) if t is not None]
+        return max(found) if found else None
+
+    async def set_team_backoff(
+        self, team_id: str, *, until: datetime | None, provider: str | None = None
+    ) -> None:
+        """Pause the team's jobs of one family (`provider`), else all of them; None resumes."""
+        async with self._write() as conn:
+            if provider is None:
+                await conn.execute(
+                    update(teams).where(teams.c.id == team_id).values(backoff_until=until)
+                )
+                return
+            await conn.execute(
+                delete(provider_backoffs).where(
+                    provider_backoffs.c.team_id == team_id,
+                    provider_backoffs.c.provider == provider,
+                )
+            )
+            if until is not None:
+                await conn.execute(
+                    insert(conn, provider_backoffs).values(
+                        team_id=team_id, provider=provider, until=until
+                    )
+                )
 
     async def mark_job_due(self, job_id: str, *, now: datetime) -> bool:
         """Poll a live job now (never later than planned); True when the job is known at all.

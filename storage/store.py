@@ -52,6 +52,8 @@ def _file_from_row(row: Row[Any]) -> TeamFile:
         created_at=row.created_at,
         tokens=row.tokens,
         uploaded_by=row.uploaded_by,
+        provider=row.provider,
+        account=row.account,
     )
 
 
@@ -62,6 +64,8 @@ def _model_from_row(row: Row[Any]) -> TeamModel:
         base_model=row.base_model,
         job_id=row.job_id,
         created_at=row.created_at,
+        provider=row.provider,
+        account=row.account,
     )
 
 
@@ -139,6 +143,8 @@ class SqlStore(AccessMethods, WatchMethods, StartMethods):
                     bytes=file.bytes,
                     tokens=file.tokens,
                     uploaded_by=file.uploaded_by,
+                    provider=file.provider,
+                    account=file.account,
                     created_at=file.created_at,
                 )
                 .on_conflict_do_nothing(index_elements=[files.c.team_id, files.c.alias])
@@ -158,13 +164,15 @@ class SqlStore(AccessMethods, WatchMethods, StartMethods):
         rows.sort(key=lambda r: (r.alias != alias_or_id, -r.id))
         return _file_from_row(rows[0]) if rows else None
 
-    async def find_file_by_sha256(self, team_id: str, sha256: str) -> TeamFile | None:
-        stmt = (
-            select(files)
-            .where(files.c.team_id == team_id, files.c.sha256 == sha256)
-            .order_by(files.c.id.desc())
-            .limit(1)
-        )
+    async def find_file_by_sha256(
+        self, team_id: str, sha256: str, *, provider: str | None = None
+    ) -> TeamFile | None:
+        """The newest copy of these bytes; at one family only when `provider` names it (a
+        file id means nothing at another family)."""
+        where = [files.c.team_id == team_id, files.c.sha256 == sha256]
+        if provider is not None:
+            where.append(files.c.provider == provider)
+        stmt = select(files).where(*where).order_by(files.c.id.desc()).limit(1)
         async with self._read() as conn:
             row = (await conn.execute(stmt)).first()
         return None if row is None else _file_from_row(row)
@@ -249,6 +257,8 @@ class SqlStore(AccessMethods, WatchMethods, StartMethods):
                     requester_id=job.requester_id,
                     card_message_id=job.card_message_id,
                     updated_at=job.updated_at or self._clock(),
+                    provider=job.provider,
+                    account=job.account,
                     next_poll_at=next_poll_at,
                     polls_without_news=0,
                     fence=0,
@@ -305,6 +315,8 @@ class SqlStore(AccessMethods, WatchMethods, StartMethods):
                     base_model=model.base_model,
                     job_id=model.job_id,
                     created_at=model.created_at,
+                    provider=model.provider,
+                    account=model.account,
                 )
                 .on_conflict_do_nothing(index_elements=[models.c.team_id, models.c.name])
             )

@@ -95,6 +95,8 @@ teams = Table(
     Column("metric_interval_seconds", Integer, nullable=False, server_default="60"),
     Column("backoff_until", UTCDateTime(), nullable=True),
     _created_at(),
+    # the family `start` uses when it names none; NULL: the deployment's (0006)
+    Column("default_provider", Text, nullable=True),
 )
 
 files = Table(
@@ -112,6 +114,9 @@ files = Table(
     Column("tokens", BigInteger, nullable=True),
     Column("uploaded_by", Text, nullable=True),
     _created_at(),
+    # the provider family (a profile name) and whose key: "team" or "deployment" (0006)
+    Column("provider", Text, nullable=False),
+    Column("account", Text, nullable=False),
     UniqueConstraint("team_id", "alias"),
     Index(None, "team_id", "sha256"),
 )
@@ -125,6 +130,9 @@ models = Table(
     Column("base_model", Text, nullable=False),
     Column("job_id", Text, nullable=False),
     _created_at(),
+    # the provider family (a profile name) and whose key: "team" or "deployment" (0006)
+    Column("provider", Text, nullable=False),
+    Column("account", Text, nullable=False),
     UniqueConstraint("team_id", "name"),
 )
 
@@ -168,6 +176,9 @@ jobs = Table(
     Column("lease_owner", Text, nullable=True),
     Column("lease_until", UTCDateTime(), nullable=True),
     Column("fence", BigInteger, nullable=False, server_default="0"),
+    # the provider family (a profile name) and whose key: "team" or "deployment" (0006)
+    Column("provider", Text, nullable=False),
+    Column("account", Text, nullable=False),
     Index(None, "team_id", "created_at"),
     Index(None, "next_poll_at"),
 )
@@ -274,6 +285,8 @@ team_credentials = Table(
     "team_credentials",
     metadata,
     Column("team_id", Text, ForeignKey("teams.id"), primary_key=True),
+    # one key per family (0006); `provider` is the family's account kind (openai, azure...)
+    Column("family", Text, primary_key=True),
     Column("provider", Text, nullable=False),
     Column("endpoint", Text, nullable=True),
     Column("api_version", Text, nullable=True),
@@ -326,6 +339,16 @@ approvals = Table(
     Index(None, "team_id", "created_at"),
 )
 
+# one family's pause for one team after a team-wide provider error (migration 0006)
+
+provider_backoffs = Table(
+    "provider_backoffs",
+    metadata,
+    Column("team_id", Text, ForeignKey("teams.id"), primary_key=True),
+    Column("provider", Text, primary_key=True),
+    Column("until", UTCDateTime(), nullable=False),
+)
+
 # local copies of small uploaded files (migration 0003)
 
 file_copies = Table(
@@ -370,6 +393,8 @@ start_intents = Table(
     _created_at(),
     Column("job_id", Text, nullable=True),
     Column("settled_at", UTCDateTime(), nullable=True),
+    Column("provider", Text, nullable=False),
+    Column("provider_account", Text, nullable=False),
     Index(None, "team_id", "requester_id", "fingerprint"),
     Index(None, "settled_at"),
 )

@@ -20,6 +20,7 @@ from bot.providers.sandbox.timing import SandboxTiming
 from handlers.errors import UsageError
 from handlers.model import Actor, ChannelAddress, MetricPoint, Platform, Role
 from handlers.parse import parse
+from handlers.ports import FineTuning, ProviderDirectory
 from handlers.replies import Reply
 from handlers.requests import Request, UploadRequest, ValidateRequest
 from handlers.scope import SharedProviderDirectory
@@ -187,15 +188,21 @@ async def world(
     url: str | None = None,
     default_role: Role = Role.OPERATOR,
     provider_type: type[SandboxProvider] = SandboxProvider,
+    directory: Callable[[FineTuning, AnyStore, ManualClock], ProviderDirectory] | None = None,
     **service_options: Any,
 ) -> AsyncIterator[World]:
     """`url` opens that SQL database (emptied), else the `default_backend` store opens.
-    `default_role` operator keeps tests about jobs short; role tests pass viewer."""
+    `default_role` operator keeps tests about jobs short; role tests pass viewer.
+    `directory` builds another directory around the world's provider (several families)."""
     clock = ManualClock()
     async with _open_store(tmp_path, url, default_backend, clock) as store:
         sandbox = provider_type(clock, timing=TIMING)
         provider = FaultyProvider(sandbox)
-        directory = SharedProviderDirectory(provider)
+        providers = (
+            SharedProviderDirectory(provider)
+            if directory is None
+            else directory(provider, store, clock)
+        )
         charts = FakeCharts()
         notifier = RecordingNotifier()
         settings = WatchSettings(
@@ -209,7 +216,7 @@ async def world(
         core = build_core(
             store=store,
             watch_store=store,
-            providers=directory,
+            providers=providers,
             clock=clock,
             charts=charts,
             notifiers={Platform.SLACK: notifier},

@@ -6,7 +6,7 @@ core the way production does.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import timedelta
@@ -30,7 +30,7 @@ from handlers.ports import (
     WatchStore,
 )
 from handlers.pricing import PriceTable
-from handlers.profile import AccountKind
+from handlers.profile import AccountKind, ProviderProfile
 from handlers.service import Service
 from handlers.watch import Watcher, WatchSettings
 
@@ -53,6 +53,10 @@ class ServiceOptions:
     cpu: Executor | None = None
     accounts: Mapping[str, AccountKind] | None = None
     """The account kinds teams may set up; None: every registered provider family's."""
+    account_families: Mapping[str, str] | None = None
+    """The family each account kind's key is for; None: the registry's."""
+    profiles: Sequence[ProviderProfile] | None = None
+    """The families `/finetune providers` lists; None: the registry's."""
 
 
 def _sandbox_prices() -> PriceTable:
@@ -101,6 +105,10 @@ def build_core(
         long_work=opts.long_work,
         cpu=opts.cpu,
         accounts=registry.accounts() if opts.accounts is None else opts.accounts,
+        profiles=registry.profiles() if opts.profiles is None else opts.profiles,
+        account_families=(
+            registry.account_families() if opts.account_families is None else opts.account_families
+        ),
     )
     watcher = Watcher(
         store=store,

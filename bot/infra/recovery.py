@@ -33,15 +33,18 @@ class Resyncer:
         """Settle interrupted starts and watch again the tagged jobs the store lacks, on the
         deployment's account and every team's own; raises ProviderError when the shared one
         fails."""
-        own: dict[str, FineTuning] = {}
+        own: list[tuple[str, FineTuning]] = []
         directory = self.directory
         if directory is not None:
             for team in await self.store.list_teams():
-                provider = await directory.for_team(team.id)
-                # A team on the deployment's account is covered by the one scan of that account.
-                if not (isinstance(provider, TeamScopedProvider) and provider.shared):
-                    own[team.id] = provider
-        report = await self._recovery().resync([self.provider], own=own, directory=directory)
+                for family in await directory.available(team.id):
+                    provider = await directory.for_team(team.id, family)
+                    # A team on the deployment's account is covered by the one scan of it.
+                    if not (isinstance(provider, TeamScopedProvider) and provider.shared):
+                        own.append((team.id, provider))
+        report = await self._recovery().resync(
+            [self.provider], own_accounts=own, directory=directory
+        )
         self.metrics.inc("resync_recovered_total", len(report.recovered) + len(report.settled))
         return report
 

@@ -122,6 +122,18 @@ def account_family(account: str) -> Family | None:
     )
 
 
+def profiles() -> tuple[ProviderProfile, ...]:
+    """Every registered family's profile, in FAMILIES order."""
+    return tuple(f.profile for f in FAMILIES.values())
+
+
+def account_families() -> Mapping[str, str]:
+    """The family each team account kind belongs to (azure -> openai), by kind name."""
+    return {
+        a.name: f.name for f in FAMILIES.values() if f.team_accounts for a in f.profile.accounts
+    }
+
+
 def accounts() -> Mapping[str, AccountKind]:
     """Every account kind a team can set up, by name, across the families that build them."""
     return {a.name: a for f in FAMILIES.values() if f.team_accounts for a in f.profile.accounts}

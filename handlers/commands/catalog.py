@@ -29,6 +29,7 @@ from handlers.commands.requests import (
     ListRequest,
     ModelsRequest,
     PauseRequest,
+    ProvidersRequest,
     RejectRequest,
     Request,
     ResumeRequest,
@@ -146,6 +147,7 @@ def _build_upload(v: Mapping[str, object]) -> Request:
         alias=_opt_str(v, "alias"),
         format=_opt_str(v, "format"),
         force=_opt_str(v, "force") == "yes",
+        provider=_opt_str(v, "provider"),
     )
 
 
@@ -165,6 +167,7 @@ def _build_start(v: Mapping[str, object]) -> Request:
         beta=beta,
         suffix=_opt_str(v, "suffix"),
         seed=_opt_int(v, "seed"),
+        provider=_opt_str(v, "provider"),
     )
 
 
@@ -204,6 +207,12 @@ _JOB_COMMANDS: tuple[CommandSpec, ...] = (
                 kind=OptionKind.CHOICE,
                 help="yes: upload even with errors (the job may fail or train on bad examples)",
                 choices=("yes", "no"),
+            ),
+            OptionSpec(
+                name="provider",
+                kind=OptionKind.TEXT,
+                help="The provider family to upload to (default: the team's; see providers)",
+                placeholder="FAMILY",
             ),
         ),
         examples=(
@@ -351,6 +360,12 @@ _JOB_COMMANDS: tuple[CommandSpec, ...] = (
                 help="Seed for reproducible training",
                 minimum=0,
                 placeholder="INT",
+            ),
+            OptionSpec(
+                name="provider",
+                kind=OptionKind.TEXT,
+                help="The provider family to train at (default: the team's; see providers)",
+                placeholder="FAMILY",
             ),
         ),
         examples=(
@@ -698,6 +713,14 @@ def _build_access(v: Mapping[str, object]) -> Request:
 
 _TEAM_COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(
+        name="providers",
+        request_type=ProvidersRequest,
+        summary="The provider families: which the team set up, its default, what each can do.",
+        options=(),
+        examples=("/finetune providers",),
+        build=lambda v: ProvidersRequest(),
+    ),
+    CommandSpec(
         name="setup",
         request_type=SetupRequest,
         summary="Admins: set the team's own provider and key in a private form (never as text).",
@@ -705,13 +728,32 @@ _TEAM_COMMANDS: tuple[CommandSpec, ...] = (
             OptionSpec(
                 name="action",
                 kind=OptionKind.CHOICE,
-                help="show: the current provider; remove: forget the team's key",
+                help="show: the team's providers and keys; remove: forget one family's key",
                 choices=("show", "remove"),
                 positional=True,
             ),
+            OptionSpec(
+                name="provider",
+                kind=OptionKind.TEXT,
+                help="with remove: the provider family whose key to forget",
+            ),
+            OptionSpec(
+                name="default",
+                kind=OptionKind.TEXT,
+                help="the provider family start uses when it names none",
+            ),
         ),
-        examples=("/finetune setup", "/finetune setup show", "/finetune setup remove"),
-        build=lambda v: SetupRequest(action=_opt_str(v, "action")),
+        examples=(
+            "/finetune setup",
+            "/finetune setup show",
+            "/finetune setup default=FAMILY",
+            "/finetune setup remove provider=FAMILY",
+        ),
+        build=lambda v: SetupRequest(
+            action=_opt_str(v, "action"),
+            family=_opt_str(v, "provider"),
+            default=_opt_str(v, "default"),
+        ),
         mutating=True,
         form=Form.SETUP,
     ),

@@ -22,6 +22,8 @@ class UploadRequest:
     alias: str | None = None
     format: str | None = None
     force: bool = False
+    provider: str | None = None
+    """The provider family to upload to (None: the team's default)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -56,6 +58,9 @@ class StartRequest:
     beta: float | None = None
     suffix: str | None = None
     seed: int | None = None
+    provider: str | None = None
+    """The provider family to start at (None: the team's default); set to the resolved one
+    before the start is recorded, so an approval or a retry goes to the same family."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -138,6 +143,15 @@ class SetupRequest:
     api_key: Secret | None = None
     endpoint: str | None = None
     api_version: str | None = None
+    family: str | None = None
+    """`setup remove provider=FAMILY`: which family's key to forget."""
+    default: str | None = None
+    """`setup default=FAMILY`: the family `start` uses when it names none."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProvidersRequest:
+    """The provider families, which ones the team set up, its default, capabilities, ends."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -225,6 +239,7 @@ Request = (
     | SubscriptionsRequest
     | SettingsRequest
     | SetupRequest
+    | ProvidersRequest
     | AccessRequest
     | BudgetRequest
     | ApproveRequest

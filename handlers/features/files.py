@@ -25,6 +25,7 @@ from handlers.errors import (
     ProviderErrorKind,
     UsageError,
 )
+from handlers.families import resolve_family, shown_provider
 from handlers.features.progress import current, stage
 from handlers.features.routing import Routes
 from handlers.model import (
@@ -53,6 +54,7 @@ from handlers.requests import (
     UploadRequest,
     ValidateRequest,
 )
+from handlers.scope import account_of
 from handlers.sources import local_file
 from handlers.text import size_short, timestamp
 
@@ -104,7 +106,11 @@ class Files:
                 problems=(*report.problems, FORCE_RISK),
             )
         team = actor.team_id
-        same = await self._store.find_file_by_sha256(team, report.sha256)
+        family = await resolve_family(self._providers, team, request.provider)
+        provider = await self._providers.for_team(team, family)
+        same = await self._store.find_file_by_sha256(
+            team, report.sha256, provider=provider.profile.name
+        )
         if same is not None:
             return Reply(
                 title=f"{filename} was already uploaded as '{same.alias}' "
@@ -118,7 +124,6 @@ class Files:
             raise ConflictError(
                 f"The alias '{alias}' is taken in this team; pick another with alias=NAME."
             )
-        provider = await self._providers.for_team(team)
         uploaded = await self._upload_file(provider, path, filename)
         record = TeamFile(
             team_id=team,
@@ -132,6 +137,8 @@ class Files:
             tokens=report.total_tokens,
             created_at=self._clock.now(),
             uploaded_by=actor.user_id,
+            provider=provider.profile.name,
+            account=account_of(provider),
         )
         try:
             await self._store.add_file(record)
@@ -168,7 +175,16 @@ class Files:
         return Reply(
             title=f"{len(files)} file(s)",
             table=Table(
-                headers=("alias", "file id", "format", "examples", "tokens", "size", "uploaded"),
+                headers=(
+                    "alias",
+                    "file id",
+                    "format",
+                    "examples",
+                    "tokens",
+                    "size",
+                    "uploaded",
+                    "provider",
+                ),
                 rows=tuple(
                     (
                         f.alias,
@@ -178,6 +194,7 @@ class Files:
                         f"{f.tokens:,}" if f.tokens is not None else "—",
                         size_short(f.bytes),
                         timestamp(f.created_at),
+                        shown_provider(f.provider, f.account),
                     )
                     for f in files
                 ),
@@ -277,7 +294,7 @@ class Files:
         record = await self._store.get_file(team, alias)
         if record is None:
             raise NotFoundError(f"No file '{alias}' in this team. See /finetune files.")
-        provider = await self._providers.for_team(team)
+        provider = await self._providers.for_team(team, record.provider or None)
         try:
             await provider.delete_file(record.provider_file_id)
         except ProviderError as error:

@@ -13,7 +13,9 @@ from handlers.errors import (
     NotFoundError,
     ProviderError,
     ProviderErrorKind,
+    UsageError,
 )
+from handlers.families import pick_family, shown_provider
 from handlers.features.routing import Routes
 from handlers.governance import (
     Governance,
@@ -43,7 +45,7 @@ from handlers.ports import (
     WatchStore,
 )
 from handlers.pricing import PriceTable, estimate
-from handlers.profile import Capability
+from handlers.profile import Capability, ProviderProfile
 from handlers.replies import (
     Attachment,
     Field,
@@ -68,6 +70,7 @@ from handlers.requests import (
     form_fields,
     start_refusal,
 )
+from handlers.scope import account_of
 from handlers.starts import (
     INTENT_METADATA_KEY,
     REPEAT_WINDOW,
@@ -149,13 +152,18 @@ class Jobs:
         )
         return found.lines()
 
-    async def start_fields(self, actor: Actor) -> tuple[FormField, ...]:
-        """The start forms' training options, as the team's provider takes them."""
-        return form_fields((await self._providers.for_team(actor.team_id)).profile)
+    async def _profile(self, team: str, family: str | None) -> ProviderProfile:
+        """The profile of the family a start goes to: the one named, else the team's default."""
+        chosen = pick_family(await self._providers.available(team), family)
+        return (await self._providers.for_team(team, chosen)).profile
+
+    async def start_fields(self, actor: Actor, family: str | None = None) -> tuple[FormField, ...]:
+        """The start forms' training options, as the chosen family's provider takes them."""
+        return form_fields(await self._profile(actor.team_id, family))
 
     async def start_refusal(self, actor: Actor, request: StartRequest) -> OptionRefused | None:
-        """What the team's provider would refuse in this start, before the form closes."""
-        return start_refusal(request, (await self._providers.for_team(actor.team_id)).profile)
+        """What the start's provider would refuse in this start, before the form closes."""
+        return start_refusal(request, await self._profile(actor.team_id, request.provider))
 
     async def fine_tunable_models(self, actor: Actor, query: str = "") -> list[str]:
         """Base models the provider offers for fine-tuning, plus the team's own models."""
@@ -168,6 +176,9 @@ class Jobs:
 
     async def _start(self, request: StartRequest, actor: Actor) -> Reply:
         team = actor.team_id
+        available = await self._providers.available(team)
+        family = pick_family(available, request.provider)
+        request = replace(request, provider=family)
         training = await self._store.get_file(team, request.training_file)
         if training is None:
             raise NotFoundError(
@@ -180,10 +191,12 @@ class Jobs:
                 raise NotFoundError(
                     f"No file '{request.validation_file}' in this team. See /finetune files."
                 )
-        await self._own_model(team, request.model)
+        for file in (training, validation):
+            _same_family(file, family, available)
+        await self._own_model(team, request.model, family, available)
         # Before the budget or an approval: an option the provider cannot take is refused
         # once, naming what it does take, and nothing is sent.
-        check_start(request, (await self._providers.for_team(team)).profile)
+        check_start(request, (await self._providers.for_team(team, family)).profile)
         # Before the budget: a retry of a start already made is answered, never refused.
         earlier = await self._store.find_intent(
             team,
@@ -255,7 +268,7 @@ class Jobs:
                 INTENT_METADATA_KEY: key,
             },
         )
-        provider = await self._providers.for_team(team)
+        provider = await self._providers.for_team(team, request.provider)
         intent = await self._store.add_intent(
             StartIntent(
                 key=key,
@@ -269,6 +282,8 @@ class Jobs:
                 account=provider.label,
                 created_at=now,
                 approval_id=approval_id,
+                provider=provider.profile.name,
+                provider_account=account_of(provider),
             )
         )
         state = await provider.create_job(spec, idempotency_key=intent.key)
@@ -333,12 +348,21 @@ class Jobs:
             approval_id=approval.id,
         )
 
-    async def _own_model(self, team: str, model: str) -> None:
-        """A fine-tuned base model must be one of the team's own (the account may be shared)."""
-        provider = await self._providers.for_team(team)
+    async def _own_model(
+        self, team: str, model: str, family: str, available: Sequence[str] = ()
+    ) -> None:
+        """A fine-tuned base model must be one of the team's own (the account may be shared),
+        made at the family the job goes to."""
+        provider = await self._providers.for_team(team, family)
         tuned = provider.profile.is_tuned_model(model)
-        if tuned and await self._store.get_model(team, model) is None:
+        own = await self._store.get_model(team, model) if tuned else None
+        if tuned and own is None:
             raise NotFoundError(f"No model '{model}' in this team. See /finetune models.")
+        if own is not None and own.provider != family and own.provider in available:
+            raise UsageError(
+                f"The model '{model}' is at {own.provider}, not {family}: start it with "
+                f"provider={own.provider}."
+            )
 
     async def _list(self, team: str, status: str | None, limit: int) -> Reply:
         jobs = await self._store.list_jobs(team, status=status, limit=limit)
@@ -351,7 +375,7 @@ class Jobs:
         return Reply(
             title=f"{len(jobs)} job(s), newest first",
             table=Table(
-                headers=("job", "status", "model", "created", "result"),
+                headers=("job", "status", "model", "created", "result", "provider"),
                 rows=tuple(
                     (
                         j.state.id,
@@ -359,6 +383,7 @@ class Jobs:
                         j.state.model,
                         timestamp(j.state.created_at),
                         j.state.fine_tuned_model or (j.state.error or "")[:60],
+                        shown_provider(j.provider, j.account),
                     )
                     for j in jobs
                 ),
@@ -373,13 +398,13 @@ class Jobs:
 
     async def _inspect(self, team: str, job_id: str) -> Reply:
         job = await self._job(team, job_id)
-        provider = await self._providers.for_team(team)
+        provider = await self._providers.for_team(team, job.provider or None)
         stale_note = ""
         try:
             state = await provider.get_job(job_id)
             if state != job.state:
                 await self._store.update_job_state(team, state, poll_now=True)
-                await self._remember_model(team, state)
+                await self._remember_model(job, state)
                 await settle_spend(self._store, team, state)
             job = replace(job, state=state)
         except ProviderError as error:
@@ -405,6 +430,7 @@ class Jobs:
             Field(name="Fine-tuned model", value=s.fine_tuned_model or "—", inline=False),
             Field(name="Created", value=timestamp(s.created_at)),
             Field(name="Finished", value=timestamp(s.finished_at)),
+            Field(name="Provider", value=shown_provider(job.provider, job.account)),
         ]
         if latest:
             fields.append(
@@ -431,8 +457,8 @@ class Jobs:
         )
 
     async def _events(self, team: str, job_id: str, limit: int) -> Reply:
-        await self._job(team, job_id)
-        provider = await self._providers.for_team(team)
+        job = await self._job(team, job_id)
+        provider = await self._providers.for_team(team, job.provider or None)
         events = await provider.list_events_after(job_id, None)
         latest = list(events)[-limit:]
         if not latest:
@@ -445,8 +471,8 @@ class Jobs:
         )
 
     async def _checkpoints(self, team: str, job_id: str) -> Reply:
-        await self._job(team, job_id)
-        provider = await self._providers.for_team(team)
+        job = await self._job(team, job_id)
+        provider = await self._providers.for_team(team, job.provider or None)
         checkpoints = await provider.list_checkpoints(job_id)
         if not checkpoints:
             return Reply(title=f"No checkpoints yet for {job_id}.")
@@ -470,7 +496,7 @@ class Jobs:
         job = await self._job(team, job_id)
         if job.state.terminal:
             raise ConflictError(f"{job_id} already {job.state.status}; nothing to {action}.")
-        provider = await self._providers.for_team(team)
+        provider = await self._providers.for_team(team, job.provider or None)
         if not provider.profile.can(Capability(action)):
             # The profile answers; the provider is never asked to do what it cannot.
             raise ConflictError(f"{provider.label} cannot {action} a job.")
@@ -498,9 +524,16 @@ class Jobs:
         return Reply(
             title=f"{len(models)} fine-tuned model(s)",
             table=Table(
-                headers=("model", "base", "job", "created"),
+                headers=("model", "base", "job", "created", "provider"),
                 rows=tuple(
-                    (m.name, m.base_model, m.job_id, timestamp(m.created_at)) for m in models
+                    (
+                        m.name,
+                        m.base_model,
+                        m.job_id,
+                        timestamp(m.created_at),
+                        shown_provider(m.provider, m.account),
+                    )
+                    for m in models
                 ),
             ),
         )
@@ -509,7 +542,7 @@ class Jobs:
         job = await self._job(team, job_id)
         points: Sequence[MetricPoint] = await self._watch.list_metric_points(team, job_id)
         if not points:
-            provider = await self._providers.for_team(team)
+            provider = await self._providers.for_team(team, job.provider or None)
             events = await provider.list_events_after(job_id, None)
             points = [p for e in events if (p := MetricPoint.from_event(e)) is not None]
         if not points:
@@ -529,10 +562,24 @@ class Jobs:
             ),
         )
 
-    async def _remember_model(self, team: str, state: JobState) -> None:
-        made = model_made_by(team, state, now=self._clock.now())
+    async def _remember_model(self, job: Job, state: JobState) -> None:
+        made = model_made_by(
+            job.team_id, state, now=self._clock.now(), provider=job.provider, account=job.account
+        )
         if made is not None:
             await self._store.add_model(made)
+
+
+def _same_family(file: TeamFile | None, family: str, available: Sequence[str]) -> None:
+    """A file id means nothing at another of the team's families: say where the file is and
+    what to do. A file recorded at a family the team cannot use now (a sandbox deployment's
+    rows from before migration 0006 say openai) goes as it is; the provider answers for it."""
+    if file is None or file.provider == family or file.provider not in available:
+        return
+    raise UsageError(
+        f"The file '{file.alias}' is at {file.provider}, not {family}: upload it again with "
+        f"/finetune upload alias=NAME provider={family}, or start with provider={file.provider}."
+    )
 
 
 def _auto(value: float | None) -> str:

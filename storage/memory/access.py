@@ -25,6 +25,26 @@ from storage.memory.base import CredentialRow, IntegrityError, MemoryBase, json_
 log = logging.getLogger(__name__)
 
 
+def _credentials(team_id: str, family: str, row: CredentialRow) -> TeamCredentials:
+    secret = crypto.require_key_ring().decrypt(row.token)
+    if secret.team_id != team_id:
+        log.warning("team key bound to another team refused", extra={"team": team_id})
+        raise SecretUnreadableError(
+            "This team's stored key was not written for this team; an admin must run "
+            "/finetune setup again."
+        )
+    return TeamCredentials(
+        team_id=team_id,
+        provider=row.provider,
+        api_key=secret.value,
+        endpoint=row.endpoint,
+        api_version=row.api_version,
+        set_by=row.set_by,
+        updated_at=row.updated_at,
+        family=family,
+    )
+
+
 class MemoryAccess(MemoryBase):
     """handlers.ports.TeamStore in memory; every call is scoped by team.
 
@@ -61,29 +81,27 @@ class MemoryAccess(MemoryBase):
         await self._turn()
         return crypto.key_ring() is not None
 
-    async def get_credentials(self, team_id: str) -> TeamCredentials | None:
-        """The team's key, decrypted; raises SecretUnreadableError if the keys cannot read it
-        or the ciphertext was written for another team."""
+    async def get_credentials(
+        self, team_id: str, family: str | None = None
+    ) -> TeamCredentials | None:
+        """The team's key for one family (None: its default family's), decrypted; raises
+        SecretUnreadableError if the keys cannot read it or it was written for another team."""
         await self._turn()
-        row = self._db.team_credentials.get(team_id)
-        if row is None:
+        team = self._db.teams.get(team_id)
+        wanted = family if family is not None or team is None else team.default_provider
+        if wanted is None:
             return None
-        secret = crypto.require_key_ring().decrypt(row.token)
-        if secret.team_id != team_id:
-            log.warning("team key bound to another team refused", extra={"team": team_id})
-            raise SecretUnreadableError(
-                "This team's stored key was not written for this team; an admin must run "
-                "/finetune setup again."
-            )
-        return TeamCredentials(
-            team_id=team_id,
-            provider=row.provider,
-            api_key=secret.value,
-            endpoint=row.endpoint,
-            api_version=row.api_version,
-            set_by=row.set_by,
-            updated_at=row.updated_at,
-        )
+        row = self._db.team_credentials.get((team_id, wanted))
+        return None if row is None else _credentials(team_id, wanted, row)
+
+    async def list_credentials(self, team_id: str) -> Sequence[TeamCredentials]:
+        await self._turn()
+        rows = self._db.team_credentials
+        return [
+            _credentials(team_id, family, rows[(team, family)])
+            for team, family in sorted(rows)
+            if team == team_id
+        ]
 
     async def set_credentials(self, credentials: TeamCredentials) -> None:
         await self._turn()
@@ -91,7 +109,7 @@ class MemoryAccess(MemoryBase):
         token = crypto.require_key_ring().encrypt(
             credentials.team_id, credentials.api_key.reveal()
         )
-        self._db.team_credentials[credentials.team_id] = CredentialRow(
+        self._db.team_credentials[(credentials.team_id, credentials.family)] = CredentialRow(
             provider=credentials.provider,
             endpoint=credentials.endpoint,
             api_version=credentials.api_version,
@@ -101,12 +119,23 @@ class MemoryAccess(MemoryBase):
             updated_at=utc(credentials.updated_at or self._clock()),
         )
 
-    async def remove_credentials(self, team_id: str) -> bool:
+    async def remove_credentials(self, team_id: str, family: str) -> bool:
         await self._turn()
-        return self._db.team_credentials.pop(team_id, None) is not None
+        return self._db.team_credentials.pop((team_id, family), None) is not None
+
+    async def get_default_provider(self, team_id: str) -> str | None:
+        await self._turn()
+        row = self._db.teams.get(team_id)
+        return None if row is None else row.default_provider
+
+    async def set_default_provider(self, team_id: str, family: str | None) -> None:
+        await self._turn()
+        row = self._db.teams.get(team_id)
+        if row is not None:  # as SQL's UPDATE of no row
+            row.default_provider = family
 
     async def count_credentials(self) -> int:
-        """How many teams have a key stored (start-up refuses to run without a key ring)."""
+        """How many keys are stored (start-up refuses to run without a key ring)."""
         await self._turn()
         return len(self._db.team_credentials)
 
@@ -117,8 +146,8 @@ class MemoryAccess(MemoryBase):
         if ring is None:
             raise ConfigError(f"{crypto.ENV_NAME} is not set: there is no key to rotate to.")
         rows = self._db.team_credentials
-        for team_id in sorted(rows):
-            rows[team_id].token = ring.rotate(rows[team_id].token)
+        for key in sorted(rows):
+            rows[key].token = ring.rotate(rows[key].token)
         return len(rows)
 
     # budgets and spend

@@ -82,6 +82,7 @@ class TeamRow:
     team: Team
     created_at: datetime
     backoff_until: datetime | None = None
+    default_provider: str | None = None
 
 
 @dataclass(slots=True, kw_only=True)
@@ -193,7 +194,10 @@ class MemoryDatabase:
     cards: dict[str, CardRow] = field(default_factory=dict)
     webhook_inbox: dict[str, datetime] = field(default_factory=dict)
     team_roles: dict[tuple[str, str], RoleGrant] = field(default_factory=dict)
-    team_credentials: dict[str, CredentialRow] = field(default_factory=dict)
+    team_credentials: dict[tuple[str, str], CredentialRow] = field(default_factory=dict)
+    provider_backoffs: dict[tuple[str, str], datetime] = field(default_factory=dict)
+    """One family's pause for one team, by (team, family)."""
+    """By (team, family), the SQL table's primary key."""
     team_budgets: dict[str, Budget] = field(default_factory=dict)
     spend: dict[tuple[str, str], SpendEntry] = field(default_factory=dict)
     approvals: dict[str, Approval] = field(default_factory=dict)

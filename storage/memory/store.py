@@ -103,12 +103,16 @@ class MemoryStore(MemoryAccess, MemoryStarts, MemoryWatch):
         found.sort(key=lambda item: (item[1].alias != alias_or_id, -item[0]))
         return found[0][1] if found else None
 
-    async def find_file_by_sha256(self, team_id: str, sha256: str) -> TeamFile | None:
+    async def find_file_by_sha256(
+        self, team_id: str, sha256: str, *, provider: str | None = None
+    ) -> TeamFile | None:
         await self._turn()
         found = [
             (row_id, f)
             for row_id, f in self._db.files.items()
-            if f.team_id == team_id and f.sha256 == sha256
+            if f.team_id == team_id
+            and f.sha256 == sha256
+            and (provider is None or f.provider == provider)
         ]
         return max(found, key=lambda item: item[0])[1] if found else None
 

@@ -64,6 +64,9 @@ class MemoryWatch(MemoryBase):
             for team_id, team in self._db.teams.items()
             if team.backoff_until is not None and team.backoff_until > now
         }
+        family_backed_off = {
+            key for key, until in self._db.provider_backoffs.items() if until > now
+        }
         due = sorted(
             (
                 row
@@ -72,6 +75,7 @@ class MemoryWatch(MemoryBase):
                 and row.next_poll_at <= now
                 and row.lease_free(now)
                 and row.job.team_id not in backed_off
+                and (row.job.team_id, row.job.provider) not in family_backed_off
             ),
             key=lambda row: (row.next_poll_at or now, row.id),
         )[: max(limit, 0)]
@@ -148,16 +152,32 @@ class MemoryWatch(MemoryBase):
             row.next_poll_at = now
         return True
 
-    async def team_backoff_until(self, team_id: str) -> datetime | None:
+    async def team_backoff_until(
+        self, team_id: str, *, provider: str | None = None
+    ) -> datetime | None:
         await self._turn()
+        backoffs = self._db.provider_backoffs
+        if provider is not None:
+            return backoffs.get((team_id, provider))
         team = self._db.teams.get(team_id)
-        return None if team is None else team.backoff_until
+        found = [u for (t, _), u in backoffs.items() if t == team_id]
+        if team is not None and team.backoff_until is not None:
+            found.append(team.backoff_until)
+        return max(found) if found else None
 
-    async def set_team_backoff(self, team_id: str, *, until: datetime | None) -> None:
+    async def set_team_backoff(
+        self, team_id: str, *, until: datetime | None, provider: str | None = None
+    ) -> None:
         await self._turn()
         team = self._db.teams.get(team_id)
-        if team is not None:
+        if team is None:
+            return  # as SQL's UPDATE of no row; the family table's foreign key refuses it
+        if provider is None:
             team.backoff_until = utc_or_none(until)
+        elif until is None:
+            self._db.provider_backoffs.pop((team_id, provider), None)
+        else:
+            self._db.provider_backoffs[(team_id, provider)] = utc(until)
 
     async def list_metric_points(self, team_id: str, job_id: str) -> Sequence[MetricPoint]:
         await self._turn()

@@ -60,6 +60,7 @@ async def _seed(
                 await store.set_credentials(
                     TeamCredentials(
                         team_id=TEAM,
+                        family="openai",
                         provider="compatible",
                         api_key=Secret(TEAM_KEY),
                         endpoint=account.base_url,

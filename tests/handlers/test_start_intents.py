@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -133,8 +134,11 @@ class _Accounts:
     def __init__(self, shared: Provider, own: Provider) -> None:
         self.shared, self.own = shared, own
 
-    async def for_team(self, team_id: str) -> Provider:
+    async def for_team(self, team_id: str, family: str | None = None) -> Provider:
         return self.own if team_id == "slack:T1" else self.shared
+
+    async def available(self, team_id: str) -> Sequence[str]:
+        return ((await self.for_team(team_id)).profile.name,)
 
 
 async def test_a_team_on_its_own_key_gets_its_interrupted_job_back(tmp_path: Path) -> None:

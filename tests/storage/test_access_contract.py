@@ -55,6 +55,7 @@ async def test_team_keys_are_encrypted_replaced_removed_and_rotated(
     await store.ensure_team(f.team())
     credentials = TeamCredentials(
         team_id="slack:T1",
+        family="openai",
         provider="azure",
         api_key=Secret(KEY),
         endpoint="https://acme.openai.azure.com",
@@ -64,14 +65,14 @@ async def test_team_keys_are_encrypted_replaced_removed_and_rotated(
     )
     await store.set_credentials(credentials)
     await store.set_credentials(credentials)
-    got = await store.get_credentials("slack:T1")
+    got = await store.get_credentials("slack:T1", "openai")
     assert got is not None
     assert got.api_key.reveal() == KEY
     assert got.endpoint == "https://acme.openai.azure.com"
     assert await store.count_credentials() == 1
     assert await store.get_credentials("slack:T2") is None
     assert await store.rotate_secrets() == 1
-    assert await store.remove_credentials("slack:T1")
+    assert await store.remove_credentials("slack:T1", "openai")
     assert await store.count_credentials() == 0
 
 

@@ -61,7 +61,7 @@ async def test_setup_checks_shape_then_provider_then_stores_encrypted(
     assert stored is not None
     assert stored.api_key.reveal() == GOOD_KEY
     shown = await w.run("setup show", admin())
-    assert stored.fingerprint in str(shown.fields)
+    assert stored.fingerprint in str(shown.table)
     assert GOOD_KEY not in str(shown)
 
     assert isinstance(w.store, SqlStore)

@@ -212,6 +212,8 @@ class DiscordCommands:
                 return self.complete_models
             case OptionKind.TEXT if option.name == "command":
                 return self.complete_commands
+            case OptionKind.TEXT if option.name == "provider":
+                return self.complete_providers
         return None
 
     # ------------------------------------------------------------------ commands
@@ -486,6 +488,21 @@ class DiscordCommands:
                 )
                 for j in jobs
                 if current.lower() in j.id.lower()
+            ]
+
+        return await self._complete(interaction, choices)
+
+    async def complete_providers(
+        self, interaction: AnyInteraction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        """The team's provider families, its default first (start and upload provider:)."""
+
+        async def choices(team: str) -> list[app_commands.Choice[str]]:
+            families = await self._service.team_providers(team)
+            return [
+                app_commands.Choice(name=clip(f + (" (default)" if i == 0 else ""), 100), value=f)
+                for i, f in enumerate(families)
+                if current.lower() in f.lower()
             ]
 
         return await self._complete(interaction, choices)

@@ -187,10 +187,16 @@ class SlackHandlers:
                     await _answer(refused, actor, client, respond)
                     return
                 files = await self._list_files(actor.team_id)
+                providers = await self._service.team_providers(actor.team_id)
                 fields = await self._service.start_fields(actor)
                 await client.views_open(
                     trigger_id=body["trigger_id"],
-                    view=start_view(channel_id=actor.channel_id, files=files, fields=fields),
+                    view=start_view(
+                        channel_id=actor.channel_id,
+                        files=files,
+                        fields=fields,
+                        providers=providers,
+                    ),
                 )
                 return
             try:
@@ -556,12 +562,22 @@ class SlackHandlers:
             actor, training_file=training, model=model, n_epochs=epochs
         )
         files = await self._list_files(actor.team_id)
-        fields = await self._service.start_fields(actor)
+        providers = list(await self._service.team_providers(actor.team_id))
+        picked = chosen(state, "provider")
+        if picked in providers:  # the rebuilt form keeps the family picked
+            providers.remove(picked)
+            providers.insert(0, picked)
+        # The rebuilt form shows the options of the family picked (the default if none).
+        fields = await self._service.start_fields(actor, picked if picked in providers else None)
         await client.views_update(
             view_id=view.get("id"),
             hash=view.get("hash"),
             view=start_view(
-                channel_id=channel, files=files, fields=fields, estimate="\n".join(lines)
+                channel_id=channel,
+                files=files,
+                fields=fields,
+                estimate="\n".join(lines),
+                providers=providers,
             ),
         )
 

@@ -62,16 +62,39 @@ def _file_select(
     }
 
 
+def _provider_select(providers: Sequence[str]) -> dict[str, Any]:
+    """The team's families, the first (its default, or the one picked) preselected."""
+    return {
+        "type": "input",
+        "block_id": "provider",
+        "label": {"type": "plain_text", "text": "Provider"},
+        "hint": {
+            "type": "plain_text",
+            "text": "The team's provider families; see /finetune providers",
+        },
+        "element": {
+            "type": "static_select",
+            "action_id": "provider",
+            "initial_option": _option(providers[0], providers[0]),
+            "options": [_option(p, p) for p in providers[:100]],
+        },
+    }
+
+
 def start_view(
     *,
     channel_id: str,
     files: Sequence[TeamFile],
     fields: Sequence[FormField],
     estimate: str = "",
+    providers: Sequence[str] = (),
 ) -> View:
     """The modal `/finetune start` opens when it is typed without options; `fields` are the
-    training options the team's provider takes (Service.start_fields), ranges in the hints."""
-    blocks: list[dict[str, Any]] = [
+    training options the chosen provider takes (Service.start_fields), ranges in the hints; a
+    team with several provider families picks one first (`providers`: the team's, the one to
+    preselect first)."""
+    blocks: list[dict[str, Any]] = [_provider_select(providers)] if len(providers) > 1 else []
+    blocks += [
         _file_select("file", "Training file", files, optional=False, dispatch=True),
         _file_select("validation", "Validation file", files, optional=True),
         {

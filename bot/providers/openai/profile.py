@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import date
 
 from handlers.model import MetricPoint, MetricValue, as_float, as_int
 from handlers.profile import (
@@ -158,6 +159,13 @@ PROFILE = ProviderProfile(
     accounts=ACCOUNTS,
     example_job_id="ftjob-abc123",
     example_model="ft:gpt-4.1-mini-2025-04-14:acme:support:abc123",
+    # Azure OpenAI is an account kind of this family (its settings), so both ends are here.
+    ends=date(2027, 1, 6),
+    end_note=(
+        "OpenAI accepts no new fine-tuning jobs from 2027-01-06; Azure OpenAI trains OpenAI "
+        "models until about April 2027, for existing customers. Fine-tuned models keep "
+        "serving until their base models retire."
+    ),
 )
 
 

@@ -15,4 +15,7 @@ PROFILE = replace(
     # no webhooks arrive, and no key of its own needs hiding.
     capabilities=openai.CAPABILITIES - {Capability.WEBHOOKS},
     key_patterns=(),
+    # A simulation has no end date of its own.
+    ends=None,
+    end_note="",
 )

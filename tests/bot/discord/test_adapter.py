@@ -263,6 +263,13 @@ async def test_autocomplete_is_served_from_the_store_per_team(env: Env) -> None:
     assert sum(env.w.provider.calls.values()) == calls  # never a provider call
 
 
+async def test_provider_autocompletes_the_teams_families(env: Env) -> None:
+    # The world's directory serves every team the deployment's sandbox alone.
+    assert await _choices(env, "start", {"provider": ""}, "provider", GUILD_A) == ["sandbox"]
+    assert await _choices(env, "upload", {"provider": "sand"}, "provider", GUILD_B) == ["sandbox"]
+    assert await _choices(env, "start", {"provider": "zzz"}, "provider", GUILD_A) == []
+
+
 # ---------------------------------------------------------------------- start form
 
 

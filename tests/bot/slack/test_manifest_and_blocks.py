@@ -119,3 +119,27 @@ def test_modal_reads_values_and_reports_each_bad_field() -> None:
     request, errors = read_submission(bad)
     assert request is None
     assert set(errors) == {"epochs", "batch_size", "file", "model"}
+
+
+def test_modal_offers_the_teams_providers_default_first_when_it_has_several() -> None:
+    assert "provider" not in [
+        b["block_id"] for b in start_view(channel_id="C1", files=[], fields=())["blocks"]
+    ]
+    one = start_view(channel_id="C1", files=[], fields=(), providers=["alpha"])
+    assert "provider" not in [b["block_id"] for b in one["blocks"]]
+    view = start_view(channel_id="C1", files=[], fields=(), providers=["beta", "alpha"])
+    first = view["blocks"][0]
+    assert first["block_id"] == "provider"
+    assert first["element"]["initial_option"]["value"] == "beta"
+    assert [o["value"] for o in first["element"]["options"]] == ["beta", "alpha"]
+    picked = {
+        "values": {
+            "provider": {"provider": {"selected_option": {"value": "alpha"}}},
+            "file": {"file": {"type": "plain_text_input", "value": "train"}},
+            "model": {"ftbot_models": {"selected_option": {"value": "gpt-4.1-mini-2025-04-14"}}},
+        }
+    }
+    request, errors = read_submission(picked)
+    assert errors == {}
+    assert request is not None
+    assert request.provider == "alpha"

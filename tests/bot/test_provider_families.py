@@ -1,0 +1,313 @@
+"""A team with several provider families: setup per family, a default, start provider=, and
+every row (and the watcher) following the family it was made at. Test families only."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from bot.directory import TeamProviderDirectory
+from bot.providers.sandbox.profile import PROFILE as SANDBOX
+from bot.providers.sandbox.provider import SandboxProvider
+from handlers.errors import ProviderError, ProviderErrorKind
+from handlers.features.jobs import BOT_METADATA_KEY
+from handlers.model import ACCOUNT_DEPLOYMENT, ACCOUNT_TEAM, Actor, JobSpec, TeamCredentials
+from handlers.ports import FineTuning, ProviderDirectory
+from handlers.profile import AccountKind, Capability, ProviderProfile, SetupField
+from handlers.recovery import Recovery
+from handlers.replies import Tone, plain
+from handlers.requests import SetupRequest
+from handlers.scope import TEAM_KEY, TeamScopedProvider
+from handlers.secrets import Secret
+from storage import crypto
+from tests.dbutil import AnyStore
+from tests.fakes.clock import ManualClock
+from tests.fakes.faulty_provider import FaultyProvider
+from tests.world import TIMING, World, actor, world, write_dataset
+
+MODEL = "gpt-4.1-mini-2025-04-14"
+BETA_KEY = "bk-" + "q7" * 12
+BETA_ACCOUNT = AccountKind(
+    name="beta-key",
+    label="Beta",
+    key_shape=re.compile(r"^bk-[a-z0-9]{20,}$"),
+    key_refusal="That is not a Beta key.",
+    fields=(SetupField(name="key", label="API key", required=True),),
+)
+
+
+ALPHA = replace(SANDBOX, name="alpha", label="Alpha (test)", accounts=())
+BETA = replace(
+    SANDBOX,
+    name="beta",
+    label="Beta (test)",
+    accounts=(BETA_ACCOUNT,),
+    capabilities=SANDBOX.capabilities - {Capability.PAUSE, Capability.RESUME},
+    ends=date(2031, 2, 3),
+    end_note="Beta stops taking new jobs.",
+)
+
+
+class AlphaSandbox(SandboxProvider):
+    """The deployment's family in these tests."""
+
+    @property
+    def profile(self) -> ProviderProfile:
+        return ALPHA
+
+
+class BetaSandbox(SandboxProvider):
+    """A second family, reached only with a team's own key; it cannot pause."""
+
+    @property
+    def profile(self) -> ProviderProfile:
+        return BETA
+
+
+class AcceptAll:
+    async def check(self, credentials: TeamCredentials) -> None:
+        return None
+
+
+def admin() -> Actor:
+    return replace(actor(user="UA"), is_workspace_admin=True)
+
+
+@pytest.fixture(autouse=True)
+def ring() -> Iterator[None]:
+    crypto.use_keys([crypto.generate_key()])
+    yield
+    crypto.use_keys(None)
+
+
+@pytest.fixture
+async def two(tmp_path: Path) -> AsyncIterator[tuple[World, FaultyProvider]]:
+    """The deployment runs alpha; beta is there for a team that sets up its key."""
+    made: list[FaultyProvider] = []
+
+    def directory(alpha: FineTuning, store: AnyStore, clock: ManualClock) -> ProviderDirectory:
+        made.append(FaultyProvider(BetaSandbox(clock, timing=TIMING)))
+        return TeamProviderDirectory(
+            store=store,
+            fallback=alpha,
+            factory=lambda _: made[0],
+            profiles={"beta": made[0].profile},
+        )
+
+    async with world(
+        tmp_path,
+        provider_type=AlphaSandbox,
+        directory=directory,
+        keys=AcceptAll(),
+        accounts={"beta-key": BETA_ACCOUNT},
+        account_families={"beta-key": "beta"},
+        profiles=(ALPHA, BETA),
+    ) as w:
+        yield w, made[0]
+
+
+async def _set_up_beta(w: World) -> None:
+    saved = await w.service.handle(
+        SetupRequest(provider="beta-key", api_key=Secret(BETA_KEY)), admin()
+    )
+    assert saved.tone is Tone.SUCCESS, saved
+
+
+async def test_a_team_starts_on_its_second_family_and_the_watcher_follows_it(
+    two: tuple[World, FaultyProvider], tmp_path: Path
+) -> None:
+    w, beta = two
+    alpha = w.provider
+    path = write_dataset(tmp_path / "train.jsonl")
+    await _set_up_beta(w)
+    # The first family set up became the default; the admin moves it back to the deployment's.
+    assert await w.store.get_default_provider("slack:T1") == "beta"
+    moved = await w.run("setup default=alpha", admin())
+    assert moved.tone is Tone.SUCCESS, moved
+    assert (await w.run(f"upload {path} alias=a", actor())).tone is Tone.SUCCESS
+    up = await w.run(f"upload {path} alias=b provider=beta", actor())
+    assert up.tone is Tone.SUCCESS, up  # the same bytes, at another family: uploaded again
+    assert (alpha.calls["upload_file"], beta.calls["upload_file"]) == (1, 1)
+
+    started = await w.run(f"start file=b model={MODEL} provider=beta epochs=1", actor())
+    assert started.tone is Tone.SUCCESS, started
+    assert (alpha.calls["create_job"], beta.calls["create_job"]) == (0, 1)
+    [job] = await w.store.list_jobs("slack:T1")
+    assert (job.provider, job.account) == ("beta", ACCOUNT_TEAM)
+    a_file = await w.store.get_file("slack:T1", "a")
+    assert a_file is not None
+    assert (a_file.provider, a_file.account) == ("alpha", ACCOUNT_DEPLOYMENT)
+
+    polled_at_alpha = alpha.calls["get_job"] + alpha.calls["list_jobs"]
+    await w.settle(seconds=120)
+    done = await w.store.get_job("slack:T1", job.id)
+    assert done is not None
+    assert done.state.terminal, done.state
+    assert beta.calls["get_job"] + beta.calls["list_jobs"] > 0
+    assert alpha.calls["get_job"] + alpha.calls["list_jobs"] == polled_at_alpha
+    [model] = await w.store.list_models("slack:T1")
+    assert (model.provider, model.account) == ("beta", ACCOUNT_TEAM)
+
+    listed = await w.run("list", actor())
+    assert listed.table is not None
+    assert listed.table.rows[0][-1] == "beta (team key)"
+    shown = await w.run(f"inspect {job.id}", actor())
+    assert "beta (team key)" in str(shown.fields)
+    models = await w.run("models", actor())
+    assert models.table is not None
+    assert models.table.rows[0][-1] == "beta (team key)"
+    files = await w.run("files", actor())
+    assert files.table is not None
+    assert {r[0]: r[-1] for r in files.table.rows} == {
+        "a": "alpha (deployment)",
+        "b": "beta (team key)",
+    }
+
+
+async def test_a_family_the_team_lacks_gets_one_reply_listing_what_it_has(
+    two: tuple[World, FaultyProvider], tmp_path: Path
+) -> None:
+    w, beta = two
+    path = write_dataset(tmp_path / "train.jsonl")
+    assert (await w.run(f"upload {path} alias=a", actor())).tone is Tone.SUCCESS
+    before = await w.run(f"start file=a model={MODEL} provider=beta", actor())
+    assert before.tone is Tone.ERROR
+    assert "no provider 'beta'" in plain(before.title)
+    assert "it can use alpha." in plain(before.title)
+    assert beta.calls["create_job"] == 0
+    await _set_up_beta(w)
+    unknown = await w.run(f"start file=a model={MODEL} provider=gamma", actor())
+    assert "it can use beta, alpha." in plain(unknown.title), unknown
+    # A file uploaded at one family is not started at another.
+    elsewhere = await w.run(f"start file=a model={MODEL} provider=beta", actor())
+    assert elsewhere.tone is Tone.ERROR
+    assert "is at alpha, not beta" in plain(elsewhere.title)
+    assert w.provider.calls["create_job"] == beta.calls["create_job"] == 0
+    refused = await w.run("setup default=gamma", admin())
+    assert refused.tone is Tone.ERROR
+    assert await w.store.get_default_provider("slack:T1") == "beta"
+
+
+async def test_setup_show_lists_each_family_and_remove_forgets_one(
+    two: tuple[World, FaultyProvider],
+) -> None:
+    w, _ = two
+    await _set_up_beta(w)
+    shown = await w.run("setup show", admin())
+    assert shown.table is not None
+    [row] = shown.table.rows
+    assert row[0] == "beta (default)"
+    assert row[2] == Secret(BETA_KEY).fingerprint
+    assert BETA_KEY not in str(shown)
+    denied = await w.run("setup remove provider=beta", actor())
+    assert "needs the admin role" in plain(denied.title)
+    assert (await w.run("setup remove provider=beta", admin())).tone is Tone.SUCCESS
+    assert await w.store.list_credentials("slack:T1") == []
+    assert await w.store.get_default_provider("slack:T1") is None
+    again = await w.run("setup remove provider=beta", admin())
+    assert again.tone is Tone.ERROR
+
+
+async def test_providers_lists_families_the_teams_own_its_default_and_ends(
+    two: tuple[World, FaultyProvider],
+) -> None:
+    w, _ = two
+    before = await w.run("providers", actor())
+    assert before.table is not None
+    assert [r[0] for r in before.table.rows] == ["alpha (default)", "beta"]
+    assert [r[2] for r in before.table.rows] == ["deployment's account", "not set up"]
+    await _set_up_beta(w)
+    after = await w.run("providers", actor())  # a viewer may read it
+    assert after.table is not None
+    alpha, beta = after.table.rows
+    assert (alpha[0], alpha[2], alpha[4]) == ("alpha", "deployment's account", "—")
+    assert (beta[0], beta[2], beta[4]) == ("beta (default)", "team key", "2031-02-03")
+    assert "pause" in str(alpha[3])
+    assert "pause" not in str(beta[3])
+    assert "Beta (test): Beta stops taking new jobs." in after.lines
+
+
+async def test_an_approved_start_goes_to_the_family_it_was_asked_for(
+    two: tuple[World, FaultyProvider], tmp_path: Path
+) -> None:
+    w, beta = two
+    await _set_up_beta(w)
+    path = write_dataset(tmp_path / "train.jsonl")
+    assert (await w.run(f"upload {path} alias=b", actor())).tone is Tone.SUCCESS  # at beta
+    await w.run("budget approve_over=0.000001", admin())
+    waiting = await w.run(f"start file=b model={MODEL}", actor())
+    approval_id = plain(waiting.lines[0]).split()[1].rstrip(":")
+    # The default moves before the admin approves: the start keeps the family it was asked at.
+    assert (await w.run("setup default=alpha", admin())).tone is Tone.SUCCESS
+    started = await w.run(f"approve {approval_id}", admin())
+    assert plain(started.title).startswith("Started"), started
+    assert (w.provider.calls["create_job"], beta.calls["create_job"]) == (0, 1)
+    [job] = await w.store.list_jobs("slack:T1")
+    assert job.provider == "beta"
+
+
+async def test_a_row_from_a_family_the_team_cannot_use_starts_where_the_team_can(
+    tmp_path: Path,
+) -> None:
+    """Rows from before migration 0006 say openai, even on a deployment that ran another
+    family (a sandbox): such a file still starts there, and the provider answers for it."""
+    async with world(tmp_path) as w:
+        path = write_dataset(tmp_path / "train.jsonl")
+        assert (await w.run(f"upload {path} alias=new", actor())).tone is Tone.SUCCESS
+        uploaded = await w.store.get_file("slack:T1", "new")
+        assert uploaded is not None
+        await w.store.add_file(replace(uploaded, alias="old", provider="legacy"))
+        started = await w.run(f"start file=old model={MODEL}", actor())
+        assert started.tone is Tone.SUCCESS, started
+
+
+async def test_a_refused_key_at_one_family_pauses_only_that_familys_jobs(
+    two: tuple[World, FaultyProvider], tmp_path: Path
+) -> None:
+    w, beta = two
+    await _set_up_beta(w)
+    await w.run("setup default=alpha", admin())
+    path = write_dataset(tmp_path / "train.jsonl")
+    await w.run(f"upload {path} alias=a", actor())
+    await w.run(f"upload {path} alias=b provider=beta", actor())
+    assert (await w.run(f"start file=a model={MODEL} epochs=1", actor())).tone is Tone.SUCCESS
+    on_beta = await w.run(f"start file=b model={MODEL} provider=beta epochs=1", actor())
+    assert on_beta.tone is Tone.SUCCESS
+    jobs = {j.provider: j.id for j in await w.store.list_jobs("slack:T1")}
+    beta.inject_fault(ProviderError(ProviderErrorKind.AUTH), times=1000)
+    await w.settle(seconds=120)
+    assert await w.store.team_backoff_until("slack:T1", provider="beta") is not None
+    assert await w.store.team_backoff_until("slack:T1", provider="alpha") is None
+    keys = w.notifier.dedupe_keys()
+    assert any(k.startswith(f"{jobs['alpha']}:status:succeeded") for k in keys)
+    assert not any(k.startswith(f"{jobs['beta']}:status:") for k in keys)
+
+
+async def test_resync_adopts_a_job_of_a_teams_second_family_with_its_family_and_account(
+    two: tuple[World, FaultyProvider], tmp_path: Path
+) -> None:
+    w, beta = two
+    await _set_up_beta(w)
+    path = write_dataset(tmp_path / "train.jsonl")
+    training = await beta.upload_file(path, filename="train.jsonl")
+    made = await beta.create_job(
+        JobSpec(
+            model=MODEL,
+            training_file=training.id,
+            metadata={BOT_METADATA_KEY: "default", TEAM_KEY: "slack:T1"},
+        ),
+        idempotency_key="lost-row",
+    )
+    view = TeamScopedProvider(beta, team_id="slack:T1", shared=False)  # the team's own key
+    report = await Recovery(store=w.store, clock=w.clock).resync(
+        [w.provider], own_accounts=[("slack:T1", view)]
+    )
+    assert report.recovered == [made.id]
+    adopted = await w.store.get_job("slack:T1", made.id)
+    assert adopted is not None
+    assert (adopted.provider, adopted.account) == ("beta", ACCOUNT_TEAM)
