@@ -76,11 +76,16 @@ async def test_two_replicas_share_jobs_without_duplicates(db_url: str, tmp_path:
                 pace={Platform.SLACK: 0.0},
             )
             watcher2, dispatcher2 = core2.watcher, core2.dispatcher
-            for _ in range(80):
+            replicas = [(w.watcher, w.dispatcher), (watcher2, dispatcher2)]
+            for sweep in range(80):
                 w.clock.advance(5)
-                await asyncio.gather(w.watcher.sweep(), watcher2.sweep())
-                await asyncio.gather(w.dispatcher.tick(), dispatcher2.tick())
-                await asyncio.gather(w.dispatcher.tick(), dispatcher2.tick())
+                # Each replica starts first every other sweep: racing at once, the one that
+                # starts first may claim every due job, and which one that is must not
+                # depend on the machine's load.
+                first, second = replicas if sweep % 2 == 0 else replicas[::-1]
+                await asyncio.gather(first[0].sweep(), second[0].sweep())
+                for _ in range(2):
+                    await asyncio.gather(first[1].tick(), second[1].tick())
         every = w.notifier.dedupe_keys() + notifier2.dedupe_keys()
         counts = Counter(every)
         duplicates = {k: n for k, n in counts.items() if n > 1 and ":card:" not in k}
