@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.utils
 import hashlib
 import logging
-import math
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -33,6 +31,7 @@ from openai.types.fine_tuning import (
 )
 
 from bot.providers.openai.profile import PROFILE, metric_point
+from bot.providers.retry_after import retry_after as header_delay
 from handlers.chat import ChatMessage, ChatResult, StoredCompletion
 from handlers.errors import ProviderAnswerError, ProviderError, ProviderErrorKind
 from handlers.model import (
@@ -648,7 +647,7 @@ def _classify(error: OpenAIError) -> tuple[ProviderErrorKind, float | None, str]
         case 408:
             return ProviderErrorKind.TIMEOUT, None, detail
         case 429:
-            retry_after = _retry_after(error.response.headers, now=time.time())
+            retry_after = header_delay(error.response.headers, now=time.time())
             return ProviderErrorKind.RATE_LIMITED, retry_after, detail
         case 402:
             return ProviderErrorKind.QUOTA, None, detail
@@ -674,31 +673,6 @@ def _api_message(error: APIStatusError) -> str:
         if isinstance(message, str) and message:
             return message
     return str(error.message)
-
-
-def _retry_after(headers: Mapping[str, str], *, now: float) -> float | None:
-    """Seconds from `retry-after-ms`, `retry-after` (seconds or an HTTP date), else None."""
-    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-        raw = headers.get(name)
-        if raw is None:
-            continue
-        try:
-            value = float(raw) * scale
-        except ValueError:
-            continue
-        if math.isfinite(value) and value >= 0:
-            return value
-    raw = headers.get("retry-after")
-    if raw:
-        try:
-            when = email.utils.parsedate_to_datetime(raw)
-        except (TypeError, ValueError):
-            return None
-        return max(0.0, when.timestamp() - now)
-    return None
-
-
-# -- mapping SDK objects to core values -------------------------------------------------------
 
 
 def _label_for(client: AsyncOpenAI) -> str:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import email.utils
 import json
-import math
 from collections.abc import Mapping
 
 from together import (
@@ -14,6 +12,7 @@ from together import (
     APITimeoutError,
 )
 
+from bot.providers.retry_after import retry_after
 from handlers.errors import ProviderError, ProviderErrorKind
 
 _ENDPOINT_CODES = frozenset({"model_not_available"})
@@ -42,7 +41,11 @@ def classify(error: Exception, *, now: float) -> tuple[ProviderErrorKind, float 
         case 402:
             return ProviderErrorKind.QUOTA, None, detail
         case 429:
-            return ProviderErrorKind.RATE_LIMITED, retry_after(error.response.headers, now), detail
+            return (
+                ProviderErrorKind.RATE_LIMITED,
+                retry_after(error.response.headers, now=now),
+                detail,
+            )
         case _ if status >= 500:
             return ProviderErrorKind.SERVER, None, detail
         case _:
@@ -81,24 +84,3 @@ def dedicated_endpoint_error(model: str) -> ProviderError:
         f"{model} answers only from a dedicated endpoint on Together, and none is running. "
         "Deploy it first (api.together.ai, Models, Deploy), then try again",
     )
-
-
-def retry_after(headers: Mapping[str, str], now: float) -> float | None:
-    """Seconds from `retry-after-ms` or `retry-after` (seconds or an HTTP date)."""
-    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-        raw = headers.get(name)
-        if raw is None:
-            continue
-        try:
-            value = float(raw) * scale
-        except ValueError:
-            continue
-        if math.isfinite(value) and value >= 0:
-            return value
-    raw = headers.get("retry-after")
-    if raw:
-        try:
-            return max(0.0, email.utils.parsedate_to_datetime(raw).timestamp() - now)
-        except (TypeError, ValueError):
-            return None
-    return None
