@@ -36,6 +36,9 @@ class ButtonAction:
     audience: Audience = Audience.THREAD
     needs: Capability | None = None
     """What the job's provider must be able to do for the button to be offered at all."""
+    value_options: tuple[str, ...] = ()
+    """The options the button's value fills, parts split at ":" (`JOB:together` fills like
+    and provider); empty: the value fills the command's first option."""
 
 
 def _catalogue(*actions: ButtonAction) -> Mapping[str, ButtonAction]:
@@ -53,6 +56,16 @@ ACTIONS: Mapping[str, ButtonAction] = _catalogue(
         name="compare", command="compare", audience=Audience.CHANNEL, needs=Capability.INFERENCE
     ),
     ButtonAction(name="dataset", command="dataset", audience=Audience.CHANNEL),
+    # "Run this recipe on...": the plan for every family the team can use, for the presser.
+    ButtonAction(
+        name="recipe", command="start", audience=Audience.PRESSER, value_options=("like",)
+    ),
+    ButtonAction(
+        name="replay",
+        command="start",
+        audience=Audience.CHANNEL,
+        value_options=("like", "provider", "defaults"),
+    ),
     ButtonAction(name="approve", command="approve"),
     ButtonAction(name="reject", command="reject"),
 )
@@ -71,4 +84,18 @@ def button_request(action: str, value: str) -> Request:
     entry = ACTIONS.get(action)
     if entry is None:
         raise UsageError(UNSUPPORTED)
+    if entry.value_options:
+        parts = value.split(VALUE_SEPARATOR)
+        if len(parts) > len(entry.value_options):
+            raise UsageError(UNSUPPORTED)
+        return build_request(entry.command, dict(zip(entry.value_options, parts, strict=False)))
     return build_request(entry.command, button_values(entry.command, value))
+
+
+VALUE_SEPARATOR = ":"
+"""Between the parts of a value that fills several options (ids and family names have none)."""
+
+
+def button_value(*parts: str) -> str:
+    """The value of a button whose action fills several options, in their order."""
+    return VALUE_SEPARATOR.join(parts)

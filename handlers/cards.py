@@ -19,7 +19,7 @@ from handlers.replies import (
     UserRef,
     rich,
 )
-from handlers.text import decimal, duration, timestamp
+from handlers.text import clip_line, decimal, duration, timestamp
 
 STATUS_TONE: dict[str, Tone] = {
     JobStatus.SUCCEEDED: Tone.SUCCESS,
@@ -159,8 +159,10 @@ def completion_notice(
     chart_png: bytes | None,
     *,
     capabilities: Collection[Capability],
+    origin_model: str | None = None,
 ) -> Reply:
-    """A new message (edits notify nobody) naming the result and mentioning the requester."""
+    """A new message (edits notify nobody) naming the result and mentioning the requester;
+    `origin_model` is the model of the job whose recipe this one replayed (compare with it)."""
     state = job.state
     mention = (job.requester_id,) if job.requester_id else ()
     who: tuple[Part, ...] = (UserRef(user_id=job.requester_id), " ") if job.requester_id else ()
@@ -200,19 +202,33 @@ def completion_notice(
         mentions=mention,
         attachments=attachments,
         buttons=_offered(
-            (Button(label="Chart", action="chart", value=state.id), *_try_buttons(state)),
+            (
+                Button(label="Chart", action="chart", value=state.id),
+                *_try_buttons(state, origin_model),
+            ),
             capabilities,
         ),
     )
 
 
-def _try_buttons(state: JobState) -> tuple[Button, ...]:
+def _try_buttons(state: JobState, origin_model: str | None) -> tuple[Button, ...]:
     """Try asks the new model a prompt of its validation (else training) file and shows the
-    reference beside the answer; Compare runs the validation file on it and on its base.
+    reference beside the answer; Compare runs the validation file on it and on its base, or
+    on the model of the job a replay came from. "Run this recipe on..." plans a replay.
     The value is the job id: short enough for any platform's button, and scoped by team."""
     if state.status != JobStatus.SUCCEEDED or not state.fine_tuned_model:
         return ()
+    against = (
+        clip_line(f"Compare with {origin_model}", BUTTON_LABEL_MAX)
+        if origin_model
+        else "Compare with base"
+    )
     return (
         Button(label="Try", action="try", value=state.id, style=ButtonStyle.PRIMARY),
-        Button(label="Compare with base", action="compare", value=state.id),
+        Button(label=against, action="compare", value=state.id),
+        Button(label="Run this recipe on…", action="recipe", value=state.id),
     )
+
+
+BUTTON_LABEL_MAX = 75
+"""The longest label every platform shows whole (Slack's button text limit)."""

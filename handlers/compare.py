@@ -14,7 +14,7 @@ import io
 import json
 import re
 import string
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from handlers.chat import ChatMessage, ChatResult
@@ -203,12 +203,13 @@ def _case(number: int, line: str) -> tuple[TestCase | None, str | None]:
 
 async def run_comparison(
     run: CompareRun,
-    provider: Provider,
+    providers: Mapping[str, Provider],
     *,
     concurrency: int = DEFAULT_CONCURRENCY,
     progress: Progress | None = None,
 ) -> CompareRun:
-    """Fill `run.answers`: both models on every case, graded when a grader is set."""
+    """Fill `run.answers`: both models on every case, graded when a grader is set; each model
+    (and the grader) answers at its own provider, `providers[name]`, so two families compare."""
     queue: asyncio.Queue[tuple[TestCase, str]] = asyncio.Queue()
     for case in run.cases:
         for model in run.models:
@@ -219,7 +220,7 @@ async def run_comparison(
             if run.cancelled_by is not None or run.stopped_by is not None:
                 return
             case, model = queue.get_nowait()
-            run.answers[(case.index, model)] = await _answer(run, provider, case, model)
+            run.answers[(case.index, model)] = await _answer(run, providers, case, model)
             run.done_calls += 1
             if progress is not None:
                 await progress(run)
@@ -228,9 +229,11 @@ async def run_comparison(
     return run
 
 
-async def _answer(run: CompareRun, provider: Provider, case: TestCase, model: str) -> Answer:
+async def _answer(
+    run: CompareRun, providers: Mapping[str, Provider], case: TestCase, model: str
+) -> Answer:
     try:
-        result = await provider.chat(model, case.prompt, max_tokens=MAX_ANSWER_TOKENS)
+        result = await providers[model].chat(model, case.prompt, max_tokens=MAX_ANSWER_TOKENS)
     except FineTuneError as error:
         # The first failed call stops the run; the answers already in stay.
         run.stopped_by = run.stopped_by or f"{model}: {_named(error)}"
@@ -239,7 +242,7 @@ async def _answer(run: CompareRun, provider: Provider, case: TestCase, model: st
     if run.grader is None:
         return answer
     try:
-        graded = await provider.chat(
+        graded = await providers[run.grader].chat(
             run.grader,
             (
                 ChatMessage(role="system", content=GRADER_RUBRIC),

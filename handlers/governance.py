@@ -140,6 +140,8 @@ def decode_start(data: Mapping[str, object]) -> StartRequest:
         suffix=text("suffix"),
         provider=text("provider"),
         seed=whole("seed"),
+        like=text("like"),
+        defaults=data.get("defaults") is True,
     )
 
 

@@ -155,6 +155,11 @@ class Job:
     """The provider family the job runs at (a profile name), recorded at its start."""
     account: str = ""
     """Whose key for that family: ACCOUNT_TEAM or ACCOUNT_DEPLOYMENT."""
+    recipe: Mapping[str, object] | None = None
+    """The start as the team asked it (options left out stay out: the provider chose them);
+    None for a job found by resync or started before revision 0007."""
+    origin: str | None = None
+    """The job whose recipe this one replays (`start like=JOB`), if any."""
 
     @property
     def id(self) -> str:

@@ -5,12 +5,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
-import os
 import re
-import tempfile
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -51,7 +48,7 @@ from handlers.replies import (
 )
 from handlers.requests import SPECS, CompareRequest, DatasetRequest, TryRequest, UploadRequest
 from handlers.scope import TEAM_KEY, TeamScopedProvider
-from handlers.sources import PrivateFile
+from handlers.sources import PrivateFile, remove_private, write_private
 from handlers.text import clip_line, money, seconds
 
 log = logging.getLogger(__name__)
@@ -173,10 +170,36 @@ class Playground:
         return found, ""
 
     async def _family_of(self, team: str, model: str) -> str | None:
-        """The family serving one of the team's fine-tuned models; None (the team's default)
-        for any other name."""
+        """The family serving a model: a team model's (or a job's, by its id) own; else the
+        first family the team can use whose names it looks like; None: the team's default."""
         own = await self._store.get_model(team, model)
-        return own.provider or None if own is not None else None
+        if own is not None:
+            return own.provider or None
+        job = await self._store.get_job(team, model)
+        if job is not None:
+            return job.provider or None
+        for family in await self._providers.available(team):
+            profile = (await self._providers.for_team(team, family)).profile
+            if profile.is_tuned_model(model) or profile.is_fine_tunable(model):
+                return family
+        return None
+
+    async def _at_family(self, team: str, name: str) -> tuple[Resolved, Provider]:
+        """A model the team may call, and the team's view of the family that serves it."""
+        provider = await self._providers.for_team(team, await self._family_of(team, name))
+        return await self.resolve(team, name, provider), provider
+
+    async def _origin(self, team: str, model: Resolved) -> tuple[Resolved, Provider] | None:
+        """For a model a replay made (`start like=JOB`), the model of the job it replayed."""
+        if model.job_id is None:
+            return None
+        job = await self._store.get_job(team, model.job_id)
+        if job is None or job.origin is None:
+            return None
+        origin = await self._store.get_job(team, job.origin)
+        if origin is None or not origin.state.fine_tuned_model:
+            return None
+        return await self._at_family(team, origin.state.fine_tuned_model)
 
     # ------------------------------------------------------------------ try
 
@@ -256,14 +279,15 @@ class Playground:
                 f"ask for n={cap} or fewer.",
                 usage=SPECS["compare"].usage,
             )
-        # Both models answer at model_a's family (a team model's, else the team's default).
-        family = await self._family_of(team, request.model_a)
-        provider = await self._providers.for_team(team, family)
-        model_a = await self.resolve(team, request.model_a, provider)
+        # Each model answers at its own family: a replay at Together beside its OpenAI origin.
+        model_a, provider_a = await self._at_family(team, request.model_a)
+        origin = None if request.model_b else await self._origin(team, model_a)
         if request.model_b:
-            model_b = await self.resolve(team, request.model_b, provider)
+            model_b, provider_b = await self._at_family(team, request.model_b)
+        elif origin is not None:
+            model_b, provider_b = origin
         elif model_a.base is not None:
-            model_b = Resolved(name=model_a.base)
+            model_b, provider_b = Resolved(name=model_a.base), provider_a
         else:
             raise UsageError(
                 f"{model_a.name} is a base model: name the second model to compare it with.",
@@ -271,14 +295,20 @@ class Playground:
             )
         if model_a.name == model_b.name:
             raise UsageError("Compare two different models.", usage=SPECS["compare"].usage)
-        grader = await self.resolve(team, request.grader, provider) if request.grader else None
+        grading = await self._at_family(team, request.grader) if request.grader else None
+        grader = grading[0] if grading is not None else None
+        providers = {model_a.name: provider_a, model_b.name: provider_b}
+        if grading is not None:
+            providers.setdefault(grading[0].name, grading[1])
         test_file = await self._test_file(team, request.file, model_a, model_b)
         if test_file.format not in ("chat", ""):
             raise DataError(
                 f"'{test_file.alias}' is a {test_file.format} file; a test set is a chat file "
                 "whose examples end with the assistant's reference answer."
             )
-        content = await self._content(team, test_file, provider)
+        content = await self._content(
+            team, test_file, await self._providers.for_team(team, test_file.provider or None)
+        )
         cases = parse_test_set(content, limit=request.n)
         run = CompareRun(
             id=f"{RUN_PREFIX}{uuid.uuid4().hex[:8]}",
@@ -293,12 +323,12 @@ class Playground:
         try:
             await card.post(run)
             await run_comparison(
-                run, provider, concurrency=self.settings.concurrency, progress=card.post
+                run, providers, concurrency=self.settings.concurrency, progress=card.post
             )
         finally:
             self._runs.pop((team, run.id), None)
         await card.post(run, final=True)
-        return self._summary(run, provider)
+        return self._summary(run, providers)
 
     async def _content(self, team: str, file: TeamFile, provider: Provider) -> bytes:
         """The file's bytes: the copy kept at upload, else the provider's (when it allows)."""
@@ -346,7 +376,7 @@ class Playground:
     def is_run(self, ident: str) -> bool:
         return ident.startswith(RUN_PREFIX)
 
-    def _summary(self, run: CompareRun, provider: Provider) -> Reply:
+    def _summary(self, run: CompareRun, providers: Mapping[str, Provider]) -> Reply:
         a = summarize(run, run.model_a, self._prices)
         b = summarize(run, run.model_b, self._prices)
         done, total = len(run.complete_cases), len(run.cases)
@@ -372,7 +402,13 @@ class Playground:
             ("est. cost", _money(a.cost), _money(b.cost)),
             ("errors", str(a.errors), str(b.errors)),
         ]
-        lines: list[Content] = [f"A = {run.model_a}", f"B = {run.model_b}", _verdict(a, b, run)]
+        a_at, b_at = providers[run.model_a], providers[run.model_b]
+        apart = a_at.profile.name != b_at.profile.name
+        lines: list[Content] = [
+            f"A = {run.model_a}" + (f" ({a_at.profile.label})" if apart else ""),
+            f"B = {run.model_b}" + (f" ({b_at.profile.label})" if apart else ""),
+            _verdict(a, b, run),
+        ]
         if run.stopped_by:
             lines.append(
                 f"Stopped after {done} of {total} examples: {run.stopped_by}. Every answer "
@@ -407,8 +443,8 @@ class Playground:
                     f"  A ({ans_a.score:.1f}): {clip_line(ans_a.error or ans_a.content, 100)}",
                     f"  B ({ans_b.score:.1f}): {clip_line(ans_b.error or ans_b.content, 100)}",
                 ]
-        if provider.is_simulation:
-            lines.append(f"Note: {provider.label}: simulated answers, not real models.")
+        for shown in dict.fromkeys(p.label for p in (a_at, b_at) if p.is_simulation):
+            lines.append(f"Note: {shown}: simulated answers, not real models.")
         return Reply(
             title=f"Comparison {run.id} {state}: {done}/{total} examples of '{run.source}'",
             table=Table(headers=("", "A", "B"), rows=tuple(rows)),
@@ -511,14 +547,18 @@ class Playground:
         )
 
     async def _validate_bytes(self, content: bytes) -> DatasetReport | None:
-        path = await asyncio.to_thread(_temp_file, content, self.settings.scratch_dir)
+        path = await asyncio.to_thread(
+            write_private, content, self.settings.scratch_dir, kind="logs"
+        )
         try:
             return await self._validate(path)
         finally:
-            await asyncio.to_thread(_remove, path)
+            await asyncio.to_thread(remove_private, path)
 
     async def _upload_draft(self, draft: Draft, actor: Actor) -> Reply:
-        path = await asyncio.to_thread(_temp_file, draft.content, self.settings.scratch_dir)
+        path = await asyncio.to_thread(
+            write_private, draft.content, self.settings.scratch_dir, kind="logs"
+        )
         try:
             return await self._upload(
                 UploadRequest(
@@ -527,7 +567,7 @@ class Playground:
                 actor,
             )
         finally:
-            await asyncio.to_thread(_remove, path)
+            await asyncio.to_thread(remove_private, path)
 
     def _expire_drafts(self, now: datetime) -> None:
         for key, draft in list(self._drafts.items()):
@@ -668,21 +708,6 @@ def training_lines(completions: Sequence[StoredCompletion]) -> tuple[list[str], 
 def _turns(line: str) -> str:
     messages: Sequence[Mapping[str, str]] = json.loads(line)["messages"]
     return " → ".join(f"{m['role']}: {m['content']}" for m in messages if m["role"] != "system")
-
-
-def _temp_file(content: bytes, directory: Path | None) -> Path:
-    # 0600 (mkstemp); the pid in the name tells the start-up sweep whose file it was.
-    fd, name = tempfile.mkstemp(
-        prefix=f"ftbot-{os.getpid()}-logs-", suffix=".jsonl", dir=directory
-    )
-    with os.fdopen(fd, "wb") as out:
-        out.write(content)
-    return Path(name)
-
-
-def _remove(path: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()
 
 
 # ---------------------------------------------------------------------- formatting

@@ -75,6 +75,10 @@ class Hyperparameter:
     """The provider's own name for it (n_epochs, learning_rate_multiplier, ...)."""
     methods: frozenset[str] = frozenset()
     """The methods it applies to; empty means all."""
+    scale: str = ""
+    """What a value means where two families share the option's name but not its meaning
+    (a learning rate "multiplier" of the provider's own rate, or an "absolute" rate): a value
+    is carried from one family to another only when both say the same."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -17,6 +17,7 @@ from handlers.features.help import routes as help_routes
 from handlers.features.jobs import BOT_METADATA_KEY, Jobs
 from handlers.features.progress import Progress, current
 from handlers.features.providers import Providers
+from handlers.features.recipes import Recipes
 from handlers.features.routing import Handler, table
 from handlers.governance import DEFAULT_APPROVAL_TTL, Governance
 from handlers.model import Actor, AuditEntry, Role, Team
@@ -89,6 +90,7 @@ class Service:
             tokenizer=tokenizer,
             prices=prices,
             cpu=cpu,
+            scratch=playground.scratch_dir if playground is not None else None,
         )
         self.governance = Governance(
             store=store,
@@ -129,6 +131,7 @@ class Service:
             help_routes(),
             files.routes(),
             self._jobs.routes(),
+            Recipes(store=store, providers=providers, files=files, jobs=self._jobs).routes(),
             Channels(store=store).routes(),
             Providers(store=store, providers=providers, profiles=profiles).routes(),
             self.governance.routes(launch=self._jobs.launch_approved),

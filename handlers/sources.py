@@ -7,8 +7,10 @@ a share or attachment an adapter downloaded into the bot's own private temp file
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -132,3 +134,20 @@ __all__ = [
     "local_file",
     "unreadable",
 ]
+
+
+def write_private(content: bytes, directory: Path | None, *, kind: str) -> Path:
+    """A temp file of the bot's own (0600, from mkstemp) holding `content`; the pid in its
+    name tells the start-up sweep whose file it was. Blocking: run it in a thread."""
+    fd, name = tempfile.mkstemp(
+        prefix=f"ftbot-{os.getpid()}-{kind}-", suffix=".jsonl", dir=directory
+    )
+    with os.fdopen(fd, "wb") as out:
+        out.write(content)
+    return Path(name)
+
+
+def remove_private(path: Path) -> None:
+    """Remove a file `write_private` made; gone already is fine. Blocking."""
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from handlers.governance import encode_start, month_of, settle_spend
@@ -37,6 +38,15 @@ def start_fingerprint(request: StartRequest, channel: ChannelAddress) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def recipe_of_intent(request: Mapping[str, object]) -> dict[str, object]:
+    """What a job keeps of its start request: the recipe a replay reads (no replay switch)."""
+    return {k: v for k, v in request.items() if k != "defaults"}
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
 def request_key(team_id: str, request_id: str) -> str:
     """The provider idempotency key of a start made by one chat request (its identity)."""
     return "req-" + hashlib.sha256(f"{team_id}\n{request_id}".encode()).hexdigest()[:40]
@@ -65,6 +75,8 @@ async def settle_started(
         updated_at=now,
         provider=intent.provider,
         account=intent.provider_account,
+        recipe=recipe_of_intent(intent.request),
+        origin=_text(intent.request.get("like")),
     )
     await store.add_job(job, next_poll_at=None if state.terminal else now)
     await store.add_spend(

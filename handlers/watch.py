@@ -316,6 +316,13 @@ class Watcher:
             last_notified_metric_at=notified,
         )
 
+    async def _origin(self, job: Job) -> str | None:
+        """The model of the job whose recipe this one replayed, if it made one."""
+        if job.origin is None or job.state.status != JobStatus.SUCCEEDED:
+            return None
+        origin = await self._store.get_job(job.team_id, job.origin)
+        return origin.state.fine_tuned_model if origin is not None else None
+
     async def _status_notices(
         self, job: Job, new_points: Sequence[MetricPoint], capabilities: frozenset[Capability]
     ) -> list[OutboxMessage]:
@@ -329,7 +336,9 @@ class Watcher:
                 stored + [p for p in new_points if p.step not in seen], key=lambda p: p.step
             )
             chart = self._charts.render(f"{job.id} ({state.model})", points) if points else None
-            notice = completion_notice(job, points, chart, capabilities=capabilities)
+            notice = completion_notice(
+                job, points, chart, capabilities=capabilities, origin_model=await self._origin(job)
+            )
             targets: list[ChannelAddress] = [job.channel] if job.channel else []
             for sub in subscriptions:
                 wanted = (

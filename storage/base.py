@@ -149,6 +149,8 @@ def job_from_row(row: Row[Any]) -> Job:
         updated_at=m["updated_at"],
         provider=m["provider"],
         account=m["account"],
+        recipe=m["recipe"],
+        origin=m["origin_job_id"],
     )
 
 

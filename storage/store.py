@@ -259,6 +259,8 @@ class SqlStore(AccessMethods, WatchMethods, StartMethods):
                     updated_at=job.updated_at or self._clock(),
                     provider=job.provider,
                     account=job.account,
+                    recipe=None if job.recipe is None else dict(job.recipe),
+                    origin_job_id=job.origin,
                     next_poll_at=next_poll_at,
                     polls_without_news=0,
                     fence=0,

@@ -179,6 +179,9 @@ jobs = Table(
     # the provider family (a profile name) and whose key: "team" or "deployment" (0006)
     Column("provider", Text, nullable=False),
     Column("account", Text, nullable=False),
+    # the start as asked (a replay reads it) and the job a replay's recipe came from (0007)
+    Column("recipe", JSON, nullable=True),
+    Column("origin_job_id", Text, nullable=True),
     Index(None, "team_id", "created_at"),
     Index(None, "next_poll_at"),
 )

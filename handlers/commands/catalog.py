@@ -156,9 +156,15 @@ def _build_start(v: Mapping[str, object]) -> Request:
     beta = _opt_float(v, "beta")
     if beta is not None and method is not Method.DPO:
         raise UsageError("beta only applies to method=dpo.", usage=SPECS["start"].usage)
+    defaults = _opt_str(v, "defaults")
+    like = _opt_str(v, "like")
+    if defaults == "yes" and like is None:
+        raise UsageError(
+            "defaults=yes only applies to a replay: start like=JOB ...", usage=SPECS["start"].usage
+        )
     return StartRequest(
-        model=_str(v, "model"),
-        training_file=_str(v, "file"),
+        model=_opt_str(v, "model") or "",
+        training_file=_opt_str(v, "file") or "",
         validation_file=_opt_str(v, "validation"),
         method=method,
         n_epochs=_opt_int(v, "epochs"),
@@ -168,6 +174,8 @@ def _build_start(v: Mapping[str, object]) -> Request:
         suffix=_opt_str(v, "suffix"),
         seed=_opt_int(v, "seed"),
         provider=_opt_str(v, "provider"),
+        like=like,
+        defaults=defaults == "yes",
     )
 
 
@@ -296,6 +304,7 @@ _JOB_COMMANDS: tuple[CommandSpec, ...] = (
                 required=True,
                 aliases=("training_file", "train", "training"),
                 placeholder="ALIAS",
+                unless="like",
             ),
             OptionSpec(
                 name="model",
@@ -304,6 +313,7 @@ _JOB_COMMANDS: tuple[CommandSpec, ...] = (
                 required=True,
                 aliases=("base", "base_model"),
                 placeholder="MODEL",
+                unless="like",
             ),
             OptionSpec(
                 name="validation",
@@ -367,9 +377,27 @@ _JOB_COMMANDS: tuple[CommandSpec, ...] = (
                 help="The provider family to train at (default: the team's; see providers)",
                 placeholder="FAMILY",
             ),
+            OptionSpec(
+                name="like",
+                kind=OptionKind.JOB_ID,
+                help=(
+                    "Replay a job's recipe: its data, options and suffix, at provider= "
+                    "(file and model then come from the job; alone, it shows the plan)"
+                ),
+                aliases=("recipe", "replay"),
+                placeholder="JOB_ID",
+            ),
+            OptionSpec(
+                name="defaults",
+                kind=OptionKind.CHOICE,
+                help="yes: with like=, use the provider's defaults for options it cannot take",
+                choices=("yes", "no"),
+            ),
         ),
         examples=(
             "/finetune start file=train model=gpt-4.1-mini-2025-04-14 epochs=3 suffix=support",
+            "/finetune start like=ftjob-abc123 provider=together "
+            "model=meta-llama/Meta-Llama-3.1-8B-Instruct-Reference",
             "/finetune start file=prefs model=gpt-4.1-mini-2025-04-14 method=dpo beta=0.1",
         ),
         build=_build_start,
@@ -914,7 +942,7 @@ def build_request(command: str, values: Mapping[str, object]) -> Request:
         if raw_value is None:
             continue
         converted[option.name] = coerce(spec, option, raw_value)
-    missing = [o.name for o in spec.options if o.required and o.name not in converted]
+    missing = [o.name for o in spec.options if o.missing(converted)]
     if missing:
         raise UsageError(
             f"Missing {', '.join(missing)} for {spec.name}.",

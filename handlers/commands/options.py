@@ -56,6 +56,15 @@ class OptionSpec:
     placeholder: str = ""
     rest: bool = False
     """A last positional that takes every remaining bare word (a prompt)."""
+    unless: str = ""
+    """Another option whose presence makes a required one optional (start's file and model
+    come from the job that `like=JOB` names)."""
+
+    def missing(self, given: Collection[str]) -> bool:
+        """Whether this option is required and absent from the given option names."""
+        return (
+            self.required and self.name not in given and not (self.unless and self.unless in given)
+        )
 
     def usage(self) -> str:
         if self.kind is OptionKind.CHOICE:
@@ -101,7 +110,7 @@ class CommandSpec:
         """The form to open for these option names, pre-filled with them; None: run it."""
         if self.form is None:
             return None
-        missing = any(o.required and o.name not in given for o in self.options)
+        missing = any(o.missing(given) for o in self.options)
         return self.form if not given or missing else None
 
     @property

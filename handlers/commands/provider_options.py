@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from operator import attrgetter
 
 from handlers.commands.catalog import SPECS
 from handlers.commands.requests import StartRequest
@@ -16,12 +17,17 @@ from handlers.errors import UsageError
 from handlers.profile import Hyperparameter, ProviderProfile
 from handlers.text import number
 
+START_FIELDS: Mapping[str, str] = {
+    "epochs": "n_epochs",
+    "lr": "learning_rate_multiplier",
+    "batch_size": "batch_size",
+    "beta": "beta",
+    "seed": "seed",
+}
+"""The StartRequest field of each training option, by the catalogue's option name."""
+
 _VALUES: Mapping[str, Callable[[StartRequest], int | float | None]] = {
-    "epochs": lambda r: r.n_epochs,
-    "lr": lambda r: r.learning_rate_multiplier,
-    "batch_size": lambda r: r.batch_size,
-    "beta": lambda r: r.beta,
-    "seed": lambda r: r.seed,
+    name: attrgetter(attribute) for name, attribute in START_FIELDS.items()
 }
 """The request's value of each training option, by the catalogue's option name."""
 
@@ -188,6 +194,7 @@ def _plain(help_text: str) -> str:
 
 
 __all__ = [
+    "START_FIELDS",
     "FormField",
     "OptionRefused",
     "bounds",

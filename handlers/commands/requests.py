@@ -61,6 +61,12 @@ class StartRequest:
     provider: str | None = None
     """The provider family to start at (None: the team's default); set to the resolved one
     before the start is recorded, so an approval or a retry goes to the same family."""
+    like: str | None = None
+    """A job of the team whose recipe this start replays (its data, options and suffix,
+    translated to `provider`); the options given here win over the recipe's."""
+    defaults: bool = False
+    """With `like`: start even where the recipe has options the target cannot take (it uses
+    its own defaults for them) instead of listing them and starting nothing."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -55,7 +55,7 @@ from handlers.requests import (
     ValidateRequest,
 )
 from handlers.scope import account_of
-from handlers.sources import local_file
+from handlers.sources import local_file, remove_private, write_private
 from handlers.text import size_short, timestamp
 
 _T = TypeVar("_T")
@@ -73,7 +73,10 @@ class Files:
         tokenizer: Tokenizer,
         prices: PriceTable,
         cpu: Executor,
+        scratch: Path | None = None,
     ) -> None:
+        self._scratch = scratch
+        """Where copies for a replay's upload are written (None: the system's temp dir)."""
         self._store = store
         self._providers = providers
         self._clock = clock
@@ -124,31 +127,9 @@ class Files:
             raise ConflictError(
                 f"The alias '{alias}' is taken in this team; pick another with alias=NAME."
             )
-        uploaded = await self._upload_file(provider, path, filename)
-        record = TeamFile(
-            team_id=team,
-            alias=alias,
-            provider_file_id=uploaded.id,
-            filename=filename,
-            sha256=report.sha256,
-            format=report.format,
-            examples=report.examples,
-            bytes=report.bytes,
-            tokens=report.total_tokens,
-            created_at=self._clock.now(),
-            uploaded_by=actor.user_id,
-            provider=provider.profile.name,
-            account=account_of(provider),
+        uploaded = await self._record(
+            provider, path, filename, alias=alias, report=report, team=team, by=actor.user_id
         )
-        try:
-            await self._store.add_file(record)
-        except ConflictError:
-            await provider.delete_file(uploaded.id)  # a racing upload took the alias first
-            raise
-        if report.bytes <= LOCAL_COPY_MAX_BYTES:
-            # OpenAI does not hand fine-tuning files back; try and compare read this copy.
-            content = await asyncio.to_thread(path.read_bytes)
-            await self._store.save_file_copy(actor.team_id, uploaded.id, content)
         return Reply(
             title=f"Uploaded {filename} as '{alias}'",
             fields=(
@@ -164,6 +145,112 @@ class Files:
             ),
             tone=Tone.SUCCESS,
         )
+
+    async def _record(
+        self,
+        provider: Provider,
+        path: Path,
+        filename: str,
+        *,
+        alias: str,
+        report: DatasetReport,
+        team: str,
+        by: str | None,
+    ) -> ProviderFile:
+        """Upload a checked file and record it under `alias`, keeping a copy of a small one."""
+        uploaded = await self._upload_file(provider, path, filename)
+        record = TeamFile(
+            team_id=team,
+            alias=alias,
+            provider_file_id=uploaded.id,
+            filename=filename,
+            sha256=report.sha256,
+            format=report.format,
+            examples=report.examples,
+            bytes=report.bytes,
+            tokens=report.total_tokens,
+            created_at=self._clock.now(),
+            uploaded_by=by,
+            provider=provider.profile.name,
+            account=account_of(provider),
+        )
+        try:
+            await self._store.add_file(record)
+        except ConflictError:
+            await provider.delete_file(uploaded.id)  # a racing upload took the alias first
+            raise
+        if report.bytes <= LOCAL_COPY_MAX_BYTES:
+            # OpenAI does not hand fine-tuning files back; try, compare and replays read it.
+            content = await asyncio.to_thread(path.read_bytes)
+            await self._store.save_file_copy(team, uploaded.id, content)
+        return uploaded
+
+    async def copy_to(
+        self, file: TeamFile, family: str, *, actor: Actor, model: str
+    ) -> tuple[TeamFile, bool]:
+        """The team's file with `file`'s bytes at `family`, and whether it was uploaded now:
+        one there already (found by its hash), else the copy kept at upload, checked for
+        `model` and uploaded there once, under the alias `<alias>-<family>`."""
+        team = actor.team_id
+        provider = await self._providers.for_team(team, family)
+        label = provider.profile.label
+        same = await self._store.find_file_by_sha256(
+            team, file.sha256, provider=provider.profile.name
+        )
+        if same is not None:
+            return same, False
+        content = await self._store.file_copy(team, file.provider_file_id)
+        if content is None:
+            why = (
+                f"files over {size_short(LOCAL_COPY_MAX_BYTES)} are not kept, and it is "
+                f"{size_short(file.bytes)}"
+                if file.bytes > LOCAL_COPY_MAX_BYTES
+                else "it was uploaded before the bot kept copies"
+            )
+            raise DataError(
+                f"'{file.alias}' ({file.provider_file_id}) has no copy kept here ({why}), so "
+                f"it cannot be sent to {label}.",
+                problems=(
+                    f"Upload it to {label}: share {file.filename} and run /finetune upload "
+                    f"provider={family}, then run this start again (the upload is found by "
+                    "its content).",
+                ),
+            )
+        path = await asyncio.to_thread(write_private, content, self._scratch, kind="replay")
+        try:
+            report = await self._cpu_bound(self._check_file, path, file.format, model=model)
+            if report is None or report.sha256 != file.sha256:
+                raise DataError(f"The kept copy of '{file.alias}' does not match its upload.")
+            if not report.ok:
+                raise DataError(
+                    f"'{file.alias}' is not ready for {model} at {label}: "
+                    f"{report.problem_count:,} error(s).",
+                    problems=report.problems,
+                )
+            alias = await self._free_alias(team, f"{file.alias}-{family}")
+            await self._record(
+                provider,
+                path,
+                file.filename,
+                alias=alias,
+                report=report,
+                team=team,
+                by=actor.user_id,
+            )
+        finally:
+            await asyncio.to_thread(remove_private, path)
+        found = await self._store.get_file(team, alias)
+        if found is None:  # removed between its upload and now
+            raise NotFoundError(f"The copy of '{file.alias}' at {label} is gone; start again.")
+        return found, True
+
+    async def _free_alias(self, team: str, wanted: str) -> str:
+        base = wanted[:60]
+        for n in range(1, 100):
+            alias = base if n == 1 else f"{base}-{n}"
+            if await self._store.get_file(team, alias) is None:
+                return alias
+        raise ConflictError(f"Too many files named like '{base}'; remove some with rm-file.")
 
     async def _files(self, team: str) -> Reply:
         files = await self._store.list_files(team)

@@ -113,7 +113,6 @@ class Jobs:
 
     def routes(self) -> Routes:
         return {
-            StartRequest: self._start,
             ListRequest: lambda r, a: self._list(a.team_id, r.status, r.limit),
             InspectRequest: lambda r, a: self._inspect(a.team_id, r.job_id),
             EventsRequest: lambda r, a: self._events(a.team_id, r.job_id, r.limit),
@@ -174,7 +173,8 @@ class Jobs:
         wanted = query.lower()
         return [n for n in dict.fromkeys(names + own) if wanted in n.lower()]
 
-    async def _start(self, request: StartRequest, actor: Actor) -> Reply:
+    async def start(self, request: StartRequest, actor: Actor) -> Reply:
+        """A new job (the recipes feature routes every start, a replay's too, here)."""
         team = actor.team_id
         available = await self._providers.available(team)
         family = pick_family(available, request.provider)

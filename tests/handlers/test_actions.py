@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from handlers.actions import ACTIONS, UNSUPPORTED, button_request
+from handlers.actions import ACTIONS, UNSUPPORTED, button_request, button_value
 from handlers.errors import UsageError
-from handlers.requests import SPECS, Form, InspectRequest, resolve_command
+from handlers.requests import SPECS, Form, InspectRequest, StartRequest, resolve_command
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,7 +53,22 @@ def test_each_action_runs_a_command_whose_first_option_takes_the_button_value() 
     for name, entry in ACTIONS.items():
         spec = resolve_command(entry.command)
         assert spec is not None, name
-        assert spec.positionals, name
+        if entry.value_options:
+            # A value of several parts fills options the command has, by name.
+            assert all(spec.option(o) is not None for o in entry.value_options), name
+        else:
+            assert spec.positionals, name
+
+
+def test_a_replay_button_fills_the_job_the_family_and_the_defaults_switch() -> None:
+    planned = button_request("recipe", "ftjob-abc")
+    assert isinstance(planned, StartRequest)
+    assert (planned.like, planned.provider, planned.defaults) == ("ftjob-abc", None, False)
+    run = button_request("replay", button_value("ftjob-abc", "together", "yes"))
+    assert isinstance(run, StartRequest)
+    assert (run.like, run.provider, run.defaults) == ("ftjob-abc", "together", True)
+    with pytest.raises(UsageError):
+        button_request("replay", "ftjob-abc:together:yes:more")
 
 
 def test_an_uncatalogued_action_is_one_clear_refusal() -> None:
@@ -95,7 +110,8 @@ def test_start_and_setup_open_their_forms_and_nothing_else_has_one() -> None:
 
 @given(st.sets(st.sampled_from([o.name for o in SPECS["start"].options])))
 def test_start_opens_its_form_until_file_and_model_are_given(given_names: set[str]) -> None:
-    complete = {"file", "model"} <= given_names
+    # A replay (like=JOB) takes its file and model from the job: it never needs the form.
+    complete = {"file", "model"} <= given_names or "like" in given_names
     assert SPECS["start"].form_for(given_names) is (None if complete else Form.START)
 
 

@@ -113,6 +113,7 @@ HYPERPARAMETERS: tuple[Hyperparameter, ...] = (
         maximum=10.0,
         exclusive_minimum=True,
         field="learning_rate_multiplier",
+        scale="multiplier",
     ),
     Hyperparameter(
         name="beta",

@@ -70,7 +70,13 @@ HYPERPARAMETERS: tuple[Hyperparameter, ...] = (
     Hyperparameter(name="batch_size", kind=int, minimum=1, maximum=1024, field="batch_size"),
     # An absolute learning rate, not OpenAI's multiplier; the model's limits narrow the range.
     Hyperparameter(
-        name="lr", kind=float, minimum=1e-7, maximum=1e-2, default=1e-5, field="learning_rate"
+        name="lr",
+        kind=float,
+        minimum=1e-7,
+        maximum=1e-2,
+        default=1e-5,
+        field="learning_rate",
+        scale="absolute",
     ),
     Hyperparameter(
         name="beta",
