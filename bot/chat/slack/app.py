@@ -19,6 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.chat import tempfiles
 from bot.chat.pages import GONE, Pager, page_of
+from bot.chat.slack import limits as slack_limits
 from bot.chat.slack.acked_pool import Background
 from bot.chat.slack.blocks import (
     ACTION_PREFIX,
@@ -36,6 +37,8 @@ from bot.chat.slack.modal import (
     MODELS_ACTION,
     channel_of,
     chosen,
+    fits_option,
+    option,
     read_submission,
     start_view,
     training_probe,
@@ -624,12 +627,8 @@ class SlackHandlers:
         )
         query = str(body.get("value") or "")
         names = await self._models_for(actor)
-        wanted = [n for n in names if query.lower() in n.lower()][:100]
-        await ack(
-            options=[
-                {"text": {"type": "plain_text", "text": n[:75]}, "value": n[:150]} for n in wanted
-            ]
-        )
+        wanted = [n for n in names if query.lower() in n.lower() and fits_option(n)]
+        await ack(options=[option(n, n) for n in wanted[: slack_limits.SELECT_OPTIONS]])
 
     async def _models_for(self, actor: Actor) -> list[str]:
         cached = self._models.get(actor.team_id)

@@ -4,6 +4,8 @@ sandbox world (tests/bot/reply_gallery.py), the checks from tests/bot/render_che
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot.chat.slack.blocks import MORE_ACTION, reply_blocks, reply_pages, table_chunks
 from bot.chat.slack.modal import start_view
 from bot.chat.slack.setup_modal import setup_view
@@ -112,3 +114,17 @@ def test_the_forms_fit_slack(reply_gallery: Gallery) -> None:
     assert slack_view_problems(start) == []
     setup = setup_view(channel_id="C1", accounts=reply_gallery.accounts)
     assert slack_view_problems(setup) == []
+
+
+def test_a_select_never_offers_a_cut_value(reply_gallery: Gallery) -> None:
+    (first, *_) = reply_gallery.files
+    long_alias = replace(first, alias="a" * 151)
+    view = start_view(
+        channel_id="C1", files=[*reply_gallery.files, long_alias], fields=reply_gallery.fields
+    )
+    assert slack_view_problems(view) == []
+    values = [
+        o["value"] for b in view["blocks"] for o in (b.get("element") or {}).get("options", [])
+    ]
+    assert first.alias in values
+    assert not any(v.startswith("a" * 150) for v in values)
