@@ -42,7 +42,7 @@ DISCORD_USER, DISCORD_CHANNEL = "123456789012345678", "223456789012345678"
 Json = dict[str, Any]
 
 _TITLE = re.compile(r"(:[a-z_]+: )?(\*[^*\n]+\*)?|\u200b")
-_FIELD = re.compile(r"(\*[^*\n]+\*)?\n[\s\S]*")
+_FIELD = re.compile(r"(\*[^*\n]+\*)?\n[\s\S]*|\u200b")  # a blank field: a zero-width space
 _CODE = re.compile(r"```[^`]*```(\n[^`]*)?")
 
 

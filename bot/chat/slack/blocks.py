@@ -298,9 +298,16 @@ def _split(reply: Reply) -> list[list[Block]]:
     return pages
 
 
+def _whole(reply: Reply) -> list[Block]:
+    head = _head(reply)
+    tail = [_context(mrkdwn(reply.footer))] if reply.footer else []
+    all_buttons = [button_element(b) for b in reply.buttons[: limits.ACTIONS_ELEMENTS]]
+    return [*head, *_body(reply), *tail, *_actions(all_buttons)]
+
+
 def reply_pages(reply: Reply) -> int:
     """How many messages the reply takes on Slack (a More button leads from one to the next)."""
-    return len(_split(reply))
+    return 1 if _fits(_whole(reply)) else len(_split(reply))
 
 
 def reply_blocks(reply: Reply, *, page: int = 0, more_token: str | None = None) -> list[Block]:
@@ -310,12 +317,11 @@ def reply_blocks(reply: Reply, *, page: int = 0, more_token: str | None = None) 
     are (they stay on the first page), and a page that is not the last ends with a note and,
     given a `more_token` the adapter can answer, a More button for the next page.
     """
+    whole = _whole(reply)
+    if _fits(whole):
+        return whole
     head = _head(reply)
     tail = [_context(mrkdwn(reply.footer))] if reply.footer else []
-    all_buttons = [button_element(b) for b in reply.buttons[: limits.ACTIONS_ELEMENTS]]
-    whole = [*head, *_body(reply), *tail, *_actions(all_buttons)]
-    if _fits(whole) and page == 0:
-        return whole
     pages = _split(reply)
     page = min(max(page, 0), len(pages) - 1)
     count = len(pages)
