@@ -4,6 +4,7 @@ the More button shows the next page."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from bot.chat.slack.blocks import MORE_ACTION
@@ -15,6 +16,10 @@ from tests.fakes.slack_requests import action_body
 from tests.world import as_shared, write_dataset
 
 __all__ = ["harness"]
+
+
+def _grown(responses: list[dict[str, object]], count: int) -> Callable[[], bool]:
+    return lambda: len(responses) > count
 
 
 def _more(response: dict[str, object]) -> list[str]:
@@ -60,7 +65,7 @@ async def test_a_100_job_list_is_paged_and_more_shows_the_rest(
         count = len(slack.responses)
         status, _, _ = await harness.post(body)
         assert status == 200
-        await slack.wait_for(lambda n=count: len(slack.responses) > n, what="the next page")
+        await slack.wait_for(_grown(slack.responses, count), what="the next page")
         page = slack.responses[-1]
         assert page["response_type"] == first["response_type"]
         seen.append(page)
