@@ -94,13 +94,13 @@ class Files:
 
     async def check_chat(self, path: Path) -> DatasetReport | None:
         """Check a chat file off the event loop (a dataset draft before its upload)."""
-        return await self._cpu_bound(self._check_file, path, "chat")
+        return await self._cpu_bound(self._check_file, path, "chat", name=path.name)
 
     async def upload(self, request: UploadRequest, actor: Actor) -> Reply:
         path, filename = local_file(request.file, actor, "upload")
         alias = request.alias or _default_alias(filename)
         # Reading a large file must not stall every other team's commands on the event loop.
-        report = await self._cpu_bound(self._check_file, path, request.format)
+        report = await self._cpu_bound(self._check_file, path, request.format, name=filename)
         if report is None:
             raise UsageError(f"No readable file {filename}.", usage=SPECS["upload"].usage)
         if not report.ok and not request.force:
@@ -301,8 +301,11 @@ class Files:
         *,
         model: str = "",
         training: Path | None = None,
+        name: str = "",
     ) -> DatasetReport | None:
-        """Validate in the calling (worker) thread; None when there is no such file."""
+        """Validate in the calling (worker) thread; None when there is no such file. `name`
+        is what the user calls the file: a chat file's path is the bot's own temp file,
+        which no reply (and so no audit entry) may show."""
         if not path.is_file():
             return None
         report = current.get()
@@ -318,7 +321,7 @@ class Files:
             )
         except OSError as error:  # gone or changed while read: say so, not "went wrong"
             reason = error.strerror or "it could not be read"
-            raise UsageError(f"Could not read {path.name}: {reason}.") from None
+            raise UsageError(f"Could not read {name or 'the file'}: {reason}.") from None
 
     async def _upload_file(self, provider: Provider, path: Path, filename: str) -> ProviderFile:
         progress = stage(current.get(), "uploading")
@@ -341,7 +344,9 @@ class Files:
         )
         path, name = local_file(request.file, actor, "validate")
         usage = SPECS["validate"].usage
-        report = await self._cpu_bound(self._check_file, path, request.format, model=model)
+        report = await self._cpu_bound(
+            self._check_file, path, request.format, model=model, name=name
+        )
         if report is None:
             raise UsageError(f"No readable file {name}.", usage=usage)
         lines = [*summary_lines(report)]
@@ -361,6 +366,7 @@ class Files:
                 report.format,
                 model=model,
                 training=path,
+                name=other[1],
             )
             if checked is None:
                 raise UsageError(f"No readable file {other[1]}.", usage=usage)

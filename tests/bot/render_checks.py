@@ -4,10 +4,28 @@ live mention but the structured ones, bold and code spans balanced, markdown esc
 from __future__ import annotations
 
 import re
+from typing import Any
 
-from bot.chat.discord.render import render
-from bot.chat.slack.blocks import MAX_FIELDS, fallback_text, reply_blocks, table_chunks
-from handlers.replies import Reply, UserRef, refs_of
+from slack_sdk.errors import SlackObjectFormationError
+from slack_sdk.models.blocks import Block as SlackBlock
+from slack_sdk.models.views import View
+
+from bot.chat.discord import limits as dl
+from bot.chat.discord.buttons import custom_id, fits
+from bot.chat.discord.render import MORE_ACTION as DISCORD_MORE
+from bot.chat.discord.render import code_cell, page_count, render
+from bot.chat.slack import limits as sl
+from bot.chat.slack.blocks import (
+    MAX_FIELDS,
+    MORE_ACTION,
+    fallback_text,
+    mrkdwn,
+    reply_blocks,
+    reply_pages,
+    size_of,
+    table_chunks,
+)
+from handlers.replies import Reply, UserRef, plain, refs_of
 from tests.bot.markup import (
     assert_discord_inert,
     assert_discord_markdown_escaped,
@@ -21,8 +39,10 @@ SLACK_USER, SLACK_CHANNEL = "U1", "C1"
 DISCORD_USER, DISCORD_CHANNEL = "123456789012345678", "223456789012345678"
 """The ids of the structured references the tests put beside hostile text."""
 
+Json = dict[str, Any]
+
 _TITLE = re.compile(r"(:[a-z_]+: )?(\*[^*\n]+\*)?|\u200b")
-_FIELD = re.compile(r"(\*[^*\n]+\*)?\n[\s\S]*")
+_FIELD = re.compile(r"(\*[^*\n]+\*)?\n[\s\S]*|\u200b")  # a blank field: a zero-width space
 _CODE = re.compile(r"```[^`]*```(\n[^`]*)?")
 
 
@@ -90,3 +110,285 @@ def check_discord(reply: Reply) -> None:
         description = description[2:].replace("**", "", 1)
     description = re.sub(r"(?m)^-# ", "", description)
     assert_discord_markdown_escaped(description)
+
+
+# ---------------------------------------------------------------------------- platform limits
+# What each platform refuses, checked on the JSON that goes over the wire (the fakes answer
+# it as the platforms do). The limits are the adapters' own modules, cited there.
+
+
+def _over(problems: list[str], what: str, value: str | None, limit: int) -> None:
+    if value is not None and len(value) > limit:
+        problems.append(f"{what} holds {len(value)} characters, more than {limit}")
+
+
+def discord_message_problems(body: Json) -> list[str]:
+    """Why Discord would answer 50035 Invalid Form Body to this message (empty: it would not)."""
+    problems: list[str] = []
+    _over(problems, "content", body.get("content"), dl.MESSAGE_CONTENT)
+    embeds = body.get("embeds") or []
+    if len(embeds) > dl.MESSAGE_EMBEDS:
+        problems.append(f"{len(embeds)} embeds, more than {dl.MESSAGE_EMBEDS}")
+    total = 0
+    for i, embed in enumerate(embeds):
+        fields = embed.get("fields") or []
+        texts = [
+            embed.get("title"),
+            embed.get("description"),
+            (embed.get("footer") or {}).get("text"),
+            (embed.get("author") or {}).get("name"),
+            *(f.get("name") for f in fields),
+            *(f.get("value") for f in fields),
+        ]
+        total += sum(len(t) for t in texts if t)
+        _over(problems, f"embed {i} title", embed.get("title"), dl.EMBED_TITLE)
+        _over(problems, f"embed {i} description", embed.get("description"), dl.EMBED_DESCRIPTION)
+        _over(
+            problems, f"embed {i} footer", (embed.get("footer") or {}).get("text"), dl.FOOTER_TEXT
+        )
+        if len(fields) > dl.EMBED_FIELDS:
+            problems.append(f"embed {i} has {len(fields)} fields, more than {dl.EMBED_FIELDS}")
+        for field in fields:
+            if not field.get("name") or not field.get("value"):
+                problems.append(f"embed {i} has a field without a name or a value: {field}")
+            _over(problems, f"embed {i} field name", field.get("name"), dl.FIELD_NAME)
+            _over(problems, f"embed {i} field value", field.get("value"), dl.FIELD_VALUE)
+        description = embed.get("description") or ""
+        if description.count("```") % 2:
+            problems.append(f"embed {i} description has an unclosed code block")
+    if total > dl.MESSAGE_EMBED_CHARS:
+        problems.append(f"the embeds hold {total} characters, more than {dl.MESSAGE_EMBED_CHARS}")
+    rows = body.get("components") or []
+    if len(rows) > dl.MESSAGE_ROWS:
+        problems.append(f"{len(rows)} action rows, more than {dl.MESSAGE_ROWS}")
+    for row in rows:
+        buttons = row.get("components") or []
+        if len(buttons) > dl.ROW_BUTTONS:
+            problems.append(f"a row of {len(buttons)} buttons, more than {dl.ROW_BUTTONS}")
+        for button in buttons:
+            _over(problems, "button label", button.get("label"), dl.BUTTON_LABEL)
+            _over(problems, "custom_id", button.get("custom_id"), dl.CUSTOM_ID)
+    return problems
+
+
+def discord_modal_problems(modal: Json) -> list[str]:
+    """Why Discord would refuse to open this modal (the user sees the interaction fail)."""
+    problems: list[str] = []
+    _over(problems, "modal title", modal.get("title"), dl.MODAL_TITLE)
+    _over(problems, "modal custom_id", modal.get("custom_id"), dl.CUSTOM_ID)
+    rows = modal.get("components") or []
+    if not 1 <= len(rows) <= dl.MODAL_COMPONENTS:
+        problems.append(f"{len(rows)} modal components, not 1 to {dl.MODAL_COMPONENTS}")
+    for row in rows:
+        for item in row.get("components") or [row.get("component") or {}]:
+            label = item.get("label") or row.get("label")
+            if not label:
+                problems.append(f"a text input without a label: {item}")
+            _over(problems, f"label {label!r}", label, dl.TEXT_INPUT_LABEL)
+            _over(problems, "text input custom_id", item.get("custom_id"), dl.CUSTOM_ID)
+            _over(problems, "placeholder", item.get("placeholder"), dl.TEXT_INPUT_PLACEHOLDER)
+            most = item.get("max_length")
+            if most is not None and not 1 <= most <= dl.TEXT_INPUT_VALUE:
+                problems.append(f"max_length {most} is not 1 to {dl.TEXT_INPUT_VALUE}")
+            value = item.get("value")
+            if value is not None:
+                _over(
+                    problems,
+                    f"value of {item.get('custom_id')}",
+                    value,
+                    most or dl.TEXT_INPUT_VALUE,
+                )
+    return problems
+
+
+def discord_choices_problems(choices: list[Json]) -> list[str]:
+    """Why Discord would drop this autocomplete answer (the user sees no suggestions)."""
+    problems: list[str] = []
+    if len(choices) > dl.CHOICES:
+        problems.append(f"{len(choices)} choices, more than {dl.CHOICES}")
+    for choice in choices:
+        _over(problems, "choice name", choice.get("name"), dl.CHOICE_NAME)
+        value = choice.get("value")
+        _over(problems, "choice value", value if isinstance(value, str) else None, dl.CHOICE_VALUE)
+        if not choice.get("name"):
+            problems.append(f"a choice without a name: {choice}")
+    return problems
+
+
+def slack_blocks_problems(blocks: list[Json], text: str | None = None) -> list[str]:
+    """Why Slack would answer invalid_blocks or msg_blocks_too_long: slack_sdk's own model
+    checks, and the documented limits it does not check."""
+    problems: list[str] = []
+    if len(blocks) > sl.MESSAGE_BLOCKS:
+        problems.append(f"{len(blocks)} blocks, more than {sl.MESSAGE_BLOCKS}")
+    if size_of(blocks) > sl.MESSAGE_BLOCK_CHARS:
+        problems.append(f"the blocks weigh {size_of(blocks)}, more than {sl.MESSAGE_BLOCK_CHARS}")
+    _over(problems, "text", text, sl.MESSAGE_TEXT)
+    for block in blocks:
+        try:
+            SlackBlock.parse(block).validate_json()  # type: ignore[union-attr]
+        except SlackObjectFormationError as error:
+            problems.append(f"slack_sdk refuses {block.get('type')}: {error}")
+        problems += _slack_block_problems(block)
+    return problems
+
+
+def _slack_block_problems(block: Json) -> list[str]:
+    problems: list[str] = []
+    match block.get("type"):
+        case "section":
+            objs = [*([block["text"]] if "text" in block else []), *block.get("fields", [])]
+            if not objs:
+                problems.append("a section with neither text nor fields")
+            for obj in objs:
+                if not str(obj.get("text", "")).strip():
+                    problems.append(f"a section with empty text: {block}")
+                if str(obj.get("text", "")).count("```") % 2:
+                    problems.append(f"a section with an unclosed code block: {obj['text'][:80]!r}")
+            for item in block.get("fields", []):
+                _over(problems, "section field", item.get("text"), sl.FIELD_TEXT)
+        case "context":
+            elements = block.get("elements", [])
+            if not 1 <= len(elements) <= sl.CONTEXT_ELEMENTS:
+                problems.append(f"a context of {len(elements)} elements")
+            for item in elements:
+                _over(problems, "context text", item.get("text"), sl.CONTEXT_TEXT)
+                if not str(item.get("text", "")).strip():
+                    problems.append("a context with empty text")
+        case "header":
+            _over(problems, "header", block["text"]["text"], sl.HEADER_TEXT)
+        case "actions":
+            elements = block.get("elements", [])
+            if not 1 <= len(elements) <= sl.ACTIONS_ELEMENTS:
+                problems.append(f"an actions block of {len(elements)} elements")
+            for item in elements:
+                _over(problems, "button text", item["text"]["text"], sl.BUTTON_TEXT)
+                _over(problems, "action_id", item.get("action_id"), sl.ACTION_ID)
+                _over(problems, "button value", item.get("value"), sl.BUTTON_VALUE)
+                confirm = item.get("confirm") or {}
+                _over(
+                    problems,
+                    "confirm title",
+                    (confirm.get("title") or {}).get("text"),
+                    sl.CONFIRM_TITLE,
+                )
+                _over(
+                    problems,
+                    "confirm text",
+                    (confirm.get("text") or {}).get("text"),
+                    sl.CONFIRM_TEXT,
+                )
+                _over(
+                    problems,
+                    "confirm button",
+                    (confirm.get("confirm") or {}).get("text"),
+                    sl.CONFIRM_BUTTON,
+                )
+    return problems
+
+
+def slack_view_problems(view: Json) -> list[str]:
+    """Why views.open would answer invalid_arguments for this modal."""
+    problems: list[str] = []
+    try:
+        View(**view).validate_json()
+    except SlackObjectFormationError as error:
+        problems.append(f"slack_sdk refuses the view: {error}")
+    _over(problems, "modal title", view["title"]["text"], sl.MODAL_TITLE)
+    _over(problems, "private_metadata", view.get("private_metadata"), sl.MODAL_PRIVATE_METADATA)
+    for block in view.get("blocks", []):
+        if block.get("type") != "input":
+            problems += _slack_block_problems(block)
+            continue
+        _over(problems, "input label", block["label"]["text"], sl.INPUT_LABEL)
+        _over(problems, "input hint", (block.get("hint") or {}).get("text"), sl.INPUT_HINT)
+        element = block.get("element") or {}
+        _over(
+            problems, "placeholder", (element.get("placeholder") or {}).get("text"), sl.PLACEHOLDER
+        )
+        most = element.get("max_length")
+        if most is not None and not 1 <= most <= sl.INPUT_MAX_LENGTH:
+            problems.append(f"max_length {most} is not 1 to {sl.INPUT_MAX_LENGTH}")
+        initial = element.get("initial_value")
+        if initial is not None and most is not None:
+            _over(problems, f"initial value of {element.get('action_id')}", initial, most)
+        for option in element.get("options", []):
+            _over(problems, "option text", option["text"]["text"], sl.OPTION_TEXT)
+            _over(problems, "option value", option.get("value"), sl.OPTION_VALUE)
+    return problems
+
+
+def slack_pages(reply: Reply) -> list[list[Json]]:
+    """Every message a reply takes on Slack, each page as the More button shows it."""
+    return [reply_blocks(reply, page=p, more_token="t0") for p in range(reply_pages(reply))]
+
+
+def check_slack_limits(reply: Reply) -> None:
+    """Every page within Slack's limits, every table row whole in one section, every button
+    of the reply kept, and a More button on every page but the last."""
+    pages = slack_pages(reply)
+    for blocks in [*pages, reply_blocks(reply)]:
+        problems = slack_blocks_problems(blocks, fallback_text(reply))
+        assert not problems, problems
+    texts = [t for blocks in pages for t in mrkdwn_texts(blocks)]
+    if reply.table is not None:
+        for row in reply.table.rows:
+            cells = [mrkdwn(c, span="```") for c in row if plain(c)]
+            assert any(all(c in t for c in cells) for t in texts), f"row cut: {cells}"
+    actions = [
+        (e["action_id"], e.get("value"))
+        for blocks in pages
+        for b in blocks
+        if b["type"] == "actions"
+        for e in b["elements"]
+    ]
+    for button in reply.buttons[: sl.ACTIONS_ELEMENTS - 1]:
+        assert (f"ftbot_{button.action}", button.value[: sl.BUTTON_VALUE]) in actions, button
+    for number, blocks in enumerate(pages):
+        more = [e for b in blocks if b["type"] == "actions" for e in b["elements"]]
+        has_more = any(e["action_id"] == MORE_ACTION for e in more)
+        assert has_more == (number + 1 < len(pages)), (number, len(pages))
+
+
+def discord_pages(reply: Reply) -> list[Json]:
+    """Every message a reply takes on Discord, as the JSON discord.py sends."""
+    out = []
+    for page in range(page_count(reply)):
+        message = render(reply, page=page, more_token="t0")
+        out.append(
+            {
+                "content": message.content,
+                "embeds": [e.to_dict() for e in message.embeds],
+                "components": message.view.to_components() if message.view else [],
+            }
+        )
+    return out
+
+
+def check_discord_limits(reply: Reply) -> None:
+    """Every message within Discord's limits, every table row whole on one line of one
+    embed, every button of the reply kept, and a More button on every page but the last."""
+    pages = discord_pages(reply)
+    for body in pages:
+        problems = discord_message_problems(body)
+        assert not problems, problems
+    lines = [
+        line
+        for body in pages
+        for e in body["embeds"]
+        for line in (e.get("description") or "").splitlines()
+    ]
+    if reply.table is not None:
+        for row in reply.table.rows:
+            cells = [code_cell(c) for c in row if plain(c)]
+            assert any(all(c in line for c in cells) for line in lines), f"row cut: {cells}"
+    custom_ids = [
+        b["custom_id"] for body in pages for row in body["components"] for b in row["components"]
+    ]
+    for button in reply.buttons[: dl.ROW_BUTTONS * dl.MESSAGE_ROWS - 1]:
+        if fits(button.action, button.value):
+            assert custom_id(button.action, button.value) in custom_ids, button
+    for number, body in enumerate(pages):
+        ids = [b["custom_id"] for row in body["components"] for b in row["components"]]
+        has_more = any(i.startswith(f"ftbot:{DISCORD_MORE}:") for i in ids)
+        assert has_more == (number + 1 < len(pages)), (number, len(pages))

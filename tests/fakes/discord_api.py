@@ -30,6 +30,12 @@ from typing import Any, Self
 
 from aiohttp import WSMsgType, web
 
+from tests.bot.render_checks import (
+    discord_choices_problems,
+    discord_message_problems,
+    discord_modal_problems,
+)
+
 Json = dict[str, Any]
 
 APP_ID = "900000000000000001"
@@ -128,6 +134,8 @@ class FakeDiscord:
         self._seq = itertools.count(1)
         self._nonces: dict[tuple[str, str], str] = {}
         self._faults: list[Fault] = []
+        self.refused: list[tuple[str, list[str]]] = []
+        """Bodies answered 50035 Invalid Form Body (what Discord refuses), with the reasons."""
         self._sockets: dict[int, web.WebSocketResponse] = {}
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
@@ -571,6 +579,16 @@ class FakeDiscord:
             if fault.method == request.method and fault.pattern.fullmatch(path):
                 self._faults.remove(fault)
                 return _jresp(fault.body, fault.status, fault.headers)
+        problems = _form_problems(request.method, path, body or {})
+        if problems:
+            self.refused.append((path, problems))
+            await self._notify()
+            # Discord's answer to a payload past its limits; nothing is posted or opened.
+            errors = [{"code": "BASE_TYPE_MAX_LENGTH", "message": p} for p in problems]
+            return _jresp(
+                {"message": "Invalid Form Body", "code": 50035, "errors": {"_errors": errors}},
+                400,
+            )
         response = await self._route(request.method, path, body or {}, files)
         await self._notify()
         return response
@@ -780,6 +798,26 @@ class FakeDiscord:
             if interaction["token"] == token:
                 return str(interaction["channel_id"])
         return "0"
+
+
+def _form_problems(method: str, path: str, body: Json) -> list[str]:
+    """What Discord's own checks (the documented limits) refuse in a request body."""
+    parts = path.strip("/").split("/")
+    match method, parts:
+        case "POST", ["interactions", _, _, "callback"]:
+            data = body.get("data") or {}
+            match body.get("type"):
+                case 9:
+                    return discord_modal_problems(data)
+                case 8:
+                    return discord_choices_problems(data.get("choices") or [])
+                case 4 | 7:
+                    return discord_message_problems(data)
+        case ("POST", ["webhooks", _, _]) | ("PATCH", ["webhooks", _, _, "messages", _]):
+            return discord_message_problems(body)
+        case ("POST", ["channels", _, "messages"]) | ("PATCH", ["channels", _, "messages", _]):
+            return discord_message_problems(body)
+    return []
 
 
 def _text_inputs(components: list[Json]) -> list[Json]:

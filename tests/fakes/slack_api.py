@@ -17,6 +17,8 @@ from urllib.parse import parse_qsl
 
 from aiohttp import WSMsgType, web
 
+from tests.bot.render_checks import slack_blocks_problems, slack_view_problems
+
 
 @dataclass
 class Call:
@@ -42,6 +44,8 @@ class FakeSlack:
 
     calls: list[Call] = field(default_factory=list)
     responses: list[dict[str, Any]] = field(default_factory=list)
+    refused: list[tuple[str, list[str]]] = field(default_factory=list)
+    """Method (or response_url) and why Slack would refuse what was sent; nothing was posted."""
     uploads: dict[str, bytes] = field(default_factory=dict)
     files: dict[str, FakeFile] = field(default_factory=dict)
     rate_limit_next: dict[str, int] = field(default_factory=dict)
@@ -153,6 +157,9 @@ class FakeSlack:
 
     def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
         ok: dict[str, Any] = {"ok": True}
+        refusal = self._refusal(method, args)
+        if refusal is not None:
+            return refusal
         match method:
             case "users.info":
                 user = str(args.get("user"))
@@ -213,6 +220,23 @@ class FakeSlack:
                 return ok | {"url": f"ws://127.0.0.1:{self.port}/link"}
         return ok
 
+    def _refusal(self, method: str, args: dict[str, Any]) -> dict[str, Any] | None:
+        """Slack's answer to blocks or a view past the documented limits (nothing is posted)."""
+        if method in ("chat.postMessage", "chat.update", "chat.postEphemeral"):
+            blocks = args.get("blocks")
+            problems = slack_blocks_problems(blocks if isinstance(blocks, list) else [], None)
+            error = "invalid_blocks"
+        elif method in ("views.open", "views.update", "views.push", "views.publish"):
+            view = args.get("view")
+            problems = slack_view_problems(view) if isinstance(view, dict) else ["no view"]
+            error = "invalid_arguments"
+        else:
+            return None
+        if not problems:
+            return None
+        self.refused.append((method, problems))
+        return {"ok": False, "error": error, "response_metadata": {"messages": problems}}
+
     def _file_json(self, file: FakeFile) -> dict[str, Any]:
         return {
             "id": file.id,
@@ -236,6 +260,11 @@ class FakeSlack:
 
     async def _response(self, request: web.Request) -> web.Response:
         body = await request.json()
+        blocks = body.get("blocks")
+        problems = slack_blocks_problems(blocks, body.get("text")) if blocks else []
+        if problems:
+            self.refused.append(("response_url", problems))
+            return web.Response(status=400, text="invalid_blocks")
         self.responses.append({"name": request.match_info["name"], **body})
         return web.Response(text="ok")
 

@@ -21,8 +21,10 @@ import discord
 from discord import app_commands
 
 from bot.chat import tempfiles
+from bot.chat.discord import limits
 from bot.chat.discord.buttons import JobButton
-from bot.chat.discord.render import clip, render
+from bot.chat.discord.render import MORE_ACTION, clip, page_count, render
+from bot.chat.pages import GONE, Pager, page_of
 from handlers.actions import ACTIONS, UNSUPPORTED, Audience, button_request
 from handlers.commands.options import MAX_TEXT
 from handlers.errors import FineTuneError, UsageError
@@ -55,15 +57,17 @@ GROUP_NAME = "finetune"
 DEFAULT_MAX_UPLOAD_BYTES = 512 * 1024 * 1024
 AUTOCOMPLETE_BUDGET_SECONDS = 2.0
 """Autocomplete cannot be deferred: answer within Discord's 3 s or not at all."""
-CHOICES_MAX = 25
-DESCRIPTION_MAX = 100
+CHOICES_MAX = limits.CHOICES
+DESCRIPTION_MAX = limits.COMMAND_DESCRIPTION
 PRIVATE_COMMANDS = frozenset({"help"})
 MODAL_FIELDS = ("file", "model", "validation")
 """The start form's fixed fields; two of the provider's training fields follow (a modal holds
 at most five)."""
 MODAL_TRAINING_FIELDS = 2
-MODAL_ITEMS = 5
+MODAL_ITEMS = limits.MODAL_COMPONENTS
 """The most text inputs a Discord modal holds."""
+START_FIELD_MAX = 256
+"""What a start form's field takes unless its pre-filled value is longer."""
 TEAM_GROUP = "team"
 TEAM_COMMANDS = frozenset({"setup", "access", "budget", "approve", "reject", "audit"})
 """`/finetune team ...`: a group holds at most 25 subcommands, so the team's policy nests."""
@@ -112,6 +116,8 @@ class DiscordCommands:
         self._max_upload = max_upload_bytes
         self._dir = download_dir
         self._session: aiohttp.ClientSession | None = None
+        self.pager = Pager()
+        """Long replies behind their More buttons."""
 
     @property
     def accounts(self) -> Mapping[str, AccountKind]:
@@ -302,13 +308,16 @@ class DiscordCommands:
             # The public "thinking…" message would make the error public; replace it.
             with contextlib.suppress(discord.HTTPException):
                 await interaction.delete_original_response()
-        message = render(reply)
+        token = None
+        if page_count(reply) > 1 and interaction.guild_id is not None:
+            token = self.pager.keep(str(interaction.guild_id), reply)
+        message = render(reply, more_token=token)
         kwargs: dict[str, Any] = {"files": message.files} if message.files else {}
         if message.view is not None:
             kwargs["view"] = message.view
         await interaction.followup.send(
             content=message.content or discord.utils.MISSING,
-            embed=message.embed,
+            embeds=message.embeds,
             allowed_mentions=message.allowed_mentions,
             ephemeral=reply.ephemeral or deferred_private,
             wait=True,
@@ -320,7 +329,7 @@ class DiscordCommands:
         message = render(reply)
         kwargs: dict[str, Any] = {"view": message.view} if message.view is not None else {}
         await interaction.response.send_message(
-            embed=message.embed,
+            embeds=message.embeds,
             ephemeral=reply.ephemeral,
             allowed_mentions=message.allowed_mentions,
             **kwargs,
@@ -437,6 +446,9 @@ class DiscordCommands:
         if actor is None:
             await self._say(interaction, error_reply(DM_TEXT))
             return
+        if action == MORE_ACTION:
+            await self._more(interaction, actor, value)
+            return
         entry = ACTIONS.get(action)
         if entry is None:
             await self._say(interaction, error_reply(UNSUPPORTED))
@@ -474,6 +486,23 @@ class DiscordCommands:
         private = entry.audience is not Audience.CHANNEL
         await self.answer(interaction, actor, request, private=private)
 
+    async def _more(self, interaction: AnyInteraction, actor: Actor, value: str) -> None:
+        """The next page of a long reply, as private or public as the reply itself."""
+        found = page_of(value)
+        reply = None if found is None else self.pager.get(actor.workspace_id, found[0])
+        if found is None or reply is None:
+            await self._say(interaction, error_reply(GONE))
+            return
+        token, page = found
+        message = render(reply, page=page, more_token=token)
+        kwargs: dict[str, Any] = {"view": message.view} if message.view is not None else {}
+        await interaction.response.send_message(
+            embeds=message.embeds,
+            ephemeral=reply.ephemeral,
+            allowed_mentions=message.allowed_mentions,
+            **kwargs,
+        )
+
     # ------------------------------------------------------------------ autocomplete
 
     async def complete_jobs(
@@ -483,11 +512,13 @@ class DiscordCommands:
             jobs = await self._store.list_jobs(team, limit=100)
             return [
                 app_commands.Choice(
-                    name=clip(f"{j.id} · {j.state.shown_status} · {j.state.model}", 100),
+                    name=clip(
+                        f"{j.id} · {j.state.shown_status} · {j.state.model}", limits.CHOICE_NAME
+                    ),
                     value=j.id,
                 )
                 for j in jobs
-                if current.lower() in j.id.lower()
+                if current.lower() in j.id.lower() and len(j.id) <= limits.CHOICE_VALUE
             ]
 
         return await self._complete(interaction, choices)
@@ -500,7 +531,9 @@ class DiscordCommands:
         async def choices(team: str) -> list[app_commands.Choice[str]]:
             families = await self._service.team_providers(team)
             return [
-                app_commands.Choice(name=clip(f + (" (default)" if i == 0 else ""), 100), value=f)
+                app_commands.Choice(
+                    name=clip(f + (" (default)" if i == 0 else ""), limits.CHOICE_NAME), value=f
+                )
                 for i, f in enumerate(families)
                 if current.lower() in f.lower()
             ]
@@ -515,11 +548,14 @@ class DiscordCommands:
             needle = current.lower()
             return [
                 app_commands.Choice(
-                    name=clip(f"{f.alias} · {f.filename} · {f.examples} examples", 100),
+                    name=clip(
+                        f"{f.alias} · {f.filename} · {f.examples} examples", limits.CHOICE_NAME
+                    ),
                     value=f.alias,
                 )
                 for f in files
-                if needle in f.alias.lower() or needle in f.filename.lower()
+                if (needle in f.alias.lower() or needle in f.filename.lower())
+                and len(f.alias) <= limits.CHOICE_VALUE
             ]
 
         return await self._complete(interaction, choices)
@@ -530,13 +566,19 @@ class DiscordCommands:
         async def choices(team: str) -> list[app_commands.Choice[str]]:
             models = await self._store.list_models(team)
             found = [
-                app_commands.Choice(name=clip(m.name, 100), value=m.name)
+                app_commands.Choice(name=clip(m.name, limits.CHOICE_NAME), value=m.name)
                 for m in models
-                if current.lower() in m.name.lower()
+                if current.lower() in m.name.lower() and len(m.name) <= limits.CHOICE_VALUE
             ]
-            if current and all(c.value != current for c in found):
-                # Any base model name is allowed; offer what was typed as it is.
-                found.insert(0, app_commands.Choice(name=clip(current, 100), value=current))
+            typed = current.strip()
+            if (
+                typed
+                and len(typed) <= limits.CHOICE_VALUE
+                and all(c.value != typed for c in found)
+            ):
+                # Any base model name is allowed; offer what was typed as it is. Longer than a
+                # choice may be is no model name: it is not echoed (Discord refuses the list).
+                found.insert(0, app_commands.Choice(name=typed, value=typed))
             return found
 
         return await self._complete(interaction, choices)
@@ -613,22 +655,24 @@ class SetupForm(discord.ui.Modal, title="The team's provider account"):
         super().__init__(timeout=900)
         self._commands = commands
         self._choices = tuple(commands.accounts)
+        # The choices go in the placeholder: with four families they pass a label's 45.
         self.provider: discord.ui.TextInput[SetupForm] = discord.ui.TextInput(
-            label=f"Provider: {_either(self._choices)}",
+            label="Provider",
             custom_id="setup:provider",
+            placeholder=clip(_either(self._choices), limits.TEXT_INPUT_PLACEHOLDER) or None,
             default=self._choices[0] if self._choices else "",
-            max_length=20,
+            max_length=max((len(c) for c in self._choices), default=20),
         )
         self.add_item(self.provider)
         self.inputs: dict[str, discord.ui.TextInput[SetupForm]] = {}
         for field in setup_fields(commands.accounts)[: MODAL_ITEMS - 1]:
             text_input: discord.ui.TextInput[SetupForm] = discord.ui.TextInput(
-                label=clip(field.label, 45),
+                label=clip(field.label, limits.TEXT_INPUT_LABEL),
                 custom_id=f"setup:{field.name}",
                 required=field.required,
                 # Which account kinds need it, and each one's hint: a label holds only 45.
-                placeholder=clip(field.hint, 100) or None,
-                max_length=field.max_length,
+                placeholder=clip(field.hint, limits.TEXT_INPUT_PLACEHOLDER) or None,
+                max_length=min(field.max_length, limits.TEXT_INPUT_VALUE),
             )
             self.inputs[field.name] = text_input
             self.add_item(text_input)
@@ -686,6 +730,7 @@ class StartForm(discord.ui.Modal, title="Start a fine-tuning job"):
         super().__init__(timeout=900)
         self._commands = commands
         self._given = dict(given)
+        self._kept: set[str] = set()
         self.inputs: dict[str, discord.ui.TextInput[StartForm]] = {}
         spec = SPECS["start"]
         for name in MODAL_FIELDS:
@@ -697,14 +742,20 @@ class StartForm(discord.ui.Modal, title="Start a fine-tuning job"):
             self._add(field.name, f"{field.name} ({field.label})", field.hint, required=False)
 
     def _add(self, name: str, label: str, hint: str, *, required: bool) -> None:
-        default = self._given.get(name)
+        given = self._given.get(name)
+        default = None if given is None else str(given)
+        if default is not None and len(default) > limits.TEXT_INPUT_VALUE:
+            # Too long to pre-fill (Discord refuses the form); the typed option stays as given.
+            self._kept.add(name)
+            default = None
         text_input: discord.ui.TextInput[StartForm] = discord.ui.TextInput(
-            label=clip(label, 45),
+            label=clip(label, limits.TEXT_INPUT_LABEL),
             custom_id=f"start:{name}",
-            required=required,
-            placeholder=clip(hint, 100) if hint else None,
-            default=None if default is None else str(default),
-            max_length=256,
+            required=required and name not in self._kept,
+            placeholder=clip(hint, limits.TEXT_INPUT_PLACEHOLDER) if hint else None,
+            default=default,
+            # A pre-filled value always fits its own field.
+            max_length=min(max(START_FIELD_MAX, len(default or "")), limits.TEXT_INPUT_VALUE),
         )
         self.inputs[name] = text_input
         self.add_item(text_input)
@@ -719,7 +770,7 @@ class StartForm(discord.ui.Modal, title="Start a fine-tuning job"):
             text = text_input.value.strip()
             if text:
                 values[name] = text
-            else:
+            elif name not in self._kept:
                 values.pop(name, None)
         try:
             request = build_request("start", values)

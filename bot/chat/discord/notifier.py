@@ -8,13 +8,14 @@ from typing import Any
 
 import discord
 
+from bot.chat.discord import limits
 from bot.chat.discord.render import clip, render
 from handlers.model import ChannelAddress
 from handlers.replies import Reply
 
 log = logging.getLogger(__name__)
 
-NONCE_LENGTH = 25
+NONCE_LENGTH = limits.NONCE
 THREAD_EXISTS = 160004
 """Discord's "A thread has already been created for this message"."""
 
@@ -54,7 +55,7 @@ class DiscordNotifier:
             edited = channel.get_partial_message(int(edit_message_id))
             await edited.edit(
                 content=message.content,
-                embed=message.embed,
+                embeds=message.embeds,
                 attachments=message.files,
                 view=message.view,
                 allowed_mentions=message.allowed_mentions,
@@ -67,7 +68,7 @@ class DiscordNotifier:
             kwargs["view"] = message.view
         sent = await channel.send(
             content=message.content,
-            embed=message.embed,
+            embeds=message.embeds,
             allowed_mentions=message.allowed_mentions,
             # With enforce_nonce (discord.py always sets it with a nonce) Discord returns the
             # first message for a repeated nonce instead of posting a duplicate.
@@ -81,7 +82,7 @@ class DiscordNotifier:
     ) -> discord.PartialMessageable:
         """The card's thread; a thread started from a message has the message's id."""
         if message_id not in self._threads:
-            name = clip(f"{dedupe_key.split(':', 1)[0]} updates", 100)
+            name = clip(f"{dedupe_key.split(':', 1)[0]} updates", limits.THREAD_NAME)
             try:
                 await channel.get_partial_message(message_id).create_thread(
                     name=name, auto_archive_duration=10080

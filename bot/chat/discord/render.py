@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import discord
 
+from bot.chat.discord import limits
 from bot.chat.discord.buttons import JobButton, fits
 from handlers.profile import JobStatus
 from handlers.replies import (
@@ -27,17 +28,22 @@ from handlers.replies import (
     rich,
 )
 
-# Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-limits).
-TITLE_MAX = 256
-DESCRIPTION_MAX = 4096
-FIELDS_MAX = 25
-FIELD_NAME_MAX = 256
-FIELD_VALUE_MAX = 1024
-FOOTER_MAX = 2048
-EMBED_TOTAL_MAX = 6000
-BUTTONS_PER_ROW = 5
-ROWS_MAX = 5
-FILES_MAX = 10
+TITLE_MAX = limits.EMBED_TITLE
+DESCRIPTION_MAX = limits.EMBED_DESCRIPTION
+FIELDS_MAX = limits.EMBED_FIELDS
+FIELD_NAME_MAX = limits.FIELD_NAME
+FIELD_VALUE_MAX = limits.FIELD_VALUE
+FOOTER_MAX = limits.FOOTER_TEXT
+EMBED_TOTAL_MAX = limits.MESSAGE_EMBED_CHARS
+BUTTONS_PER_ROW = limits.ROW_BUTTONS
+ROWS_MAX = limits.MESSAGE_ROWS
+FILES_MAX = limits.MESSAGE_FILES
+MORE_ACTION = "more"
+"""The button that shows a long reply's next page; its value is `TOKEN:PAGE`."""
+TABLE_BLOCK = 2000
+"""The most one code block of table rows holds: small blocks pack a message's 6000 well."""
+_PAGE_NOTE = 60
+"""Room kept for a page's note in its last embed's footer."""
 
 TONE_COLOURS: dict[Tone, discord.Colour] = {
     Tone.INFO: discord.Colour.blurple(),
@@ -83,10 +89,15 @@ class Rendered:
     """Everything one Discord message needs; files are single-use, so render once per send."""
 
     content: str | None
-    embed: discord.Embed
+    embeds: list[discord.Embed]
     files: list[discord.File]
     view: discord.ui.View | None
     allowed_mentions: discord.AllowedMentions
+
+    @property
+    def embed(self) -> discord.Embed:
+        """The reply's own embed (a long table continues in the embeds after it)."""
+        return self.embeds[0]
 
 
 def clip(text: str, limit: int) -> str:
@@ -153,29 +164,39 @@ def colour_of(reply: Reply) -> discord.Colour:
     return TONE_COLOURS[reply.tone]
 
 
-def table_block(table: Table, limit: int) -> str:
-    """A monospace code block; rows that do not fit are dropped and counted."""
+def table_blocks(table: Table, limit: int = TABLE_BLOCK) -> list[str]:
+    """Monospace code blocks of whole rows, each headed by the column names and at most
+    `limit` characters. No cell is clipped (a model id is copied from here); only a row
+    longer than a whole block is cut."""
     cells = [[code_cell(c) for c in row] for row in table.rows]
     headers = [code_cell(h) for h in table.headers]
     widths = [len(h) for h in headers]
     for row in cells:
         for i, cell in enumerate(row[: len(widths)]):
-            widths[i] = min(max(widths[i], len(cell)), 40)
+            widths[i] = max(widths[i], len(cell))
 
     def line(row: Sequence[str]) -> str:
-        return "  ".join(clip(c, 40).ljust(w) for c, w in zip(row, widths, strict=False))
+        return "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)).rstrip()
 
-    lines = [line(headers).rstrip(), "  ".join("-" * w for w in widths)]
-    used = len("```\n\n```") + sum(len(s) + 1 for s in lines)
-    for shown, row in enumerate(cells):
-        text = line(row).rstrip()
-        more = f"… and {len(cells) - shown} more"
-        if used + len(text) + 1 + len(more) + 1 > limit:
-            lines.append(more)
-            break
-        lines.append(text)
+    head = [line(headers), "  ".join("-" * w for w in widths)]
+    frame = len("```\n\n```") + sum(len(s) + 1 for s in head)
+    room = max(limit - frame, 1)
+    blocks: list[list[str]] = [[]]
+    used = frame
+    for row in cells:
+        text = clip(line(row), room)
+        if blocks[-1] and used + len(text) + 1 > limit:
+            blocks.append([])
+            used = frame
+        blocks[-1].append(text)
         used += len(text) + 1
-    return "```\n" + "\n".join(lines) + "\n```"
+    return ["```\n" + "\n".join([*head, *rows]) + "\n```" for rows in blocks]
+
+
+def table_block(table: Table, limit: int) -> str | None:
+    """The whole table as one code block, or None when it holds more than `limit`."""
+    blocks = table_blocks(table, limit)
+    return blocks[0] if len(blocks) == 1 and len(blocks[0]) <= limit else None
 
 
 def attachment_name(attachment: Attachment) -> str:
@@ -183,8 +204,9 @@ def attachment_name(attachment: Attachment) -> str:
     return _SAFE_NAME.sub("_", attachment.filename) or "file"
 
 
-def render_embed(reply: Reply) -> discord.Embed:
-    title = title_text(reply.title) or title_text(plain(reply.title))
+def _description(reply: Reply) -> tuple[str, str]:
+    """The description (the title when it names someone, the lines, a footer with a mention)
+    and what is left for the footer."""
     parts: list[str] = []
     pinged = set(reply.mentions)
     if any(not (isinstance(r, UserRef) and r.user_id in pinged) for r in refs_of([reply.title])):
@@ -196,13 +218,20 @@ def render_embed(reply: Reply) -> discord.Embed:
         # Footers show `<@id>` raw; the description renders it as a name, in small print.
         parts.append(f"-# {markdown(reply.footer)}")
         footer = ""
-    description = "\n".join(parts)
-    if reply.table is not None:
-        room = DESCRIPTION_MAX - len(description) - 1
-        block = table_block(reply.table, room)
-        description = f"{description}\n{block}" if description else block
+    return "\n".join(parts), footer
+
+
+def _title(reply: Reply) -> str:
+    return title_text(reply.title) or title_text(plain(reply.title))
+
+
+def render_embed(reply: Reply, *, table: str | None = None) -> discord.Embed:
+    """The reply's own embed; `table` (one code block) ends its description when given."""
+    description, footer = _description(reply)
+    if table is not None:
+        description = f"{description}\n{table}" if description else table
     embed = discord.Embed(
-        title=clip(title, TITLE_MAX),
+        title=clip(_title(reply), TITLE_MAX),
         description=clip(description, DESCRIPTION_MAX) or None,
         colour=colour_of(reply),
     )
@@ -217,15 +246,60 @@ def render_embed(reply: Reply) -> discord.Embed:
     image = next((a for a in reply.attachments if a.mime_type == "image/png"), None)
     if image is not None:
         embed.set_image(url=f"attachment://{attachment_name(image)}")
-    while len(embed) > EMBED_TOTAL_MAX and embed.fields:
+    # Room stays for a page note, so a paged reply's first message keeps within 6000 too.
+    total = EMBED_TOTAL_MAX - _PAGE_NOTE
+    while len(embed) > total and embed.fields:
         embed.remove_field(-1)
-    over = len(embed) - EMBED_TOTAL_MAX
+    over = len(embed) - total
     if over > 0 and embed.footer.text:
         embed.set_footer(text=clip(embed.footer.text, max(len(embed.footer.text) - over, 1)))
-    over = len(embed) - EMBED_TOTAL_MAX
+    over = len(embed) - total
     if over > 0 and embed.description:
         embed.description = clip(embed.description, max(len(embed.description) - over, 1))
     return embed
+
+
+def _whole(reply: Reply) -> discord.Embed | None:
+    """The reply in one embed, its table (if any) at the end of the description; None when
+    the table does not fit there whole."""
+    if reply.table is None:
+        return render_embed(reply)
+    description, _ = _description(reply)
+    base = render_embed(reply)
+    room = min(
+        DESCRIPTION_MAX - len(description) - 1,
+        EMBED_TOTAL_MAX - len(base) - _PAGE_NOTE,
+    )
+    block = table_block(reply.table, room)
+    return None if block is None else render_embed(reply, table=block)
+
+
+def _pages(reply: Reply) -> list[list[discord.Embed]]:
+    """The reply's embeds in messages: the first holds the reply's own embed, each takes
+    whole code blocks of rows while it keeps within 10 embeds and 6000 characters."""
+    whole = _whole(reply)
+    if whole is not None:
+        return [[whole]]
+    assert reply.table is not None
+    first = render_embed(reply)
+    pages: list[list[discord.Embed]] = [[first]]
+    used = len(first)
+    title = clip(f"{_title(reply)} (continued)", TITLE_MAX)
+    for block in table_blocks(reply.table):
+        embed = discord.Embed(description=block, colour=colour_of(reply))
+        full = len(pages[-1]) >= limits.MESSAGE_EMBEDS
+        if full or used + len(block) + _PAGE_NOTE > EMBED_TOTAL_MAX:
+            embed.title = title
+            pages.append([])
+            used = 0
+        pages[-1].append(embed)
+        used += len(embed)
+    return pages
+
+
+def page_count(reply: Reply) -> int:
+    """How many messages the reply takes on Discord (a More button leads from one to the next)."""
+    return len(_pages(reply))
 
 
 def render_files(reply: Reply) -> list[discord.File]:
@@ -248,13 +322,18 @@ def render_button(button: Button) -> JobButton | None:
     )
 
 
-def render_view(buttons: Sequence[Button]) -> discord.ui.View | None:
-    """Persistent buttons (no timeout); None when the reply has none."""
+def render_view(
+    buttons: Sequence[Button], more: JobButton | None = None
+) -> discord.ui.View | None:
+    """Persistent buttons (no timeout), a More button last; None when there are none."""
     items = [item for b in buttons if (item := render_button(b)) is not None]
+    items = items[: BUTTONS_PER_ROW * ROWS_MAX - (more is not None)]
+    if more is not None:
+        items.append(more)
     if not items:
         return None
     view = discord.ui.View(timeout=None)
-    for i, item in enumerate(items[: BUTTONS_PER_ROW * ROWS_MAX]):
+    for i, item in enumerate(items):
         item.row = i // BUTTONS_PER_ROW
         view.add_item(item)
     return view
@@ -275,12 +354,32 @@ def render_mentions(reply: Reply) -> tuple[str | None, discord.AllowedMentions]:
     return content, allowed
 
 
-def render(reply: Reply) -> Rendered:
+def render(reply: Reply, *, page: int = 0, more_token: str | None = None) -> Rendered:
+    """One message: the whole reply when it fits, else page `page` of it. The reply's buttons
+    are on the first page; a page before the last says so, with a More button given a
+    `more_token` the adapter can answer."""
     content, allowed = render_mentions(reply)
+    pages = _pages(reply)
+    page = min(max(page, 0), len(pages) - 1)
+    embeds = pages[page]
+    more = None
+    if len(pages) > 1:
+        last = embeds[-1]
+        note = f"Page {page + 1} of {len(pages)}"
+        if page + 1 < len(pages):
+            note += ": More shows the next." if more_token else ": the rest did not fit."
+            if more_token is not None:
+                more = JobButton(
+                    MORE_ACTION,
+                    f"{more_token}:{page + 1}",
+                    label=f"More ({page + 2} of {len(pages)})",
+                )
+        text = f"{last.footer.text} · {note}" if last.footer.text else note
+        last.set_footer(text=clip(text, FOOTER_MAX))
     return Rendered(
-        content=content,
-        embed=render_embed(reply),
-        files=render_files(reply),
-        view=render_view(reply.buttons),
-        allowed_mentions=allowed,
+        content=content if page == 0 else None,
+        embeds=embeds,
+        files=render_files(reply) if page == 0 else [],
+        view=render_view(reply.buttons if page == 0 else (), more),
+        allowed_mentions=allowed if page == 0 else discord.AllowedMentions.none(),
     )

@@ -18,8 +18,18 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.chat import tempfiles
+from bot.chat.pages import GONE, Pager, page_of
+from bot.chat.slack import limits as slack_limits
 from bot.chat.slack.acked_pool import Background
-from bot.chat.slack.blocks import ACTION_PREFIX, bold, escape, fallback_text, reply_blocks
+from bot.chat.slack.blocks import (
+    ACTION_PREFIX,
+    MORE_ACTION,
+    bold,
+    escape,
+    fallback_text,
+    reply_blocks,
+    reply_pages,
+)
 from bot.chat.slack.files import SharedFile, download, newest_shared_jsonl, shared_file
 from bot.chat.slack.modal import (
     CALLBACK_ID,
@@ -27,6 +37,8 @@ from bot.chat.slack.modal import (
     MODELS_ACTION,
     channel_of,
     chosen,
+    fits_option,
+    option,
     read_submission,
     start_view,
     training_probe,
@@ -54,6 +66,8 @@ from handlers.sources import FileSource, PrivateFile, TypedPath
 log = logging.getLogger(__name__)
 
 COMMAND = "/finetune"
+PAGER = Pager()
+"""Long replies behind their More buttons (one per process: `_answer` serves every listener)."""
 RIGHTS_CACHE_SECONDS = 30.0
 """How long users.info's is_admin/is_owner answer is trusted when no user_change event arrives:
 admin-only actions (setup, access, budget, approve, audit) rest on it, so it is kept short."""
@@ -130,6 +144,7 @@ class SlackHandlers:
         pattern = re.compile(f"^{ACTION_PREFIX}({'|'.join(map(re.escape, ACTIONS))})$")
         app.action(pattern)(self._later(self.on_job_action))
         app.action(TAKE_FILE_ACTION)(self._later(self.on_take_file))
+        app.action(MORE_ACTION)(self._later(self.on_more))
         app.action(CHECK_FILE_ACTION)(self._later(self.on_take_file))
         app.view(CALLBACK_ID)(self.on_start_submission)
         app.view(SETUP_CALLBACK_ID)(self.on_setup_submission)
@@ -369,6 +384,29 @@ class SlackHandlers:
             reply = _private(reply)
         await _answer(reply, actor, client, respond, thread_ts=thread_ts)
 
+    async def on_more(
+        self, body: dict[str, Any], client: AsyncWebClient, respond: Respond
+    ) -> None:
+        """The next page of a long reply, seen by whoever could see the first."""
+        actor = _actor(
+            (body.get("team") or {}).get("id"),
+            (body.get("channel") or {}).get("id"),
+            (body.get("user") or {}).get("id"),
+        )
+        action = (body.get("actions") or [{}])[0]
+        found = page_of(str(action.get("value", "")))
+        reply = None if found is None else PAGER.get(actor.workspace_id, found[0])
+        if found is None or reply is None:
+            await _answer(error_reply(GONE), actor, client, respond)
+            return
+        token, page = found
+        await respond(
+            text=fallback_text(reply),
+            blocks=reply_blocks(reply, page=page, more_token=token),
+            response_type="ephemeral" if reply.ephemeral else "in_channel",
+            replace_original=False,
+        )
+
     async def on_take_file(
         self, body: dict[str, Any], client: AsyncWebClient, respond: Respond
     ) -> None:
@@ -589,12 +627,8 @@ class SlackHandlers:
         )
         query = str(body.get("value") or "")
         names = await self._models_for(actor)
-        wanted = [n for n in names if query.lower() in n.lower()][:100]
-        await ack(
-            options=[
-                {"text": {"type": "plain_text", "text": n[:75]}, "value": n[:150]} for n in wanted
-            ]
-        )
+        wanted = [n for n in names if query.lower() in n.lower() and fits_option(n)]
+        await ack(options=[option(n, n) for n in wanted[: slack_limits.SELECT_OPTIONS]])
 
     async def _models_for(self, actor: Actor) -> list[str]:
         cached = self._models.get(actor.team_id)
@@ -707,10 +741,12 @@ async def _answer(
     *,
     thread_ts: str | None = None,
 ) -> None:
-    """Through the response URL (works where the bot is not a member); PNGs as file uploads."""
+    """Through the response URL (works where the bot is not a member); PNGs as file uploads.
+    A reply too long for one message is kept for its More button."""
+    token = PAGER.keep(actor.workspace_id, reply) if reply_pages(reply) > 1 else None
     await respond(
         text=fallback_text(reply),
-        blocks=reply_blocks(reply),
+        blocks=reply_blocks(reply, more_token=token),
         response_type="ephemeral" if reply.ephemeral else "in_channel",
         replace_original=False,
     )

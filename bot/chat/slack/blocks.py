@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+from bot.chat.slack import limits
 from handlers.profile import JobStatus
 from handlers.replies import (
     Button,
@@ -22,9 +24,11 @@ from handlers.replies import (
 )
 
 ACTION_PREFIX = "ftbot_"
-MAX_TEXT = 2900  # a section's text may hold 3000 characters
-MAX_FIELD = 2000  # a section field's text may hold 2000
-MAX_FIELDS = 10  # a section may hold 10 fields
+MORE_ACTION = f"{ACTION_PREFIX}more"
+"""The button that shows a long reply's next page; its value is `TOKEN:PAGE`."""
+MAX_TEXT = limits.SECTION_TEXT
+MAX_FIELD = limits.FIELD_TEXT
+MAX_FIELDS = limits.SECTION_FIELDS
 TONE_EMOJI = {
     Tone.INFO: "",
     Tone.SUCCESS: ":white_check_mark: ",
@@ -95,32 +99,36 @@ def cut(markup: str, limit: int) -> str:
 
 
 def _chunks(lines: Iterable[str], size: int = MAX_TEXT) -> list[str]:
-    """Lines joined into texts of at most `size` characters, split between lines."""
+    """Lines joined into texts of at most `size` characters, split between lines; a line
+    longer than `size` is free text and continues in the next text. Blank texts are left out
+    (Slack refuses a section without text)."""
     chunks: list[str] = []
     current = ""
     for line in lines:
         while len(line) > size:
             head = cut(line, size)
             rest = line[len(head) - 1 :]
-            if current:
+            if current.strip():
                 chunks.append(current)
-                current = ""
+            current = ""
             chunks.append(head)
             line = rest
         joined = f"{current}\n{line}" if current else line
         if current and len(joined) > size:
-            chunks.append(current)
+            if current.strip():
+                chunks.append(current)
             current = line
         else:
             current = joined
-    if current or not chunks:
+    if current.strip():
         chunks.append(current)
     return chunks
 
 
 def table_chunks(table: Table, size: int = MAX_TEXT) -> list[str]:
-    """Monospace code blocks, each closed in its own section; status cells get their emoji
-    after the last block (outside the code, where emoji render)."""
+    """Monospace code blocks of whole rows, each closed in its own section and headed by the
+    column names; status cells get their emoji after the block (outside the code, where
+    emoji render). A row is never split: only a row longer than a whole section is cut."""
     shown = (
         [(h, mrkdwn(h, span=CODE)) for h in table.headers],
         *([(plain(cell), mrkdwn(cell, span=CODE)) for cell in row] for row in table.rows),
@@ -136,17 +144,31 @@ def table_chunks(table: Table, size: int = MAX_TEXT) -> list[str]:
             for (display, markup), w in zip(cells, widths, strict=False)
         ).rstrip()
 
-    room = size - 2 * len(CODE)
-    chunks = [f"{CODE}{body}{CODE}" for body in _chunks((line(r) for r in shown), room)]
     status_col = table.headers.index("status") if "status" in table.headers else None
-    if status_col is not None:
-        legend = " ".join(
-            STATUS_EMOJI.get(plain(row[status_col]), ":grey_question:") for row in table.rows
+    header = line(shown[0])
+    longest_emoji = max((len(e) for e in STATUS_EMOJI.values()), default=0) + 2
+    room = size - 2 * len(CODE) - len(header) - 1 - longest_emoji
+    chunks: list[str] = []
+    body: list[str] = []
+    legend: list[str] = []
+
+    def text(rows: Sequence[str], marks: Sequence[str]) -> str:
+        code = f"{CODE}{chr(10).join([header, *rows])}{CODE}"
+        return f"{code}\n{' '.join(marks)}" if marks else code
+
+    for cells, source in zip(shown[1:], table.rows, strict=True):
+        shown_row = cut(line(cells), room)
+        mark = (
+            [STATUS_EMOJI.get(plain(source[status_col]), ":grey_question:")]
+            if status_col is not None
+            else []
         )
-        if len(chunks[-1]) + 1 + len(legend) <= size:
-            chunks[-1] = f"{chunks[-1]}\n{legend}"
-        else:
-            chunks.extend(_chunks([legend], size))
+        if body and len(text([*body, shown_row], [*legend, *mark])) > size:
+            chunks.append(text(body, legend))
+            body, legend = [], []
+        body.append(shown_row)
+        legend += mark
+    chunks.append(text(body, legend))
     return chunks
 
 
@@ -154,8 +176,8 @@ def button_element(button: Button) -> Block:
     element: Block = {
         "type": "button",
         "action_id": f"{ACTION_PREFIX}{button.action}",
-        "text": {"type": "plain_text", "text": button.label[:75]},
-        "value": button.value[:2000],
+        "text": {"type": "plain_text", "text": cut(button.label, limits.BUTTON_TEXT)},
+        "value": button.value[: limits.BUTTON_VALUE],
     }
     if button.style is ButtonStyle.PRIMARY:
         element["style"] = "primary"
@@ -163,9 +185,9 @@ def button_element(button: Button) -> Block:
         element["style"] = "danger"
     if button.confirm:
         element["confirm"] = {
-            "title": {"type": "plain_text", "text": f"{button.label}?"[:100]},
-            "text": {"type": "plain_text", "text": button.confirm[:300]},
-            "confirm": {"type": "plain_text", "text": button.label[:30]},
+            "title": {"type": "plain_text", "text": cut(f"{button.label}?", limits.CONFIRM_TITLE)},
+            "text": {"type": "plain_text", "text": cut(button.confirm, limits.CONFIRM_TEXT)},
+            "confirm": {"type": "plain_text", "text": cut(button.label, limits.CONFIRM_BUTTON)},
             "deny": {"type": "plain_text", "text": "Keep it"},
         }
     return element
@@ -174,13 +196,13 @@ def button_element(button: Button) -> Block:
 def fallback_text(reply: Reply) -> str:
     """The text Slack shows in notifications and where blocks cannot render; it is parsed as
     mrkdwn too, so it is escaped like the blocks."""
-    return cut(mrkdwn(reply.title), 3000)
+    return cut(mrkdwn(reply.title), limits.FALLBACK_TEXT)
 
 
 def _mrkdwn_object(text: str) -> Block:
     # verbatim: Slack must not turn bare words such as @here or #general into mentions or
     # links; the only mentions are the ones written here from UserRef and ChannelRef.
-    return {"type": "mrkdwn", "text": text or "\u200b", "verbatim": True}
+    return {"type": "mrkdwn", "text": text if text.strip() else "\u200b", "verbatim": True}
 
 
 def _section(text: str) -> Block:
@@ -192,7 +214,7 @@ def _field_text(name: str, value: Content, limit: int) -> str:
     return f"{head}\n{cut(mrkdwn(value), limit - len(head) - 1)}"
 
 
-def reply_blocks(reply: Reply) -> list[Block]:
+def _head(reply: Reply) -> list[Block]:
     emoji = TONE_EMOJI[reply.tone]
     blocks: list[Block] = [_section(emoji + bold(reply.title, MAX_TEXT - len(emoji)))]
     inline = [f for f in reply.fields if f.inline]
@@ -211,16 +233,110 @@ def reply_blocks(reply: Reply) -> list[Block]:
         for item in reply.fields
         if not item.inline
     )
+    # Room is kept for the body's first block, the footer, the page note and the buttons.
+    return blocks[: limits.MESSAGE_BLOCKS - 4]
+
+
+def _body(reply: Reply) -> list[Block]:
+    blocks: list[Block] = []
     if reply.table is not None:
         blocks.extend(_section(chunk) for chunk in table_chunks(reply.table))
     if reply.lines:
         blocks.extend(_section(chunk) for chunk in _chunks(mrkdwn(line) for line in reply.lines))
-    if reply.footer:
-        blocks.append(
-            {"type": "context", "elements": [_mrkdwn_object(cut(mrkdwn(reply.footer), MAX_TEXT))]}
+    return blocks
+
+
+def _context(text: str) -> Block:
+    return {"type": "context", "elements": [_mrkdwn_object(cut(text, limits.CONTEXT_TEXT))]}
+
+
+def _actions(buttons: Sequence[Block]) -> list[Block]:
+    return [{"type": "actions", "elements": list(buttons)}] if buttons else []
+
+
+def more_button(token: str, page: int, count: int) -> Block:
+    """Shows page `page` (0-based) of `count`; the token names the reply the adapter keeps."""
+    return {
+        "type": "button",
+        "action_id": MORE_ACTION,
+        "text": {"type": "plain_text", "text": f"More ({page + 1} of {count})"},
+        "value": f"{token}:{page}",
+    }
+
+
+def size_of(blocks: Sequence[Block]) -> int:
+    """What the blocks weigh against Slack's unwritten total (their JSON)."""
+    return len(json.dumps(list(blocks), ensure_ascii=False))
+
+
+def _fits(blocks: Sequence[Block]) -> bool:
+    return len(blocks) <= limits.MESSAGE_BLOCKS and size_of(blocks) <= limits.MESSAGE_BLOCK_CHARS
+
+
+_PAGE_NOTE = 400
+"""What a page's note and More button weigh at most, kept free while a page is filled."""
+
+
+def _split(reply: Reply) -> list[list[Block]]:
+    """The body's blocks in pages: each page takes whole blocks (whole table rows) while the
+    message stays within Slack's block count and size with its fixed parts."""
+    head, body = _head(reply), _body(reply)
+    tail = [_context(mrkdwn(reply.footer))] if reply.footer else []
+    buttons = [button_element(b) for b in reply.buttons[: limits.ACTIONS_ELEMENTS - 1]]
+    first = [*head, *tail, *_actions(buttons)]
+    later = [_section(bold(rich(reply.title, " (continued)")))]
+    pages: list[list[Block]] = [[]]
+    for block in body:
+        fixed = first if len(pages) == 1 else later
+        trial = [*fixed, *pages[-1], block]
+        room = len(trial) + 2 <= limits.MESSAGE_BLOCKS and (
+            size_of(trial) + _PAGE_NOTE <= limits.MESSAGE_BLOCK_CHARS
         )
-    if reply.buttons:
-        blocks.append(
-            {"type": "actions", "elements": [button_element(b) for b in reply.buttons[:25]]}
-        )
-    return blocks[:50]
+        if pages[-1] and not room:
+            pages.append([])
+        pages[-1].append(block)
+    return pages
+
+
+def _whole(reply: Reply) -> list[Block]:
+    head = _head(reply)
+    tail = [_context(mrkdwn(reply.footer))] if reply.footer else []
+    all_buttons = [button_element(b) for b in reply.buttons[: limits.ACTIONS_ELEMENTS]]
+    return [*head, *_body(reply), *tail, *_actions(all_buttons)]
+
+
+def reply_pages(reply: Reply) -> int:
+    """How many messages the reply takes on Slack (a More button leads from one to the next)."""
+    return 1 if _fits(_whole(reply)) else len(_split(reply))
+
+
+def reply_blocks(reply: Reply, *, page: int = 0, more_token: str | None = None) -> list[Block]:
+    """One message's blocks: the whole reply when it fits, else page `page` of it.
+
+    Every page keeps within Slack's limits by whole blocks: content is cut, the buttons never
+    are (they stay on the first page), and a page that is not the last ends with a note and,
+    given a `more_token` the adapter can answer, a More button for the next page.
+    """
+    whole = _whole(reply)
+    if _fits(whole):
+        return whole
+    head = _head(reply)
+    tail = [_context(mrkdwn(reply.footer))] if reply.footer else []
+    pages = _split(reply)
+    page = min(max(page, 0), len(pages) - 1)
+    count = len(pages)
+    more: list[Block] = []
+    note: list[Block] = []
+    if page + 1 < count:
+        if more_token is not None:
+            more = [more_button(more_token, page + 1, count)]
+            note = [_context(f"Page {page + 1} of {count}: More shows the next.")]
+        else:
+            note = [_context(f"Page {page + 1} of {count}: the rest did not fit in a message.")]
+    elif count > 1:
+        note = [_context(f"Page {page + 1} of {count}.")]
+    if page == 0:
+        buttons = [button_element(b) for b in reply.buttons[: limits.ACTIONS_ELEMENTS - 1]]
+        return [*head, *pages[0], *tail, *note, *_actions([*buttons, *more])]
+    later = [_section(bold(rich(reply.title, " (continued)")))]
+    return [*later, *pages[page], *note, *_actions(more)]

@@ -6,6 +6,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from bot.chat.slack import limits
 from bot.chat.slack.blocks import cut, escape
 from handlers.errors import UsageError
 from handlers.model import Method, TeamFile
@@ -19,8 +20,14 @@ ESTIMATE_BLOCK = "estimate"
 View = dict[str, Any]
 
 
-def _option(text: str, value: str) -> dict[str, Any]:
-    return {"text": {"type": "plain_text", "text": text[:75]}, "value": value[:150]}
+def option(text: str, value: str) -> dict[str, Any]:
+    """A select's option: the text cut with an ellipsis; the value whole (callers offer no
+    value longer than limits.OPTION_VALUE: a cut id would name something else)."""
+    return {"text": {"type": "plain_text", "text": cut(text, limits.OPTION_TEXT)}, "value": value}
+
+
+def fits_option(value: str) -> bool:
+    return 0 < len(value) <= limits.OPTION_VALUE
 
 
 def _text_input(name: str, label: str, hint: str) -> dict[str, Any]:
@@ -56,7 +63,8 @@ def _file_select(
             "type": "static_select",
             "action_id": ESTIMATE_FILE_ACTION if dispatch else name,
             "options": [
-                _option(f"{f.alias} ({f.examples} examples)", f.alias) for f in files[:100]
+                option(f"{f.alias} ({f.examples} examples)", f.alias)
+                for f in [f for f in files if fits_option(f.alias)][: limits.SELECT_OPTIONS]
             ],
         },
     }
@@ -75,8 +83,11 @@ def _provider_select(providers: Sequence[str]) -> dict[str, Any]:
         "element": {
             "type": "static_select",
             "action_id": "provider",
-            "initial_option": _option(providers[0], providers[0]),
-            "options": [_option(p, p) for p in providers[:100]],
+            "initial_option": option(providers[0], providers[0]),
+            "options": [
+                option(p, p)
+                for p in [p for p in providers if fits_option(p)][: limits.SELECT_OPTIONS]
+            ],
         },
     }
 
@@ -117,8 +128,8 @@ def start_view(
             "element": {
                 "type": "static_select",
                 "action_id": "method",
-                "initial_option": _option(Method.SUPERVISED.value, Method.SUPERVISED.value),
-                "options": [_option(m.value, m.value) for m in Method],
+                "initial_option": option(Method.SUPERVISED.value, Method.SUPERVISED.value),
+                "options": [option(m.value, m.value) for m in Method],
             },
         },
         *(_text_input(f.name, f.label, f.hint) for f in fields),

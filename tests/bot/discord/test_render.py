@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import discord
@@ -12,6 +13,7 @@ from bot.chat.discord.render import (
     EMBED_TOTAL_MAX,
     STATUS_COLOURS,
     TONE_COLOURS,
+    page_count,
     render,
     render_embed,
     render_view,
@@ -103,20 +105,40 @@ def test_buttons_wrap_rows_and_unfit_ids_are_dropped() -> None:
     assert Button(label="x", action="a", value="b", style=ButtonStyle.PRIMARY).style
 
 
-def test_table_is_a_monospace_block_that_fits_the_description() -> None:
+def test_a_small_table_is_a_monospace_block_at_the_end_of_the_description() -> None:
+    rows = tuple((f"ftjob-{i:04d}", "running", "gpt-4.1-mini") for i in range(5))
+    reply = Reply(
+        title="5 jobs",
+        lines=("newest first",),
+        table=Table(headers=("id", "status", "model"), rows=rows),
+    )
+    text = render(reply).embed.description or ""
+    assert text.startswith("newest first\n```\nid")
+    assert text.endswith("```")
+    assert "ftjob-0000  running" in text
+
+
+def test_a_long_table_continues_in_embeds_and_pages_of_whole_rows() -> None:
     rows = tuple((f"ftjob-{i:04d}", "running", "gpt-4.1-mini") for i in range(500))
     reply = Reply(
         title="500 jobs",
         lines=("newest first",),
         table=Table(headers=("id", "status", "model"), rows=rows),
     )
-    embed = render_embed(reply)
-    text = embed.description or ""
-    assert text.startswith("newest first\n```\nid")
-    assert text.endswith("```")
-    assert "more" in text.splitlines()[-2]
-    assert len(text) <= DESCRIPTION_MAX
-    assert "ftjob-0000  running" in text
+    pages = page_count(reply)
+    assert pages > 1
+    shown = []
+    for page in range(pages):
+        message = render(reply, page=page, more_token="t0")
+        assert sum(len(e) for e in message.embeds) <= EMBED_TOTAL_MAX
+        for embed in message.embeds:
+            assert len(embed.description or "") <= DESCRIPTION_MAX
+            shown += re.findall(
+                r"^ftjob-\d{4}  running  gpt-4\.1-mini$", embed.description or "", re.M
+            )
+        more = [c for c in (message.view.children if message.view else [])]
+        assert len(more) == (1 if page + 1 < pages else 0)
+    assert shown == [f"ftjob-{i:04d}  running  gpt-4.1-mini" for i in range(500)]
 
 
 def test_attachment_becomes_file_and_embed_image() -> None:
