@@ -240,9 +240,12 @@ class Service:
         offer them)."""
         return await self._providers.available(team_id)
 
-    async def fine_tunable_models(self, actor: Actor, query: str = "") -> list[str]:
-        """Base models the provider offers for fine-tuning, plus the team's own models."""
-        return await self._jobs.fine_tunable_models(actor, query)
+    async def fine_tunable_models(
+        self, actor: Actor, query: str = "", family: str | None = None
+    ) -> list[str]:
+        """Base models a family (None: the team's default) offers for fine-tuning, plus the
+        team's own models made there (the start forms' model list)."""
+        return await self._jobs.fine_tunable_models(actor, query, family)
 
     async def _dispatch(self, request: Request, actor: Actor) -> Reply:
         route = self._routes.get(type(request))

@@ -164,12 +164,20 @@ class Jobs:
         """What the start's provider would refuse in this start, before the form closes."""
         return start_refusal(request, await self._profile(actor.team_id, request.provider))
 
-    async def fine_tunable_models(self, actor: Actor, query: str = "") -> list[str]:
-        """Base models the provider offers for fine-tuning, plus the team's own models."""
-        provider = await self._providers.for_team(actor.team_id)
+    async def fine_tunable_models(
+        self, actor: Actor, query: str = "", family: str | None = None
+    ) -> list[str]:
+        """Base models a family (None: the team's default) offers for fine-tuning, plus the
+        team's own models made there."""
+        chosen = pick_family(await self._providers.available(actor.team_id), family)
+        provider = await self._providers.for_team(actor.team_id, chosen)
         listed = await provider.list_models()
         names = [m.id for m in listed if provider.profile.is_fine_tunable(m.id)]
-        own = [m.name for m in await self._store.list_models(actor.team_id)]
+        own = [
+            m.name
+            for m in await self._store.list_models(actor.team_id)
+            if m.provider in ("", provider.profile.name)
+        ]
         wanted = query.lower()
         return [n for n in dict.fromkeys(names + own) if wanted in n.lower()]
 

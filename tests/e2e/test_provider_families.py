@@ -6,6 +6,7 @@ by name, and the watcher follows the job there to its completion notice."""
 
 from __future__ import annotations
 
+import json
 from contextlib import AsyncExitStack
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from tests.fakes.slack_requests import (
     SIGNING_SECRET,
     command_body,
     signed_headers,
+    suggestion_body,
     view_submission_body,
 )
 from tests.world import chat_example
@@ -132,3 +134,11 @@ async def test_a_team_starts_on_its_second_family_and_the_watcher_follows_it(
         assert second.calls["get_job"] + second.calls["list_jobs"] > 0
         [model] = await bot.runtime.store.list_models("slack:T1")
         assert model.provider == second_family.NAME
+
+        # The start modal's model list follows the family picked in it.
+        async def offered(family: str) -> list[str]:
+            body = suggestion_body("ftbot_models", "", picked={"provider": family})
+            return [o["value"] for o in json.loads(await post(body))["options"]]
+
+        assert model.name in await offered(second_family.NAME)
+        assert model.name not in await offered("openai")

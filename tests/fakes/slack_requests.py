@@ -127,7 +127,20 @@ def view_submission_body(
     return urlencode({"payload": json.dumps(payload)})
 
 
-def suggestion_body(action: str, query: str, *, team: str = "T1", user: str = "U1") -> str:
+def suggestion_body(
+    action: str,
+    query: str,
+    *,
+    team: str = "T1",
+    user: str = "U1",
+    picked: dict[str, str] | None = None,
+) -> str:
+    """An options load from the start modal; `picked` is what its static selects hold now
+    (block id -> value), as Slack sends the view's state along."""
+    values = {
+        block: {block: {"type": "static_select", "selected_option": {"value": value}}}
+        for block, value in (picked or {}).items()
+    }
     payload = {
         "type": "block_suggestion",
         "action_id": action,
@@ -137,7 +150,12 @@ def suggestion_body(action: str, query: str, *, team: str = "T1", user: str = "U
         "user": {"id": user, "team_id": team},
         "api_app_id": "A1",
         "token": "legacy",
-        "view": {"id": "V1", "type": "modal", "callback_id": "ftbot_start"},
+        "view": {
+            "id": "V1",
+            "type": "modal",
+            "callback_id": "ftbot_start",
+            "state": {"values": values},
+        },
     }
     return urlencode({"payload": json.dumps(payload)})
 

@@ -563,12 +563,17 @@ class DiscordCommands:
     async def complete_models(
         self, interaction: AnyInteraction, current: str
     ) -> list[app_commands.Choice[str]]:
+        # With provider: already given, only the team's models made at that family.
+        family = getattr(interaction.namespace, "provider", None)
+
         async def choices(team: str) -> list[app_commands.Choice[str]]:
             models = await self._store.list_models(team)
             found = [
                 app_commands.Choice(name=clip(m.name, limits.CHOICE_NAME), value=m.name)
                 for m in models
-                if current.lower() in m.name.lower() and len(m.name) <= limits.CHOICE_VALUE
+                if current.lower() in m.name.lower()
+                and len(m.name) <= limits.CHOICE_VALUE
+                and (not isinstance(family, str) or not family or m.provider == family)
             ]
             typed = current.strip()
             if (

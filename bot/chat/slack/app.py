@@ -133,7 +133,7 @@ class SlackHandlers:
         self._list_files = list_files
         self._token_for = token_for
         self._dir = download_dir
-        self._models: dict[str, tuple[float, list[str]]] = {}
+        self._models: dict[tuple[str, str], tuple[float, list[str]]] = {}
         self.background = Background(name="slack")
         self._rights: dict[tuple[str, str], tuple[float, bool]] = {}
 
@@ -626,21 +626,24 @@ class SlackHandlers:
             (body.get("team") or {}).get("id"), "modal", (body.get("user") or {}).get("id")
         )
         query = str(body.get("value") or "")
-        names = await self._models_for(actor)
+        # The family picked in the form (a team with several): only its models are offered.
+        family = chosen((body.get("view") or {}).get("state") or {}, "provider")
+        names = await self._models_for(actor, family)
         wanted = [n for n in names if query.lower() in n.lower() and fits_option(n)]
         await ack(options=[option(n, n) for n in wanted[: slack_limits.SELECT_OPTIONS]])
 
-    async def _models_for(self, actor: Actor) -> list[str]:
-        cached = self._models.get(actor.team_id)
+    async def _models_for(self, actor: Actor, family: str | None = None) -> list[str]:
+        key = (actor.team_id, family or "")
+        cached = self._models.get(key)
         if cached and time.monotonic() - cached[0] < MODEL_CACHE_SECONDS:
             return cached[1]
         try:
             names = await asyncio.wait_for(
-                self._service.fine_tunable_models(actor), OPTIONS_BUDGET_SECONDS
+                self._service.fine_tunable_models(actor, family=family), OPTIONS_BUDGET_SECONDS
             )
         except (TimeoutError, FineTuneError):
             return cached[1] if cached else []
-        self._models[actor.team_id] = (time.monotonic(), names)
+        self._models[key] = (time.monotonic(), names)
         return names
 
     # ------------------------------------------------------------------ events
