@@ -140,6 +140,12 @@ def decode_start(data: Mapping[str, object]) -> StartRequest:
         suffix=text("suffix"),
         provider=text("provider"),
         seed=whole("seed"),
+        n_checkpoints=whole("n_checkpoints"),
+        n_evals=whole("n_evals"),
+        warmup_ratio=number("warmup_ratio"),
+        lora_r=whole("lora_r"),
+        lora_alpha=whole("lora_alpha"),
+        training_type=text("training_type"),
         like=text("like"),
         defaults=data.get("defaults") is True,
     )

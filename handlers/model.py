@@ -93,6 +93,11 @@ class Hyperparameters:
     batch_size: int | None = None
     learning_rate_multiplier: float | None = None
     beta: float | None = None
+    n_checkpoints: int | None = None
+    n_evals: int | None = None
+    warmup_ratio: float | None = None
+    lora_r: int | None = None
+    lora_alpha: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -107,6 +112,8 @@ class JobSpec:
     suffix: str | None = None
     seed: int | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
+    training_type: str | None = None
+    """One of the profile's training types ("lora", "full"); None: the provider's default."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -81,6 +81,18 @@ def state_values(state: JobState) -> dict[str, Any]:
             "batch_size": hp.batch_size,
             "learning_rate_multiplier": hp.learning_rate_multiplier,
             "beta": hp.beta,
+            # Together's own options, kept only when the job has them.
+            **{
+                k: v
+                for k, v in (
+                    ("n_checkpoints", hp.n_checkpoints),
+                    ("n_evals", hp.n_evals),
+                    ("warmup_ratio", hp.warmup_ratio),
+                    ("lora_r", hp.lora_r),
+                    ("lora_alpha", hp.lora_alpha),
+                )
+                if v is not None
+            },
         },
         "suffix": state.suffix,
         "seed": state.seed,
@@ -100,6 +112,11 @@ def _hyperparameters(raw: Mapping[str, Any] | None) -> Hyperparameters:
         batch_size=raw.get("batch_size"),
         learning_rate_multiplier=raw.get("learning_rate_multiplier"),
         beta=raw.get("beta"),
+        n_checkpoints=raw.get("n_checkpoints"),
+        n_evals=raw.get("n_evals"),
+        warmup_ratio=raw.get("warmup_ratio"),
+        lora_r=raw.get("lora_r"),
+        lora_alpha=raw.get("lora_alpha"),
     )
 
 

@@ -23,6 +23,11 @@ START_FIELDS: Mapping[str, str] = {
     "batch_size": "batch_size",
     "beta": "beta",
     "seed": "seed",
+    "checkpoints": "n_checkpoints",
+    "evals": "n_evals",
+    "warmup": "warmup_ratio",
+    "lora_r": "lora_r",
+    "lora_alpha": "lora_alpha",
 }
 """The StartRequest field of each training option, by the catalogue's option name."""
 
@@ -64,6 +69,13 @@ def check_start(request: StartRequest, profile: ProviderProfile) -> None:
         value = value_of(request)
         if value is not None:
             _check_value(profile, name, value, method)
+    kind = request.training_type
+    if kind is not None and kind not in profile.training_types:
+        raise OptionRefused(
+            f"training_type={kind} is not a training type {profile.label} supports; it supports "
+            f"{', '.join(profile.training_types)}.",
+            option="training_type",
+        )
     if request.suffix is not None:
         _check_suffix(profile, request.suffix)
 
@@ -155,7 +167,18 @@ _LABELS: Mapping[str, str] = {
     "batch_size": "Batch size",
     "seed": "Seed",
     "suffix": "Suffix",
+    "checkpoints": "Checkpoints",
+    "evals": "Evaluations",
+    "warmup": "Warm-up ratio",
+    "lora_r": "LoRA rank",
+    "lora_alpha": "LoRA alpha",
 }
+
+_SCALED: Mapping[str, tuple[str, str]] = {
+    "absolute": ("Learning rate", "An absolute learning rate"),
+    "multiplier": ("Learning-rate multiplier", "A multiplier of the provider's own rate"),
+}
+"""A learning rate's label and help by what it means at the family (its profile's scale)."""
 
 
 def form_fields(profile: ProviderProfile) -> tuple[FormField, ...]:
@@ -169,11 +192,14 @@ def form_fields(profile: ProviderProfile) -> tuple[FormField, ...]:
         if spec is None or option.methods:
             continue
         default = "auto" if option.default is None else number(option.default)
+        label, help_text = _SCALED.get(
+            option.scale, (_LABELS.get(spec.name, spec.name), _plain(spec.help))
+        )
         fields.append(
             FormField(
                 name=spec.name,
-                label=_LABELS.get(spec.name, spec.name),
-                hint=f"{_plain(spec.help)} · {bounds(option)} · default {default}",
+                label=label,
+                hint=f"{help_text} · {bounds(option)} · default {default}",
             )
         )
     suffix = catalogue.option("suffix")

@@ -58,6 +58,13 @@ class StartRequest:
     beta: float | None = None
     suffix: str | None = None
     seed: int | None = None
+    n_checkpoints: int | None = None
+    n_evals: int | None = None
+    warmup_ratio: float | None = None
+    lora_r: int | None = None
+    lora_alpha: int | None = None
+    training_type: str | None = None
+    """lora or full, where the provider offers both (its profile's training types)."""
     provider: str | None = None
     """The provider family to start at (None: the team's default); set to the resolved one
     before the start is recorded, so an approval or a retry goes to the same family."""

@@ -265,7 +265,13 @@ class Jobs:
                 batch_size=request.batch_size,
                 learning_rate_multiplier=request.learning_rate_multiplier,
                 beta=request.beta,
+                n_checkpoints=request.n_checkpoints,
+                n_evals=request.n_evals,
+                warmup_ratio=request.warmup_ratio,
+                lora_r=request.lora_r,
+                lora_alpha=request.lora_alpha,
             ),
+            training_type=request.training_type,
             suffix=request.suffix,
             seed=request.seed,
             metadata={

@@ -198,6 +198,33 @@ async def test_create_sends_togethers_fields_and_tags_the_suffix(
     assert state.provider_status == "pending"
 
 
+async def test_a_starts_own_lora_checkpoint_eval_and_warmup_options_win_over_the_defaults(
+    fake: FakeTogether, tmp_path: Path
+) -> None:
+    defaults = JobDefaults(lora=True, lora_r=16, lora_alpha=32, n_checkpoints=2, n_evals=1)
+    async with TogetherProvider.connect(
+        KEY, base_url=fake.base_url, max_retries=0, defaults=defaults
+    ) as provider:
+        file_id = await upload(provider, tmp_path)
+        own = Hyperparameters(
+            lora_r=32, lora_alpha=8, n_checkpoints=4, n_evals=3, warmup_ratio=0.25
+        )
+        await provider.create_job(
+            JobSpec(model=MODEL, training_file=file_id, hyperparameters=own),
+            idempotency_key="own-1",
+        )
+        await provider.create_job(
+            JobSpec(model=MODEL, training_file=file_id, training_type="full"),
+            idempotency_key="full-1",
+        )
+
+    lora, full = [r.json for r in fake.requests_to(Route.CREATE_JOB)]
+    assert (lora["n_checkpoints"], lora["n_evals"], lora["warmup_ratio"]) == (4, 3, 0.25)
+    assert (lora["training_type"]["lora_r"], lora["training_type"]["lora_alpha"]) == (32, 8)
+    assert full["training_type"]["type"] == "Full"
+    assert (full["n_checkpoints"], full["n_evals"]) == (2, 1)  # the deployment's defaults
+
+
 @pytest.mark.parametrize(
     ("spec_change", "defaults", "named"),
     [

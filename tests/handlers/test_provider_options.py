@@ -11,6 +11,7 @@ import pytest
 from bot.providers.sandbox.provider import SandboxProvider
 from handlers.errors import UsageError
 from handlers.model import Method
+from handlers.parse import parse
 from handlers.profile import ProviderProfile
 from handlers.replies import Tone, plain
 from handlers.requests import StartRequest, check_start, form_fields
@@ -105,3 +106,21 @@ async def test_validate_prices_with_the_providers_default_model(tmp_path: Path) 
         reply = await w.run(f"/finetune validate {path}", actor())
         text = "\n".join(plain(line) for line in reply.lines)
         assert "on gpt-4o-mini-2024-07-18:" in text, text
+
+
+def test_lora_checkpoint_eval_and_warmup_options_are_typed_and_checked_by_the_profile() -> None:
+    request = parse(
+        "start file=t model=m training_type=lora lora_r=16 lora_alpha=32 checkpoints=3 evals=2 "
+        "warmup=0.1"
+    )
+    assert isinstance(request, StartRequest)
+    assert (request.training_type, request.lora_r, request.lora_alpha) == ("lora", 16, 32)
+    assert (request.n_checkpoints, request.n_evals, request.warmup_ratio) == (3, 2, 0.1)
+    # A family without them refuses each by name, and a training type it does not offer.
+    assert _refusal(_start(lora_r=16), NARROW).startswith(
+        "lora_r is not an option Narrow Labs supports"
+    )
+    assert _refusal(_start(training_type="lora"), NARROW) == (
+        "training_type=lora is not a training type Narrow Labs supports; it supports full."
+    )
+    check_start(_start(training_type="full"), NARROW)

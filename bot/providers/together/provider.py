@@ -51,6 +51,7 @@ from handlers.secrets import redact
 log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
+_V = TypeVar("_V")
 _EPOCH = datetime.fromtimestamp(0, UTC)
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 _UPLOAD_TYPES = (".jsonl", ".parquet", ".csv")
@@ -265,7 +266,7 @@ class TogetherProvider:
                 n_epochs=spec.hyperparameters.n_epochs or 1,
                 n_evals=self._defaults.n_evals,
                 training_method=method,
-                training_type=await self._training_type(spec.model),
+                training_type=await self._training_type(spec),
                 validation_file=spec.validation_file or omit,
             )
         )
@@ -371,7 +372,7 @@ class TogetherProvider:
                 ProviderErrorKind.BAD_REQUEST,
                 "beta applies to DPO only on Together; drop beta=, or use method=dpo",
             )
-        rank = self._defaults.lora_r
+        rank = hp.lora_r if hp.lora_r is not None else self._defaults.lora_r
         max_rank = opt_int(getattr(limits, "lora_training", None), "max_rank")
         if rank is not None and max_rank is not None and rank > max_rank:
             raise ProviderError(
@@ -389,12 +390,12 @@ class TogetherProvider:
             "random_seed": spec.seed,
             "training_method": "dpo" if dpo else "sft",
             "dpo_beta": hp.beta if dpo else None,
-            "lora": self._defaults.lora,
+            "lora": self._lora(spec),
             "lora_r": rank,
-            "lora_alpha": self._defaults.lora_alpha,
-            "n_checkpoints": self._defaults.n_checkpoints,
-            "n_evals": self._defaults.n_evals,
-            "warmup_ratio": self._defaults.warmup_ratio,
+            "lora_alpha": _given(hp.lora_alpha, self._defaults.lora_alpha),
+            "n_checkpoints": _given(hp.n_checkpoints, self._defaults.n_checkpoints),
+            "n_evals": _given(hp.n_evals, self._defaults.n_evals),
+            "warmup_ratio": _given(hp.warmup_ratio, self._defaults.warmup_ratio),
             "model_limits": limits,
         }
 
@@ -414,15 +415,26 @@ class TogetherProvider:
         self._limits[model] = limits
         return limits
 
-    async def _training_type(self, model: str) -> Any:
-        if not self._defaults.lora:
+    def _lora(self, spec: JobSpec) -> bool:
+        """LoRA unless the start asked for full training (else the provider's default)."""
+        if spec.training_type is not None:
+            return spec.training_type != "full"
+        return self._defaults.lora
+
+    async def _training_type(self, spec: JobSpec) -> Any:
+        if not self._lora(spec):
             return {"type": "Full"}
-        limits = await self._raw_limits(model)
-        rank = self._defaults.lora_r or opt_int(limits.lora_training, "default_rank") or 8
+        hp = spec.hyperparameters
+        limits = await self._raw_limits(spec.model)
+        rank = (
+            _given(hp.lora_r, self._defaults.lora_r)
+            or opt_int(limits.lora_training, "default_rank")
+            or 8
+        )
         return {
             "type": "Lora",
             "lora_r": rank,
-            "lora_alpha": self._defaults.lora_alpha or 2 * rank,
+            "lora_alpha": _given(hp.lora_alpha, self._defaults.lora_alpha) or 2 * rank,
         }
 
     async def _failure_reason(self, job_id: str) -> str | None:
@@ -493,3 +505,8 @@ def _with_error(job: JobState, reason: str) -> JobState:
 
 
 __all__ = ["JobDefaults", "ModelLimits", "TogetherProvider"]
+
+
+def _given(value: _V | None, default: _V) -> _V:
+    """The start's own value of an option, else the provider's default for it."""
+    return default if value is None else value
