@@ -473,4 +473,3 @@ class SandboxEngine:
         if record is None:
             raise ProviderError(ProviderErrorKind.NOT_FOUND, f"no job {job_id}")
         return record
-
