@@ -32,8 +32,10 @@ ProviderFactory = TeamFactory
 
 class TeamProviderDirectory:
     """Resolves (team, family) to a provider: the team's own key for that family if it set one
-    up, else the deployment's account when the family is the deployment's. Builds and caches
-    one provider per (team, family). A sandbox deployment keeps the sandbox for everyone.
+    up, else the deployment's account when the family is the deployment's or one of its
+    companions (families the deployment also serves on its own account, the registry's
+    `Family.companions`). Builds and caches one provider per (team, family). A sandbox
+    deployment keeps the sandbox (and its companions) for everyone.
 
     A family the team cannot use (no key, not the deployment's) resolves to UnavailableProvider,
     so a job whose family's key was removed fails as AUTH, alone; `available` is what commands
@@ -45,6 +47,7 @@ class TeamProviderDirectory:
         *,
         store: TeamStore,
         fallback: FineTuning,
+        companions: Sequence[FineTuning] = (),
         keep_fallback: bool = False,
         factory: ProviderFactory | None = None,
         policy: EndpointPolicy | None = None,
@@ -52,6 +55,8 @@ class TeamProviderDirectory:
     ) -> None:
         self._store = store
         self._fallback = fallback
+        self._companions = {c.profile.name: c for c in companions if c is not fallback}
+        """The deployment's account's other families, by name, in the order given."""
         self._keep_fallback = keep_fallback
         self._factory = factory
         self._policy = policy or EndpointPolicy()
@@ -79,32 +84,56 @@ class TeamProviderDirectory:
             raise ConfigError(f"No provider family serves {credentials.provider} accounts.")
         return build(credentials)
 
+    @property
+    def companions(self) -> Sequence[FineTuning]:
+        """The other families the deployment's account serves, in order."""
+        return tuple(self._companions.values())
+
+    def _deployments(self) -> tuple[str, ...]:
+        """The families the deployment's account serves: its own first."""
+        return (self.family, *self._companions)
+
+    def _shared(self, team_id: str, family: str) -> Provider:
+        """The team's tag-scoped view of the deployment's account of `family`."""
+        inner = self._companions.get(family, self._fallback)
+        return TeamScopedProvider(inner, team_id=team_id, shared=True)
+
     def _profile(self, family: str) -> ProviderProfile:
         """A family's profile, for a provider that refuses every call but names its family."""
         if family in self._profiles:
             return self._profiles[family]
         if family == self.family:
             return self._fallback.profile
+        if family in self._companions:
+            return self._companions[family].profile
         found = FAMILIES.get(family)
         return found.profile if found is not None else self._fallback.profile
 
     async def available(self, team_id: str) -> Sequence[str]:
         """The families the team can use now, its default first (the deployment's unless it
-        chose another); a sandbox deployment offers only itself."""
-        if self._keep_fallback:
-            return (self.family,)
-        keys = [c.family for c in await self._store.list_credentials(team_id)]
+        chose another); a sandbox deployment offers only its own account's families."""
+        served = self._deployments()
+        if self._keep_fallback and not self._companions:
+            return served
+        keys = (
+            []
+            if self._keep_fallback
+            else [c.family for c in await self._store.list_credentials(team_id)]
+        )
         default = await self._store.get_default_provider(team_id) or self.family
-        found = dict.fromkeys([default, self.family, *keys])
-        return tuple(f for f in found if f == self.family or f in keys)
+        found = dict.fromkeys([default, *served, *keys])
+        return tuple(f for f in found if f in served or f in keys)
 
     async def for_team(self, team_id: str, family: str | None = None) -> Provider:
         """The team's view of one family (None: the team's default, else the deployment's):
         tag-scoped on the deployment's (shared) account; on the team's own account also what
         carries no tag, since the team owns that account."""
-        if self._keep_fallback:
+        if self._keep_fallback and not self._companions:
             return TeamScopedProvider(self._fallback, team_id=team_id, shared=True)
         wanted = family or await self._store.get_default_provider(team_id) or self.family
+        if self._keep_fallback:
+            # Any other family (a row from before a switch to this deployment) is the fallback.
+            return self._shared(team_id, wanted)
         try:
             credentials = await self._store.get_credentials(team_id, wanted)
         except ConfigError:
@@ -112,8 +141,8 @@ class TeamProviderDirectory:
             log.warning("team key unreadable; refusing provider calls", extra={"team": team_id})
             return UnavailableProvider(self._profile(wanted))
         if credentials is None:
-            if wanted == self.family:
-                return TeamScopedProvider(self._fallback, team_id=team_id, shared=True)
+            if wanted in self._deployments():
+                return self._shared(team_id, wanted)
             log.warning("no key for the family", extra={"team": team_id, "family": wanted})
             return UnavailableProvider(self._profile(wanted))
         if credentials.endpoint is not None and (

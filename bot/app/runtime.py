@@ -44,6 +44,8 @@ from bot.providers.prices import family_prices
 from bot.providers.sandbox.profile import PROFILE as SANDBOX
 from bot.providers.sandbox.provider import SandboxProvider
 from bot.providers.sandbox.timing import SandboxTiming
+from bot.providers.sandbox_together import factory as sandbox_together
+from bot.providers.sandbox_together.profile import PROFILE as SANDBOX_TOGETHER
 from handlers.errors import ConfigError
 from handlers.fairness import LongWork
 from handlers.model import Platform
@@ -74,6 +76,27 @@ def build_provider(
     if timing is not None and found.profile is SANDBOX:
         return SandboxProvider(clock, state_path=settings.sandbox_state, timing=timing)
     return found.load().build(settings, clock)
+
+
+def build_companions(
+    settings: Settings,
+    clock: Clock,
+    *,
+    timing: SandboxTiming | None = None,
+    family: str | None = None,
+) -> tuple[FineTuning, ...]:
+    """The families the deployment's family (`family`, else FINETUNE_BOT_PROVIDER's) also
+    serves on its own account (the registry's `Family.companions`), on the same clock;
+    `timing` is the sandbox's when a caller set it (tests, the demo), so a simulated
+    companion keeps the sandbox's pace."""
+    found = registry.family(family or settings.provider)
+    built: list[FineTuning] = []
+    for name in found.companions:
+        if timing is not None and name == SANDBOX_TOGETHER.name:
+            built.append(sandbox_together.build(settings, clock, timing=timing))
+        else:
+            built.append(registry.family(name).load().build(settings, clock))
+    return tuple(built)
 
 
 async def use_encryption_keys(settings: Settings, store: SqlStore) -> None:
@@ -157,11 +180,15 @@ async def build_runtime(
     notifiers: Mapping[Platform, Notifier],
     clock: Clock | None = None,
     provider: FineTuning | None = None,
+    companions: Sequence[FineTuning] | None = None,
     watch_settings: WatchSettings | None = None,
     pace: Mapping[Platform, float] | None = None,
     owner: str | None = None,
 ) -> Runtime:
-    """Store, provider, service, watcher and dispatcher; the caller starts web and ticks."""
+    """Store, provider, service, watcher and dispatcher; the caller starts web and ticks.
+
+    `companions`: the other families the deployment's account serves (None: built from the
+    registry, at the pace of a sandbox `provider` the caller passed; () offers none)."""
     clock = clock or SystemClock()
     owner = owner or instance_name()
     try:
@@ -186,11 +213,21 @@ async def build_runtime(
         close = getattr(provider, "aclose", None)
         if close is not None:
             stack.push_async_callback(close)
+    if companions is None:
+        pace_of = provider.timing if isinstance(provider, SandboxProvider) else None
+        companions = build_companions(
+            settings, clock, timing=pace_of, family=provider.profile.name
+        )
+        for companion in companions:
+            close = getattr(companion, "aclose", None)
+            if close is not None:
+                stack.push_async_callback(close)
     endpoints = EndpointPolicy(allowlist=settings.endpoint_allowlist)
     family = registry.family(provider.profile.name)
     directory = TeamProviderDirectory(
         store=store,
         fallback=provider,
+        companions=companions,
         keep_fallback=not family.team_accounts,
         policy=endpoints,
     )

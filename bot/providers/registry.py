@@ -1,8 +1,9 @@
 """Providers: the registry of provider families: name -> profile and the module that builds it.
 
-A new family is a folder beside openai/, sandbox/ and together/ (profile.py, provider.py,
-factory.py, prices.json) and one entry in FAMILIES. The factory module is imported on first
-use, so reading the profiles (settings, setup forms, redaction) loads no provider SDK.
+A new family is a folder beside openai/, sandbox/, sandbox_together/ and together/
+(profile.py, provider.py, factory.py, prices.json) and one entry in FAMILIES. The factory
+module is imported on first use, so reading the profiles (settings, setup forms, redaction)
+loads no provider SDK.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Protocol, cast
 
 from bot.providers.openai.profile import PROFILE as OPENAI
 from bot.providers.sandbox.profile import PROFILE as SANDBOX
+from bot.providers.sandbox_together.profile import PROFILE as SANDBOX_TOGETHER
 from bot.providers.together.profile import PROFILE as TOGETHER
 from handlers.errors import ConfigError
 from handlers.model import TeamCredentials
@@ -60,6 +62,9 @@ class Family:
     """Whether it builds a team's own account of its profile's account kinds."""
     prices: str = "prices.json"
     """Its price table, a file of its folder (see bot/providers/prices.py)."""
+    companions: tuple[str, ...] = ()
+    """Families a deployment of this one also serves, on the deployment's own account, to
+    every team (the sandbox simulates a Together-shaped family beside its own)."""
 
     @property
     def name(self) -> str:
@@ -85,6 +90,14 @@ FAMILIES: Mapping[str, Family] = {
         settings_names=("sandbox",),
         factory="bot.providers.sandbox.factory",
         # A sandbox deployment keeps the sandbox for every team, own key or not.
+        team_accounts=False,
+        companions=(SANDBOX_TOGETHER.name,),
+    ),
+    SANDBOX_TOGETHER.name: Family(
+        profile=SANDBOX_TOGETHER,
+        # Not a deployment of its own: the sandbox's companion.
+        settings_names=(),
+        factory="bot.providers.sandbox_together.factory",
         team_accounts=False,
     ),
     "together": Family(

@@ -43,13 +43,19 @@ BOT_STILL_LOADED = frozenset(
         "bot.providers.registry",
         "bot.providers.sandbox",
         "bot.providers.sandbox.chat",
+        "bot.providers.sandbox.engine",
         "bot.providers.sandbox.files",
+        "bot.providers.sandbox.limits",
         "bot.providers.sandbox.profile",
         "bot.providers.sandbox.provider",
         "bot.providers.sandbox.records",
+        "bot.providers.sandbox.shape",
         "bot.providers.sandbox.state",
         "bot.providers.sandbox.timeline",
         "bot.providers.sandbox.timing",
+        # The registry names the sandbox's Together-shaped companion (its profile only).
+        "bot.providers.sandbox_together",
+        "bot.providers.sandbox_together.profile",
     }
 )
 

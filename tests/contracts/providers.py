@@ -12,9 +12,13 @@ from pathlib import Path
 
 from bot.providers.openai.profile import PROFILE as OPENAI
 from bot.providers.openai.provider import OpenAIProvider
+from bot.providers.prices import family_prices
+from bot.providers.registry import family
 from bot.providers.sandbox.profile import PROFILE as SANDBOX
 from bot.providers.sandbox.provider import SandboxProvider
 from bot.providers.sandbox.timing import SandboxTiming
+from bot.providers.sandbox_together.profile import PROFILE as SANDBOX_TOGETHER
+from bot.providers.sandbox_together.provider import SandboxTogetherProvider
 from bot.providers.together.profile import PROFILE as TOGETHER
 from bot.providers.together.provider import TogetherProvider
 from handlers.errors import ProviderErrorKind
@@ -69,6 +73,43 @@ async def sandbox(tmp_path: Path) -> AsyncIterator[ProviderUnderTest]:
         report_status=report_status,
         jobs_at_provider=jobs_at_provider,
         base_model="gpt-4o-mini-2024-07-18",
+    )
+    assert faulty.pending() == 0, "a planned fault was never reached"
+
+
+@asynccontextmanager
+async def sandbox_together(tmp_path: Path) -> AsyncIterator[ProviderUnderTest]:
+    """The Together-shaped sandbox: the same engine and wrapper, in Together's shape."""
+    clock = ManualClock()
+    provider = SandboxTogetherProvider(
+        clock, prices=family_prices(family(SANDBOX_TOGETHER.name)), timing=SANDBOX_TIMING
+    )
+    faulty = FaultyProvider(provider)  # type: ignore[arg-type]  # no pause, no stored log
+
+    def report_status(job_id: str, status: str | None) -> None:
+        if status is None:
+            faulty.reported_status.pop(job_id, None)
+        else:
+            faulty.reported_status[job_id] = status
+
+    async def jobs_at_provider() -> int:
+        return len(await provider.list_jobs(limit=1_000_000))
+
+    def advance() -> None:
+        clock.advance(TICK_S)
+
+    def finish(job_id: str, *, as_: str) -> None:
+        clock.advance(86_400)  # its outcome follows from the file, as the sandbox's does
+
+    yield ProviderUnderTest(
+        name="sandbox-together",
+        provider=faulty,
+        advance=advance,
+        fail_next=faulty.fail_next,
+        finish=finish,
+        report_status=report_status,
+        jobs_at_provider=jobs_at_provider,
+        base_model="meta-llama/Meta-Llama-3.1-8B-Instruct-Reference",
     )
     assert faulty.pending() == 0, "a planned fault was never reached"
 
@@ -280,4 +321,7 @@ PROVIDERS: tuple[ProviderEntry, ...] = (
     ProviderEntry(name="openai", capabilities=OPENAI.capabilities, open=openai),
     ProviderEntry(name="memory", capabilities=MEMORY.capabilities, open=memory),
     ProviderEntry(name="together", capabilities=TOGETHER.capabilities, open=together),
+    ProviderEntry(
+        name="sandbox-together", capabilities=SANDBOX_TOGETHER.capabilities, open=sandbox_together
+    ),
 )

@@ -9,7 +9,7 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import fields
 from pathlib import Path
 from typing import Any, Final
@@ -23,10 +23,15 @@ _STATE_FORMAT: Final = "finetune-bot-sandbox"
 _STATE_VERSION: Final = 1
 
 
+ModelName = Callable[[JobRecord], str]
+"""How a simulated family names the model a job makes (its shape's `model_name`)."""
+
+
 class State:
     """Files, jobs and idempotency keys: the whole persisted world of one sandbox."""
 
-    def __init__(self) -> None:
+    def __init__(self, name: ModelName = model_name) -> None:
+        self._name = name
         self.counter = 0
         self.files: dict[str, FileRecord] = {}
         self.jobs: dict[str, JobRecord] = {}
@@ -39,7 +44,7 @@ class State:
     def add_job(self, record: JobRecord) -> None:
         self.jobs[record.id] = record
         self.keys[record.idempotency_key] = record.id
-        self.models[model_name(record)] = record.id
+        self.models[self._name(record)] = record.id
 
     def encode(self) -> bytes:
         """The state file's bytes; each immutable record is encoded once and reused."""
@@ -72,12 +77,12 @@ class State:
         return text
 
     @classmethod
-    def from_json(cls, document: Any) -> State:
+    def from_json(cls, document: Any, name: ModelName = model_name) -> State:
         if not isinstance(document, dict) or document.get("format") != _STATE_FORMAT:
             raise ValueError("not a sandbox state file")
         if document.get("version") != _STATE_VERSION:
             raise ValueError(f"unsupported sandbox state version {document.get('version')!r}")
-        state = cls()
+        state = cls(name)
         state.counter = int(document["counter"])
         for item in document["files"]:
             file = FileRecord(**item)
@@ -93,10 +98,11 @@ class State:
 class StateFile:
     """The state of one sandbox: in memory, or shared through `path` by every process."""
 
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None, name: ModelName = model_name) -> None:
         self._path = path
+        self._name = name
         self._lock_path = path.with_name(path.name + ".lock") if path is not None else None
-        self._state = State()
+        self._state = State(name)
         self._signature: tuple[int, int, int, int] | None = None
 
     def read(self) -> State:
@@ -112,10 +118,10 @@ class StateFile:
                 data = handle.read() if signature != self._signature else b""
         except FileNotFoundError:
             if self._signature is not None:
-                self._state, self._signature = State(), None
+                self._state, self._signature = State(self._name), None
             return self._state
         if signature != self._signature:
-            self._state = _load(data, self._path)
+            self._state = _load(data, self._path, self._name)
             self._signature = signature
         return self._state
 
@@ -165,9 +171,9 @@ def _record_dict(record: FileRecord | JobRecord) -> dict[str, Any]:
     return {item.name: getattr(record, item.name) for item in fields(record)}
 
 
-def _load(data: bytes, path: Path) -> State:
+def _load(data: bytes, path: Path, name: ModelName) -> State:
     try:
-        return State.from_json(json.loads(data))
+        return State.from_json(json.loads(data), name)
     except (ValueError, KeyError, TypeError) as error:
         log.error("sandbox state unreadable", extra={"path": str(path)})
         raise ProviderError(

@@ -7,11 +7,13 @@ import math
 from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Final, NamedTuple
+from typing import TYPE_CHECKING, Final, NamedTuple
 
-from bot.providers.openai.profile import metric_point
-from bot.providers.sandbox.records import JobRecord, checkpoint_name, model_name, to_datetime
+from bot.providers.sandbox.records import JobRecord, to_datetime
 from handlers.model import TERMINAL_STATUSES, Checkpoint, JobEvent, MetricValue
+
+if TYPE_CHECKING:
+    from bot.providers.sandbox.shape import SandboxShape
 
 EVENT_PREFIX: Final = "[sandbox] "
 """Starts every event message, so no reader takes a simulated job for real training."""
@@ -48,7 +50,11 @@ class Plan:
     success_us: int | None
 
 
-def build_plan(record: JobRecord) -> Plan:
+CANCELLING: Final = "cancelling"
+"""The phase of a job whose cancel has not landed yet (a shape with `cancel_steps`)."""
+
+
+def build_plan(record: JobRecord, shape: SandboxShape) -> Plan:
     """Every event of the job as its timeline stands, in order; the caller cuts at `now`.
 
     Each mutation happens at `now` and only adds events at or after it, so what a caller has
@@ -60,7 +66,7 @@ def build_plan(record: JobRecord) -> Plan:
     others: list[Entry] = []
     transitions: list[tuple[int, str]] = []
     checkpoints: list[tuple[int, int]] = []
-    for entry in _natural_entries(record):
+    for entry in _natural_entries(record, shape):
         if cancel_at is not None and entry.at > cancel_at:
             break
         _add_entry(entry, times, refs, others)
@@ -69,9 +75,14 @@ def build_plan(record: JobRecord) -> Plan:
         if entry.kind == "checkpoint":
             checkpoints.append((entry.at, entry.step))
     if cancel_at is not None and transitions[-1][1] not in TERMINAL_STATUSES:
-        cancelled = Entry(cancel_at, "message", "Fine-tuning job cancelled", status="cancelled")
+        landed = cancel_at + shape.cancel_steps * record.step_us
+        if landed > cancel_at:
+            asked = Entry(cancel_at, "message", "Cancel requested", status=CANCELLING)
+            _add_entry(asked, times, refs, others)
+            transitions.append((cancel_at, CANCELLING))
+        cancelled = Entry(landed, "message", "Fine-tuning job cancelled", status="cancelled")
         _add_entry(cancelled, times, refs, others)
-        transitions.append((cancel_at, "cancelled"))
+        transitions.append((landed, "cancelled"))
     final_at, final_status = transitions[-1]
     return Plan(
         times=times,
@@ -93,7 +104,7 @@ def _add_entry(entry: Entry, times: array[int], refs: array[int], others: list[E
         others.append(entry)
 
 
-def _natural_entries(record: JobRecord) -> Iterator[Entry]:
+def _natural_entries(record: JobRecord, shape: SandboxShape) -> Iterator[Entry]:
     """The job's events had it never been cancelled; pauses stop the step clock."""
     t0 = record.created_us
     yield Entry(t0, "message", f"Created fine-tuning job: {record.id}", status="validating_files")
@@ -141,7 +152,10 @@ def _natural_entries(record: JobRecord) -> Iterator[Entry]:
         yield Entry(at, "metrics", step=step)
         if step in checkpoint_steps:
             yield Entry(at, "checkpoint", f"Checkpoint created at step {step}", step=step)
-    yield Entry(at, "message", f"New fine-tuned model created: {model_name(record)}")
+    for phase in shape.finishing:
+        yield Entry(at, "message", f"Fine-tuning job {phase}", status=phase)
+        at += record.step_us
+    yield Entry(at, "message", f"New fine-tuned model created: {shape.model_name(record)}")
     yield Entry(at, "message", "The job has successfully completed", status="succeeded")
 
 
@@ -156,31 +170,32 @@ def _pauses(actions: Sequence[tuple[str, int]]) -> list[tuple[int, int | None]]:
     return pairs
 
 
-def event_at(record: JobRecord, plan: Plan, index: int) -> JobEvent:
+def event_at(record: JobRecord, plan: Plan, index: int, shape: SandboxShape) -> JobEvent:
     """The plan's event at `index`; its id is its 1-based position, stable by construction."""
     event_id = f"ftevent-{record.short}-{index + 1:06d}"
     created = to_datetime(plan.times[index])
     ref = plan.refs[index]
     if ref > 0:
-        data = _metrics(record, ref)
+        numbers = _metrics(record, ref)
+        data, point = shape.metrics(numbers)
         return JobEvent(
             id=event_id,
             job_id=record.id,
             created_at=created,
             message=(
                 f"{EVENT_PREFIX}Step {ref}/{record.total_steps}: "
-                f"training loss={data['train_loss']:.4f}"
+                f"training loss={numbers['train_loss']:.4f}"
             ),
             type="metrics",
             data=data,
-            metrics=metric_point("metrics", data),
+            metrics=point,
         )
     entry = plan.others[-ref]
     extra: dict[str, MetricValue] = {}
     if entry.kind == "checkpoint":
         extra = {
             "step": entry.step,
-            "fine_tuned_model_checkpoint": checkpoint_name(record, entry.step),
+            "fine_tuned_model_checkpoint": shape.checkpoint_name(record, entry.step),
         }
     return JobEvent(
         id=event_id,
@@ -246,7 +261,7 @@ def _noise(seed: int, step: int, channel: int) -> float:
     return x / 2**63 - 1.0
 
 
-def checkpoint_at(record: JobRecord, at: int, step: int) -> Checkpoint:
+def checkpoint_at(record: JobRecord, at: int, step: int, shape: SandboxShape) -> Checkpoint:
     metrics = _metrics(record, step, all_valid=True)
     metrics.pop("total_steps")
     return Checkpoint(
@@ -254,7 +269,7 @@ def checkpoint_at(record: JobRecord, at: int, step: int) -> Checkpoint:
         job_id=record.id,
         created_at=to_datetime(at),
         step=step,
-        model_name=checkpoint_name(record, step),
+        model_name=shape.checkpoint_name(record, step),
         metrics=metrics,
     )
 

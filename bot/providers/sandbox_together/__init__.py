@@ -1,0 +1,1 @@
+"""Providers: the Together-shaped sandbox, a sandbox deployment's second family."""
