@@ -317,7 +317,7 @@ class Jobs:
                 Field(name="Validation file", value=validation.alias if validation else "—"),
                 Field(name="Method", value=spec.method.value),
                 Field(name="Epochs", value=_auto(hp.n_epochs)),
-                Field(name="LR multiplier", value=_auto(hp.learning_rate_multiplier)),
+                Field(name=_lr_label(provider.profile), value=_auto(hp.learning_rate_multiplier)),
                 Field(name="Batch size", value=_auto(hp.batch_size)),
                 Field(name="Suffix", value=spec.suffix or "—"),
             ),
@@ -434,7 +434,7 @@ class Jobs:
             Field(name="Base model", value=s.model),
             Field(name="Method", value=s.method),
             Field(name="Epochs", value=_auto(hp.n_epochs)),
-            Field(name="LR multiplier", value=_auto(hp.learning_rate_multiplier)),
+            Field(name=_lr_label(provider.profile), value=_auto(hp.learning_rate_multiplier)),
             Field(name="Batch size", value=_auto(hp.batch_size)),
             Field(name="Training file", value=s.training_file),
             Field(name="Validation file", value=s.validation_file or "—"),
@@ -594,6 +594,13 @@ def _same_family(file: TeamFile | None, family: str, available: Sequence[str]) -
         f"The file '{file.alias}' is at {file.provider}, not {family}: upload it again with "
         f"/finetune upload alias=NAME provider={family}, or start with provider={file.provider}."
     )
+
+
+def _lr_label(profile: ProviderProfile) -> str:
+    """The learning rate's name as the family means it (an absolute rate or a multiplier)."""
+    option = profile.hyperparameter("lr")
+    absolute = option is not None and option.scale == "absolute"
+    return "Learning rate" if absolute else "LR multiplier"
 
 
 def _auto(value: float | None) -> str:

@@ -55,7 +55,7 @@ def test_demo_runs_a_whole_job_life(tmp_path: Path) -> None:
     assert "succeeded: ft:gpt-4.1-mini-2025-04-14:sandbox:acme-support:" in out
     assert "@demo-user " in out, "the completion names the requester, as a terminal does"
     assert "<@" not in out, "no platform markup in a terminal"
-    charts = list((tmp_path / "out").glob("*-loss.png"))
+    charts = list((tmp_path / "out").glob("ftjob-*-loss.png"))  # the first job's
     assert charts
     assert charts[0].read_bytes().startswith(PNG_SIGNATURE)
     assert f"Loss chart: {charts[0]}" in out
@@ -66,14 +66,33 @@ def test_demo_runs_a_whole_job_life(tmp_path: Path) -> None:
     assert "… comparing: 24/24 calls (100%)" in out, "the comparison prints its progress"
     assert "done: 12/12 examples of 'support-valid'" in out
     assert "A scores higher on normalized match" in out
-    (table,) = list((tmp_path / "out").glob("cmp-*.csv"))
-    with table.open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    assert len(rows) == 24, "every example, both models"
-    assert {r["model"] for r in rows} == {
-        "gpt-4.1-mini-2025-04-14",
-        next(r["model"] for r in rows if r["model"].startswith("ft:")),
+    tables = {}
+    for table in (tmp_path / "out").glob("cmp-*.csv"):
+        with table.open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+        tables[frozenset(r["model"] for r in rows)] = rows
+    tuned = next(m for models in tables for m in models if m.startswith("ft:"))
+    replay = next(m for models in tables for m in models if m.startswith("sandbox/"))
+    # Base against fine-tuned, then the replay at the second family against the original.
+    assert set(tables) == {
+        frozenset({"gpt-4.1-mini-2025-04-14", tuned}),
+        frozenset({replay, tuned}),
     }
+    assert all(len(rows) == 24 for rows in tables.values()), "every example, both models"
+
+    # The recipe moved to the Together-shaped simulation in one command, and compared.
+    assert "both are simulations" in out
+    assert "Together-shaped sandbox (simulated):" in out, "the plan names the second family"
+    assert "Carried: epochs=3, suffix=acme-support." in out
+    assert "Sent 'support-train' to sandbox-together as 'support-train-sandbox-together'" in out
+    assert "Status          : queued (pending)" in out, "Together's own words, simulated"
+    assert f"[Compare with {tuned}]" in out, "the replay's notice offers the original"
+    assert f"B = {tuned} (Sandbox (simulated training))" in out
+    assert (
+        "(Together-shaped sandbox\n  (simulated))" in out
+        or "(Together-shaped sandbox (simulated))" in out
+    )
+    assert "done: 12/12 examples of 'support-valid-sandbox-together'" in out
     assert "Traceback" not in result.stderr
 
 

@@ -19,15 +19,19 @@ from bot.chat.console.render import progress_printer, render_with_attachments
 from bot.infra.clock import SystemClock
 from bot.providers.sandbox.provider import SandboxProvider
 from bot.providers.sandbox.timing import FAST_TIMING
+from bot.providers.sandbox_together.profile import PROFILE as SANDBOX_TOGETHER
 from handlers.chat import ChatMessage
-from handlers.model import Platform
+from handlers.model import Job, Platform
 from handlers.parse import parse
+from handlers.ports import Store
 from handlers.profile import JobStatus
 from handlers.replies import plain
 from handlers.scope import TEAM_KEY
 from handlers.watch import WatchSettings
 
 BASE_MODEL = "gpt-4.1-mini-2025-04-14"
+SECOND_FAMILY = SANDBOX_TOGETHER.name
+SECOND_MODEL = SANDBOX_TOGETHER.default_model
 DATASETS = ("support_train.jsonl", "support_valid.jsonl")
 
 
@@ -137,22 +141,25 @@ async def run_demo(
         job_id = jobs[0].id
         write("\n-- what the channel sees, posted by the watcher as the job moves --\n")
         schedule_ticks(runtime)
-        deadline = time.monotonic() + budget_seconds
-        final = jobs[0]
-        while time.monotonic() < deadline:
-            current = await runtime.store.get_job(actor.team_id, job_id)
-            depth, _ = await runtime.store.outbox_stats(now=clock.now())
-            if current is not None:
-                final = current
-                if current.state.terminal and depth == 0:
-                    break
-            await asyncio.sleep(0.2)
-        else:
-            write(
-                f"\nThe job did not finish within {budget_seconds:.0f} s "
-                f"(status {final.state.status}).\n"
-            )
+
+        async def finished(job: str) -> Job | None:
+            """The job once it ended and its notices were posted; None past the budget."""
+            deadline = time.monotonic() + budget_seconds
+            last = None
+            while time.monotonic() < deadline:
+                last = await runtime.store.get_job(actor.team_id, job)
+                depth, _ = await runtime.store.outbox_stats(now=clock.now())
+                if last is not None and last.state.terminal and depth == 0:
+                    return last
+                await asyncio.sleep(0.2)
+            shown = last.state.status if last is not None else "unknown"
+            write(f"\n{job} did not finish within {budget_seconds:.0f} s (status {shown}).\n")
+            return None
+
+        ended = await finished(job_id)
+        if ended is None:
             return 1
+        final = ended
         write("\n-- after the job --\n")
         await command("/finetune list")
         await command("/finetune models")
@@ -161,6 +168,7 @@ async def run_demo(
         model = final.state.fine_tuned_model
         if model:
             await _evaluate(command, provider, model, valid, write)
+        replayed = await _replay(command, runtime.store, actor.team_id, job_id, finished, write)
         await runtime.ticker.stop()
         elapsed = time.monotonic() - started
         write(
@@ -169,4 +177,34 @@ async def run_demo(
             f"Loss chart: {chart}\n"
             f"Demo finished in {elapsed:.1f} s (simulated training on the sandbox provider).\n"
         )
-        return 0 if final.state.status == JobStatus.SUCCEEDED else 1
+        ok = final.state.status == JobStatus.SUCCEEDED and replayed
+        return 0 if ok else 1
+
+
+async def _replay(
+    command: Callable[[str], Awaitable[str]],
+    store: Store,
+    team: str,
+    job_id: str,
+    finished: Callable[[str], Awaitable[Job | None]],
+    write: Callable[[str], None],
+) -> bool:
+    """The recipe moved to the second family in one command, then the two models compared
+    across the two families; True when the replay succeeded."""
+    write(
+        "\n-- moving the recipe to another provider --\n"
+        f"The sandbox also simulates a Together-shaped family ({SECOND_FAMILY}), as a team\n"
+        "leaving OpenAI would set up Together: both are simulations, nothing is trained.\n"
+    )
+    await command(f"/finetune start like={job_id}")
+    await command(f"/finetune start like={job_id} provider={SECOND_FAMILY} model={SECOND_MODEL}")
+    replay = next((j for j in await store.list_jobs(team, limit=5) if j.origin == job_id), None)
+    if replay is None:
+        write("The replay did not start; see the reply above.\n")
+        return False
+    ended = await finished(replay.id)
+    if ended is None or ended.state.status != JobStatus.SUCCEEDED:
+        return False
+    write("\n-- the replay against the original, each at its own provider --\n")
+    await command(f"/finetune compare {replay.id}")
+    return True
