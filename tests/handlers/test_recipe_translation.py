@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from handlers.model import Hyperparameters, Job, JobState, JobStatus
-from handlers.profile import Hyperparameter
+from handlers.model import Hyperparameters, Job, JobState
+from handlers.profile import Hyperparameter, JobStatus
 from handlers.recipe import lost_lines, recipe_of, translate
 from handlers.requests import StartRequest
 from tests.narrow_family import NARROW, WIDE
