@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -259,6 +259,15 @@ class OutboxItem:
     """When the row was enqueued: the start of its notification latency."""
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SentPost:
+    """An outbox row the platform accepted: the message id it answered and when."""
+
+    item: OutboxItem
+    message_id: str
+    sent_at: datetime
+
+
 class KeyChecker(Protocol):
     """Tries a team's key against its provider before the key is stored."""
 
@@ -503,6 +512,11 @@ class WatchStore(Protocol):
 
     async def mark_sent(self, item: OutboxItem, *, message_id: str, now: datetime) -> bool: ...
 
+    async def mark_sent_many(self, posts: Sequence[SentPost]) -> frozenset[int]:
+        """Record several posts in one transaction, as mark_sent does each; returns the ids
+        recorded (a row whose lease passed to another owner is left alone)."""
+        ...
+
     async def mark_failed(
         self, item: OutboxItem, *, error: str, retry_at: datetime | None
     ) -> None:
@@ -510,6 +524,10 @@ class WatchStore(Protocol):
         ...
 
     async def card_message_id(self, card_key: str) -> str | None: ...
+
+    async def card_message_ids(self, card_keys: Collection[str]) -> Mapping[str, str]:
+        """The posted message of each card that has one, in one read."""
+        ...
 
     async def list_metric_points(self, team_id: str, job_id: str) -> Sequence[MetricPoint]: ...
 

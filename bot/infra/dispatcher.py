@@ -10,9 +10,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from bot.infra.sent_marks import SentMarks
 from handlers.model import Platform
-from handlers.ports import Clock, Notifier, OutboxItem, WatchStore
-from handlers.watch import THREAD_KINDS, card_key
+from handlers.ports import Clock, Notifier, OutboxItem, SentPost, WatchStore
+from handlers.watch import CARD, THREAD_KINDS, card_key
 
 log = logging.getLogger(__name__)
 
@@ -65,14 +66,37 @@ class Dispatcher:
         by_channel: dict[str, list[OutboxItem]] = defaultdict(list)
         for item in items:
             by_channel[item.message.target.key].append(item)
-        await asyncio.gather(*(self._drain(group, stats) for group in by_channel.values()))
+        # The cards the thread replies hang under, read once for the whole tick; a card
+        # posted during the tick is added as it is posted.
+        threads = dict(
+            await self._watch.card_message_ids(
+                {
+                    card_key(item.message.job_id)
+                    for item in items
+                    if item.message.kind in THREAD_KINDS and item.message.job_id
+                }
+            )
+        )
+        marks = SentMarks(self._watch)
+        await asyncio.gather(
+            *(self._drain(group, stats, threads, marks) for group in by_channel.values())
+        )
         return stats
 
-    async def _drain(self, items: list[OutboxItem], stats: DispatchStats) -> None:
+    async def _drain(
+        self,
+        items: list[OutboxItem],
+        stats: DispatchStats,
+        threads: dict[str, str],
+        marks: SentMarks,
+    ) -> None:
         for item in items:
-            await self._send(item, stats)
+            await self._send(item, stats, threads, marks)
+        await marks.flush()
 
-    async def _send(self, item: OutboxItem, stats: DispatchStats) -> None:
+    async def _send(
+        self, item: OutboxItem, stats: DispatchStats, threads: dict[str, str], marks: SentMarks
+    ) -> None:
         message = item.message
         platform = message.target.platform
         notifier = self._notifiers.get(platform)
@@ -84,7 +108,7 @@ class Dispatcher:
             return
         thread: str | None = None
         if message.kind in THREAD_KINDS and message.job_id:
-            thread = await self._watch.card_message_id(card_key(message.job_id))
+            thread = threads.get(card_key(message.job_id))
             if thread is None and item.attempts < 4:
                 # The card is not posted yet; its thread replies wait for it a little.
                 await self._watch.mark_failed(
@@ -92,7 +116,7 @@ class Dispatcher:
                 )
                 stats.deferred += 1
                 return
-        await self._pace_channel(message.target.key, platform)
+        await self._pace_channel(message.target.key, platform, marks)
         try:
             message_id = await notifier.post(
                 message.target,
@@ -121,17 +145,21 @@ class Dispatcher:
             stats.failed += 1
             return
         sent_at = self._clock.now()
-        await self._watch.mark_sent(item, message_id=message_id, now=sent_at)
+        marks.add(SentPost(item=item, message_id=message_id, sent_at=sent_at))
+        if message.card_key is not None and message.kind == CARD and message.job_id:
+            threads[message.card_key] = message_id
         stats.sent += 1
         if item.created_at is not None:
             stats.latencies.append(max(0.0, (sent_at - item.created_at).total_seconds()))
 
-    async def _pace_channel(self, key: str, platform: Platform) -> None:
+    async def _pace_channel(self, key: str, platform: Platform, marks: SentMarks) -> None:
         gap = self._pace.get(platform, 1.0)
         if gap <= 0:
             return
         last = self._last_post.get(key)
-        current = time.monotonic()
-        if last is not None and current - last < gap:
-            await asyncio.sleep(gap - (current - last))
+        if last is not None and time.monotonic() - last < gap:
+            await marks.flush()  # the channel waits anyway: its posts so far are marked now
+            current = time.monotonic()
+            if current - last < gap:
+                await asyncio.sleep(gap - (current - last))
         self._last_post[key] = time.monotonic()

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
 from handlers.codec import reply_from_dict, reply_to_dict
 from handlers.model import JobState, MetricPoint
-from handlers.ports import OutboxItem, OutboxMessage, WatchClaim
+from handlers.ports import OutboxItem, OutboxMessage, SentPost, WatchClaim
 from storage.memory.base import (
     CardRow,
     JobRow,
@@ -279,21 +279,29 @@ class MemoryWatch(MemoryBase):
 
     async def mark_sent(self, item: OutboxItem, *, message_id: str, now: datetime) -> bool:
         """Record the post; False (and nothing written) when the lease passed to another owner."""
+        posts = [SentPost(item=item, message_id=message_id, sent_at=now)]
+        return item.id in await self.mark_sent_many(posts)
+
+    async def mark_sent_many(self, posts: Sequence[SentPost]) -> frozenset[int]:
+        """Every post recorded at once (one turn), each as mark_sent would."""
         await self._turn()
-        row = self._leased(item)
-        if row is None:
-            return False
-        now = utc(now)
-        row.sent_at = now
-        row.message_id = message_id
-        row.lease_until = None
-        row.last_error = None
-        if row.card_key is not None:
-            self._db.cards[row.card_key] = CardRow(message_id=message_id, updated_at=now)
-            job = None if row.job_id is None else self._db.jobs.get(row.job_id)
-            if job is not None and row.kind == "card":
-                job.job = replace(job.job, card_message_id=message_id)
-        return True
+        marked: set[int] = set()
+        for post in posts:
+            row = self._leased(post.item)
+            if row is None:
+                continue
+            now = utc(post.sent_at)
+            row.sent_at = now
+            row.message_id = post.message_id
+            row.lease_until = None
+            row.last_error = None
+            marked.add(row.id)
+            if row.card_key is not None:
+                self._db.cards[row.card_key] = CardRow(message_id=post.message_id, updated_at=now)
+                job = None if row.job_id is None else self._db.jobs.get(row.job_id)
+                if job is not None and row.kind == "card":
+                    job.job = replace(job.job, card_message_id=post.message_id)
+        return frozenset(marked)
 
     async def mark_failed(
         self, item: OutboxItem, *, error: str, retry_at: datetime | None
@@ -314,6 +322,11 @@ class MemoryWatch(MemoryBase):
         await self._turn()
         card = self._db.cards.get(card_key)
         return None if card is None else card.message_id
+
+    async def card_message_ids(self, card_keys: Collection[str]) -> Mapping[str, str]:
+        await self._turn()
+        cards = self._db.cards
+        return {key: cards[key].message_id for key in set(card_keys) if key in cards}
 
     async def outbox_stats(self, *, now: datetime) -> tuple[int, float]:
         """Unsent rows and the age in seconds of the oldest one."""

@@ -6,7 +6,7 @@ import asyncio
 from datetime import timedelta
 
 from handlers.model import MetricPoint
-from handlers.ports import WatchClaim
+from handlers.ports import SentPost, WatchClaim
 from tests.dbutil import AnyStore, open_any_store
 from tests.fakes.clock import T0, ManualClock
 from tests.storage import factories as f
@@ -196,6 +196,48 @@ async def test_mark_sent_is_guarded_by_the_lease(store: AnyStore) -> None:
         await store.claim_outbox(owner="d3", now=T0 + timedelta(hours=1), lease_seconds=5, limit=5)
         != []
     )
+
+
+async def test_mark_sent_many_marks_the_rows_still_leased_in_one_call(store: AnyStore) -> None:
+    await _jobs(store, "j1", "j2")
+    await store.enqueue(
+        [
+            f.message("c1", job_id="j1", card_key="card:j1", kind="card"),
+            f.message("c2", job_id="j2", card_key="card:j2", kind="card"),
+            f.message("e1", job_id="j1"),
+        ],
+        now=T0,
+    )
+    stale = await store.claim_outbox(owner="d1", now=T0, lease_seconds=5, limit=1)
+    later = T0 + timedelta(seconds=6)
+    items = await store.claim_outbox(owner="d2", now=later, lease_seconds=5, limit=5)
+    c1, c2, e1 = items
+    sent = [
+        SentPost(item=stale[0], message_id="m-old", sent_at=later),  # its lease passed to d2
+        SentPost(item=c2, message_id="ts-2", sent_at=later),
+        SentPost(item=e1, message_id="ts-3", sent_at=later + timedelta(seconds=1)),
+    ]
+    assert await store.mark_sent_many(sent) == {c2.id, e1.id}
+    assert await store.mark_sent_many(sent[1:]) == frozenset()  # once only
+    assert await store.mark_sent_many([]) == frozenset()
+    assert await store.card_message_ids(["card:j1", "card:j2", "card:none"]) == {"card:j2": "ts-2"}
+    job = await store.get_job("slack:T1", "j2")
+    assert job is not None
+    assert job.card_message_id == "ts-2"
+    assert await store.outbox_stats(now=later) == (1, 6.0)  # c1 only
+    assert await store.mark_sent(c1, message_id="ts-1", now=later)
+    assert await store.card_message_ids(["card:j1"]) == {"card:j1": "ts-1"}
+    # an edit in place keeps the card's message
+    await store.enqueue(
+        [f.message("c1b", job_id="j1", card_key="card:j1", kind="card")], now=later
+    )
+    (edit,) = await store.claim_outbox(owner="d2", now=later, lease_seconds=5, limit=5)
+    assert edit.existing_message_id == "ts-1"
+    assert await store.mark_sent_many([SentPost(item=edit, message_id="ts-1", sent_at=later)]) == {
+        edit.id
+    }
+    assert await store.card_message_ids(["card:j1"]) == {"card:j1": "ts-1"}
+    assert await store.outbox_stats(now=later) == (0, 0.0)
 
 
 async def test_mark_failed_retries_then_dead_letters(store: AnyStore) -> None:
