@@ -236,6 +236,20 @@ class WatchClaim:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class PollResult:
+    """What one poll of a leased job writes back: see WatchStore.commit_poll."""
+
+    claim: WatchClaim
+    state: JobState
+    cursor: str | None
+    messages: Sequence[OutboxMessage]
+    metric_points: Sequence[MetricPoint]
+    next_poll_at: datetime | None
+    polls_without_news: int
+    last_notified_metric_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class OutboxMessage:
     """A notice to post: a new message, or the newest state of a card to edit in place."""
 
@@ -492,6 +506,18 @@ class WatchStore(Protocol):
         Returns False, writing nothing, when the lease was lost to another watcher.
         `next_poll_at` None means never poll again (terminal).
         """
+        ...
+
+    async def commit_polls(
+        self,
+        polls: Sequence[PollResult],
+        *,
+        owner: str,
+        resume: tuple[str, str] | None = None,
+    ) -> frozenset[str]:
+        """commit_poll for several jobs in one transaction, in a few set-based statements;
+        returns the ids of the jobs committed (a job whose lease was lost writes nothing).
+        `resume` (team id, family) also clears that family's backoff in the transaction."""
         ...
 
     async def release_claim(

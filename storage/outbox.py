@@ -11,6 +11,7 @@ from sqlalchemy import (
     Row,
     Table,
     and_,
+    bindparam,
     case,
     delete,
     exists,
@@ -27,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from handlers.codec import reply_from_dict, reply_to_dict
 from handlers.model import ChannelAddress, JobState, MetricPoint, Platform
-from handlers.ports import OutboxItem, OutboxMessage, SentPost, WatchClaim
+from handlers.ports import OutboxItem, OutboxMessage, PollResult, SentPost, WatchClaim
 from storage.base import StoreBase, insert, job_from_row, state_values
 from storage.tables import (
     cards,
@@ -137,11 +138,9 @@ async def insert_messages(
 
 
 async def insert_points(
-    conn: AsyncConnection, team_id: str, job_id: str, points: Sequence[MetricPoint]
+    conn: AsyncConnection, series: Sequence[tuple[str, str, Sequence[MetricPoint]]]
 ) -> None:
-    """One multi-row insert per poll, not one per step: a busy poll carries dozens of steps."""
-    if not points:
-        return
+    """One multi-row insert for every (team, job, points) given, not one per step or job."""
     rows = [
         {
             "team_id": team_id,
@@ -153,6 +152,7 @@ async def insert_points(
             "valid_loss": point.valid_loss,
             "valid_accuracy": point.valid_accuracy,
         }
+        for team_id, job_id, points in series
         for point in points
     ]
     for start in range(0, len(rows), ROWS_PER_STATEMENT):
@@ -238,30 +238,77 @@ class WatchMethods(StoreBase):
         last_notified_metric_at: datetime | None,
     ) -> bool:
         """Fenced write-back. It does not add models: the caller calls add_model (idempotent)."""
-        now = self._clock()
-        advance = (
-            update(jobs)
-            .where(self._fenced(claim, owner))
-            .values(
-                **state_values(state),
-                cursor=cursor,
-                next_poll_at=next_poll_at,
-                polls_without_news=polls_without_news,
-                last_notified_metric_at=last_notified_metric_at,
-                lease_owner=None,
-                lease_until=None,
-                updated_at=now,
-            )
-            .returning(jobs.c.team_id)
+        poll = PollResult(
+            claim=claim,
+            state=state,
+            cursor=cursor,
+            messages=messages,
+            metric_points=metric_points,
+            next_poll_at=next_poll_at,
+            polls_without_news=polls_without_news,
+            last_notified_metric_at=last_notified_metric_at,
         )
+        return claim.job.id in await self.commit_polls([poll], owner=owner)
+
+    async def commit_polls(
+        self,
+        polls: Sequence[PollResult],
+        *,
+        owner: str,
+        resume: tuple[str, str] | None = None,
+    ) -> frozenset[str]:
+        """One transaction: the fences checked in one SELECT (rows locked on PostgreSQL), the
+        held jobs advanced in one executemany UPDATE, their outbox rows and metric points in
+        one multi-row INSERT each. Only the held jobs' rows are written."""
+        now = self._clock()
         async with self._write() as conn:
-            # The fenced UPDATE goes first: a watcher that lost its lease inserts nothing.
-            row = (await conn.execute(advance)).first()
-            if row is None:
-                return False
-            await insert_messages(conn, messages, now)
-            await insert_points(conn, row.team_id, claim.job.id, metric_points)
-        return True
+            held: set[str] = set()
+            for start in range(0, len(polls), ROWS_PER_STATEMENT):
+                chunk = polls[start : start + ROWS_PER_STATEMENT]
+                fenced = (
+                    select(jobs.c.job_id)
+                    .where(
+                        tuple_(jobs.c.job_id, jobs.c.fence).in_(
+                            [(p.claim.job.id, p.claim.fence) for p in chunk]
+                        ),
+                        jobs.c.lease_owner == owner,
+                    )
+                    .with_for_update(of=jobs)
+                )
+                held.update(str(job_id) for job_id in (await conn.scalars(fenced)).all())
+            # The fence goes first: a watcher that lost its lease inserts nothing.
+            kept = [p for p in polls if p.claim.job.id in held]
+            if kept:
+                await conn.execute(
+                    update(jobs).where(jobs.c.job_id == bindparam("b_job_id")),
+                    [
+                        {
+                            "b_job_id": p.claim.job.id,
+                            **state_values(p.state),
+                            "cursor": p.cursor,
+                            "next_poll_at": p.next_poll_at,
+                            "polls_without_news": p.polls_without_news,
+                            "last_notified_metric_at": p.last_notified_metric_at,
+                            "lease_owner": None,
+                            "lease_until": None,
+                            "updated_at": now,
+                        }
+                        for p in kept
+                    ],
+                )
+                await insert_messages(conn, [m for p in kept for m in p.messages], now)
+                await insert_points(
+                    conn,
+                    [(p.claim.job.team_id, p.claim.job.id, p.metric_points) for p in kept],
+                )
+            if resume is not None:
+                await conn.execute(
+                    delete(provider_backoffs).where(
+                        provider_backoffs.c.team_id == resume[0],
+                        provider_backoffs.c.provider == resume[1],
+                    )
+                )
+        return frozenset(held)
 
     async def release_claim(
         self, claim: WatchClaim, *, owner: str, next_poll_at: datetime

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from handlers.codec import reply_from_dict, reply_to_dict
 from handlers.model import JobState, MetricPoint
-from handlers.ports import OutboxItem, OutboxMessage, SentPost, WatchClaim
+from handlers.ports import OutboxItem, OutboxMessage, PollResult, SentPost, WatchClaim
 from storage.memory.base import (
     CardRow,
     JobRow,
@@ -105,26 +105,52 @@ class MemoryWatch(MemoryBase):
         last_notified_metric_at: datetime | None,
     ) -> bool:
         """Fenced write-back. It does not add models: the caller calls add_model (idempotent)."""
+        poll = PollResult(
+            claim=claim,
+            state=state,
+            cursor=cursor,
+            messages=messages,
+            metric_points=metric_points,
+            next_poll_at=next_poll_at,
+            polls_without_news=polls_without_news,
+            last_notified_metric_at=last_notified_metric_at,
+        )
+        return claim.job.id in await self.commit_polls([poll], owner=owner)
+
+    async def commit_polls(
+        self,
+        polls: Sequence[PollResult],
+        *,
+        owner: str,
+        resume: tuple[str, str] | None = None,
+    ) -> frozenset[str]:
+        """Every poll written at once (one turn); a job whose lease was lost writes nothing."""
         await self._turn()
-        row = self._fenced(claim, owner)
-        if row is None:
-            return False
         now = utc(self._clock())
-        row.job = replace(row.job, state=stored_state(state, job_id=row.job.id), updated_at=now)
-        row.cursor = cursor
-        row.next_poll_at = utc_or_none(next_poll_at)
-        row.polls_without_news = polls_without_news
-        row.last_notified_metric_at = utc_or_none(last_notified_metric_at)
-        row.lease_owner = None
-        row.lease_until = None
-        self._insert_messages(messages, now)
-        if metric_points:
-            series = self._db.job_metrics.setdefault(
-                row.job.id, MetricSeries(team_id=row.job.team_id)
+        held = {p.claim.job.id: row for p in polls if (row := self._fenced(p.claim, owner))}
+        for poll in polls:
+            row = held.get(poll.claim.job.id)
+            if row is None:
+                continue
+            row.job = replace(
+                row.job, state=stored_state(poll.state, job_id=row.job.id), updated_at=now
             )
-            for point in metric_points:
-                series.points.setdefault(point.step, point)
-        return True
+            row.cursor = poll.cursor
+            row.next_poll_at = utc_or_none(poll.next_poll_at)
+            row.polls_without_news = poll.polls_without_news
+            row.last_notified_metric_at = utc_or_none(poll.last_notified_metric_at)
+            row.lease_owner = None
+            row.lease_until = None
+            self._insert_messages(poll.messages, now)
+            if poll.metric_points:
+                series = self._db.job_metrics.setdefault(
+                    row.job.id, MetricSeries(team_id=row.job.team_id)
+                )
+                for point in poll.metric_points:
+                    series.points.setdefault(point.step, point)
+        if resume is not None:
+            self._db.provider_backoffs.pop(resume, None)
+        return frozenset(held)
 
     async def release_claim(
         self, claim: WatchClaim, *, owner: str, next_poll_at: datetime

@@ -6,7 +6,7 @@ import asyncio
 from datetime import timedelta
 
 from handlers.model import MetricPoint
-from handlers.ports import SentPost, WatchClaim
+from handlers.ports import PollResult, SentPost, WatchClaim
 from tests.dbutil import AnyStore, open_any_store
 from tests.fakes.clock import T0, ManualClock
 from tests.storage import factories as f
@@ -196,6 +196,39 @@ async def test_mark_sent_is_guarded_by_the_lease(store: AnyStore) -> None:
         await store.claim_outbox(owner="d3", now=T0 + timedelta(hours=1), lease_seconds=5, limit=5)
         != []
     )
+
+
+def _result(claim: WatchClaim, *messages: str, points: tuple[MetricPoint, ...] = ()) -> PollResult:
+    return PollResult(
+        claim=claim,
+        state=f.state(claim.job.id, status="running"),
+        cursor="ev-9",
+        messages=[f.message(key, job_id=claim.job.id) for key in messages],
+        metric_points=points,
+        next_poll_at=T0 + timedelta(seconds=60),
+        polls_without_news=0,
+        last_notified_metric_at=T0,
+    )
+
+
+async def test_commit_polls_writes_only_the_jobs_still_leased(store: AnyStore) -> None:
+    await _jobs(store, "j1", "j2", "j3")
+    stale = await _claim(store, lease=5)
+    claims = {c.job.id: c for c in await _claim(store, "w2", at=6)}
+    mine = [_result(stale[0], "j1:old")]  # j1's lease passed to w2
+    mine += [_result(claims[j], f"{j}:ev-1", points=(MetricPoint(step=1),)) for j in ("j2", "j3")]
+    until = T0 + timedelta(hours=1)
+    await store.set_team_backoff("slack:T1", until=until, provider="openai")
+    committed = await store.commit_polls(mine, owner="w2", resume=("slack:T1", "openai"))
+    assert committed == {"j2", "j3"}
+    assert await store.team_backoff_until("slack:T1", provider="openai") is None
+    items = await store.claim_outbox(owner="d", now=T0, lease_seconds=30, limit=10)
+    assert [i.message.dedupe_key for i in items] == ["j2:ev-1", "j3:ev-1"]
+    assert [p.step for p in await store.list_metric_points("slack:T1", "j3")] == [1]
+    assert await store.list_metric_points("slack:T1", "j1") == []
+    assert await store.commit_polls(mine[1:], owner="w2") == frozenset()  # the leases are back
+    assert [c.job.id for c in await _claim(store, "w3", at=61)] == ["j2", "j3"]
+    assert await store.commit_polls([], owner="w2") == frozenset()
 
 
 async def test_mark_sent_many_marks_the_rows_still_leased_in_one_call(store: AnyStore) -> None:
