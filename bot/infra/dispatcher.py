@@ -1,4 +1,5 @@
-"""Infrastructure: drains the outbox through each platform's Notifier, paced per channel."""
+"""Infrastructure: drains the outbox through each platform's Notifier, paced per channel,
+marking the posts sent in group commits."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from bot.infra.sent_marks import SentMarks
 from handlers.model import Platform
 from handlers.ports import Clock, Notifier, OutboxItem, SentPost, WatchStore
 from handlers.watch import CARD, THREAD_KINDS, card_key
@@ -22,6 +22,33 @@ DEFAULT_PACE: dict[Platform, float] = {
     Platform.DISCORD: 0.25,
     Platform.CONSOLE: 0.0,
 }
+
+
+class SentMarks:
+    """Posts wait here for their mark; `flush` writes every waiting one in one transaction.
+
+    Channels drain concurrently, and each flushes when it pauses (between paced posts) and
+    when it is done: a flush takes the marks of every channel posted so far, so a tick over
+    many channels writes a few transactions instead of one per post. When `flush` returns,
+    every mark added before the call is written (by this flush or by the one it waited for).
+    """
+
+    def __init__(self, watch_store: WatchStore) -> None:
+        self._watch = watch_store
+        self._waiting: list[SentPost] = []
+        self._lock = asyncio.Lock()
+
+    def add(self, post: SentPost) -> None:
+        self._waiting.append(post)
+
+    async def flush(self) -> None:
+        async with self._lock:
+            if not self._waiting:
+                return
+            batch, self._waiting = self._waiting, []
+            # A failed write leaves the rows leased and unsent: they are posted again once
+            # the lease runs out, as after a crash between the post and its mark.
+            await self._watch.mark_sent_many(batch)
 
 
 @dataclass(slots=True)
