@@ -105,9 +105,12 @@ class Dispatcher:
             )
         )
         marks = SentMarks(self._watch)
-        await asyncio.gather(
-            *(self._drain(group, stats, threads, marks) for group in by_channel.values())
-        )
+        try:
+            await asyncio.gather(
+                *(self._drain(group, stats, threads, marks) for group in by_channel.values())
+            )
+        finally:
+            await marks.flush()  # a channel that failed mid-drain still records what it posted
         return stats
 
     async def _drain(
