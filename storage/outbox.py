@@ -96,7 +96,7 @@ MARKS_PER_STATEMENT = 400
 """Rows per marking UPDATE: six bound parameters each, well under SQLite's limit."""
 
 ROWS_PER_STATEMENT = 500
-"""Keeps a multi-row insert well under SQLite's limit of 32,766 bound parameters."""
+"""Jobs per fence check: keeps the SELECT well under SQLite's limit of 32,766 bound parameters."""
 
 
 async def insert_messages(
@@ -125,16 +125,14 @@ async def insert_messages(
         }
         for message in messages
     ]
-    inserted = 0
-    for start in range(0, len(rows), ROWS_PER_STATEMENT):
-        stmt = (
-            insert(conn, outbox)
-            .values(rows[start : start + ROWS_PER_STATEMENT])
-            .on_conflict_do_nothing(index_elements=[outbox.c.dedupe_key])
-            .returning(outbox.c.id)
-        )
-        inserted += len((await conn.execute(stmt)).all())
-    return inserted
+    # An executemany with RETURNING: SQLAlchemy's "insertmanyvalues" sends it as multi-row
+    # INSERTs from one cached compilation (a .values([...]) list compiles anew each time).
+    stmt = (
+        insert(conn, outbox)
+        .on_conflict_do_nothing(index_elements=[outbox.c.dedupe_key])
+        .returning(outbox.c.id)
+    )
+    return len((await conn.execute(stmt, rows)).all())
 
 
 async def insert_points(
@@ -155,11 +153,12 @@ async def insert_points(
         for team_id, job_id, points in series
         for point in points
     ]
-    for start in range(0, len(rows), ROWS_PER_STATEMENT):
+    if rows:
         await conn.execute(
-            insert(conn, job_metrics)
-            .values(rows[start : start + ROWS_PER_STATEMENT])
-            .on_conflict_do_nothing(index_elements=[job_metrics.c.job_id, job_metrics.c.step])
+            insert(conn, job_metrics).on_conflict_do_nothing(
+                index_elements=[job_metrics.c.job_id, job_metrics.c.step]
+            ),
+            rows,
         )
 
 
