@@ -9,6 +9,8 @@ one per job whose events are fetched), database round trips per polled job (curs
 counted on the engine), peak RSS, and notification latency p50/p99 from an event's time to its
 post: by polling, and by webhook (the job marked due at the event, then one sweep and dispatch).
 `--db postgres` uses TEST_DATABASE_URL (a fresh database is created and dropped).
+`--statements` also prints the most frequent statements of the sweeps and dispatches, per
+polled job (where the round trips go).
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import resource
 import statistics
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -107,7 +111,13 @@ async def _admin(base_url: str, sql: str) -> None:
     await engine.dispose()
 
 
-async def main(quick: bool, db: str) -> None:
+def _shape(statement: str) -> str:
+    """A statement's first words, numbered parameters folded: one line per kind of statement."""
+    words = " ".join(statement.split())
+    return re.sub(r"\$\d+|\?|__\[POSTCOMPILE_\w+\]", "?", words)[:110]
+
+
+async def main(quick: bool, db: str, statements: bool = False) -> None:
     teams_n, per_team = (100, 10) if quick else (1000, 10)
     tmp = tempfile.TemporaryDirectory()
     pg_name = None
@@ -125,10 +135,14 @@ async def main(quick: bool, db: str) -> None:
     try:
         await migrate(engine)
         trips = [0]
+        measuring = [False]
+        shapes: Counter[str] = Counter()
 
         @event.listens_for(engine.sync_engine, "before_cursor_execute")
-        def _count(*_: Any) -> None:
+        def _count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
             trips[0] += 1
+            if measuring[0]:
+                shapes[_shape(statement)] += 1
 
         store = SqlStore(engine, clock=clock)
         provider = CountingProvider(clock, timing=TIMING)
@@ -196,6 +210,7 @@ async def main(quick: bool, db: str) -> None:
         latencies: list[float] = []
         total = teams_n * per_team
         watching_since = clock.now()
+        polled = 0
         for _ in range(10_000):
             calls_before = sum(counted.calls.values())
             events_before = counted.calls["list_events_after"]
@@ -206,12 +221,15 @@ async def main(quick: bool, db: str) -> None:
                 await store.release_claim(claim, owner="peek", next_poll_at=clock.now())
             teams_due = len({c.job.team_id for c in claims})
             trips_before = trips[0]
+            measuring[0] = True
             wall = time.perf_counter()
             stats = await watcher.sweep()
             sweep_wall = time.perf_counter() - wall
             posted_before = len(notifier.posts)
             while (await dispatcher.tick()).sent:
                 pass
+            measuring[0] = False
+            polled += stats.claimed
             if stats.claimed:
                 sweep_walls.append(sweep_wall)
                 made = sum(counted.calls.values()) - calls_before
@@ -299,6 +317,10 @@ async def main(quick: bool, db: str) -> None:
             f"exceeded in {over} sweep(s)"
         )
         print(f"database round trips per polled job: mean {statistics.mean(trips_per_job):.2f}")
+        if statements:
+            print("statements per polled job (sweeps and dispatches):")
+            for shape, count in shapes.most_common(15):
+                print(f"  {count / max(polled, 1):6.2f}  {shape}")
         print(f"peak RSS: {rss_mb:.0f} MB")
         print(
             f"notification latency by polling (event time -> post): p50 "
@@ -332,5 +354,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1,000 jobs across 100 teams")
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument(
+        "--statements", action="store_true", help="print the most frequent statements"
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.quick, args.db))
+    asyncio.run(main(args.quick, args.db, args.statements))

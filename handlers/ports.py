@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -236,6 +236,20 @@ class WatchClaim:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class PollResult:
+    """What one poll of a leased job writes back: see WatchStore.commit_poll."""
+
+    claim: WatchClaim
+    state: JobState
+    cursor: str | None
+    messages: Sequence[OutboxMessage]
+    metric_points: Sequence[MetricPoint]
+    next_poll_at: datetime | None
+    polls_without_news: int
+    last_notified_metric_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class OutboxMessage:
     """A notice to post: a new message, or the newest state of a card to edit in place."""
 
@@ -257,6 +271,15 @@ class OutboxItem:
     existing_message_id: str | None = None
     created_at: datetime | None = None
     """When the row was enqueued: the start of its notification latency."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SentPost:
+    """An outbox row the platform accepted: the message id it answered and when."""
+
+    item: OutboxItem
+    message_id: str
+    sent_at: datetime
 
 
 class KeyChecker(Protocol):
@@ -485,6 +508,18 @@ class WatchStore(Protocol):
         """
         ...
 
+    async def commit_polls(
+        self,
+        polls: Sequence[PollResult],
+        *,
+        owner: str,
+        resume: tuple[str, str] | None = None,
+    ) -> frozenset[str]:
+        """commit_poll for several jobs in one transaction, in a few set-based statements;
+        returns the ids of the jobs committed (a job whose lease was lost writes nothing).
+        `resume` (team id, family) also clears that family's backoff in the transaction."""
+        ...
+
     async def release_claim(
         self, claim: WatchClaim, *, owner: str, next_poll_at: datetime
     ) -> bool:
@@ -503,6 +538,11 @@ class WatchStore(Protocol):
 
     async def mark_sent(self, item: OutboxItem, *, message_id: str, now: datetime) -> bool: ...
 
+    async def mark_sent_many(self, posts: Sequence[SentPost]) -> frozenset[int]:
+        """Record several posts in one transaction, as mark_sent does each; returns the ids
+        recorded (a row whose lease passed to another owner is left alone)."""
+        ...
+
     async def mark_failed(
         self, item: OutboxItem, *, error: str, retry_at: datetime | None
     ) -> None:
@@ -510,6 +550,10 @@ class WatchStore(Protocol):
         ...
 
     async def card_message_id(self, card_key: str) -> str | None: ...
+
+    async def card_message_ids(self, card_keys: Collection[str]) -> Mapping[str, str]:
+        """The posted message of each card that has one, in one read."""
+        ...
 
     async def list_metric_points(self, team_id: str, job_id: str) -> Sequence[MetricPoint]: ...
 

@@ -19,6 +19,7 @@ from handlers.model import (
     JobEvent,
     JobState,
     MetricPoint,
+    Subscription,
     SubscriptionFilter,
     model_made_by,
 )
@@ -26,6 +27,7 @@ from handlers.ports import (
     ChartRenderer,
     Clock,
     OutboxMessage,
+    PollResult,
     Provider,
     ProviderDirectory,
     Store,
@@ -153,11 +155,14 @@ class Watcher:
     async def _sweep_team(
         self, team_id: str, claims: list[WatchClaim], stats: SweepStats, *, family: str
     ) -> None:
+        """Polls the team's jobs, then commits them in one transaction (which also ends a
+        backoff of the family); a team-wide error commits the polls made before it."""
         provider = await self._providers.for_team(team_id, family or None)
         # Read once per team and sweep, not once per job: the team's settings do not change
         # within a sweep, and most sweeps of a busy team poll several of its jobs.
         team = await self._store.get_team(team_id)
         interval = team.metric_interval_seconds if team else self._settings.metric_interval_seconds
+        reads = _TeamReads(self._store, self._watch, team_id)
         states: dict[str, JobState] = {}
         if len(claims) > 1 and provider.profile.can(Capability.JOB_TAGS):
             # One list call answers every job's status; fall back to one call per missing job.
@@ -170,24 +175,60 @@ class Watcher:
             except ProviderError as error:
                 await self._provider_failed(team_id, claims, error, stats, family=family)
                 return
+        polls: list[PollResult] = []
         for claim in claims:
             try:
-                await self._poll(claim, provider, states.get(claim.job.id), interval, stats)
+                polls.append(
+                    await self._poll(
+                        claim, provider, states.get(claim.job.id), interval, stats, reads
+                    )
+                )
             except ProviderError as error:
                 if error.kind is ProviderErrorKind.NOT_FOUND:
-                    await self._close_gone(claim, stats)
+                    polls.append(self._gone(claim))
                     continue
-                await self._provider_failed(team_id, [claim], error, stats, family=family)
                 if error.kind in _TEAM_WIDE:
+                    await self._commit(polls, stats, resume=None)
+                    await self._provider_failed(team_id, [claim], error, stats, family=family)
                     rest = claims[claims.index(claim) + 1 :]
                     for other in rest:
                         await self._watch.release_claim(
                             other, owner=self._owner, next_poll_at=self._backoff_until(error)
                         )
                     return
-        backoff = await self._watch.team_backoff_until(team_id, provider=family)
-        if backoff is not None:
-            await self._watch.set_team_backoff(team_id, until=None, provider=family)
+                await self._provider_failed(team_id, [claim], error, stats, family=family)
+        await self._commit(polls, stats, resume=(team_id, family))
+
+    async def _commit(
+        self, polls: list[PollResult], stats: SweepStats, *, resume: tuple[str, str] | None
+    ) -> None:
+        if not polls and resume is None:
+            return
+        committed = await self._watch.commit_polls(polls, owner=self._owner, resume=resume)
+        for poll in polls:
+            job, state = poll.claim.job, poll.state
+            if job.id not in committed:
+                stats.lost_leases += 1
+                log.info("lease lost", extra={"job": job.id, "owner": self._owner})
+                continue
+            stats.committed += 1
+            stats.messages += len(poll.messages)
+            changed = state.status != job.state.status
+            made = (
+                model_made_by(
+                    job.team_id,
+                    state,
+                    now=self._clock.now(),
+                    provider=job.provider,
+                    account=job.account,
+                )
+                if changed
+                else None
+            )
+            if made is not None:
+                await self._store.add_model(made)
+            if state.terminal and changed:
+                await settle_spend(self._store, job.team_id, state)
 
     async def _poll(
         self,
@@ -196,7 +237,8 @@ class Watcher:
         listed: JobState | None,
         interval: float,
         stats: SweepStats,
-    ) -> None:
+        reads: _TeamReads,
+    ) -> PollResult:
         job = claim.job
         if listed is None:
             stats.provider_calls += 1
@@ -207,10 +249,11 @@ class Watcher:
         if state.status == JobStatus.RUNNING or changed or state.terminal:
             stats.provider_calls += 1
             events = await provider.list_events_after(job.id, claim.cursor)
-        plan = await self._plan(claim, state, events, interval, provider.profile.capabilities)
-        ok = await self._watch.commit_poll(
-            claim,
-            owner=self._owner,
+        plan = await self._plan(
+            claim, state, events, interval, provider.profile.capabilities, reads
+        )
+        return PollResult(
+            claim=claim,
             state=state,
             cursor=plan.cursor,
             messages=plan.messages,
@@ -219,27 +262,6 @@ class Watcher:
             polls_without_news=plan.idle_polls,
             last_notified_metric_at=plan.last_notified_metric_at,
         )
-        if not ok:
-            stats.lost_leases += 1
-            log.info("lease lost", extra={"job": job.id, "owner": self._owner})
-            return
-        stats.committed += 1
-        stats.messages += len(plan.messages)
-        made = (
-            model_made_by(
-                job.team_id,
-                state,
-                now=self._clock.now(),
-                provider=job.provider,
-                account=job.account,
-            )
-            if changed
-            else None
-        )
-        if made is not None:
-            await self._store.add_model(made)
-        if state.terminal and changed:
-            await settle_spend(self._store, job.team_id, state)
 
     async def _plan(
         self,
@@ -248,6 +270,7 @@ class Watcher:
         events: Sequence[JobEvent],
         metric_interval: float,
         capabilities: frozenset[Capability],
+        reads: _TeamReads,
     ) -> PollPlan:
         job = replace(claim.job, state=state)
         now = self._clock.now()
@@ -258,7 +281,7 @@ class Watcher:
         origin = job.channel
         latest = points[-1] if points else None
         if latest is None and (changed or state.terminal):
-            stored = await self._watch.list_metric_points(job.team_id, job.id)
+            stored = await reads.metric_points(job.id)
             latest = stored[-1] if stored else None
         if origin is not None and news:
             step = latest.step if latest else 0
@@ -299,7 +322,7 @@ class Watcher:
                 )
                 notified = now
         if changed:
-            messages.extend(await self._status_notices(job, points, capabilities))
+            messages.extend(await self._status_notices(job, points, capabilities, reads))
         idle = 0 if news else claim.polls_without_news + 1
         next_poll: datetime | None = None
         if not state.terminal:
@@ -324,13 +347,17 @@ class Watcher:
         return origin.state.fine_tuned_model if origin is not None else None
 
     async def _status_notices(
-        self, job: Job, new_points: Sequence[MetricPoint], capabilities: frozenset[Capability]
+        self,
+        job: Job,
+        new_points: Sequence[MetricPoint],
+        capabilities: frozenset[Capability],
+        reads: _TeamReads,
     ) -> list[OutboxMessage]:
         state = job.state
         messages: list[OutboxMessage] = []
-        subscriptions = await self._store.list_subscriptions(job.team_id)
+        subscriptions = await reads.subscriptions()
         if state.terminal:
-            stored = list(await self._watch.list_metric_points(job.team_id, job.id))
+            stored = list(await reads.metric_points(job.id))
             seen = {p.step for p in stored}
             points = sorted(
                 stored + [p for p in new_points if p.step not in seen], key=lambda p: p.step
@@ -394,7 +421,8 @@ class Watcher:
             card_key=card_key(job.id) if card else None,
         )
 
-    async def _close_gone(self, claim: WatchClaim, stats: SweepStats) -> None:
+    def _gone(self, claim: WatchClaim) -> PollResult:
+        """The provider no longer knows the job: stop watching it, and say so once."""
         job = claim.job
         messages: tuple[OutboxMessage, ...] = ()
         if job.channel is not None:
@@ -411,9 +439,8 @@ class Watcher:
                     ),
                 ),
             )
-        ok = await self._watch.commit_poll(
-            claim,
-            owner=self._owner,
+        return PollResult(
+            claim=claim,
             state=job.state,
             cursor=claim.cursor,
             messages=messages,
@@ -422,8 +449,6 @@ class Watcher:
             polls_without_news=claim.polls_without_news,
             last_notified_metric_at=claim.last_notified_metric_at,
         )
-        stats.committed += int(ok)
-        stats.lost_leases += int(not ok)
 
     def _backoff_until(self, error: ProviderError) -> datetime:
         now = self._clock.now()
@@ -480,6 +505,27 @@ class Watcher:
                 )
         for claim in claims:
             await self._watch.release_claim(claim, owner=self._owner, next_poll_at=until)
+
+
+class _TeamReads:
+    """What a team's sweep reads at most once: its subscriptions, each job's stored points."""
+
+    def __init__(self, store: Store, watch_store: WatchStore, team_id: str) -> None:
+        self._store = store
+        self._watch = watch_store
+        self._team_id = team_id
+        self._subscriptions: Sequence[Subscription] | None = None
+        self._points: dict[str, Sequence[MetricPoint]] = {}
+
+    async def subscriptions(self) -> Sequence[Subscription]:
+        if self._subscriptions is None:
+            self._subscriptions = await self._store.list_subscriptions(self._team_id)
+        return self._subscriptions
+
+    async def metric_points(self, job_id: str) -> Sequence[MetricPoint]:
+        if job_id not in self._points:
+            self._points[job_id] = await self._watch.list_metric_points(self._team_id, job_id)
+        return self._points[job_id]
 
 
 _TEAM_WIDE = frozenset(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,20 +11,24 @@ from sqlalchemy import (
     Row,
     Table,
     and_,
+    bindparam,
+    case,
     delete,
     exists,
     false,
     func,
+    literal,
     or_,
     select,
     true,
+    tuple_,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from handlers.codec import reply_from_dict, reply_to_dict
 from handlers.model import ChannelAddress, JobState, MetricPoint, Platform
-from handlers.ports import OutboxItem, OutboxMessage, WatchClaim
+from handlers.ports import OutboxItem, OutboxMessage, PollResult, SentPost, WatchClaim
 from storage.base import StoreBase, insert, job_from_row, state_values
 from storage.tables import (
     cards,
@@ -66,8 +70,33 @@ def _message_from_row(row: Row[Any]) -> OutboxMessage:
     )
 
 
+def _by_id(values: Sequence[tuple[int, Any]], column: Any) -> ColumnElement[Any]:
+    """CASE outbox.id WHEN ... THEN ...: a different value per row in one UPDATE."""
+    return case(
+        *[(outbox.c.id == row_id, literal(value, column.type)) for row_id, value in values],
+        else_=column,
+    )
+
+
+def cards_to_record(marked: Sequence[SentPost]) -> dict[str, SentPost]:
+    """The cards whose message changed among these posts, each with its latest post."""
+    latest: dict[str, SentPost] = {}
+    changed: set[str] = set()
+    for post in sorted(marked, key=lambda p: p.sent_at):
+        key = post.item.message.card_key
+        if key is None:
+            continue
+        latest[key] = post
+        if post.message_id != post.item.existing_message_id:
+            changed.add(key)
+    return {key: post for key, post in latest.items() if key in changed}
+
+
+MARKS_PER_STATEMENT = 400
+"""Rows per marking UPDATE: six bound parameters each, well under SQLite's limit."""
+
 ROWS_PER_STATEMENT = 500
-"""Keeps a multi-row insert well under SQLite's limit of 32,766 bound parameters."""
+"""Jobs per fence check: keeps the SELECT well under SQLite's limit of 32,766 bound parameters."""
 
 
 async def insert_messages(
@@ -96,24 +125,20 @@ async def insert_messages(
         }
         for message in messages
     ]
-    inserted = 0
-    for start in range(0, len(rows), ROWS_PER_STATEMENT):
-        stmt = (
-            insert(conn, outbox)
-            .values(rows[start : start + ROWS_PER_STATEMENT])
-            .on_conflict_do_nothing(index_elements=[outbox.c.dedupe_key])
-            .returning(outbox.c.id)
-        )
-        inserted += len((await conn.execute(stmt)).all())
-    return inserted
+    # An executemany with RETURNING: SQLAlchemy's "insertmanyvalues" sends it as multi-row
+    # INSERTs from one cached compilation (a .values([...]) list compiles anew each time).
+    stmt = (
+        insert(conn, outbox)
+        .on_conflict_do_nothing(index_elements=[outbox.c.dedupe_key])
+        .returning(outbox.c.id)
+    )
+    return len((await conn.execute(stmt, rows)).all())
 
 
 async def insert_points(
-    conn: AsyncConnection, team_id: str, job_id: str, points: Sequence[MetricPoint]
+    conn: AsyncConnection, series: Sequence[tuple[str, str, Sequence[MetricPoint]]]
 ) -> None:
-    """One multi-row insert per poll, not one per step: a busy poll carries dozens of steps."""
-    if not points:
-        return
+    """One multi-row insert for every (team, job, points) given, not one per step or job."""
     rows = [
         {
             "team_id": team_id,
@@ -125,13 +150,15 @@ async def insert_points(
             "valid_loss": point.valid_loss,
             "valid_accuracy": point.valid_accuracy,
         }
+        for team_id, job_id, points in series
         for point in points
     ]
-    for start in range(0, len(rows), ROWS_PER_STATEMENT):
+    if rows:
         await conn.execute(
-            insert(conn, job_metrics)
-            .values(rows[start : start + ROWS_PER_STATEMENT])
-            .on_conflict_do_nothing(index_elements=[job_metrics.c.job_id, job_metrics.c.step])
+            insert(conn, job_metrics).on_conflict_do_nothing(
+                index_elements=[job_metrics.c.job_id, job_metrics.c.step]
+            ),
+            rows,
         )
 
 
@@ -210,30 +237,77 @@ class WatchMethods(StoreBase):
         last_notified_metric_at: datetime | None,
     ) -> bool:
         """Fenced write-back. It does not add models: the caller calls add_model (idempotent)."""
-        now = self._clock()
-        advance = (
-            update(jobs)
-            .where(self._fenced(claim, owner))
-            .values(
-                **state_values(state),
-                cursor=cursor,
-                next_poll_at=next_poll_at,
-                polls_without_news=polls_without_news,
-                last_notified_metric_at=last_notified_metric_at,
-                lease_owner=None,
-                lease_until=None,
-                updated_at=now,
-            )
-            .returning(jobs.c.team_id)
+        poll = PollResult(
+            claim=claim,
+            state=state,
+            cursor=cursor,
+            messages=messages,
+            metric_points=metric_points,
+            next_poll_at=next_poll_at,
+            polls_without_news=polls_without_news,
+            last_notified_metric_at=last_notified_metric_at,
         )
+        return claim.job.id in await self.commit_polls([poll], owner=owner)
+
+    async def commit_polls(
+        self,
+        polls: Sequence[PollResult],
+        *,
+        owner: str,
+        resume: tuple[str, str] | None = None,
+    ) -> frozenset[str]:
+        """One transaction: the fences checked in one SELECT (rows locked on PostgreSQL), the
+        held jobs advanced in one executemany UPDATE, their outbox rows and metric points in
+        one multi-row INSERT each. Only the held jobs' rows are written."""
+        now = self._clock()
         async with self._write() as conn:
-            # The fenced UPDATE goes first: a watcher that lost its lease inserts nothing.
-            row = (await conn.execute(advance)).first()
-            if row is None:
-                return False
-            await insert_messages(conn, messages, now)
-            await insert_points(conn, row.team_id, claim.job.id, metric_points)
-        return True
+            held: set[str] = set()
+            for start in range(0, len(polls), ROWS_PER_STATEMENT):
+                chunk = polls[start : start + ROWS_PER_STATEMENT]
+                fenced = (
+                    select(jobs.c.job_id)
+                    .where(
+                        tuple_(jobs.c.job_id, jobs.c.fence).in_(
+                            [(p.claim.job.id, p.claim.fence) for p in chunk]
+                        ),
+                        jobs.c.lease_owner == owner,
+                    )
+                    .with_for_update(of=jobs)
+                )
+                held.update(str(job_id) for job_id in (await conn.scalars(fenced)).all())
+            # The fence goes first: a watcher that lost its lease inserts nothing.
+            kept = [p for p in polls if p.claim.job.id in held]
+            if kept:
+                await conn.execute(
+                    update(jobs).where(jobs.c.job_id == bindparam("b_job_id")),
+                    [
+                        {
+                            "b_job_id": p.claim.job.id,
+                            **state_values(p.state),
+                            "cursor": p.cursor,
+                            "next_poll_at": p.next_poll_at,
+                            "polls_without_news": p.polls_without_news,
+                            "last_notified_metric_at": p.last_notified_metric_at,
+                            "lease_owner": None,
+                            "lease_until": None,
+                            "updated_at": now,
+                        }
+                        for p in kept
+                    ],
+                )
+                await insert_messages(conn, [m for p in kept for m in p.messages], now)
+                await insert_points(
+                    conn,
+                    [(p.claim.job.team_id, p.claim.job.id, p.metric_points) for p in kept],
+                )
+            if resume is not None:
+                await conn.execute(
+                    delete(provider_backoffs).where(
+                        provider_backoffs.c.team_id == resume[0],
+                        provider_backoffs.c.provider == resume[1],
+                    )
+                )
+        return frozenset(held)
 
     async def release_claim(
         self, claim: WatchClaim, *, owner: str, next_poll_at: datetime
@@ -328,23 +402,52 @@ class WatchMethods(StoreBase):
 
     async def mark_sent(self, item: OutboxItem, *, message_id: str, now: datetime) -> bool:
         """Record the post; False (and nothing written) when the lease passed to another owner."""
-        ack = (
-            update(outbox)
-            .where(
-                outbox.c.id == item.id,
-                outbox.c.lease_owner == item.lease_owner,
-                outbox.c.sent_at.is_(None),
-            )
-            .values(sent_at=now, message_id=message_id, lease_until=None, last_error=None)
-            .returning(outbox.c.card_key, outbox.c.job_id, outbox.c.kind)
-        )
+        posts = [SentPost(item=item, message_id=message_id, sent_at=now)]
+        return item.id in await self.mark_sent_many(posts)
+
+    async def mark_sent_many(self, posts: Sequence[SentPost]) -> frozenset[int]:
+        """One transaction: one UPDATE marks the rows still leased to their owner (per-row
+        message ids and times by CASE), one upsert records the cards whose message is new, one
+        UPDATE gives those jobs their card's message id. An edit of a card in place keeps its
+        message id, so it writes no card row."""
+        latest = {post.item.id: post for post in posts}  # one post per row, the last wins
+        if not latest:
+            return frozenset()
+        marked: list[SentPost] = []
         async with self._write() as conn:
-            row = (await conn.execute(ack)).first()
-            if row is None:
-                return False
-            if row.card_key is not None:
+            # Each batch size is its own statement text: caching them would only fill the
+            # compiled cache (this connection's options end with the call).
+            await conn.execution_options(compiled_cache=None)
+            ordered = list(latest.values())
+            for start in range(0, len(ordered), MARKS_PER_STATEMENT):
+                chunk = ordered[start : start + MARKS_PER_STATEMENT]
+                ack = (
+                    update(outbox)
+                    .where(
+                        tuple_(outbox.c.id, outbox.c.lease_owner).in_(
+                            [(p.item.id, p.item.lease_owner) for p in chunk]
+                        ),
+                        outbox.c.sent_at.is_(None),
+                    )
+                    .values(
+                        sent_at=_by_id([(p.item.id, p.sent_at) for p in chunk], outbox.c.sent_at),
+                        message_id=_by_id(
+                            [(p.item.id, p.message_id) for p in chunk], outbox.c.message_id
+                        ),
+                        lease_until=None,
+                        last_error=None,
+                    )
+                    .returning(outbox.c.id)
+                )
+                done = {row.id for row in await conn.execute(ack)}
+                marked.extend(p for p in chunk if p.item.id in done)
+            new_cards = cards_to_record(marked)
+            if new_cards:
                 upsert = insert(conn, cards).values(
-                    card_key=row.card_key, message_id=message_id, updated_at=now
+                    [
+                        {"card_key": key, "message_id": p.message_id, "updated_at": p.sent_at}
+                        for key, p in new_cards.items()
+                    ]
                 )
                 await conn.execute(
                     upsert.on_conflict_do_update(
@@ -355,13 +458,29 @@ class WatchMethods(StoreBase):
                         },
                     )
                 )
-                if row.job_id is not None and row.kind == "card":
-                    await conn.execute(
-                        update(jobs)
-                        .where(jobs.c.job_id == row.job_id)
-                        .values(card_message_id=message_id)
+            job_cards = {
+                p.item.message.job_id: p.message_id
+                for p in new_cards.values()
+                if p.item.message.job_id is not None and p.item.message.kind == "card"
+            }
+            if job_cards:
+                await conn.execute(
+                    update(jobs)
+                    .where(jobs.c.job_id.in_(list(job_cards)))
+                    .values(
+                        card_message_id=case(
+                            *[
+                                (
+                                    jobs.c.job_id == job_id,
+                                    literal(mid, jobs.c.card_message_id.type),
+                                )
+                                for job_id, mid in job_cards.items()
+                            ],
+                            else_=jobs.c.card_message_id,
+                        )
                     )
-        return True
+                )
+        return frozenset(p.item.id for p in marked)
 
     async def mark_failed(
         self, item: OutboxItem, *, error: str, retry_at: datetime | None
@@ -393,6 +512,16 @@ class WatchMethods(StoreBase):
                 select(cards.c.message_id).where(cards.c.card_key == card_key)
             )
         return None if found is None else str(found)
+
+    async def card_message_ids(self, card_keys: Collection[str]) -> Mapping[str, str]:
+        keys = sorted(set(card_keys))
+        if not keys:
+            return {}
+        async with self._read() as conn:
+            rows = await conn.execute(
+                select(cards.c.card_key, cards.c.message_id).where(cards.c.card_key.in_(keys))
+            )
+            return {str(r.card_key): str(r.message_id) for r in rows}
 
     async def list_metric_points(self, team_id: str, job_id: str) -> Sequence[MetricPoint]:
         stmt = (

@@ -1,4 +1,5 @@
-"""Infrastructure: drains the outbox through each platform's Notifier, paced per channel."""
+"""Infrastructure: drains the outbox through each platform's Notifier, paced per channel,
+marking the posts sent in group commits."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from handlers.model import Platform
-from handlers.ports import Clock, Notifier, OutboxItem, WatchStore
-from handlers.watch import THREAD_KINDS, card_key
+from handlers.ports import Clock, Notifier, OutboxItem, SentPost, WatchStore
+from handlers.watch import CARD, THREAD_KINDS, card_key
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +22,33 @@ DEFAULT_PACE: dict[Platform, float] = {
     Platform.DISCORD: 0.25,
     Platform.CONSOLE: 0.0,
 }
+
+
+class SentMarks:
+    """Posts wait here for their mark; `flush` writes every waiting one in one transaction.
+
+    Channels drain concurrently, and each flushes when it pauses (between paced posts) and
+    when it is done: a flush takes the marks of every channel posted so far, so a tick over
+    many channels writes a few transactions instead of one per post. When `flush` returns,
+    every mark added before the call is written (by this flush or by the one it waited for).
+    """
+
+    def __init__(self, watch_store: WatchStore) -> None:
+        self._watch = watch_store
+        self._waiting: list[SentPost] = []
+        self._lock = asyncio.Lock()
+
+    def add(self, post: SentPost) -> None:
+        self._waiting.append(post)
+
+    async def flush(self) -> None:
+        async with self._lock:
+            if not self._waiting:
+                return
+            batch, self._waiting = self._waiting, []
+            # A failed write leaves the rows leased and unsent: they are posted again once
+            # the lease runs out, as after a crash between the post and its mark.
+            await self._watch.mark_sent_many(batch)
 
 
 @dataclass(slots=True)
@@ -65,14 +93,40 @@ class Dispatcher:
         by_channel: dict[str, list[OutboxItem]] = defaultdict(list)
         for item in items:
             by_channel[item.message.target.key].append(item)
-        await asyncio.gather(*(self._drain(group, stats) for group in by_channel.values()))
+        # The cards the thread replies hang under, read once for the whole tick; a card
+        # posted during the tick is added as it is posted.
+        threads = dict(
+            await self._watch.card_message_ids(
+                {
+                    card_key(item.message.job_id)
+                    for item in items
+                    if item.message.kind in THREAD_KINDS and item.message.job_id
+                }
+            )
+        )
+        marks = SentMarks(self._watch)
+        try:
+            await asyncio.gather(
+                *(self._drain(group, stats, threads, marks) for group in by_channel.values())
+            )
+        finally:
+            await marks.flush()  # a channel that failed mid-drain still records what it posted
         return stats
 
-    async def _drain(self, items: list[OutboxItem], stats: DispatchStats) -> None:
+    async def _drain(
+        self,
+        items: list[OutboxItem],
+        stats: DispatchStats,
+        threads: dict[str, str],
+        marks: SentMarks,
+    ) -> None:
         for item in items:
-            await self._send(item, stats)
+            await self._send(item, stats, threads, marks)
+        await marks.flush()
 
-    async def _send(self, item: OutboxItem, stats: DispatchStats) -> None:
+    async def _send(
+        self, item: OutboxItem, stats: DispatchStats, threads: dict[str, str], marks: SentMarks
+    ) -> None:
         message = item.message
         platform = message.target.platform
         notifier = self._notifiers.get(platform)
@@ -84,7 +138,7 @@ class Dispatcher:
             return
         thread: str | None = None
         if message.kind in THREAD_KINDS and message.job_id:
-            thread = await self._watch.card_message_id(card_key(message.job_id))
+            thread = threads.get(card_key(message.job_id))
             if thread is None and item.attempts < 4:
                 # The card is not posted yet; its thread replies wait for it a little.
                 await self._watch.mark_failed(
@@ -92,7 +146,7 @@ class Dispatcher:
                 )
                 stats.deferred += 1
                 return
-        await self._pace_channel(message.target.key, platform)
+        await self._pace_channel(message.target.key, platform, marks)
         try:
             message_id = await notifier.post(
                 message.target,
@@ -121,17 +175,21 @@ class Dispatcher:
             stats.failed += 1
             return
         sent_at = self._clock.now()
-        await self._watch.mark_sent(item, message_id=message_id, now=sent_at)
+        marks.add(SentPost(item=item, message_id=message_id, sent_at=sent_at))
+        if message.card_key is not None and message.kind == CARD and message.job_id:
+            threads[message.card_key] = message_id
         stats.sent += 1
         if item.created_at is not None:
             stats.latencies.append(max(0.0, (sent_at - item.created_at).total_seconds()))
 
-    async def _pace_channel(self, key: str, platform: Platform) -> None:
+    async def _pace_channel(self, key: str, platform: Platform, marks: SentMarks) -> None:
         gap = self._pace.get(platform, 1.0)
         if gap <= 0:
             return
         last = self._last_post.get(key)
-        current = time.monotonic()
-        if last is not None and current - last < gap:
-            await asyncio.sleep(gap - (current - last))
+        if last is not None and time.monotonic() - last < gap:
+            await marks.flush()  # the channel waits anyway: its posts so far are marked now
+            current = time.monotonic()
+            if current - last < gap:
+                await asyncio.sleep(gap - (current - last))
         self._last_post[key] = time.monotonic()

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
 from handlers.codec import reply_from_dict, reply_to_dict
 from handlers.model import JobState, MetricPoint
-from handlers.ports import OutboxItem, OutboxMessage, WatchClaim
+from handlers.ports import OutboxItem, OutboxMessage, PollResult, SentPost, WatchClaim
 from storage.memory.base import (
     CardRow,
     JobRow,
@@ -105,26 +105,52 @@ class MemoryWatch(MemoryBase):
         last_notified_metric_at: datetime | None,
     ) -> bool:
         """Fenced write-back. It does not add models: the caller calls add_model (idempotent)."""
+        poll = PollResult(
+            claim=claim,
+            state=state,
+            cursor=cursor,
+            messages=messages,
+            metric_points=metric_points,
+            next_poll_at=next_poll_at,
+            polls_without_news=polls_without_news,
+            last_notified_metric_at=last_notified_metric_at,
+        )
+        return claim.job.id in await self.commit_polls([poll], owner=owner)
+
+    async def commit_polls(
+        self,
+        polls: Sequence[PollResult],
+        *,
+        owner: str,
+        resume: tuple[str, str] | None = None,
+    ) -> frozenset[str]:
+        """Every poll written at once (one turn); a job whose lease was lost writes nothing."""
         await self._turn()
-        row = self._fenced(claim, owner)
-        if row is None:
-            return False
         now = utc(self._clock())
-        row.job = replace(row.job, state=stored_state(state, job_id=row.job.id), updated_at=now)
-        row.cursor = cursor
-        row.next_poll_at = utc_or_none(next_poll_at)
-        row.polls_without_news = polls_without_news
-        row.last_notified_metric_at = utc_or_none(last_notified_metric_at)
-        row.lease_owner = None
-        row.lease_until = None
-        self._insert_messages(messages, now)
-        if metric_points:
-            series = self._db.job_metrics.setdefault(
-                row.job.id, MetricSeries(team_id=row.job.team_id)
+        held = {p.claim.job.id: row for p in polls if (row := self._fenced(p.claim, owner))}
+        for poll in polls:
+            row = held.get(poll.claim.job.id)
+            if row is None:
+                continue
+            row.job = replace(
+                row.job, state=stored_state(poll.state, job_id=row.job.id), updated_at=now
             )
-            for point in metric_points:
-                series.points.setdefault(point.step, point)
-        return True
+            row.cursor = poll.cursor
+            row.next_poll_at = utc_or_none(poll.next_poll_at)
+            row.polls_without_news = poll.polls_without_news
+            row.last_notified_metric_at = utc_or_none(poll.last_notified_metric_at)
+            row.lease_owner = None
+            row.lease_until = None
+            self._insert_messages(poll.messages, now)
+            if poll.metric_points:
+                series = self._db.job_metrics.setdefault(
+                    row.job.id, MetricSeries(team_id=row.job.team_id)
+                )
+                for point in poll.metric_points:
+                    series.points.setdefault(point.step, point)
+        if resume is not None:
+            self._db.provider_backoffs.pop(resume, None)
+        return frozenset(held)
 
     async def release_claim(
         self, claim: WatchClaim, *, owner: str, next_poll_at: datetime
@@ -279,21 +305,29 @@ class MemoryWatch(MemoryBase):
 
     async def mark_sent(self, item: OutboxItem, *, message_id: str, now: datetime) -> bool:
         """Record the post; False (and nothing written) when the lease passed to another owner."""
+        posts = [SentPost(item=item, message_id=message_id, sent_at=now)]
+        return item.id in await self.mark_sent_many(posts)
+
+    async def mark_sent_many(self, posts: Sequence[SentPost]) -> frozenset[int]:
+        """Every post recorded at once (one turn), each as mark_sent would."""
         await self._turn()
-        row = self._leased(item)
-        if row is None:
-            return False
-        now = utc(now)
-        row.sent_at = now
-        row.message_id = message_id
-        row.lease_until = None
-        row.last_error = None
-        if row.card_key is not None:
-            self._db.cards[row.card_key] = CardRow(message_id=message_id, updated_at=now)
-            job = None if row.job_id is None else self._db.jobs.get(row.job_id)
-            if job is not None and row.kind == "card":
-                job.job = replace(job.job, card_message_id=message_id)
-        return True
+        marked: set[int] = set()
+        for post in posts:
+            row = self._leased(post.item)
+            if row is None:
+                continue
+            now = utc(post.sent_at)
+            row.sent_at = now
+            row.message_id = post.message_id
+            row.lease_until = None
+            row.last_error = None
+            marked.add(row.id)
+            if row.card_key is not None:
+                self._db.cards[row.card_key] = CardRow(message_id=post.message_id, updated_at=now)
+                job = None if row.job_id is None else self._db.jobs.get(row.job_id)
+                if job is not None and row.kind == "card":
+                    job.job = replace(job.job, card_message_id=post.message_id)
+        return frozenset(marked)
 
     async def mark_failed(
         self, item: OutboxItem, *, error: str, retry_at: datetime | None
@@ -314,6 +348,11 @@ class MemoryWatch(MemoryBase):
         await self._turn()
         card = self._db.cards.get(card_key)
         return None if card is None else card.message_id
+
+    async def card_message_ids(self, card_keys: Collection[str]) -> Mapping[str, str]:
+        await self._turn()
+        cards = self._db.cards
+        return {key: cards[key].message_id for key in set(card_keys) if key in cards}
 
     async def outbox_stats(self, *, now: datetime) -> tuple[int, float]:
         """Unsent rows and the age in seconds of the oldest one."""

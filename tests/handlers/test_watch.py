@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from handlers.errors import ProviderError, ProviderErrorKind
-from handlers.model import Platform
-from handlers.replies import plain
-from handlers.watch import WatchSettings, jittered, poll_delay
+from handlers.model import ChannelAddress, Platform, Team
+from handlers.ports import OutboxMessage
+from handlers.replies import Reply, plain
+from handlers.watch import WatchSettings, card_key, jittered, poll_delay
 from tests.world import World, actor, world, write_dataset
 
 MODEL = "gpt-4.1-mini-2025-04-14"
@@ -189,3 +190,38 @@ async def test_unknown_platform_rows_are_dead_lettered(w: World, tmp_path: Path)
     assert w.notifier.posts == []
     depth, _ = await w.store.outbox_stats(now=w.clock.now())
     assert depth == 0
+
+
+async def test_one_tick_marks_every_channel_and_threads_under_the_card_it_posted(
+    w: World,
+) -> None:
+    await w.store.ensure_team(Team(id="slack:T1", platform=Platform.SLACK, workspace_id="T1"))
+    messages: list[OutboxMessage] = []
+    for n in range(3):
+        target = ChannelAddress(platform=Platform.SLACK, workspace_id="T1", channel_id=f"C{n}")
+        job = f"job-{n}"
+        for kind, key in (("card", card_key(job)), ("event", None)):
+            messages.append(
+                OutboxMessage(
+                    dedupe_key=f"{job}:{kind}:1",
+                    team_id="slack:T1",
+                    target=target,
+                    kind=kind,
+                    reply=Reply(title=kind),
+                    job_id=job,
+                    card_key=key,
+                )
+            )
+    now = w.clock.now()
+    await w.store.enqueue(messages, now=now)
+    stats = await w.dispatcher.tick()
+    assert (stats.sent, stats.deferred, stats.failed) == (6, 0, 0)
+    assert await w.store.outbox_stats(now=now) == (0, 0.0), "every post is marked sent"
+    posted = {p.dedupe_key: p for p in w.notifier.posts}
+    for n in range(3):
+        card = posted[f"job-{n}:card:1"]
+        assert posted[f"job-{n}:event:1"].thread_of == card.message_id
+    keys = [card_key(f"job-{n}") for n in range(3)]
+    assert await w.store.card_message_ids(keys) == {
+        card_key(f"job-{n}"): posted[f"job-{n}:card:1"].message_id for n in range(3)
+    }

@@ -6,7 +6,7 @@ import asyncio
 from datetime import timedelta
 
 from handlers.model import MetricPoint
-from handlers.ports import WatchClaim
+from handlers.ports import PollResult, SentPost, WatchClaim
 from tests.dbutil import AnyStore, open_any_store
 from tests.fakes.clock import T0, ManualClock
 from tests.storage import factories as f
@@ -196,6 +196,81 @@ async def test_mark_sent_is_guarded_by_the_lease(store: AnyStore) -> None:
         await store.claim_outbox(owner="d3", now=T0 + timedelta(hours=1), lease_seconds=5, limit=5)
         != []
     )
+
+
+def _result(claim: WatchClaim, *messages: str, points: tuple[MetricPoint, ...] = ()) -> PollResult:
+    return PollResult(
+        claim=claim,
+        state=f.state(claim.job.id, status="running"),
+        cursor="ev-9",
+        messages=[f.message(key, job_id=claim.job.id) for key in messages],
+        metric_points=points,
+        next_poll_at=T0 + timedelta(seconds=60),
+        polls_without_news=0,
+        last_notified_metric_at=T0,
+    )
+
+
+async def test_commit_polls_writes_only_the_jobs_still_leased(store: AnyStore) -> None:
+    await _jobs(store, "j1", "j2", "j3")
+    stale = await _claim(store, lease=5)
+    claims = {c.job.id: c for c in await _claim(store, "w2", at=6)}
+    mine = [_result(stale[0], "j1:old")]  # j1's lease passed to w2
+    mine += [_result(claims[j], f"{j}:ev-1", points=(MetricPoint(step=1),)) for j in ("j2", "j3")]
+    until = T0 + timedelta(hours=1)
+    await store.set_team_backoff("slack:T1", until=until, provider="openai")
+    committed = await store.commit_polls(mine, owner="w2", resume=("slack:T1", "openai"))
+    assert committed == {"j2", "j3"}
+    assert await store.team_backoff_until("slack:T1", provider="openai") is None
+    items = await store.claim_outbox(owner="d", now=T0, lease_seconds=30, limit=10)
+    assert [i.message.dedupe_key for i in items] == ["j2:ev-1", "j3:ev-1"]
+    assert [p.step for p in await store.list_metric_points("slack:T1", "j3")] == [1]
+    assert await store.list_metric_points("slack:T1", "j1") == []
+    assert await store.commit_polls(mine[1:], owner="w2") == frozenset()  # the leases are back
+    assert [c.job.id for c in await _claim(store, "w3", at=61)] == ["j2", "j3"]
+    assert await store.commit_polls([], owner="w2") == frozenset()
+
+
+async def test_mark_sent_many_marks_the_rows_still_leased_in_one_call(store: AnyStore) -> None:
+    await _jobs(store, "j1", "j2")
+    await store.enqueue(
+        [
+            f.message("c1", job_id="j1", card_key="card:j1", kind="card"),
+            f.message("c2", job_id="j2", card_key="card:j2", kind="card"),
+            f.message("e1", job_id="j1"),
+        ],
+        now=T0,
+    )
+    stale = await store.claim_outbox(owner="d1", now=T0, lease_seconds=5, limit=1)
+    later = T0 + timedelta(seconds=6)
+    items = await store.claim_outbox(owner="d2", now=later, lease_seconds=5, limit=5)
+    c1, c2, e1 = items
+    sent = [
+        SentPost(item=stale[0], message_id="m-old", sent_at=later),  # its lease passed to d2
+        SentPost(item=c2, message_id="ts-2", sent_at=later),
+        SentPost(item=e1, message_id="ts-3", sent_at=later + timedelta(seconds=1)),
+    ]
+    assert await store.mark_sent_many(sent) == {c2.id, e1.id}
+    assert await store.mark_sent_many(sent[1:]) == frozenset()  # once only
+    assert await store.mark_sent_many([]) == frozenset()
+    assert await store.card_message_ids(["card:j1", "card:j2", "card:none"]) == {"card:j2": "ts-2"}
+    job = await store.get_job("slack:T1", "j2")
+    assert job is not None
+    assert job.card_message_id == "ts-2"
+    assert await store.outbox_stats(now=later) == (1, 6.0)  # c1 only
+    assert await store.mark_sent(c1, message_id="ts-1", now=later)
+    assert await store.card_message_ids(["card:j1"]) == {"card:j1": "ts-1"}
+    # an edit in place keeps the card's message
+    await store.enqueue(
+        [f.message("c1b", job_id="j1", card_key="card:j1", kind="card")], now=later
+    )
+    (edit,) = await store.claim_outbox(owner="d2", now=later, lease_seconds=5, limit=5)
+    assert edit.existing_message_id == "ts-1"
+    assert await store.mark_sent_many([SentPost(item=edit, message_id="ts-1", sent_at=later)]) == {
+        edit.id
+    }
+    assert await store.card_message_ids(["card:j1"]) == {"card:j1": "ts-1"}
+    assert await store.outbox_stats(now=later) == (0, 0.0)
 
 
 async def test_mark_failed_retries_then_dead_letters(store: AnyStore) -> None:
