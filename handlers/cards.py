@@ -103,9 +103,11 @@ def job_card(
     now: datetime,
     *,
     capabilities: Collection[Capability],
+    simulation: str | None = None,
 ) -> Reply:
     """The one message per job that is edited in place as the job moves; `capabilities` are
-    its provider's (its profile's), which decide the buttons."""
+    its provider's (its profile's), which decide the buttons; `simulation` names a provider
+    that only simulates training, so the card says so."""
     state = job.state
     end = state.finished_at or now
     fields = [
@@ -134,8 +136,12 @@ def job_card(
         fields=tuple(fields),
         tone=STATUS_TONE.get(state.status, Tone.INFO),
         buttons=job_buttons(state.id, state.status, capabilities),
-        footer=rich(f"base {state.model}", *requester),
+        footer=rich(f"base {state.model}", *requester, *_simulated(simulation)),
     )
+
+
+def _simulated(simulation: str | None) -> tuple[str, ...]:
+    return (f" · {simulation}: simulated, no real model is trained",) if simulation else ()
 
 
 def metric_update(job_id: str, point: MetricPoint) -> Reply:
@@ -160,6 +166,7 @@ def completion_notice(
     *,
     capabilities: Collection[Capability],
     origin_model: str | None = None,
+    simulation: str | None = None,
 ) -> Reply:
     """A new message (edits notify nobody) naming the result and mentioning the requester;
     `origin_model` is the model of the job whose recipe this one replayed (compare with it)."""
@@ -201,6 +208,7 @@ def completion_notice(
         tone=STATUS_TONE.get(state.status, Tone.INFO),
         mentions=mention,
         attachments=attachments,
+        footer=rich(*_simulated(simulation)) if simulation else "",
         buttons=_offered(
             (
                 Button(label="Chart", action="chart", value=state.id),

@@ -49,6 +49,15 @@ def card_key(job_id: str) -> str:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Shown:
+    """What a job's messages show of its provider: the buttons it can serve, and whether it
+    only simulates training (its label, then)."""
+
+    capabilities: frozenset[Capability]
+    simulation: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class WatchSettings:
     lease_seconds: float = 60.0
     claim_limit: int = 200
@@ -249,9 +258,11 @@ class Watcher:
         if state.status == JobStatus.RUNNING or changed or state.terminal:
             stats.provider_calls += 1
             events = await provider.list_events_after(job.id, claim.cursor)
-        plan = await self._plan(
-            claim, state, events, interval, provider.profile.capabilities, reads
+        shown = Shown(
+            capabilities=provider.profile.capabilities,
+            simulation=provider.label if provider.is_simulation else None,
         )
+        plan = await self._plan(claim, state, events, interval, shown, reads)
         return PollResult(
             claim=claim,
             state=state,
@@ -269,7 +280,7 @@ class Watcher:
         state: JobState,
         events: Sequence[JobEvent],
         metric_interval: float,
-        capabilities: frozenset[Capability],
+        shown: Shown,
         reads: _TeamReads,
     ) -> PollPlan:
         job = replace(claim.job, state=state)
@@ -291,7 +302,13 @@ class Watcher:
                     origin,
                     kind=CARD,
                     key=f"{job.id}:card:{state.status}:{step}",
-                    reply=job_card(job, latest, now, capabilities=capabilities),
+                    reply=job_card(
+                        job,
+                        latest,
+                        now,
+                        capabilities=shown.capabilities,
+                        simulation=shown.simulation,
+                    ),
                     card=True,
                 )
             )
@@ -322,7 +339,7 @@ class Watcher:
                 )
                 notified = now
         if changed:
-            messages.extend(await self._status_notices(job, points, capabilities, reads))
+            messages.extend(await self._status_notices(job, points, shown, reads))
         idle = 0 if news else claim.polls_without_news + 1
         next_poll: datetime | None = None
         if not state.terminal:
@@ -350,7 +367,7 @@ class Watcher:
         self,
         job: Job,
         new_points: Sequence[MetricPoint],
-        capabilities: frozenset[Capability],
+        shown: Shown,
         reads: _TeamReads,
     ) -> list[OutboxMessage]:
         state = job.state
@@ -364,7 +381,12 @@ class Watcher:
             )
             chart = self._charts.render(f"{job.id} ({state.model})", points) if points else None
             notice = completion_notice(
-                job, points, chart, capabilities=capabilities, origin_model=await self._origin(job)
+                job,
+                points,
+                chart,
+                capabilities=shown.capabilities,
+                origin_model=await self._origin(job),
+                simulation=shown.simulation,
             )
             targets: list[ChannelAddress] = [job.channel] if job.channel else []
             for sub in subscriptions:

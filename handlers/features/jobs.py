@@ -454,7 +454,12 @@ class Jobs:
                     inline=False,
                 )
             )
-        card = job_card(job, latest, self._clock.now(), capabilities=provider.profile.capabilities)
+        card = job_card(
+            job,
+            latest,
+            self._clock.now(),
+            capabilities=provider.profile.capabilities,
+        )
         eta = next((f for f in card.fields if f.name == "ETA"), None)
         if eta:
             fields.append(eta)
@@ -465,7 +470,16 @@ class Jobs:
         return Reply(
             title=f"Job {s.id}",
             fields=tuple(fields),
-            lines=(stale_note,) if stale_note else (),
+            lines=tuple(
+                line
+                for line in (
+                    stale_note,
+                    f"Note: {provider.label}: no real model is trained."
+                    if provider.is_simulation
+                    else "",
+                )
+                if line
+            ),
             tone=card.tone,
             buttons=card.buttons,
         )
