@@ -126,6 +126,13 @@ class ProviderProfile:
     hyperparameters: tuple[Hyperparameter, ...] = ()
     max_suffix: int | None = None
     """The longest suffix a model name takes; None: the family takes no suffix."""
+    formats: Mapping[str, frozenset[str]] = field(
+        default_factory=lambda: {
+            "supervised": frozenset({"chat"}),
+            "dpo": frozenset({"preference"}),
+        }
+    )
+    """The training-file formats (the validator's names) each method takes."""
     capabilities: frozenset[Capability] = frozenset()
     statuses: Mapping[str, JobStatus] = field(default_factory=dict)
     """The provider's status strings and what each means."""

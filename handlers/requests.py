@@ -23,6 +23,7 @@ from handlers.commands.options import (
 from handlers.commands.provider_options import (
     FormField,
     OptionRefused,
+    check_formats,
     check_start,
     form_fields,
     start_refusal,
@@ -104,6 +105,7 @@ __all__ = [
     "ValidateRequest",
     "build_request",
     "button_values",
+    "check_formats",
     "check_start",
     "coerce",
     "command_names",

@@ -80,6 +80,29 @@ def check_start(request: StartRequest, profile: ProviderProfile) -> None:
         _check_suffix(profile, request.suffix)
 
 
+def check_formats(
+    request: StartRequest, profile: ProviderProfile, files: Mapping[str, str]
+) -> None:
+    """Raise one OptionRefused when a file's format (alias -> the validator's name for it) is
+    not one the method takes at this family, saying what to do; before anything is sent."""
+    method = request.method.value
+    taken = profile.formats.get(method, frozenset())
+    for alias, found in files.items():
+        if not found or found in taken:
+            continue
+        other = next((m for m, fs in sorted(profile.formats.items()) if found in fs), None)
+        fix = (
+            f"add method={other}"
+            if other is not None and other != method
+            else f"upload a {' or '.join(sorted(taken))} file for method={method}"
+        )
+        raise OptionRefused(
+            f"'{alias}' holds {found} examples, which {profile.label} does not train with "
+            f"method={method} (it takes {', '.join(sorted(taken)) or 'none'}): {fix}.",
+            option="method",
+        )
+
+
 def _check_value(profile: ProviderProfile, name: str, value: float, method: str) -> None:
     option = profile.hyperparameter(name)
     if option is None or (option.methods and method not in option.methods):
@@ -224,6 +247,7 @@ __all__ = [
     "FormField",
     "OptionRefused",
     "bounds",
+    "check_formats",
     "check_start",
     "form_fields",
     "start_refusal",

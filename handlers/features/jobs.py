@@ -66,6 +66,7 @@ from handlers.requests import (
     PauseRequest,
     ResumeRequest,
     StartRequest,
+    check_formats,
     check_start,
     form_fields,
     start_refusal,
@@ -204,7 +205,14 @@ class Jobs:
         await self._own_model(team, request.model, family, available)
         # Before the budget or an approval: an option the provider cannot take is refused
         # once, naming what it does take, and nothing is sent.
-        check_start(request, (await self._providers.for_team(team, family)).profile)
+        profile = (await self._providers.for_team(team, family)).profile
+        check_start(request, profile)
+        # What the provider would refuse while validating files, said now with the fix.
+        check_formats(
+            request,
+            profile,
+            {f.alias: f.format for f in (training, validation) if f is not None},
+        )
         # Before the budget: a retry of a start already made is answered, never refused.
         earlier = await self._store.find_intent(
             team,

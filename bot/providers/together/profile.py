@@ -122,6 +122,11 @@ PROFILE = ProviderProfile(
     training_types=("lora", "full"),
     hyperparameters=HYPERPARAMETERS,
     max_suffix=40,
+    # Together trains on conversations or prompt/completion pairs; DPO on preference pairs.
+    formats={
+        "supervised": frozenset({"chat", "completion"}),
+        "dpo": frozenset({"preference"}),
+    },
     capabilities=CAPABILITIES,
     statuses=STATUSES,
     job_id=re.compile(r"ft-[A-Za-z0-9-]+"),
