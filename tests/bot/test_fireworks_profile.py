@@ -7,13 +7,7 @@ import typing
 
 from fireworks.types.supervised_fine_tuning_job import SupervisedFineTuningJob
 
-from bot.providers.fireworks.profile import (
-    GONE_STATES,
-    PROFILE,
-    file_point,
-    metric_point,
-)
-from handlers.model import MetricPoint
+from bot.providers.fireworks.profile import GONE_STATES, PROFILE
 from handlers.profile import Capability, JobStatus
 
 
@@ -72,11 +66,3 @@ def test_names_and_keys() -> None:
     assert account is not None
     assert account.key_shape.fullmatch("fw_" + "Ab3d" * 6)
     assert not account.key_shape.fullmatch("sk-proj-" + "Ab3d" * 10)
-
-
-def test_progress_is_a_point_out_of_a_hundred() -> None:
-    assert metric_point(None) is None
-    assert metric_point({"epoch": 0}) is None
-    assert metric_point({"percent": 40, "epoch": 1}) == MetricPoint(step=40, total_steps=100)
-    assert file_point({"step": 3, "loss": 0.5}) == MetricPoint(step=3, train_loss=0.5)
-    assert file_point({"loss": 0.5}) is None

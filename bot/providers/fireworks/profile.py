@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from handlers.model import MetricPoint, as_float, as_int
 from handlers.profile import (
     AccountKind,
     Capability,
@@ -95,7 +94,7 @@ HYPERPARAMETERS: tuple[Hyperparameter, ...] = (
         minimum=0.0,
         maximum=10.0,
         default=0.1,
-        field="lossConfig.klBeta",
+        field="lossConfig.dpo.beta",
         methods=_DPO,
     ),
     # Carried by the provider's JobDefaults, not by a start request (as Together's lora_r).
@@ -112,13 +111,14 @@ HYPERPARAMETERS: tuple[Hyperparameter, ...] = (
 CAPABILITIES = frozenset(
     {
         Capability.CANCEL,
-        Capability.LIVE_METRICS,
         Capability.INFERENCE,
         # A fine-tuned model answers only from an on-demand deployment, billed per GPU-second.
         Capability.DEPLOY_BEFORE_INFERENCE,
     }
 )
-"""No EVENTS (Fireworks has no events endpoint), no webhooks, no stored completions, no job
+"""No EVENTS (Fireworks has no events endpoint) and so no LIVE_METRICS: the core reads metric
+points only from events (ports.Events), and jobProgress or the metrics file have no other
+way in. No webhooks, no stored completions, no job
 labels (JOB_TAGS: the bot's tags ride in the job id and display name). Fireworks has
 `:resume` but no pause call, and the core's Pausable port (Capability.RESUME) asks for both,
 so neither is declared."""
@@ -142,29 +142,3 @@ PROFILE = ProviderProfile(
     example_job_id="ftb-1a2b3c4d5e6f",
     example_model="accounts/acme/models/ftb-1a2b3c4d5e6f",
 )
-
-
-def metric_point(progress: Mapping[str, object] | None) -> MetricPoint | None:
-    """A job's `jobProgress` (percent done, the epoch it is in) as a point: the step is the
-    percent, out of 100, since Fireworks reports no step count; None before any progress."""
-    if not progress:
-        return None
-    percent = as_int(progress.get("percent"))
-    if percent is None:
-        return None
-    return MetricPoint(step=percent, total_steps=100)
-
-
-def file_point(row: Mapping[str, object]) -> MetricPoint | None:
-    """One row of the metrics file behind `metricsFileSignedUrl`, when it is JSON lines of
-    scalars: neither the SDK nor the docs give its format, so a row without a step or with
-    other names yields nothing rather than a guess."""
-    step = as_int(row.get("step"))
-    if step is None:
-        return None
-    return MetricPoint(
-        step=step,
-        total_steps=as_int(row.get("total_steps")),
-        train_loss=as_float(row.get("train/loss", row.get("loss"))),
-        valid_loss=as_float(row.get("eval/loss", row.get("eval_loss"))),
-    )
