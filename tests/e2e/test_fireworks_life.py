@@ -1,7 +1,7 @@
-"""A whole job life on Fireworks AI through Slack: `start_bot` with Fireworks as the
-deployment's provider (the real fireworks-ai SDK against the fake Fireworks server), Slack in
-HTTP mode with signed requests to the real Bolt app; the watcher and dispatcher run as in
-production."""
+"""A whole job life on Fireworks AI through each chat platform: `start_bot` with Fireworks as
+the deployment's provider (the real fireworks-ai SDK against the fake Fireworks server), Slack
+in HTTP mode with signed requests to the real Bolt app, and Discord through the real discord.py
+client against the fake gateway; the watcher and dispatcher run as in production."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ import pytest
 
 from bot.app.config import load_settings
 from bot.app.runtime import RunningBot, start_bot
+from tests.fakes.discord_api import GUILD_A, Attachment, FakeDiscord
 from tests.fakes.fireworks_server import BASE_MODELS, FakeFireworks
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_requests import SIGNING_SECRET, command_body, signed_headers
@@ -145,3 +146,45 @@ async def test_a_job_life_on_fireworks_through_slack(tmp_path: Path) -> None:
                 what="inspect showing Fireworks' own status",
             )
         assert len(keys()) == len(set(keys())), "no message was posted twice"
+
+
+async def test_a_job_life_on_fireworks_through_discord(tmp_path: Path) -> None:
+    async with fireworks_world() as fireworks, FakeDiscord() as discord, AsyncExitStack() as stack:
+        await _start(
+            stack,
+            fireworks,
+            tmp_path,
+            discord_token="fake-token",
+            discord_api_base_url=discord.api_base,
+            discord_gateway_url=discord.gateway_url,
+            discord_commands_hash_file=tmp_path / "commands.sha256",
+        )
+        await asyncio.wait_for(discord.identified.wait(), timeout=30)
+        iid = await discord.command(
+            "upload", {"file": Attachment("train.jsonl", _dataset()), "alias": "train"}
+        )
+        uploaded = await discord.wait_followup(iid)
+        assert uploaded["embeds"][0]["title"] == "Uploaded train.jsonl as 'train'"
+
+        iid = await discord.command("start", {"file": "train", "model": MODEL, "epochs": 1})
+        started = str((await discord.wait_followup(iid))["embeds"][0]["title"])
+        (job_id,) = fireworks.jobs
+        assert started == f"Started {job_id}"
+
+        def titles() -> list[str]:
+            return [
+                str(m["embeds"][0]["title"])
+                for m in discord.channel_messages(GUILD_A.channel_id)
+                if m.get("embeds")
+            ]
+
+        for _ in range(300):
+            if any(t.startswith(f"{job_id} succeeded") for t in titles()):
+                break
+            await asyncio.sleep(0.2)
+        else:
+            raise AssertionError(f"no completion notice; channel: {titles()}")
+        # One card, edited in place; Fireworks' own word shown beside the canonical status.
+        (card,) = [t for t in titles() if t.startswith(f"Fine-tuning {job_id}")]
+        # Discord's markdown would italicise the underscores: the adapter escapes them.
+        assert card == f"Fine-tuning {job_id} · succeeded (JOB\\_STATE\\_COMPLETED)"
