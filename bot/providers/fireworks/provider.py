@@ -18,7 +18,12 @@ import httpx
 from fireworks import APIStatusError, AsyncFireworks, ConflictError, FireworksError, omit
 from pydantic import ValidationError
 
-from bot.providers.fireworks.errors import classify, deployment_error, needs_deployment
+from bot.providers.fireworks.errors import (
+    classify,
+    deployment_error,
+    message_of,
+    needs_deployment,
+)
 from bot.providers.fireworks.profile import GONE_STATES, PROFILE
 from handlers.chat import ChatMessage, ChatResult
 from handlers.errors import ProviderError, ProviderErrorKind
@@ -435,7 +440,7 @@ class FireworksProvider:
         except ProviderError:
             raise
         except ConflictError as error:
-            raise _Conflict() from error
+            raise _Conflict(redact(message_of(error))) from None
         except (FireworksError, json.JSONDecodeError) as error:
             raise self._error(error) from None
         except ValidationError:
@@ -451,8 +456,12 @@ class FireworksProvider:
         return ProviderError(kind, redact(detail), retry_after=retry_after)
 
 
-class _Conflict(Exception):
-    """409 ALREADY_EXISTS: the named resource is there already."""
+class _Conflict(ProviderError):
+    """409 ALREADY_EXISTS: the named resource is there already (a create's answer to look
+    up; anywhere else, a refused request)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(ProviderErrorKind.BAD_REQUEST, detail)
 
 
 async def _chunks(path: Path, size: int = 8 * 2**20) -> AsyncIterator[bytes]:
