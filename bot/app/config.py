@@ -92,6 +92,17 @@ class Settings(BaseSettings):
     )
     together_base_url: str | None = Field(default=None, validation_alias=_env("TOGETHER_BASE_URL"))
     """Together's API root (default https://api.together.ai): a proxy, or a test's fake."""
+    fireworks_api_key: SecretStr | None = Field(
+        default=None, validation_alias=_env("FIREWORKS_API_KEY")
+    )
+    fireworks_account_id: str | None = Field(
+        default=None, validation_alias=_env("FIREWORKS_ACCOUNT_ID")
+    )
+    """The account the deployment's key works in (the ACCOUNT of accounts/ACCOUNT/...)."""
+    fireworks_base_url: str | None = Field(
+        default=None, validation_alias=_env("FIREWORKS_BASE_URL")
+    )
+    """Fireworks' API root (default https://api.fireworks.ai): a proxy, or a test's fake."""
     sandbox_state: Path | None = None
     sandbox_speed: float = Field(default=1.0, gt=0, le=1000)
     prices_file: Path | None = None

@@ -1,9 +1,9 @@
 """Providers: the registry of provider families: name -> profile and the module that builds it.
 
-A new family is a folder beside openai/, sandbox/, sandbox_together/ and together/
-(profile.py, provider.py, factory.py, prices.json) and one entry in FAMILIES. The factory
-module is imported on first use, so reading the profiles (settings, setup forms, redaction)
-loads no provider SDK.
+A new family is a folder beside openai/, sandbox/, sandbox_together/, together/ and
+fireworks/ (profile.py, provider.py, factory.py, prices.json) and one entry in FAMILIES. The
+factory module is imported on first use, so reading the profiles (settings, setup forms,
+redaction) loads no provider SDK.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, cast
 
+from bot.providers.fireworks.profile import PROFILE as FIREWORKS
 from bot.providers.openai.profile import PROFILE as OPENAI
 from bot.providers.sandbox.profile import PROFILE as SANDBOX
 from bot.providers.sandbox_together.profile import PROFILE as SANDBOX_TOGETHER
@@ -104,6 +105,11 @@ FAMILIES: Mapping[str, Family] = {
         profile=TOGETHER,
         settings_names=("together",),
         factory="bot.providers.together.factory",
+    ),
+    "fireworks": Family(
+        profile=FIREWORKS,
+        settings_names=("fireworks",),
+        factory="bot.providers.fireworks.factory",
     ),
 }
 

@@ -25,6 +25,7 @@ KEYS = {
     "compatible": "local-server-key",
     "together": "tgp_v1_" + "Zx9q" * 10,
     "together-hex": "0123456789abcdef" * 4,
+    "fireworks": "fw_" + "Zx9q" * 6,
 }
 
 
@@ -36,6 +37,8 @@ def settings_for(name: str, tmp_path: Path) -> Settings:
         azure_openai_api_key=SecretStr(KEYS["azure"]),
         sandbox_state=tmp_path / "sandbox.json",
         together_api_key=SecretStr(KEYS["together"]),
+        fireworks_api_key=SecretStr(KEYS["fireworks"]),
+        fireworks_account_id="acme",
     )
 
 

@@ -205,7 +205,10 @@ async def advance_until(
 
 
 async def events_of(put: ProviderUnderTest, job_id: str) -> list[JobEvent]:
-    """Every event so far, oldest first, paging with the cursor (any page size is fine)."""
+    """Every event so far, oldest first, paging with the cursor (any page size is fine); none
+    for a family without EVENTS (Fireworks: no events endpoint), which is never asked."""
+    if not put.provider.profile.can(Capability.EVENTS):
+        return []
     found: list[JobEvent] = []
     cursor: str | None = None
     for _ in range(MAX_TICKS):

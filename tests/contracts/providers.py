@@ -10,6 +10,8 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 
+from bot.providers.fireworks.profile import PROFILE as FIREWORKS
+from bot.providers.fireworks.provider import FireworksProvider
 from bot.providers.openai.profile import PROFILE as OPENAI
 from bot.providers.openai.provider import OpenAIProvider
 from bot.providers.prices import family_prices
@@ -25,6 +27,9 @@ from handlers.errors import ProviderErrorKind
 from tests.contracts.harness import ProviderEntry, ProviderUnderTest
 from tests.fakes.clock import ManualClock
 from tests.fakes.faulty_provider import FaultyProvider
+from tests.fakes.fireworks_server import BASE_MODELS as FIREWORKS_MODELS
+from tests.fakes.fireworks_server import FakeFireworks
+from tests.fakes.fireworks_server import Route as FireworksRoute
 from tests.fakes.memory_provider import BASE_MODEL as MEMORY_BASE_MODEL
 from tests.fakes.memory_provider import PROFILE as MEMORY
 from tests.fakes.memory_provider import MemoryProvider
@@ -314,6 +319,81 @@ async def together(tmp_path: Path) -> AsyncIterator[ProviderUnderTest]:
         assert fake.pending_faults() == 0, "a planned fault was never reached"
 
 
+# -- Fireworks AI: the real fireworks-ai SDK against the fake server ---------------------------
+
+FIREWORKS_KEY = "fw_contract0123456789abcdef"
+
+_FIREWORKS_ROUTES = {
+    "upload_file": FireworksRoute.UPLOAD_DATASET,
+    "get_file": FireworksRoute.GET_DATASET,
+    "delete_file": FireworksRoute.DELETE_DATASET,
+    "create_job": FireworksRoute.CREATE_JOB,
+    "get_job": FireworksRoute.GET_JOB,
+    "list_jobs": FireworksRoute.LIST_JOBS,
+    "cancel_job": FireworksRoute.CANCEL_JOB,
+    "list_models": FireworksRoute.LIST_MODELS,
+    "file_content": FireworksRoute.DOWNLOAD_ENDPOINT,
+    "chat": FireworksRoute.CHAT,
+}
+
+
+@asynccontextmanager
+async def fireworks(tmp_path: Path) -> AsyncIterator[ProviderUnderTest]:
+    clock = ManualClock()
+    async with (
+        FakeFireworks(
+            api_key=FIREWORKS_KEY, account="contract", clock=lambda: clock.now().timestamp()
+        ) as fake,
+        FireworksProvider.connect(
+            FIREWORKS_KEY,
+            account_id="contract",
+            base_url=fake.base_url,
+            timeout=TIMEOUT_S,
+            max_retries=0,
+            ready_delay_s=0,
+        ) as provider,
+    ):
+
+        def advance() -> None:
+            clock.advance(TICK_S)
+            fake.advance()
+
+        def fail_next(
+            kind: ProviderErrorKind,
+            *,
+            operation: str,
+            took_effect: bool = False,
+            retry_after: float | None = None,
+        ) -> None:
+            fault = _fault(kind, took_effect=took_effect, retry_after=retry_after)
+            fake.inject(_FIREWORKS_ROUTES[operation], fault)
+
+        def finish(job_id: str, *, as_: str) -> None:
+            fake.finish_job(job_id, as_)
+
+        def report_status(job_id: str, status: str | None) -> None:
+            if status is None:
+                fake.reported_status.pop(job_id, None)
+            else:
+                fake.reported_status[job_id] = status
+
+        async def jobs_at_provider() -> int:
+            return len(fake.jobs)
+
+        yield ProviderUnderTest(
+            name="fireworks",
+            provider=provider,  # type: ignore[arg-type]  # no pause, events or checkpoints
+            advance=advance,
+            fail_next=fail_next,
+            finish=finish,
+            report_status=report_status,
+            jobs_at_provider=jobs_at_provider,
+            base_model=FIREWORKS_MODELS[0],
+        )
+        assert fake.errors == []
+        assert fake.pending_faults() == 0, "a planned fault was never reached"
+
+
 PROVIDERS: tuple[ProviderEntry, ...] = (
     # What each entry is tested for is what its profile declares, so a family that claims a
     # capability passes that part of the suite, and one that lacks it is never asked.
@@ -324,4 +404,5 @@ PROVIDERS: tuple[ProviderEntry, ...] = (
     ProviderEntry(
         name="sandbox-together", capabilities=SANDBOX_TOGETHER.capabilities, open=sandbox_together
     ),
+    ProviderEntry(name="fireworks", capabilities=FIREWORKS.capabilities, open=fireworks),
 )

@@ -1,0 +1,1 @@
+"""Providers: the Fireworks AI family (fine-tuning over the fireworks-ai SDK)."""
