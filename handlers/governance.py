@@ -94,12 +94,17 @@ def required_role(request: Request) -> Role:
     return Role.OPERATOR if command_of(request).mutating else Role.VIEWER
 
 
+LOCAL_ESTIMATE = "local estimate from the price table"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StartCost:
     """What a start is expected to cost; None when the tokens or the price are unknown."""
 
     cost: float | None
     price_per_million: float | None
+    source: str = LOCAL_ESTIMATE
+    """Whose figure it is: the provider's own estimate, or the local one from the price table."""
 
 
 def month_of(at: datetime) -> str:
@@ -559,7 +564,8 @@ class Governance:
         await self._store.add_approval(approval)
         await self._post(approval)
         why = (
-            f"estimated at {money(cost.cost)}, above the team's {money(budget.approve_over)}"
+            f"estimated at {money(cost.cost)} ({cost.source}), above the team's "
+            f"{money(budget.approve_over)}"
             if cost.cost is not None
             else "its cost cannot be estimated (unknown tokens or price), and the team has a"
         )

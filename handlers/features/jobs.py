@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 
 from handlers.cards import job_card, progress_bar
 from handlers.errors import (
+    BudgetError,
     ConflictError,
     NotFoundError,
     ProviderError,
@@ -18,6 +19,7 @@ from handlers.errors import (
 from handlers.families import pick_family, shown_provider
 from handlers.features.routing import Routes
 from handlers.governance import (
+    LOCAL_ESTIMATE,
     Governance,
     StartCost,
     encode_start,
@@ -40,6 +42,7 @@ from handlers.playground import Playground
 from handlers.ports import (
     ChartRenderer,
     Clock,
+    PriceEstimates,
     ProviderDirectory,
     Store,
     WatchStore,
@@ -80,7 +83,7 @@ from handlers.starts import (
     settle_started,
     start_fingerprint,
 )
-from handlers.text import MISSING, decimal, timestamp
+from handlers.text import MISSING, decimal, money, timestamp
 
 BOT_METADATA_KEY = "ftbot"
 """Every job the bot creates carries this metadata key, so `resync` can find it again."""
@@ -222,7 +225,7 @@ class Jobs:
         )
         if earlier is not None and earlier.job_id is not None:
             return await self._already_started(team, earlier.job_id, earlier.created_at)
-        cost = self._governance.cost_of(request, training)
+        cost = await self._cost(request, training, validation, team)
         await self._governance.check_budget(team, cost)
         if await self._governance.needs_approval(team, cost):
             return await self._governance.request_approval(request, actor, cost)
@@ -244,6 +247,72 @@ class Jobs:
             key=key,
         )
 
+    async def _cost(
+        self, request: StartRequest, training: TeamFile, validation: TeamFile | None, team: str
+    ) -> StartCost:
+        """What the start costs: the provider's own estimate where its family prices jobs
+        itself (its files are uploaded already), else (or when that fails) the local one.
+        A provider that says the account may not start it refuses the start here."""
+        local = self._governance.cost_of(request, training)
+        provider = await self._providers.for_team(team, request.provider)
+        if not provider.profile.can(Capability.PROVIDER_ESTIMATE) or not isinstance(
+            provider, PriceEstimates
+        ):
+            return local
+        label = provider.profile.label
+        try:
+            priced = await provider.estimate_price(
+                self._spec(request, training, validation, metadata={})
+            )
+        except ProviderError as error:
+            if error.kind in (ProviderErrorKind.AUTH, ProviderErrorKind.PERMISSION):
+                raise  # the key is refused: the start would be too
+            return replace(local, source=f"{LOCAL_ESTIMATE} ({label} could not price it)")
+        if priced.allowed_to_proceed is False:
+            limit = f" (its limit: {money(priced.user_limit)})" if priced.user_limit else ""
+            raise BudgetError(
+                f"Not started: {label} says this account may not start this job, estimated at "
+                f"{money(priced.price)}{limit}: add credit or raise the limit at {label}, "
+                "or start a smaller job."
+            )
+        if priced.price is None:
+            return local
+        return StartCost(
+            cost=priced.price,
+            price_per_million=local.price_per_million,
+            source=f"{label}'s own estimate",
+        )
+
+    def _spec(
+        self,
+        request: StartRequest,
+        training: TeamFile,
+        validation: TeamFile | None,
+        *,
+        metadata: Mapping[str, str],
+    ) -> JobSpec:
+        return JobSpec(
+            model=request.model,
+            training_file=training.provider_file_id,
+            validation_file=validation.provider_file_id if validation else None,
+            method=request.method,
+            hyperparameters=Hyperparameters(
+                n_epochs=request.n_epochs,
+                batch_size=request.batch_size,
+                learning_rate_multiplier=request.learning_rate_multiplier,
+                beta=request.beta,
+                n_checkpoints=request.n_checkpoints,
+                n_evals=request.n_evals,
+                warmup_ratio=request.warmup_ratio,
+                lora_r=request.lora_r,
+                lora_alpha=request.lora_alpha,
+            ),
+            training_type=request.training_type,
+            suffix=request.suffix,
+            seed=request.seed,
+            metadata=metadata,
+        )
+
     async def _launch(
         self,
         request: StartRequest,
@@ -263,25 +332,10 @@ class Jobs:
         idempotency key on every try, so a crash, a retry or a replay makes one job at most.
         """
         now = self._clock.now()
-        spec = JobSpec(
-            model=request.model,
-            training_file=training.provider_file_id,
-            validation_file=validation.provider_file_id if validation else None,
-            method=request.method,
-            hyperparameters=Hyperparameters(
-                n_epochs=request.n_epochs,
-                batch_size=request.batch_size,
-                learning_rate_multiplier=request.learning_rate_multiplier,
-                beta=request.beta,
-                n_checkpoints=request.n_checkpoints,
-                n_evals=request.n_evals,
-                warmup_ratio=request.warmup_ratio,
-                lora_r=request.lora_r,
-                lora_alpha=request.lora_alpha,
-            ),
-            training_type=request.training_type,
-            suffix=request.suffix,
-            seed=request.seed,
+        spec = self._spec(
+            request,
+            training,
+            validation,
             metadata={
                 BOT_METADATA_KEY: self._instance,
                 "ftbot_team": team,
@@ -328,6 +382,13 @@ class Jobs:
                 Field(name=_lr_label(provider.profile), value=_auto(hp.learning_rate_multiplier)),
                 Field(name="Batch size", value=_auto(hp.batch_size)),
                 Field(name="Suffix", value=spec.suffix or "—"),
+                Field(
+                    name="Est. cost",
+                    value=f"{money(cost.cost)} ({cost.source})"
+                    if cost.cost is not None
+                    else f"unknown ({cost.source}: no price or no token count)",
+                    inline=False,
+                ),
             ),
             lines=tuple(lines),
             tone=Tone.SUCCESS,
@@ -365,7 +426,7 @@ class Jobs:
             requester=approval.requester_id,
             training=training,
             validation=validation,
-            cost=self._governance.cost_of(request, training),
+            cost=await self._cost(request, training, validation, team),
             key=approval_key(approval.id),
             approval_id=approval.id,
         )
