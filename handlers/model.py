@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -146,6 +146,18 @@ class JobState:
     @property
     def shown_status(self) -> str:
         return shown_status(self.status, self.provider_status)
+
+
+def gone(state: JobState, now: datetime) -> JobState:
+    """The job as recorded once its provider no longer knows it (deleted, expired)."""
+    return replace(
+        state,
+        status=JobStatus.GONE,
+        provider_status="",
+        error=state.error
+        or "The provider no longer knows this job (deleted, expired or archived).",
+        finished_at=state.finished_at or now,
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

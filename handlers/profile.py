@@ -24,13 +24,15 @@ class JobStatus(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    GONE = "gone"
+    """The provider no longer knows the job (deleted, expired, archived): never polled again."""
 
     @property
     def terminal(self) -> bool:
         return self in _TERMINAL
 
 
-_TERMINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED})
+_TERMINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.GONE})
 
 UNKNOWN_STATUS = JobStatus.RUNNING
 """What a status string no profile knows counts as: live (polled on), never terminal."""

@@ -207,6 +207,10 @@ class Service:
         )
         self._teams.add(actor.team_id)
 
+    def when_started(self, wake: Callable[[], None]) -> None:
+        """`wake()` runs right after every job this service creates (its card is queued)."""
+        self._jobs.started = wake
+
     async def handle_text(
         self, text: str, actor: Actor, *, progress: Progress | None = None
     ) -> Reply:

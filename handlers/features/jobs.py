@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -36,6 +36,7 @@ from handlers.model import (
     MetricPoint,
     StartIntent,
     TeamFile,
+    gone,
     model_made_by,
 )
 from handlers.playground import Playground
@@ -43,6 +44,7 @@ from handlers.ports import (
     ChartRenderer,
     Clock,
     PriceEstimates,
+    Provider,
     ProviderDirectory,
     Store,
     WatchStore,
@@ -55,6 +57,7 @@ from handlers.replies import (
     Reply,
     Table,
     Tone,
+    Visibility,
 )
 from handlers.requests import (
     CancelRequest,
@@ -84,6 +87,7 @@ from handlers.starts import (
     start_fingerprint,
 )
 from handlers.text import MISSING, decimal, money, timestamp
+from handlers.watch import Shown, card_message
 
 BOT_METADATA_KEY = "ftbot"
 """Every job the bot creates carries this metadata key, so `resync` can find it again."""
@@ -110,6 +114,9 @@ class Jobs:
         self._providers = providers
         self._clock = clock
         self._charts = charts
+        self.started: Callable[[], None] = _nothing
+        """Called once a job is created and its card queued (the app wakes its watcher and
+        dispatcher, so the card goes out and the job is polled at once)."""
         self._prices = prices
         self._instance = instance
         self._governance = governance
@@ -364,8 +371,32 @@ class Jobs:
         )
         state = await provider.create_job(spec, idempotency_key=intent.key)
         await settle_started(self._store, intent, state, self._clock.now())
+        # The job's card goes out now (the dispatcher posts within its tick), with Cancel on
+        # it, and is edited in place from then on; the watcher polls the job right away.
+        job = await self._store.get_job(team, state.id)
+        card = (
+            card_message(
+                job,
+                None,
+                self._clock.now(),
+                Shown(
+                    capabilities=provider.profile.capabilities,
+                    simulation=provider.label if provider.is_simulation else None,
+                ),
+            )
+            if job is not None
+            else None
+        )
+        if card is not None:
+            await self._watch.enqueue([card], now=self._clock.now())
+        self.started()
         hp = spec.hyperparameters
-        lines = ["I'll post progress in this channel and mention you when it ends."]
+        lines = [
+            "Its card is posted in this channel, edited as it moves; "
+            "I'll mention you there when it ends."
+            if card is not None
+            else "I'll mention you when it ends."
+        ]
         if provider.is_simulation:
             lines.append(f"Note: {provider.label}: no real model is trained.")
         return Reply(
@@ -392,6 +423,9 @@ class Jobs:
             ),
             lines=tuple(lines),
             tone=Tone.SUCCESS,
+            # The card is the channel's one message about the job; this answer is the
+            # requester's receipt (its cost and settings).
+            visibility=Visibility.EPHEMERAL if card is not None else Visibility.PUBLIC,
         )
 
     async def _already_started(self, team: str, job_id: str, at: datetime) -> Reply:
@@ -597,19 +631,49 @@ class Jobs:
         if not provider.profile.can(Capability(action)):
             # The profile answers; the provider is never asked to do what it cannot.
             raise ConflictError(f"{provider.label} cannot {action} a job.")
-        match action:
-            case "cancel":
-                state = await provider.cancel_job(job_id)
-            case "pause":
-                state = await provider.pause_job(job_id)
-            case _:
-                state = await provider.resume_job(job_id)
+        try:
+            match action:
+                case "cancel":
+                    state = await provider.cancel_job(job_id)
+                case "pause":
+                    state = await provider.pause_job(job_id)
+                case _:
+                    state = await provider.resume_job(job_id)
+        except ProviderError as error:
+            if error.kind not in (ProviderErrorKind.BAD_REQUEST, ProviderErrorKind.NOT_FOUND):
+                raise
+            # The provider refused ("job already failed"): what it says the job is now is
+            # recorded, so `list` and the card never contradict the buttons.
+            now = await self._refused(team, job, provider)
+            if now is None or now.status == job.state.status:
+                raise
+            raise ConflictError(
+                f"{error.message} {job_id} is {now.shown_status} at {provider.label}, so there "
+                f"is nothing to {action}; its card and `list` show that now."
+            ) from error
         await self._store.update_job_state(team, state, poll_now=True)
         verb = {"cancel": "Cancelling", "pause": "Paused", "resume": "Resumed"}[action]
         return Reply(
             title=f"{verb} {job_id} (status: {state.shown_status})",
             tone=Tone.WARNING if action == "cancel" else Tone.SUCCESS,
         )
+
+    async def _refused(self, team: str, job: Job, provider: Provider) -> JobState | None:
+        """After a refused control, the job's status as the provider has it now (gone if
+        it no longer knows the job), written to the store; None if it cannot be read."""
+        try:
+            state = await provider.get_job(job.id)
+        except ProviderError as lookup:
+            if lookup.kind is not ProviderErrorKind.NOT_FOUND:
+                return None
+            state = gone(job.state, self._clock.now())
+        if state.terminal:
+            # The watcher records an ending (its notice, the bill, the model) on its next
+            # sweep; made due now, it is the next job that sweep polls.
+            await self._watch.mark_job_due(job.id, now=self._clock.now())
+        elif state != job.state:
+            await self._store.update_job_state(team, state, poll_now=True)
+        return state
 
     async def _models(self, team: str) -> Reply:
         models = await self._store.list_models(team)
@@ -692,3 +756,7 @@ def _auto(value: float | None) -> str:
 
 def _metric(value: object) -> str:
     return decimal(value) if isinstance(value, int | float) else MISSING
+
+
+def _nothing() -> None:
+    """No watcher to wake (tests drive sweeps and dispatches themselves)."""
