@@ -366,7 +366,7 @@ async def start_bot(
     routes = [route for adapter in adapters for route in adapter.web_routes()]
     wake = webhook_waker(runtime)
     # A start's card goes out, and its job is polled, right away rather than at the next tick.
-    runtime.service.when_started(wake)
+    runtime.service.wake_with(wake)
     routes += webhook_routes(runtime, wake=wake)
     await runtime.resyncer.at_start()
     server = await run_web(runtime, stack, routes=routes, supervisors=supervisors)

@@ -114,9 +114,10 @@ class Jobs:
         self._providers = providers
         self._clock = clock
         self._charts = charts
-        self.started: Callable[[], None] = _nothing
-        """Called once a job is created and its card queued (the app wakes its watcher and
-        dispatcher, so the card goes out and the job is polled at once)."""
+        self.wake: Callable[[], None] = _nothing
+        """Called once a job is created and its card queued, or made due after a refused
+        control (the app wakes its watcher and dispatcher: the card goes out, the job is
+        polled at once)."""
         self._prices = prices
         self._instance = instance
         self._governance = governance
@@ -389,7 +390,7 @@ class Jobs:
         )
         if card is not None:
             await self._watch.enqueue([card], now=self._clock.now())
-        self.started()
+        self.wake()
         hp = spec.hyperparameters
         lines = [
             "Its card is posted in this channel, edited as it moves; "
@@ -671,6 +672,7 @@ class Jobs:
             # The watcher records an ending (its notice, the bill, the model) on its next
             # sweep; made due now, it is the next job that sweep polls.
             await self._watch.mark_job_due(job.id, now=self._clock.now())
+            self.wake()
         elif state != job.state:
             await self._store.update_job_state(team, state, poll_now=True)
         return state
