@@ -266,6 +266,21 @@ class ProviderModel:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ModelLimits:
+    """What a provider says one base model takes, for one method and training type (None:
+    no bound beyond the profile's)."""
+
+    model: str
+    max_epochs: int | None = None
+    max_evals: int | None = None
+    min_learning_rate: float | None = None
+    max_learning_rate: float | None = None
+    max_lora_rank: int | None = None
+    min_batch_size: int | None = None
+    max_batch_size: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TeamFile:
     """A training or validation file the team uploaded, under a short alias."""
 

@@ -57,6 +57,9 @@ class Capability(StrEnum):
     STORED_COMPLETIONS = "stored_completions"
     DEPLOY_BEFORE_INFERENCE = "deploy_before_inference"
     INFERENCE = "inference"
+    MODEL_LIMITS = "model_limits"
+    """The provider says per base model what a job may ask (ports.ModelLimitsSource): the
+    start is checked against them before anything is sent."""
     JOB_TAGS = "job_tags"
     """Jobs carry the bot's metadata and can be listed by it (resync, one list per team)."""
 

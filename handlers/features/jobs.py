@@ -43,6 +43,7 @@ from handlers.playground import Playground
 from handlers.ports import (
     ChartRenderer,
     Clock,
+    ModelLimitsSource,
     PriceEstimates,
     Provider,
     ProviderDirectory,
@@ -73,6 +74,7 @@ from handlers.requests import (
     ResumeRequest,
     StartRequest,
     check_formats,
+    check_limits,
     check_start,
     form_fields,
     start_refusal,
@@ -174,7 +176,34 @@ class Jobs:
 
     async def start_refusal(self, actor: Actor, request: StartRequest) -> OptionRefused | None:
         """What the start's provider would refuse in this start, before the form closes."""
-        return start_refusal(request, await self._profile(actor.team_id, request.provider))
+        chosen = pick_family(await self._providers.available(actor.team_id), request.provider)
+        provider = await self._providers.for_team(actor.team_id, chosen)
+        refused = start_refusal(request, provider.profile)
+        if refused is not None:
+            return refused
+        try:
+            await self._check_limits(provider, request)
+        except OptionRefused as beyond:
+            return beyond
+        return None
+
+    async def _check_limits(self, provider: Provider, request: StartRequest) -> None:
+        """Where the provider says per base model what a job may ask, an option beyond it is
+        refused now, naming the model's bound; if the limits cannot be read, the provider
+        checks the create itself."""
+        if not provider.profile.can(Capability.MODEL_LIMITS) or not isinstance(
+            provider, ModelLimitsSource
+        ):
+            return
+        try:
+            limits = await provider.model_limits(
+                request.model, method=request.method, training_type=request.training_type
+            )
+        except ProviderError as error:
+            if error.kind in (ProviderErrorKind.AUTH, ProviderErrorKind.PERMISSION):
+                raise
+            return
+        check_limits(request, limits, provider.profile.label)
 
     async def fine_tunable_models(
         self, actor: Actor, query: str = "", family: str | None = None
@@ -216,7 +245,8 @@ class Jobs:
         await self._own_model(team, request.model, family, available)
         # Before the budget or an approval: an option the provider cannot take is refused
         # once, naming what it does take, and nothing is sent.
-        profile = (await self._providers.for_team(team, family)).profile
+        target = await self._providers.for_team(team, family)
+        profile = target.profile
         check_start(request, profile)
         # What the provider would refuse while validating files, said now with the fix.
         check_formats(
@@ -224,6 +254,7 @@ class Jobs:
             profile,
             {f.alias: f.format for f in (training, validation) if f is not None},
         )
+        await self._check_limits(target, request)
         # Before the budget: a retry of a start already made is answered, never refused.
         earlier = await self._store.find_intent(
             team,
