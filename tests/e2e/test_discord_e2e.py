@@ -78,10 +78,6 @@ async def test_job_life_on_discord_with_a_restart(tmp_path: Path) -> None:
             await dispatcher.tick()
             opened = card_of(fake, done)
             assert opened["components"][0]["components"][0]["custom_id"] == f"ftbot:cancel:{done}"
-            answers = [
-                m for m in fake.channel_messages(GUILD_A.channel_id) if "Started" in title(m)
-            ]
-            assert answers == [], "the start's answer is not a channel message"
             await settle(w, dispatcher, 150)
 
             # One card, edited in place as the job moved, now succeeded.
