@@ -158,6 +158,9 @@ class ProviderProfile:
     """The day the family's announced end takes effect (e.g. no new fine-tuning jobs)."""
     end_note: str = ""
     """What that end means for a team, in one sentence or two (`/finetune providers`)."""
+    examples: tuple[int, int] | None = None
+    """The fewest and the most training examples a job takes at the family (inclusive);
+    None: no limit the core checks beyond its validator's."""
 
     def hyperparameter(self, name: str) -> Hyperparameter | None:
         return next((h for h in self.hyperparameters if h.name == name), None)

@@ -44,6 +44,7 @@ from handlers.ports import (
     Clock,
     MetricFiles,
     PriceEstimates,
+    Provider,
     ProviderDirectory,
     Store,
     WatchStore,
@@ -70,6 +71,7 @@ from handlers.requests import (
     PauseRequest,
     ResumeRequest,
     StartRequest,
+    check_examples,
     check_formats,
     check_start,
     form_fields,
@@ -217,6 +219,7 @@ class Jobs:
             profile,
             {f.alias: f.format for f in (training, validation) if f is not None},
         )
+        check_examples(profile, training.alias, training.examples)
         # Before the budget: a retry of a start already made is answered, never refused.
         earlier = await self._store.find_intent(
             team,
@@ -363,7 +366,14 @@ class Jobs:
                 provider_account=account_of(provider),
             )
         )
-        state = await provider.create_job(spec, idempotency_key=intent.key)
+        try:
+            state = await provider.create_job(spec, idempotency_key=intent.key)
+        except ProviderError as error:
+            if not error.retryable:
+                # Refused (an option, a model, the key): no job exists, and the reply says
+                # so once; recovery would otherwise tell the team again that nothing started.
+                await self._store.settle_intent(team, intent.key, job_id=None, at=now)
+            raise
         await settle_started(self._store, intent, state, self._clock.now())
         hp = spec.hyperparameters
         lines = ["I'll post progress in this channel and mention you when it ends."]
@@ -598,7 +608,7 @@ class Jobs:
         provider = await self._providers.for_team(team, job.provider or None)
         if not provider.profile.can(Capability(action)):
             # The profile answers; the provider is never asked to do what it cannot.
-            raise ConflictError(f"{provider.label} cannot {action} a job.")
+            raise ConflictError(f"{provider.label} cannot {action} a job{_controls(provider)}.")
         match action:
             case "cancel":
                 state = await provider.cancel_job(job_id)
@@ -689,6 +699,23 @@ def _lr_label(profile: ProviderProfile) -> str:
     option = profile.hyperparameter("lr")
     absolute = option is not None and option.scale == "absolute"
     return "Learning rate" if absolute else "LR multiplier"
+
+
+def _controls(provider: Provider) -> str:
+    """What the family can do to a running job instead, said after a refused control."""
+    can = [c.value for c in CONTROLS if provider.profile.can(c)]
+    if not can:
+        return "; it has no controls for a running job"
+    shown = " and ".join(can)
+    resume_only = provider.profile.can(Capability.RESUME) and not provider.profile.can(
+        Capability.PAUSE
+    )
+    return f"; it can {shown}" + (
+        f" (resume: a job {provider.label} paused)" if resume_only else ""
+    )
+
+
+CONTROLS = (Capability.CANCEL, Capability.PAUSE, Capability.RESUME)
 
 
 def _provider_cost(state: JobState, label: str) -> tuple[Field, ...]:

@@ -146,6 +146,8 @@ PROFILE = ProviderProfile(
     default_model="accounts/fireworks/models/llama-v3p1-8b-instruct",
     key_patterns=KEY_PATTERNS,
     accounts=ACCOUNTS,
+    # Fireworks' dataset limits: "Minimum examples: 3; Maximum examples: 3 million".
+    examples=(3, 3_000_000),
     example_job_id="ftb-1a2b3c4d5e6f",
     example_model="accounts/acme/models/ftb-1a2b3c4d5e6f",
 )
