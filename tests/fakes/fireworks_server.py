@@ -24,6 +24,9 @@ google.rpc-style `{"error": {"code", "message", "status"}}` bodies.
   carries `estimatedCost` (google.type.Money) from its dataset's size and epochs.
   `pause_at_fireworks()` pauses a job as Fireworks itself does (PAUSED with a status message;
   there is no pause call); `:resume` moves a PAUSED job to RE_QUEUEING, then RUNNING.
+- models: Fireworks' own (`accounts/fireworks/models/...`) listed and read one by one, each
+  with its `tunable` flag (NOT_TUNABLE is served but not tunable); a create on any other base
+  model is a 400.
 - the metrics file behind `metricsFileSignedUrl` (a DPO job's behind `:getMetricsFileEndpoint`)
   is JSON lines, one a step: `{"step", "timestamp", "data": {"train/loss", "train/epoch",
   "eval/loss"...}}`, as Fireworks' trainer logs them (no total: jobProgress.percent says how

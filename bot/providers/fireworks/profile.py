@@ -48,7 +48,7 @@ announces once and stops watching (as for a job deleted outside the bot)."""
 
 FINE_TUNABLE_PREFIXES = ("accounts/fireworks/models/",)
 """Fireworks names its own base models accounts/fireworks/models/<id>; whether one is tunable
-is a flag on its model card, so the create call itself is the authority."""
+is a flag on its model card, which the provider reads before a create."""
 
 KEY_PATTERNS: tuple[re.Pattern[str], ...] = (
     # Fireworks keys: fw_ and an alphanumeric tail (the shape the console shows; the SDK

@@ -53,7 +53,8 @@ BASE_MODELS_ACCOUNT = "fireworks"
 
 
 class FireworksProvider:
-    """The FineTuning port plus cancel and chat, over AsyncFireworks, for one account.
+    """The FineTuning port plus cancel, resume, the metrics file (ports.MetricFiles) and
+    chat, over AsyncFireworks, for one account.
 
     A job's id at the bot is its Fireworks id (supervised) or `dpo:` and its id (DPO). The
     bot names each job it creates from the idempotency key's hash, so a retried create is a
