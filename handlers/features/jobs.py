@@ -497,7 +497,8 @@ class Jobs:
         stale_note = ""
         try:
             state = await provider.get_job(job_id)
-            if state != job.state:
+            # The provider's estimate is read, never stored: it alone is no change to write.
+            if replace(state, provider_cost=None) != job.state:
                 await self._store.update_job_state(team, state, poll_now=True)
                 await self._remember_model(job, state)
                 await settle_spend(self._store, team, state)
@@ -548,6 +549,7 @@ class Jobs:
             fields.append(Field(name="Error", value=s.error, inline=False))
         if s.suffix:
             fields.append(Field(name="Suffix", value=s.suffix))
+        fields.extend(_provider_cost(s, provider.label))
         return Reply(
             title=f"Job {s.id}",
             fields=tuple(fields),

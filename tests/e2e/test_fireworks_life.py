@@ -173,6 +173,9 @@ async def test_a_job_life_on_fireworks_through_slack(tmp_path: Path) -> None:
                 ),
                 what="inspect showing Fireworks' own status",
             )
+            inspected = next(str(r) for r in slack.responses if f"Job {job_id}" in str(r))
+            assert "Fireworks AI's own, on the job" in inspected
+            assert "(step 10/10)" in inspected
         assert len(keys()) == len(set(keys())), "no message was posted twice"
 
 
