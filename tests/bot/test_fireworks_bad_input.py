@@ -32,11 +32,15 @@ def _text(reply: Reply) -> str:
 
 @asynccontextmanager
 async def _fireworks(
-    tmp_path: Path, *, key: str = KEY, provider_type: type[FireworksProvider] = FireworksProvider
+    tmp_path: Path,
+    *,
+    key: str = KEY,
+    account: str = "acme",
+    provider_type: type[FireworksProvider] = FireworksProvider,
 ) -> AsyncIterator[tuple[World, FakeFireworks]]:
     async with FakeFireworks(api_key=KEY, account="acme", clock=lambda: 1.8e9) as fake:
         provider = provider_type.connect(
-            key, account_id="acme", base_url=fake.base_url, max_retries=0, ready_delay_s=0
+            key, account_id=account, base_url=fake.base_url, max_retries=0, ready_delay_s=0
         )
         async with (
             provider,
@@ -170,12 +174,18 @@ async def test_pause_is_refused_from_the_profile_and_a_job_fireworks_paused_resu
         assert len(fake.requests_to(Route.RESUME_JOB)) == 1
 
 
-async def test_a_wrong_key_is_one_message_for_an_admin_and_nothing_is_created(
-    tmp_path: Path,
+@pytest.mark.parametrize(
+    ("key", "account"), [("fw_" + "wrong0123456789a" * 2, "acme"), (KEY, "not-our-account")]
+)
+async def test_a_wrong_key_or_account_is_one_message_for_an_admin_and_nothing_is_created(
+    tmp_path: Path, key: str, account: str
 ) -> None:
-    async with _fireworks(tmp_path, key="fw_" + "wrong0123456789a" * 2) as (w, fake):
+    async with _fireworks(tmp_path, key=key, account=account) as (w, fake):
         reply = await _uploaded(w, tmp_path)
         assert reply.tone is Tone.ERROR
         assert "The provider rejected the API key. Ask an admin to check it." in _text(reply)
         assert fake.datasets == {}
         assert await w.store.list_files(TEAM) == []
+        started = await w.run(f"start file=t model={MODEL}", actor())
+        assert started.tone is Tone.ERROR  # no such file: nothing was kept to start from
+        await _nothing_started(w, fake)

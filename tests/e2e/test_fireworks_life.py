@@ -118,6 +118,15 @@ async def test_a_job_life_on_fireworks_through_slack(tmp_path: Path) -> None:
                 what="the seed refusal",
             )
             assert fireworks.jobs == {}, "a refused option creates nothing"
+            await command("start file=train model=gpt-4o-mini epochs=1")
+            await slack.wait_for(
+                lambda: any(
+                    "model=gpt-4o-mini is not a base model at Fireworks AI" in str(r)
+                    for r in slack.responses
+                ),
+                what="the base model refusal",
+            )
+            assert fireworks.jobs == {}, "a model Fireworks does not tune creates nothing"
 
             await command(f"start file=train model={MODEL} epochs=1 suffix=e2e")
             await slack.wait_for(
