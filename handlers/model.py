@@ -140,7 +140,7 @@ class JobState:
     metadata: Mapping[str, str] = field(default_factory=dict)
     provider_cost: float | None = None
     """The provider's own estimate of the job's cost in dollars, where the job itself carries
-    one (Fireworks' estimatedCost): shown in the start reply and the completion notice, read
+    one: shown in the start reply and the completion notice, read
     anew from the provider each time, never stored."""
 
     @property

@@ -44,8 +44,8 @@ class Capability(StrEnum):
     CANCEL = "cancel"
     PAUSE = "pause"
     RESUME = "resume"
-    """A paused job can be resumed (ports.Resumable); a family may resume without pausing:
-    Fireworks pauses jobs itself (account suspension) and has no pause call."""
+    """A paused job can be resumed (ports.Resumable); a family may resume without pausing
+    when it pauses jobs itself and has no pause call."""
     EVENTS = "events"
     LIVE_METRICS = "live_metrics"
     METRICS = "metrics"

@@ -722,7 +722,7 @@ CONTROLS = (Capability.CANCEL, Capability.PAUSE, Capability.RESUME)
 
 def _provider_cost(state: JobState, label: str) -> tuple[Field, ...]:
     """The provider's own estimate on the job it made, beside the one the start was held to
-    (a family that prices only the job it made, such as Fireworks, says so after creation)."""
+    (a family that prices only the job it made says so after creation)."""
     if state.provider_cost is None:
         return ()
     return (
