@@ -41,7 +41,7 @@ class Providers:
                 p.label,
                 _set_up(p.name, keys, available),
                 ", ".join(sorted(c.value for c in p.capabilities)) or "—",
-                p.ends.isoformat() if p.ends else "—",
+                p.first_end.isoformat() if p.first_end else "—",
             )
             for p in self._profiles
         )
