@@ -209,6 +209,7 @@ class FakeOpenAI:
         organization_id: str = "org-fake",
         azure: bool = False,
         ad_token: str | None = None,
+        first_id: int = 1,
     ) -> None:
         self.api_key = api_key
         """When set, requests must carry it (Bearer or api-key; Azure mode: api-key only) or
@@ -257,7 +258,9 @@ class FakeOpenAI:
         """Unexpected exceptions inside the fake's handlers (answered as 500s)."""
         self._faults: dict[str, deque[Fault]] = {}
         self._changed = asyncio.Condition()
-        self._ids = itertools.count(1)
+        self._ids = itertools.count(first_id)
+        """Ids are numbered from `first_id`: two fakes in one test give distinct job ids, as
+        two real providers do."""
         self._runner: web.AppRunner | None = None
         self._closing = asyncio.Event()
         self._port = 0
