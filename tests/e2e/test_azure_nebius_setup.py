@@ -140,7 +140,7 @@ async def test_providers_shows_azures_retirement_by_model(tmp_path: Path, fakes:
     async with _world(tmp_path, fakes) as w:
         listed = await w.run("providers", actor())
         assert listed.table is not None
-        rows = {row[0].split(" ")[0]: row for row in listed.table.rows}
+        rows = {plain(row[0]).split(" ")[0]: row for row in listed.table.rows}
         assert rows["azure"][-1] == "2027-04-01"
         assert rows["nebius"][-1] == "—"
         [note] = [plain(line) for line in listed.lines if plain(line).startswith("Azure OpenAI:")]
