@@ -96,12 +96,15 @@ PROFILE = ProviderProfile(
     formats={"supervised": frozenset({"chat", "completion"})},
     capabilities=CAPABILITIES,
     statuses=STATUSES,
-    job_id=re.compile(r"ftjob-[A-Za-z0-9_-]+"),
-    # Unverified: taken to be OpenAI's "ft:<base>:..." (Nebius does not document the name).
-    tuned_model=re.compile(r"ft:(?P<base>[^:]+):.*"),
+    # Unverified: job ids and fine-tuned model names taken to be OpenAI's (Nebius does not
+    # document them).
+    job_id=openai.PROFILE.job_id,
+    tuned_model=openai.PROFILE.tuned_model,
     base_model=re.compile("|".join(re.escape(p) for p in FINE_TUNABLE_PREFIXES)),
     default_model="meta-llama/Meta-Llama-3.1-8B-Instruct",
     accounts=ACCOUNTS,
-    example_job_id="ftjob-abc123",
-    example_model="ft:meta-llama/Meta-Llama-3.1-8B-Instruct:acme:support:abc123",
+    example_job_id=openai.PROFILE.example_job_id,
+    example_model=openai.tuned_name(
+        "meta-llama/Meta-Llama-3.1-8B-Instruct", "acme", "support", "abc123"
+    ),
 )

@@ -140,6 +140,11 @@ PROFILE = ProviderProfile(
 )
 
 
+def tuned_name(base: str, owner: str, suffix: str, ident: str) -> str:
+    """A fine-tuned model's name as OpenAI (and a server in its shape) gives it."""
+    return f"ft:{base}:{owner}:{suffix}:{ident}"
+
+
 def metric_point(kind: str, data: Mapping[str, MetricValue]) -> MetricPoint | None:
     """A metrics event's step and numbers, under the names the fine-tuning API gives them."""
     if kind != "metrics":
