@@ -8,11 +8,15 @@ from collections.abc import AsyncIterator
 from datetime import date
 
 import pytest
+from pydantic import SecretStr
 
+from bot.app.config import Settings
+from bot.infra.clock import SystemClock
 from bot.providers.azure.profile import PROFILE
 from bot.providers.azure.provider import AzureOpenAIProvider
+from bot.providers.registry import family
 from handlers.chat import ChatMessage
-from handlers.errors import ProviderError, ProviderErrorKind
+from handlers.errors import ConfigError, ProviderError, ProviderErrorKind
 from handlers.model import JobSpec
 from handlers.profile import JobStatus
 from tests.fakes.openai_server import FakeOpenAI, Route
@@ -139,3 +143,30 @@ def test_training_ends_by_model_no_earlier_than() -> None:
         "Training gpt-4o-2024-08-06 at Azure OpenAI ends no earlier than 2027-04-01."
     )
     assert PROFILE.first_end == date(2027, 4, 1)
+
+
+async def test_finetune_bot_provider_azure_selects_the_azure_family() -> None:
+    settings = Settings(
+        provider="azure",
+        azure_openai_endpoint="https://acme.openai.azure.com",
+        azure_openai_api_key=SecretStr(KEY),
+        azure_openai_training_type="developer",
+    )
+    entry = family(settings.provider)
+    assert entry.name == "azure"
+    assert family("openai").settings_names == ("openai",)
+    built = entry.load().build(settings, SystemClock())
+    try:
+        assert isinstance(built, AzureOpenAIProvider)
+        assert built.profile is PROFILE
+    finally:
+        await built.aclose()  # type: ignore[attr-defined]
+    missing = Settings(provider="azure", azure_openai_endpoint="https://acme.openai.azure.com")
+    with pytest.raises(ConfigError, match="AZURE_OPENAI_API_KEY is not set"):
+        entry.load().check(missing)
+    token = Settings(
+        provider="azure",
+        azure_openai_endpoint="https://acme.openai.azure.com",
+        azure_openai_ad_token=SecretStr(TOKEN),
+    )
+    entry.load().check(token)

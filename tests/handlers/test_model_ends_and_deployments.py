@@ -60,6 +60,10 @@ async def test_providers_lists_the_first_model_end(tmp_path: Path) -> None:
         assert listed.table is not None
         [row] = listed.table.rows
         assert row[-1] == "2027-04-14"
+        assert (
+            f"Sandbox (simulated training): training ends no earlier than 2027-04-14 ({MODEL})."
+            in [plain(line) for line in listed.lines]
+        )
 
 
 async def test_the_completion_notice_says_to_deploy_before_try(tmp_path: Path) -> None:

@@ -133,10 +133,9 @@ PROFILE = ProviderProfile(
     model_ends=MODEL_ENDS,
     model_end_words="ends no earlier than",
     end_note=(
-        "Azure trains OpenAI models until about April 2027, for existing customers only "
-        "(no earlier than: gpt-4o and gpt-4o-mini 2027-04-01, the gpt-4.1 family "
-        "2027-04-14, o4-mini 2027-04-16); others' training ends with the base model. "
-        "Deployed fine-tuned models keep serving until about October 2027."
+        "Azure trains OpenAI models until about April 2027, by model (below), for existing "
+        "customers only; for others training ends with the base model. Deployed fine-tuned "
+        "models keep serving until about October 2027."
     ),
     deploy_note=DEPLOY_NOTE,
 )
