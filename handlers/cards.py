@@ -26,6 +26,7 @@ STATUS_TONE: dict[str, Tone] = {
     JobStatus.FAILED: Tone.ERROR,
     JobStatus.CANCELLED: Tone.WARNING,
     JobStatus.PAUSED: Tone.WARNING,
+    JobStatus.GONE: Tone.WARNING,
 }
 BAR_WIDTH = 20
 
@@ -69,6 +70,8 @@ def job_buttons(
 
 
 def _status_buttons(job_id: str, status: str) -> tuple[Button, ...]:
+    if status == JobStatus.GONE:
+        return ()  # nothing at the provider to act on
     if status in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED):
         return (Button(label="Chart", action="chart", value=job_id),)
     toggle = (

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -148,6 +148,18 @@ class JobState:
         return shown_status(self.status, self.provider_status)
 
 
+def gone(state: JobState, now: datetime) -> JobState:
+    """The job as recorded once its provider no longer knows it (deleted, expired)."""
+    return replace(
+        state,
+        status=JobStatus.GONE,
+        provider_status="",
+        error=state.error
+        or "The provider no longer knows this job (deleted, expired or archived).",
+        finished_at=state.finished_at or now,
+    )
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Job:
     """A team's record of a job: the provider's state plus who started it and where."""
@@ -251,6 +263,21 @@ class ProviderModel:
     id: str
     created_at: datetime
     owned_by: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelLimits:
+    """What a provider says one base model takes, for one method and training type (None:
+    no bound beyond the profile's)."""
+
+    model: str
+    max_epochs: int | None = None
+    max_evals: int | None = None
+    min_learning_rate: float | None = None
+    max_learning_rate: float | None = None
+    max_lora_rank: int | None = None
+    min_batch_size: int | None = None
+    max_batch_size: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -24,13 +24,15 @@ class JobStatus(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    GONE = "gone"
+    """The provider no longer knows the job (deleted, expired, archived): never polled again."""
 
     @property
     def terminal(self) -> bool:
         return self in _TERMINAL
 
 
-_TERMINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED})
+_TERMINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.GONE})
 
 UNKNOWN_STATUS = JobStatus.RUNNING
 """What a status string no profile knows counts as: live (polled on), never terminal."""
@@ -55,6 +57,9 @@ class Capability(StrEnum):
     STORED_COMPLETIONS = "stored_completions"
     DEPLOY_BEFORE_INFERENCE = "deploy_before_inference"
     INFERENCE = "inference"
+    MODEL_LIMITS = "model_limits"
+    """The provider says per base model what a job may ask (ports.ModelLimitsSource): the
+    start is checked against them before anything is sent."""
     JOB_TAGS = "job_tags"
     """Jobs carry the bot's metadata and can be listed by it (resync, one list per team)."""
 
