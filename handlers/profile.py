@@ -46,8 +46,14 @@ class Capability(StrEnum):
     CANCEL = "cancel"
     PAUSE = "pause"
     RESUME = "resume"
+    """A paused job can be resumed (ports.Resumable); a family may resume without pausing
+    when it pauses jobs itself and has no pause call."""
     EVENTS = "events"
     LIVE_METRICS = "live_metrics"
+    METRICS = "metrics"
+    """The provider hands a job's metric points as a whole (a metrics file read anew at each
+    poll, ports.MetricFiles) rather than as events: they may arrive late or all at once,
+    e.g. only once the job has ended."""
     CHECKPOINTS = "checkpoints"
     PRICE_ESTIMATE = "price_estimate"
     PROVIDER_ESTIMATE = "provider_estimate"
@@ -157,6 +163,9 @@ class ProviderProfile:
     """The day the family's announced end takes effect (e.g. no new fine-tuning jobs)."""
     end_note: str = ""
     """What that end means for a team, in one sentence or two (`/finetune providers`)."""
+    examples: tuple[int, int] | None = None
+    """The fewest and the most training examples a job takes at the family (inclusive);
+    None: no limit the core checks beyond its validator's."""
     model_ends: Mapping[str, date] = field(default_factory=dict)
     """Per base model (a name or the start of one), the day training it ends, where the
     family announces an end by model rather than one for the family."""

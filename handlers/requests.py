@@ -23,6 +23,7 @@ from handlers.commands.options import (
 from handlers.commands.provider_options import (
     FormField,
     OptionRefused,
+    check_examples,
     check_formats,
     check_limits,
     check_start,
@@ -106,6 +107,7 @@ __all__ = [
     "ValidateRequest",
     "build_request",
     "button_values",
+    "check_examples",
     "check_formats",
     "check_limits",
     "check_start",

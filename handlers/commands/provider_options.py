@@ -104,6 +104,22 @@ def check_formats(
         )
 
 
+def check_examples(profile: ProviderProfile, alias: str, examples: int) -> None:
+    """Raise one OptionRefused when the training file has fewer or more examples than a job
+    takes at this family; before anything is sent."""
+    if profile.examples is None:
+        return
+    fewest, most = profile.examples
+    if fewest <= examples <= most:
+        return
+    fix = "add examples" if examples < fewest else "split it or sample it down"
+    raise OptionRefused(
+        f"'{alias}' has {examples:,} examples; {profile.label} trains on {fewest:,} to "
+        f"{most:,} examples a job: {fix}, and upload it again.",
+        option="file",
+    )
+
+
 def _check_value(profile: ProviderProfile, name: str, value: float, method: str) -> None:
     option = profile.hyperparameter(name)
     if option is None or (option.methods and method not in option.methods):

@@ -43,6 +43,7 @@ from handlers.playground import Playground
 from handlers.ports import (
     ChartRenderer,
     Clock,
+    MetricFiles,
     ModelLimitsSource,
     PriceEstimates,
     Provider,
@@ -73,6 +74,7 @@ from handlers.requests import (
     PauseRequest,
     ResumeRequest,
     StartRequest,
+    check_examples,
     check_formats,
     check_limits,
     check_start,
@@ -270,6 +272,7 @@ class Jobs:
             profile,
             {f.alias: f.format for f in (training, validation) if f is not None},
         )
+        check_examples(profile, training.alias, training.examples)
         await self._check_limits(target, request)
         # Before the budget: a retry of a start already made is answered, never refused.
         earlier = await self._store.find_intent(
@@ -417,7 +420,14 @@ class Jobs:
                 provider_account=account_of(provider),
             )
         )
-        state = await provider.create_job(spec, idempotency_key=intent.key)
+        try:
+            state = await provider.create_job(spec, idempotency_key=intent.key)
+        except ProviderError as error:
+            if not error.retryable:
+                # Refused (an option, a model, the key): no job exists, and the reply says
+                # so once; recovery would otherwise tell the team again that nothing started.
+                await self._store.settle_intent(team, intent.key, job_id=None, at=now)
+            raise
         await settle_started(self._store, intent, state, self._clock.now())
         # The job's card goes out now (the dispatcher posts within its tick), with Cancel on
         # it, and is edited in place from then on; the watcher polls the job right away.
@@ -471,6 +481,7 @@ class Jobs:
                     else f"unknown ({cost.source}: no price or no token count)",
                     inline=False,
                 ),
+                *_provider_cost(state, provider.label),
             ),
             lines=tuple(lines),
             tone=Tone.SUCCESS,
@@ -570,7 +581,8 @@ class Jobs:
         stale_note = ""
         try:
             state = await provider.get_job(job_id)
-            if state != job.state:
+            # The provider's estimate is read, never stored: it alone is no change to write.
+            if replace(state, provider_cost=None) != job.state:
                 await self._store.update_job_state(team, state, poll_now=True)
                 await self._remember_model(job, state)
                 await settle_spend(self._store, team, state)
@@ -621,6 +633,7 @@ class Jobs:
             fields.append(Field(name="Error", value=s.error, inline=False))
         if s.suffix:
             fields.append(Field(name="Suffix", value=s.suffix))
+        fields.extend(_provider_cost(s, provider.label))
         return Reply(
             title=f"Job {s.id}",
             fields=tuple(fields),
@@ -681,7 +694,7 @@ class Jobs:
         provider = await self._providers.for_team(team, job.provider or None)
         if not provider.profile.can(Capability(action)):
             # The profile answers; the provider is never asked to do what it cannot.
-            raise ConflictError(f"{provider.label} cannot {action} a job.")
+            raise ConflictError(f"{provider.label} cannot {action} a job{_controls(provider)}.")
         try:
             match action:
                 case "cancel":
@@ -758,6 +771,9 @@ class Jobs:
             provider = await self._providers.for_team(team, job.provider or None)
             events = await provider.list_events_after(job_id, None)
             points = [p for e in events if (p := MetricPoint.from_event(e)) is not None]
+            metric_files = provider.profile.can(Capability.METRICS)
+            if not points and metric_files and isinstance(provider, MetricFiles):
+                points = list(await provider.metric_points(job_id))
         if not points:
             return Reply(title=f"No metrics yet for {job_id}; try again once training runs.")
         png = self._charts.render(f"{job_id} ({job.state.model})", points)
@@ -800,6 +816,37 @@ def _lr_label(profile: ProviderProfile) -> str:
     option = profile.hyperparameter("lr")
     absolute = option is not None and option.scale == "absolute"
     return "Learning rate" if absolute else "LR multiplier"
+
+
+def _controls(provider: Provider) -> str:
+    """What the family can do to a running job instead, said after a refused control."""
+    can = [c.value for c in CONTROLS if provider.profile.can(c)]
+    if not can:
+        return "; it has no controls for a running job"
+    shown = " and ".join(can)
+    resume_only = provider.profile.can(Capability.RESUME) and not provider.profile.can(
+        Capability.PAUSE
+    )
+    return f"; it can {shown}" + (
+        f" (resume: a job {provider.label} paused)" if resume_only else ""
+    )
+
+
+CONTROLS = (Capability.CANCEL, Capability.PAUSE, Capability.RESUME)
+
+
+def _provider_cost(state: JobState, label: str) -> tuple[Field, ...]:
+    """The provider's own estimate on the job it made, beside the one the start was held to
+    (a family that prices only the job it made says so after creation)."""
+    if state.provider_cost is None:
+        return ()
+    return (
+        Field(
+            name=f"{label}'s estimate",
+            value=f"{money(state.provider_cost)} ({label}'s own, on the job)",
+            inline=False,
+        ),
+    )
 
 
 def _auto(value: float | None) -> str:
