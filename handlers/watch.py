@@ -98,6 +98,8 @@ class Shown:
 
     capabilities: frozenset[Capability]
     simulation: str | None = None
+    deploy_note: str = ""
+    """What a fine-tuned model needs there before it answers (the profile's deploy note)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -307,6 +309,7 @@ class Watcher:
         shown = Shown(
             capabilities=provider.profile.capabilities,
             simulation=provider.label if provider.is_simulation else None,
+            deploy_note=provider.profile.deploy_note,
         )
         plan = await self._plan(claim, state, events, interval, shown, reads, filed=filed)
         return PollResult(
@@ -446,6 +449,7 @@ class Watcher:
                 capabilities=shown.capabilities,
                 origin_model=await self._origin(job),
                 simulation=shown.simulation,
+                deploy_note=shown.deploy_note,
             )
             targets: list[ChannelAddress] = [job.channel] if job.channel else []
             for sub in subscriptions:
