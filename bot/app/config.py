@@ -117,6 +117,9 @@ class Settings(BaseSettings):
     approval_ttl_hours: float = Field(default=24.0, gt=0, le=24 * 90)
     endpoint_allowlist: str = ""
     """Hosts and networks (CIDR) a team's endpoint may reach although private or plain http."""
+    ambient_cloud_identity: bool = False
+    """Teams may set up a cloud account (Vertex AI, Bedrock) with no secrets of their own, to
+    have the deployment's identity (Google ADC, the AWS default chain) act for them."""
 
     # storage and web
     database_url: str = Field(default=DEFAULT_DATABASE_URL, validation_alias=_env("DATABASE_URL"))
