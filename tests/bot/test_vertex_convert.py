@@ -299,12 +299,20 @@ def test_the_validator_reports_them_per_line_and_files_convert_streaming(
     assert report.counts == {Kind.NOT_CONVERTIBLE.value: 1}
     assert report.shown[0].line == 12
     with pytest.raises(NotConvertible, match="line 12"):
-        convert_file(source, tmp_path / "out.jsonl", "chat")
+        convert_file(source, tmp_path / "out.jsonl")
     source.write_text("".join(json.dumps(good(i)) + "\n" for i in range(3)))
     seen: list[tuple[int, int]] = []
-    digest = convert_file(source, tmp_path / "out.jsonl", "chat", lambda d, t: seen.append((d, t)))
+    digest = convert_file(
+        source, tmp_path / "out.jsonl", progress=lambda d, t: seen.append((d, t))
+    )
     written = (tmp_path / "out.jsonl").read_text().splitlines()
     assert len(written) == 3
     assert json.loads(written[0])["contents"][1]["role"] == "model"
     assert len(digest) == 64
     assert seen[-1][0] == seen[-1][1] == source.stat().st_size
+    # Forced past the validator: a broken line goes as it is, for Vertex to refuse.
+    source.write_bytes(b'{"messages": [}\n' + json.dumps(good(0)).encode() + b"\n")
+    with pytest.raises(NotConvertible, match="line 1"):
+        convert_file(source, tmp_path / "out.jsonl")
+    convert_file(source, tmp_path / "out.jsonl", strict=False)
+    assert (tmp_path / "out.jsonl").read_bytes().startswith(b'{"messages": [}\n')

@@ -19,7 +19,7 @@ def endpoint() -> Iterator[str]:
         yield url
 
 
-async def test_staging_is_named_by_content_idempotent_and_removable(
+async def test_staging_is_idempotent_by_name_resumable_and_removable(
     endpoint: str, tmp_path: Path
 ) -> None:
     client = gcs_client(endpoint)
@@ -28,7 +28,8 @@ async def test_staging_is_named_by_content_idempotent_and_removable(
     content = b'{"contents": []}\n' * 600_000  # over 8 MB: resumable, in chunks
     path.write_bytes(content)
     seen: list[tuple[int, int]] = []
-    uri = await staging.stage(path, progress=lambda d, t: seen.append((d, t)))
+    name = f"{hashlib.sha256(content).hexdigest()}.jsonl"
+    uri = await staging.stage(path, name, progress=lambda d, t: seen.append((d, t)))
     digest = hashlib.sha256(content).hexdigest()
     assert uri == f"gs://team-bucket/ftbot/t1/{digest}.jsonl"
     assert seen[-1] == (len(content), len(content))
@@ -38,12 +39,14 @@ async def test_staging_is_named_by_content_idempotent_and_removable(
     assert blob is not None
     assert blob.size == len(content)
     created = blob.generation
-    again = await staging.stage(path)  # found by its hash: not uploaded again
+    assert await staging.exists(uri)
+    again = await staging.stage(path, name)  # there already: not uploaded again
     assert again == uri
     blob = client.bucket("team-bucket").get_blob(f"ftbot/t1/{digest}.jsonl")
     assert blob is not None
     assert blob.generation == created
     await staging.delete(uri)
+    assert not await staging.exists(uri)
     assert client.bucket("team-bucket").get_blob(f"ftbot/t1/{digest}.jsonl") is None
     with pytest.raises(ProviderError):
         await staging.read("gs://someone-else/x.jsonl")

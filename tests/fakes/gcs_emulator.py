@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from gcp_storage_emulator.server import create_server
@@ -37,3 +37,15 @@ def gcs_client(endpoint: str, project: str = "test-project") -> storage.Client:
         credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
         client_options={"api_endpoint": endpoint},
     )
+
+
+def gcs_reader(client: storage.Client) -> Callable[[str], bytes | None]:
+    """Reads a `gs://bucket/object` through the client (None when it is not there): how the
+    fake Vertex service reads the training files a job names."""
+
+    def read(uri: str) -> bytes | None:
+        bucket, _, name = uri.removeprefix("gs://").partition("/")
+        blob = client.bucket(bucket).get_blob(name)
+        return None if blob is None else bytes(blob.download_as_bytes())
+
+    return read

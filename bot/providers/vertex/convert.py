@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
+from handlers.datasets.formats import CHECKS, Format, format_of
+
 CHAT: Final = "chat"
 PREFERENCE: Final = "preference"
 _ROLE_TO_GEMINI: Final = {"user": "user", "assistant": "model", "tool": "user"}
@@ -287,31 +289,52 @@ def _joined(parts: Sequence[Mapping[str, Any]]) -> str:
 # ---------------------------------------------------------------------------- files
 
 
-def convert_lines(lines: Iterator[bytes], data_format: str) -> Iterator[bytes]:
-    """Each canonical JSONL line as a Gemini line (blank lines dropped); NotConvertible names
-    the line that cannot be written."""
+def convert_lines(lines: Iterator[bytes], *, strict: bool = True) -> Iterator[bytes]:
+    """Each canonical JSONL line as a Gemini line (blank lines dropped), its format found per
+    line. A valid example Gemini's form cannot hold raises NotConvertible naming the line; a
+    line that is no valid example at all raises too when `strict`, else goes as it is (an
+    upload forced past the validator: Vertex refuses it while processing the dataset)."""
     for number, raw in enumerate(lines, 1):
         text = raw.strip()
         if not text:
             continue
+        record = _example(text)
+        if record is None:
+            if strict:
+                raise NotConvertible(f"line {number}: not a valid chat or preference example")
+            yield text + b"\n"
+            continue
+        found, data_format = record
         try:
-            record = json.loads(text)
-            converted = to_gemini(record, data_format)
+            converted = to_gemini(found, data_format)
         except NotConvertible as error:
             raise NotConvertible(f"line {number}: {error}") from None
-        except (ValueError, KeyError, TypeError, AttributeError) as error:
-            raise NotConvertible(f"line {number}: not a valid {data_format} example") from error
         yield json.dumps(converted, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+
+
+def _example(text: bytes) -> tuple[dict[str, Any], str] | None:
+    """The line's example and its format, if the validator would take it as one."""
+    try:
+        record = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    data_format = format_of(record)
+    if data_format not in (Format.CHAT, Format.PREFERENCE) or not isinstance(record, dict):
+        return None
+    if isinstance(CHECKS[data_format](len, record), list):
+        return None
+    return record, data_format.value
 
 
 def convert_file(
     source: Path,
     target: Path,
-    data_format: str,
+    *,
+    strict: bool = True,
     progress: Callable[[int, int], None] | None = None,
 ) -> str:
     """Write `source` (canonical JSONL) as Gemini JSONL to `target`, one line at a time;
-    the sha256 of what was written (the staged object's name)."""
+    the sha256 of what was written."""
     digest = hashlib.sha256()
     total = source.stat().st_size
     done = 0
@@ -323,7 +346,7 @@ def convert_file(
                 done += len(raw)
                 yield raw
 
-        for line in convert_lines(counted(), data_format):
+        for line in convert_lines(counted(), strict=strict):
             digest.update(line)
             writing.write(line)
             if progress is not None:

@@ -1,7 +1,7 @@
 """Provider layer: training files staged in the team's GCS bucket (google-cloud-storage).
 
-An object is named by the sha256 of the bytes staged (`<prefix><sha256>.jsonl`), so staging
-the same content twice uploads once; uploads are created only if absent, and resumable, in
+The provider names each object by the sha256 of what it holds, so staging the same content
+twice uploads once: uploads are created only if absent, and resumable, in
 chunks with progress (google-cloud-storage sends a file up to 8 MB in one request). The bot
 never changes a bucket's or an object's access: what it stages is as private as the bucket.
 google-cloud-storage is blocking, so each call runs in a worker thread.
@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Final
 
 from google.api_core import exceptions as gexc
+from google.auth import exceptions as auth_errors
 from google.cloud import storage
 
 from handlers.errors import CredentialsRefused, ProviderError, ProviderErrorKind
@@ -33,9 +33,6 @@ class Bucket:
 
     name: str
     prefix: str = ""
-
-    def object_name(self, sha256: str) -> str:
-        return f"{self.prefix}{sha256}.jsonl"
 
     def uri(self, object_name: str) -> str:
         return f"gs://{self.name}/{object_name}"
@@ -85,17 +82,18 @@ class Staging:
         return self._bucket
 
     async def stage(
-        self, path: Path, *, progress: Callable[[int, int], None] | None = None
+        self,
+        path: Path,
+        name: str,
+        *,
+        progress: Callable[[int, int], None] | None = None,
     ) -> str:
-        """The `gs://` URI of `path`'s bytes in the bucket, uploaded unless there already."""
-        return await asyncio.to_thread(self._stage, path, progress)
+        """The `gs://` URI of `path`'s bytes at object `name` (below the prefix), uploaded
+        unless an object of that name is there already."""
+        return await asyncio.to_thread(self._stage, path, name, progress)
 
-    def _stage(self, path: Path, progress: Callable[[int, int], None] | None) -> str:
-        sha = hashlib.sha256()
-        with path.open("rb") as handle:
-            while chunk := handle.read(1 << 20):
-                sha.update(chunk)
-        name = self._bucket.object_name(sha.hexdigest())
+    def _stage(self, path: Path, name: str, progress: Callable[[int, int], None] | None) -> str:
+        name = self._bucket.prefix + name
         blob = self._blob(name)
         size = path.stat().st_size
         with _errors():
@@ -112,6 +110,13 @@ class Staging:
                         stream, size=size, content_type=CONTENT_TYPE, if_generation_match=0
                     )
         return self._bucket.uri(name)
+
+    async def exists(self, uri: str) -> bool:
+        return await asyncio.to_thread(self._exists, uri)
+
+    def _exists(self, uri: str) -> bool:
+        with _errors():
+            return bool(self._blob(self._own(uri)).exists())
 
     async def read(self, uri: str) -> bytes:
         return await asyncio.to_thread(self._read, uri)
@@ -141,7 +146,11 @@ class Staging:
                 f"There is no bucket gs://{self._bucket.name}: create it in the project "
                 "(private, in the job's region) or fix the bucket name."
             ) from None
-        except (gexc.Forbidden, gexc.Unauthorized):
+        except auth_errors.TransportError:
+            raise ProviderError(ProviderErrorKind.CONNECTION) from None
+        except (auth_errors.GoogleAuthError, gexc.Unauthorized):
+            raise ProviderError(ProviderErrorKind.AUTH) from None
+        except gexc.Forbidden:
             raise CredentialsRefused(
                 f"The service account cannot write to gs://{self._bucket.name}: grant it "
                 "roles/storage.objectAdmin on that bucket."
