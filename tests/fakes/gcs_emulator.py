@@ -1,11 +1,13 @@
-"""Test fake: gcp-storage-emulator (GCS's JSON and upload API, in memory) on 127.0.0.1."""
+"""Test fake: gcp-storage-emulator (GCS's JSON and upload API, in memory) on 127.0.0.1, and a
+front that refuses every call as GCS refuses an identity without permission."""
 
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
+from aiohttp import web
 from gcp_storage_emulator.server import create_server
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
@@ -28,6 +30,32 @@ def gcs_emulator(bucket: str = "team-bucket") -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.stop()
+
+
+@asynccontextmanager
+async def forbidding_gcs() -> AsyncIterator[str]:
+    """A Cloud Storage front where the caller has no storage.objects.* permission: every call
+    is GCS's JSON API 403 (the emulator has no IAM to say it)."""
+
+    async def forbidden(request: web.Request) -> web.Response:
+        message = (
+            "ftbot@acme-ml.iam.gserviceaccount.com does not have storage.objects.create "
+            "access to the Google Cloud Storage object. Permission 'storage.objects.create' "
+            "denied on resource (or it may not exist)."
+        )
+        body = {"error": {"code": 403, "message": message, "errors": [{"reason": "forbidden"}]}}
+        return web.json_response(body, status=403)
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", forbidden)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
 
 
 def gcs_client(endpoint: str, project: str = "test-project") -> storage.Client:

@@ -50,6 +50,9 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 BASE_MODELS = ("gemini-2.5-flash", "gemini-2.5-flash-lite", "gemini-2.5-pro")
 REGIONS = ("us-central1", "europe-west4")
+"""Where `BASE_MODELS` are tunable."""
+LOCATIONS = (*REGIONS, "europe-west9", "asia-south1")
+"""Every location the service answers in; elsewhere it is 404 NOT_FOUND."""
 STEPS_PER_EPOCH = 2
 DEFAULT_EPOCHS = 3
 TERMINAL = frozenset(
@@ -64,7 +67,7 @@ TERMINAL = frozenset(
 _PREFIX = "/v1/projects/{project}/locations/{location}"
 _BODY: web.RequestKey[Any] = web.RequestKey("fake_vertex_body", object)
 
-__all__ = ["BASE_MODELS", "REGIONS", "FakeVertex", "Fault", "Route", "error_body"]
+__all__ = ["BASE_MODELS", "LOCATIONS", "REGIONS", "FakeVertex", "Fault", "Route", "error_body"]
 
 
 def error_body(message: str, *, code: int = 400, status: str = "INVALID_ARGUMENT") -> Json:
@@ -351,6 +354,13 @@ class FakeVertex:
     ) -> web.StreamResponse:
         request[_BODY] = body
         try:
+            location = request.match_info.get("location")
+            if location is not None and location not in LOCATIONS:
+                raise _ApiError(
+                    404,
+                    f"Location {location} is not found or access is unauthorized.",
+                    "NOT_FOUND",
+                )
             return await handler(request)
         except _ApiError as error:
             return _json(

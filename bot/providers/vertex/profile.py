@@ -190,7 +190,6 @@ PROFILE = ProviderProfile(
     limits=DataLimits(
         tokens_per_example=131_072,
         file_bytes=1 << 30,
-        min_examples=1,
         max_examples=1_000_000,
         max_validation_examples=5_000,
     ),
