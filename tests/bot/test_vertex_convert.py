@@ -173,6 +173,48 @@ def test_every_valid_preference_example_converts_and_comes_back(record: dict[str
     assert from_gemini(line, "preference") == _canonical(record)
 
 
+@st.composite
+def any_chat_examples(draw: st.DrawFn) -> dict[str, Any]:
+    """Valid canonical chat examples of every kind, Gemini's form able to hold them or not:
+    image parts, weights, system messages anywhere, a last turn that is not the assistant's."""
+    record = draw(chat_examples())
+    messages = list(record["messages"])
+    at = draw(st.integers(0, len(messages)))
+    extra = draw(
+        st.sampled_from(
+            [
+                None,
+                {"role": "system", "content": "late"},
+                {"role": "user", "content": "trailing"},
+                {
+                    "role": "user",
+                    "content": [{"type": "image_url", "image_url": {"url": "https://x/a.png"}}],
+                },
+            ]
+        )
+    )
+    if extra is not None:
+        messages.insert(at, extra)
+    if draw(st.booleans()):
+        turn = next(m for m in messages if m["role"] == "assistant")
+        turn["weight"] = draw(st.sampled_from([0, 1]))
+    return {**record, "messages": messages}
+
+
+@given(any_chat_examples())
+def test_a_valid_example_converts_exactly_when_no_problem_is_named(
+    record: dict[str, Any],
+) -> None:
+    if isinstance(CHECKS[Format.CHAT](len, record), list):
+        return  # not a valid canonical example: the validator reports it, not the converter
+    found = problems(record, "chat", "gemini-2.5-flash")
+    if found:
+        with pytest.raises(NotConvertible):
+            to_gemini(record, "chat")
+    else:
+        _published(to_gemini(record, "chat"))
+
+
 def test_the_published_supervised_example() -> None:
     """The documented example's shape (systemInstruction, user/model contents), from the
     canonical conversation that says the same."""

@@ -92,7 +92,8 @@ def _sdk_warnings_quiet() -> Iterator[None]:
         for entry in added:
             with contextlib.suppress(ValueError):
                 filters.remove(entry)
-        warnings._filters_mutated()  # type: ignore[attr-defined]  # the cache of the filters
+        # The warnings module caches its filters; a removal must say they changed.
+        getattr(warnings, "_filters_mutated", lambda: None)()
 
 
 class VertexProvider:
