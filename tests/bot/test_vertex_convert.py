@@ -132,10 +132,16 @@ def _canonical(record: dict[str, Any]) -> dict[str, Any]:
 
 def _published(line: dict[str, Any]) -> None:
     """The line has the documented shape: google-genai's models (unknown fields forbidden)."""
-    allowed = {"systemInstruction", "contents", "tools", "completions"}
+    preference = "completions" in line
+    instruction = "system_instruction" if preference else "systemInstruction"
+    allowed = (
+        {instruction, "contents", "completions"}
+        if preference
+        else {instruction, "contents", "tools"}
+    )
     assert set(line) <= allowed
-    if "systemInstruction" in line:
-        types.Content.model_validate(line["systemInstruction"])
+    if instruction in line:
+        types.Content.model_validate(line[instruction])
     for turn in line["contents"]:
         assert turn["role"] in ("user", "model")
         assert turn["parts"]
@@ -236,6 +242,40 @@ def test_the_published_supervised_example() -> None:
             {"role": "model", "parts": [{"text": "Argh! What brings ye to my ship?"}]},
             {"role": "user", "parts": [{"text": "What's your name?"}]},
             {"role": "model", "parts": [{"text": "I be Captain Barktholomew!"}]},
+        ],
+    }
+
+
+def test_the_published_preference_example() -> None:
+    """The documented preference example's shape: `system_instruction` (snake case there),
+    contents ending with the user's turn, the preferred completion scored 1, the other 0."""
+    record = {
+        "input": {
+            "messages": [
+                {"role": "system", "content": "You are a chat bot."},
+                {"role": "user", "content": "What is my favorite fruit?"},
+            ]
+        },
+        "preferred_output": [{"role": "assistant", "content": "Apple! Apple! Apple!"}],
+        "non_preferred_output": [
+            {"role": "assistant", "content": "Your favorite fruit is apple."}
+        ],
+    }
+    assert to_gemini(record, "preference") == {
+        "system_instruction": {"parts": [{"text": "You are a chat bot."}]},
+        "contents": [{"role": "user", "parts": [{"text": "What is my favorite fruit?"}]}],
+        "completions": [
+            {
+                "score": 1,
+                "completion": {"role": "model", "parts": [{"text": "Apple! Apple! Apple!"}]},
+            },
+            {
+                "score": 0,
+                "completion": {
+                    "role": "model",
+                    "parts": [{"text": "Your favorite fruit is apple."}],
+                },
+            },
         ],
     }
 

@@ -8,7 +8,8 @@ whole file line by line in bounded memory.
 Gemini's tuning lines: `{"systemInstruction": {"parts": [{"text"}]}, "contents": [{"role":
 "user" | "model", "parts": [...]}], "tools": [{"functionDeclarations": [...]}]}`; a tool call is
 a `functionCall` part of a model turn, its result a `functionResponse` part of a user turn.
-Preference lines: `{"systemInstruction", "contents": [... ending with a user turn],
+Preference lines (the published example spells the instruction in snake case):
+`{"system_instruction", "contents": [... ending with a user turn],
 "completions": [{"score": 1, "completion": {"role": "model", "parts": [...]}}, {"score": 0,
 ...}]}`, text only.
 """
@@ -130,7 +131,7 @@ def to_gemini(record: Mapping[str, Any], data_format: str) -> dict[str, Any]:
         raise NotConvertible(found[0])
     if data_format == PREFERENCE:
         given = record["input"]
-        line = _conversation(given["messages"])
+        line = _conversation(given["messages"], instruction_key="system_instruction")
         line["completions"] = [
             {"score": score, "completion": _turn(record[key][0], {})}
             for key, score in (("preferred_output", 1), ("non_preferred_output", 0))
@@ -143,7 +144,9 @@ def to_gemini(record: Mapping[str, Any], data_format: str) -> dict[str, Any]:
     return line
 
 
-def _conversation(messages: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def _conversation(
+    messages: Sequence[Mapping[str, Any]], *, instruction_key: str = "systemInstruction"
+) -> dict[str, Any]:
     line: dict[str, Any] = {}
     names: dict[str, str] = {}
     contents: list[dict[str, Any]] = []
@@ -153,7 +156,7 @@ def _conversation(messages: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             instruction: dict[str, Any] = {"parts": _text_parts(message.get("content"))}
             if role == "developer":
                 instruction["role"] = "developer"
-            line["systemInstruction"] = instruction
+            line[instruction_key] = instruction
             continue
         turn = _turn(message, names)
         if role == "tool" and contents and _results_only(contents[-1]):
@@ -229,7 +232,7 @@ def _declaration(tool: Mapping[str, Any]) -> dict[str, Any]:
 def from_gemini(line: Mapping[str, Any], data_format: str) -> dict[str, Any]:
     """A Gemini tuning line back in the canonical form (the round trip of `to_gemini`)."""
     messages: list[dict[str, Any]] = []
-    instruction = line.get("systemInstruction")
+    instruction = line.get("systemInstruction") or line.get("system_instruction")
     if instruction is not None:
         messages.append(
             {
