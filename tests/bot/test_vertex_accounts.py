@@ -128,6 +128,10 @@ async def test_a_team_sets_up_a_service_account_and_uploads_converted_staged_fil
         assert [b.name for b in c.bucket.list_blobs()] == []
 
         path = write_dataset(tmp_path / "train.jsonl")
+        # Vertex became the team's default; its limits judge the file, for a model the
+        # deployment's price table does not know too.
+        checked = await w.run(f"validate {path} model=gemini-2.5-flash", actor())
+        assert "Over the 131,072-token limit of gemini-2.5-flash" in _text(checked)
         uploaded = await w.run(f"upload {path} alias=train provider=vertex", actor())
         assert uploaded.tone is Tone.SUCCESS, uploaded
         names = sorted(b.name for b in c.bucket.list_blobs())
