@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Final
@@ -166,17 +166,16 @@ class Staging:
         return self._client.bucket(self._bucket.name).blob(name)
 
 
-class _errors:
-    """GCS errors as the port's ProviderError kinds."""
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, _: object
-    ) -> None:
-        if error is None or not isinstance(error, gexc.GoogleAPICallError):
-            return
+@contextlib.contextmanager
+def _errors() -> Iterator[None]:
+    """GCS and google.auth errors as the port's ProviderError kinds."""
+    try:
+        yield
+    except auth_errors.TransportError as error:  # the token endpoint could not be reached
+        raise ProviderError(ProviderErrorKind.CONNECTION) from error
+    except auth_errors.GoogleAuthError as error:  # the key refused when a token was asked
+        raise ProviderError(ProviderErrorKind.AUTH) from error
+    except gexc.GoogleAPICallError as error:
         raise ProviderError(_KINDS.get(type(error), ProviderErrorKind.SERVER)) from error
 
 
