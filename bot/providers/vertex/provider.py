@@ -154,6 +154,7 @@ class VertexProvider:
         if self._http is not None:
             await self._http.aclose()
         self._client.close()
+        self._staging.close()
 
     async def __aenter__(self) -> Self:
         return self

@@ -81,6 +81,10 @@ class Staging:
     def bucket(self) -> Bucket:
         return self._bucket
 
+    def close(self) -> None:
+        """Close the client's HTTP session."""
+        self._client.close()
+
     async def stage(
         self,
         path: Path,
