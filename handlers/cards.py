@@ -19,13 +19,14 @@ from handlers.replies import (
     UserRef,
     rich,
 )
-from handlers.text import clip_line, decimal, duration, timestamp
+from handlers.text import clip_line, decimal, duration, money, timestamp
 
 STATUS_TONE: dict[str, Tone] = {
     JobStatus.SUCCEEDED: Tone.SUCCESS,
     JobStatus.FAILED: Tone.ERROR,
     JobStatus.CANCELLED: Tone.WARNING,
     JobStatus.PAUSED: Tone.WARNING,
+    JobStatus.GONE: Tone.WARNING,
 }
 BAR_WIDTH = 20
 
@@ -69,6 +70,8 @@ def job_buttons(
 
 
 def _status_buttons(job_id: str, status: str) -> tuple[Button, ...]:
+    if status == JobStatus.GONE:
+        return ()  # nothing at the provider to act on
     if status in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED):
         return (Button(label="Chart", action="chart", value=job_id),)
     toggle = (
@@ -182,6 +185,10 @@ def completion_notice(
         )
         if state.trained_tokens is not None:
             fields.append(Field(name="Trained tokens", value=f"{state.trained_tokens:,}"))
+        if state.provider_cost is not None:
+            fields.append(
+                Field(name="Provider's estimate", value=f"{money(state.provider_cost)} (its own)")
+            )
         if latest:
             fields.append(Field(name="Final train loss", value=decimal(latest.train_loss)))
             if latest.valid_loss is not None:
