@@ -63,7 +63,7 @@ class TeamProviderDirectory:
         self._policy = policy or EndpointPolicy()
         self._profiles = dict(profiles or {})
         """Profiles of families beyond the registry's (tests' own families), by name."""
-        self._cache: dict[tuple[str, str], tuple[tuple[str, ...], FineTuning]] = {}
+        self._cache: dict[tuple[str, str], tuple[tuple[object, ...], FineTuning]] = {}
         self._retired: list[FineTuning] = []
 
     @property
@@ -157,6 +157,7 @@ class TeamProviderDirectory:
             credentials.fingerprint,
             credentials.endpoint or "",
             credentials.api_version or "",
+            tuple(sorted(credentials.settings.items())),
         )
         cached = self._cache.get((team_id, wanted))
         if cached is not None and cached[0] == version:

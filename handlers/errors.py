@@ -91,6 +91,13 @@ class ProviderError(FineTuneError):
         }
 
 
+class CredentialsRefused(FineTuneError):
+    """A team's credentials failed their check for a reason safe to tell the admin: the
+    account is a cloud identity reached at the cloud's own addresses, so naming what failed
+    maps nothing of the deployment's network. The message names the problem and the fix and
+    never quotes a secret."""
+
+
 class ConfigError(FineTuneError):
     """A setting is missing or invalid; the message names it and how to set it."""
 

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from handlers.errors import (
     BudgetError,
     ConfigError,
+    CredentialsRefused,
     NotFoundError,
     PermissionDeniedError,
     ProviderError,
@@ -65,7 +66,14 @@ from handlers.requests import (
     StartRequest,
     command_of,
 )
-from handlers.secrets import api_version_problem, endpoint_problem, key_problem
+from handlers.secrets import (
+    Secret,
+    api_version_problem,
+    endpoint_problem,
+    key_problem,
+    pack_secret,
+    setting_problem,
+)
 from handlers.text import money, timestamp
 
 log = logging.getLogger(__name__)
@@ -181,6 +189,44 @@ SETUP_REFUSED = (
     "the endpoint must be an https URL of a public server, with no user name, password or query."
 )
 """The one reply to every failed setup check: telling them apart would map the network."""
+
+
+def _fingerprint(credentials: TeamCredentials) -> str:
+    return "the deployment's identity" if credentials.ambient else credentials.fingerprint
+
+
+def _secret_of(account: AccountKind, request: SetupRequest) -> Secret:
+    """The account's one stored secret from the form's secret fields, checked by shape (a
+    UsageError that quotes none of it); "" when an ambient-capable kind left them empty."""
+    values = {name: value.reveal() for name, value in request.secrets.items()}
+    if request.api_key is not None:
+        values["key"] = request.api_key.reveal()
+    names = account.secret_names
+    values = {n: values.get(n, "").strip() if n != "key" else values.get(n, "") for n in names}
+    if account.ambient and not any(values.values()):
+        return Secret("")
+    if account.secret_problem is not None:
+        problem = account.secret_problem(values)
+    else:
+        problem = key_problem(account.key_shape, account.key_refusal, values.get("key", ""))
+    if problem:
+        raise UsageError(problem + " Nothing was stored.")
+    return Secret(pack_secret(names, values))
+
+
+def _settings_problem(account: AccountKind, settings: Mapping[str, str]) -> str | None:
+    """Why the account's own settings cannot be stored: one missing or of the wrong shape."""
+    for name in account.setting_names:
+        setting = account.field(name)
+        assert setting is not None
+        value = settings.get(name, "")
+        if not value:
+            if setting.required:
+                return f"{setting.label} is required for {account.label}."
+            continue
+        if problem := setting_problem(setting.label, value):
+            return problem
+    return None
 
 
 class Governance:
@@ -310,7 +356,9 @@ class Governance:
             return await self._remove_credentials(team, request.family)
         if request.default is not None:
             return await self._set_default(team, request.default)
-        if request.api_key is None or request.provider is None:
+        if request.provider is None or (
+            request.api_key is None and not request.secrets and not request.settings
+        ):
             return Reply(
                 title="Set the team's provider in the private form.",
                 lines=(
@@ -329,6 +377,10 @@ class Governance:
             raise ConfigError("This deployment cannot check keys; nothing was stored.")
         try:
             await self._keys.check(credentials)
+        except CredentialsRefused as refused:
+            # A cloud identity at the cloud's own addresses: what failed is safe to say.
+            log.warning("team credentials refused", extra={"team": team})
+            raise UsageError(f"{refused.message} Nothing was stored.") from None
         except ProviderError as error:
             # One answer whatever failed (refused address, closed port, TLS, 401...), so the
             # form cannot be used to map the deployment's network; the operator's log has why.
@@ -344,9 +396,14 @@ class Governance:
             title=f"This team now uses its own {self._label(credentials.provider)} account.",
             fields=(
                 Field(name="Provider", value=credentials.family),
-                Field(name="Key fingerprint", value=credentials.fingerprint),
+                Field(name="Key fingerprint", value=_fingerprint(credentials)),
+                *(Field(name=k, value=v) for k, v in credentials.settings.items()),
             ),
-            lines=("The key was checked with the provider and is stored encrypted.",),
+            lines=(
+                "The deployment's own cloud identity acts for this team; it was checked."
+                if credentials.ambient
+                else "The key was checked with the provider and is stored encrypted.",
+            ),
             tone=Tone.SUCCESS,
             visibility=Visibility.EPHEMERAL,
         )
@@ -390,8 +447,8 @@ class Governance:
     def check_setup(self, request: SetupRequest, *, team: str, by: str) -> TeamCredentials:
         """The credentials the form describes, or a UsageError that quotes no part of the key."""
         account = self._account(request.provider)
-        assert request.api_key is not None
-        problem = key_problem(account.key_shape, account.key_refusal, request.api_key.reveal())
+        secret = _secret_of(account, request)
+        problem = _settings_problem(account, request.settings)
         problem = problem or api_version_problem(request.api_version)
         if problem:
             raise UsageError(problem + " Nothing was stored.")
@@ -403,11 +460,14 @@ class Governance:
             team_id=team,
             family=self._families.get(account.name, account.name),
             provider=account.name,
-            api_key=request.api_key,
+            api_key=secret,
             endpoint=request.endpoint or None,
             api_version=version,
             set_by=by,
             updated_at=self._clock.now(),
+            settings={
+                n: request.settings[n] for n in account.setting_names if request.settings.get(n)
+            },
         )
 
     @property
@@ -443,8 +503,8 @@ class Governance:
             (
                 k.family + (" (default)" if k.family == default else ""),
                 self._label(k.provider),
-                k.fingerprint,
-                k.endpoint or "",
+                _fingerprint(k),
+                k.endpoint or " ".join(f"{n}={v}" for n, v in k.settings.items()),
                 _member(k.set_by),
                 timestamp(k.updated_at),
             )

@@ -406,10 +406,18 @@ class TeamCredentials:
     updated_at: datetime | None = None
     family: str = ""
     """The provider family the key is for (a profile name): a team keeps one key per family."""
+    settings: Mapping[str, str] = field(default_factory=dict)
+    """The account's own non-secret settings (a cloud's project, region, bucket, role...),
+    by the account kind's setup field names; stored as they are, shown by `setup show`."""
 
     @property
     def fingerprint(self) -> str:
         return self.api_key.fingerprint
+
+    @property
+    def ambient(self) -> bool:
+        """No secret of its own: the deployment's cloud identity acts for the team."""
+        return not self.api_key.reveal()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
@@ -97,11 +97,43 @@ class SetupField:
     """One thing the setup form asks for an account kind."""
 
     name: str
-    """The setup request's field: key, endpoint or api_version."""
+    """The setup request's field: key, endpoint, api_version, or a setting of the account's own
+    (project, region, bucket...), which goes into TeamCredentials.settings, or into its secret
+    when `secret` is set."""
     label: str
     required: bool = False
     hint: str = ""
     default: str | None = None
+    secret: bool = False
+    """Part of the account's secret: stored encrypted, never shown (`key` always is)."""
+    multiline: bool = False
+    """A pasted document (a service-account JSON), not one line."""
+    max_length: int | None = None
+    """The longest value the form takes (None: the form's default for the field)."""
+
+
+SecretProblem = Callable[[Mapping[str, str]], str | None]
+"""Why an account's secret fields (name -> value, `key` among them) cannot be right, or None;
+the message names the problem and never quotes a value."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DataLimits:
+    """What a family takes in a training file, checked before anything is uploaded."""
+
+    tokens_per_example: int | None = None
+    """The per-example limit when no model is named (a model's own comes from its prices)."""
+    file_bytes: int | None = None
+    min_examples: int = 10
+    max_examples: int | None = None
+    max_validation_examples: int | None = None
+
+
+ConvertProblems = Callable[[Mapping[str, object], str, str], Sequence[str]]
+"""`(example, format, model) -> problems`: why one valid canonical example (OpenAI chat, or
+OpenAI's DPO shape; the validator's format name) cannot be written in the family's own form,
+for `model` ("" when none is named yet). Each problem is one short sentence naming what to
+change; no problems means the line converts. Pure and picklable (a module-level function)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -110,13 +142,18 @@ class AccountKind:
 
     name: str
     label: str
-    key_shape: re.Pattern[str]
-    key_refusal: str
+    key_shape: re.Pattern[str] = re.compile(r".+")
+    key_refusal: str = ""
     """The one message for a key of the wrong shape (never quotes the key)."""
     fields: tuple[SetupField, ...]
     api_version_default: str | None = None
     choice_label: str = ""
     """How the setup form's list names it, when that differs from `label`."""
+    secret_problem: SecretProblem | None = None
+    """Checks the secret fields instead of `key_shape` (a JSON document, several fields)."""
+    ambient: bool = False
+    """The secret fields may be left empty to use the deployment's own cloud identity (ADC,
+    the AWS default chain); the key checker refuses that unless the operator allows it."""
 
     def field(self, name: str) -> SetupField | None:
         return next((f for f in self.fields if f.name == name), None)
@@ -124,6 +161,20 @@ class AccountKind:
     def requires(self, name: str) -> bool:
         found = self.field(name)
         return found is not None and found.required
+
+    @property
+    def secret_names(self) -> tuple[str, ...]:
+        """The fields that make up the secret: `key` (if asked) and every `secret` field."""
+        return tuple(f.name for f in self.fields if f.secret or f.name == "key")
+
+    @property
+    def setting_names(self) -> tuple[str, ...]:
+        """The account's own non-secret settings (project, region, bucket...)."""
+        return tuple(
+            f.name
+            for f in self.fields
+            if not f.secret and f.name not in ("key", "endpoint", "api_version")
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -144,6 +195,12 @@ class ProviderProfile:
         }
     )
     """The training-file formats (the validator's names) each method takes."""
+    limits: DataLimits = field(default_factory=DataLimits)
+    """What a training file may hold at this family; drives the validator."""
+    converts: ConvertProblems | None = None
+    """Set when the family trains on its own form of the data: the per-line check of what
+    cannot be converted, run by the validator before any upload. Converting and staging are
+    the provider's `upload_file`; the canonical file is what the team keeps."""
     capabilities: frozenset[Capability] = frozenset()
     statuses: Mapping[str, JobStatus] = field(default_factory=dict)
     """The provider's status strings and what each means."""
@@ -246,9 +303,12 @@ __all__ = [
     "UNKNOWN_STATUS",
     "AccountKind",
     "Capability",
+    "ConvertProblems",
+    "DataLimits",
     "Hyperparameter",
     "JobStatus",
     "ProviderProfile",
+    "SecretProblem",
     "SetupField",
     "shown_status",
 ]

@@ -8,8 +8,9 @@ here names the problem and never any part of the key.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -76,6 +77,51 @@ class Secret:
 
     def __repr__(self) -> str:
         return "Secret(***)"
+
+
+MAX_SECRET_DOCUMENT = 8192
+"""The longest secret document a setup form takes (a service-account JSON is about 2.4 KB)."""
+MAX_SETTING = 256
+
+
+def pack_secret(names: Iterable[str], values: Mapping[str, str]) -> str:
+    """An account's one stored secret from its secret fields: the value itself when the kind
+    has one (`key`, which may be a whole JSON document), else a JSON object of the non-empty
+    fields by name, which `secret_fields` reads back. All empty: "" (the ambient identity)."""
+    names = tuple(names)
+    if len(names) == 1:
+        return values.get(names[0], "")
+    present = {n: values[n] for n in names if values.get(n)}
+    return json.dumps(present, sort_keys=True, separators=(",", ":")) if present else ""
+
+
+def secret_fields(secret: Secret, names: Iterable[str]) -> dict[str, str]:
+    """The secret fields `pack_secret` packed (name -> value; absent ones left out)."""
+    names = tuple(names)
+    raw = secret.reveal()
+    if not raw:
+        return {}
+    if len(names) == 1:
+        return {names[0]: raw}
+    try:
+        document = json.loads(raw)
+    except ValueError:
+        return {}
+    if not isinstance(document, dict):
+        return {}
+    return {n: str(document[n]) for n in names if isinstance(document.get(n), str)}
+
+
+def setting_problem(label: str, value: str) -> str | None:
+    """Why a non-secret account setting cannot be stored as it is (it is shown and kept in
+    clear), or None; never quotes the value."""
+    if len(value) > MAX_SETTING:
+        return f"{label} is longer than {MAX_SETTING} characters."
+    if any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        return f"{label} holds spaces or control characters."
+    if looks_like_secret(value):
+        return f"{label} holds something shaped like a key; secrets go in the secret fields."
+    return None
 
 
 def key_problem(shape: re.Pattern[str], refusal: str, key: str) -> str | None:

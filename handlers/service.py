@@ -293,6 +293,10 @@ def _describe(request: Request) -> str:
         value = getattr(request, key)
         if key == "endpoint" and isinstance(value, str):
             value = safe_endpoint(value)  # a typed ?token= or user:pass@ is never audited
+        if isinstance(value, Mapping):
+            if not value or any(isinstance(v, Secret) for v in value.values()):
+                continue  # secret fields are never audited, not even by name
+            value = " ".join(f"{k}:{v}" for k, v in sorted(value.items()))
         if value is not None and not isinstance(value, Secret):
             parts.append(redact(f"{key}={value}"))
     return " ".join(parts)[:500]

@@ -55,6 +55,7 @@ def _credentials_from_row(team_id: str, row: Row[Any]) -> TeamCredentials:
         set_by=row.set_by,
         updated_at=row.updated_at,
         family=row.family,
+        settings=dict(row.settings or {}),
     )
 
 
@@ -157,6 +158,7 @@ class AccessMethods(StoreBase):
             "provider": credentials.provider,
             "endpoint": credentials.endpoint,
             "api_version": credentials.api_version,
+            "settings": dict(credentials.settings) or None,
             "secret": TeamSecret(team_id=credentials.team_id, value=credentials.api_key),
             "fingerprint": credentials.fingerprint,
             "set_by": credentials.set_by,

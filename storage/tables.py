@@ -297,6 +297,8 @@ team_credentials = Table(
     Column("fingerprint", Text, nullable=False),
     Column("set_by", Text, nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
+    # the account kind's own non-secret fields (project, region, bucket...) (0008)
+    Column("settings", JSON, nullable=True),
 )
 
 team_budgets = Table(

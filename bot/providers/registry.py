@@ -1,8 +1,8 @@
 """Providers: the registry of provider families: name -> profile and the module that builds it.
 
 A new family is a folder beside openai/, azure/, nebius/, sandbox/, sandbox_together/,
-together/ and fireworks/ (profile.py, provider.py, factory.py, prices.json) and one entry in
-FAMILIES. The
+together/, fireworks/ and vertex/ (profile.py, provider.py, factory.py, prices.json) and one
+entry in FAMILIES. The
 factory module is imported on first use, so reading the profiles (settings, setup forms,
 redaction) loads no provider SDK.
 """
@@ -21,6 +21,7 @@ from bot.providers.openai.profile import PROFILE as OPENAI
 from bot.providers.sandbox.profile import PROFILE as SANDBOX
 from bot.providers.sandbox_together.profile import PROFILE as SANDBOX_TOGETHER
 from bot.providers.together.profile import PROFILE as TOGETHER
+from bot.providers.vertex.profile import PROFILE as VERTEX
 from handlers.errors import ConfigError
 from handlers.model import TeamCredentials
 from handlers.ports import Clock, FineTuning, KeyChecker
@@ -123,6 +124,11 @@ FAMILIES: Mapping[str, Family] = {
         profile=NEBIUS,
         settings_names=("nebius",),
         factory="bot.providers.nebius.factory",
+    ),
+    "vertex": Family(
+        profile=VERTEX,
+        settings_names=("vertex",),
+        factory="bot.providers.vertex.factory",
     ),
 }
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from handlers.model import Method, Role, SubscriptionFilter
 from handlers.secrets import Secret
@@ -156,6 +157,10 @@ class SetupRequest:
     api_key: Secret | None = None
     endpoint: str | None = None
     api_version: str | None = None
+    secrets: Mapping[str, Secret] = field(default_factory=dict)
+    """The account kind's other secret fields by name (beyond `api_key`, the `key` field)."""
+    settings: Mapping[str, str] = field(default_factory=dict)
+    """The account kind's own non-secret fields by name (project, region, bucket...)."""
     family: str | None = None
     """`setup remove provider=FAMILY`: which family's key to forget."""
     default: str | None = None

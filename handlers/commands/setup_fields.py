@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from handlers.profile import AccountKind, SetupField
-from handlers.secrets import MAX_ENDPOINT, MAX_KEY
+from handlers.secrets import MAX_ENDPOINT, MAX_KEY, MAX_SETTING
 
 KEY_HINT = "Checked with the provider, then stored encrypted; never shown again."
 _MAX_LENGTH: Mapping[str, int] = {"key": MAX_KEY, "endpoint": MAX_ENDPOINT, "api_version": 40}
@@ -27,6 +27,9 @@ class SetupFormField:
     """Required by every account kind (else each kind's need is in the hint)."""
     hint: str
     max_length: int
+    secret: bool = False
+    """Part of a secret: the form never fills it in or shows it back."""
+    multiline: bool = False
 
 
 def setup_fields(accounts: Mapping[str, AccountKind]) -> tuple[SetupFormField, ...]:
@@ -41,13 +44,17 @@ def _field(name: str, accounts: Mapping[str, AccountKind]) -> SetupFormField:
     first = asking[0][1]
     # A field every kind requires needs no per-kind note unless a kind has something to say.
     notes = [_need(a, f) for a, f in asking if not everywhere or f.hint or f.default]
-    hint = " · ".join(([KEY_HINT] if name == "key" else []) + notes)
+    secret = name == "key" or any(f.secret for _, f in asking)
+    hint = " · ".join(([KEY_HINT] if secret else []) + notes)
+    longest = [f.max_length for _, f in asking if f.max_length is not None]
     return SetupFormField(
         name=name,
         label=first.label.removesuffix(" (optional)"),
         required=everywhere,
         hint=hint,
-        max_length=_MAX_LENGTH.get(name, 256),
+        max_length=max(longest, default=_MAX_LENGTH.get(name, MAX_SETTING)),
+        secret=secret,
+        multiline=any(f.multiline for _, f in asking),
     )
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from handlers.datasets.formats import Format
 from handlers.datasets.problems import Problem
 from handlers.datasets.reader import detect_format, sniff
+from handlers.profile import DataLimits
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -21,6 +22,8 @@ class Plan:
     exact_tokens: bool
     early: Problem | None = None
     """A file-level problem that makes scanning pointless (binary, gzip, empty)."""
+    limits: DataLimits = field(default_factory=DataLimits)
+    """The family's example counts and file size."""
 
 
 def plan(
@@ -30,6 +33,7 @@ def plan(
     token_limit: int,
     exact_tokens: bool,
     format: Format | None = None,
+    limits: DataLimits | None = None,
 ) -> Plan:
     """Sniff the file and settle its format (named, or detected from its first valid lines)."""
     early = sniff(path)
@@ -41,4 +45,5 @@ def plan(
         token_limit=token_limit,
         exact_tokens=exact_tokens,
         early=early,
+        limits=limits or DataLimits(),
     )

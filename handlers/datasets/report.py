@@ -12,10 +12,11 @@ from typing import Final
 from handlers.datasets.hashes import HashSet64
 from handlers.datasets.plan import Plan
 from handlers.datasets.problems import MAX_SHOWN_PER_KIND, Kind, Problem, Severity
+from handlers.profile import DataLimits
 from handlers.text import size
 
-MIN_EXAMPLES: Final = 10
-"""The API refuses a training file with fewer examples."""
+MIN_EXAMPLES: Final = DataLimits().min_examples
+"""The API refuses a training file with fewer examples (a family's limits may say more)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -173,16 +174,10 @@ def finish(
     if the_plan.early is not None:
         shown.insert(0, the_plan.early)
         counts[the_plan.early.kind] += 1
-    elif examples < MIN_EXAMPLES and not is_validation:
-        shown.append(
-            Problem(
-                kind=Kind.TOO_FEW,
-                line=None,
-                detail=f"{examples} valid example(s); fine-tuning needs at least "
-                f"{MIN_EXAMPLES} (50 to 100 usually help more)",
-            )
-        )
-        counts[Kind.TOO_FEW] += 1
+    else:
+        for problem in _limit_problems(the_plan.limits, examples, byte_total, is_validation):
+            shown.append(problem)
+            counts[problem.kind] += 1
     shown = _cap_shown(shown)
     limit = the_plan.token_limit
     errors = sum(n for kind, n in counts.items() if kind.severity is Severity.ERROR)
@@ -209,6 +204,37 @@ def finish(
         billed_tokens_per_epoch=sum(min(limit, t) * n for t, n in tokens.items()),
         exact_tokens=the_plan.exact_tokens,
     )
+
+
+def _limit_problems(
+    limits: DataLimits, examples: int, byte_total: int, is_validation: bool
+) -> Iterator[Problem]:
+    """The file-level limits of the family: example counts and size."""
+    least = limits.min_examples
+    if examples < least and not is_validation:
+        yield Problem(
+            kind=Kind.TOO_FEW,
+            line=None,
+            detail=f"{examples} valid example(s); fine-tuning needs at least "
+            f"{least} (50 to 100 usually help more)",
+        )
+    most = limits.max_validation_examples if is_validation else limits.max_examples
+    if most is not None and examples > most:
+        which = "a validation file" if is_validation else "a training file"
+        yield Problem(
+            kind=Kind.TOO_MANY,
+            line=None,
+            detail=f"{examples:,} examples; {which} here takes at most {most:,}: "
+            "split it or sample it down",
+        )
+    largest = limits.file_bytes
+    if largest is not None and byte_total > largest:
+        yield Problem(
+            kind=Kind.TOO_LARGE,
+            line=None,
+            detail=f"{size(byte_total)}; a file here takes at most {size(largest)}: "
+            "split it into smaller files",
+        )
 
 
 def _first_line(kept: Sequence[tuple[int, array[int], array[int]]], digest: int) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -26,6 +27,8 @@ class ScanOptions:
     token_limit: int
     count: Count
     training_hashes: frozenset[int] | set[int] | None = None
+    convert: Callable[[Mapping[str, object], str, str], Sequence[str]] | None = None
+    """The family's check of what its own form cannot express (a profile's `converts`)."""
 
 
 def scan_range(
@@ -156,6 +159,12 @@ class _Checker:
             for kind, detail in found[:3]:
                 note(kind, line_no, detail)
             return
+        convert = self.options.convert
+        if convert is not None:
+            # A valid canonical example the family's form cannot hold: an error of this line,
+            # reported with the rest before anything is uploaded.
+            for detail in convert(record, self.options.format.value, self.options.model)[:3]:
+                note(Kind.NOT_CONVERTIBLE, line_no, detail)
         tokens, n_messages, assistant = found
         partial.examples += 1
         partial.tokens[tokens] += 1

@@ -11,6 +11,7 @@ from handlers.datasets.reader import CHUNK_BYTES, ProgressCallback
 from handlers.datasets.report import DatasetReport, Partial, finish
 from handlers.datasets.scan import ScanOptions, scan_range
 from handlers.ports import Tokenizer
+from handlers.profile import ConvertProblems, DataLimits
 
 
 def validate_file(
@@ -22,10 +23,18 @@ def validate_file(
     format: Format | None = None,
     training_hashes: frozenset[int] | set[int] | None = None,
     progress: ProgressCallback | None = None,
+    limits: DataLimits | None = None,
+    convert: ConvertProblems | None = None,
 ) -> DatasetReport:
-    """Validate a whole file in this thread, reading it once in bounded memory."""
+    """Validate a whole file in this thread, reading it once in bounded memory; `limits` and
+    `convert` are the family's (its profile's), when the file is meant for one."""
     the_plan = plan(
-        path, model=model, token_limit=token_limit, exact_tokens=tokenizer.exact, format=format
+        path,
+        model=model,
+        token_limit=token_limit,
+        exact_tokens=tokenizer.exact,
+        format=format,
+        limits=limits,
     )
     if the_plan.early is not None:
         return finish(the_plan, [_digest_only(path)], is_validation=training_hashes is not None)
@@ -35,6 +44,7 @@ def validate_file(
         token_limit=token_limit,
         count=tokenizer.counter(model),
         training_hashes=training_hashes,
+        convert=convert,
     )
     size = path.stat().st_size
     partial = scan_range(path, 0, size, options, digest=True, progress=progress)

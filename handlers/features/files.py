@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from handlers.datasets import (
     DatasetReport,
     Format,
+    Kind,
     example_hashes,
     summary_lines,
     validate_file,
@@ -41,6 +42,7 @@ from handlers.ports import (
     Tokenizer,
 )
 from handlers.pricing import PriceTable, estimate
+from handlers.profile import ProviderProfile
 from handlers.replies import (
     Field,
     Reply,
@@ -99,18 +101,28 @@ class Files:
     async def upload(self, request: UploadRequest, actor: Actor) -> Reply:
         path, filename = local_file(request.file, actor, "upload")
         alias = request.alias or _default_alias(filename)
+        team = actor.team_id
+        family = await resolve_family(self._providers, team, request.provider)
+        provider = await self._providers.for_team(team, family)
         # Reading a large file must not stall every other team's commands on the event loop.
-        report = await self._cpu_bound(self._check_file, path, request.format, name=filename)
+        # The family's limits and its converter judge it: what its form cannot hold is said
+        # per line here, before anything is uploaded.
+        report = await self._cpu_bound(
+            self._check_file, path, request.format, name=filename, profile=provider.profile
+        )
         if report is None:
             raise UsageError(f"No readable file {filename}.", usage=SPECS["upload"].usage)
         if not report.ok and not request.force:
             raise DataError(
                 f"{filename} is not ready for fine-tuning: {report.problem_count:,} error(s).",
-                problems=(*report.problems, FORCE_RISK),
+                problems=(*report.problems, _force_hint(report)),
             )
-        team = actor.team_id
-        family = await resolve_family(self._providers, team, request.provider)
-        provider = await self._providers.for_team(team, family)
+        if report.counts.get(Kind.NOT_CONVERTIBLE.value):
+            # force=yes cannot help: the provider's form has no way to write these lines.
+            raise DataError(
+                f"{filename} cannot be sent to {provider.profile.label} as it is.",
+                problems=tuple(p for p in report.problems if "[" + _UNCONVERTIBLE in p),
+            )
         same = await self._store.find_file_by_sha256(
             team, report.sha256, provider=provider.profile.name
         )
@@ -218,7 +230,9 @@ class Files:
             )
         path = await asyncio.to_thread(write_private, content, self._scratch, kind="replay")
         try:
-            report = await self._cpu_bound(self._check_file, path, file.format, model=model)
+            report = await self._cpu_bound(
+                self._check_file, path, file.format, model=model, profile=provider.profile
+            )
             if report is None or report.sha256 != file.sha256:
                 raise DataError(f"The kept copy of '{file.alias}' does not match its upload.")
             if not report.ok:
@@ -302,22 +316,34 @@ class Files:
         model: str = "",
         training: Path | None = None,
         name: str = "",
+        profile: ProviderProfile | None = None,
     ) -> DatasetReport | None:
         """Validate in the calling (worker) thread; None when there is no such file. `name`
         is what the user calls the file: a chat file's path is the bot's own temp file,
-        which no reply (and so no audit entry) may show."""
+        which no reply (and so no audit entry) may show. `profile`: the family the file is
+        for, whose limits and converter apply."""
         if not path.is_file():
             return None
         report = current.get()
+        limits = profile.limits if profile is not None else None
+        # A model the price table knows has its own limit; else the family's (the table is
+        # the deployment's family's, and a file may be meant for another), else the default.
+        own = limits.tokens_per_example if limits else None
+        if model and (self._prices.lookup(model) is not None or own is None):
+            token_limit = self._prices.token_limit(model)
+        else:
+            token_limit = own or DEFAULT_TOKEN_LIMIT
         try:
             return validate_file(
                 path,
                 self._tokenizer,
                 model=model,
-                token_limit=self._prices.token_limit(model) if model else 65_536,
+                token_limit=token_limit,
                 format=Format(data_format) if data_format else None,
                 training_hashes=example_hashes(training) if training is not None else None,
                 progress=stage(report, "validating"),
+                limits=limits,
+                convert=profile.converts if profile is not None else None,
             )
         except OSError as error:  # gone or changed while read: say so, not "went wrong"
             reason = error.strerror or "it could not be read"
@@ -329,12 +355,11 @@ class Files:
             return await provider.upload_file(path, filename=filename)
         return await provider.upload_file(path, filename=filename, progress=progress)
 
-    async def _default_model(self, team: str) -> str:
-        return (await self._providers.for_team(team)).profile.default_model
-
     async def _validate(self, request: ValidateRequest, actor: Actor) -> Reply:
-        # The provider's own default model prices the estimate when none is named.
-        model = request.model or await self._default_model(actor.team_id)
+        # The team's default family judges the file (its limits, what its form can hold), and
+        # its default model prices the estimate when none is named.
+        profile = (await self._providers.for_team(actor.team_id)).profile
+        model = request.model or profile.default_model
         # The validation file first: a path typed there is refused (and audited) even when
         # the training file is missing.
         other = (
@@ -345,7 +370,7 @@ class Files:
         path, name = local_file(request.file, actor, "validate")
         usage = SPECS["validate"].usage
         report = await self._cpu_bound(
-            self._check_file, path, request.format, model=model, name=name
+            self._check_file, path, request.format, model=model, name=name, profile=profile
         )
         if report is None:
             raise UsageError(f"No readable file {name}.", usage=usage)
@@ -367,6 +392,7 @@ class Files:
                 model=model,
                 training=path,
                 name=other[1],
+                profile=profile,
             )
             if checked is None:
                 raise UsageError(f"No readable file {other[1]}.", usage=usage)
@@ -403,6 +429,22 @@ class Files:
 
 LOCAL_COPY_MAX_BYTES = 8 << 20
 """Files up to this size are also kept in the store, as test sets for try and compare."""
+
+DEFAULT_TOKEN_LIMIT = 65_536
+"""Tokens per example when neither a model nor the family names a limit."""
+
+_UNCONVERTIBLE = Kind.NOT_CONVERTIBLE.value
+
+
+def _force_hint(report: DatasetReport) -> str:
+    """How to go on: fix the lines; force=yes only where the provider could still take it."""
+    if report.counts.get(_UNCONVERTIBLE):
+        return (
+            "Fix them and upload again: lines the provider's form cannot express are never "
+            "sent, even with force=yes."
+        )
+    return FORCE_RISK
+
 
 FORCE_RISK = (
     "Fix them and upload again, or add force=yes to upload anyway: the provider may refuse "

@@ -42,6 +42,7 @@ def _credentials(team_id: str, family: str, row: CredentialRow) -> TeamCredentia
         set_by=row.set_by,
         updated_at=row.updated_at,
         family=family,
+        settings=dict(row.settings),
     )
 
 
@@ -113,6 +114,7 @@ class MemoryAccess(MemoryBase):
             provider=credentials.provider,
             endpoint=credentials.endpoint,
             api_version=credentials.api_version,
+            settings=dict(credentials.settings),
             token=token,
             fingerprint=credentials.fingerprint,
             set_by=credentials.set_by,

@@ -163,6 +163,7 @@ class CredentialRow:
     provider: str
     endpoint: str | None
     api_version: str | None
+    settings: dict[str, str]
     token: str
     fingerprint: str
     set_by: str

@@ -25,14 +25,27 @@ _BLOCKS = {"key": "api_key"}
 View = dict[str, Any]
 
 
-def _input(name: str, label: str, hint: str, *, optional: bool, max_length: int) -> dict[str, Any]:
+_SLACK_MAX_INPUT = 3000
+"""The longest value a Slack plain_text_input takes."""
+
+
+def _input(
+    name: str, label: str, hint: str, *, optional: bool, max_length: int, multiline: bool
+) -> dict[str, Any]:
+    element: dict[str, Any] = {
+        "type": "plain_text_input",
+        "action_id": name,
+        "max_length": min(max_length, _SLACK_MAX_INPUT),
+    }
+    if multiline:
+        element["multiline"] = True
     return {
         "type": "input",
         "block_id": name,
         "optional": optional,
         "label": {"type": "plain_text", "text": label},
-        "hint": {"type": "plain_text", "text": hint},
-        "element": {"type": "plain_text_input", "action_id": name, "max_length": max_length},
+        "hint": {"type": "plain_text", "text": hint[:2000]},
+        "element": element,
     }
 
 
@@ -68,6 +81,7 @@ def setup_view(*, channel_id: str, accounts: Mapping[str, AccountKind]) -> View:
                     f.hint,
                     optional=not f.required,
                     max_length=f.max_length,
+                    multiline=f.multiline,
                 )
                 for f in setup_fields(accounts)
             ),
@@ -84,6 +98,13 @@ def _value(state: Mapping[str, Any], block: str) -> str | None:
     return str(raw).strip() if raw not in (None, "") else None
 
 
+def _raw(state: Mapping[str, Any], block: str) -> str | None:
+    """A secret field as typed (a pasted JSON document keeps its line breaks)."""
+    element = (state.get("values", {}).get(block) or {}).get(block) or {}
+    raw = element.get("value")
+    return str(raw) if raw not in (None, "") else None
+
+
 def read_setup(
     state: Mapping[str, Any], accounts: Mapping[str, AccountKind]
 ) -> tuple[SetupRequest | None, dict[str, str]]:
@@ -93,11 +114,22 @@ def read_setup(
     account = accounts.get(provider)
     if account is None:
         return None, {"provider": "Pick a provider."}
-    key = _value(state, "api_key") or ""
+    key = _raw(state, "api_key") or ""
+    if account.secret_problem is None:
+        key = key.strip()
     endpoint = _value(state, "endpoint")
     version = _value(state, "api_version")
-    if problem := key_problem(account.key_shape, account.key_refusal, key):
+    secrets = {n: Secret(_raw(state, n) or "") for n in account.secret_names if n != "key"}
+    settings = {n: v for n in account.setting_names if (v := _value(state, n)) is not None}
+    # A secret of several fields or a document is checked by the core after the ack; a kind
+    # that may use the deployment's identity may leave its key empty.
+    checks_key = account.secret_problem is None and (key or not account.ambient)
+    if checks_key and (problem := key_problem(account.key_shape, account.key_refusal, key)):
         errors["api_key"] = problem[:150]
+    for name in account.setting_names:
+        found = account.field(name)
+        if found is not None and found.required and name not in settings:
+            errors[name] = f"{found.label} is required for {account.label}."
     if endpoint is None and account.requires("endpoint"):
         errors["endpoint"] = "An endpoint URL is required for this provider."
     # Everything else about the endpoint is checked after the ack, and every failure gets the
@@ -108,7 +140,12 @@ def read_setup(
         return None, errors
     return (
         SetupRequest(
-            provider=provider, api_key=Secret(key), endpoint=endpoint, api_version=version
+            provider=provider,
+            api_key=Secret(key) if key or not account.ambient else None,
+            endpoint=endpoint,
+            api_version=version,
+            secrets=secrets,
+            settings=settings,
         ),
         {},
     )
