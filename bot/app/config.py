@@ -204,6 +204,12 @@ def env_name(field: str) -> str:
     return f"FINETUNE_BOT_{field.upper()}"
 
 
+def settings_epilog(*fields: str) -> str:
+    """A sub-command's `--help` epilog naming the environment variables it reads."""
+    names = ", ".join(env_name(f) for f in fields)
+    return f"Settings (environment variables; README, Configuration): {names}."
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Build the Settings once; an invalid value becomes one ConfigError naming the variable."""
     try:
