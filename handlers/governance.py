@@ -54,6 +54,7 @@ from handlers.replies import (
     rich,
 )
 from handlers.requests import (
+    SPECS,
     AccessRequest,
     ApproveRequest,
     AuditRequest,
@@ -244,10 +245,23 @@ class Governance:
         role = await self.role_of(actor)
         if role.allows(needed):
             return
-        name = command_of(request).name
+        spec = command_of(request)
+        lead = (
+            f"{spec.ref.text} needs the {needed.value} role in this team; you are a "
+            f"{role.value}. A team admin can grant it: "
+        )
+        grant = SPECS["access"].ref
         raise PermissionDeniedError(
-            f"/finetune {name} needs the {needed.value} role in this team; you are a "
-            f"{role.value}. A team admin can grant it: /finetune access grant @you {needed.value}"
+            f"{lead}{grant.text} grant @{actor.user_id} {needed.value}",
+            # The member's own mention (only the core makes one), the command as typed there.
+            text=rich(
+                spec.ref,
+                lead.removeprefix(spec.ref.text),
+                grant,
+                " grant ",
+                UserRef(user_id=actor.user_id),
+                f" {needed.value}",
+            ),
         )
 
     async def access(self, request: AccessRequest, actor: Actor) -> Reply:

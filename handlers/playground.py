@@ -222,7 +222,8 @@ class Playground:
                     file = await self._store.get_file(team, job.state.training_file)
             if file is None:
                 raise UsageError(
-                    "What should I ask? Give a prompt after the model.", usage=SPECS["try"].usage
+                    "What should I ask? Give a prompt after the model.",
+                    usage=SPECS["try"].usage_ref,
                 )
             cases = parse_test_set(
                 await self._content(team, file, provider), limit=self.settings.max_examples
@@ -277,7 +278,7 @@ class Playground:
             raise UsageError(
                 f"n={request.n} is over this bot's test-set cap of {cap} examples; "
                 f"ask for n={cap} or fewer.",
-                usage=SPECS["compare"].usage,
+                usage=SPECS["compare"].usage_ref,
             )
         # Each model answers at its own family: a replay at Together beside its OpenAI origin.
         model_a, provider_a = await self._at_family(team, request.model_a)
@@ -291,10 +292,10 @@ class Playground:
         else:
             raise UsageError(
                 f"{model_a.name} is a base model: name the second model to compare it with.",
-                usage=SPECS["compare"].usage,
+                usage=SPECS["compare"].usage_ref,
             )
         if model_a.name == model_b.name:
-            raise UsageError("Compare two different models.", usage=SPECS["compare"].usage)
+            raise UsageError("Compare two different models.", usage=SPECS["compare"].usage_ref)
         grading = await self._at_family(team, request.grader) if request.grader else None
         grader = grading[0] if grading is not None else None
         providers = {model_a.name: provider_a, model_b.name: provider_b}
@@ -352,7 +353,7 @@ class Playground:
         raise UsageError(
             f"Which test set? {why.capitalize() + '; ' if why else ''}give file=ALIAS "
             "(a chat file of this team).",
-            usage=SPECS["compare"].usage,
+            usage=SPECS["compare"].usage_ref,
         )
 
     def cancel(self, team: str, run_id: str, actor: Actor) -> Reply:
@@ -656,7 +657,7 @@ def parse_since(text: str) -> timedelta:
     if found is None:
         raise UsageError(
             f"since={clip_line(text, 20)} is not a duration like 30m, 12h, 7d or 2w.",
-            usage=SPECS["dataset"].usage,
+            usage=SPECS["dataset"].usage_ref,
         )
     amount, unit = int(found.group(1)), found.group(2)
     return timedelta(**{_UNITS[unit]: amount})
@@ -672,7 +673,7 @@ def parse_meta(text: str | None) -> dict[str, str]:
         if not sep or not key.strip() or not value.strip():
             raise UsageError(
                 f"meta={clip_line(text, 40)}: write key=value pairs separated by commas.",
-                usage=SPECS["dataset"].usage,
+                usage=SPECS["dataset"].usage_ref,
             )
         pairs[key.strip()] = value.strip()
     return pairs

@@ -167,7 +167,7 @@ class Service:
                 visibility=Visibility.EPHEMERAL,
             )
         except FineTuneError as error:
-            reply = error_reply(error.message)
+            reply = error_reply(error.text)
             # A path typed in chat is an attempt on the bot's disk: recorded whatever the command.
             audited = audited or isinstance(error, LocalPathRefusedError)
         except Exception:
@@ -183,7 +183,7 @@ class Service:
         try:
             await self.governance.authorize(request, actor)
         except FineTuneError as error:
-            reply = error_reply(error.message)
+            reply = error_reply(error.text)
             name = command_of(request).name
             if SPECS[name].mutating:
                 await self._audit(actor, name, request, reply)

@@ -102,7 +102,7 @@ class Files:
         # Reading a large file must not stall every other team's commands on the event loop.
         report = await self._cpu_bound(self._check_file, path, request.format, name=filename)
         if report is None:
-            raise UsageError(f"No readable file {filename}.", usage=SPECS["upload"].usage)
+            raise UsageError(f"No readable file {filename}.", usage=SPECS["upload"].usage_ref)
         if not report.ok and not request.force:
             raise DataError(
                 f"{filename} is not ready for fine-tuning: {report.problem_count:,} error(s).",
@@ -343,7 +343,7 @@ class Files:
             else None
         )
         path, name = local_file(request.file, actor, "validate")
-        usage = SPECS["validate"].usage
+        usage = SPECS["validate"].usage_ref
         report = await self._cpu_bound(
             self._check_file, path, request.format, model=model, name=name
         )

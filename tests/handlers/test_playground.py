@@ -186,7 +186,9 @@ async def test_compare_bad_input(w: World, tmp_path: Path) -> None:
     model = await _trained(w, tmp_path)
     over = await w.run(f"/finetune compare {model} n=501", actor())
     assert over.tone is Tone.ERROR
-    assert "cap of 500" in over.title
+    # The parser holds the cap: the refusal's usage line shows the bound it applied.
+    assert "n=501 must be at most 500" in over.title
+    assert "[n=1-500]" in over.lines[0]
     base_only = await w.run(f"/finetune compare {MODEL}", actor())
     assert "name the second model" in base_only.title
     no_file = await w.run(f"/finetune compare {model} file=nope", actor())
