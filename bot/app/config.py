@@ -115,6 +115,8 @@ class Settings(BaseSettings):
     default_role: Role = Role.VIEWER
     """The role of a member who is no workspace admin and was granted none."""
     approval_ttl_hours: float = Field(default=24.0, gt=0, le=24 * 90)
+    self_approval: bool = False
+    """A team admin may approve their own start (a team with one admin); each is audited."""
     endpoint_allowlist: str = ""
     """Hosts and networks (CIDR) a team's endpoint may reach although private or plain http."""
 

@@ -267,6 +267,7 @@ async def build_runtime(
             keys=keys,
             default_role=settings.default_role,
             approval_ttl=timedelta(hours=settings.approval_ttl_hours),
+            self_approval=settings.self_approval,
             credentials_changed=directory.forget,
             playground=PlaygroundSettings(
                 concurrency=settings.compare_concurrency,
