@@ -12,7 +12,7 @@ from typing import Final
 from handlers.datasets.hashes import HashSet64
 from handlers.datasets.plan import Plan
 from handlers.datasets.problems import MAX_SHOWN_PER_KIND, Kind, Problem, Severity
-from handlers.text import size
+from handlers.text import count, size
 
 MIN_EXAMPLES: Final = 10
 """The API refuses a training file with fewer examples."""
@@ -178,7 +178,7 @@ def finish(
             Problem(
                 kind=Kind.TOO_FEW,
                 line=None,
-                detail=f"{examples} valid example(s); fine-tuning needs at least "
+                detail=f"{count(examples, 'valid example')}; fine-tuning needs at least "
                 f"{MIN_EXAMPLES} (50 to 100 usually help more)",
             )
         )
@@ -255,8 +255,8 @@ def summary_lines(report: DatasetReport) -> tuple[str, ...]:
     """The statistics of a report as plain lines (chat replies and the command line)."""
     how = "exact" if report.exact_tokens else "estimate"
     lines = [
-        f"Format: {report.format} · {report.examples:,} valid example(s) · "
-        f"{report.lines:,} line(s) · {size(report.bytes)}",
+        f"Format: {report.format} · {count(report.examples, 'valid example')} · "
+        f"{count(report.lines, 'line')} · {size(report.bytes)}",
     ]
     if report.examples:
         lines += [
@@ -266,7 +266,7 @@ def summary_lines(report: DatasetReport) -> tuple[str, ...]:
             f"Total tokens: {report.total_tokens:,} ({how}); assistant tokens: "
             f"{report.total_assistant_tokens:,}",
             f"Over the {report.token_limit:,}-token limit"
-            f"{' of ' + report.model if report.model else ''}: {report.over_limit:,} "
-            "example(s) (they are truncated in training)",
+            f"{' of ' + report.model if report.model else ''}: "
+            f"{count(report.over_limit, 'example')} (they are truncated in training)",
         ]
     return tuple(lines)

@@ -25,7 +25,12 @@ def validate_file(
 ) -> DatasetReport:
     """Validate a whole file in this thread, reading it once in bounded memory."""
     the_plan = plan(
-        path, model=model, token_limit=token_limit, exact_tokens=tokenizer.exact, format=format
+        path,
+        model=model,
+        token_limit=token_limit,
+        exact_tokens=tokenizer.exact,
+        format=format,
+        format_named=training_hashes is None,
     )
     if the_plan.early is not None:
         return finish(the_plan, [_digest_only(path)], is_validation=training_hashes is not None)

@@ -390,7 +390,7 @@ async def test_start_form_shows_the_cost_before_submission(harness: Harness) -> 
     assert update["view_id"] == "V1"
     estimate = str(update["view"]["blocks"][-1])
     assert "Billed tokens" in estimate
-    assert "2 epoch(s)" in estimate
+    assert "2 epochs" in estimate
     assert "Estimated training cost on gpt-4.1-mini-2025-04-14: $" in estimate
 
 
