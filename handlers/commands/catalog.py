@@ -911,7 +911,7 @@ _TEAM_COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(
         name="approve",
         request_type=ApproveRequest,
-        summary="Admins: approve a start waiting for approval (not your own).",
+        summary="Admins: approve a start waiting for approval (not your own, by default).",
         options=(_approval_option(),),
         examples=("/finetune approve apr-1a2b3c4d",),
         build=lambda v: ApproveRequest(approval_id=_str(v, "request")),
@@ -920,7 +920,7 @@ _TEAM_COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(
         name="reject",
         request_type=RejectRequest,
-        summary="Admins: reject a start waiting for approval.",
+        summary="Admins: reject a start waiting for approval; whoever asked may withdraw it.",
         options=(_approval_option(),),
         examples=("/finetune reject apr-1a2b3c4d",),
         build=lambda v: RejectRequest(approval_id=_str(v, "request")),
