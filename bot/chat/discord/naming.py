@@ -69,19 +69,26 @@ def example(spec: CommandSpec, text: str) -> str:
         return text
     positionals = list(spec.positionals)
     out = [typed(spec.name)]
-    while words:
-        word = words.pop(0)
+    rest: list[str] | None = None  # the words of a free-text slot (a prompt), as parse reads
+    rest_at = 0
+    for word in words:
         key, sep, value = word.partition("=")
         option = spec.option(key) if sep else None
         if option is not None:
             out.append(f"{option.name}:{value}")
+        elif rest is not None:
+            rest.append(word)
         elif positionals:
             slot = positionals.pop(0)
             if slot.rest:
-                word, words = " ".join([word, *words]), []
-            out.append(f"{slot.name}:{word}")
+                rest, rest_at = [word], len(out)
+                out.append(f"{slot.name}:")
+            else:
+                out.append(f"{slot.name}:{word}")
         else:
             out.append(word)
+    if rest is not None:
+        out[rest_at] += " ".join(rest)
     return " ".join(out)
 
 

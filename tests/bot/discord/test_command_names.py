@@ -108,6 +108,8 @@ async def test_help_examples_are_written_in_slots(env: Env) -> None:
     assert text.splitlines()[0] == "/finetune team access"
     assert "/finetune team access action:grant user:@dana role:operator" in text
     assert "access grant @dana operator" not in text
+    tried = await _ask(env, "help", {"command": "try"})
+    assert "prompt:Refund policy? system:Answer in one line" in tried  # the prompt ends there
 
 
 async def test_dataset_shows_model_as_from_logs_needs_it(env: Env) -> None:
