@@ -14,7 +14,12 @@ class FineTuneError(Exception):
     def __init__(self, message: str, *, text: Content | None = None) -> None:
         super().__init__(message)
         self.message = message
-        self.text: Content = message if text is None else text
+        self._text = text
+
+    @property
+    def text(self) -> Content:
+        """The message as the reply shows it (the message itself unless one was given)."""
+        return self.message if self._text is None else self._text
 
 
 class UsageError(FineTuneError):

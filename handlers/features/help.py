@@ -36,7 +36,8 @@ def help_reply(topic: str | None) -> Reply:
         return _one(spec)
     lines: list[Content] = [rich(s.ref, f" — {s.summary}") for s in SPECS.values()]
     lines.append("")
-    lines.append(rich("Details of one command: ", SPECS["help"].ref, " COMMAND"))
+    details = CommandRef(name="help", text="/finetune help COMMAND", shape=CommandShape.EXAMPLE)
+    lines.append(rich("Details of one command: ", details))
     return Reply(
         title="finetune-bot commands", lines=tuple(lines), visibility=Visibility.EPHEMERAL
     )

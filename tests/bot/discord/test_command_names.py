@@ -78,6 +78,7 @@ async def test_help_lists_each_command_where_discord_has_it(env: Env) -> None:
         assert f"{path} {name} — {SPECS[name].summary}" in text, name
     assert "/finetune access —" not in text
     assert "/finetune team access —" in text
+    assert "Details of one command: /finetune help command:COMMAND" in text
 
 
 async def test_every_usage_line_is_the_registered_slots(env: Env) -> None:
