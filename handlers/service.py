@@ -62,6 +62,7 @@ class Service:
         keys: KeyChecker | None = None,
         default_role: Role = Role.OPERATOR,
         approval_ttl: timedelta = DEFAULT_APPROVAL_TTL,
+        self_approval: bool = False,
         credentials_changed: Callable[[str], None] | None = None,
         playground: PlaygroundSettings | None = None,
         accounts: Mapping[str, AccountKind] | None = None,
@@ -100,6 +101,7 @@ class Service:
             keys=keys,
             default_role=default_role,
             approval_ttl=approval_ttl,
+            self_approval=self_approval,
             credentials_changed=credentials_changed,
             accounts=accounts,
             account_families=account_families,
@@ -167,7 +169,7 @@ class Service:
                 visibility=Visibility.EPHEMERAL,
             )
         except FineTuneError as error:
-            reply = error_reply(error.message)
+            reply = error_reply(error.text)
             # A path typed in chat is an attempt on the bot's disk: recorded whatever the command.
             audited = audited or isinstance(error, LocalPathRefusedError)
         except Exception:
@@ -183,7 +185,7 @@ class Service:
         try:
             await self.governance.authorize(request, actor)
         except FineTuneError as error:
-            reply = error_reply(error.message)
+            reply = error_reply(error.text)
             name = command_of(request).name
             if SPECS[name].mutating:
                 await self._audit(actor, name, request, reply)

@@ -151,6 +151,8 @@ class Settings(BaseSettings):
     default_role: Role = Role.VIEWER
     """The role of a member who is no workspace admin and was granted none."""
     approval_ttl_hours: float = Field(default=24.0, gt=0, le=24 * 90)
+    self_approval: bool = False
+    """A team admin may approve their own start (a team with one admin); each is audited."""
     endpoint_allowlist: str = ""
     """Hosts and networks (CIDR) a team's endpoint may reach although private or plain http."""
     ambient_cloud_identity: bool = False
@@ -241,6 +243,12 @@ def env_name(field: str) -> str:
     ):
         return field.upper()
     return f"FINETUNE_BOT_{field.upper()}"
+
+
+def settings_epilog(*fields: str) -> str:
+    """A sub-command's `--help` epilog naming the environment variables it reads."""
+    names = ", ".join(env_name(f) for f in fields)
+    return f"Settings (environment variables; README, Configuration): {names}."
 
 
 def load_settings(**overrides: Any) -> Settings:

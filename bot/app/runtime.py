@@ -46,6 +46,7 @@ from bot.providers.sandbox.provider import SandboxProvider
 from bot.providers.sandbox.timing import SandboxTiming
 from bot.providers.sandbox_together import factory as sandbox_together
 from bot.providers.sandbox_together.profile import PROFILE as SANDBOX_TOGETHER
+from handlers.commands.catalog import cap_option
 from handlers.errors import ConfigError
 from handlers.fairness import LongWork
 from handlers.model import Platform
@@ -189,6 +190,8 @@ async def build_runtime(
 
     `companions`: the other families the deployment's account serves (None: built from the
     registry, at the pace of a sandbox `provider` the caller passed; () offers none)."""
+    # Before any adapter reads the catalogue: parsing, help and Discord's slots share it.
+    cap_option("compare", "n", settings.compare_max_examples)
     clock = clock or SystemClock()
     owner = owner or instance_name()
     try:
@@ -267,6 +270,7 @@ async def build_runtime(
             keys=keys,
             default_role=settings.default_role,
             approval_ttl=timedelta(hours=settings.approval_ttl_hours),
+            self_approval=settings.self_approval,
             credentials_changed=directory.forget,
             playground=PlaygroundSettings(
                 concurrency=settings.compare_concurrency,

@@ -43,7 +43,7 @@ class OptionRefused(UsageError):
     the message beside its field."""
 
     def __init__(self, message: str, *, option: str) -> None:
-        super().__init__(message, usage=SPECS["start"].usage)
+        super().__init__(message, usage=SPECS["start"].usage_ref)
         self.option = option
 
 

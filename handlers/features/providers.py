@@ -9,7 +9,7 @@ from handlers.features.routing import Routes
 from handlers.model import Actor
 from handlers.ports import ProviderDirectory, Store
 from handlers.profile import ProviderProfile
-from handlers.replies import Reply, Table, Tone
+from handlers.replies import Reply, Table, Tone, commands_in
 from handlers.requests import ProvidersRequest
 
 
@@ -59,8 +59,10 @@ class Providers:
             table=Table(headers=("provider", "name", "this team", "can", "ends"), rows=rows),
             lines=(
                 *notes,
-                "An admin sets one up with /finetune setup and picks the default with "
-                "/finetune setup default=FAMILY; start provider=FAMILY uses another.",
+                commands_in(
+                    "An admin sets one up with /finetune setup and picks the default with "
+                    "/finetune setup default=FAMILY; start provider=FAMILY uses another."
+                ),
             ),
             tone=Tone.WARNING if notes else Tone.INFO,
         )

@@ -177,6 +177,10 @@ async def test_run_serves_a_whole_job_life_to_a_signed_client(tmp_path: Path) ->
             code = await asyncio.wait_for(proc.wait(), timeout=20)
         assert code == 0, log.read_text()[-2000:]
         assert "Traceback" not in log.read_text()
+        lines = log.read_text().splitlines()
+        # The scheduler's two lines a tick are DEBUG; the bot's own INFO lines stay.
+        assert not [line for line in lines if " apscheduler." in line], lines[:5]
+        assert any(" INFO bot.app.runtime bot started" in line for line in lines), lines[:5]
 
 
 async def test_a_rejected_slack_app_token_is_one_line_and_discord_and_the_watcher_run(

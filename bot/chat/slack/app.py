@@ -264,7 +264,7 @@ class SlackHandlers:
             slot = await self._service.admit(request, actor)
         except FineTuneError as error:
             work.close()
-            await _answer(error_reply(error.message), actor, client, respond, thread_ts=thread_ts)
+            await _answer(error_reply(error.text), actor, client, respond, thread_ts=thread_ts)
             return
 
         async def held() -> None:
@@ -315,7 +315,7 @@ class SlackHandlers:
                     taken.append(path := await download(extra, token=token, directory=self._dir))
                     request = replace(request, validation=PrivateFile(path=path, name=extra.name))
             except FineTuneError as error:
-                await _answer(error_reply(error.message), actor, client, respond)
+                await _answer(error_reply(error.text), actor, client, respond)
                 return
             reply = await self._service.handle(request, actor)
         finally:
@@ -365,7 +365,7 @@ class SlackHandlers:
         try:
             request = button_request(name, str(action.get("value", "")))
         except UsageError as error:
-            await _answer(error_reply(error.message), actor, client, respond)
+            await _answer(error_reply(error.text), actor, client, respond)
             return
         actor = await self._with_rights(actor, client)
         private = ACTIONS[name].audience is Audience.PRESSER
