@@ -11,6 +11,7 @@ from handlers.cards import job_card, progress_bar
 from handlers.errors import (
     BudgetError,
     ConflictError,
+    FineTuneError,
     NotFoundError,
     ProviderError,
     ProviderErrorKind,
@@ -161,7 +162,43 @@ class Jobs:
         # A family the team cannot use is the start's to refuse; the estimate shows the default's.
         usable = family if family in await self._providers.available(actor.team_id) else None
         ends = (await self._profile(actor.team_id, usable)).model_end_line(model)
-        return (*await self._estimate(actor, training_file, model, n_epochs), *_given(ends))
+        own = await self._own_estimate(actor, training_file, model, n_epochs, usable)
+        return (
+            *await self._estimate(actor, training_file, model, n_epochs),
+            *own,
+            *_given(ends),
+        )
+
+    async def _own_estimate(
+        self,
+        actor: Actor,
+        training_file: str,
+        model: str,
+        n_epochs: int | None,
+        family: str | None,
+    ) -> tuple[str, ...]:
+        """The provider's own price for the form's start, where its family prices jobs itself
+        and the file is already there; the line the start itself would act on."""
+        team = actor.team_id
+        chosen = pick_family(await self._providers.available(team), family)
+        provider = await self._providers.for_team(team, chosen)
+        training = await self._store.get_file(team, training_file)
+        if (
+            training is None
+            or training.provider not in ("", chosen)
+            or not provider.profile.can(Capability.PROVIDER_ESTIMATE)
+        ):
+            return ()
+        request = StartRequest(
+            model=model, training_file=training_file, n_epochs=n_epochs, provider=chosen
+        )
+        try:
+            cost = await self._cost(request, training, None, team)
+        except FineTuneError as refused:
+            return (refused.message,)
+        if cost.cost is None or cost.source == LOCAL_ESTIMATE:
+            return ()
+        return (f"{cost.source}: {money(cost.cost)} (what the start is checked against).",)
 
     async def _estimate(
         self, actor: Actor, training_file: str, model: str, n_epochs: int | None
