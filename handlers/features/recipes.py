@@ -66,7 +66,7 @@ class Recipes:
             )
             same = family == (origin.provider or family)
             lines += ["", target.label + (" (the job's own provider)" if same else "") + ":"]
-            lines.append(f"Base model: {model}" + ("" if same else " (its default; model= picks)"))
+            lines.append(f"Base model: {model}" + ("" if same else _whose(model, origin, None)))
             lines += recipe_lines(
                 translation, job_id=origin.id, source=source.label, target=target.label
             )[1:]
@@ -107,7 +107,7 @@ class Recipes:
             translation, job_id=origin.id, source=source.label, target=target.label
         )
         if not request.model and family != origin.provider:
-            shown.append(f"Base model: {model}, {target.label}'s default (model= picks another).")
+            shown.append(f"Base model: {model}{_whose(model, origin, target.label)}.")
         if translation.lost and not request.defaults:
             return Reply(
                 title=f"Not started: {len(translation.lost)} option(s) of {origin.id} cannot "
@@ -214,11 +214,12 @@ class Recipes:
 
     @staticmethod
     def _model_for(origin: Job, family: str, target: ProviderProfile, given: str | None) -> str:
-        """The base model: the one typed, the job's own at its own family, else the target's
-        default (shown, so it is never a surprise)."""
+        """The base model: the one typed, the job's own where the target fine-tunes it too (its
+        own family; Azure trains OpenAI's models under their names), else the target's default
+        (shown, so it is never a surprise)."""
         if given:
             return given
-        if family == (origin.provider or family):
+        if family == (origin.provider or family) or target.is_fine_tunable(origin.state.model):
             return origin.state.model
         return target.default_model
 
@@ -232,3 +233,15 @@ class Recipes:
     ) -> Translation:
         recipe, as_asked = recipe_of(origin)
         return translate(recipe, given=given, source=source, target=target, as_asked=as_asked)
+
+
+def _whose(model: str, origin: Job, label: str | None) -> str:
+    """Why a replay at another family trains on `model`: the job's own base, which the target
+    trains too, or the target's default; `model=` picks another."""
+    if model == origin.state.model:
+        return (
+            ", the job's own (model= picks another)" if label else " (the job's own; model= picks)"
+        )
+    if label:
+        return f", {label}'s default (model= picks another)"
+    return " (its default; model= picks)"

@@ -133,13 +133,17 @@ async def test_one_command_replays_a_recipe_at_another_family_from_the_kept_copi
 ) -> None:
     w, tshape = two
     origin = await _finished_job(w, tmp_path, "epochs=2 seed=7")
-    model = TSHAPE.default_model
+    found = await w.store.get_job(TEAM, origin)
+    assert found is not None
+    # The target trains the job's own base model too, so the replay keeps it.
+    model = found.state.model
+    assert TSHAPE.is_fine_tunable(model)
     replayed = await w.run(f"start like={origin} provider=tshape", actor())
     assert replayed.tone is Tone.SUCCESS, replayed
     text = _text(replayed)
     assert f"Recipe of {origin} (Sandbox (simulated training)) on Together-shaped (test)" in text
     assert "Carried: epochs=2, seed=7, suffix=support." in text
-    assert f"Base model: {model}, Together-shaped (test)'s default" in text
+    assert f"Base model: {model}, the job's own (model= picks another)." in text
     assert "Sent 'train' to tshape as 'train-tshape'" in text
     assert "Sent 'held' to tshape as 'held-tshape'" in text
     # Both files went up once, to the target only; nothing new at the job's own family.
