@@ -1,7 +1,7 @@
 """Providers: the registry of provider families: name -> profile and the module that builds it.
 
-A new family is a folder beside openai/, sandbox/, sandbox_together/, together/ and
-fireworks/ (profile.py, provider.py, factory.py, prices.json) and one entry in FAMILIES. The
+A new family is a folder beside openai/, sandbox/, sandbox_together/, together/, fireworks/
+and bedrock/ (profile.py, provider.py, factory.py, prices.json) and one entry in FAMILIES. The
 factory module is imported on first use, so reading the profiles (settings, setup forms,
 redaction) loads no provider SDK.
 """
@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, cast
 
+from bot.providers.bedrock.profile import PROFILE as BEDROCK
 from bot.providers.fireworks.profile import PROFILE as FIREWORKS
 from bot.providers.openai.profile import PROFILE as OPENAI
 from bot.providers.sandbox.profile import PROFILE as SANDBOX
@@ -110,6 +111,11 @@ FAMILIES: Mapping[str, Family] = {
         profile=FIREWORKS,
         settings_names=("fireworks",),
         factory="bot.providers.fireworks.factory",
+    ),
+    "bedrock": Family(
+        profile=BEDROCK,
+        settings_names=("bedrock",),
+        factory="bot.providers.bedrock.factory",
     ),
 }
 
