@@ -19,7 +19,7 @@ from handlers.replies import (
     UserRef,
     rich,
 )
-from handlers.text import clip_line, decimal, duration, timestamp
+from handlers.text import clip_line, decimal, duration, money, timestamp
 
 STATUS_TONE: dict[str, Tone] = {
     JobStatus.SUCCEEDED: Tone.SUCCESS,
@@ -182,6 +182,10 @@ def completion_notice(
         )
         if state.trained_tokens is not None:
             fields.append(Field(name="Trained tokens", value=f"{state.trained_tokens:,}"))
+        if state.provider_cost is not None:
+            fields.append(
+                Field(name="Provider's estimate", value=f"{money(state.provider_cost)} (its own)")
+            )
         if latest:
             fields.append(Field(name="Final train loss", value=decimal(latest.train_loss)))
             if latest.valid_loss is not None:

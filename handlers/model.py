@@ -138,6 +138,10 @@ class JobState:
     finished_at: datetime | None = None
     estimated_finish: datetime | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
+    provider_cost: float | None = None
+    """The provider's own estimate of the job's cost in dollars, where the job itself carries
+    one (Fireworks' estimatedCost): shown in the start reply and the completion notice, read
+    anew from the provider each time, never stored."""
 
     @property
     def terminal(self) -> bool:

@@ -44,8 +44,14 @@ class Capability(StrEnum):
     CANCEL = "cancel"
     PAUSE = "pause"
     RESUME = "resume"
+    """A paused job can be resumed (ports.Resumable); a family may resume without pausing:
+    Fireworks pauses jobs itself (account suspension) and has no pause call."""
     EVENTS = "events"
     LIVE_METRICS = "live_metrics"
+    METRICS = "metrics"
+    """The provider hands a job's metric points as a whole (a metrics file read anew at each
+    poll, ports.MetricFiles) rather than as events: they may arrive late or all at once,
+    e.g. only once the job has ended."""
     CHECKPOINTS = "checkpoints"
     PRICE_ESTIMATE = "price_estimate"
     PROVIDER_ESTIMATE = "provider_estimate"

@@ -16,6 +16,7 @@ from handlers.model import (
     JobEvent,
     JobSpec,
     JobState,
+    MetricPoint,
     ProviderFile,
     ProviderModel,
 )
@@ -26,10 +27,12 @@ from handlers.ports import (
     Events,
     FineTuning,
     Inference,
+    MetricFiles,
     Pausable,
     PriceEstimates,
     Provider,
     ProviderEstimate,
+    Resumable,
 )
 from handlers.profile import ProviderProfile
 
@@ -169,7 +172,7 @@ class TeamScopedProvider:
         return await self._inner.pause_job(job_id)
 
     async def resume_job(self, job_id: str) -> JobState:
-        if not isinstance(self._inner, Pausable):
+        if not isinstance(self._inner, Resumable):
             raise self._refuse("resume a job")
         return await self._inner.resume_job(job_id)
 
@@ -179,6 +182,11 @@ class TeamScopedProvider:
         if not isinstance(self._inner, Events):
             return []  # a family without events: the job's status is all there is to watch
         return await self._inner.list_events_after(job_id, cursor, limit=limit)
+
+    async def metric_points(self, job_id: str) -> Sequence[MetricPoint]:
+        if not isinstance(self._inner, MetricFiles):
+            return []  # a family whose metrics come as events, or not at all
+        return await self._inner.metric_points(job_id)
 
     async def list_checkpoints(self, job_id: str) -> Sequence[Checkpoint]:
         if not isinstance(self._inner, Checkpoints):

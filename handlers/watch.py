@@ -26,6 +26,7 @@ from handlers.model import (
 from handlers.ports import (
     ChartRenderer,
     Clock,
+    MetricFiles,
     OutboxMessage,
     PollResult,
     Provider,
@@ -255,14 +256,17 @@ class Watcher:
         state = listed
         changed = state.status != job.state.status
         events: Sequence[JobEvent] = ()
+        filed: Sequence[MetricPoint] = ()
         if state.status == JobStatus.RUNNING or changed or state.terminal:
             stats.provider_calls += 1
             events = await provider.list_events_after(job.id, claim.cursor)
+            if provider.profile.can(Capability.METRICS) and isinstance(provider, MetricFiles):
+                filed = await self._filed_points(provider, job.id, stats, reads)
         shown = Shown(
             capabilities=provider.profile.capabilities,
             simulation=provider.label if provider.is_simulation else None,
         )
-        plan = await self._plan(claim, state, events, interval, shown, reads)
+        plan = await self._plan(claim, state, events, interval, shown, reads, filed=filed)
         return PollResult(
             claim=claim,
             state=state,
@@ -274,6 +278,25 @@ class Watcher:
             last_notified_metric_at=plan.last_notified_metric_at,
         )
 
+    async def _filed_points(
+        self, provider: MetricFiles, job_id: str, stats: SweepStats, reads: _TeamReads
+    ) -> tuple[MetricPoint, ...]:
+        """The points of the family's metrics file not stored yet, in step order. The file
+        is read whole each time; one that cannot be read now is no news (the job's status
+        still is), and the next poll reads it again."""
+        stats.provider_calls += 1
+        try:
+            found = await provider.metric_points(job_id)
+        except ProviderError as error:
+            log.warning("metrics file unreadable", extra={"job": job_id, "kind": error.kind.value})
+            return ()
+        stored = {p.step for p in await reads.metric_points(job_id)}
+        fresh: dict[int, MetricPoint] = {}
+        for point in found:
+            if point.step not in stored:
+                fresh.setdefault(point.step, point)
+        return tuple(fresh[step] for step in sorted(fresh))
+
     async def _plan(
         self,
         claim: WatchClaim,
@@ -282,12 +305,17 @@ class Watcher:
         metric_interval: float,
         shown: Shown,
         reads: _TeamReads,
+        *,
+        filed: Sequence[MetricPoint] = (),
     ) -> PollPlan:
+        """`filed`: new points from the family's metrics file (Capability.METRICS), which
+        count as news and are stored as event metrics are."""
         job = replace(claim.job, state=state)
         now = self._clock.now()
         points = tuple(p for e in events if (p := MetricPoint.from_event(e)) is not None)
+        points += tuple(filed)
         changed = state.status != claim.job.state.status
-        news = bool(events) or changed
+        news = bool(events) or bool(filed) or changed
         messages: list[OutboxMessage] = []
         origin = job.channel
         latest = points[-1] if points else None

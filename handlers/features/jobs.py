@@ -42,6 +42,7 @@ from handlers.playground import Playground
 from handlers.ports import (
     ChartRenderer,
     Clock,
+    MetricFiles,
     PriceEstimates,
     ProviderDirectory,
     Store,
@@ -389,6 +390,7 @@ class Jobs:
                     else f"unknown ({cost.source}: no price or no token count)",
                     inline=False,
                 ),
+                *_provider_cost(state, provider.label),
             ),
             lines=tuple(lines),
             tone=Tone.SUCCESS,
@@ -642,6 +644,9 @@ class Jobs:
             provider = await self._providers.for_team(team, job.provider or None)
             events = await provider.list_events_after(job_id, None)
             points = [p for e in events if (p := MetricPoint.from_event(e)) is not None]
+            metric_files = provider.profile.can(Capability.METRICS)
+            if not points and metric_files and isinstance(provider, MetricFiles):
+                points = list(await provider.metric_points(job_id))
         if not points:
             return Reply(title=f"No metrics yet for {job_id}; try again once training runs.")
         png = self._charts.render(f"{job_id} ({job.state.model})", points)
@@ -684,6 +689,20 @@ def _lr_label(profile: ProviderProfile) -> str:
     option = profile.hyperparameter("lr")
     absolute = option is not None and option.scale == "absolute"
     return "Learning rate" if absolute else "LR multiplier"
+
+
+def _provider_cost(state: JobState, label: str) -> tuple[Field, ...]:
+    """The provider's own estimate on the job it made, beside the one the start was held to
+    (a family that prices only the job it made, such as Fireworks, says so after creation)."""
+    if state.provider_cost is None:
+        return ()
+    return (
+        Field(
+            name=f"{label}'s estimate",
+            value=f"{money(state.provider_cost)} ({label}'s own, on the job)",
+            inline=False,
+        ),
+    )
 
 
 def _auto(value: float | None) -> str:

@@ -18,7 +18,7 @@ import pytest
 
 from handlers.errors import ProviderError, ProviderErrorKind
 from handlers.model import JobEvent, JobSpec, JobState, MetricPoint
-from handlers.ports import Provider
+from handlers.ports import MetricFiles, Provider
 from handlers.profile import Capability, JobStatus
 
 
@@ -132,6 +132,14 @@ def path(states: Sequence[JobState]) -> list[str]:
 
 
 # -- metrics -----------------------------------------------------------------------------------
+
+
+async def filed_points(put: ProviderUnderTest, job_id: str) -> list[MetricPoint]:
+    """The job's metric points as its family's metrics file has them (Capability.METRICS:
+    asked only of a family that declares it)."""
+    provider = put.provider
+    assert isinstance(provider, MetricFiles), f"{put.name} declares METRICS, has no port"
+    return list(await provider.metric_points(job_id))
 
 
 def points(events: Sequence[JobEvent]) -> list[MetricPoint]:

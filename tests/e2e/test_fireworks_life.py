@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -125,6 +126,10 @@ async def test_a_job_life_on_fireworks_through_slack(tmp_path: Path) -> None:
             )
             (job_id,) = fireworks.jobs
             assert fireworks.jobs[job_id]["baseModel"] == MODEL
+            started = next(str(r) for r in slack.responses if f"Started {job_id}" in str(r))
+            # Before the start: the local estimate, labelled; after: Fireworks' own, on the job.
+            assert "local estimate from the price table" in started
+            assert "Fireworks AI's own, on the job" in started
 
             def keys() -> list[str]:
                 return [
@@ -137,6 +142,19 @@ async def test_a_job_life_on_fireworks_through_slack(tmp_path: Path) -> None:
                 lambda: any(k.startswith(f"{job_id}:status:succeeded") for k in keys()),
                 within=60,
                 what="the completion notice",
+            )
+            posts = [str(c.args) for c in slack.of("chat.postMessage")]
+            cards = posts + [str(c.args) for c in slack.of("chat.update")]
+            # The card's progress came from the metrics file, its total from jobProgress.
+            assert any(re.search(r"\(step \d+/10\)", c) for c in cards), cards
+            notice = next(p for p in posts if f"{job_id}:status:succeeded" in p)
+            assert "Final train loss" in notice
+            assert "Provider's estimate" in notice
+            assert slack.of("files.getUploadURLExternal"), "the loss chart went with it"
+            await command(f"chart {job_id}")
+            await slack.wait_for(
+                lambda: any("10 steps; last" in str(r) for r in slack.responses),
+                what="the chart from the stored points of the metrics file",
             )
             await command(f"inspect {job_id}")
             await slack.wait_for(

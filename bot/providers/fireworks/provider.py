@@ -24,6 +24,7 @@ from bot.providers.fireworks.errors import (
     message_of,
     needs_deployment,
 )
+from bot.providers.fireworks.metrics import read_metrics_file
 from bot.providers.fireworks.profile import GONE_STATES, PROFILE
 from handlers.chat import ChatMessage, ChatResult
 from handlers.errors import ProviderError, ProviderErrorKind
@@ -32,6 +33,7 @@ from handlers.model import (
     JobSpec,
     JobState,
     Method,
+    MetricPoint,
     ProviderFile,
     ProviderModel,
 )
@@ -359,6 +361,52 @@ class FireworksProvider:
             await self._call(self._client.supervised_fine_tuning_jobs.cancel(job_id, body={}))
         return await self.get_job(job_id)
 
+    async def resume_job(self, job_id: str) -> JobState:
+        """`:resume` (Fireworks pauses jobs itself, e.g. on account suspension; it has no
+        pause call)."""
+        await self.account_id()
+        if job_id.startswith(_DPO_PREFIX):
+            await self._call(
+                self._client.dpo_jobs.resume(job_id.removeprefix(_DPO_PREFIX), body={})
+            )
+        else:
+            await self._call(self._client.supervised_fine_tuning_jobs.resume(job_id, body={}))
+        return await self.get_job(job_id)
+
+    async def metric_points(self, job_id: str) -> Sequence[MetricPoint]:
+        """The job's metrics file as points: a supervised job names its signed URL on the job
+        (`metricsFileSignedUrl`), a DPO job through `:getMetricsFileEndpoint`. No file yet (no
+        URL, or the URL answers 404 or 403: not written, or expired) is no points."""
+        await self.account_id()
+        item: Any
+        if job_id.startswith(_DPO_PREFIX):
+            short = job_id.removeprefix(_DPO_PREFIX)
+            item = await self._call(self._client.dpo_jobs.get(short))
+            endpoint = await self._call(self._client.dpo_jobs.get_metrics_file_endpoint(short))
+            url = endpoint.signed_url
+        else:
+            item = await self._call(self._client.supervised_fine_tuning_jobs.get(job_id))
+            url = item.metrics_file_signed_url
+        if not url:
+            return []
+        async with httpx.AsyncClient(timeout=60.0) as http:
+            try:
+                got = await http.get(str(url))
+            except httpx.HTTPError:
+                raise ProviderError(ProviderErrorKind.CONNECTION) from None
+        if got.status_code in (403, 404):
+            return []
+        if got.status_code >= 300:
+            raise ProviderError(ProviderErrorKind.SERVER, "the metrics file could not be read")
+        progress = getattr(item, "job_progress", None)
+        percent = getattr(progress, "percent", None) if progress is not None else None
+        state = PROFILE.status(str(item.state or "JOB_STATE_UNSPECIFIED"))
+        return read_metrics_file(
+            got.content,
+            percent=percent if isinstance(percent, int) else None,
+            finished=state is JobStatus.SUCCEEDED,
+        )
+
     async def list_models(self) -> Sequence[ProviderModel]:
         """Fireworks' own base models that say they are tunable (the first 1000)."""
         listing = self._client.models.list(account_id=BASE_MODELS_ACCOUNT, page_size=200)
@@ -554,7 +602,26 @@ def _job_state(item: Any) -> JobState | None:
         error=error,
         finished_at=_when(completed) if status.terminal and completed else None,
         metadata=carried,
+        provider_cost=_dollars(getattr(item, "estimated_cost", None)),
     )
+
+
+def _dollars(money: Any) -> float | None:
+    """A google.type.Money (`units` as a string, `nanos`) in US dollars; None when absent or
+    in another currency (the core counts dollars)."""
+    if money is None:
+        return None
+    currency = str(getattr(money, "currency_code", None) or "USD")
+    if currency != "USD":
+        log.info("Fireworks estimate in another currency", extra={"currency": currency})
+        return None
+    units, nanos = getattr(money, "units", None), getattr(money, "nanos", None)
+    if units is None and nanos is None:
+        return None
+    try:
+        return int(units or 0) + int(nanos or 0) / 1e9
+    except ValueError:
+        return None
 
 
 def _dpo_beta(item: Any) -> float | None:
