@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -120,19 +121,31 @@ async def test_a_completed_job_has_its_step_wise_metrics_and_a_model_without_dep
     job = await provider.create_job(
         JobSpec(model=NOVA, training_file=uploaded.id), idempotency_key="k"
     )
+    fake.advance(3)
+    running = await provider.get_job(job.id)
     early = await provider.metric_points(job.id)
 
     fake.finish_job(job.id, "succeeded")
     done = await provider.get_job(job.id)
-    read = await provider.metric_points(job.id)
+    points = await provider.metric_points(job.id)
 
-    assert early.points == ()
-    assert early.missing
-    assert [p.step for p in read.points] == [1, 2, 3]
-    assert all(p.train_loss is not None for p in read.points)
-    assert read.points[-1].valid_loss is not None
+    assert running.provider_status == "InProgress (training)"
+    assert early == []
+    assert [p.step for p in points] == [1, 2, 3]
+    assert all(p.total_steps == 3 and p.train_loss is not None for p in points)
+    assert points[-1].valid_loss is not None
     assert done.fine_tuned_model
     with pytest.raises(ProviderError) as refused:
         await provider.chat(done.fine_tuned_model, (ChatMessage(role="user", content="hi"),))
     assert "on-demand deployment" in refused.value.detail
     assert "Provisioned Throughput" in refused.value.detail
+
+
+async def test_an_output_location_it_cannot_read_says_so(fake: FakeBedrock) -> None:
+    gone = replace(fake.account(), bucket="no-such-bucket")
+    async with BedrockProvider(gone, endpoints=fake.endpoints(), max_attempts=1) as provider:
+        with pytest.raises(ProviderError) as unread:
+            await provider.metric_points("ftb-0123456789abcdef0123")
+
+    assert "s3://no-such-bucket/team-1/output/ftb-0123456789abcdef0123/" in unread.value.detail
+    assert "s3:GetObject" in unread.value.detail

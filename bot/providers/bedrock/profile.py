@@ -106,11 +106,18 @@ CAPABILITIES = frozenset(
         Capability.DEPLOY_BEFORE_INFERENCE,
         # Jobs carry the bot's tags (jobTags), read back with ListTagsForResource.
         Capability.JOB_TAGS,
+        # The step-wise CSV in the output location, written when the job completes.
+        Capability.METRICS,
     }
 )
 """No EVENTS and no LIVE_METRICS: Bedrock shows no loss while a job trains. Its step-wise
-metrics are a CSV in the output location once the job completes (provider.metric_points).
-No pause, no checkpoints, no provider estimate."""
+metrics are a CSV in the output location once the job completes (ports.MetricFiles). No
+pause, no checkpoints, no provider estimate."""
+
+METRICS_NOTE = (
+    "Amazon Bedrock shows no live loss: its per-step metrics arrive when the job completes, "
+    "and the chart with them."
+)
 
 LIMITS = DataLimits(
     # AWS's quotas page (Sum of training and validation records, default quotas): 10,000
@@ -132,6 +139,7 @@ PROFILE = ProviderProfile(
     limits=LIMITS,
     converts=problems,
     capabilities=CAPABILITIES,
+    metrics_note=METRICS_NOTE,
     statuses=STATUSES,
     job_id=re.compile(r"ftb-[0-9a-f]{20}"),
     tuned_model=re.compile(r"arn:aws[a-z-]*:bedrock:[a-z0-9-]+:\d{12}:custom-model/.+"),

@@ -73,15 +73,6 @@ class Endpoints:
     sts: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MetricsRead:
-    """The step-wise metrics of a finished job, or why there are none."""
-
-    points: tuple[MetricPoint, ...] = ()
-    missing: str | None = None
-    """Why the chart is missing (the output location is unreadable, the job did not end)."""
-
-
 class BedrockProvider:
     """The FineTuning port plus stop and Converse, for one AWS account, region and bucket.
 
@@ -543,46 +534,44 @@ class BedrockProvider:
             for m in answer.get("modelSummaries", [])
         ]
 
-    async def metric_points(self, job_id: str) -> MetricsRead:
-        """The step-wise training metrics Bedrock writes to the output location when a job
-        completes (step_wise_training_metrics.csv), with the validation CSV's losses by step;
-        `missing` says why there are none."""
-        job = await self.get_job(job_id)
-        if job.status is not JobStatus.SUCCEEDED:
-            return MetricsRead(
-                missing="Bedrock writes a job's step-wise metrics only when it completes."
-            )
+    async def metric_points(self, job_id: str) -> Sequence[MetricPoint]:
+        """The step-wise training metrics Bedrock writes to the job's output location when
+        it completes (step_wise_training_metrics.csv), with the validation CSV's loss at its
+        steps; none before then. An output location this identity cannot read is a
+        ProviderError saying so (the watcher reports the job's status all the same)."""
+        if not PROFILE.is_job_id(job_id):
+            raise ProviderError(ProviderErrorKind.NOT_FOUND)
         output = self._key("output", job_id) + "/"
         try:
             keys = await self._keys(output)
-            training = next(
-                (k for k in keys if k.endswith("step_wise_training_metrics.csv")), None
-            )
+            training = next((k for k in keys if k.endswith(TRAINING_CSV)), None)
             if training is None:
-                return MetricsRead(missing=_UNREADABLE + " (no step_wise_training_metrics.csv).")
+                return []
             rows = _csv(await self._read(training))
-            validation = next((k for k in keys if k.endswith("validation_metrics.csv")), None)
+            validation = next((k for k in keys if k.endswith(VALIDATION_CSV)), None)
             valid = _csv(await self._read(validation)) if validation else []
         except ProviderError as error:
-            return MetricsRead(missing=f"{_UNREADABLE} ({error.kind}).")
-        losses = {
-            int(float(r["step_number"])): as_float(r.get("validation_loss"))
-            for r in valid
-            if r.get("step_number")
-        }
-        steps = [int(float(r["step_number"])) for r in rows if r.get("step_number")]
-        total = max(steps) if steps else None
-        points = tuple(
-            MetricPoint(
-                step=int(float(r["step_number"])),
-                total_steps=total,
-                train_loss=as_float(r.get("training_loss")),
-                valid_loss=losses.get(int(float(r["step_number"]))),
-            )
-            for r in rows
-            if r.get("step_number")
-        )
-        return MetricsRead(points=points)
+            raise ProviderError(
+                error.kind,
+                f"Bedrock's step-wise metrics could not be read from {self._uri(output)} "
+                f"({error.kind}): allow s3:ListBucket and s3:GetObject there to the bot's "
+                "identity",
+                retry_after=error.retry_after,
+            ) from None
+        losses = {s: as_float(r.get("validation_loss")) for r in valid if (s := _step(r))}
+        steps = sorted({s for r in rows if (s := _step(r))})
+        total = steps[-1] if steps else None
+        points: dict[int, MetricPoint] = {}
+        for row in rows:
+            step = _step(row)
+            if step and step not in points:
+                points[step] = MetricPoint(
+                    step=step,
+                    total_steps=total,
+                    train_loss=as_float(row.get("training_loss")),
+                    valid_loss=losses.get(step),
+                )
+        return [points[s] for s in sorted(points)]
 
     # -- chat -----------------------------------------------------------------------------
 
@@ -688,7 +677,8 @@ DEPLOY_FIRST = (
     "us-east-1 and us-west-2; or Purchase Provisioned Throughput: billed per model unit per "
     "hour, with or without a commitment) and try again"
 )
-_UNREADABLE = "Bedrock's step-wise metrics could not be read from the job's output location"
+TRAINING_CSV = "training_artifacts/step_wise_training_metrics.csv"
+VALIDATION_CSV = "validation_metrics.csv"
 _EPOCH = datetime.fromtimestamp(0, UTC)
 
 
@@ -756,6 +746,12 @@ def _when(value: object) -> datetime:
     raise ValueError(f"not a time: {value!r}")
 
 
+def _step(row: dict[str, str]) -> int | None:
+    """A CSV row's step number (Bedrock writes step_number as an integer), None if none."""
+    number = as_float(row.get("step_number"))
+    return int(number) if number is not None and number > 0 else None
+
+
 def _csv(content: bytes) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(content.decode("utf-8", "replace"))))
 
@@ -764,4 +760,4 @@ def _code(error: BaseException) -> str:
     return code_of(error) if isinstance(error, ClientError) else type(error).__name__
 
 
-__all__ = ["BedrockAccount", "BedrockProvider", "Endpoints", "MetricsRead"]
+__all__ = ["BedrockAccount", "BedrockProvider", "Endpoints"]
