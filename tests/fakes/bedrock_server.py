@@ -29,11 +29,12 @@ import asyncio
 import contextlib
 import itertools
 import json
+import re
 from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, Self
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, unquote
 
 import botocore.session
 from aiohttp import web
@@ -72,6 +73,7 @@ class Route:
     LIST_DEPLOYMENTS = "GET /model-customization/custom-model-deployments"
     LIST_THROUGHPUTS = "GET /provisioned-model-throughputs"
     CONVERSE = "POST /model/{model}/converse"
+    STS = "POST /"
 
 
 _TEMPLATES = {
@@ -103,6 +105,8 @@ class FakeBedrock:
         self.deploy_on_completion = True
         """A completed job's model gets an Active on-demand deployment (the team deployed
         it); False: it has none, and Converse on it is refused."""
+        self.access_keys = {ACCESS_KEY}
+        """The access key ids AWS knows; any other signs requests that are refused."""
         self.reported_status: dict[str, str] = {}
         self.requests: list[RecordedRequest] = []
         self.errors: list[Exception] = []
@@ -171,8 +175,20 @@ class FakeBedrock:
 
     def endpoints(self) -> Endpoints:
         return Endpoints(
-            bedrock=self.base_url, runtime=self.base_url, s3=self.moto_url, sts=self.moto_url
+            bedrock=self.base_url, runtime=self.base_url, s3=self.moto_url, sts=self.base_url
         )
+
+    def environment(self) -> dict[str, str]:
+        """The AWS SDK's own variables that point a process (the deployment's default
+        credential chain and its endpoints) at these fakes."""
+        return {
+            "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+            "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+            "AWS_ENDPOINT_URL_BEDROCK": self.base_url,
+            "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": self.base_url,
+            "AWS_ENDPOINT_URL_STS": self.base_url,
+            "AWS_ENDPOINT_URL_S3": self.moto_url,
+        }
 
     def account(self, *, region: str | None = None, prefix: str = "team-1/") -> BedrockAccount:
         return BedrockAccount(
@@ -342,6 +358,7 @@ class FakeBedrock:
             Route.LIST_DEPLOYMENTS: self._list_deployments,
             Route.LIST_THROUGHPUTS: self._list_throughputs,
             Route.CONVERSE: self._converse,
+            Route.STS: self._sts,
         }
 
     @web.middleware
@@ -354,7 +371,11 @@ class FakeBedrock:
         )
         fault = self._next_fault(route)
         raw = await request.read()
-        body = json.loads(raw) if raw else None
+        body: Any = None
+        if raw and route == Route.STS:
+            body = dict(parse_qsl(raw.decode()))
+        elif raw:
+            body = json.loads(raw)
         self.requests.append(
             RecordedRequest(
                 method=request.method,
@@ -370,8 +391,15 @@ class FakeBedrock:
                 fault=fault.kind if fault else None,
             )
         )
-        if "AWS4-HMAC-SHA256" not in request.headers.get("Authorization", ""):
-            return _error(403, "UnrecognizedClientException", "Missing Authentication Token")
+        key, _ = _credential(request)
+        if key not in self.access_keys:
+            if route == Route.STS:
+                return _sts_error("InvalidClientTokenId")
+            return _error(
+                403,
+                "UnrecognizedClientException",
+                "The security token included in the request is invalid.",
+            )
         if fault is None:
             return await self._answer(handler, request, body)
         answer: web.StreamResponse | None = None
@@ -537,17 +565,18 @@ class FakeBedrock:
         return _json({"tags": self.tags[arn]})
 
     async def _list_models(self, request: web.Request) -> web.Response:
+        _, region = _credential(request)
         return _json(
             {
                 "modelSummaries": [
                     {
-                        "modelArn": f"arn:aws:bedrock:{self.region}::foundation-model/{m.id}",
+                        "modelArn": f"arn:aws:bedrock:{region}::foundation-model/{m.id}",
                         "modelId": m.id,
                         "providerName": m.label.split(" ", 1)[0],
                         "customizationsSupported": ["FINE_TUNING"],
                     }
                     for m in BASE_MODELS.values()
-                    if self.region in m.regions
+                    if region in m.regions
                 ]
             }
         )
@@ -595,6 +624,46 @@ class FakeBedrock:
                 "metrics": {"latencyMs": 1},
             }
         )
+
+    async def _sts(self, request: web.Request) -> web.Response:
+        form: dict[str, str] = request[_BODY] or {}
+        if form.get("Action") != "GetCallerIdentity":
+            return _sts_error("InvalidAction", status=400)
+        key, _ = _credential(request)
+        return web.Response(
+            status=200,
+            content_type="text/xml",
+            text=(
+                '<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
+                "<GetCallerIdentityResult>"
+                f"<Arn>arn:aws:iam::{ACCOUNT_ID}:user/finetune-bot</Arn>"
+                f"<UserId>AIDA{key[4:]}</UserId><Account>{ACCOUNT_ID}</Account>"
+                "</GetCallerIdentityResult>"
+                "<ResponseMetadata><RequestId>fake-1</RequestId></ResponseMetadata>"
+                "</GetCallerIdentityResponse>"
+            ),
+        )
+
+
+def _credential(request: web.Request) -> tuple[str, str]:
+    """The access key id and region a SigV4 request is signed with ("" when unsigned)."""
+    found = re.search(
+        r"Credential=([^/]+)/\d{8}/([^/]+)/", request.headers.get("Authorization", "")
+    )
+    return (found.group(1), found.group(2)) if found else ("", "")
+
+
+def _sts_error(code: str, *, status: int = 403) -> web.Response:
+    return web.Response(
+        status=status,
+        content_type="text/xml",
+        text=(
+            "<ErrorResponse><Error><Type>Sender</Type>"
+            f"<Code>{code}</Code>"
+            "<Message>The security token included in the request is invalid.</Message>"
+            "</Error><RequestId>fake-1</RequestId></ErrorResponse>"
+        ),
+    )
 
 
 def _json(body: Json, status: int = 200) -> web.Response:
