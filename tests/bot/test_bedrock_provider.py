@@ -129,7 +129,7 @@ async def test_a_completed_job_has_its_step_wise_metrics_and_a_model_without_dep
     done = await provider.get_job(job.id)
     points = await provider.metric_points(job.id)
 
-    assert running.provider_status == "InProgress (training)"
+    assert running.provider_status == "InProgress: training"
     assert early == []
     assert [p.step for p in points] == [1, 2, 3]
     assert all(p.total_steps == 3 and p.train_loss is not None for p in points)

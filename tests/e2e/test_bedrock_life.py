@@ -118,6 +118,42 @@ async def test_a_job_life_on_bedrock_through_slack(
                 )
                 return next(str(r) for r in slack.responses if needle in str(r))
 
+            image = {
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [
+                            {"type": "text", "text": "What is in this picture?"},
+                            {"type": "image_url", "image_url": {"url": "https://x.test/a.png"}},
+                        ],
+                    },
+                    {"role": "assistant", "content": "A cat."},
+                ]
+            }
+            lines = _dataset().decode().splitlines()
+            lines[2] = json.dumps(image)
+            slack.share_file(
+                name="pictures.jsonl",
+                content=("\n".join(lines) + "\n").encode(),
+                user="U1",
+                channel="C1",
+            )
+            await command("upload alias=pictures")
+
+            def said() -> list[str]:
+                calls = slack.of("chat.postMessage") + slack.of("chat.postEphemeral")
+                return [str(r) for r in slack.responses] + [str(c.args) for c in calls]
+
+            await slack.wait_for(
+                lambda: any("pictures.jsonl is not ready" in x for x in said()),
+                what="the refusal of a file Bedrock cannot take",
+            )
+            refusal = next(x for x in said() if "pictures.jsonl is not ready" in x)
+            assert "line 3: an image part" in refusal
+            assert "remove the image" in refusal
+            assert "never sent, even with force=yes" in refusal
+            assert bedrock.objects(PREFIX) == {}, "nothing was staged"
+
             shared = slack.share_file(
                 name="train.jsonl", content=_dataset(), user="U1", channel="C1"
             )
@@ -168,11 +204,17 @@ async def test_a_job_life_on_bedrock_through_slack(
             assert any("shows no live loss" in c for c in cards), "the card said so"
             notice = next(p for p in posts if f"{job_id}:status:succeeded" in p)
             assert "Final train loss" in notice
-            assert slack.of("files.getUploadURLExternal"), "the loss chart went with it"
+            await slack.wait_for(
+                lambda: bool(slack.of("files.getUploadURLExternal")),
+                what="the loss chart going with the notice",
+            )
             await command(f"chart {job_id}")
             await answered("3 steps; last", "the chart from the step-wise CSV")
             await command(f"inspect {job_id}")
             await answered("Completed", "inspect showing Bedrock's own status")
+            model = bedrock.jobs[job_id]["outputModelArn"]
+            await command(f'try {model} "Hello there"')
+            await answered("An answer from", "Converse on the custom model's deployment")
 
             await command("rm-file train")
             await answered("Deleted 'train'", "the file removed")

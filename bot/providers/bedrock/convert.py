@@ -137,8 +137,8 @@ def _texts(content: object, model: BaseModel) -> list[str]:
                 parts.append(part["text"])
             elif kind == "image_url":
                 raise _Refused(
-                    f"an image part: {model.label} is tuned on text only here (Bedrock reads "
-                    "training images from S3, which the bot does not stage); remove the image"
+                    "an image part: the bot sends Bedrock text only (Bedrock reads training "
+                    "images from S3, which the bot does not stage); remove the image"
                 )
             else:
                 raise _Refused(f"a {str(kind)[:20]!r} content part: Bedrock takes text parts")

@@ -17,9 +17,9 @@ from handlers.profile import (
     SetupField,
 )
 
-VALIDATING = "InProgress (validation)"
-PREPARING = "InProgress (data processing)"
-TRAINING = "InProgress (training)"
+VALIDATING = "InProgress: validation"
+PREPARING = "InProgress: data processing"
+TRAINING = "InProgress: training"
 
 STATUSES: Mapping[str, JobStatus] = {
     # InProgress is one status at Bedrock; its statusDetails say which phase runs, and the
