@@ -453,8 +453,11 @@ _BEDROCK_ROUTES = {
 async def bedrock(tmp_path: Path) -> AsyncIterator[ProviderUnderTest]:
     clock = ManualClock()
     async with FakeBedrock(clock=lambda: clock.now().timestamp()) as fake:
+        # Twice the others' timeout (still half the injected delay): moto's S3 runs in a
+        # thread of this process, sharing the GIL with the loop, and one port call here is
+        # several AWS calls (S3 and Bedrock, a job's tags), each of which must beat it.
         provider = BedrockProvider(
-            fake.account(), endpoints=fake.endpoints(), timeout=TIMEOUT_S, max_attempts=1
+            fake.account(), endpoints=fake.endpoints(), timeout=2 * TIMEOUT_S, max_attempts=1
         )
         async with provider:
 

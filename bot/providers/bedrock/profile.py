@@ -76,8 +76,9 @@ ACCOUNTS: tuple[AccountKind, ...] = (
 _US = frozenset({"supervised"})
 
 HYPERPARAMETERS: tuple[Hyperparameter, ...] = (
+    # No defaults: each model has its own (Bedrock's), which apply when an option is unset.
     Hyperparameter(
-        name="epochs", kind=int, minimum=1, maximum=10, default=2, field="epochCount", methods=_US
+        name="epochs", kind=int, minimum=1, maximum=10, field="epochCount", methods=_US
     ),
     Hyperparameter(
         name="batch_size", kind=int, minimum=1, maximum=256, field="batchSize", methods=_US
@@ -120,8 +121,9 @@ METRICS_NOTE = (
 )
 
 LIMITS = DataLimits(
-    # AWS's quotas page (Sum of training and validation records, default quotas): 10,000
-    # records for most models; the per-model token limit is in prices.json.
+    # UNVERIFIED defaults after AWS's model-customization quotas (records per file, tokens
+    # per example) as the notes recall them; Bedrock's own check at create is the authority,
+    # and the per-model token limit is in prices.json.
     tokens_per_example=32_000,
     min_examples=8,
     max_examples=10_000,
