@@ -21,6 +21,8 @@ object fails it, as Bedrock's own check does) data processing InProgress -> trai
 for STEPS ticks -> Completed (trainingMetrics, validationMetrics, the CSVs under the output
 location, the custom model, and with `deploy_on_completion` an Active on-demand deployment).
 Stop: InProgress -> Stopping -> (a tick) Stopped; any other status is a ValidationException.
+
+moto keeps its state per process, so one FakeBedrock runs at a time: each start resets moto.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import contextlib
 import itertools
 import json
 import re
+import urllib.request
 from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -40,8 +43,8 @@ import botocore.session
 from aiohttp import web
 from moto.server import ThreadedMotoServer
 
+from bot.providers.bedrock.account import BedrockAccount, Endpoints
 from bot.providers.bedrock.models import BASE_MODELS
-from bot.providers.bedrock.provider import BedrockAccount, Endpoints
 from tests.fakes.openai_server import Fault, RecordedRequest
 
 Json = dict[str, Any]
@@ -123,6 +126,8 @@ class FakeBedrock:
     async def start(self) -> Self:
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         await asyncio.to_thread(self._moto.start)
+        # moto keeps its backends per process, not per server: start from an empty world.
+        await asyncio.to_thread(_reset_moto, self.moto_url)
         session = botocore.session.get_session()
         self._s3 = session.create_client(
             "s3",
@@ -643,6 +648,14 @@ class FakeBedrock:
                 "</GetCallerIdentityResponse>"
             ),
         )
+
+
+def _reset_moto(url: str) -> None:
+    """moto's own reset call (POST /moto-api/reset), which empties every backend."""
+    with urllib.request.urlopen(
+        urllib.request.Request(f"{url}/moto-api/reset", method="POST"), timeout=10
+    ) as answer:
+        answer.read()
 
 
 def _credential(request: web.Request) -> tuple[str, str]:

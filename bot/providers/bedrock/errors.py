@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Awaitable
+from typing import TypeVar
 
 import aiohttp
 from botocore.exceptions import (
@@ -18,6 +21,9 @@ from botocore.exceptions import (
 from bot.providers.retry_after import retry_after
 from handlers.errors import ProviderError, ProviderErrorKind
 from handlers.secrets import redact
+
+log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 NOT_FOUND = frozenset(
     {"ResourceNotFoundException", "NoSuchKey", "NoSuchUpload", "NotFound", "404"}
@@ -91,4 +97,18 @@ def classify(error: Exception) -> ProviderError:
     return ProviderError(ProviderErrorKind.BAD_REQUEST, detail)
 
 
-__all__ = ["classify", "code_of", "message_of"]
+async def aws_call(call: Awaitable[_T]) -> _T:
+    """Await one AWS call; a botocore or transport error comes out as its ProviderError,
+    logged by kind and AWS's code (never its message, which may quote what was sent)."""
+    try:
+        return await call
+    except ProviderError:
+        raise
+    except (ClientError, BotoCoreError, aiohttp.ClientError, OSError, TimeoutError) as error:
+        found = classify(error)
+        code = code_of(error) if isinstance(error, ClientError) else type(error).__name__
+        log.warning("AWS call failed", extra={"kind": str(found.kind), "code": code})
+        raise found from None
+
+
+__all__ = ["aws_call", "classify", "code_of", "message_of"]

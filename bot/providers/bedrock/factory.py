@@ -6,8 +6,9 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING
 
+from bot.providers.bedrock.account import BedrockAccount, Endpoints
 from bot.providers.bedrock.profile import ACCOUNTS
-from bot.providers.bedrock.provider import BedrockAccount, BedrockProvider, Endpoints
+from bot.providers.bedrock.provider import BedrockProvider
 from bot.providers.endpoint_policy import EndpointPolicy
 from handlers.errors import ConfigError, CredentialsRefused, ProviderError, ProviderErrorKind
 from handlers.model import TeamCredentials
