@@ -91,12 +91,14 @@ async def test_a_region_without_a_tunable_model_names_the_regions_that_have_one(
     assert "us-east-1" in message
 
 
-async def test_half_a_key_or_the_deployments_identity_is_refused_before_any_call(
+async def test_half_a_key_a_bad_role_or_the_deployments_identity_is_refused_before_any_call(
     fake: FakeBedrock,
 ) -> None:
     half = await _refused(fake, _credentials(secrets={"key": GOOD["key"]}))
     ambient = await _refused(fake, _credentials(secrets={}))
+    role = await _refused(fake, _credentials(role_arn="BedrockFineTuning"))
 
     assert "both the access key id and the secret access key" in half
     assert "does not lend its own AWS identity" in ambient
+    assert "arn:aws:iam::ACCOUNT:role/NAME" in role
     assert fake.requests == []

@@ -3,6 +3,7 @@ the check of a team's AWS credentials before they are stored."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import TYPE_CHECKING
 
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
     from bot.providers.settings import ProviderSettings
 
 PROVIDER_TIMEOUT_SECONDS = 60.0
+ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}")
+"""An IAM role's ARN (the role Bedrock assumes), as IAM writes them."""
 _KIND = ACCOUNTS[0]
 
 
@@ -109,6 +112,11 @@ class BedrockCredentialsChecker:
         for name, value in (("role ARN", account.role_arn), ("bucket", account.bucket)):
             if not value:
                 raise CredentialsRefused(f"The {name} is missing: fill it in and set up again.")
+        if not ROLE_ARN.fullmatch(account.role_arn):
+            raise CredentialsRefused(
+                "The role ARN is not an IAM role's: it reads arn:aws:iam::ACCOUNT:role/NAME "
+                "(IAM, Roles, the role, ARN); set up again with it."
+            )
         provider = self._build(credentials)
         try:
             await self._identity(provider)
