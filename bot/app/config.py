@@ -112,6 +112,28 @@ class Settings(BaseSettings):
     bedrock_bucket: str | None = None
     """The S3 bucket the bot stages training data in and Bedrock writes its output to."""
     bedrock_prefix: str = "finetune-bot/"
+    """Where in the bucket the bot stages files and Bedrock writes each job's output."""
+    vertex_project: str | None = Field(default=None, validation_alias=_env("VERTEX_PROJECT"))
+    """The Google Cloud project of the deployment's own Vertex AI account."""
+    vertex_location: str = Field(default="us-central1", validation_alias=_env("VERTEX_LOCATION"))
+    vertex_bucket: str | None = Field(default=None, validation_alias=_env("VERTEX_BUCKET"))
+    """The private GCS bucket the deployment's account stages training files in."""
+    vertex_prefix: str = Field(default="finetune-bot/", validation_alias=_env("VERTEX_PREFIX"))
+    vertex_credentials_file: Path | None = Field(
+        default=None, validation_alias=_env("VERTEX_CREDENTIALS_FILE")
+    )
+    """A service-account JSON key file; unset: Application Default Credentials."""
+    vertex_access_token: SecretStr | None = Field(
+        default=None, validation_alias=_env("VERTEX_ACCESS_TOKEN")
+    )
+    """A ready OAuth2 access token instead of a key file (it is never refreshed)."""
+    vertex_base_url: str | None = Field(default=None, validation_alias=_env("VERTEX_BASE_URL"))
+    """Vertex AI's API root (default https://REGION-aiplatform.googleapis.com/): a proxy, or
+    a test's fake."""
+    vertex_storage_url: str | None = Field(
+        default=None, validation_alias=_env("VERTEX_STORAGE_URL")
+    )
+    """Cloud Storage's API root (default https://storage.googleapis.com): a test's emulator."""
     sandbox_state: Path | None = None
     sandbox_speed: float = Field(default=1.0, gt=0, le=1000)
     prices_file: Path | None = None
@@ -126,6 +148,9 @@ class Settings(BaseSettings):
     approval_ttl_hours: float = Field(default=24.0, gt=0, le=24 * 90)
     endpoint_allowlist: str = ""
     """Hosts and networks (CIDR) a team's endpoint may reach although private or plain http."""
+    ambient_cloud_identity: bool = False
+    """Teams may set up a cloud account (Vertex AI, Bedrock) with no secrets of their own, to
+    have the deployment's identity (Google ADC, the AWS default chain) act for them."""
 
     # storage and web
     database_url: str = Field(default=DEFAULT_DATABASE_URL, validation_alias=_env("DATABASE_URL"))

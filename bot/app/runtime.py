@@ -222,7 +222,10 @@ async def build_runtime(
             close = getattr(companion, "aclose", None)
             if close is not None:
                 stack.push_async_callback(close)
-    endpoints = EndpointPolicy(allowlist=settings.endpoint_allowlist)
+    endpoints = EndpointPolicy(
+        allowlist=settings.endpoint_allowlist,
+        ambient_identity=settings.ambient_cloud_identity,
+    )
     family = registry.family(provider.profile.name)
     directory = TeamProviderDirectory(
         store=store,

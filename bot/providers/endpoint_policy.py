@@ -130,11 +130,23 @@ def parse_allowlist(text: str) -> tuple[frozenset[str], tuple[Network, ...]]:
 
 
 class EndpointPolicy:
-    """Decides, name and address by name and address, whether a team's key may go there."""
+    """Decides, name and address by name and address, whether a team's key may go there; and
+    whether a team may have the deployment's own cloud identity act for it."""
 
-    def __init__(self, *, allowlist: str = "", resolver: Resolver = system_resolver) -> None:
+    def __init__(
+        self,
+        *,
+        allowlist: str = "",
+        resolver: Resolver = system_resolver,
+        ambient_identity: bool = False,
+    ) -> None:
         self._names, self._networks = parse_allowlist(allowlist)
         self._resolve = resolver
+        self.ambient_identity = ambient_identity
+        """The operator lets a team set up a cloud account without secrets of its own, so
+        that the deployment's identity (Google's ADC, the AWS default chain) acts for it
+        (FINETUNE_BOT_AMBIENT_CLOUD_IDENTITY). A family's key checker refuses such an
+        account otherwise, with CredentialsRefused naming the fix."""
 
     def _listed(self, address: Address) -> bool:
         return any(address.version == n.version and address in n for n in self._networks)

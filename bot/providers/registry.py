@@ -1,9 +1,9 @@
 """Providers: the registry of provider families: name -> profile and the module that builds it.
 
-A new family is a folder beside openai/, sandbox/, sandbox_together/, together/, fireworks/
-and bedrock/ (profile.py, provider.py, factory.py, prices.json) and one entry in FAMILIES. The
-factory module is imported on first use, so reading the profiles (settings, setup forms,
-redaction) loads no provider SDK.
+A new family is a folder beside openai/, sandbox/, sandbox_together/, together/, fireworks/,
+bedrock/ and vertex/ (profile.py, provider.py, factory.py, prices.json) and one entry in
+FAMILIES. The factory module is imported on first use, so reading the profiles (settings,
+setup forms, redaction) loads no provider SDK.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from bot.providers.openai.profile import PROFILE as OPENAI
 from bot.providers.sandbox.profile import PROFILE as SANDBOX
 from bot.providers.sandbox_together.profile import PROFILE as SANDBOX_TOGETHER
 from bot.providers.together.profile import PROFILE as TOGETHER
+from bot.providers.vertex.profile import PROFILE as VERTEX
 from handlers.errors import ConfigError
 from handlers.model import TeamCredentials
 from handlers.ports import Clock, FineTuning, KeyChecker
@@ -116,6 +117,11 @@ FAMILIES: Mapping[str, Family] = {
         profile=BEDROCK,
         settings_names=("bedrock",),
         factory="bot.providers.bedrock.factory",
+    ),
+    "vertex": Family(
+        profile=VERTEX,
+        settings_names=("vertex",),
+        factory="bot.providers.vertex.factory",
     ),
 }
 

@@ -818,7 +818,8 @@ _TEAM_COMMANDS: tuple[CommandSpec, ...] = (
             OptionSpec(
                 name="provider",
                 kind=OptionKind.TEXT,
-                help="with remove: the provider family whose key to forget",
+                help="with remove: the family whose key to forget; alone: that account "
+                "kind's own setup form",
             ),
             OptionSpec(
                 name="default",
@@ -830,6 +831,7 @@ _TEAM_COMMANDS: tuple[CommandSpec, ...] = (
             "/finetune setup",
             "/finetune setup show",
             "/finetune setup default=FAMILY",
+            "/finetune setup provider=vertex",
             "/finetune setup remove provider=FAMILY",
         ),
         build=lambda v: SetupRequest(

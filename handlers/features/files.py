@@ -326,13 +326,19 @@ class Files:
             return None
         report = current.get()
         limits = profile.limits if profile is not None else None
-        fallback = (limits.tokens_per_example if limits else None) or DEFAULT_TOKEN_LIMIT
+        # A model the price table knows has its own limit; else the family's (the table is
+        # the deployment's family's, and a file may be meant for another), else the default.
+        own = limits.tokens_per_example if limits else None
+        if model and (self._prices.lookup(model) is not None or own is None):
+            token_limit = self._prices.token_limit(model)
+        else:
+            token_limit = own or DEFAULT_TOKEN_LIMIT
         try:
             return validate_file(
                 path,
                 self._tokenizer,
                 model=model,
-                token_limit=self._prices.token_limit(model) if model else fallback,
+                token_limit=token_limit,
                 format=Format(data_format) if data_format else None,
                 training_hashes=example_hashes(training) if training is not None else None,
                 progress=stage(report, "validating"),

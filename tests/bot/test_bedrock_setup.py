@@ -7,7 +7,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.providers.bedrock.factory import BedrockCredentialsChecker, TeamProviderBuilder
+from bot.providers.bedrock.factory import (
+    BedrockCredentialsChecker,
+    TeamProviderBuilder,
+    bucket_and_prefix,
+)
 from bot.providers.bedrock.profile import ACCOUNTS
 from handlers.errors import CredentialsRefused
 from handlers.model import TeamCredentials
@@ -31,8 +35,7 @@ def _credentials(*, secrets: dict[str, str] | None = None, **settings: str) -> T
         settings={
             "region": "us-east-1",
             "role_arn": ROLE,
-            "bucket": BUCKET,
-            "prefix": "team-1/",
+            "bucket": f"{BUCKET}/team-1/",
             **settings,
         },
     )
@@ -76,7 +79,7 @@ async def test_credentials_aws_refuses_name_the_keys(fake: FakeBedrock) -> None:
 
 
 async def test_a_bucket_the_identity_cannot_write_names_the_bucket(fake: FakeBedrock) -> None:
-    message = await _refused(fake, _credentials(bucket="not-our-bucket"))
+    message = await _refused(fake, _credentials(bucket="s3://not-our-bucket/team-1"))
 
     assert "cannot write to s3://not-our-bucket/team-1/" in message
     assert "s3:PutObject" in message
@@ -100,5 +103,24 @@ async def test_half_a_key_a_bad_role_or_the_deployments_identity_is_refused_befo
 
     assert "both the access key id and the secret access key" in half
     assert "does not lend its own AWS identity" in ambient
+    assert "FINETUNE_BOT_AMBIENT_CLOUD_IDENTITY" in ambient
     assert "arn:aws:iam::ACCOUNT:role/NAME" in role
     assert fake.requests == []
+
+
+async def test_the_deployments_identity_acts_for_a_team_when_the_operator_allows_it(
+    fake: FakeBedrock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in fake.environment().items():
+        monkeypatch.setenv(name, value)
+    checker = BedrockCredentialsChecker(TeamProviderBuilder(), allow_ambient=True)
+
+    await checker.check(_credentials(secrets={}))
+
+    assert fake.requests_to("POST /"), "the default chain's identity was asked of STS"
+
+
+def test_a_bucket_field_may_carry_its_prefix() -> None:
+    assert bucket_and_prefix("team-bucket") == ("team-bucket", "finetune-bot/")
+    assert bucket_and_prefix("team-bucket/ml/runs") == ("team-bucket", "ml/runs/")
+    assert bucket_and_prefix("s3://team-bucket/ml/") == ("team-bucket", "ml/")

@@ -66,13 +66,18 @@ BOT_STILL_LOADED = frozenset(
 
 def _family_profiles() -> frozenset[str]:
     """The registry imports every family's profile (light by rule: no SDK), so the core tests
-    see each family's package and profile module; a new family adds its two here by itself."""
+    see each family's package and profile module, and the pure converter check a profile
+    names (`converts`); a new family adds its own here by itself."""
     from bot.providers.registry import FAMILIES
 
     return frozenset(
         name
         for family in FAMILIES.values()
-        for name in (f"bot.providers.{family.name}", f"bot.providers.{family.name}.profile")
+        for name in (
+            f"bot.providers.{family.name}",
+            f"bot.providers.{family.name}.profile",
+            *((family.profile.converts.__module__,) if family.profile.converts else ()),
+        )
     )
 
 

@@ -18,6 +18,7 @@ from handlers.model import TeamCredentials
 from handlers.ports import CAPABILITY_PORTS, FineTuning
 from handlers.profile import Capability, JobStatus
 from handlers.secrets import SECRET_PATTERNS, Secret, looks_like_secret
+from tests.fakes.google_accounts import service_account
 
 KEYS = {
     "openai": "sk-proj-" + "Ab3d" * 10,
@@ -27,7 +28,10 @@ KEYS = {
     "together-hex": "0123456789abcdef" * 4,
     "fireworks": "fw_" + "Zx9q" * 6,
     "bedrock": "AKIA" + "ZX9Q" * 4,
+    "vertex": service_account().key_file,
 }
+SETTINGS = {"vertex": {"project": "acme-ml", "region": "us-central1", "bucket": "acme-ftbot"}}
+"""An account kind's own settings, where it has any."""
 
 
 def settings_for(name: str, tmp_path: Path) -> Settings:
@@ -42,6 +46,9 @@ def settings_for(name: str, tmp_path: Path) -> Settings:
         fireworks_account_id="acme",
         bedrock_role_arn="arn:aws:iam::123456789012:role/BedrockFineTuning",
         bedrock_bucket="team-bucket",
+        vertex_project="acme-ml",
+        vertex_bucket="acme-ftbot",
+        vertex_access_token=SecretStr("ya29." + "a" * 40),
     )
 
 
@@ -92,11 +99,13 @@ async def test_a_teams_own_account_is_built_by_the_family_that_offers_it(kind: s
     [entry] = owners
     build = entry.load().team_factory(EndpointPolicy())
     assert build is not None
+    account = accounts()[kind]
     credentials = TeamCredentials(
         team_id="slack:T1",
         provider=kind,
         api_key=Secret(KEYS[kind]),
-        endpoint="https://example.openai.azure.com" if kind != "openai" else None,
+        endpoint="https://example.openai.azure.com" if kind not in ("openai", "vertex") else None,
+        settings=SETTINGS.get(kind, {}),
     )
     provider = build(credentials)
     try:
@@ -104,11 +113,14 @@ async def test_a_teams_own_account_is_built_by_the_family_that_offers_it(kind: s
         check_capabilities(provider)
     finally:
         await close(provider)
-    account = accounts()[kind]
-    assert account.key_shape.match(KEYS[kind])
-    assert account.field("key") is not None
-    # An ambient-capable kind (Bedrock) may leave its key empty: the deployment's identity.
-    assert account.requires("key") or account.ambient
+    assert account.secret_names, "every account kind asks for its secret"
+    if account.secret_problem is not None:
+        (name,) = account.secret_names
+        assert account.secret_problem({name: KEYS[kind]}) is None
+    else:
+        assert account.key_shape.match(KEYS[kind])
+        # An ambient-capable kind (Bedrock) may leave its key empty: the deployment's.
+        assert account.requires("key") or account.ambient
 
 
 def test_each_familys_key_shapes_are_redacted() -> None:

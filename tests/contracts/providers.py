@@ -25,6 +25,9 @@ from bot.providers.sandbox_together.profile import PROFILE as SANDBOX_TOGETHER
 from bot.providers.sandbox_together.provider import SandboxTogetherProvider
 from bot.providers.together.profile import PROFILE as TOGETHER
 from bot.providers.together.provider import TogetherProvider
+from bot.providers.vertex.profile import PROFILE as VERTEX
+from bot.providers.vertex.provider import VertexProvider
+from bot.providers.vertex.staging import Bucket, Staging
 from handlers.errors import ProviderErrorKind
 from tests.contracts.harness import ProviderEntry, ProviderUnderTest
 from tests.fakes.bedrock_server import FakeBedrock
@@ -34,6 +37,8 @@ from tests.fakes.faulty_provider import FaultyProvider
 from tests.fakes.fireworks_server import BASE_MODELS as FIREWORKS_MODELS
 from tests.fakes.fireworks_server import FakeFireworks
 from tests.fakes.fireworks_server import Route as FireworksRoute
+from tests.fakes.gcs_emulator import gcs_client, gcs_emulator, gcs_reader
+from tests.fakes.google_accounts import static_token
 from tests.fakes.memory_provider import BASE_MODEL as MEMORY_BASE_MODEL
 from tests.fakes.memory_provider import PROFILE as MEMORY
 from tests.fakes.memory_provider import MemoryProvider
@@ -41,6 +46,9 @@ from tests.fakes.openai_server import FakeOpenAI, Fault, Route
 from tests.fakes.together_server import BASE_MODELS as TOGETHER_MODELS
 from tests.fakes.together_server import FakeTogether
 from tests.fakes.together_server import Route as TogetherRoute
+from tests.fakes.vertex_server import BASE_MODELS as VERTEX_MODELS
+from tests.fakes.vertex_server import FakeVertex
+from tests.fakes.vertex_server import Route as VertexRoute
 
 BEDROCK_MODEL = "amazon.nova-micro-v1:0:128k"
 TICK_S = 5.0
@@ -399,6 +407,81 @@ async def fireworks(tmp_path: Path) -> AsyncIterator[ProviderUnderTest]:
         assert fake.pending_faults() == 0, "a planned fault was never reached"
 
 
+# -- Vertex AI: google-genai in Vertex mode against the fake service, GCS on the emulator -------
+
+VERTEX_TOKEN = "ya29.contract-0123456789abcdefghij"
+
+_VERTEX_ROUTES = {
+    "create_job": VertexRoute.CREATE_JOB,
+    "get_job": VertexRoute.GET_JOB,
+    "list_jobs": VertexRoute.LIST_JOBS,
+    "cancel_job": VertexRoute.CANCEL_JOB,
+    "chat": VertexRoute.GENERATE_BASE,
+}
+
+
+@asynccontextmanager
+async def vertex(tmp_path: Path) -> AsyncIterator[ProviderUnderTest]:
+    clock = ManualClock()
+    with gcs_emulator("contract-bucket") as storage_url:
+        storage = gcs_client(storage_url, project="contract")
+        staging = Staging(storage, Bucket(name="contract-bucket", prefix="ftbot/"))
+        async with (
+            FakeVertex(
+                token=VERTEX_TOKEN,
+                read=gcs_reader(storage),
+                clock=lambda: clock.now().timestamp(),
+            ) as fake,
+            VertexProvider.connect(
+                credentials=static_token(VERTEX_TOKEN),
+                project="contract",
+                location="us-central1",
+                staging=staging,
+                base_url=fake.base_url,
+                timeout=TIMEOUT_S,
+            ) as provider,
+        ):
+
+            def advance() -> None:
+                clock.advance(TICK_S)
+                fake.advance()
+
+            def fail_next(
+                kind: ProviderErrorKind,
+                *,
+                operation: str,
+                took_effect: bool = False,
+                retry_after: float | None = None,
+            ) -> None:
+                fault = _fault(kind, took_effect=took_effect, retry_after=retry_after)
+                fake.inject(_VERTEX_ROUTES[operation], fault)
+
+            def finish(job_id: str, *, as_: str) -> None:
+                fake.finish_job(job_id, as_)
+
+            def report_status(job_id: str, status: str | None) -> None:
+                if status is None:
+                    fake.reported_status.pop(job_id, None)
+                else:
+                    fake.reported_status[job_id] = status
+
+            async def jobs_at_provider() -> int:
+                return len(fake.jobs)
+
+            yield ProviderUnderTest(
+                name="vertex",
+                provider=provider,  # type: ignore[arg-type]  # no pause, events or checkpoints
+                advance=advance,
+                fail_next=fail_next,
+                finish=finish,
+                report_status=report_status,
+                jobs_at_provider=jobs_at_provider,
+                base_model=VERTEX_MODELS[0],
+            )
+            assert fake.errors == []
+            assert fake.pending_faults() == 0, "a planned fault was never reached"
+
+
 PROVIDERS: tuple[ProviderEntry, ...] = (
     # What each entry is tested for is what its profile declares, so a family that claims a
     # capability passes that part of the suite, and one that lacks it is never asked.
@@ -410,6 +493,7 @@ PROVIDERS: tuple[ProviderEntry, ...] = (
         name="sandbox-together", capabilities=SANDBOX_TOGETHER.capabilities, open=sandbox_together
     ),
     ProviderEntry(name="fireworks", capabilities=FIREWORKS.capabilities, open=fireworks),
+    ProviderEntry(name="vertex", capabilities=VERTEX.capabilities, open=vertex),
 )
 
 

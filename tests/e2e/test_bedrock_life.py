@@ -295,8 +295,7 @@ async def test_a_teams_aws_account_is_checked_through_the_form_before_it_is_stor
                 "secret_access_key": SECRET_KEY,
                 "region": "us-east-1",
                 "role_arn": ROLE,
-                "bucket": BUCKET,
-                "prefix": "team-own/",
+                "bucket": f"{BUCKET}/team-own/",
                 **fields,
             }
             form: dict[str, Any] = {
@@ -320,7 +319,7 @@ async def test_a_teams_aws_account_is_checked_through_the_form_before_it_is_stor
         store = bot.runtime.store
         refused = [
             await submit(key="AKIAUNKNOWNKEY000001"),
-            await submit(bucket="not-our-bucket"),
+            await submit(bucket="not-our-bucket/team-own"),
             await submit(region="eu-west-3"),
         ]
         assert "AWS did not accept these credentials" in refused[0]
@@ -331,7 +330,7 @@ async def test_a_teams_aws_account_is_checked_through_the_form_before_it_is_stor
         saved = await submit()
         stored = await store.get_credentials("slack:T1", "bedrock")
         assert stored is not None, saved
-        assert stored.settings["bucket"] == BUCKET
+        assert stored.settings["bucket"] == f"{BUCKET}/team-own/"
         assert stored.settings["region"] == "us-east-1"
         assert SECRET_KEY not in str(stored.settings)
         assert bedrock.objects("team-own/") == {}, "the probe object was deleted"

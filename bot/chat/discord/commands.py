@@ -237,12 +237,14 @@ class DiscordCommands:
                 await self._with_files(interaction, actor, spec, values)
             return
         form = spec.form_for(values)
-        if form is Form.SETUP:
+        kind = _setup_kind(spec, values, self.accounts)
+        if form is Form.SETUP or kind is not None:
             # The key goes in a modal only the admin sees, never in an option of the command;
-            # whoever may not set it never sees the form.
+            # whoever may not set it never sees the form. `setup provider=KIND` opens that
+            # kind's own fields: a modal holds five, fewer than every kind's together.
             if await self._refused(interaction, actor, SetupRequest()):
                 return
-            await interaction.response.send_modal(SetupForm(self))
+            await interaction.response.send_modal(SetupForm(self, kind=kind))
             return
         if form is Form.START:
             if await self._refused(interaction, actor, StartRequest(model="", training_file="")):
@@ -648,35 +650,57 @@ def _float_bound(value: float | None) -> float | None:
     return None if value is None else float(value)
 
 
+def _setup_kind(
+    spec: CommandSpec, values: Mapping[str, Any], accounts: Mapping[str, AccountKind]
+) -> str | None:
+    """The account kind `setup provider=KIND` (and nothing else) names, whose form opens."""
+    if spec.request_type is not SetupRequest or set(values) != {"provider"}:
+        return None
+    kind = str(values["provider"]).strip().lower()
+    return kind if kind in accounts else None
+
+
 def _either(names: Sequence[str]) -> str:
     """ "a, b or c": the names a form field takes."""
     return ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else "".join(names)
 
 
 class SetupForm(discord.ui.Modal, title="The team's provider account"):
-    """Provider, key, endpoint and API version; what is typed here is never echoed back."""
+    """Provider, key, endpoint and API version, or one account kind's own fields (`kind`);
+    what is typed here is never echoed back."""
 
-    def __init__(self, commands: DiscordCommands) -> None:
+    def __init__(self, commands: DiscordCommands, *, kind: str | None = None) -> None:
         super().__init__(timeout=900)
         self._commands = commands
-        self._choices = tuple(commands.accounts)
-        # The choices go in the placeholder: with four families they pass a label's 45.
-        self.provider: discord.ui.TextInput[SetupForm] = discord.ui.TextInput(
-            label="Provider",
-            custom_id="setup:provider",
-            placeholder=clip(_either(self._choices), limits.TEXT_INPUT_PLACEHOLDER) or None,
-            default=self._choices[0] if self._choices else "",
-            max_length=max((len(c) for c in self._choices), default=20),
-        )
-        self.add_item(self.provider)
+        self._kind = kind
+        self._choices = (kind,) if kind is not None else tuple(commands.accounts)
+        self.provider: discord.ui.TextInput[SetupForm] | None = None
+        room = MODAL_ITEMS
+        if kind is None:
+            # The choices go in the placeholder: with four families they pass a label's 45.
+            self.provider = discord.ui.TextInput(
+                label="Provider",
+                custom_id="setup:provider",
+                placeholder=clip(_either(self._choices), limits.TEXT_INPUT_PLACEHOLDER) or None,
+                default=self._choices[0] if self._choices else "",
+                max_length=max((len(c) for c in self._choices), default=20),
+            )
+            self.add_item(self.provider)
+            room -= 1
+        offered = {kind: commands.accounts[kind]} if kind is not None else commands.accounts
         self.inputs: dict[str, discord.ui.TextInput[SetupForm]] = {}
-        for field in setup_fields(commands.accounts)[: MODAL_ITEMS - 1]:
+        for field in setup_fields(offered)[:room]:
+            own = offered[kind].field(field.name) if kind is not None else None
             text_input: discord.ui.TextInput[SetupForm] = discord.ui.TextInput(
                 label=clip(field.label, limits.TEXT_INPUT_LABEL),
                 custom_id=f"setup:{field.name}",
                 required=field.required,
+                style=(
+                    discord.TextStyle.paragraph if field.multiline else discord.TextStyle.short
+                ),
                 # Which account kinds need it, and each one's hint: a label holds only 45.
                 placeholder=clip(field.hint, limits.TEXT_INPUT_PLACEHOLDER) or None,
+                default=own.default if own is not None and not field.secret else None,
                 max_length=min(field.max_length, limits.TEXT_INPUT_VALUE),
             )
             self.inputs[field.name] = text_input
@@ -686,22 +710,32 @@ class SetupForm(discord.ui.Modal, title="The team's provider account"):
         found = self.inputs.get(name)
         return (found.value.strip() or None) if found is not None else None
 
+    def _raw(self, name: str) -> str:
+        found = self.inputs.get(name)
+        return found.value if found is not None else ""
+
     async def on_submit(self, interaction: AnyInteraction) -> None:
         actor = actor_of(interaction)
         if actor is None:
             await self._commands._say(interaction, error_reply(DM_TEXT))
             return
-        provider = self.provider.value.strip().lower()
-        if provider not in self._choices:
+        provider = self._kind or (self.provider.value if self.provider else "").strip().lower()
+        account = self._commands.accounts.get(provider)
+        if provider not in self._choices or account is None:
             await self._commands._say(
                 interaction, error_reply(f"Provider must be {_either(self._choices)}.")
             )
             return
+        key = self._typed("key")
         request = SetupRequest(
             provider=provider,
-            api_key=Secret(self._typed("key") or ""),
+            api_key=Secret(key or "") if key or not account.ambient else None,
             endpoint=self._typed("endpoint"),
             api_version=self._typed("api_version"),
+            secrets={n: Secret(self._raw(n)) for n in account.secret_names if n != "key"},
+            settings={
+                n: value for n in account.setting_names if (value := self._typed(n)) is not None
+            },
         )
         await self._commands.answer(interaction, actor, request, private=True)
 

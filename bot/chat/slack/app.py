@@ -6,7 +6,7 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -49,6 +49,7 @@ from handlers.errors import FineTuneError, UsageError
 from handlers.fairness import is_long
 from handlers.model import Actor, Platform
 from handlers.parse import parse
+from handlers.profile import AccountKind
 from handlers.replies import Reply, Visibility, error_reply
 from handlers.requests import (
     Form,
@@ -190,8 +191,10 @@ class SlackHandlers:
         try:
             actor = await self._with_rights(actor, client)
             form = _bare_form(text)
-            if form is Form.SETUP:
-                await self._open_setup(actor, str(body.get("trigger_id") or ""), client, respond)
+            kind = _setup_kind(text, self._service.governance.accounts)
+            if form is Form.SETUP or kind is not None:
+                trigger = str(body.get("trigger_id") or "")
+                await self._open_setup(actor, trigger, client, respond, kind=kind)
                 return
             if form is Form.START:
                 # The form's submission is a start: whoever may not start never sees the form.
@@ -500,17 +503,24 @@ class SlackHandlers:
     # ------------------------------------------------------------------ the setup modal
 
     async def _open_setup(
-        self, actor: Actor, trigger_id: str, client: AsyncWebClient, respond: Respond
+        self,
+        actor: Actor,
+        trigger_id: str,
+        client: AsyncWebClient,
+        respond: Respond,
+        *,
+        kind: str | None = None,
     ) -> None:
+        """The setup modal: every account kind's fields, or only those of `kind`."""
         refused = await self._service.permit(SetupRequest(), actor)
         if refused is not None:
             await _answer(refused, actor, client, respond)
             return
+        accounts = self._service.governance.accounts
+        offered = {kind: accounts[kind]} if kind is not None else accounts
         await client.views_open(
             trigger_id=trigger_id,
-            view=setup_view(
-                channel_id=actor.channel_id, accounts=self._service.governance.accounts
-            ),
+            view=setup_view(channel_id=actor.channel_id, accounts=offered),
         )
 
     async def on_setup_submission(
@@ -717,6 +727,17 @@ def _bare_form(text: str) -> Form | None:
     words = text.split()
     spec = resolve_command(words[0]) if len(words) == 1 else None
     return spec.form_for(()) if spec is not None else None
+
+
+def _setup_kind(text: str, accounts: Mapping[str, AccountKind]) -> str | None:
+    """The account kind `setup provider=KIND` (and nothing else) names, whose form opens."""
+    words = text.split()
+    spec = resolve_command(words[0]) if len(words) == 2 else None
+    if spec is None or spec.request_type is not SetupRequest:
+        return None
+    name, _, value = words[1].partition("=")
+    kind = value.strip().lower()
+    return kind if name == "provider" and kind in accounts else None
 
 
 async def _failed(actor: Actor, client: AsyncWebClient, respond: Respond) -> None:

@@ -55,15 +55,26 @@ def build(settings: ProviderSettings, clock: Clock) -> BedrockProvider:
     )
 
 
+DEFAULT_PREFIX = "finetune-bot/"
+
+
+def bucket_and_prefix(location: str) -> tuple[str, str]:
+    """`BUCKET`, `BUCKET/PREFIX/` or `s3://BUCKET/PREFIX/` as (bucket, prefix ending in /)."""
+    bucket, _, prefix = location.strip().removeprefix("s3://").partition("/")
+    prefix = prefix.strip("/")
+    return bucket, f"{prefix}/" if prefix else DEFAULT_PREFIX
+
+
 def team_account(credentials: TeamCredentials) -> BedrockAccount:
     """A team's account from its stored credentials (settings in clear, the secret packed)."""
     secrets = secret_fields(credentials.api_key, _KIND.secret_names)
     settings = credentials.settings
+    bucket, prefix = bucket_and_prefix(settings.get("bucket", ""))
     return BedrockAccount(
         region=settings.get("region") or "us-east-1",
         role_arn=settings.get("role_arn", ""),
-        bucket=settings.get("bucket", ""),
-        prefix=settings.get("prefix") or "finetune-bot/",
+        bucket=bucket,
+        prefix=prefix,
         access_key_id=secrets.get("key") or None,
         secret_access_key=secrets.get("secret_access_key") or None,
     )
@@ -103,7 +114,8 @@ class BedrockCredentialsChecker:
         if credentials.ambient and not self._allow_ambient:
             raise CredentialsRefused(
                 "This deployment does not lend its own AWS identity to teams: enter an access "
-                "key id and secret access key."
+                "key id and secret access key (or ask the operator to set "
+                "FINETUNE_BOT_AMBIENT_CLOUD_IDENTITY)."
             )
         if bool(account.access_key_id) != bool(account.secret_access_key):
             raise CredentialsRefused(
@@ -175,7 +187,7 @@ class BedrockCredentialsChecker:
 
 
 def key_checker(policy: EndpointPolicy) -> BedrockCredentialsChecker:
-    return BedrockCredentialsChecker(TeamProviderBuilder())
+    return BedrockCredentialsChecker(TeamProviderBuilder(), allow_ambient=policy.ambient_identity)
 
 
 def team_factory(policy: EndpointPolicy) -> TeamProviderBuilder:

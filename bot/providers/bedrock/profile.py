@@ -66,8 +66,14 @@ ACCOUNTS: tuple[AccountKind, ...] = (
                 hint="arn:aws:iam::ACCOUNT:role/NAME, the role Bedrock assumes to read and "
                 "write the bucket",
             ),
-            SetupField(name="bucket", label="S3 bucket", required=True),
-            SetupField(name="prefix", label="Key prefix", default="finetune-bot/"),
+            # One field for bucket and prefix: a Discord modal holds five inputs.
+            SetupField(
+                name="bucket",
+                label="S3 bucket and prefix",
+                required=True,
+                hint="BUCKET or BUCKET/PREFIX/ (default prefix finetune-bot/): a private "
+                "bucket in the region",
+            ),
         ),
         ambient=True,
     ),

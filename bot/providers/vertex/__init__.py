@@ -1,0 +1,1 @@
+"""Provider layer: Google Vertex AI (Gemini tuning over google-genai, data staged in GCS)."""
