@@ -141,11 +141,23 @@ async def test_a_completed_job_has_its_step_wise_metrics_and_a_model_without_dep
     assert "Provisioned Throughput" in refused.value.detail
 
 
-async def test_an_output_location_it_cannot_read_says_so(fake: FakeBedrock) -> None:
+async def test_an_output_location_it_cannot_read_says_so_with_bedrocks_final_losses(
+    fake: FakeBedrock, provider: BedrockProvider, tmp_path: Path
+) -> None:
+    source = tmp_path / "t.jsonl"
+    source.write_text(_chat("q", "a") + "\n")
+    uploaded = await provider.upload_file(source, filename="t.jsonl")
+    job = await provider.create_job(
+        JobSpec(model=NOVA, training_file=uploaded.id), idempotency_key="k"
+    )
+    fake.finish_job(job.id, "succeeded")
     gone = replace(fake.account(), bucket="no-such-bucket")
-    async with BedrockProvider(gone, endpoints=fake.endpoints(), max_attempts=1) as provider:
-        with pytest.raises(ProviderError) as unread:
-            await provider.metric_points("ftb-0123456789abcdef0123")
 
-    assert "s3://no-such-bucket/team-1/output/ftb-0123456789abcdef0123/" in unread.value.detail
-    assert "s3:GetObject" in unread.value.detail
+    async with BedrockProvider(gone, endpoints=fake.endpoints(), max_attempts=1) as elsewhere:
+        with pytest.raises(ProviderError) as unread:
+            await elsewhere.metric_points(job.id)
+
+    detail = unread.value.detail
+    assert f"s3://no-such-bucket/team-1/output/{job.id}/" in detail
+    assert "s3:GetObject" in detail
+    assert "Bedrock reports a final training loss 0.4 and validation loss 0.44" in detail

@@ -482,21 +482,6 @@ async def vertex(tmp_path: Path) -> AsyncIterator[ProviderUnderTest]:
             assert fake.pending_faults() == 0, "a planned fault was never reached"
 
 
-PROVIDERS: tuple[ProviderEntry, ...] = (
-    # What each entry is tested for is what its profile declares, so a family that claims a
-    # capability passes that part of the suite, and one that lacks it is never asked.
-    ProviderEntry(name="sandbox", capabilities=SANDBOX.capabilities, open=sandbox),
-    ProviderEntry(name="openai", capabilities=OPENAI.capabilities, open=openai),
-    ProviderEntry(name="memory", capabilities=MEMORY.capabilities, open=memory),
-    ProviderEntry(name="together", capabilities=TOGETHER.capabilities, open=together),
-    ProviderEntry(
-        name="sandbox-together", capabilities=SANDBOX_TOGETHER.capabilities, open=sandbox_together
-    ),
-    ProviderEntry(name="fireworks", capabilities=FIREWORKS.capabilities, open=fireworks),
-    ProviderEntry(name="vertex", capabilities=VERTEX.capabilities, open=vertex),
-)
-
-
 # -- Amazon Bedrock: the real aiobotocore clients against moto's S3 and the Bedrock fake --------
 
 
@@ -590,7 +575,17 @@ async def bedrock(tmp_path: Path) -> AsyncIterator[ProviderUnderTest]:
         assert fake.pending_faults() == 0, "a planned fault was never reached"
 
 
-PROVIDERS = (
-    *PROVIDERS,
+PROVIDERS: tuple[ProviderEntry, ...] = (
+    # What each entry is tested for is what its profile declares, so a family that claims a
+    # capability passes that part of the suite, and one that lacks it is never asked.
+    ProviderEntry(name="sandbox", capabilities=SANDBOX.capabilities, open=sandbox),
+    ProviderEntry(name="openai", capabilities=OPENAI.capabilities, open=openai),
+    ProviderEntry(name="memory", capabilities=MEMORY.capabilities, open=memory),
+    ProviderEntry(name="together", capabilities=TOGETHER.capabilities, open=together),
+    ProviderEntry(
+        name="sandbox-together", capabilities=SANDBOX_TOGETHER.capabilities, open=sandbox_together
+    ),
+    ProviderEntry(name="fireworks", capabilities=FIREWORKS.capabilities, open=fireworks),
+    ProviderEntry(name="vertex", capabilities=VERTEX.capabilities, open=vertex),
     ProviderEntry(name="bedrock", capabilities=BEDROCK.capabilities, open=bedrock),
 )

@@ -25,7 +25,14 @@ from bot.providers.bedrock.profile import PROFILE
 from bot.providers.bedrock.staging import MULTIPART_THRESHOLD, PART_BYTES, Staging
 from handlers.chat import ChatMessage, ChatResult
 from handlers.errors import ProviderError, ProviderErrorKind
-from handlers.model import JobSpec, JobState, MetricPoint, ProviderFile, ProviderModel
+from handlers.model import (
+    JobSpec,
+    JobState,
+    MetricPoint,
+    ProviderFile,
+    ProviderModel,
+    as_float,
+)
 from handlers.profile import ProviderProfile
 
 _FIELDS = {"epochs": "epochCount", "batch_size": "batchSize", "lr": "learningRate"}
@@ -341,9 +348,27 @@ class BedrockProvider:
                 error.kind,
                 f"Bedrock's step-wise metrics could not be read from "
                 f"{self._staging.uri(output)} ({error.kind}): allow s3:ListBucket and "
-                "s3:GetObject there to the bot's identity",
+                "s3:GetObject there to the bot's identity" + await self._final_losses(job_id),
                 retry_after=error.retry_after,
             ) from None
+
+    async def _final_losses(self, job_id: str) -> str:
+        """The job's own final losses (trainingMetrics, validationMetrics), said where the
+        step-wise file cannot be read; "" when the job has none or cannot be read either."""
+        bedrock = await self._client("bedrock")
+        try:
+            job = await aws_call(bedrock.get_model_customization_job(jobIdentifier=job_id))
+        except ProviderError:
+            return ""
+        train = as_float((job.get("trainingMetrics") or {}).get("trainingLoss"))
+        valid = [
+            v
+            for m in job.get("validationMetrics") or []
+            if (v := as_float(m.get("validationLoss"))) is not None
+        ]
+        said = [f"final training loss {train:.4g}"] if train is not None else []
+        said += [f"validation loss {valid[-1]:.4g}"] if valid else []
+        return f"; Bedrock reports a {' and '.join(said)}" if said else ""
 
     # -- chat -----------------------------------------------------------------------------
 
