@@ -8,10 +8,37 @@ import logging
 import sys
 from pathlib import Path
 
-from bot.app.config import Settings, load_settings
+from bot.app.config import Settings, load_settings, settings_epilog
 from handlers.errors import ConfigError
 
 log = logging.getLogger("bot")
+
+
+_CHAT = (
+    "slack_bot_token",
+    "slack_app_token",
+    "slack_signing_secret",
+    "slack_mode",
+    "discord_token",
+    "discord_guild_ids",
+)
+_CORE = ("database_url", "provider", "encryption_keys", "log_level")
+
+
+def _sub(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    summary: str,
+    description: str,
+    *fields: str,
+) -> argparse.ArgumentParser:
+    """A sub-command whose `--help` says what it does and which settings it reads."""
+    return commands.add_parser(
+        name,
+        help=summary,
+        description=description,
+        epilog=settings_epilog(*fields) if fields else None,
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -19,17 +46,43 @@ def _parser() -> argparse.ArgumentParser:
         prog="finetune-bot",
         description="A Slack and Discord bot that runs fine-tuning operations for teams.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    commands.add_parser("run", help="run the bot: web server, configured chat adapters, watcher")
-    console = commands.add_parser("console", help="a terminal chat with the bot")
+    _sub(
+        commands,
+        "run",
+        "run the bot: web server, configured chat adapters, watcher",
+        "Serve the configured chat platforms (Slack when SLACK_BOT_TOKEN or SLACK_CLIENT_ID is "
+        "set, Discord when DISCORD_TOKEN is), the web server (/healthz, /readyz, /metrics, "
+        "Slack HTTP mode) and the job watcher, until SIGTERM or Ctrl-C.",
+        *_CORE,
+        *_CHAT,
+        "http_host",
+        "http_port",
+        "sandbox_speed",
+    )
+    console = _sub(
+        commands,
+        "console",
+        "a terminal chat with the bot",
+        "A terminal chat with the bot: type /finetune commands as in Slack; job cards and "
+        "notices print as they change. You are the console team's admin.",
+        *_CORE,
+        "sandbox_speed",
+    )
     console.add_argument(
         "--out",
         type=Path,
         default=Path("console-output"),
         help="where charts are written (default ./console-output)",
     )
-    demo = commands.add_parser(
-        "demo", help="an unattended job life on SQLite and the sandbox provider (simulated)"
+    demo = _sub(
+        commands,
+        "demo",
+        "an unattended job life on SQLite and the sandbox provider (simulated)",
+        "An unattended walk through a job's life (upload, validate, start, watch, try, "
+        "compare) on a new SQLite database and the simulated sandbox provider; no key, no "
+        "network and no settings needed.",
     )
     demo.add_argument(
         "--out",
@@ -37,17 +90,43 @@ def _parser() -> argparse.ArgumentParser:
         default=Path("demo-output"),
         help="where the demo database and chart go (default ./demo-output)",
     )
-    commands.add_parser("migrate", help="apply database migrations and exit")
-    commands.add_parser(
-        "resync", help="watch again the bot's jobs at the provider that the database lacks"
+    _sub(
+        commands,
+        "migrate",
+        "apply database migrations and exit",
+        "Bring the database's schema up to date and exit (run also does it at start).",
+        "database_url",
+        "log_level",
     )
-    manifest = commands.add_parser("manifest", help="print a chat platform's app manifest")
-    manifest.add_argument("platform", choices=["slack"], help="which platform")
+    _sub(
+        commands,
+        "resync",
+        "watch again the bot's jobs at the provider that the database lacks",
+        "Ask each team's provider for the jobs this bot started that the database does not "
+        "hold (after a restore from a backup) and watch them again.",
+        *_CORE,
+    )
+    manifest = commands.add_parser(
+        "manifest",
+        help="print a chat platform's app manifest or invite URL",
+        description="slack: the app manifest to paste at api.slack.com (Socket Mode, or HTTP "
+        "mode with --http). discord: the invite URL with the scopes and the permissions the "
+        "bot needs.",
+        epilog=settings_epilog("discord_token") + " (discord: the application id is read from it "
+        "unless --client-id is given; the token itself is never printed).",
+    )
+    manifest.add_argument("platform", choices=["slack", "discord"], help="which platform")
     manifest.add_argument(
         "--http",
         metavar="URL",
         default=None,
-        help="the bot's public base URL for HTTP mode (default: Socket Mode)",
+        help="slack: the bot's public https:// base URL for HTTP mode (default: Socket Mode)",
+    )
+    manifest.add_argument(
+        "--client-id",
+        metavar="ID",
+        default=None,
+        help="discord: the application id (Developer Portal, General Information)",
     )
     from bot.cli.admin import add_arguments
 
@@ -56,13 +135,28 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("finetune-bot")
+    except PackageNotFoundError:  # pragma: no cover - run from a checkout without installing
+        return "unknown"
+
+
 def _add_validate(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from bot.cli.validate import add_arguments
 
     add_arguments(
-        commands.add_parser(
+        _sub(
+            commands,
             "validate",
-            help="check a JSONL training file and estimate its cost; nothing is uploaded",
+            "check a JSONL training file and estimate its cost; nothing is uploaded",
+            "Check a JSONL training file (and a validation file) as /finetune validate does: "
+            "what to fix, by line, first; then its statistics and cost estimate. Nothing is "
+            "uploaded and no key is needed.",
+            "provider",
+            "prices_file",
         )
     )
 
@@ -93,10 +187,9 @@ def main(argv: list[str] | None = None) -> int:
         _parser().print_help()
         return 2
     if args.command == "manifest":
-        from bot.chat.slack.manifest import manifest_yaml
+        from bot.cli.manifest import print_manifest
 
-        sys.stdout.write(manifest_yaml(http_url=args.http))
-        return 0
+        return print_manifest(args)
     if args.command == "validate":
         from bot.cli.validate import run_validate
 

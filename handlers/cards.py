@@ -26,6 +26,7 @@ STATUS_TONE: dict[str, Tone] = {
     JobStatus.FAILED: Tone.ERROR,
     JobStatus.CANCELLED: Tone.WARNING,
     JobStatus.PAUSED: Tone.WARNING,
+    JobStatus.GONE: Tone.WARNING,
 }
 BAR_WIDTH = 20
 
@@ -69,6 +70,8 @@ def job_buttons(
 
 
 def _status_buttons(job_id: str, status: str) -> tuple[Button, ...]:
+    if status == JobStatus.GONE:
+        return ()  # nothing at the provider to act on
     if status in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED):
         return (Button(label="Chart", action="chart", value=job_id),)
     toggle = (
@@ -172,10 +175,13 @@ def completion_notice(
     origin_model: str | None = None,
     simulation: str | None = None,
     chart_missing: str | None = None,
+    deploy_note: str = "",
 ) -> Reply:
     """A new message (edits notify nobody) naming the result and mentioning the requester;
     `origin_model` is the model of the job whose recipe this one replayed (compare with it);
-    `chart_missing` is why a succeeded job has no loss chart, where its family has one."""
+    `chart_missing` is why a succeeded job has no loss chart, where its family has one;
+    `deploy_note` is what the provider needs before the new model answers Try and Compare
+    (its profile's, where a fine-tuned model must be deployed first)."""
     state = job.state
     mention = (job.requester_id,) if job.requester_id else ()
     who: tuple[Part, ...] = (UserRef(user_id=job.requester_id), " ") if job.requester_id else ()
@@ -200,6 +206,8 @@ def completion_notice(
             fields.append(
                 Field(name="Loss chart", value=f"missing: {chart_missing}", inline=False)
             )
+        if deploy_note and state.fine_tuned_model:
+            fields.append(Field(name="Before Try", value=deploy_note, inline=False))
     elif state.status == JobStatus.FAILED:
         title = rich(*who, f"{state.id} failed: {state.error or 'no reason given'}")
     else:

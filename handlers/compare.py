@@ -21,7 +21,7 @@ from handlers.chat import ChatMessage, ChatResult
 from handlers.errors import DataError, FineTuneError, ProviderError
 from handlers.ports import Provider
 from handlers.pricing import PriceTable
-from handlers.spreadsheet import csv_cell
+from handlers.spreadsheet import csv_bytes, csv_cell
 
 DEFAULT_CONCURRENCY = 8
 DEFAULT_MAX_EXAMPLES = 500
@@ -355,7 +355,7 @@ def results_csv(run: CompareRun) -> bytes:
                     csv_cell(answer.error or answer.grader_error or ""),
                 )
             )
-    return out.getvalue().encode("utf-8")
+    return csv_bytes(out.getvalue())
 
 
 __all__ = [

@@ -4,19 +4,29 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from handlers.replies import CommandRef, Content
+
 
 class FineTuneError(Exception):
-    """Base of every error whose message is fit to show a user as it is."""
+    """Base of every error whose message is fit to show a user as it is; `text` is the same
+    message naming members (a UserRef) where the core can, for the reply."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, text: Content | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self._text = text
+
+    @property
+    def text(self) -> Content:
+        """The message as the reply shows it (the message itself unless one was given)."""
+        return self.message if self._text is None else self._text
 
 
 class UsageError(FineTuneError):
-    """The command text or its options are wrong; `usage` shows the right form."""
+    """The command text or its options are wrong; `usage` shows the right form (a command's
+    usage line as a CommandRef, which each platform writes in its own syntax)."""
 
-    def __init__(self, message: str, *, usage: str = "") -> None:
+    def __init__(self, message: str, *, usage: str | CommandRef = "") -> None:
         super().__init__(message)
         self.usage = usage
 

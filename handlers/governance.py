@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 
 from handlers.errors import (
@@ -52,9 +52,11 @@ from handlers.replies import (
     Tone,
     UserRef,
     Visibility,
+    commands_in,
     rich,
 )
 from handlers.requests import (
+    SPECS,
     AccessRequest,
     ApproveRequest,
     AuditRequest,
@@ -242,6 +244,7 @@ class Governance:
         keys: KeyChecker | None = None,
         default_role: Role = Role.VIEWER,
         approval_ttl: timedelta = DEFAULT_APPROVAL_TTL,
+        self_approval: bool = False,
         credentials_changed: Callable[[str], None] | None = None,
         accounts: Mapping[str, AccountKind] | None = None,
         account_families: Mapping[str, str] | None = None,
@@ -258,6 +261,8 @@ class Governance:
         self._prices = prices
         self._keys = keys
         self._default_role = default_role
+        self._self_approval = self_approval
+        """The operator lets a team admin approve their own start (a one-admin team)."""
         self._ttl = approval_ttl
         self._changed = credentials_changed
 
@@ -288,13 +293,34 @@ class Governance:
         if needed is Role.VIEWER:
             return  # everyone in a team is at least a viewer: no lookup needed
         role = await self.role_of(actor)
-        if role.allows(needed):
+        if role.allows(needed) or await self._withdrawing(request, actor):
             return
-        name = command_of(request).name
-        raise PermissionDeniedError(
-            f"/finetune {name} needs the {needed.value} role in this team; you are a "
-            f"{role.value}. A team admin can grant it: /finetune access grant @you {needed.value}"
+        spec = command_of(request)
+        lead = (
+            f"{spec.ref.text} needs the {needed.value} role in this team; you are a "
+            f"{role.value}. A team admin can grant it: "
         )
+        grant = SPECS["access"].ref
+        raise PermissionDeniedError(
+            f"{lead}{grant.text} grant @{actor.user_id} {needed.value}",
+            # The member's own mention (only the core makes one), the command as typed there.
+            text=rich(
+                spec.ref,
+                lead.removeprefix(spec.ref.text),
+                grant,
+                " grant ",
+                UserRef(user_id=actor.user_id),
+                f" {needed.value}",
+            ),
+        )
+
+    async def _withdrawing(self, request: Request, actor: Actor) -> bool:
+        """Whoever asked for a start may withdraw it (reject their own request) whatever
+        their role: a team with one admin is never stuck with a request only it can decide."""
+        if not isinstance(request, RejectRequest):
+            return False
+        approval = await self._store.get_approval(actor.team_id, request.approval_id)
+        return approval is not None and approval.requester_id == actor.user_id
 
     async def access(self, request: AccessRequest, actor: Actor) -> Reply:
         team = actor.team_id
@@ -362,8 +388,10 @@ class Governance:
             return Reply(
                 title="Set the team's provider in the private form.",
                 lines=(
-                    "Run /finetune setup in Slack or Discord: it opens a form only you see. "
-                    "Never type a key in a channel.",
+                    commands_in(
+                        "Run /finetune setup in Slack or Discord: it opens a form only you "
+                        "see. Never type a key in a channel."
+                    ),
                 ),
                 visibility=Visibility.EPHEMERAL,
             )
@@ -495,7 +523,7 @@ class Governance:
         if not keys:
             return Reply(
                 title="This team uses the deployment's provider account.",
-                lines=("An admin can set the team's own with /finetune setup.",),
+                lines=(commands_in("An admin can set the team's own with /finetune setup."),),
                 visibility=Visibility.EPHEMERAL,
             )
         default = await self._store.get_default_provider(team)
@@ -525,7 +553,7 @@ class Governance:
                 ),
                 rows=rows,
             ),
-            lines=(*lines, "Change the default with /finetune setup default=FAMILY."),
+            lines=(*lines, commands_in("Change the default with /finetune setup default=FAMILY.")),
             visibility=Visibility.EPHEMERAL,
         )
 
@@ -562,7 +590,7 @@ class Governance:
             lines=(
                 "Spend counts each job's estimate at start, corrected by its trained tokens "
                 "when it ends.",
-                "Admins: /finetune budget cap=USD approve_over=USD (0 removes one).",
+                commands_in("Admins: /finetune budget cap=USD approve_over=USD (0 removes one)."),
             ),
             tone=Tone.SUCCESS if changed else Tone.INFO,
         )
@@ -662,9 +690,12 @@ class Governance:
                 visibility=Visibility.EPHEMERAL,
             )
         approving = isinstance(request, ApproveRequest)
-        if approving and actor.user_id == approval.requester_id:
+        own = actor.user_id == approval.requester_id
+        if approving and own and not self._self_approval:
             raise PermissionDeniedError(
-                "You asked for this start; another team admin must approve it."
+                f"You asked for this start; another team admin must approve it. Withdraw it "
+                f"with /finetune reject {approval.id}; on a team with one admin the bot's "
+                "operator can let admins approve their own starts (FINETUNE_BOT_SELF_APPROVAL)."
             )
         start = decode_start(approval.request)
         if approving:
@@ -680,12 +711,15 @@ class Governance:
         if not approving:
             await self._post(await self._reload(approval))
             return Reply(
-                title=f"Rejected {approval.id}; nothing was started.",
+                title=f"{'Withdrew' if own else 'Rejected'} {approval.id}; nothing was started.",
                 tone=Tone.WARNING,
                 visibility=Visibility.EPHEMERAL,
             )
         reply = await launch(start, approval)
         await self._post(await self._reload(approval))
+        if own:
+            # The title is what the audit log keeps: a self-approval says so there.
+            return replace(reply, title=rich(f"Self-approved {approval.id}: ", reply.title))
         return reply
 
     async def _reload(self, approval: Approval) -> Approval:
@@ -750,7 +784,10 @@ def approval_card(approval: Approval) -> Reply:
             return Reply(
                 title=f"Approval needed: fine-tune {start.model} ({approval.id})",
                 fields=fields_,
-                lines=("A team admin other than the requester approves or rejects it.",),
+                lines=(
+                    "A team admin other than the requester approves or rejects it; the "
+                    "requester may withdraw it (Reject).",
+                ),
                 tone=Tone.WARNING,
                 buttons=(
                     Button(
@@ -770,8 +807,14 @@ def approval_card(approval: Approval) -> Reply:
         case ApprovalStatus.EXPIRED:
             title = f"Expired: fine-tune {start.model} ({approval.id}); nothing was started"
         case _:
+            own = approval.decided_by == approval.requester_id
+            verb = approval.status.value.capitalize()
+            if own:
+                verb = (
+                    "Withdrawn" if approval.status is ApprovalStatus.REJECTED else "Self-approved"
+                )
             title = rich(
-                f"{approval.status.value.capitalize()} by ",
+                f"{verb} by ",
                 _member(approval.decided_by),
                 f": fine-tune {start.model} ({approval.id})",
             )

@@ -10,6 +10,7 @@ import re
 import shlex
 
 from handlers.errors import UsageError
+from handlers.replies import CommandRef
 from handlers.requests import (
     KEY_IN_TEXT,
     SPECS,
@@ -29,7 +30,7 @@ def parse(text: str) -> Request:
     """Turn one command line into a typed request, or raise UsageError."""
     if looks_like_secret(text):
         # Before anything below can quote a token back into the channel.
-        raise UsageError(KEY_IN_TEXT, usage=SPECS["setup"].usage)
+        raise UsageError(KEY_IN_TEXT, usage=SPECS["setup"].usage_ref)
     if len(text) > MAX_LINE:
         raise UsageError(
             f"The command is too long ({len(text)} characters, at most {MAX_LINE}).",
@@ -66,17 +67,17 @@ def parse(text: str) -> Request:
                 build_request(spec.name, {name: value})  # raises the unknown-option error
                 raise AssertionError("unreachable")
             if option.name in values:
-                raise UsageError(f"Option '{option.name}' is given twice.", usage=spec.usage)
+                raise UsageError(f"Option '{option.name}' is given twice.", usage=spec.usage_ref)
             values[option.name] = value
         else:
             if not positionals:
                 raise UsageError(
                     f"Unexpected '{token[:40]}' for {spec.name}; options are written key=value.",
-                    usage=spec.usage,
+                    usage=spec.usage_ref,
                 )
             option = positionals.pop(0)
             if option.name in values:
-                raise UsageError(f"Option '{option.name}' is given twice.", usage=spec.usage)
+                raise UsageError(f"Option '{option.name}' is given twice.", usage=spec.usage_ref)
             values[option.name] = token
     return build_request(spec.name, values)
 
@@ -89,13 +90,13 @@ def _takes_free_text(text: str) -> bool:
     return spec is not None and any(o.rest for o in spec.options)
 
 
-def _usage_guess(text: str) -> str:
+def _usage_guess(text: str) -> str | CommandRef:
     """The usage of the command the line seems to name, for lines that do not tokenize."""
     words = text.split()[:2]
     if words and words[0].lower() in PREFIXES:
         words = words[1:]
     spec = resolve_command(words[0]) if words else None
-    return spec.usage if spec else "/finetune help"
+    return spec.usage_ref if spec else "/finetune help"
 
 
 __all__ = ["SPECS", "parse"]

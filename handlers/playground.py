@@ -19,6 +19,7 @@ from handlers.chat import ChatMessage, StoredCompletion
 from handlers.compare import (
     DEFAULT_CONCURRENCY,
     DEFAULT_MAX_EXAMPLES,
+    Answer,
     CompareRun,
     ModelSummary,
     disagreements,
@@ -28,12 +29,12 @@ from handlers.compare import (
     summarize,
 )
 from handlers.datasets import DatasetReport, summary_lines
-from handlers.errors import DataError, NotFoundError, UsageError
-from handlers.features.progress import current, stage
+from handlers.errors import ConflictError, DataError, NotFoundError, UsageError
 from handlers.features.routing import Routes
-from handlers.model import Actor, TeamFile
+from handlers.model import Actor, Job, TeamFile
 from handlers.ports import Clock, OutboxMessage, Provider, ProviderDirectory, Store, WatchStore
 from handlers.pricing import PriceTable
+from handlers.profile import JobStatus
 from handlers.replies import (
     Attachment,
     Button,
@@ -49,7 +50,7 @@ from handlers.replies import (
 from handlers.requests import SPECS, CompareRequest, DatasetRequest, TryRequest, UploadRequest
 from handlers.scope import TEAM_KEY, TeamScopedProvider
 from handlers.sources import PrivateFile, remove_private, write_private
-from handlers.text import clip_line, money, seconds
+from handlers.text import clip_line, count, money, seconds
 
 log = logging.getLogger(__name__)
 
@@ -128,9 +129,9 @@ class Playground:
     def routes(self) -> Routes:
         return {
             TryRequest: self.try_model,
-            CompareRequest: lambda r, a: self.compare(
-                r, a, progress=stage(current.get(), "comparing")
-            ),
+            # The progress is the run's card, edited in place on every platform (the console
+            # too): no separate progress lines beside it.
+            CompareRequest: self.compare,
             DatasetRequest: self.dataset,
         }
 
@@ -144,6 +145,8 @@ class Playground:
             job = await self._store.get_job(team, name)
             if job is not None and job.state.fine_tuned_model:
                 own = await self._store.get_model(team, job.state.fine_tuned_model)
+            elif job is not None:
+                raise ConflictError(_no_model_yet(job))
         if own is not None:
             return Resolved(name=own.name, base=own.base_model, job_id=own.job_id)
         if not provider.profile.is_tuned_model(name):
@@ -222,7 +225,8 @@ class Playground:
                     file = await self._store.get_file(team, job.state.training_file)
             if file is None:
                 raise UsageError(
-                    "What should I ask? Give a prompt after the model.", usage=SPECS["try"].usage
+                    "What should I ask? Give a prompt after the model.",
+                    usage=SPECS["try"].usage_ref,
                 )
             cases = parse_test_set(
                 await self._content(team, file, provider), limit=self.settings.max_examples
@@ -260,11 +264,9 @@ class Playground:
         self,
         request: CompareRequest,
         actor: Actor,
-        *,
-        progress: Callable[[int, int], None] | None = None,
     ) -> Reply:
-        """Both models on the test set; progress goes to an edited card (chat platforms) and
-        to `progress(calls done, calls total)` (the console prints it)."""
+        """Both models on the test set; the progress is one card, edited in place, then the
+        result."""
         team = actor.team_id
         if request.model_a == "cancel":
             if not request.model_b:
@@ -277,7 +279,7 @@ class Playground:
             raise UsageError(
                 f"n={request.n} is over this bot's test-set cap of {cap} examples; "
                 f"ask for n={cap} or fewer.",
-                usage=SPECS["compare"].usage,
+                usage=SPECS["compare"].usage_ref,
             )
         # Each model answers at its own family: a replay at Together beside its OpenAI origin.
         model_a, provider_a = await self._at_family(team, request.model_a)
@@ -291,10 +293,10 @@ class Playground:
         else:
             raise UsageError(
                 f"{model_a.name} is a base model: name the second model to compare it with.",
-                usage=SPECS["compare"].usage,
+                usage=SPECS["compare"].usage_ref,
             )
         if model_a.name == model_b.name:
-            raise UsageError("Compare two different models.", usage=SPECS["compare"].usage)
+            raise UsageError("Compare two different models.", usage=SPECS["compare"].usage_ref)
         grading = await self._at_family(team, request.grader) if request.grader else None
         grader = grading[0] if grading is not None else None
         providers = {model_a.name: provider_a, model_b.name: provider_b}
@@ -319,7 +321,7 @@ class Playground:
             grader=grader.name if grader else None,
         )
         self._runs[(team, run.id)] = run
-        card = _Card(self, run, actor, progress)
+        card = _Card(self, run, actor)
         try:
             await card.post(run)
             await run_comparison(
@@ -352,7 +354,7 @@ class Playground:
         raise UsageError(
             f"Which test set? {why.capitalize() + '; ' if why else ''}give file=ALIAS "
             "(a chat file of this team).",
-            usage=SPECS["compare"].usage,
+            usage=SPECS["compare"].usage_ref,
         )
 
     def cancel(self, team: str, run_id: str, actor: Actor) -> Reply:
@@ -387,15 +389,11 @@ class Playground:
         else:
             state, tone = "done", Tone.SUCCESS
         rows = [
-            ("exact match", _share(a.exact, a.answered), _share(b.exact, b.answered)),
-            (
-                "normalized match",
-                _share(a.normalized, a.answered),
-                _share(b.normalized, b.answered),
-            ),
+            (EXACT, _share(a.exact, a.answered), _share(b.exact, b.answered)),
+            (NORMALIZED, _share(a.normalized, a.answered), _share(b.normalized, b.answered)),
         ]
         if run.grader:
-            rows.append((f"grade ({run.grader})", _grade(a), _grade(b)))
+            rows.append((GRADE, _grade(a), _grade(b)))
         rows += [
             ("mean latency", seconds(a.latency_mean_s), seconds(b.latency_mean_s)),
             ("tokens in / out", _tokens(a), _tokens(b)),
@@ -408,6 +406,7 @@ class Playground:
             f"A = {run.model_a}" + (f" ({a_at.profile.label})" if apart else ""),
             f"B = {run.model_b}" + (f" ({b_at.profile.label})" if apart else ""),
             _verdict(a, b, run),
+            _scores_named(run.grader),
         ]
         if run.stopped_by:
             lines.append(
@@ -428,7 +427,7 @@ class Playground:
         ]
         if grader_errors:
             lines.append(
-                f"The grader failed on {len(grader_errors)} answer(s) (first: "
+                f"The grader failed on {count(len(grader_errors), 'answer')} (first: "
                 f"{grader_errors[0]}); those are scored by normalized match only."
             )
         worst = disagreements(run)
@@ -440,8 +439,8 @@ class Playground:
                 lines += [
                     f"• line {case.index}: {clip_line(case.question, 100)}",
                     f"  reference: {clip_line(case.reference, 100)}",
-                    f"  A ({ans_a.score:.1f}): {clip_line(ans_a.error or ans_a.content, 100)}",
-                    f"  B ({ans_b.score:.1f}): {clip_line(ans_b.error or ans_b.content, 100)}",
+                    f"  A ({_case_score(ans_a)}): {clip_line(ans_a.error or ans_a.content, 100)}",
+                    f"  B ({_case_score(ans_b)}): {clip_line(ans_b.error or ans_b.content, 100)}",
                 ]
         for shown in dict.fromkeys(p.label for p in (a_at, b_at) if p.is_simulation):
             lines.append(f"Note: {shown}: simulated answers, not real models.")
@@ -585,10 +584,8 @@ class _Card:
         playground: Playground,
         run: CompareRun,
         actor: Actor,
-        progress: Callable[[int, int], None] | None,
     ) -> None:
         self._pg = playground
-        self._progress = progress
         self._actor = actor
         self._posted_step = -1
         self._run = run
@@ -598,8 +595,6 @@ class _Card:
         if not final and step == self._posted_step:
             return
         self._posted_step = step
-        if self._progress is not None and not final:
-            self._progress(run.done_calls, run.total_calls)
         done_cases = len(run.complete_cases)
         if final:
             status = (
@@ -656,7 +651,7 @@ def parse_since(text: str) -> timedelta:
     if found is None:
         raise UsageError(
             f"since={clip_line(text, 20)} is not a duration like 30m, 12h, 7d or 2w.",
-            usage=SPECS["dataset"].usage,
+            usage=SPECS["dataset"].usage_ref,
         )
     amount, unit = int(found.group(1)), found.group(2)
     return timedelta(**{_UNITS[unit]: amount})
@@ -672,7 +667,7 @@ def parse_meta(text: str | None) -> dict[str, str]:
         if not sep or not key.strip() or not value.strip():
             raise UsageError(
                 f"meta={clip_line(text, 40)}: write key=value pairs separated by commas.",
-                usage=SPECS["dataset"].usage,
+                usage=SPECS["dataset"].usage_ref,
             )
         pairs[key.strip()] = value.strip()
     return pairs
@@ -732,20 +727,71 @@ def _money(value: float | None) -> str:
     return money(value, missing="no price known", digits_below_a_dollar=4)
 
 
+EXACT = "exact match"
+NORMALIZED = "normalized match"
+GRADE = "grade out of 10"
+
+
+def _scores_named(grader: str | None) -> str:
+    """What each score of the table is, in one line under it."""
+    named = (
+        f"{EXACT}: the answer is the reference, character for character; {NORMALIZED}: the "
+        "same once case, punctuation and spacing are ignored"
+    )
+    if grader:
+        named += f"; {GRADE}: {grader}'s mean rating of each answer against the reference"
+    return f"Scores: {named}."
+
+
+def _case_score(answer: Answer) -> str:
+    """One example's score in the table's units."""
+    if answer.error is not None:
+        return "error"
+    if answer.grade is not None:
+        return f"grade {answer.grade * 10:.0f}/10"
+    if answer.exact:
+        return EXACT
+    return NORMALIZED if answer.normalized else "no match"
+
+
 def _verdict(a: ModelSummary, b: ModelSummary, run: CompareRun) -> str:
+    """Who scores higher, in the same units as the table's row it reads."""
+    graded = bool(run.grader) and a.grade_mean is not None and b.grade_mean is not None
+
     def score(s: ModelSummary) -> float:
-        if run.grader and s.grade_mean is not None:
+        if graded and s.grade_mean is not None:
             return s.grade_mean
         return s.normalized / s.answered if s.answered else 0.0
 
+    def shown(s: ModelSummary) -> str:
+        return _grade(s) if graded else _share(s.normalized, s.answered)
+
+    what = GRADE.removesuffix(" out of 10") if graded else NORMALIZED
     sa, sb = score(a), score(b)
-    what = "grade" if run.grader else "normalized match"
     if abs(sa - sb) < 1e-9:
-        return f"A and B tie on {what}."
-    better, worse = ("A", "B") if sa > sb else ("B", "A")
-    return (
-        f"{better} scores higher on {what} ({max(sa, sb):.0%} vs {min(sa, sb):.0%} for {worse})."
-    )
+        return f"A and B tie on {what} ({shown(a)} each)."
+    better, worse = (a, b) if sa > sb else (b, a)
+    first, second = ("A", "B") if sa > sb else ("B", "A")
+    return f"{first} scores higher on {what}: {shown(better)} against {shown(worse)} for {second}."
+
+
+def _no_model_yet(job: Job) -> str:
+    """Why a job id names no model to try or compare, with what to do."""
+    state = job.state
+    match state.status:
+        case JobStatus.FAILED:
+            why = f": {clip_line(state.error, 200)}" if state.error else ""
+            return (
+                f"{job.id} failed, so it made no model to try{why}. Check the training file "
+                f"with /finetune validate and start again (/finetune start like={job.id})."
+            )
+        case JobStatus.CANCELLED:
+            return f"{job.id} was cancelled, so it made no model to try."
+        case _:
+            return (
+                f"{job.id} is {state.shown_status}: its model can be tried once it succeeds "
+                "(the completion notice has a Try button)."
+            )
 
 
 __all__ = [

@@ -20,7 +20,9 @@ from handlers.model import (
     JobEvent,
     JobSpec,
     JobState,
+    Method,
     MetricPoint,
+    ModelLimits,
     ProviderFile,
     ProviderModel,
     Role,
@@ -171,6 +173,16 @@ class PriceEstimates(Protocol):
 
 
 @runtime_checkable
+class ModelLimitsSource(Protocol):
+    async def model_limits(
+        self, model: str, *, method: Method, training_type: str | None
+    ) -> ModelLimits:
+        """What `model` takes for `method` and training type (None: the provider's default);
+        ProviderError NOT_FOUND when the provider cannot fine-tune it."""
+        ...
+
+
+@runtime_checkable
 class Inference(Protocol):
     async def chat(
         self,
@@ -209,6 +221,7 @@ CAPABILITY_PORTS: Mapping[Capability, type] = {
     Capability.INFERENCE: Inference,
     Capability.STORED_COMPLETIONS: CompletionLog,
     Capability.PROVIDER_ESTIMATE: PriceEstimates,
+    Capability.MODEL_LIMITS: ModelLimitsSource,
 }
 """The protocol a family implements when its profile declares the capability."""
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from handlers.text import money
+from handlers.text import count, money
 
 TARGET_EPOCHS: Final = 3
 MIN_TARGET_EXAMPLES: Final = 100
@@ -101,7 +101,7 @@ class Estimate:
     def lines(self, *, exact_tokens: bool = True) -> tuple[str, ...]:
         """What a report says about the cost, naming the price table's date."""
         how = "" if exact_tokens else " (estimate: the tokenizer's encodings did not load)"
-        epochs = f"{self.epochs} epoch(s)" + (" (the default)" if self.epochs_default else "")
+        epochs = count(self.epochs, "epoch") + (" (the default)" if self.epochs_default else "")
         out = [
             f"Billed tokens: {self.billed_tokens:,} = {epochs} × "
             f"{self.billed_tokens_per_epoch:,}{how}"

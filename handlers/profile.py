@@ -24,13 +24,15 @@ class JobStatus(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    GONE = "gone"
+    """The provider no longer knows the job (deleted, expired, archived): never polled again."""
 
     @property
     def terminal(self) -> bool:
         return self in _TERMINAL
 
 
-_TERMINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED})
+_TERMINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.GONE})
 
 UNKNOWN_STATUS = JobStatus.RUNNING
 """What a status string no profile knows counts as: live (polled on), never terminal."""
@@ -44,8 +46,8 @@ class Capability(StrEnum):
     CANCEL = "cancel"
     PAUSE = "pause"
     RESUME = "resume"
-    """A paused job can be resumed (ports.Resumable); a family may resume without pausing:
-    Fireworks pauses jobs itself (account suspension) and has no pause call."""
+    """A paused job can be resumed (ports.Resumable); a family may resume without pausing
+    when it pauses jobs itself and has no pause call."""
     EVENTS = "events"
     LIVE_METRICS = "live_metrics"
     METRICS = "metrics"
@@ -61,6 +63,9 @@ class Capability(StrEnum):
     STORED_COMPLETIONS = "stored_completions"
     DEPLOY_BEFORE_INFERENCE = "deploy_before_inference"
     INFERENCE = "inference"
+    MODEL_LIMITS = "model_limits"
+    """The provider says per base model what a job may ask (ports.ModelLimitsSource): the
+    start is checked against them before anything is sent."""
     JOB_TAGS = "job_tags"
     """Jobs carry the bot's metadata and can be listed by it (resync, one list per team)."""
 
@@ -218,6 +223,37 @@ class ProviderProfile:
     """The day the family's announced end takes effect (e.g. no new fine-tuning jobs)."""
     end_note: str = ""
     """What that end means for a team, in one sentence or two (`/finetune providers`)."""
+    examples: tuple[int, int] | None = None
+    """The fewest and the most training examples a job takes at the family (inclusive);
+    None: no limit the core checks beyond its validator's."""
+    model_ends: Mapping[str, date] = field(default_factory=dict)
+    """Per base model (a name or the start of one), the day training it ends, where the
+    family announces an end by model rather than one for the family."""
+    model_end_words: str = "ends"
+    """How a model's end is said before its date ("ends no earlier than" where the provider
+    gives only a floor)."""
+    deploy_note: str = ""
+    """What a fine-tuned model needs before it answers (a deployment made outside the bot),
+    said on the completion notice; empty where it answers at once."""
+
+    def model_end(self, model: str) -> date | None:
+        """The day training `model` ends here, by the longest name in `model_ends` it starts
+        with (None: no end announced for it)."""
+        found = [n for n in self.model_ends if model.startswith(n)]
+        return self.model_ends[max(found, key=len)] if found else None
+
+    def model_end_line(self, model: str) -> str | None:
+        """One sentence on when training `model` ends here, if an end is announced."""
+        ends = self.model_end(model)
+        if ends is None:
+            return None
+        return f"Training {model} at {self.label} {self.model_end_words} {ends.isoformat()}."
+
+    @property
+    def first_end(self) -> date | None:
+        """The earliest end announced: the family's, or any of its models'."""
+        days = [d for d in (self.ends, *self.model_ends.values()) if d is not None]
+        return min(days) if days else None
 
     def hyperparameter(self, name: str) -> Hyperparameter | None:
         return next((h for h in self.hyperparameters if h.name == name), None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -40,7 +41,28 @@ class ChannelRef:
     channel_id: str
 
 
-Part = str | UserRef | ChannelRef
+class CommandShape(StrEnum):
+    NAME = "name"
+    """`/finetune access`: the command as it is typed, its arguments follow as text."""
+    USAGE = "usage"
+    """The command's whole usage line: its options as the platform takes them."""
+    EXAMPLE = "example"
+    """One example invocation, written in the text grammar."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CommandRef:
+    """A bot command the core names (a hint, a usage line, help). `text` is how the text
+    grammar (Slack, the console) writes it; an adapter whose platform names the command or
+    takes its options differently (Discord nests the team's commands under `/finetune team`
+    and its options are typed slots) writes its own from `name` and the command's spec."""
+
+    name: str
+    text: str
+    shape: CommandShape = CommandShape.NAME
+
+
+Part = str | UserRef | ChannelRef | CommandRef
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -56,6 +78,19 @@ class Text:
     def __contains__(self, needle: str) -> bool:
         """A substring of the plain text: `"succeeded" in reply.title` reads as for a str."""
         return needle in plain(self)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal to a str when it names no member or channel and reads the same: a command
+        it names is words (`/finetune list`) that each platform merely writes its own way."""
+        if isinstance(other, str):
+            return self._words_only() and plain(self) == other
+        return isinstance(other, Text) and self.parts == other.parts
+
+    def __hash__(self) -> int:
+        return hash(plain(self)) if self._words_only() else hash(self.parts)
+
+    def _words_only(self) -> bool:
+        return all(isinstance(p, str | CommandRef) for p in self.parts)
 
 
 Content = str | Text
@@ -92,13 +127,37 @@ def _plain_part(part: Part) -> str:
             return f"@{user_id}"
         case ChannelRef(channel_id=channel_id):
             return f"#{channel_id}"
+        case CommandRef(text=text):
+            return text
         case _:
             return part
 
 
 def refs_of(values: Iterable[Content]) -> tuple[UserRef | ChannelRef, ...]:
-    """Every structured reference in the values, in order."""
-    return tuple(p for v in values for p in parts_of(v) if not isinstance(p, str))
+    """Every member and channel the values name, in order (commands are words, not refs)."""
+    return tuple(p for v in values for p in parts_of(v) if isinstance(p, UserRef | ChannelRef))
+
+
+_COMMAND = re.compile(r"/finetune ([a-z][a-z-]*)")
+
+
+def commands_in(value: Content) -> Content:
+    """The text with each `/finetune NAME` the core wrote as a CommandRef, so each platform
+    names the command as it is typed there: every hint, usage line and help line goes
+    through here (error_reply, help). Text naming no command is returned as it is."""
+    if isinstance(value, str) and _COMMAND.search(value) is None:
+        return value
+    out: list[Part | Text] = []
+    for part in parts_of(value):
+        if not isinstance(part, str):
+            out.append(part)
+            continue
+        at = 0
+        for found in _COMMAND.finditer(part):
+            out += [part[at : found.start()], CommandRef(name=found[1], text=found[0])]
+            at = found.end()
+        out.append(part[at:])
+    return rich(*out)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -156,7 +215,12 @@ class Reply:
         return self.visibility is Visibility.EPHEMERAL
 
 
-def error_reply(message: str, *, usage: str = "") -> Reply:
-    """One plain private message naming the problem, with the right usage when there is one."""
-    lines = (f"Usage: {usage}",) if usage else ()
-    return Reply(title=message, lines=lines, tone=Tone.ERROR, visibility=Visibility.EPHEMERAL)
+def error_reply(message: Content, *, usage: str | CommandRef = "") -> Reply:
+    """One plain private message naming the problem, with the right usage when there is one;
+    the commands either names are written as the reader's platform types them."""
+    shown = usage if isinstance(usage, CommandRef) else commands_in(usage)
+    line = f"Usage: {shown}" if isinstance(shown, str) else rich("Usage: ", shown)
+    lines = (line,) if usage else ()
+    return Reply(
+        title=commands_in(message), lines=lines, tone=Tone.ERROR, visibility=Visibility.EPHEMERAL
+    )

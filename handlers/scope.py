@@ -16,7 +16,9 @@ from handlers.model import (
     JobEvent,
     JobSpec,
     JobState,
+    Method,
     MetricPoint,
+    ModelLimits,
     ProviderFile,
     ProviderModel,
 )
@@ -28,6 +30,7 @@ from handlers.ports import (
     FineTuning,
     Inference,
     MetricFiles,
+    ModelLimitsSource,
     Pausable,
     PriceEstimates,
     Provider,
@@ -197,6 +200,13 @@ class TeamScopedProvider:
         if not isinstance(self._inner, PriceEstimates):
             raise self._refuse("price a job itself")
         return await self._inner.estimate_price(spec)
+
+    async def model_limits(
+        self, model: str, *, method: Method, training_type: str | None
+    ) -> ModelLimits:
+        if not isinstance(self._inner, ModelLimitsSource):
+            raise self._refuse("say a model's limits")
+        return await self._inner.model_limits(model, method=method, training_type=training_type)
 
     # -- models -------------------------------------------------------------------------------
 

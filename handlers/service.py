@@ -62,6 +62,7 @@ class Service:
         keys: KeyChecker | None = None,
         default_role: Role = Role.OPERATOR,
         approval_ttl: timedelta = DEFAULT_APPROVAL_TTL,
+        self_approval: bool = False,
         credentials_changed: Callable[[str], None] | None = None,
         playground: PlaygroundSettings | None = None,
         accounts: Mapping[str, AccountKind] | None = None,
@@ -100,6 +101,7 @@ class Service:
             keys=keys,
             default_role=default_role,
             approval_ttl=approval_ttl,
+            self_approval=self_approval,
             credentials_changed=credentials_changed,
             accounts=accounts,
             account_families=account_families,
@@ -167,7 +169,7 @@ class Service:
                 visibility=Visibility.EPHEMERAL,
             )
         except FineTuneError as error:
-            reply = error_reply(error.message)
+            reply = error_reply(error.text)
             # A path typed in chat is an attempt on the bot's disk: recorded whatever the command.
             audited = audited or isinstance(error, LocalPathRefusedError)
         except Exception:
@@ -183,7 +185,7 @@ class Service:
         try:
             await self.governance.authorize(request, actor)
         except FineTuneError as error:
-            reply = error_reply(error.message)
+            reply = error_reply(error.text)
             name = command_of(request).name
             if SPECS[name].mutating:
                 await self._audit(actor, name, request, reply)
@@ -207,6 +209,11 @@ class Service:
         )
         self._teams.add(actor.team_id)
 
+    def wake_with(self, wake: Callable[[], None]) -> None:
+        """`wake()` runs right after this service queues a job's card (a start) or makes a
+        job due (a refused control): the app sweeps and dispatches at once."""
+        self._jobs.wake = wake
+
     async def handle_text(
         self, text: str, actor: Actor, *, progress: Progress | None = None
     ) -> Reply:
@@ -218,11 +225,19 @@ class Service:
         return await self.handle(request, actor, progress=progress)
 
     async def estimate_start(
-        self, actor: Actor, *, training_file: str, model: str, n_epochs: int | None = None
+        self,
+        actor: Actor,
+        *,
+        training_file: str,
+        model: str,
+        n_epochs: int | None = None,
+        family: str | None = None,
     ) -> tuple[str, ...]:
-        """What a start would bill and cost, for the start forms to show before submission."""
+        """What a start would bill and cost at the family (None: the team's default), and
+        when training that model ends there if that is announced, for the start forms to
+        show before submission."""
         return await self._jobs.estimate_start(
-            actor, training_file=training_file, model=model, n_epochs=n_epochs
+            actor, training_file=training_file, model=model, n_epochs=n_epochs, family=family
         )
 
     async def start_fields(self, actor: Actor, family: str | None = None) -> tuple[FormField, ...]:

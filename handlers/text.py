@@ -8,6 +8,12 @@ MISSING = "—"
 """What a value nobody knows reads as in a field or a table cell."""
 
 
+def count(n: int, word: str, many: str = "") -> str:
+    """`1 error`, `3 errors`, `1,024 examples`: a number and its noun, never "error(s)".
+    `many` is the plural when it is not the word plus "s" ("entries")."""
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"
+
+
 def size(n: int) -> str:
     """Bytes for a person: "1,234 bytes" below a megabyte, whole megabytes, then GB."""
     if n >= 1 << 30:

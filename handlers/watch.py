@@ -21,6 +21,7 @@ from handlers.model import (
     MetricPoint,
     Subscription,
     SubscriptionFilter,
+    gone,
     model_made_by,
 )
 from handlers.ports import (
@@ -49,6 +50,52 @@ def card_key(job_id: str) -> str:
     return f"card:{job_id}"
 
 
+def outbox_message(
+    job: Job,
+    target: ChannelAddress,
+    *,
+    kind: str,
+    key: str,
+    reply: Reply,
+    card: bool = False,
+) -> OutboxMessage:
+    """A message about a job for the outbox; `card` makes it (an edit of) the job's card."""
+    return OutboxMessage(
+        dedupe_key=key,
+        team_id=job.team_id,
+        target=target,
+        kind=kind,
+        reply=reply,
+        job_id=job.id,
+        card_key=card_key(job.id) if card else None,
+    )
+
+
+def card_message(
+    job: Job, latest: MetricPoint | None, now: datetime, shown: Shown
+) -> OutboxMessage | None:
+    """The job's card as of `job.state` (posted once per status and step, then edited in
+    place); None for a job with no channel to post in."""
+    if job.channel is None:
+        return None
+    step = latest.step if latest else 0
+    return outbox_message(
+        job,
+        job.channel,
+        kind=CARD,
+        key=f"{job.id}:card:{job.state.status}:{step}",
+        reply=job_card(
+            job,
+            latest,
+            now,
+            capabilities=shown.capabilities,
+            simulation=shown.simulation,
+            metrics_note=shown.metrics_note,
+        ),
+        card=True,
+    )
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Shown:
     """What a job's messages show of its provider: the buttons it can serve, and whether it
@@ -58,6 +105,8 @@ class Shown:
     simulation: str | None = None
     metrics_note: str = ""
     """The profile's word on its metrics, shown on the card while there are none."""
+    deploy_note: str = ""
+    """What a fine-tuned model needs there before it answers (the profile's deploy note)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -269,6 +318,7 @@ class Watcher:
             capabilities=provider.profile.capabilities,
             simulation=provider.label if provider.is_simulation else None,
             metrics_note=provider.profile.metrics_note,
+            deploy_note=provider.profile.deploy_note,
         )
         plan = await self._plan(
             claim, state, events, interval, shown, reads, filed=filed, unread=unread
@@ -328,28 +378,16 @@ class Watcher:
         messages: list[OutboxMessage] = []
         origin = job.channel
         latest = points[-1] if points else None
-        if latest is None and (changed or state.terminal):
+        # A job whose card was never posted (a start's card lost, a job found by resync) gets
+        # it now; a card the start already queued has the same key and is not posted twice.
+        unposted = claim.job.card_message_id is None
+        if latest is None and (changed or state.terminal or unposted):
             stored = await reads.metric_points(job.id)
             latest = stored[-1] if stored else None
-        if origin is not None and news:
-            step = latest.step if latest else 0
-            messages.append(
-                self._message(
-                    job,
-                    origin,
-                    kind=CARD,
-                    key=f"{job.id}:card:{state.status}:{step}",
-                    reply=job_card(
-                        job,
-                        latest,
-                        now,
-                        capabilities=shown.capabilities,
-                        simulation=shown.simulation,
-                        metrics_note=shown.metrics_note,
-                    ),
-                    card=True,
-                )
-            )
+        if origin is not None and (news or unposted):
+            card = card_message(job, latest, now, shown)
+            if card is not None:
+                messages.append(card)
             for event in events:
                 if not event.is_metrics and event.message:
                     messages.append(
@@ -430,6 +468,7 @@ class Watcher:
                 origin_model=await self._origin(job),
                 simulation=shown.simulation,
                 chart_missing=missing,
+                deploy_note=shown.deploy_note,
             )
             targets: list[ChannelAddress] = [job.channel] if job.channel else []
             for sub in subscriptions:
@@ -476,22 +515,23 @@ class Watcher:
         reply: Reply,
         card: bool = False,
     ) -> OutboxMessage:
-        return OutboxMessage(
-            dedupe_key=key,
-            team_id=job.team_id,
-            target=target,
-            kind=kind,
-            reply=reply,
-            job_id=job.id,
-            card_key=card_key(job.id) if card else None,
-        )
+        return outbox_message(job, target, kind=kind, key=key, reply=reply, card=card)
 
     def _gone(self, claim: WatchClaim) -> PollResult:
-        """The provider no longer knows the job: stop watching it, and say so once."""
-        job = claim.job
+        """The provider no longer knows the job: record it as gone (so `list` and the buttons
+        agree), stop watching it, edit its card and say so once."""
+        job = replace(claim.job, state=gone(claim.job.state, self._clock.now()))
         messages: tuple[OutboxMessage, ...] = ()
         if job.channel is not None:
             messages = (
+                self._message(
+                    job,
+                    job.channel,
+                    kind=CARD,
+                    key=f"{job.id}:card:{JobStatus.GONE}:0",
+                    reply=job_card(job, None, self._clock.now(), capabilities=frozenset()),
+                    card=True,
+                ),
                 self._message(
                     job,
                     job.channel,
@@ -499,6 +539,9 @@ class Watcher:
                     key=f"{job.id}:gone",
                     reply=Reply(
                         title=f"The provider no longer knows {job.id}; I stopped watching it.",
+                        lines=(
+                            "It was deleted, expired or archived there; `list` shows it as gone.",
+                        ),
                         tone=Tone.WARNING,
                         mentions=(job.requester_id,) if job.requester_id else (),
                     ),

@@ -46,6 +46,7 @@ from bot.providers.sandbox.provider import SandboxProvider
 from bot.providers.sandbox.timing import SandboxTiming
 from bot.providers.sandbox_together import factory as sandbox_together
 from bot.providers.sandbox_together.profile import PROFILE as SANDBOX_TOGETHER
+from handlers.commands.catalog import cap_option
 from handlers.errors import ConfigError
 from handlers.fairness import LongWork
 from handlers.model import Platform
@@ -189,6 +190,8 @@ async def build_runtime(
 
     `companions`: the other families the deployment's account serves (None: built from the
     registry, at the pace of a sandbox `provider` the caller passed; () offers none)."""
+    # Before any adapter reads the catalogue: parsing, help and Discord's slots share it.
+    cap_option("compare", "n", settings.compare_max_examples)
     clock = clock or SystemClock()
     owner = owner or instance_name()
     try:
@@ -200,7 +203,7 @@ async def build_runtime(
         ) from None
     stack.push_async_callback(bounded("the database", engine.dispose))
     try:
-        await migrate(engine)
+        await migrate(engine, deployment_family=registry.family(settings.provider).name)
     except Exception as error:
         problem = database_problem(settings.database_url, error)
         if problem is None:
@@ -267,6 +270,7 @@ async def build_runtime(
             keys=keys,
             default_role=settings.default_role,
             approval_ttl=timedelta(hours=settings.approval_ttl_hours),
+            self_approval=settings.self_approval,
             credentials_changed=directory.forget,
             playground=PlaygroundSettings(
                 concurrency=settings.compare_concurrency,
@@ -367,7 +371,10 @@ async def start_bot(
         notifiers[adapter.platform] = adapter.notifier
     supervisors = [Supervisor(adapter) for adapter in adapters]
     routes = [route for adapter in adapters for route in adapter.web_routes()]
-    routes += webhook_routes(runtime, wake=webhook_waker(runtime))
+    wake = webhook_waker(runtime)
+    # A start's card goes out, and its job is polled, right away rather than at the next tick.
+    runtime.service.wake_with(wake)
+    routes += webhook_routes(runtime, wake=wake)
     await runtime.resyncer.at_start()
     server = await run_web(runtime, stack, routes=routes, supervisors=supervisors)
     for supervisor in supervisors:

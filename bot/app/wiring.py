@@ -47,6 +47,7 @@ class ServiceOptions:
     keys: KeyChecker | None = None
     default_role: Role = Role.OPERATOR
     approval_ttl: timedelta = DEFAULT_APPROVAL_TTL
+    self_approval: bool = False
     credentials_changed: Callable[[str], None] | None = None
     playground: PlaygroundSettings | None = None
     long_work: LongWork | None = None
@@ -100,6 +101,7 @@ def build_core(
         keys=opts.keys,
         default_role=opts.default_role,
         approval_ttl=opts.approval_ttl,
+        self_approval=opts.self_approval,
         credentials_changed=opts.credentials_changed,
         playground=opts.playground,
         long_work=opts.long_work,

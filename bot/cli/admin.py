@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from bot.app.config import Settings
+from bot.app.config import Settings, settings_epilog
+from bot.providers.registry import family
 from handlers.errors import ConfigError
 from handlers.spreadsheet import csv_cell
 from storage import crypto
@@ -22,12 +23,32 @@ def add_arguments(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     commands.add_parser(
         "rotate-keys",
         help="re-encrypt every stored team key with the newest FINETUNE_BOT_ENCRYPTION_KEYS key",
+        description="Re-encrypt every team's stored provider key with the first key of "
+        "FINETUNE_BOT_ENCRYPTION_KEYS (new,old: any listed key decrypts); safe to run again.",
+        epilog=settings_epilog("encryption_keys", "database_url"),
     )
-    commands.add_parser("keygen", help="print a new key for FINETUNE_BOT_ENCRYPTION_KEYS")
-    audit = commands.add_parser("audit", help="the audit log of mutating actions")
+    commands.add_parser(
+        "keygen",
+        help="print a new key for FINETUNE_BOT_ENCRYPTION_KEYS",
+        description="Print a new Fernet key to put first in FINETUNE_BOT_ENCRYPTION_KEYS, "
+        "which encrypts the teams' provider keys in the database.",
+    )
+    audit = commands.add_parser(
+        "audit",
+        help="the audit log of mutating actions",
+        description="The audit log: every mutating command, who ran it and its result.",
+    )
     actions = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
-    export = actions.add_parser("export", help="write one team's audit log as CSV")
-    export.add_argument("--team", required=True, help="the team id, e.g. slack:T0123")
+    export = actions.add_parser(
+        "export",
+        help="write one team's audit log as CSV",
+        description="Write one team's audit log as CSV (what members typed stays text in a "
+        "spreadsheet); an unknown team id is refused with the teams the database holds.",
+        epilog=settings_epilog("database_url"),
+    )
+    export.add_argument(
+        "--team", required=True, help="the team id: slack:WORKSPACE_ID or discord:SERVER_ID"
+    )
     export.add_argument(
         "--out", type=Path, default=None, help="the CSV file to write (default: standard output)"
     )
@@ -48,7 +69,7 @@ async def rotate_keys(settings: Settings) -> int:
         )
     engine = create_engine(settings.database_url)
     try:
-        await migrate(engine)
+        await migrate(engine, deployment_family=family(settings.provider).name)
         rotated = await SqlStore(engine).rotate_secrets()
     finally:
         await engine.dispose()
@@ -59,8 +80,17 @@ async def rotate_keys(settings: Settings) -> int:
 async def export_audit(settings: Settings, team: str, out: Path | None) -> int:
     engine = create_engine(settings.database_url)
     try:
-        await migrate(engine)
+        await migrate(engine, deployment_family=family(settings.provider).name)
         store = SqlStore(engine)
+        if await store.get_team(team) is None:
+            known = [t.id for t in await store.list_teams()]
+            shown = ", ".join(known[:10]) + (", ..." if len(known) > 10 else "")
+            raise ConfigError(
+                f"No team {team!r} in this database (DATABASE_URL). "
+                + (f"Teams: {shown}." if known else "It holds no team yet.")
+                + " A team id is the platform and its workspace or server id: slack:T0123, "
+                "discord:123456789012345678."
+            )
         if out is None:
             rows = await _write(store, team, sys.stdout)
         else:

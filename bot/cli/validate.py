@@ -19,6 +19,7 @@ from handlers.datasets import DatasetReport, Format, example_hashes, summary_lin
 from handlers.errors import ConfigError
 from handlers.pricing import estimate
 from handlers.sources import unreadable
+from handlers.text import count
 
 DEFAULT_MODEL = "gpt-4.1-mini-2025-04-14"
 
@@ -43,7 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, help="epochs for the cost estimate (default auto)")
     parser.add_argument("--workers", type=int, help="processes (default: one per core)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--quiet", action="store_true", help="no progress bar (there is none off a terminal)"
+    )
 
 
 class ProgressBar:
@@ -97,7 +100,9 @@ def run_validate(args: argparse.Namespace) -> int:
     limit = table.token_limit(args.model)
     fmt = Format(args.format) if args.format else None
     reports: list[tuple[str, DatasetReport]] = []
-    bar = ProgressBar(path.name, sys.stderr, enabled=not args.quiet)
+    # A bar only on a terminal: in a log or a pipe its carriage returns are noise.
+    show_bar = not args.quiet and sys.stderr.isatty()
+    bar = ProgressBar(path.name, sys.stderr, enabled=show_bar)
     try:
         report = validate_parallel(
             path,
@@ -112,7 +117,7 @@ def run_validate(args: argparse.Namespace) -> int:
         bar.close()
     reports.append(("training", report))
     if args.validation is not None:
-        bar = ProgressBar(args.validation.name, sys.stderr, enabled=not args.quiet)
+        bar = ProgressBar(args.validation.name, sys.stderr, enabled=show_bar)
         try:
             checked = validate_parallel(
                 args.validation,
@@ -145,13 +150,15 @@ def run_validate(args: argparse.Namespace) -> int:
         print(json.dumps(document, indent=2, default=str))
     else:
         for name, r in reports:
-            verdict = "ready" if r.ok else f"{r.problem_count:,} error(s)"
-            print(f"{name}: {r.path}: {verdict}, {r.warning_count:,} warning(s)")
-            for line in summary_lines(r):
-                print(f"  {line}")
+            verdict = "ready" if r.ok else f"{count(r.problem_count, 'error')} to fix"
+            print(f"{name}: {r.path}: {verdict}, {count(r.warning_count, 'warning')}")
+            # What to fix, by line, first; then the statistics.
             for line in r.problems:
                 print(f"  - {line}")
-        for line in cost.lines(exact_tokens=report.exact_tokens):
-            print(line)
-        print(f"Prices: {table.as_of}, {table.source.split(' ', 1)[0]}")
+            for line in summary_lines(r):
+                print(f"  {line}")
+        if report.examples:  # no cost for a file with no valid example
+            for line in cost.lines(exact_tokens=report.exact_tokens):
+                print(line)
+            print(f"Prices: {table.as_of}, {table.source.split(' ', 1)[0]}")
     return EXIT_OK if all(r.ok for _, r in reports) else EXIT_ERRORS

@@ -83,7 +83,12 @@ def validate_parallel(
     workers = workers or os.cpu_count() or 1
     size = path.stat().st_size
     the_plan = plan(
-        path, model=model, token_limit=token_limit, exact_tokens=tokenizer.exact, format=format
+        path,
+        model=model,
+        token_limit=token_limit,
+        exact_tokens=tokenizer.exact,
+        format=format,
+        format_named=training_hashes is None,
     )
     if workers < 2 or size < PARALLEL_MIN_BYTES or the_plan.early is not None:
         return validate_file(

@@ -14,6 +14,23 @@ log = logging.getLogger(__name__)
 logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
 
 
+class _InfoAsDebug(logging.Filter):
+    """APScheduler's INFO lines ("Running job", "executed successfully": two a tick, most of
+    a busy log) become DEBUG lines, shown only when the log level is DEBUG; the bot's own INFO
+    lines are untouched."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.INFO:
+            return True
+        record.levelno, record.levelname = logging.DEBUG, logging.getLevelName(logging.DEBUG)
+        return logging.getLogger().isEnabledFor(logging.DEBUG)
+
+
+_INFO_AS_DEBUG = _InfoAsDebug()
+for _name in ("apscheduler.executors.default", "apscheduler.scheduler", "apscheduler.jobstores"):
+    logging.getLogger(_name).addFilter(_INFO_AS_DEBUG)
+
+
 class Ticker:
     """Runs async ticks at fixed intervals on the running loop; no job store, no persistence.
 

@@ -1,9 +1,9 @@
 """Providers: the registry of provider families: name -> profile and the module that builds it.
 
-A new family is a folder beside openai/, sandbox/, sandbox_together/, together/, fireworks/,
-bedrock/ and vertex/ (profile.py, provider.py, factory.py, prices.json) and one entry in
-FAMILIES. The factory module is imported on first use, so reading the profiles (settings,
-setup forms, redaction) loads no provider SDK.
+A new family is a folder beside openai/, azure/, nebius/, sandbox/, sandbox_together/,
+together/, fireworks/, vertex/ and bedrock/ (profile.py, provider.py, factory.py,
+prices.json) and one entry in FAMILIES. The factory module is imported on first use, so
+reading the profiles (settings, setup forms, redaction) loads no provider SDK.
 """
 
 from __future__ import annotations
@@ -13,8 +13,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, cast
 
+from bot.providers.azure.profile import PROFILE as AZURE
 from bot.providers.bedrock.profile import PROFILE as BEDROCK
 from bot.providers.fireworks.profile import PROFILE as FIREWORKS
+from bot.providers.nebius.profile import PROFILE as NEBIUS
 from bot.providers.openai.profile import PROFILE as OPENAI
 from bot.providers.sandbox.profile import PROFILE as SANDBOX
 from bot.providers.sandbox_together.profile import PROFILE as SANDBOX_TOGETHER
@@ -58,7 +60,7 @@ class Family:
 
     profile: ProviderProfile
     settings_names: tuple[str, ...]
-    """The FINETUNE_BOT_PROVIDER values it serves (OpenAI's family also serves "azure")."""
+    """The FINETUNE_BOT_PROVIDER values it serves."""
     factory: str
     """The module that builds it (see FamilyFactory)."""
     team_accounts: bool = True
@@ -85,8 +87,13 @@ class Family:
 FAMILIES: Mapping[str, Family] = {
     "openai": Family(
         profile=OPENAI,
-        settings_names=("openai", "azure"),
+        settings_names=("openai",),
         factory="bot.providers.openai.factory",
+    ),
+    "azure": Family(
+        profile=AZURE,
+        settings_names=("azure",),
+        factory="bot.providers.azure.factory",
     ),
     "sandbox": Family(
         profile=SANDBOX,
@@ -118,6 +125,11 @@ FAMILIES: Mapping[str, Family] = {
         settings_names=("bedrock",),
         factory="bot.providers.bedrock.factory",
     ),
+    "nebius": Family(
+        profile=NEBIUS,
+        settings_names=("nebius",),
+        factory="bot.providers.nebius.factory",
+    ),
     "vertex": Family(
         profile=VERTEX,
         settings_names=("vertex",),
@@ -146,7 +158,7 @@ def family(name: str) -> Family:
 
 
 def account_family(account: str) -> Family | None:
-    """The family that builds a team account of this kind (e.g. azure -> openai)."""
+    """The family that builds a team account of this kind (e.g. compatible -> openai)."""
     return next(
         (f for f in FAMILIES.values() if f.team_accounts and f.profile.account(account)),
         None,
@@ -159,7 +171,7 @@ def profiles() -> tuple[ProviderProfile, ...]:
 
 
 def account_families() -> Mapping[str, str]:
-    """The family each team account kind belongs to (azure -> openai), by kind name."""
+    """The family each team account kind belongs to (compatible -> openai), by kind name."""
     return {
         a.name: f.name for f in FAMILIES.values() if f.team_accounts for a in f.profile.accounts
     }

@@ -10,6 +10,7 @@ whether it came from Slack text, a console line or a typed Discord option.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 from handlers.commands.options import CommandSpec, Form, OptionKind, OptionSpec, coerce, quoted
 from handlers.commands.requests import (
@@ -44,10 +45,12 @@ from handlers.commands.requests import (
     UploadRequest,
     ValidateRequest,
 )
+from handlers.compare import DEFAULT_MAX_EXAMPLES
 from handlers.errors import UsageError
 from handlers.model import KNOWN_STATUSES, Method, Role, SubscriptionFilter
 from handlers.secrets import REDACTED, looks_like_secret
 from handlers.sources import FileSource, PrivateFile, TypedPath
+from handlers.suggest import closest, did_you_mean
 
 
 def _job_option(help_text: str = "The job id, e.g. ftjob-abc123") -> OptionSpec:
@@ -155,12 +158,13 @@ def _build_start(v: Mapping[str, object]) -> Request:
     method = Method(_opt_str(v, "method") or Method.SUPERVISED.value)
     beta = _opt_float(v, "beta")
     if beta is not None and method is not Method.DPO:
-        raise UsageError("beta only applies to method=dpo.", usage=SPECS["start"].usage)
+        raise UsageError("beta only applies to method=dpo.", usage=SPECS["start"].usage_ref)
     defaults = _opt_str(v, "defaults")
     like = _opt_str(v, "like")
     if defaults == "yes" and like is None:
         raise UsageError(
-            "defaults=yes only applies to a replay: start like=JOB ...", usage=SPECS["start"].usage
+            "defaults=yes only applies to a replay: start like=JOB ...",
+            usage=SPECS["start"].usage_ref,
         )
     return StartRequest(
         model=_opt_str(v, "model") or "",
@@ -595,10 +599,8 @@ def _build_dataset(v: Mapping[str, object]) -> Request:
     if action != "from-logs" and not action.startswith("ds-"):
         raise UsageError(
             f"dataset {quoted(action)}: say from-logs (or a draft id ds-...).",
-            usage=SPECS["dataset"].usage,
+            usage=SPECS["dataset"].usage_ref,
         )
-    if action == "from-logs" and _opt_str(v, "model") is None:
-        raise UsageError("Missing model for dataset from-logs.", usage=SPECS["dataset"].usage)
     return DatasetRequest(
         action=action,
         model=_opt_str(v, "model"),
@@ -682,9 +684,9 @@ _EVALUATION_COMMANDS: tuple[CommandSpec, ...] = (
             OptionSpec(
                 name="n",
                 kind=OptionKind.INT,
-                help="How many examples (default 50)",
+                help="How many examples (default 50; at most this bot's test-set cap)",
                 minimum=1,
-                maximum=100_000,
+                maximum=DEFAULT_MAX_EXAMPLES,
                 aliases=("limit", "examples"),
             ),
             OptionSpec(
@@ -726,8 +728,9 @@ _EVALUATION_COMMANDS: tuple[CommandSpec, ...] = (
             OptionSpec(
                 name="model",
                 kind=OptionKind.MODEL,
-                help="Only completions made with this model",
+                help="Only completions made with this model (from-logs needs it)",
                 placeholder="MODEL",
+                required_when=("action", "from-logs"),
             ),
             OptionSpec(
                 name="meta",
@@ -786,7 +789,7 @@ def _approval_option() -> OptionSpec:
 def _build_access(v: Mapping[str, object]) -> Request:
     action = _opt_str(v, "action") or "list"
     user, role = _opt_str(v, "user"), _opt_str(v, "role")
-    usage = SPECS["access"].usage
+    usage = SPECS["access"].usage_ref
     if action == "grant" and (user is None or role is None):
         raise UsageError("Say whom and which role: access grant @user ROLE.", usage=usage)
     if action == "revoke" and user is None:
@@ -910,7 +913,7 @@ _TEAM_COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(
         name="approve",
         request_type=ApproveRequest,
-        summary="Admins: approve a start waiting for approval (not your own).",
+        summary="Admins: approve a start waiting for approval (not your own, by default).",
         options=(_approval_option(),),
         examples=("/finetune approve apr-1a2b3c4d",),
         build=lambda v: ApproveRequest(approval_id=_str(v, "request")),
@@ -919,7 +922,7 @@ _TEAM_COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(
         name="reject",
         request_type=RejectRequest,
-        summary="Admins: reject a start waiting for approval.",
+        summary="Admins: reject a start waiting for approval; whoever asked may withdraw it.",
         options=(_approval_option(),),
         examples=("/finetune reject apr-1a2b3c4d",),
         build=lambda v: RejectRequest(approval_id=_str(v, "request")),
@@ -951,6 +954,17 @@ ALIASES: dict[str, str] = {alias: spec.name for spec in _COMMANDS for alias in s
 _NAMES: dict[type, str] = {spec.request_type: spec.name for spec in _COMMANDS}
 
 
+def cap_option(command: str, option: str, maximum: int) -> None:
+    """A deployment's bound on an option (compare's n: FINETUNE_BOT_COMPARE_MAX_EXAMPLES),
+    set once at start-up before any adapter is built, so that parsing, the refusal's usage,
+    every platform's help and Discord's typed slots all read the same bound."""
+    spec = SPECS[command]
+    options = tuple(replace(o, maximum=maximum) if o.name == option else o for o in spec.options)
+    if options == spec.options:
+        return
+    SPECS[command] = replace(spec, options=options)
+
+
 def command_of(request: Request) -> CommandSpec:
     """The spec of the command a request belongs to."""
     return SPECS[_NAMES[type(request)]]
@@ -980,30 +994,34 @@ def build_request(command: str, values: Mapping[str, object]) -> Request:
     spec = resolve_command(command)
     if spec is None:
         raise UsageError(
-            f"Unknown command '{quoted(command)}'. Commands: {', '.join(SPECS)}.",
+            f"Unknown command '{quoted(command)}'.{did_you_mean(command, [*SPECS, *ALIASES])} "
+            f"Commands: {', '.join(SPECS)}.",
             usage="/finetune help",
         )
     if any(isinstance(v, str) and looks_like_secret(v) for v in values.values()):
-        raise UsageError(KEY_IN_TEXT, usage=SPECS["setup"].usage)
+        raise UsageError(KEY_IN_TEXT, usage=SPECS["setup"].usage_ref)
     converted: dict[str, object] = {}
     for raw_name, raw_value in values.items():
         option = spec.option(raw_name)
         if option is None:
-            known = ", ".join(o.name for o in spec.options) or "none"
+            near = closest(raw_name, [n for o in spec.options for n in (o.name, *o.aliases)])
+            guess = spec.option(near) if near else None
+            hint = f" Did you mean '{guess.name}'?" if guess else ""
+            listed = ", ".join(o.name for o in spec.options) or "none"
             raise UsageError(
-                f"Unknown option '{quoted(raw_name)}' for {spec.name} (options: {known}).",
-                usage=spec.usage,
+                f"Unknown option '{quoted(raw_name)}' for {spec.name}.{hint} Options: {listed}.",
+                usage=spec.usage_ref,
             )
         if option.name in converted:
-            raise UsageError(f"Option '{option.name}' is given twice.", usage=spec.usage)
+            raise UsageError(f"Option '{option.name}' is given twice.", usage=spec.usage_ref)
         if raw_value is None:
             continue
         converted[option.name] = coerce(spec, option, raw_value)
-    missing = [o.name for o in spec.options if o.missing(converted)]
+    missing = [o.name for o in spec.options if o.missing_from(converted)]
     if missing:
         raise UsageError(
             f"Missing {', '.join(missing)} for {spec.name}.",
-            usage=spec.usage,
+            usage=spec.usage_ref,
         )
     return spec.build(converted)
 

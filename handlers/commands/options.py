@@ -9,6 +9,7 @@ from enum import StrEnum
 
 from handlers.commands.requests import Request
 from handlers.errors import UsageError
+from handlers.replies import CommandRef, CommandShape
 from handlers.secrets import REDACTED, looks_like_secret
 from handlers.sources import PrivateFile, TypedPath
 from handlers.text import clip, number, one_line
@@ -60,11 +61,30 @@ class OptionSpec:
     """Another option whose presence makes a required one optional (start's file and model
     come from the job that `like=JOB` names)."""
 
+    required_when: tuple[str, str] | tuple[()] = ()
+    """(option, value): required when that option has that value (dataset's model, which
+    `from-logs` needs and uploading a draft does not)."""
+
     def missing(self, given: Collection[str]) -> bool:
         """Whether this option is required and absent from the given option names."""
         return (
             self.required and self.name not in given and not (self.unless and self.unless in given)
         )
+
+    def missing_from(self, values: Mapping[str, object]) -> bool:
+        """`missing`, and absent although the value of another option requires it."""
+        if self.missing(values):
+            return True
+        if not self.required_when or self.name in values:
+            return False
+        other, value = self.required_when
+        return values.get(other) == value
+
+    @property
+    def shown_required(self) -> bool:
+        """Written without brackets in a usage line: required, or required by the value the
+        usage line shows (`dataset from-logs model=MODEL`)."""
+        return self.required or bool(self.required_when)
 
     def usage(self) -> str:
         if self.kind is OptionKind.CHOICE:
@@ -78,7 +98,7 @@ class OptionSpec:
         else:
             shown = self.placeholder or self.name.upper()
         text = shown if self.positional else f"{self.name}={shown}"
-        return text if self.required else f"[{text}]"
+        return text if self.shown_required else f"[{text}]"
 
 
 class Form(StrEnum):
@@ -115,8 +135,19 @@ class CommandSpec:
 
     @property
     def usage(self) -> str:
+        """The usage line in the text grammar (Slack, the console)."""
         parts = [f"/finetune {self.name}", *(o.usage() for o in self.options)]
         return " ".join(parts)
+
+    @property
+    def usage_ref(self) -> CommandRef:
+        """The usage line as each platform writes it (Discord: its typed slots)."""
+        return CommandRef(name=self.name, text=self.usage, shape=CommandShape.USAGE)
+
+    @property
+    def ref(self) -> CommandRef:
+        """The command's name as each platform types it (`/finetune team access` on Discord)."""
+        return CommandRef(name=self.name, text=f"/finetune {self.name}")
 
     @property
     def positionals(self) -> tuple[OptionSpec, ...]:
@@ -134,7 +165,7 @@ def coerce(spec: CommandSpec, option: OptionSpec, raw: object) -> object:
     """One option value, converted and range-checked."""
 
     def fail(why: str) -> UsageError:
-        return UsageError(f"{option.name}={quoted(str(raw))} {why}.", usage=spec.usage)
+        return UsageError(f"{option.name}={quoted(str(raw))} {why}.", usage=spec.usage_ref)
 
     text = raw.strip() if isinstance(raw, str) else raw
     if isinstance(text, str) and text == "":

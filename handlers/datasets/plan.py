@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from handlers.datasets.formats import Format
-from handlers.datasets.problems import Problem
-from handlers.datasets.reader import detect_format, sniff
+from handlers.datasets.problems import Kind, Problem
+from handlers.datasets.reader import detect_format, looks_like_csv, sniff
 from handlers.profile import DataLimits
 
 
@@ -34,10 +34,27 @@ def plan(
     exact_tokens: bool,
     format: Format | None = None,
     limits: DataLimits | None = None,
+    format_named: bool = True,
 ) -> Plan:
-    """Sniff the file and settle its format (named, or detected from its first valid lines)."""
+    """Sniff the file and settle its format (named, or detected from its first valid lines).
+
+    `format_named`: the format was asked for by the user (format=), not carried over from
+    the training file to its validation file; a file of another format is told to drop it.
+    """
     early = sniff(path)
-    chosen = format or (detect_format(path) if early is None else None) or Format.CHAT
+    detected = detect_format(path) if early is None else None
+    if early is None and detected is None:
+        early = looks_like_csv(path)
+    if early is None and format is not None and detected is not None and detected != format:
+        fix = (
+            f"drop format={format.value} (the format is found from the file)"
+            if format_named
+            else f"the training file is {format.value}; give a validation file of that format"
+        )
+        early = Problem(
+            kind=Kind.WRONG_FORMAT, line=None, detail=f"this is a {detected.value} file; {fix}"
+        )
+    chosen = format or detected or Format.CHAT
     return Plan(
         path=path,
         format=chosen,

@@ -42,6 +42,8 @@ class Kind(StrEnum):
     IN_TRAINING = "also in training"
     CRLF = "CRLF line ends"
     BLANK_LINE = "blank line"
+    CSV = "CSV, not JSONL"
+    WRONG_FORMAT = "another format"
 
     @property
     def severity(self) -> Severity:

@@ -112,6 +112,25 @@ def sniff(path: Path) -> Problem | None:
     return None
 
 
+def looks_like_csv(path: Path) -> Problem | None:
+    """A file none of whose first lines is JSON but whose first line has separated columns:
+    a spreadsheet export, told so (rather than an invalid-JSON error on every line)."""
+    with path.open("rb") as handle:
+        first = handle.readline(8192).removeprefix(BOM).strip()
+    if not first or first[:1] in (b"{", b"["):
+        return None
+    for separator in (b",", b"\t", b";"):
+        if first.count(separator) >= 1:
+            return Problem(
+                kind=Kind.CSV,
+                line=1,
+                detail="this looks like CSV (columns separated by commas), not JSONL: each line "
+                'must be one JSON object, e.g. {"messages": [{"role": "user", "content": '
+                '"..."}, {"role": "assistant", "content": "..."}]}; convert the rows first',
+            )
+    return None
+
+
 def detect_format(path: Path) -> Format | None:
     """The format most of the first valid lines have; None when no line can be read as any."""
     votes: Counter[Format] = Counter()

@@ -13,7 +13,7 @@ from handlers.datasets.hashes import HashSet64
 from handlers.datasets.plan import Plan
 from handlers.datasets.problems import MAX_SHOWN_PER_KIND, Kind, Problem, Severity
 from handlers.profile import DataLimits
-from handlers.text import size
+from handlers.text import count, size
 
 MIN_EXAMPLES: Final = DataLimits().min_examples
 """The API refuses a training file with fewer examples (a family's limits may say more)."""
@@ -215,7 +215,7 @@ def _limit_problems(
         yield Problem(
             kind=Kind.TOO_FEW,
             line=None,
-            detail=f"{examples} valid example(s); fine-tuning needs at least "
+            detail=f"{count(examples, 'valid example')}; fine-tuning needs at least "
             f"{least} (50 to 100 usually help more)",
         )
     most = limits.max_validation_examples if is_validation else limits.max_examples
@@ -281,8 +281,8 @@ def summary_lines(report: DatasetReport) -> tuple[str, ...]:
     """The statistics of a report as plain lines (chat replies and the command line)."""
     how = "exact" if report.exact_tokens else "estimate"
     lines = [
-        f"Format: {report.format} · {report.examples:,} valid example(s) · "
-        f"{report.lines:,} line(s) · {size(report.bytes)}",
+        f"Format: {report.format} · {count(report.examples, 'valid example')} · "
+        f"{count(report.lines, 'line')} · {size(report.bytes)}",
     ]
     if report.examples:
         lines += [
@@ -292,7 +292,7 @@ def summary_lines(report: DatasetReport) -> tuple[str, ...]:
             f"Total tokens: {report.total_tokens:,} ({how}); assistant tokens: "
             f"{report.total_assistant_tokens:,}",
             f"Over the {report.token_limit:,}-token limit"
-            f"{' of ' + report.model if report.model else ''}: {report.over_limit:,} "
-            "example(s) (they are truncated in training)",
+            f"{' of ' + report.model if report.model else ''}: "
+            f"{count(report.over_limit, 'example')} (they are truncated in training)",
         ]
     return tuple(lines)

@@ -35,6 +35,7 @@ def validate_file(
         exact_tokens=tokenizer.exact,
         format=format,
         limits=limits,
+        format_named=training_hashes is None,
     )
     if the_plan.early is not None:
         return finish(the_plan, [_digest_only(path)], is_validation=training_hashes is not None)

@@ -58,7 +58,7 @@ from handlers.requests import (
 )
 from handlers.scope import account_of
 from handlers.sources import local_file, remove_private, write_private
-from handlers.text import size_short, timestamp
+from handlers.text import count, size_short, timestamp
 
 _T = TypeVar("_T")
 
@@ -111,10 +111,11 @@ class Files:
             self._check_file, path, request.format, name=filename, profile=provider.profile
         )
         if report is None:
-            raise UsageError(f"No readable file {filename}.", usage=SPECS["upload"].usage)
+            raise UsageError(f"No readable file {filename}.", usage=SPECS["upload"].usage_ref)
         if not report.ok and not request.force:
             raise DataError(
-                f"{filename} is not ready for fine-tuning: {report.problem_count:,} error(s).",
+                f"{filename} is not ready for fine-tuning: "
+                f"{count(report.problem_count, 'error')}.",
                 problems=(*report.problems, _force_hint(report)),
             )
         if report.counts.get(Kind.NOT_CONVERTIBLE.value):
@@ -238,7 +239,7 @@ class Files:
             if not report.ok:
                 raise DataError(
                     f"'{file.alias}' is not ready for {model} at {label}: "
-                    f"{report.problem_count:,} error(s).",
+                    f"{count(report.problem_count, 'error')}.",
                     problems=report.problems,
                 )
             alias = await self._free_alias(team, f"{file.alias}-{family}")
@@ -368,21 +369,22 @@ class Files:
             else None
         )
         path, name = local_file(request.file, actor, "validate")
-        usage = SPECS["validate"].usage
+        usage = SPECS["validate"].usage_ref
         report = await self._cpu_bound(
             self._check_file, path, request.format, model=model, name=name, profile=profile
         )
         if report is None:
             raise UsageError(f"No readable file {name}.", usage=usage)
-        lines = [*summary_lines(report)]
-        cost = estimate(
-            self._prices,
-            model=model,
-            examples=report.examples,
-            billed_tokens_per_epoch=report.billed_tokens_per_epoch,
-        )
-        lines += cost.lines(exact_tokens=report.exact_tokens)
-        lines += report.problems
+        # What to fix (by line) first, then the statistics; a cost only for valid examples.
+        lines = [*report.problems, *([""] if report.problems else []), *summary_lines(report)]
+        if report.examples:
+            cost = estimate(
+                self._prices,
+                model=model,
+                examples=report.examples,
+                billed_tokens_per_epoch=report.billed_tokens_per_epoch,
+            )
+            lines += cost.lines(exact_tokens=report.exact_tokens)
         worst = report
         if other is not None:
             checked = await self._cpu_bound(
@@ -397,16 +399,16 @@ class Files:
             if checked is None:
                 raise UsageError(f"No readable file {other[1]}.", usage=usage)
             lines += ["", f"Validation file {other[1]}:"]
-            lines += summary_lines(checked)
             lines += checked.problems
+            lines += summary_lines(checked)
             worst = checked if not checked.ok else report
         if worst.ok and report.ok:
             title, tone = f"{name} is ready for fine-tuning", Tone.SUCCESS
             if report.warning_count:
-                title += f" ({report.warning_count:,} warning(s))"
+                title += f" ({count(report.warning_count, 'warning')})"
         else:
             errors = report.problem_count + (worst.problem_count if worst is not report else 0)
-            title, tone = f"{name}: {errors:,} error(s) to fix before uploading", Tone.ERROR
+            title, tone = f"{name}: {count(errors, 'error')} to fix before uploading", Tone.ERROR
         return Reply(title=title, lines=tuple(lines), tone=tone)
 
     async def _rm_file(self, team: str, alias: str) -> Reply:
@@ -457,7 +459,8 @@ def _forced_lines(report: DatasetReport) -> tuple[str, ...]:
     if report.ok:
         return ()
     return (
-        f"Uploaded with {report.problem_count:,} error(s) because force=yes: the job may fail "
+        f"Uploaded with {count(report.problem_count, 'error')} because force=yes: the job may "
+        "fail "
         "while the provider validates the file, or train on the broken examples.",
     )
 

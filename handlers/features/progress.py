@@ -8,7 +8,8 @@ from contextvars import ContextVar
 from handlers.datasets import ProgressCallback
 
 Progress = Callable[[str, int, int], None]
-"""(stage, done, total): bytes for "validating" and "uploading", chat calls for "comparing"."""
+"""(stage, done, total): bytes for "validating" and "uploading" (a comparison's progress is its
+card, edited in place)."""
 
 # A context variable, not an argument: validation reads it in a worker thread (the context is
 # copied there), deep below the feature that was handed it.

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bot.app.config import load_settings
 from bot.cli.admin import export_audit
-from handlers.model import AuditEntry
+from handlers.model import AuditEntry, Platform, Team
 from tests.dbutil import open_store
 from tests.fakes.clock import T0
 
@@ -17,6 +17,7 @@ async def test_typed_arguments_that_look_like_formulas_are_exported_as_text(
 ) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
     async with open_store(url) as store:
+        await store.ensure_team(Team(id="slack:T1", platform=Platform.SLACK, workspace_id="T1"))
         await store.record_audit(
             AuditEntry(
                 team_id="slack:T1",

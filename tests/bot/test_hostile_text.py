@@ -198,7 +198,7 @@ def test_compare_csv_cells_never_start_a_formula(
             (1, "gpt-4.1-mini"): Answer(content=answer, latency_s=0.5),
         },
     )
-    rows = list(csv.reader(io.StringIO(results_csv(run).decode("utf-8"), newline="")))
+    rows = list(csv.reader(io.StringIO(results_csv(run).decode("utf-8-sig"), newline="")))
     assert len(rows) == 3
     for row, (model_name, shown_error) in zip(
         rows[1:], ((model, error), ("gpt-4.1-mini", "")), strict=True

@@ -130,7 +130,9 @@ def test_user_file_model_and_provider_text_never_mentions_anyone(
         for attachment in reply.attachments:
             if attachment.mime_type != "text/csv":
                 continue
-            rows = list(csv.reader(io.StringIO(attachment.content.decode("utf-8"), newline="")))
+            rows = list(
+                csv.reader(io.StringIO(attachment.content.decode("utf-8-sig"), newline=""))
+            )
             for row in rows[1:]:
                 assert len(row) == len(rows[0]), "a cell split its row"
                 for cell in (row[1], row[2], row[3], row[4], row[11]):

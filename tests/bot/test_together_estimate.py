@@ -100,3 +100,16 @@ async def test_not_allowed_to_proceed_refuses_and_a_failed_estimate_falls_back_l
     assert started.tone is Tone.SUCCESS, started
     assert "local estimate from the price table (Together AI could not price it)" in _text(started)
     assert len(fake.jobs) == 1
+
+
+async def test_the_start_forms_estimate_shows_togethers_own_price(
+    together_world: tuple[World, FakeTogether],
+) -> None:
+    w, fake = together_world
+    lines = await w.service.estimate_start(actor(), training_file="train", model=MODEL, n_epochs=2)
+    own = [line for line in lines if line.startswith(OWN)]
+    assert own, lines
+    assert "$" in own[0]
+    assert fake.requests_to(Route.ESTIMATE_PRICE)
+    # Nothing was started by asking.
+    assert await w.store.list_jobs("slack:T1") == []

@@ -1,7 +1,8 @@
 """Contract suite support: what a provider fixture gives the suite, and the suite's few helpers.
 
 How a status is read (`canonical`, `assert_status`, `assert_carries_unknown`) and how metric
-points come out of events (`points`) live here and nowhere else; what a provider can do is its
+points come out of events (`points`) or a metrics file (`filed_points`) live here and nowhere
+else; what a provider can do is its
 profile's `Capability` set (handlers/profile.py), the same names the core consults.
 """
 

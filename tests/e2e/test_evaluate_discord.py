@@ -60,8 +60,12 @@ async def test_try_compare_and_dataset_on_discord(tmp_path: Path) -> None:
         (name,) = list(compared["_files"])
         assert name.startswith("cmp-")
         assert name.endswith(".csv")
-        rows = list(csv.DictReader(io.StringIO(compared["_files"][name].decode())))
+        content = compared["_files"][name]
+        assert content.startswith(b"\xef\xbb\xbf"), "UTF-8 with BOM, for spreadsheets"
+        rows = list(csv.DictReader(io.StringIO(content.decode("utf-8-sig"))))
         assert len(rows) == 22
+        assert "line" in rows[0]
+        assert "Scores: exact match: the answer is the reference" in str(compared["embeds"])
 
         # Another guild's model reads as unknown.
         iid = await fake.command("try", {"model": job_id, "prompt": "hi"}, guild=GUILD_B)

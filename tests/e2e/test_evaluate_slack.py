@@ -58,15 +58,20 @@ async def test_try_compare_and_dataset_from_logs_through_slack(harness: Harness)
         what="the comparison's CSV",
     )
     (table,) = [
-        data for data in slack.uploads.values() if data.startswith(b"line,prompt,reference")
+        data
+        for data in slack.uploads.values()
+        # UTF-8 with a byte-order mark, so a spreadsheet reads it as UTF-8.
+        if data.startswith(b"\xef\xbb\xbfline,prompt,reference")
     ]
-    rows = list(csv.DictReader(io.StringIO(table.decode("utf-8"))))
+    rows = list(csv.DictReader(io.StringIO(table.decode("utf-8-sig"))))
     assert len(rows) == 22, "11 validation examples, two models"
     summary = " ".join(str(c.args) for c in slack.of("chat.postMessage"))
     summary += json.dumps(slack.responses)
     assert "examples of 'valid'" in summary
     cards = [c for c in slack.of("chat.postMessage") if _notice_key(c).startswith("compare:")]
     assert len(cards) <= 1, "the progress card is one message, edited in place"
+    assert "Scores: exact match: the answer is the reference" in summary
+    assert "scores higher on normalized match: " in summary or "tie on normalized" in summary
 
     provider = harness.bot.runtime.provider
     assert isinstance(provider, Inference)

@@ -7,7 +7,6 @@ across the two providers, through the core as every chat adapter drives it."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,35 +15,22 @@ from bot.directory import TeamProviderDirectory
 from bot.providers.fireworks.factory import FireworksKeyChecker, TeamProviderBuilder
 from bot.providers.openai.provider import OpenAIProvider
 from handlers.actions import button_request
-from handlers.model import Actor
 from handlers.ports import FineTuning, ProviderDirectory
-from handlers.replies import Reply, Tone, plain
+from handlers.replies import Tone
 from handlers.requests import SetupRequest
 from handlers.secrets import Secret
 from storage import crypto
 from tests.dbutil import AnyStore
+from tests.e2e.migration_steps import TEAM, admin, text_of, trained_at_openai, until_finished
 from tests.fakes.clock import ManualClock
 from tests.fakes.fireworks_server import BASE_MODELS, FakeFireworks
 from tests.fakes.openai_server import FakeOpenAI
-from tests.world import World, actor, world, write_dataset
+from tests.world import actor, world
 
 pytestmark = pytest.mark.e2e
 OPENAI_KEY = "sk-proj-" + "Mig2" * 10
 FIREWORKS_KEY = "fw_" + "migration0123456" * 2
-GPT = "gpt-4.1-mini-2025-04-14"
 LLAMA = BASE_MODELS[0]
-TEAM = "slack:T1"
-
-
-def admin() -> Actor:
-    return replace(actor(user="UA"), is_workspace_admin=True)
-
-
-def _text(reply: Reply) -> str:
-    return "\n".join(
-        [plain(reply.title), *(plain(line) for line in reply.lines)]
-        + [f"{f.name}: {plain(f.value)}" for f in reply.fields]
-    )
 
 
 @pytest.fixture(autouse=True)
@@ -63,18 +49,6 @@ async def fakes() -> AsyncIterator[tuple[FakeOpenAI, FakeFireworks]]:
         yield openai, fireworks
 
 
-async def _until(w: World, fake: FakeOpenAI | FakeFireworks, job_id: str) -> None:
-    """Move the fake's jobs on and let the watcher see them, until the job has finished."""
-    for _ in range(80):
-        fake.advance()
-        await w.settle(seconds=5)
-        job = await w.store.get_job(TEAM, job_id)
-        assert job is not None
-        if job.state.terminal:
-            return
-    raise AssertionError(f"{job_id} never finished")
-
-
 async def test_an_openai_job_replayed_at_fireworks_and_compared_across_providers(
     tmp_path: Path, fakes: tuple[FakeOpenAI, FakeFireworks]
 ) -> None:
@@ -90,21 +64,8 @@ async def test_an_openai_job_replayed_at_fireworks_and_compared_across_providers
 
     async with world(tmp_path, directory=directory, keys=FireworksKeyChecker(teams)) as w:
         try:
-            train = write_dataset(tmp_path / "train.jsonl")
-            held = write_dataset(tmp_path / "held.jsonl", n=10)
-            assert (await w.run(f"upload {train} alias=train", actor())).tone is Tone.SUCCESS
-            assert (await w.run(f"upload {held} alias=held", actor())).tone is Tone.SUCCESS
-            started = await w.run(
-                f"start file=train validation=held model={GPT} epochs=2 seed=7 suffix=support",
-                actor(),
-            )
-            assert started.tone is Tone.SUCCESS, started
-            [old] = await w.store.list_jobs(TEAM)
-            await _until(w, openai, old.id)
-            finished = await w.store.get_job(TEAM, old.id)
-            assert finished is not None
-            old_model = finished.state.fine_tuned_model
-            assert old_model is not None
+            old = await trained_at_openai(w, openai, tmp_path, "epochs=2 seed=7 suffix=support")
+            old_model = old.state.fine_tuned_model
 
             # An admin sets up Fireworks (the key is checked there), OpenAI stays default.
             saved = await w.service.handle(
@@ -117,12 +78,12 @@ async def test_an_openai_job_replayed_at_fireworks_and_compared_across_providers
             # nothing sent or created until the team says to go on without it.
             asked = await w.run(f"start like={old.id} provider=fireworks model={LLAMA}", actor())
             assert asked.tone is Tone.WARNING, asked
-            assert "seed=7: Fireworks AI has no seed option" in _text(asked)
+            assert "seed=7: Fireworks AI has no seed option" in text_of(asked)
             assert (fireworks.jobs, fireworks.datasets) == ({}, {})
             (go,) = [b for b in asked.buttons if b.value.endswith(":yes")]
             replayed = await w.service.handle(button_request(go.action, go.value), actor())
             assert replayed.tone is Tone.SUCCESS, replayed
-            text = _text(replayed)
+            text = text_of(replayed)
             assert f"Recipe of {old.id} (OpenAI) on Fireworks AI, as it was asked." in text
             assert "epochs=2" in text
             assert "Sent 'train' to fireworks as 'train-fireworks'" in text
@@ -139,7 +100,7 @@ async def test_an_openai_job_replayed_at_fireworks_and_compared_across_providers
             assert (new.provider, new.origin) == ("fireworks", old.id)
             assert "Fireworks AI's own, on the job" in text  # its estimatedCost
 
-            await _until(w, fireworks, new_id)
+            await until_finished(w, fireworks, new_id)
             points = await w.store.list_metric_points(TEAM, new_id)
             assert [p.step for p in points] == list(range(1, 11))  # from its metrics file
             notices = [
@@ -153,7 +114,7 @@ async def test_an_openai_job_replayed_at_fireworks_and_compared_across_providers
             # original validation set as it was sent to Fireworks.
             result = await w.service.handle(button_request(compare.action, compare.value), actor())
             assert result.tone is Tone.SUCCESS, result
-            shown = _text(result)
+            shown = text_of(result)
             assert f"B = {old_model} (OpenAI)" in shown
             assert "(Fireworks AI)" in shown
             assert "of 'held-fireworks'" in shown

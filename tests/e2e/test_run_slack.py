@@ -127,6 +127,26 @@ async def test_run_serves_a_whole_job_life_to_a_signed_client(tmp_path: Path) ->
                     if c.args.get("metadata")
                 ]
 
+            # The card comes with the job: posted (with Cancel) within 2 s of the start's
+            # answer, before any status change, then edited in place.
+            await slack.wait_for(
+                lambda: any(k.startswith(f"{job_id}:card:") for k in keys()),
+                within=2,
+                what="the job card right after the start",
+            )
+            first_card = next(
+                c
+                for c in slack.of("chat.postMessage")
+                if str(
+                    c.args.get("metadata", {}).get("event_payload", {}).get("dedupe_key", "")
+                ).startswith(f"{job_id}:card:")
+            )
+            assert "ftbot_cancel" in str(first_card.args.get("blocks"))
+            start_answer = next(
+                r for r in slack.responses if "Started ftjob-" in str(r.get("text"))
+            )
+            assert start_answer.get("response_type") == "ephemeral"
+
             await slack.wait_for(
                 lambda: any(k.startswith(f"{job_id}:status:succeeded") for k in keys()),
                 within=60,
@@ -157,6 +177,10 @@ async def test_run_serves_a_whole_job_life_to_a_signed_client(tmp_path: Path) ->
             code = await asyncio.wait_for(proc.wait(), timeout=20)
         assert code == 0, log.read_text()[-2000:]
         assert "Traceback" not in log.read_text()
+        lines = log.read_text().splitlines()
+        # The scheduler's two lines a tick are DEBUG; the bot's own INFO lines stay.
+        assert not [line for line in lines if " apscheduler." in line], lines[:5]
+        assert any(" INFO bot.app.runtime bot started" in line for line in lines), lines[:5]
 
 
 async def test_a_rejected_slack_app_token_is_one_line_and_discord_and_the_watcher_run(

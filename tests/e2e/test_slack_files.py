@@ -202,7 +202,7 @@ async def test_validate_takes_the_newest_shared_file_or_one_by_name(harness: Har
     await harness.command("validate", user="U9")  # a viewer may check
     report = await harness.wait_said("is ready for fine-tuning", "the validate report")
     assert "train.jsonl is ready" in report
-    assert "20 line(s)" in report
+    assert "20 lines" in report
     post = next(
         c for c in slack.of("chat.postMessage") if "train.jsonl is ready" in c.args["text"]
     )
@@ -265,3 +265,21 @@ async def test_upload_keeps_force_and_format_and_its_file_is_private(harness: Ha
     assert "preference" in refused.lower() or "chosen" in refused.lower()
     assert len(harness.seen.uploads) == 1
     assert os.listdir(harness.scratch) == []
+
+
+async def test_a_validate_report_leads_with_what_to_fix(harness: Harness) -> None:
+    slack = harness.slack
+    broken = _dataset(12).replace(b"\n", b"\n{oops\n", 1)
+    slack.share_file(name="broken.jsonl", content=broken, user="U9", channel="C1")
+    await harness.command("validate broken.jsonl", user="U9")
+    report = await harness.wait_said("broken.jsonl: 1 error to fix", "the report")
+    assert report.index("line 2: ") < report.index("Format: chat")  # the fix before the figures
+    assert "(s)" not in report
+    slack.share_file(
+        name="rows.jsonl", content=b"prompt,completion\nHi,Hello\n", user="U9", channel="C1"
+    )
+    await harness.command("validate rows.jsonl", user="U9")
+    csv = await harness.wait_said("this looks like CSV", "the CSV report")
+    assert "Billed tokens" not in csv  # no cost for a file with no valid example
+    await harness.command("validate broken.jsonl format=preference", user="U9")
+    await harness.wait_said("this is a chat file; drop format=preference", "the format report")

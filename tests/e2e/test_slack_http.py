@@ -118,7 +118,8 @@ async def test_full_job_life_through_slack(harness: Harness) -> None:
         lambda: bool(harness.responses_containing("Started ftjob-")), what="the start reply"
     )
     started = harness.responses_containing("Started ftjob-")[0]
-    assert started["response_type"] == "in_channel"
+    # The requester's receipt; the channel's message about the job is its card.
+    assert started["response_type"] == "ephemeral"
     job_id = str(started["text"]).split()[1]
 
     def notices() -> list[str]:
@@ -390,7 +391,7 @@ async def test_start_form_shows_the_cost_before_submission(harness: Harness) -> 
     assert update["view_id"] == "V1"
     estimate = str(update["view"]["blocks"][-1])
     assert "Billed tokens" in estimate
-    assert "2 epoch(s)" in estimate
+    assert "2 epochs" in estimate
     assert "Estimated training cost on gpt-4.1-mini-2025-04-14: $" in estimate
 
 
@@ -463,3 +464,41 @@ async def test_a_retried_file_shared_event_offers_once(harness: Harness) -> None
     )
     offers = [c for c in slack.of("chat.postEphemeral") if "once.jsonl" in str(c.args["text"])]
     assert len(offers) == 1
+
+
+async def test_the_requester_withdraws_with_the_reject_button(harness: Harness) -> None:
+    """A team with one admin is not stuck on its operators' requests: whoever asked presses
+    Reject on the request's message and it is withdrawn, shown as such in place."""
+    slack = harness.slack
+    slack.share_file(name="w.jsonl", content=_dataset(), user="U1", channel="C1")
+    await harness.command("upload alias=w")
+    await slack.wait_for(lambda: bool(slack.of("chat.postMessage")), what="the upload report")
+    await harness.command("access grant <@U7> operator")
+    await slack.wait_for(lambda: bool(harness.responses_containing("is now an operator")))
+    await harness.command("budget approve_over=0.000001")
+    await slack.wait_for(lambda: bool(harness.responses_containing("Budget updated")))
+    await harness.command(f"start file=w model={MODEL} epochs=1", user="U7")
+    await slack.wait_for(lambda: bool(harness.responses_containing("Waiting for an admin")))
+    await slack.wait_for(
+        lambda: any(
+            "Approval needed" in str(c.args.get("text")) for c in slack.of("chat.postMessage")
+        ),
+        what="the approval post",
+    )
+    post = next(
+        c for c in slack.of("chat.postMessage") if "Approval needed" in str(c.args.get("text"))
+    )
+    approval_id = next(
+        w.strip("()") for w in str(post.args["text"]).split() if w.strip("()").startswith("apr-")
+    )
+    await harness.post(
+        action_body("ftbot_reject", approval_id, user="U7", response_url=slack.response_url())
+    )
+    await slack.wait_for(lambda: bool(harness.responses_containing(f"Withdrew {approval_id}")))
+    await slack.wait_for(
+        lambda: any(
+            "Withdrawn by <@U7>" in str(c.args.get("text")) for c in slack.of("chat.update")
+        ),
+        what="the request's message edited in place",
+    )
+    assert not await harness.bot.runtime.store.list_jobs("slack:T1")

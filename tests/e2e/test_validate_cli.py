@@ -59,18 +59,70 @@ def test_a_clean_file_exits_0_with_report_and_cost(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert "training: " in out
-    assert "ready, 0 warning(s)" in out
-    assert "Format: chat · 30 valid example(s)" in out
+    assert "ready, 0 warnings" in out
+    assert "Format: chat · 30 valid examples" in out
     assert "Tokens per example (exact)" in out
     assert "Estimated training cost on gpt-4o-mini: $" in out
-    assert "100.0%" in result.stderr  # the progress bar
+    assert result.stderr == ""  # stderr is a pipe here: no progress bar in it
+
+
+def test_the_progress_bar_is_drawn_on_a_terminal_only(tmp_path: Path) -> None:
+    path = _dataset(tmp_path / "train.jsonl", 30)
+    leader, follower = os.openpty()
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "bot", "validate", str(path)],
+            cwd=tmp_path,
+            env=_env(),
+            stdout=subprocess.PIPE,
+            stderr=follower,
+            timeout=120,
+            check=False,
+        )
+        os.close(follower)
+        drawn = b""
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the terminal's other end is closed: all of it was read
+                break
+            if not chunk:
+                break
+            drawn += chunk
+    finally:
+        os.close(leader)
+    assert result.returncode == 0
+    assert b"100.0%" in drawn  # the bar, on the terminal
+    assert b"100.0%" not in result.stdout
+
+
+def test_errors_come_first_and_a_file_without_valid_examples_has_no_cost(
+    tmp_path: Path,
+) -> None:
+    path = _dataset(tmp_path / "train.jsonl", 12, bad_at=3)
+    out = _validate(str(path), "--quiet", cwd=tmp_path).stdout.splitlines()
+    assert out[1].startswith("  - line 4: ")  # what to fix, by line, before the statistics
+    assert out[2].startswith("  Format: chat · 11 valid examples")
+    broken = tmp_path / "all-bad.jsonl"
+    broken.write_text("{oops\n" * 12, encoding="utf-8")
+    nothing = _validate(str(broken), "--quiet", cwd=tmp_path)
+    assert nothing.returncode == 1
+    assert "Billed tokens" not in nothing.stdout
+    assert "Estimated training cost" not in nothing.stdout
+    assert "Prices:" not in nothing.stdout
+    assert "(s)" not in nothing.stdout
+    csv = tmp_path / "train.csv.jsonl"
+    csv.write_text("prompt,completion\nHow do I reset?,Open settings\n", encoding="utf-8")
+    assert "this looks like CSV" in _validate(str(csv), "--quiet", cwd=tmp_path).stdout
+    wrong = _validate(str(path), "--quiet", "--format", "preference", cwd=tmp_path)
+    assert "this is a chat file; drop format=preference" in wrong.stdout
 
 
 def test_errors_exit_1_and_name_the_line(tmp_path: Path) -> None:
     path = _dataset(tmp_path / "train.jsonl", 30, bad_at=6)
     result = _validate(str(path), "--quiet", cwd=tmp_path)
     assert result.returncode == 1
-    assert "1 error(s)" in result.stdout
+    assert "1 error to fix" in result.stdout
     assert "line 7: not valid JSON" in result.stdout
     assert result.stderr == ""
 

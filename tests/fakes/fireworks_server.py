@@ -24,6 +24,9 @@ google.rpc-style `{"error": {"code", "message", "status"}}` bodies.
   carries `estimatedCost` (google.type.Money) from its dataset's size and epochs.
   `pause_at_fireworks()` pauses a job as Fireworks itself does (PAUSED with a status message;
   there is no pause call); `:resume` moves a PAUSED job to RE_QUEUEING, then RUNNING.
+- models: Fireworks' own (`accounts/fireworks/models/...`) listed and read one by one, each
+  with its `tunable` flag (NOT_TUNABLE is served but not tunable); a create on any other base
+  model is a 400.
 - the metrics file behind `metricsFileSignedUrl` (a DPO job's behind `:getMetricsFileEndpoint`)
   is JSON lines, one a step: `{"step", "timestamp", "data": {"train/loss", "train/epoch",
   "eval/loss"...}}`, as Fireworks' trainer logs them (no total: jobProgress.percent says how
@@ -57,6 +60,8 @@ BASE_MODELS = (
     "accounts/fireworks/models/llama-v3p1-8b-instruct",
     "accounts/fireworks/models/qwen3-8b",
 )
+NOT_TUNABLE = "accounts/fireworks/models/llama-guard-3-8b"
+"""A model Fireworks serves but does not fine-tune (its card says Tunable: false)."""
 TERMINAL = frozenset(
     {"JOB_STATE_COMPLETED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED"}
 )
@@ -65,7 +70,7 @@ _JOB_KINDS = {"supervisedFineTuningJobs": "supervisedFineTuningJobId", "dpoJobs"
 
 _BODY: web.RequestKey[Any] = web.RequestKey("fake_fireworks_body", object)
 
-__all__ = ["BASE_MODELS", "FakeFireworks", "Fault", "Route", "error_body"]
+__all__ = ["BASE_MODELS", "NOT_TUNABLE", "FakeFireworks", "Fault", "Route", "error_body"]
 
 
 def error_body(message: str, *, code: int = 400, status: str = "INVALID_ARGUMENT") -> Json:
@@ -99,6 +104,7 @@ class Route:
     RESUME_DPO = "POST /dpoJobs/{job}:resume"
     DPO_METRICS_ENDPOINT = "GET /dpoJobs/{job}:getMetricsFileEndpoint"
     LIST_MODELS = "GET /models"
+    GET_MODEL = "GET /models/{model}"
     CHAT = "POST /v1/chat/completions"
 
 
@@ -175,7 +181,7 @@ class FakeFireworks:
     @staticmethod
     def _path(path: str) -> str:
         """A route's aiohttp path: ids are [a-z0-9-] so that `{id}:verb` is its own route."""
-        for name in ("dataset", "job"):
+        for name in ("dataset", "job", "model"):
             path = path.replace("{" + name + "}", _ID % name)
         if path.startswith(("/v1", "/signed", "/metrics")):
             return path
@@ -304,6 +310,7 @@ class FakeFireworks:
             Route.RESUME_DPO: self._resume_job,
             Route.DPO_METRICS_ENDPOINT: self._dpo_metrics_endpoint,
             Route.LIST_MODELS: self._list_models,
+            Route.GET_MODEL: self._get_model,
             Route.CHAT: self._chat,
         }
 
@@ -423,10 +430,14 @@ class FakeFireworks:
             and request.match_info["account"] != "fireworks"
         ):
             raise _ApiError(403, "permission denied", "PERMISSION_DENIED")
-        models = [
-            {"name": m, "tunable": True, "createTime": "2025-01-01T00:00:00Z"} for m in BASE_MODELS
-        ]
+        models = [_model(m) for m in (*BASE_MODELS, NOT_TUNABLE)]
         return _json({"models": models, "nextPageToken": "", "totalSize": len(models)})
+
+    async def _get_model(self, request: web.Request) -> web.Response:
+        name = f"accounts/{request.match_info['account']}/models/{request.match_info['model']}"
+        if name not in (*BASE_MODELS, NOT_TUNABLE):
+            raise _ApiError(404, f"Model not found: {name}", "NOT_FOUND")
+        return _json(_model(name))
 
     # -- datasets ---------------------------------------------------------------------------
 
@@ -660,6 +671,10 @@ class FakeFireworks:
         )
 
 
+def _model(name: str) -> Json:
+    return {"name": name, "tunable": name != NOT_TUNABLE, "createTime": "2025-01-01T00:00:00Z"}
+
+
 def _config(job: Json) -> Json:
     """Where a job keeps its training options: a DPO job's trainingConfig, else the job."""
     config = job.get("trainingConfig")
@@ -669,7 +684,7 @@ def _config(job: Json) -> Json:
 def _route_name(method: str, template: str) -> str:
     """`POST /datasets/{dataset}:upload` from the aiohttp template of a route."""
     path = template
-    for name in ("dataset", "job"):
+    for name in ("dataset", "job", "model"):
         path = path.replace(_ID % name, "{" + name + "}")
     return f"{method} {path.removeprefix('/v1/accounts/{account}')}"
 

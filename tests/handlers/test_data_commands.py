@@ -34,10 +34,10 @@ async def test_validate_reports_statistics_and_cost_and_uploads_nothing(
     assert reply.tone is Tone.SUCCESS, reply.lines
     assert reply.title == "train.jsonl is ready for fine-tuning"
     text = "\n".join(map(plain, reply.lines))
-    assert "Format: chat · 20 valid example(s)" in text
+    assert "Format: chat · 20 valid examples" in text
     assert "Tokens per example (estimate)" in text  # no tokenizer given: labelled estimate
     assert "Billed tokens:" in text
-    assert "5 epoch(s) (the default)" in text  # 20 examples × 5 = 100
+    assert "5 epochs (the default)" in text  # 20 examples × 5 = 100
     assert "Estimated training cost on gpt-4o-mini: $" in text
     assert w.provider.calls["upload_file"] == 0
     assert await w.store.list_files(actor().team_id) == []
@@ -47,7 +47,7 @@ async def test_validate_names_errors_and_validation_overlap(w: World, tmp_path: 
     bad = broken_dataset(tmp_path / "bad.jsonl")
     reply = await w.run(f"/finetune validate {bad}", actor())
     assert reply.tone is Tone.ERROR
-    assert "1 error(s)" in reply.title
+    assert "1 error to fix" in reply.title
     assert any(
         line.startswith("line 4: message 1 has the unknown role")
         for line in map(plain, reply.lines)

@@ -317,12 +317,27 @@ def test_formats_are_detected(tmp_path: Path) -> None:
         assert report.examples == 12
 
 
-def test_named_format_overrides_detection(tmp_path: Path) -> None:
+def test_a_named_format_the_file_is_not_is_one_problem_with_its_fix(tmp_path: Path) -> None:
     path = write(tmp_path / "d.jsonl", [chat(i) for i in range(12)])
-    report = check(path, fmt=Format.COMPLETION)
-    assert report.format == "completion"
+    report = check(path, fmt=Format.PREFERENCE)
+    assert report.format == "preference"
     assert report.examples == 0
-    assert report.counts == {"missing key": 24, "unknown key": 12, "too few examples": 1}
+    # Not an error on every line: one, saying what the file is and what to drop.
+    assert report.counts == {"another format": 1}
+    assert report.problems == (
+        "this is a chat file; drop format=preference (the format is found from the file) "
+        "[another format]",
+    )
+
+
+def test_a_csv_file_is_told_it_looks_like_csv(tmp_path: Path) -> None:
+    path = tmp_path / "d.jsonl"
+    path.write_text("prompt,completion\nHow do I reset?,Open settings\n")
+    report = check(path)
+    assert report.counts == {"CSV, not JSONL": 1}
+    (problem,) = report.problems
+    assert problem.startswith("line 1: this looks like CSV (columns separated by commas)")
+    assert report.examples == 0
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from handlers.errors import UsageError
 from handlers.model import Method, SubscriptionFilter
 from handlers.parse import parse
+from handlers.replies import plain, rich
 from handlers.requests import (
     SPECS,
     CancelRequest,
@@ -21,6 +22,11 @@ from handlers.requests import (
     build_request,
 )
 from handlers.sources import TypedPath
+
+
+def _usage(error: UsageError) -> str:
+    """The usage line as the text grammar writes it."""
+    return plain(rich(error.usage))
 
 
 def test_start_with_every_option() -> None:
@@ -119,14 +125,14 @@ def test_bad_input_names_the_problem_and_the_usage(line: str, message: str) -> N
     with pytest.raises(UsageError) as caught:
         parse(line)
     assert message in caught.value.message
-    assert caught.value.usage.startswith("/finetune")
+    assert _usage(caught.value).startswith("/finetune")
 
 
 def test_usage_is_the_commands_own() -> None:
     with pytest.raises(UsageError) as caught:
         parse("start file=a model=b epochs=abc")
-    assert caught.value.usage == SPECS["start"].usage
-    assert "[epochs=N]" in caught.value.usage
+    assert caught.value.usage == SPECS["start"].usage_ref
+    assert "[epochs=N]" in _usage(caught.value)
 
 
 def test_typed_values_take_the_same_checks() -> None:

@@ -19,7 +19,7 @@ from handlers.replies import Reply, Text, Tone, UserRef, plain
 from handlers.scope import TEAM_KEY, SharedProviderDirectory
 from handlers.service import Service
 from tests.fakes.faulty_provider import FaultyProvider
-from tests.world import World, actor, world, write_dataset
+from tests.world import World, actor, chat_example, world, write_dataset
 
 MODEL = "gpt-4.1-mini-2025-04-14"
 
@@ -52,7 +52,7 @@ async def _trained(w: World, tmp_path: Path, who=None) -> str:  # type: ignore[n
 def _rows(reply: Reply) -> list[dict[str, str]]:
     (attachment,) = reply.attachments
     assert attachment.mime_type == "text/csv"
-    return list(csv.DictReader(io.StringIO(attachment.content.decode("utf-8"))))
+    return list(csv.DictReader(io.StringIO(attachment.content.decode("utf-8-sig"))))
 
 
 async def test_try_answers_with_tokens_and_latency(w: World, tmp_path: Path) -> None:
@@ -130,7 +130,7 @@ async def test_compare_with_a_grader(w: World, tmp_path: Path) -> None:
         f"/finetune compare {model} {MODEL} file=valid n=4 grader={MODEL}", actor()
     )
     assert reply.table is not None
-    grades = {plain(r[0]): [plain(c) for c in r[1:]] for r in reply.table.rows}[f"grade ({MODEL})"]
+    grades = {plain(r[0]): [plain(c) for c in r[1:]] for r in reply.table.rows}["grade out of 10"]
     # The sandbox's fine-tuned model repeats most learnt answers, but which ones depends on the
     # job's random id: compare the grades, not a fixed score.
     assert grades[0].endswith("(4 graded)")
@@ -176,7 +176,7 @@ async def test_a_grader_that_errors_is_named_and_not_fatal(w: World, tmp_path: P
     reply = await service.handle_text(f"/finetune compare {model} n=3 grader={MODEL}", actor())
     assert reply.tone is Tone.SUCCESS
     assert any(
-        "The grader failed on 6 answer(s) (first: The provider had an internal error" in line
+        "The grader failed on 6 answers (first: The provider had an internal error" in line
         for line in reply.lines
     )
     assert all(r["error"].startswith("The provider had") for r in _rows(reply))
@@ -186,7 +186,9 @@ async def test_compare_bad_input(w: World, tmp_path: Path) -> None:
     model = await _trained(w, tmp_path)
     over = await w.run(f"/finetune compare {model} n=501", actor())
     assert over.tone is Tone.ERROR
-    assert "cap of 500" in over.title
+    # The parser holds the cap: the refusal's usage line shows the bound it applied.
+    assert "n=501 must be at most 500" in over.title
+    assert "[n=1-500]" in over.lines[0]
     base_only = await w.run(f"/finetune compare {MODEL}", actor())
     assert "name the second model" in base_only.title
     no_file = await w.run(f"/finetune compare {model} file=nope", actor())
@@ -422,3 +424,46 @@ async def test_compare_reads_the_copy_kept_at_upload(w: World, tmp_path: Path) -
     assert await w.store.file_copy("slack:T2", valid.provider_file_id) is None
     await w.run("/finetune rm-file valid", actor())
     assert await w.store.file_copy(actor().team_id, valid.provider_file_id) is None
+
+
+async def test_try_on_a_job_that_failed_says_so(w: World, tmp_path: Path) -> None:
+    lines = [chat_example(i) for i in range(12)]
+    lines[3] = '{"messages": [{"role": "robot", "content": "hi"}]}'
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert (await w.run(f"/finetune upload {bad} alias=bad force=yes", actor())).tone in (
+        Tone.SUCCESS,
+        Tone.WARNING,
+    )
+    started = await w.run(f"/finetune start file=bad model={MODEL} epochs=1", actor())
+    job_id = plain(started.title).removeprefix("Started ").split()[0]
+    running = await w.run(f"/finetune try {job_id} hello", actor())
+    assert f"{job_id} is " in running.title
+    assert "once it succeeds" in running.title
+    await w.settle(seconds=200)
+    job = await w.store.get_job(actor().team_id, job_id)
+    assert job is not None
+    assert job.state.status.value == "failed"
+    reply = await w.run(f"/finetune try {job_id} hello", actor())
+    assert reply.tone is Tone.ERROR
+    assert f"{job_id} failed, so it made no model to try" in reply.title
+    assert f"/finetune start like={job_id}" in reply.title
+    assert "No model" not in reply.title
+
+
+async def test_the_summary_names_its_scores_in_the_tables_units(w: World, tmp_path: Path) -> None:
+    model = await _trained(w, tmp_path)
+    reply = await w.run(f"/finetune compare {model} file=valid grader={MODEL}", actor())
+    assert reply.table is not None
+    rows = {plain(r[0]): r for r in reply.table.rows}
+    assert {"exact match", "normalized match", "grade out of 10"} <= set(rows)
+    text = "\n".join(map(plain, reply.lines))
+    assert "Scores: exact match: the answer is the reference, character for character" in text
+    assert f"grade out of 10: {MODEL}'s mean rating" in text
+    # The verdict quotes the table's own cells: a grade out of 10, not a percentage.
+    verdict = next(line for line in text.splitlines() if "scores higher" in line or "tie" in line)
+    a_grade, b_grade = (plain(c) for c in rows["grade out of 10"][1:])
+    assert a_grade in verdict
+    assert b_grade in verdict
+    assert "%" not in verdict
+    assert "(1.0)" not in text  # each example's score is named too, not a bare fraction

@@ -58,7 +58,7 @@ def test_estimate_bills_epochs_times_capped_tokens() -> None:
     assert cost.billed_tokens == 600_000
     assert cost.cost == pytest.approx(600_000 * 5.0 / 1e6)
     text = "\n".join(cost.lines())
-    assert "600,000 = 3 epoch(s) (the default) × 200,000" in text
+    assert "600,000 = 3 epochs (the default) × 200,000" in text
     assert f"prices as of {table.as_of}" in text
     fixed = estimate(table, model="small", examples=50, billed_tokens_per_epoch=10, epochs=7)
     assert (fixed.epochs, fixed.billed_tokens, fixed.epochs_default) == (7, 70, False)

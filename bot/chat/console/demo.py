@@ -33,6 +33,8 @@ BASE_MODEL = "gpt-4.1-mini-2025-04-14"
 SECOND_FAMILY = SANDBOX_TOGETHER.name
 SECOND_MODEL = SANDBOX_TOGETHER.default_model
 DATASETS = ("support_train.jsonl", "support_valid.jsonl")
+LOGGED_PROMPTS = 12
+"""Prompts the demo's app logs (store=true) for `dataset from-logs` to draft from."""
 
 
 def _copy_datasets(target: Path) -> list[Path]:
@@ -51,16 +53,19 @@ async def _evaluate(
     command: Callable[[str], Awaitable[str]],
     provider: SandboxProvider,
     model: str,
-    valid: Path,
+    logged: Path,
     write: Callable[[str], None],
 ) -> None:
     """Try the new model, build a draft training file from logged traffic, then compare."""
     write("\n-- evaluate and try --\n")
     await command(f"/finetune try {model} How do I reset my password?")
-    # What an app that logs with store=true leaves behind: the validation prompts, answered,
-    # tagged with the team, the only logs a team on the shared account may draft from.
+    # What an app that logs with store=true leaves behind: everyday prompts (the training
+    # file's, never the test set's: logs of the held-out prompts, drafted into training data,
+    # would teach the answers the comparison then checks), answered, tagged with the team,
+    # the only logs a team on the shared account may draft from.
     tag = {"app": "support", TEAM_KEY: console_actor().team_id}
-    for line in (await asyncio.to_thread(valid.read_text, encoding="utf-8")).splitlines():
+    text = await asyncio.to_thread(logged.read_text, encoding="utf-8")
+    for line in text.splitlines()[:LOGGED_PROMPTS]:
         messages = tuple(
             ChatMessage(role=m["role"], content=m["content"])
             for m in json.loads(line)["messages"]
@@ -167,7 +172,7 @@ async def run_demo(
         chart = out / f"{job_id}-loss.png"
         model = final.state.fine_tuned_model
         if model:
-            await _evaluate(command, provider, model, valid, write)
+            await _evaluate(command, provider, model, train, write)
         replayed = await _replay(command, runtime.store, actor.team_id, job_id, finished, write)
         await runtime.ticker.stop()
         elapsed = time.monotonic() - started

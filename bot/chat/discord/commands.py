@@ -21,7 +21,7 @@ import discord
 from discord import app_commands
 
 from bot.chat import tempfiles
-from bot.chat.discord import limits
+from bot.chat.discord import limits, naming
 from bot.chat.discord.buttons import JobButton
 from bot.chat.discord.render import MORE_ACTION, clip, page_count, render
 from bot.chat.pages import GONE, Pager, page_of
@@ -53,7 +53,7 @@ from handlers.sources import PrivateFile
 
 log = logging.getLogger(__name__)
 
-GROUP_NAME = "finetune"
+GROUP_NAME = naming.GROUP_NAME
 DEFAULT_MAX_UPLOAD_BYTES = 512 * 1024 * 1024
 AUTOCOMPLETE_BUDGET_SECONDS = 2.0
 """Autocomplete cannot be deferred: answer within Discord's 3 s or not at all."""
@@ -68,9 +68,8 @@ MODAL_ITEMS = limits.MODAL_COMPONENTS
 """The most text inputs a Discord modal holds."""
 START_FIELD_MAX = 256
 """What a start form's field takes unless its pre-filled value is longer."""
-TEAM_GROUP = "team"
-TEAM_COMMANDS = frozenset({"setup", "access", "budget", "approve", "reject", "audit"})
-"""`/finetune team ...`: a group holds at most 25 subcommands, so the team's policy nests."""
+TEAM_GROUP = naming.TEAM_GROUP
+TEAM_COMMANDS = naming.TEAM_COMMANDS
 DM_TEXT = "Use /finetune in a server: jobs, files and models belong to a server's team."
 
 AnyInteraction = discord.Interaction[Any]
@@ -188,21 +187,15 @@ class DiscordCommands:
         return command
 
     def _discord_options(self, spec: CommandSpec) -> Sequence[tuple[OptionSpec, Any, bool]]:
-        result = []
-        for option in spec.options:
-            required = option.required
-            if spec.form is not None:
-                # Missing options open the form instead of Discord refusing the command.
-                required = False
-            if option.kind is OptionKind.DATA_FILE:
-                # On Discord a file is an attachment, never a path on the bot's disk.
-                annotation: Any = discord.Attachment
-                required = option.name == "file"
-            else:
-                annotation = _annotation(option)
-            result.append((option, annotation, required))
-        # Discord wants required options first.
-        return sorted(result, key=lambda r: not r[2])
+        """The slots naming.slots decides (help's usage lines read the same), typed."""
+        return [
+            (
+                option,
+                discord.Attachment if option.kind is OptionKind.DATA_FILE else _annotation(option),
+                required,
+            )
+            for option, required in naming.slots(spec)
+        ]
 
     def _autocomplete_for(
         self, option: OptionSpec
@@ -292,6 +285,7 @@ class DiscordCommands:
             training_file=request.training_file,
             model=request.model,
             n_epochs=request.n_epochs,
+            family=request.provider,
         )
         reply = Reply(
             title=f"Start {request.model} on {request.training_file}?",
@@ -356,7 +350,9 @@ class DiscordCommands:
         private directory, hand them to the core as private files and delete them."""
         attachments = {k: v for k, v in values.items() if isinstance(v, discord.Attachment)}
         if "file" not in attachments:
-            await self._say(interaction, error_reply("Attach a .jsonl file.", usage=spec.usage))
+            await self._say(
+                interaction, error_reply("Attach a .jsonl file.", usage=spec.usage_ref)
+            )
             return
         # Checked before download: a wrong file costs nothing but this message.
         for attachment in attachments.values():
@@ -379,7 +375,7 @@ class DiscordCommands:
             # The download is long work: the role and the team's slot come before it.
             slot = await self._service.admit(request, actor)
         except FineTuneError as error:
-            await self._follow_up(interaction, error_reply(error.message), deferred_private=False)
+            await self._follow_up(interaction, error_reply(error.text), deferred_private=False)
             return
         taken: list[Any] = []
         reply: Reply | None = None
@@ -482,7 +478,7 @@ class DiscordCommands:
         try:
             request = button_request(action, value)
         except UsageError as error:
-            await self._say(interaction, error_reply(error.message))
+            await self._say(interaction, error_reply(error.text))
             return
         # A message here has no thread: an answer not for the channel goes to the presser.
         private = entry.audience is not Audience.CHANNEL

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import discord
 
-from bot.chat.discord import limits
+from bot.chat.discord import limits, naming
 from bot.chat.discord.buttons import JobButton, fits
 from handlers.profile import JobStatus
 from handlers.replies import (
@@ -17,6 +17,7 @@ from handlers.replies import (
     Button,
     ButtonStyle,
     ChannelRef,
+    CommandRef,
     Content,
     Reply,
     Table,
@@ -59,6 +60,7 @@ STATUS_COLOURS: dict[str, discord.Colour] = {
     JobStatus.SUCCEEDED: discord.Colour.green(),
     JobStatus.FAILED: discord.Colour.red(),
     JobStatus.CANCELLED: discord.Colour.dark_grey(),
+    JobStatus.GONE: discord.Colour.dark_grey(),
 }
 BUTTON_STYLES: dict[ButtonStyle, discord.ButtonStyle] = {
     ButtonStyle.DEFAULT: discord.ButtonStyle.secondary,
@@ -134,21 +136,34 @@ def markdown(value: Content) -> str:
                 text = ""
             case UserRef() | ChannelRef():
                 text += plain(rich(part))
+            case CommandRef():
+                text += naming.written(part)
             case _:
                 text += part
     return "".join([*out, escape_text(text)])
 
 
+def words(value: Content) -> str:
+    """The plain text, with the commands it names as they are typed on Discord."""
+    return "".join(
+        naming.written(p) if isinstance(p, CommandRef) else plain(rich(p)) for p in parts_of(value)
+    )
+
+
 def title_text(value: Content) -> str:
-    """An embed title shows mention syntax raw, so references are left out of it."""
-    kept = "".join(p for p in parts_of(value) if isinstance(p, str))
+    """An embed title shows mention syntax raw, so members and channels are left out of it."""
+    kept = "".join(
+        naming.written(p) if isinstance(p, CommandRef) else p
+        for p in parts_of(value)
+        if isinstance(p, str | CommandRef)
+    )
     return escape_text(" ".join(kept.split()))
 
 
 def literal(value: Content) -> str:
     """Content for a footer, which renders neither markdown nor mentions: only the mention
     syntax is broken up, so the words read as they were written."""
-    return _MENTION_SYNTAX.sub(lambda m: m.group(0) + ZWSP, plain(value))
+    return _MENTION_SYNTAX.sub(lambda m: m.group(0) + ZWSP, words(value))
 
 
 def code_cell(value: Content) -> str:
@@ -222,7 +237,7 @@ def _description(reply: Reply) -> tuple[str, str]:
 
 
 def _title(reply: Reply) -> str:
-    return title_text(reply.title) or title_text(plain(reply.title))
+    return title_text(reply.title) or title_text(words(reply.title))
 
 
 def render_embed(reply: Reply, *, table: str | None = None) -> discord.Embed:

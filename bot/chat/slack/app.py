@@ -264,7 +264,7 @@ class SlackHandlers:
             slot = await self._service.admit(request, actor)
         except FineTuneError as error:
             work.close()
-            await _answer(error_reply(error.message), actor, client, respond, thread_ts=thread_ts)
+            await _answer(error_reply(error.text), actor, client, respond, thread_ts=thread_ts)
             return
 
         async def held() -> None:
@@ -315,7 +315,7 @@ class SlackHandlers:
                     taken.append(path := await download(extra, token=token, directory=self._dir))
                     request = replace(request, validation=PrivateFile(path=path, name=extra.name))
             except FineTuneError as error:
-                await _answer(error_reply(error.message), actor, client, respond)
+                await _answer(error_reply(error.text), actor, client, respond)
                 return
             reply = await self._service.handle(request, actor)
         finally:
@@ -365,7 +365,7 @@ class SlackHandlers:
         try:
             request = button_request(name, str(action.get("value", "")))
         except UsageError as error:
-            await _answer(error_reply(error.message), actor, client, respond)
+            await _answer(error_reply(error.text), actor, client, respond)
             return
         actor = await self._with_rights(actor, client)
         private = ACTIONS[name].audience is Audience.PRESSER
@@ -606,12 +606,16 @@ class SlackHandlers:
             return
         epochs_text = chosen(state, "epochs")
         epochs = int(epochs_text) if epochs_text and epochs_text.isdigit() else None
+        picked = chosen(state, "provider")
+        providers = list(await self._service.team_providers(actor.team_id))
         lines = await self._service.estimate_start(
-            actor, training_file=training, model=model, n_epochs=epochs
+            actor,
+            training_file=training,
+            model=model,
+            n_epochs=epochs,
+            family=picked if picked in providers else None,
         )
         files = await self._list_files(actor.team_id)
-        providers = list(await self._service.team_providers(actor.team_id))
-        picked = chosen(state, "provider")
         if picked in providers:  # the rebuilt form keeps the family picked
             providers.remove(picked)
             providers.insert(0, picked)

@@ -13,6 +13,7 @@ from handlers.replies import (
     Button,
     ButtonStyle,
     ChannelRef,
+    CommandRef,
     Content,
     Reply,
     Table,
@@ -43,6 +44,7 @@ STATUS_EMOJI: dict[str, str] = {
     JobStatus.SUCCEEDED: ":white_check_mark:",
     JobStatus.FAILED: ":x:",
     JobStatus.CANCELLED: ":no_entry_sign:",
+    JobStatus.GONE: ":grey_question:",
 }
 BOLD = "*"
 CODE = "```"
@@ -71,7 +73,7 @@ def mrkdwn(value: Content, *, span: str = "") -> str:
                 out.append(f"<@{user_id}>")
             case ChannelRef(channel_id=channel_id) if _SLACK_ID.fullmatch(channel_id):
                 out.append(f"<#{channel_id}>")
-            case UserRef() | ChannelRef():
+            case UserRef() | ChannelRef() | CommandRef():
                 out.append(_text(plain(rich(part)), span))
             case _:
                 out.append(_text(part, span))

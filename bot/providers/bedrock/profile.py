@@ -136,6 +136,12 @@ LIMITS = DataLimits(
     max_validation_examples=1_000,
 )
 
+DEPLOY_NOTE = (
+    "Amazon Bedrock serves a custom model only from an on-demand deployment (billed per "
+    "token) or Provisioned Throughput (billed per model unit per hour): set one up in the "
+    "Bedrock console, Custom models, before Try and Compare."
+)
+
 PROFILE = ProviderProfile(
     name="bedrock",
     label="Amazon Bedrock",
@@ -148,6 +154,7 @@ PROFILE = ProviderProfile(
     converts=problems,
     capabilities=CAPABILITIES,
     metrics_note=METRICS_NOTE,
+    deploy_note=DEPLOY_NOTE,
     statuses=STATUSES,
     job_id=re.compile(r"ftb-[0-9a-f]{20}"),
     tuned_model=re.compile(r"arn:aws[a-z-]*:bedrock:[a-z0-9-]+:\d{12}:custom-model/.+"),

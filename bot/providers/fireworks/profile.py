@@ -48,7 +48,7 @@ announces once and stops watching (as for a job deleted outside the bot)."""
 
 FINE_TUNABLE_PREFIXES = ("accounts/fireworks/models/",)
 """Fireworks names its own base models accounts/fireworks/models/<id>; whether one is tunable
-is a flag on its model card, so the create call itself is the authority."""
+is a flag on its model card, which the provider reads before a create."""
 
 KEY_PATTERNS: tuple[re.Pattern[str], ...] = (
     # Fireworks keys: fw_ and an alphanumeric tail (the shape the console shows; the SDK
@@ -146,6 +146,8 @@ PROFILE = ProviderProfile(
     default_model="accounts/fireworks/models/llama-v3p1-8b-instruct",
     key_patterns=KEY_PATTERNS,
     accounts=ACCOUNTS,
+    # Fireworks' dataset limits: "Minimum examples: 3; Maximum examples: 3 million".
+    examples=(3, 3_000_000),
     example_job_id="ftb-1a2b3c4d5e6f",
     example_model="accounts/acme/models/ftb-1a2b3c4d5e6f",
 )

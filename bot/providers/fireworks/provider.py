@@ -25,7 +25,7 @@ from bot.providers.fireworks.errors import (
     needs_deployment,
 )
 from bot.providers.fireworks.metrics import read_metrics_file
-from bot.providers.fireworks.profile import GONE_STATES, PROFILE
+from bot.providers.fireworks.profile import FINE_TUNABLE_PREFIXES, GONE_STATES, PROFILE
 from handlers.chat import ChatMessage, ChatResult
 from handlers.errors import ProviderError, ProviderErrorKind
 from handlers.model import (
@@ -53,7 +53,8 @@ BASE_MODELS_ACCOUNT = "fireworks"
 
 
 class FireworksProvider:
-    """The FineTuning port plus cancel and chat, over AsyncFireworks, for one account.
+    """The FineTuning port plus cancel, resume, the metrics file (ports.MetricFiles) and
+    chat, over AsyncFireworks, for one account.
 
     A job's id at the bot is its Fireworks id (supervised) or `dpo:` and its id (DPO). The
     bot names each job it creates from the idempotency key's hash, so a retried create is a
@@ -266,6 +267,7 @@ class FireworksProvider:
         job_id = "ftb-" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:20]
         shown = _display_name(spec.suffix, spec.metadata.get(TEAM_KEY))
         account = await self.account_id()
+        await self._check_base(spec.model, account)
         dataset = _name(account, spec.training_file)
         evaluation = _name(account, spec.validation_file) if spec.validation_file else omit
         once = self._client.with_options(max_retries=0)
@@ -319,6 +321,32 @@ class FireworksProvider:
             except ProviderError:
                 raise error from None
         return await self.get_job(job_id)
+
+    async def _check_base(self, model: str, account: str) -> None:
+        """A start's base model is one of Fireworks' own whose card says Tunable (asked of
+        Fireworks), or a model of this account (a tuned one: Fireworks answers for it)."""
+        if model.startswith(f"accounts/{account}/models/"):
+            return
+        takes = (
+            f"Fireworks AI fine-tunes its own models marked Tunable, named "
+            f"{FINE_TUNABLE_PREFIXES[0]}ID (e.g. model={PROFILE.default_model})"
+        )
+        refusal = f"model={model} is not a base model at Fireworks AI; {takes}"
+        if not PROFILE.is_fine_tunable(model):
+            raise ProviderError(ProviderErrorKind.BAD_REQUEST, refusal)
+        try:
+            card = await self._call(
+                self._client.models.get(_short(model), account_id=BASE_MODELS_ACCOUNT)
+            )
+        except ProviderError as error:
+            if error.kind is ProviderErrorKind.NOT_FOUND:
+                raise ProviderError(ProviderErrorKind.BAD_REQUEST, refusal) from None
+            raise
+        if not card.tunable:
+            raise ProviderError(
+                ProviderErrorKind.BAD_REQUEST,
+                f"model={model} is not marked Tunable at Fireworks AI; {takes}",
+            )
 
     async def get_job(self, job_id: str) -> JobState:
         await self.account_id()

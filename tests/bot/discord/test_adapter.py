@@ -301,7 +301,7 @@ async def test_start_without_file_or_model_opens_a_form(env: Env) -> None:
     prompt = await env.fake.wait_followup(good)
     assert prompt["flags"] & EPHEMERAL
     assert "Billed tokens" in str(embed(prompt))
-    assert "3 epoch(s)" in str(embed(prompt))
+    assert "3 epochs" in str(embed(prompt))
     assert await env.w.store.list_jobs(f"discord:{GUILD_A.id}") == []
     buttons = {b["label"]: b["custom_id"] for b in prompt["components"][0]["components"]}
     assert set(buttons) == {"Start", "Don't start"}
