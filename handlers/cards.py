@@ -107,10 +107,12 @@ def job_card(
     *,
     capabilities: Collection[Capability],
     simulation: str | None = None,
+    metrics_note: str = "",
 ) -> Reply:
     """The one message per job that is edited in place as the job moves; `capabilities` are
     its provider's (its profile's), which decide the buttons; `simulation` names a provider
-    that only simulates training, so the card says so."""
+    that only simulates training, so the card says so; `metrics_note` is the profile's word
+    on its metrics, said while no point has come."""
     state = job.state
     end = state.finished_at or now
     fields = [
@@ -131,6 +133,8 @@ def job_card(
         fields.append(Field(name="ETA", value=f"{timestamp(eta)} (in {duration(eta - now)})"))
     if state.error:
         fields.append(Field(name="Error", value=state.error, inline=False))
+    if metrics_note and latest is None and not state.terminal:
+        fields.append(Field(name="Metrics", value=metrics_note, inline=False))
     requester: tuple[Part, ...] = (
         (" · started by ", UserRef(user_id=job.requester_id)) if job.requester_id else ()
     )
@@ -170,10 +174,12 @@ def completion_notice(
     capabilities: Collection[Capability],
     origin_model: str | None = None,
     simulation: str | None = None,
+    chart_missing: str | None = None,
     deploy_note: str = "",
 ) -> Reply:
     """A new message (edits notify nobody) naming the result and mentioning the requester;
     `origin_model` is the model of the job whose recipe this one replayed (compare with it);
+    `chart_missing` is why a succeeded job has no loss chart, where its family has one;
     `deploy_note` is what the provider needs before the new model answers Try and Compare
     (its profile's, where a fine-tuned model must be deployed first)."""
     state = job.state
@@ -196,6 +202,10 @@ def completion_notice(
             fields.append(Field(name="Final train loss", value=decimal(latest.train_loss)))
             if latest.valid_loss is not None:
                 fields.append(Field(name="Final valid loss", value=decimal(latest.valid_loss)))
+        elif chart_missing:
+            fields.append(
+                Field(name="Loss chart", value=f"missing: {chart_missing}", inline=False)
+            )
         if deploy_note and state.fine_tuned_model:
             fields.append(Field(name="Before Try", value=deploy_note, inline=False))
     elif state.status == JobStatus.FAILED:

@@ -216,6 +216,9 @@ class ProviderProfile:
     """The kinds of team account `setup` accepts; the first is the default."""
     example_job_id: str = ""
     example_model: str = ""
+    metrics_note: str = ""
+    """What a job's card says while the family has shown no metric point (a family that
+    writes its per-step metrics only when a job ends says so, so no one waits for a curve)."""
     ends: date | None = None
     """The day the family's announced end takes effect (e.g. no new fine-tuning jobs)."""
     end_note: str = ""

@@ -85,7 +85,12 @@ def card_message(
         kind=CARD,
         key=f"{job.id}:card:{job.state.status}:{step}",
         reply=job_card(
-            job, latest, now, capabilities=shown.capabilities, simulation=shown.simulation
+            job,
+            latest,
+            now,
+            capabilities=shown.capabilities,
+            simulation=shown.simulation,
+            metrics_note=shown.metrics_note,
         ),
         card=True,
     )
@@ -98,6 +103,8 @@ class Shown:
 
     capabilities: frozenset[Capability]
     simulation: str | None = None
+    metrics_note: str = ""
+    """The profile's word on its metrics, shown on the card while there are none."""
     deploy_note: str = ""
     """What a fine-tuned model needs there before it answers (the profile's deploy note)."""
 
@@ -301,17 +308,21 @@ class Watcher:
         changed = state.status != job.state.status
         events: Sequence[JobEvent] = ()
         filed: Sequence[MetricPoint] = ()
+        unread: str | None = None
         if state.status == JobStatus.RUNNING or changed or state.terminal:
             stats.provider_calls += 1
             events = await provider.list_events_after(job.id, claim.cursor)
             if provider.profile.can(Capability.METRICS) and isinstance(provider, MetricFiles):
-                filed = await self._filed_points(provider, job.id, stats, reads)
+                filed, unread = await self._filed_points(provider, job.id, stats, reads)
         shown = Shown(
             capabilities=provider.profile.capabilities,
             simulation=provider.label if provider.is_simulation else None,
+            metrics_note=provider.profile.metrics_note,
             deploy_note=provider.profile.deploy_note,
         )
-        plan = await self._plan(claim, state, events, interval, shown, reads, filed=filed)
+        plan = await self._plan(
+            claim, state, events, interval, shown, reads, filed=filed, unread=unread
+        )
         return PollResult(
             claim=claim,
             state=state,
@@ -325,22 +336,23 @@ class Watcher:
 
     async def _filed_points(
         self, provider: MetricFiles, job_id: str, stats: SweepStats, reads: _TeamReads
-    ) -> tuple[MetricPoint, ...]:
-        """The points of the family's metrics file not stored yet, in step order. The file
-        is read whole each time; one that cannot be read now is no news (the job's status
-        still is), and the next poll reads it again."""
+    ) -> tuple[tuple[MetricPoint, ...], str | None]:
+        """The points of the family's metrics file not stored yet, in step order, and why
+        the file could not be read (None when it could). The file is read whole each time;
+        one that cannot be read now is no news (the job's status still is), and the next poll
+        reads it again; a finished job's notice says why its chart is missing."""
         stats.provider_calls += 1
         try:
             found = await provider.metric_points(job_id)
         except ProviderError as error:
             log.warning("metrics file unreadable", extra={"job": job_id, "kind": error.kind.value})
-            return ()
+            return (), error.detail or error.message
         stored = {p.step for p in await reads.metric_points(job_id)}
         fresh: dict[int, MetricPoint] = {}
         for point in found:
             if point.step not in stored:
                 fresh.setdefault(point.step, point)
-        return tuple(fresh[step] for step in sorted(fresh))
+        return tuple(fresh[step] for step in sorted(fresh)), None
 
     async def _plan(
         self,
@@ -352,9 +364,11 @@ class Watcher:
         reads: _TeamReads,
         *,
         filed: Sequence[MetricPoint] = (),
+        unread: str | None = None,
     ) -> PollPlan:
         """`filed`: new points from the family's metrics file (Capability.METRICS), which
-        count as news and are stored as event metrics are."""
+        count as news and are stored as event metrics are; `unread`: why that file could not
+        be read at this poll."""
         job = replace(claim.job, state=state)
         now = self._clock.now()
         points = tuple(p for e in events if (p := MetricPoint.from_event(e)) is not None)
@@ -401,7 +415,7 @@ class Watcher:
                 )
                 notified = now
         if changed:
-            messages.extend(await self._status_notices(job, points, shown, reads))
+            messages.extend(await self._status_notices(job, points, shown, reads, unread))
         idle = 0 if news else claim.polls_without_news + 1
         next_poll: datetime | None = None
         if not state.terminal:
@@ -431,6 +445,7 @@ class Watcher:
         new_points: Sequence[MetricPoint],
         shown: Shown,
         reads: _TeamReads,
+        unread: str | None = None,
     ) -> list[OutboxMessage]:
         state = job.state
         messages: list[OutboxMessage] = []
@@ -442,6 +457,9 @@ class Watcher:
                 stored + [p for p in new_points if p.step not in seen], key=lambda p: p.step
             )
             chart = self._charts.render(f"{job.id} ({state.model})", points) if points else None
+            missing = None
+            if not points and Capability.METRICS in shown.capabilities:
+                missing = unread or "the provider wrote no per-step metrics for this job"
             notice = completion_notice(
                 job,
                 points,
@@ -449,6 +467,7 @@ class Watcher:
                 capabilities=shown.capabilities,
                 origin_model=await self._origin(job),
                 simulation=shown.simulation,
+                chart_missing=missing,
                 deploy_note=shown.deploy_note,
             )
             targets: list[ChannelAddress] = [job.channel] if job.channel else []

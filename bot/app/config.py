@@ -118,6 +118,16 @@ class Settings(BaseSettings):
         default=None, validation_alias=_env("FIREWORKS_BASE_URL")
     )
     """Fireworks' API root (default https://api.fireworks.ai): a proxy, or a test's fake."""
+    bedrock_region: str = Field(
+        default="us-east-1", validation_alias=_env("FINETUNE_BOT_BEDROCK_REGION", "AWS_REGION")
+    )
+    """The deployment's Bedrock region; its AWS credentials come from the default chain."""
+    bedrock_role_arn: str | None = None
+    """The IAM role Bedrock assumes to read and write the bucket."""
+    bedrock_bucket: str | None = None
+    """The S3 bucket the bot stages training data in and Bedrock writes its output to."""
+    bedrock_prefix: str = "finetune-bot/"
+    """Where in the bucket the bot stages files and Bedrock writes each job's output."""
     vertex_project: str | None = Field(default=None, validation_alias=_env("VERTEX_PROJECT"))
     """The Google Cloud project of the deployment's own Vertex AI account."""
     vertex_location: str = Field(default="us-central1", validation_alias=_env("VERTEX_LOCATION"))

@@ -1,10 +1,9 @@
 """Providers: the registry of provider families: name -> profile and the module that builds it.
 
 A new family is a folder beside openai/, azure/, nebius/, sandbox/, sandbox_together/,
-together/, fireworks/ and vertex/ (profile.py, provider.py, factory.py, prices.json) and one
-entry in FAMILIES. The
-factory module is imported on first use, so reading the profiles (settings, setup forms,
-redaction) loads no provider SDK.
+together/, fireworks/, vertex/ and bedrock/ (profile.py, provider.py, factory.py,
+prices.json) and one entry in FAMILIES. The factory module is imported on first use, so
+reading the profiles (settings, setup forms, redaction) loads no provider SDK.
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, cast
 
 from bot.providers.azure.profile import PROFILE as AZURE
+from bot.providers.bedrock.profile import PROFILE as BEDROCK
 from bot.providers.fireworks.profile import PROFILE as FIREWORKS
 from bot.providers.nebius.profile import PROFILE as NEBIUS
 from bot.providers.openai.profile import PROFILE as OPENAI
@@ -119,6 +119,11 @@ FAMILIES: Mapping[str, Family] = {
         profile=FIREWORKS,
         settings_names=("fireworks",),
         factory="bot.providers.fireworks.factory",
+    ),
+    "bedrock": Family(
+        profile=BEDROCK,
+        settings_names=("bedrock",),
+        factory="bot.providers.bedrock.factory",
     ),
     "nebius": Family(
         profile=NEBIUS,

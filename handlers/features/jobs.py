@@ -662,10 +662,9 @@ class Jobs:
             latest,
             self._clock.now(),
             capabilities=provider.profile.capabilities,
+            metrics_note=provider.profile.metrics_note,
         )
-        eta = next((f for f in card.fields if f.name == "ETA"), None)
-        if eta:
-            fields.append(eta)
+        fields.extend(f for f in card.fields if f.name in ("ETA", "Metrics"))
         if s.error:
             fields.append(Field(name="Error", value=s.error, inline=False))
         if s.suffix:

@@ -56,6 +56,10 @@ BOT_STILL_LOADED = frozenset(
         # The registry names the sandbox's Together-shaped companion (its profile only).
         "bot.providers.sandbox_together",
         "bot.providers.sandbox_together.profile",
+        # Bedrock's profile names its per-line converter (profile.converts, run by the
+        # validator) and the model table it reads: stdlib and the core only, no SDK.
+        "bot.providers.bedrock.convert",
+        "bot.providers.bedrock.models",
     }
 )
 

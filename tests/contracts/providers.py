@@ -12,6 +12,8 @@ from pathlib import Path
 
 from bot.providers.azure.profile import PROFILE as AZURE
 from bot.providers.azure.provider import AzureOpenAIProvider
+from bot.providers.bedrock.profile import PROFILE as BEDROCK
+from bot.providers.bedrock.provider import BedrockProvider
 from bot.providers.fireworks.profile import PROFILE as FIREWORKS
 from bot.providers.fireworks.provider import FireworksProvider
 from bot.providers.nebius.profile import PROFILE as NEBIUS
@@ -32,6 +34,8 @@ from bot.providers.vertex.provider import VertexProvider
 from bot.providers.vertex.staging import Bucket, Staging
 from handlers.errors import ProviderErrorKind
 from tests.contracts.harness import ProviderEntry, ProviderUnderTest
+from tests.fakes.bedrock_server import FakeBedrock
+from tests.fakes.bedrock_server import Route as BedrockRoute
 from tests.fakes.clock import ManualClock
 from tests.fakes.faulty_provider import FaultyProvider
 from tests.fakes.fireworks_server import BASE_MODELS as FIREWORKS_MODELS
@@ -50,6 +54,7 @@ from tests.fakes.vertex_server import BASE_MODELS as VERTEX_MODELS
 from tests.fakes.vertex_server import FakeVertex
 from tests.fakes.vertex_server import Route as VertexRoute
 
+BEDROCK_MODEL = "amazon.nova-micro-v1:0:128k"
 TICK_S = 5.0
 """One tick of a fake's world, in its clock's seconds."""
 
@@ -611,6 +616,99 @@ async def vertex(tmp_path: Path) -> AsyncIterator[ProviderUnderTest]:
             assert fake.pending_faults() == 0, "a planned fault was never reached"
 
 
+# -- Amazon Bedrock: the real aiobotocore clients against moto's S3 and the Bedrock fake --------
+
+
+def _bedrock_fault(
+    kind: ProviderErrorKind, *, took_effect: bool, retry_after: float | None
+) -> Fault:
+    if kind is ProviderErrorKind.AUTH:
+        return Fault(
+            kind="status",
+            status=403,
+            body={
+                "code": "UnrecognizedClientException",
+                "message": "The security token included in the request is invalid.",
+            },
+            commit=took_effect,
+        )
+    if kind is ProviderErrorKind.RATE_LIMITED:
+        return Fault(
+            kind="status",
+            status=429,
+            body={"code": "ThrottlingException", "message": "Too many requests"},
+            headers={"retry-after": str(int(retry_after))} if retry_after is not None else {},
+            commit=took_effect,
+        )
+    return _fault(kind, took_effect=took_effect, retry_after=retry_after)
+
+
+_BEDROCK_ROUTES = {
+    "create_job": BedrockRoute.CREATE_JOB,
+    "get_job": BedrockRoute.GET_JOB,
+    "list_jobs": BedrockRoute.LIST_JOBS,
+    "cancel_job": BedrockRoute.STOP_JOB,
+    "chat": BedrockRoute.CONVERSE,
+}
+
+
+@asynccontextmanager
+async def bedrock(tmp_path: Path) -> AsyncIterator[ProviderUnderTest]:
+    clock = ManualClock()
+    async with FakeBedrock(clock=lambda: clock.now().timestamp()) as fake:
+        # Twice the others' timeout (still half the injected delay): moto's S3 runs in a
+        # thread of this process, sharing the GIL with the loop, and one port call here is
+        # several AWS calls (S3 and Bedrock, a job's tags), each of which must beat it.
+        provider = BedrockProvider(
+            fake.account(), endpoints=fake.endpoints(), timeout=2 * TIMEOUT_S, max_attempts=1
+        )
+        async with provider:
+
+            def advance() -> None:
+                clock.advance(TICK_S)
+                fake.advance()
+
+            def fail_next(
+                kind: ProviderErrorKind,
+                *,
+                operation: str,
+                took_effect: bool = False,
+                retry_after: float | None = None,
+            ) -> None:
+                fault = _bedrock_fault(kind, took_effect=took_effect, retry_after=retry_after)
+                # aiohttp (aiobotocore's transport) resends an idempotent GET once, unseen,
+                # when a reused connection drops: a read fails as CONNECTION only when the
+                # connection drops twice.
+                reads = operation in ("get_job", "list_jobs")
+                times = 2 if kind is ProviderErrorKind.CONNECTION and reads else 1
+                fake.inject(_BEDROCK_ROUTES[operation], fault, times=times)
+
+            def finish(job_id: str, *, as_: str) -> None:
+                fake.finish_job(job_id, as_)
+
+            def report_status(job_id: str, status: str | None) -> None:
+                if status is None:
+                    fake.reported_status.pop(job_id, None)
+                else:
+                    fake.reported_status[job_id] = status
+
+            async def jobs_at_provider() -> int:
+                return len(fake.jobs)
+
+            yield ProviderUnderTest(
+                name="bedrock",
+                provider=provider,  # type: ignore[arg-type]  # no pause, events or checkpoints
+                advance=advance,
+                fail_next=fail_next,
+                finish=finish,
+                report_status=report_status,
+                jobs_at_provider=jobs_at_provider,
+                base_model=BEDROCK_MODEL,
+            )
+        assert fake.errors == []
+        assert fake.pending_faults() == 0, "a planned fault was never reached"
+
+
 PROVIDERS: tuple[ProviderEntry, ...] = (
     # What each entry is tested for is what its profile declares, so a family that claims a
     # capability passes that part of the suite, and one that lacks it is never asked.
@@ -625,4 +723,5 @@ PROVIDERS: tuple[ProviderEntry, ...] = (
     ProviderEntry(name="azure", capabilities=AZURE.capabilities, open=azure),
     ProviderEntry(name="nebius", capabilities=NEBIUS.capabilities, open=nebius),
     ProviderEntry(name="vertex", capabilities=VERTEX.capabilities, open=vertex),
+    ProviderEntry(name="bedrock", capabilities=BEDROCK.capabilities, open=bedrock),
 )
