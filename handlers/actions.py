@@ -66,6 +66,15 @@ ACTIONS: Mapping[str, ButtonAction] = _catalogue(
         audience=Audience.CHANNEL,
         value_options=("like", "provider", "defaults"),
     ),
+    # A costly typed start's Start button: its value is the held start's id (cs-...).
+    ButtonAction(
+        name="confirm_start",
+        command="start",
+        audience=Audience.CHANNEL,
+        value_options=("confirm",),
+    ),
+    # A private answer's Share in channel: the same answer, posted for everyone, once.
+    ButtonAction(name="share", command="share", audience=Audience.CHANNEL),
     ButtonAction(name="approve", command="approve"),
     ButtonAction(name="reject", command="reject"),
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 
 
@@ -40,7 +41,38 @@ class ChannelRef:
     channel_id: str
 
 
-Part = str | UserRef | ChannelRef
+class TimeStyle(StrEnum):
+    MOMENT = "moment"
+    """A date and time (`Dec 3, 2026 at 14:05` in the reader's zone)."""
+    RELATIVE = "relative"
+    """How far from now (`in 5 minutes`, `3 hours ago`), where the platform keeps it current."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TimeRef:
+    """A moment the core shows; each platform renders it in each reader's local time (Slack
+    `<!date^…>`, Discord `<t:…>`); plain text, code blocks and logs read `fallback`, else the
+    moment in UTC."""
+
+    at: datetime
+    style: TimeStyle = TimeStyle.MOMENT
+    fallback: str = ""
+
+    @property
+    def epoch(self) -> int:
+        at = self.at if self.at.tzinfo is not None else self.at.replace(tzinfo=UTC)
+        return int(at.timestamp())
+
+    @property
+    def text(self) -> str:
+        """What a reader without the platform's rendering sees."""
+        if self.fallback:
+            return self.fallback
+        at = self.at if self.at.tzinfo is not None else self.at.replace(tzinfo=UTC)
+        return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+Part = str | UserRef | ChannelRef | TimeRef
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -92,13 +124,20 @@ def _plain_part(part: Part) -> str:
             return f"@{user_id}"
         case ChannelRef(channel_id=channel_id):
             return f"#{channel_id}"
+        case TimeRef():
+            return part.text
         case _:
             return part
 
 
 def refs_of(values: Iterable[Content]) -> tuple[UserRef | ChannelRef, ...]:
-    """Every structured reference in the values, in order."""
-    return tuple(p for v in values for p in parts_of(v) if not isinstance(p, str))
+    """Every reference to a member or channel in the values, in order (times are none)."""
+    return tuple(p for v in values for p in parts_of(v) if isinstance(p, UserRef | ChannelRef))
+
+
+def moment(at: datetime | None) -> Content:
+    """A moment for readers in their own time zones; "—" when unknown."""
+    return "—" if at is None else rich(TimeRef(at=at))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

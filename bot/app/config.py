@@ -115,6 +115,9 @@ class Settings(BaseSettings):
     default_role: Role = Role.VIEWER
     """The role of a member who is no workspace admin and was granted none."""
     approval_ttl_hours: float = Field(default=24.0, gt=0, le=24 * 90)
+    confirm_over_usd: float | None = Field(default=25.0, ge=0)
+    """A typed start estimated above this many dollars asks its requester to press Start
+    first (0: every priced start asks; `off`: none asks)."""
     endpoint_allowlist: str = ""
     """Hosts and networks (CIDR) a team's endpoint may reach although private or plain http."""
 
@@ -155,6 +158,14 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
         return level
+
+    @field_validator("confirm_over_usd", mode="before")
+    @classmethod
+    def _confirm_over(cls, value: object) -> object:
+        """`off` (or an empty value): no typed start asks to be confirmed."""
+        if isinstance(value, str) and value.strip().lower() in ("", "off", "none"):
+            return None
+        return value
 
     @field_validator("provider")
     @classmethod

@@ -51,6 +51,7 @@ from handlers.fairness import LongWork
 from handlers.model import Platform
 from handlers.playground import PlaygroundSettings
 from handlers.ports import Clock, FineTuning, KeyChecker, Notifier
+from handlers.pricing import stale_warning
 from handlers.service import Service
 from handlers.watch import SweepStats, Watcher, WatchSettings
 from storage import crypto
@@ -250,6 +251,7 @@ async def build_runtime(
         metric_interval_seconds=settings.metric_interval_seconds,
         lease_seconds=settings.lease_seconds,
     )
+    prices = family_prices(family, settings.prices_file)
     core = build_core(
         store=store,
         watch_store=store,
@@ -260,10 +262,11 @@ async def build_runtime(
         owner=owner,
         options=ServiceOptions(
             tokenizer=TiktokenTokenizer(),
-            prices=family_prices(family, settings.prices_file),
+            prices=prices,
             keys=keys,
             default_role=settings.default_role,
             approval_ttl=timedelta(hours=settings.approval_ttl_hours),
+            confirm_over=settings.confirm_over_usd,
             credentials_changed=directory.forget,
             playground=PlaygroundSettings(
                 concurrency=settings.compare_concurrency,
@@ -379,6 +382,9 @@ async def start_bot(
         supervisor.start()
     await asyncio.gather(*(s.first_attempt(within=FIRST_ATTEMPT_SECONDS) for s in supervisors))
     log.info("bot started", extra={"adapters": [a.platform.value for a in adapters]})
+    # Once running (a start-up problem stays the one line it is): an old price table is named.
+    if stale := stale_warning(runtime.service.prices, runtime.clock.now().date()):
+        log.warning(stale)
     return RunningBot(runtime=runtime, web=server, adapters=adapters, supervisors=supervisors)
 
 

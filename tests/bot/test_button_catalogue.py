@@ -15,6 +15,7 @@ from bot.app.config import load_settings
 from bot.app.runtime import start_bot
 from bot.chat.slack.blocks import reply_blocks
 from handlers.actions import ACTIONS, UNSUPPORTED, Audience
+from handlers.features.jobs import HELD_START
 from handlers.model import ChannelAddress, Platform
 from handlers.playground import DRAFT_PREFIX
 from handlers.replies import Button, Reply
@@ -27,6 +28,14 @@ from tests.world import world
 Json = dict[str, Any]
 
 
+VALUES = {
+    "dataset": f"{DRAFT_PREFIX}abc12345",
+    "confirm_start": f"{HELD_START}0123456789ab",
+    "share": "sh-0123456789ab",
+}
+"""A value each action takes, where a job id is not one."""
+
+
 def every_button() -> Reply:
     """One message carrying one button per catalogued action, each with a value it takes."""
     return Reply(
@@ -35,7 +44,7 @@ def every_button() -> Reply:
             Button(
                 label=name,
                 action=name,
-                value=f"{DRAFT_PREFIX}abc12345" if name == "dataset" else "ftjob-abc123",
+                value=VALUES.get(name, "ftjob-abc123"),
                 confirm="Sure?" if entry.confirm else None,
             )
             for name, entry in ACTIONS.items()

@@ -6,6 +6,7 @@ import io
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeGuard
 
 import discord
 
@@ -20,6 +21,8 @@ from handlers.replies import (
     Content,
     Reply,
     Table,
+    TimeRef,
+    TimeStyle,
     Tone,
     UserRef,
     parts_of,
@@ -134,15 +137,35 @@ def markdown(value: Content) -> str:
                 text = ""
             case UserRef() | ChannelRef():
                 text += plain(rich(part))
+            case TimeRef():
+                out += [escape_text(text), discord_time(part)]
+                text = ""
             case _:
                 text += part
     return "".join([*out, escape_text(text)])
 
 
+DISCORD_TIME_STYLE = {TimeStyle.MOMENT: "f", TimeStyle.RELATIVE: "R"}
+
+
+def discord_time(time: TimeRef) -> str:
+    """`<t:EPOCH:f>` or `<t:EPOCH:R>`: Discord writes it in each reader's time zone."""
+    return f"<t:{time.epoch}:{DISCORD_TIME_STYLE[time.style]}>"
+
+
 def title_text(value: Content) -> str:
     """An embed title shows mention syntax raw, so references are left out of it."""
-    kept = "".join(p for p in parts_of(value) if isinstance(p, str))
+    kept = "".join(
+        p if isinstance(p, str) else p.text
+        for p in parts_of(value)
+        if isinstance(p, str | TimeRef)
+    )
     return escape_text(" ".join(kept.split()))
+
+
+def _titled(part: object) -> TypeGuard[str | TimeRef]:
+    """Text, and times as their words (a title renders no `<t:…>` either)."""
+    return isinstance(part, str | TimeRef)
 
 
 def literal(value: Content) -> str:
