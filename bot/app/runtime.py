@@ -185,11 +185,13 @@ async def build_runtime(
     watch_settings: WatchSettings | None = None,
     pace: Mapping[Platform, float] | None = None,
     owner: str | None = None,
+    store_completions: bool = False,
 ) -> Runtime:
     """Store, provider, service, watcher and dispatcher; the caller starts web and ticks.
 
     `companions`: the other families the deployment's account serves (None: built from the
-    registry, at the pace of a sandbox `provider` the caller passed; () offers none)."""
+    registry, at the pace of a sandbox `provider` the caller passed; () offers none).
+    `store_completions`: `try` keeps its completions for `dataset from-logs` (the console)."""
     clock = clock or SystemClock()
     owner = owner or instance_name()
     try:
@@ -272,6 +274,7 @@ async def build_runtime(
                 concurrency=settings.compare_concurrency,
                 max_examples=settings.compare_max_examples,
                 scratch_dir=scratch,
+                store_completions=store_completions,
             ),
             long_work=LongWork(per_team=settings.team_long_tasks, total=settings.long_tasks),
             cpu=cpu,

@@ -148,3 +148,17 @@ async def test_discord_routes_each_rendered_button_as_the_catalogue_says(
         refused = (await fake.wait_callback(iid)).json
         assert refused["type"] == 4
         assert refused["data"]["embeds"][0]["title"] == UNSUPPORTED
+
+
+def test_every_button_prints_the_command_that_presses_it() -> None:
+    """The console shows each button as a command: typing it makes the press's request."""
+    from bot.chat.console.render import button_text
+    from handlers.actions import button_command, button_request
+    from handlers.parse import parse
+
+    for button in every_button().buttons:
+        command = button_command(button.action, button.value)
+        assert command is not None, button.action
+        assert parse(command) == button_request(button.action, button.value), button.action
+        assert button_text(button) == f"[{button.label}: {command}]"
+    assert button_command("frobnicate", "x") is None
