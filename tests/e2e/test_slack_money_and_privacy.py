@@ -16,7 +16,13 @@ import pytest
 from bot.app.config import load_settings
 from bot.app.runtime import RunningBot, start_bot
 from tests.fakes.slack_api import FakeSlack
-from tests.fakes.slack_requests import SIGNING_SECRET, action_body, command_body, signed_headers
+from tests.fakes.slack_requests import (
+    SIGNING_SECRET,
+    action_body,
+    command_body,
+    signed_headers,
+    view_submission_body,
+)
 from tests.world import chat_example
 
 pytestmark = pytest.mark.e2e
@@ -149,6 +155,25 @@ async def test_a_costly_start_waits_for_start_and_the_button_acts_once(bot: Bot)
     assert f"<!date^{int(created.timestamp())}^{{date_short_pretty}} {{time}}|" in json.dumps(
         inspected["blocks"]
     )
+
+
+async def test_the_start_forms_submit_is_its_confirmation(bot: Bot) -> None:
+    """The form shows the cost before its submit: a costly start from it is not asked again."""
+    await _upload(bot)
+    values = {
+        "file": {"file": {"type": "plain_text_input", "value": "train"}},
+        "model": {
+            "ftbot_models": {"type": "external_select", "selected_option": {"value": MODEL}}
+        },
+    }
+    await bot.post(view_submission_body(values))
+    await bot.slack.wait_for(
+        lambda: any(
+            "Started ftjob-" in str(c.args.get("text")) for c in bot.slack.of("chat.postEphemeral")
+        ),
+        what="the started reply",
+    )
+    assert len(await bot.bot.runtime.store.list_jobs(TEAM)) == 1
 
 
 async def test_read_only_answers_are_private_and_shared_once(bot: Bot) -> None:

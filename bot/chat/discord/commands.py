@@ -816,7 +816,9 @@ class ConfirmStart(discord.ui.View):
             await self._commands._say(interaction, error_reply("Only the requester can start it."))
             return
         self.stop()
-        await self._commands.answer(interaction, self._actor, self._request, private=False)
+        # The estimate was shown above this button: pressing it is the confirmation.
+        confirmed = replace(self._request, confirm="yes")
+        await self._commands.answer(interaction, self._actor, confirmed, private=False)
 
     @discord.ui.button(label="Don't start", style=discord.ButtonStyle.secondary)
     async def drop(

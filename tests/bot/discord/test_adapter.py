@@ -375,6 +375,26 @@ async def test_start_without_file_or_model_opens_a_form(env: Env) -> None:
     assert fields["Epochs"] == "3"
 
 
+async def test_the_forms_start_is_its_confirmation_whatever_the_amount(tmp_path: Path) -> None:
+    """The form showed the cost before its Start: a start above the confirmation amount is
+    not asked about a second time."""
+    async with (
+        FakeDiscord() as fake,
+        world(tmp_path, confirm_over=0.0) as w,
+        running_adapter(fake, w, tmp_path) as adapter,
+    ):
+        env = Env(fake, w, adapter)
+        await upload(env)
+        iid = await fake.command("start", {"epochs": 3})
+        modal = (await fake.wait_callback(iid)).json["data"]
+        good = await fake.submit_modal(modal, {"start:file": "train", "start:model": MODEL})
+        prompt = await fake.wait_followup(good)
+        buttons = {b["label"]: b["custom_id"] for b in prompt["components"][0]["components"]}
+        pressed = await fake.press(prompt, buttons["Start"])
+        message = await fake.wait_followup(pressed)
+        assert embed(message)["title"].startswith("Started ftjob-"), message
+
+
 # ---------------------------------------------------------------------- buttons and notices
 
 
