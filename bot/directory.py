@@ -16,6 +16,7 @@ from handlers.model import (
     JobEvent,
     JobSpec,
     JobState,
+    MetricPoint,
     ProviderFile,
     ProviderModel,
     TeamCredentials,
@@ -247,6 +248,9 @@ class UnavailableProvider:
     async def list_events_after(
         self, job_id: str, cursor: str | None, *, limit: int = 100
     ) -> Sequence[JobEvent]:
+        raise self._refuse()
+
+    async def metric_points(self, job_id: str) -> Sequence[MetricPoint]:
         raise self._refuse()
 
     async def list_checkpoints(self, job_id: str) -> Sequence[Checkpoint]:

@@ -66,11 +66,12 @@ ACTIONS: Mapping[str, ButtonAction] = _catalogue(
         audience=Audience.CHANNEL,
         value_options=("like", "provider", "defaults"),
     ),
-    # A costly typed start's Start button: its value is the held start's id (cs-...).
+    # A costly typed start's Start button: its value is the held start's id (cs-...). The
+    # start's answer is the requester's; the channel gets the job's card.
     ButtonAction(
         name="confirm_start",
         command="start",
-        audience=Audience.CHANNEL,
+        audience=Audience.PRESSER,
         value_options=("confirm",),
     ),
     # A private answer's Share in channel: the same answer, posted for everyone, once.

@@ -29,6 +29,7 @@ STATUS_TONE: dict[str, Tone] = {
     JobStatus.FAILED: Tone.ERROR,
     JobStatus.CANCELLED: Tone.WARNING,
     JobStatus.PAUSED: Tone.WARNING,
+    JobStatus.GONE: Tone.WARNING,
 }
 BAR_WIDTH = 20
 
@@ -73,6 +74,8 @@ def job_buttons(
 
 
 def _status_buttons(job_id: str, status: str, *, trained: bool = True) -> tuple[Button, ...]:
+    if status == JobStatus.GONE:
+        return ()  # nothing at the provider to act on
     if status == JobStatus.CANCELLED:
         return ()  # stopped on purpose: nothing more to do with it from its card
     if status == JobStatus.FAILED and not trained:
@@ -234,19 +237,16 @@ def completion_notice(
         )
         if state.trained_tokens is not None:
             fields.append(Field(name="Trained tokens", value=f"{state.trained_tokens:,}"))
+        if state.provider_cost is not None:
+            fields.append(
+                Field(name="Provider's estimate", value=f"{money(state.provider_cost)} (its own)")
+            )
         if latest:
             fields.append(Field(name="Final train loss", value=decimal(latest.train_loss)))
             if latest.valid_loss is not None:
                 fields.append(Field(name="Final valid loss", value=decimal(latest.valid_loss)))
     elif state.status == JobStatus.FAILED:
         title = rich(*who, f"{name} failed: {state.error or 'no reason given'}")
-        fields.append(
-            Field(
-                name="What failed",
-                value=state.error or "the provider gave no reason",
-                inline=False,
-            )
-        )
         lines.extend(failure_next_steps(job))
     else:
         title = rich(*who, f"{name} was {state.shown_status}")

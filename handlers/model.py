@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -138,6 +138,10 @@ class JobState:
     finished_at: datetime | None = None
     estimated_finish: datetime | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
+    provider_cost: float | None = None
+    """The provider's own estimate of the job's cost in dollars, where the job itself carries
+    one: shown in the start reply and the completion notice, read
+    anew from the provider each time, never stored."""
 
     @property
     def terminal(self) -> bool:
@@ -146,6 +150,18 @@ class JobState:
     @property
     def shown_status(self) -> str:
         return shown_status(self.status, self.provider_status)
+
+
+def gone(state: JobState, now: datetime) -> JobState:
+    """The job as recorded once its provider no longer knows it (deleted, expired)."""
+    return replace(
+        state,
+        status=JobStatus.GONE,
+        provider_status="",
+        error=state.error
+        or "The provider no longer knows this job (deleted, expired or archived).",
+        finished_at=state.finished_at or now,
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -251,6 +267,21 @@ class ProviderModel:
     id: str
     created_at: datetime
     owned_by: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelLimits:
+    """What a provider says one base model takes, for one method and training type (None:
+    no bound beyond the profile's)."""
+
+    model: str
+    max_epochs: int | None = None
+    max_evals: int | None = None
+    min_learning_rate: float | None = None
+    max_learning_rate: float | None = None
+    max_lora_rank: int | None = None
+    min_batch_size: int | None = None
+    max_batch_size: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

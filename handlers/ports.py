@@ -20,7 +20,9 @@ from handlers.model import (
     JobEvent,
     JobSpec,
     JobState,
+    Method,
     MetricPoint,
+    ModelLimits,
     ProviderFile,
     ProviderModel,
     Role,
@@ -120,7 +122,12 @@ class Cancellable(Protocol):
 class Pausable(Protocol):
     async def pause_job(self, job_id: str) -> JobState: ...
 
-    async def resume_job(self, job_id: str) -> JobState: ...
+
+@runtime_checkable
+class Resumable(Protocol):
+    async def resume_job(self, job_id: str) -> JobState:
+        """Start a paused job again (paused by the team, or by the provider itself)."""
+        ...
 
 
 @runtime_checkable
@@ -129,6 +136,15 @@ class Events(Protocol):
         self, job_id: str, cursor: str | None, *, limit: int = 100
     ) -> Sequence[JobEvent]:
         """Events newer than the one whose id is `cursor` (all if None), oldest first."""
+        ...
+
+
+@runtime_checkable
+class MetricFiles(Protocol):
+    async def metric_points(self, job_id: str) -> Sequence[MetricPoint]:
+        """Every metric point the provider has for the job so far, in step order (its
+        metrics file, read whole); empty while there is none. Points may come late or all at
+        once (a file written when the job ends): the watcher stores the steps it lacks."""
         ...
 
 
@@ -153,6 +169,16 @@ class ProviderEstimate:
 class PriceEstimates(Protocol):
     async def estimate_price(self, spec: JobSpec) -> ProviderEstimate:
         """What the provider says `spec` would cost (its files already uploaded)."""
+        ...
+
+
+@runtime_checkable
+class ModelLimitsSource(Protocol):
+    async def model_limits(
+        self, model: str, *, method: Method, training_type: str | None
+    ) -> ModelLimits:
+        """What `model` takes for `method` and training type (None: the provider's default);
+        ProviderError NOT_FOUND when the provider cannot fine-tune it."""
         ...
 
 
@@ -188,21 +214,33 @@ class CompletionLog(Protocol):
 CAPABILITY_PORTS: Mapping[Capability, type] = {
     Capability.CANCEL: Cancellable,
     Capability.PAUSE: Pausable,
-    Capability.RESUME: Pausable,
+    Capability.RESUME: Resumable,
     Capability.EVENTS: Events,
+    Capability.METRICS: MetricFiles,
     Capability.CHECKPOINTS: Checkpoints,
     Capability.INFERENCE: Inference,
     Capability.STORED_COMPLETIONS: CompletionLog,
     Capability.PROVIDER_ESTIMATE: PriceEstimates,
+    Capability.MODEL_LIMITS: ModelLimitsSource,
 }
 """The protocol a family implements when its profile declares the capability."""
 
 
 class Provider(
-    FineTuning, Cancellable, Pausable, Events, Checkpoints, Inference, CompletionLog, Protocol
+    FineTuning,
+    Cancellable,
+    Pausable,
+    Resumable,
+    Events,
+    Checkpoints,
+    Inference,
+    CompletionLog,
+    Protocol,
 ):
     """What the core holds: a team's view (handlers.scope) that answers every capability;
-    the core asks `profile.can(...)` first, and the view refuses what the family lacks."""
+    the core asks `profile.can(...)` first, and the view refuses what the family lacks. The
+    view also answers PriceEstimates and MetricFiles, which the core checks for by
+    isinstance where the profile declares them."""
 
 
 class ProviderDirectory(Protocol):

@@ -24,13 +24,15 @@ class JobStatus(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    GONE = "gone"
+    """The provider no longer knows the job (deleted, expired, archived): never polled again."""
 
     @property
     def terminal(self) -> bool:
         return self in _TERMINAL
 
 
-_TERMINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED})
+_TERMINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.GONE})
 
 UNKNOWN_STATUS = JobStatus.RUNNING
 """What a status string no profile knows counts as: live (polled on), never terminal."""
@@ -44,8 +46,14 @@ class Capability(StrEnum):
     CANCEL = "cancel"
     PAUSE = "pause"
     RESUME = "resume"
+    """A paused job can be resumed (ports.Resumable); a family may resume without pausing
+    when it pauses jobs itself and has no pause call."""
     EVENTS = "events"
     LIVE_METRICS = "live_metrics"
+    METRICS = "metrics"
+    """The provider hands a job's metric points as a whole (a metrics file read anew at each
+    poll, ports.MetricFiles) rather than as events: they may arrive late or all at once,
+    e.g. only once the job has ended."""
     CHECKPOINTS = "checkpoints"
     PRICE_ESTIMATE = "price_estimate"
     PROVIDER_ESTIMATE = "provider_estimate"
@@ -55,6 +63,9 @@ class Capability(StrEnum):
     STORED_COMPLETIONS = "stored_completions"
     DEPLOY_BEFORE_INFERENCE = "deploy_before_inference"
     INFERENCE = "inference"
+    MODEL_LIMITS = "model_limits"
+    """The provider says per base model what a job may ask (ports.ModelLimitsSource): the
+    start is checked against them before anything is sent."""
     JOB_TAGS = "job_tags"
     """Jobs carry the bot's metadata and can be listed by it (resync, one list per team)."""
 
@@ -152,6 +163,9 @@ class ProviderProfile:
     """The day the family's announced end takes effect (e.g. no new fine-tuning jobs)."""
     end_note: str = ""
     """What that end means for a team, in one sentence or two (`/finetune providers`)."""
+    examples: tuple[int, int] | None = None
+    """The fewest and the most training examples a job takes at the family (inclusive);
+    None: no limit the core checks beyond its validator's."""
 
     def hyperparameter(self, name: str) -> Hyperparameter | None:
         return next((h for h in self.hyperparameters if h.name == name), None)

@@ -16,6 +16,9 @@ from handlers.model import (
     JobEvent,
     JobSpec,
     JobState,
+    Method,
+    MetricPoint,
+    ModelLimits,
     ProviderFile,
     ProviderModel,
 )
@@ -26,10 +29,13 @@ from handlers.ports import (
     Events,
     FineTuning,
     Inference,
+    MetricFiles,
+    ModelLimitsSource,
     Pausable,
     PriceEstimates,
     Provider,
     ProviderEstimate,
+    Resumable,
 )
 from handlers.profile import ProviderProfile
 
@@ -169,7 +175,7 @@ class TeamScopedProvider:
         return await self._inner.pause_job(job_id)
 
     async def resume_job(self, job_id: str) -> JobState:
-        if not isinstance(self._inner, Pausable):
+        if not isinstance(self._inner, Resumable):
             raise self._refuse("resume a job")
         return await self._inner.resume_job(job_id)
 
@@ -180,6 +186,11 @@ class TeamScopedProvider:
             return []  # a family without events: the job's status is all there is to watch
         return await self._inner.list_events_after(job_id, cursor, limit=limit)
 
+    async def metric_points(self, job_id: str) -> Sequence[MetricPoint]:
+        if not isinstance(self._inner, MetricFiles):
+            return []  # a family whose metrics come as events, or not at all
+        return await self._inner.metric_points(job_id)
+
     async def list_checkpoints(self, job_id: str) -> Sequence[Checkpoint]:
         if not isinstance(self._inner, Checkpoints):
             return []
@@ -189,6 +200,13 @@ class TeamScopedProvider:
         if not isinstance(self._inner, PriceEstimates):
             raise self._refuse("price a job itself")
         return await self._inner.estimate_price(spec)
+
+    async def model_limits(
+        self, model: str, *, method: Method, training_type: str | None
+    ) -> ModelLimits:
+        if not isinstance(self._inner, ModelLimitsSource):
+            raise self._refuse("say a model's limits")
+        return await self._inner.model_limits(model, method=method, training_type=training_type)
 
     # -- models -------------------------------------------------------------------------------
 

@@ -216,6 +216,11 @@ class Service:
         )
         self._teams.add(actor.team_id)
 
+    def wake_with(self, wake: Callable[[], None]) -> None:
+        """`wake()` runs right after this service queues a job's card (a start) or makes a
+        job due (a refused control): the app sweeps and dispatches at once."""
+        self._jobs.wake = wake
+
     async def handle_text(
         self, text: str, actor: Actor, *, progress: Progress | None = None
     ) -> Reply:

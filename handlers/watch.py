@@ -27,11 +27,13 @@ from handlers.model import (
     MetricPoint,
     Subscription,
     SubscriptionFilter,
+    gone,
     model_made_by,
 )
 from handlers.ports import (
     ChartRenderer,
     Clock,
+    MetricFiles,
     OutboxMessage,
     PollResult,
     Provider,
@@ -52,6 +54,47 @@ THREAD_KINDS = frozenset({"metric", "event"})
 
 def card_key(job_id: str) -> str:
     return f"card:{job_id}"
+
+
+def outbox_message(
+    job: Job,
+    target: ChannelAddress,
+    *,
+    kind: str,
+    key: str,
+    reply: Reply,
+    card: bool = False,
+) -> OutboxMessage:
+    """A message about a job for the outbox; `card` makes it (an edit of) the job's card."""
+    return OutboxMessage(
+        dedupe_key=key,
+        team_id=job.team_id,
+        target=target,
+        kind=kind,
+        reply=reply,
+        job_id=job.id,
+        card_key=card_key(job.id) if card else None,
+    )
+
+
+def card_message(
+    job: Job, latest: MetricPoint | None, now: datetime, shown: Shown
+) -> OutboxMessage | None:
+    """The job's card as of `job.state` (posted once per status and step, then edited in
+    place); None for a job with no channel to post in."""
+    if job.channel is None:
+        return None
+    step = latest.step if latest else 0
+    return outbox_message(
+        job,
+        job.channel,
+        kind=CARD,
+        key=f"{job.id}:card:{job.state.status}:{step}",
+        reply=job_card(
+            job, latest, now, capabilities=shown.capabilities, simulation=shown.simulation
+        ),
+        card=True,
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -261,14 +304,17 @@ class Watcher:
         state = listed
         changed = state.status != job.state.status
         events: Sequence[JobEvent] = ()
+        filed: Sequence[MetricPoint] = ()
         if state.status == JobStatus.RUNNING or changed or state.terminal:
             stats.provider_calls += 1
             events = await provider.list_events_after(job.id, claim.cursor)
+            if provider.profile.can(Capability.METRICS) and isinstance(provider, MetricFiles):
+                filed = await self._filed_points(provider, job.id, stats, reads)
         shown = Shown(
             capabilities=provider.profile.capabilities,
             simulation=provider.label if provider.is_simulation else None,
         )
-        plan = await self._plan(claim, state, events, interval, shown, reads)
+        plan = await self._plan(claim, state, events, interval, shown, reads, filed=filed)
         return PollResult(
             claim=claim,
             state=state,
@@ -280,6 +326,25 @@ class Watcher:
             last_notified_metric_at=plan.last_notified_metric_at,
         )
 
+    async def _filed_points(
+        self, provider: MetricFiles, job_id: str, stats: SweepStats, reads: _TeamReads
+    ) -> tuple[MetricPoint, ...]:
+        """The points of the family's metrics file not stored yet, in step order. The file
+        is read whole each time; one that cannot be read now is no news (the job's status
+        still is), and the next poll reads it again."""
+        stats.provider_calls += 1
+        try:
+            found = await provider.metric_points(job_id)
+        except ProviderError as error:
+            log.warning("metrics file unreadable", extra={"job": job_id, "kind": error.kind.value})
+            return ()
+        stored = {p.step for p in await reads.metric_points(job_id)}
+        fresh: dict[int, MetricPoint] = {}
+        for point in found:
+            if point.step not in stored:
+                fresh.setdefault(point.step, point)
+        return tuple(fresh[step] for step in sorted(fresh))
+
     async def _plan(
         self,
         claim: WatchClaim,
@@ -288,36 +353,30 @@ class Watcher:
         metric_interval: float,
         shown: Shown,
         reads: _TeamReads,
+        *,
+        filed: Sequence[MetricPoint] = (),
     ) -> PollPlan:
+        """`filed`: new points from the family's metrics file (Capability.METRICS), which
+        count as news and are stored as event metrics are."""
         job = replace(claim.job, state=state)
         now = self._clock.now()
         points = tuple(p for e in events if (p := MetricPoint.from_event(e)) is not None)
+        points += tuple(filed)
         changed = state.status != claim.job.state.status
-        news = bool(events) or changed
+        news = bool(events) or bool(filed) or changed
         messages: list[OutboxMessage] = []
         origin = job.channel
         latest = points[-1] if points else None
-        if latest is None and (changed or state.terminal):
+        # A job whose card was never posted (a start's card lost, a job found by resync) gets
+        # it now; a card the start already queued has the same key and is not posted twice.
+        unposted = claim.job.card_message_id is None
+        if latest is None and (changed or state.terminal or unposted):
             stored = await reads.metric_points(job.id)
             latest = stored[-1] if stored else None
-        if origin is not None and news:
-            step = latest.step if latest else 0
-            messages.append(
-                self._message(
-                    job,
-                    origin,
-                    kind=CARD,
-                    key=f"{job.id}:card:{state.status}:{step}",
-                    reply=job_card(
-                        job,
-                        latest,
-                        now,
-                        capabilities=shown.capabilities,
-                        simulation=shown.simulation,
-                    ),
-                    card=True,
-                )
-            )
+        if origin is not None and (news or unposted):
+            card = card_message(job, latest, now, shown)
+            if card is not None:
+                messages.append(card)
             said = [e for e in events if not e.is_metrics and e.message]
             aliases = await reads.aliases(state) if said else {}
             for event in said:
@@ -446,22 +505,23 @@ class Watcher:
         reply: Reply,
         card: bool = False,
     ) -> OutboxMessage:
-        return OutboxMessage(
-            dedupe_key=key,
-            team_id=job.team_id,
-            target=target,
-            kind=kind,
-            reply=reply,
-            job_id=job.id,
-            card_key=card_key(job.id) if card else None,
-        )
+        return outbox_message(job, target, kind=kind, key=key, reply=reply, card=card)
 
     def _gone(self, claim: WatchClaim) -> PollResult:
-        """The provider no longer knows the job: stop watching it, and say so once."""
-        job = claim.job
+        """The provider no longer knows the job: record it as gone (so `list` and the buttons
+        agree), stop watching it, edit its card and say so once."""
+        job = replace(claim.job, state=gone(claim.job.state, self._clock.now()))
         messages: tuple[OutboxMessage, ...] = ()
         if job.channel is not None:
             messages = (
+                self._message(
+                    job,
+                    job.channel,
+                    kind=CARD,
+                    key=f"{job.id}:card:{JobStatus.GONE}:0",
+                    reply=job_card(job, None, self._clock.now(), capabilities=frozenset()),
+                    card=True,
+                ),
                 self._message(
                     job,
                     job.channel,
@@ -469,6 +529,9 @@ class Watcher:
                     key=f"{job.id}:gone",
                     reply=Reply(
                         title=f"The provider no longer knows {job.id}; I stopped watching it.",
+                        lines=(
+                            "It was deleted, expired or archived there; `list` shows it as gone.",
+                        ),
                         tone=Tone.WARNING,
                         mentions=(job.requester_id,) if job.requester_id else (),
                     ),

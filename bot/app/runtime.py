@@ -370,7 +370,10 @@ async def start_bot(
         notifiers[adapter.platform] = adapter.notifier
     supervisors = [Supervisor(adapter) for adapter in adapters]
     routes = [route for adapter in adapters for route in adapter.web_routes()]
-    routes += webhook_routes(runtime, wake=webhook_waker(runtime))
+    wake = webhook_waker(runtime)
+    # A start's card goes out, and its job is polled, right away rather than at the next tick.
+    runtime.service.wake_with(wake)
+    routes += webhook_routes(runtime, wake=wake)
     await runtime.resyncer.at_start()
     server = await run_web(runtime, stack, routes=routes, supervisors=supervisors)
     for supervisor in supervisors:

@@ -1,4 +1,5 @@
-"""Infrastructure: a webhook's wake-up: one sweep and one dispatch now, never two at once."""
+"""Infrastructure: a wake-up (a webhook arrived, a job started): what is queued goes out, one
+sweep and one dispatch run now, never two at once."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ log = logging.getLogger(__name__)
 
 
 class Waker:
-    """Runs a sweep and a dispatch right away (a webhook arrived); never two at once."""
+    """Runs a dispatch, a sweep and a dispatch right away (a webhook arrived, a job started and
+    its card is queued: the card goes out before the sweep's polls); never two at once."""
 
     def __init__(
         self, *, watcher: Watcher, dispatcher: Dispatcher, clock: Clock, metrics: Metrics
@@ -37,6 +39,7 @@ class Waker:
         while True:
             self._again = False
             try:
+                record_dispatch(self._metrics, await self._dispatcher.tick())
                 started = self._clock.now()
                 stats = await self._watcher.sweep()
                 elapsed = (self._clock.now() - started).total_seconds()

@@ -14,6 +14,7 @@ from operator import attrgetter
 from handlers.commands.catalog import SPECS
 from handlers.commands.requests import StartRequest
 from handlers.errors import UsageError
+from handlers.model import ModelLimits
 from handlers.profile import Hyperparameter, ProviderProfile
 from handlers.text import number
 
@@ -103,6 +104,22 @@ def check_formats(
         )
 
 
+def check_examples(profile: ProviderProfile, alias: str, examples: int) -> None:
+    """Raise one OptionRefused when the training file has fewer or more examples than a job
+    takes at this family; before anything is sent."""
+    if profile.examples is None:
+        return
+    fewest, most = profile.examples
+    if fewest <= examples <= most:
+        return
+    fix = "add examples" if examples < fewest else "split it or sample it down"
+    raise OptionRefused(
+        f"'{alias}' has {examples:,} examples; {profile.label} trains on {fewest:,} to "
+        f"{most:,} examples a job: {fix}, and upload it again.",
+        option="file",
+    )
+
+
 def _check_value(profile: ProviderProfile, name: str, value: float, method: str) -> None:
     option = profile.hyperparameter(name)
     if option is None or (option.methods and method not in option.methods):
@@ -123,6 +140,34 @@ def _check_value(profile: ProviderProfile, name: str, value: float, method: str)
             f"{name} {bounds(option)}.",
             option=name,
         )
+
+
+def check_limits(request: StartRequest, limits: ModelLimits, label: str) -> None:
+    """Raise one OptionRefused for the first option outside what the provider says this base
+    model takes (its own per-model limits, tighter than the family's ranges)."""
+    checks: tuple[tuple[str, float | None, float | None, float | None], ...] = (
+        # The family's ranges already hold the lower bounds of counts and ranks.
+        ("epochs", request.n_epochs, None, limits.max_epochs),
+        ("evals", request.n_evals, None, limits.max_evals),
+        (
+            "lr",
+            request.learning_rate_multiplier,
+            limits.min_learning_rate,
+            limits.max_learning_rate,
+        ),
+        ("batch_size", request.batch_size, limits.min_batch_size, limits.max_batch_size),
+        ("lora_r", request.lora_r, None, limits.max_lora_rank),
+    )
+    for name, value, low, high in checks:
+        if value is None or (low is None and high is None):
+            continue
+        bound = Hyperparameter(name=name, kind=float, minimum=low, maximum=high, field=name)
+        if not _within(bound, value):
+            raise OptionRefused(
+                f"{name}={number(value)} is outside what {label} takes for "
+                f"{limits.model}: {name} {bounds(bound)}.",
+                option=name,
+            )
 
 
 def _check_suffix(profile: ProviderProfile, suffix: str) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -37,13 +37,17 @@ from handlers.model import (
     MetricPoint,
     StartIntent,
     TeamFile,
+    gone,
     model_made_by,
 )
 from handlers.playground import Playground
 from handlers.ports import (
     ChartRenderer,
     Clock,
+    MetricFiles,
+    ModelLimitsSource,
     PriceEstimates,
+    Provider,
     ProviderDirectory,
     Store,
     WatchStore,
@@ -76,7 +80,9 @@ from handlers.requests import (
     PauseRequest,
     ResumeRequest,
     StartRequest,
+    check_examples,
     check_formats,
+    check_limits,
     check_start,
     form_fields,
     start_refusal,
@@ -91,6 +97,7 @@ from handlers.starts import (
     start_fingerprint,
 )
 from handlers.text import MISSING, decimal, money, timestamp
+from handlers.watch import Shown, card_message
 
 HELD_START = "cs-"
 """A costly typed start waiting for its requester's Start button (the `confirm=` id)."""
@@ -123,6 +130,10 @@ class Jobs:
         self._providers = providers
         self._clock = clock
         self._charts = charts
+        self.wake: Callable[[], None] = _nothing
+        """Called once a job is created and its card queued, or made due after a refused
+        control (the app wakes its watcher and dispatcher: the card goes out, the job is
+        polled at once)."""
         self._prices = prices
         self._instance = instance
         self._governance = governance
@@ -182,7 +193,34 @@ class Jobs:
 
     async def start_refusal(self, actor: Actor, request: StartRequest) -> OptionRefused | None:
         """What the start's provider would refuse in this start, before the form closes."""
-        return start_refusal(request, await self._profile(actor.team_id, request.provider))
+        chosen = pick_family(await self._providers.available(actor.team_id), request.provider)
+        provider = await self._providers.for_team(actor.team_id, chosen)
+        refused = start_refusal(request, provider.profile)
+        if refused is not None:
+            return refused
+        try:
+            await self._check_limits(provider, request)
+        except OptionRefused as beyond:
+            return beyond
+        return None
+
+    async def _check_limits(self, provider: Provider, request: StartRequest) -> None:
+        """Where the provider says per base model what a job may ask, an option beyond it is
+        refused now, naming the model's bound; if the limits cannot be read, the provider
+        checks the create itself."""
+        if not provider.profile.can(Capability.MODEL_LIMITS) or not isinstance(
+            provider, ModelLimitsSource
+        ):
+            return
+        try:
+            limits = await provider.model_limits(
+                request.model, method=request.method, training_type=request.training_type
+            )
+        except ProviderError as error:
+            if error.kind in (ProviderErrorKind.AUTH, ProviderErrorKind.PERMISSION):
+                raise
+            return
+        check_limits(request, limits, provider.profile.label)
 
     async def fine_tunable_models(
         self, actor: Actor, query: str = "", family: str | None = None
@@ -234,7 +272,8 @@ class Jobs:
         await self._own_model(team, request.model, family, available)
         # Before the budget or an approval: an option the provider cannot take is refused
         # once, naming what it does take, and nothing is sent.
-        profile = (await self._providers.for_team(team, family)).profile
+        target = await self._providers.for_team(team, family)
+        profile = target.profile
         check_start(request, profile)
         # What the provider would refuse while validating files, said now with the fix.
         check_formats(
@@ -242,6 +281,8 @@ class Jobs:
             profile,
             {f.alias: f.format for f in (training, validation) if f is not None},
         )
+        check_examples(profile, training.alias, training.examples)
+        await self._check_limits(target, request)
         # Before the budget: a retry of a start already made is answered, never refused.
         earlier = await self._store.find_intent(
             team,
@@ -435,10 +476,41 @@ class Jobs:
                 provider_account=account_of(provider),
             )
         )
-        state = await provider.create_job(spec, idempotency_key=intent.key)
+        try:
+            state = await provider.create_job(spec, idempotency_key=intent.key)
+        except ProviderError as error:
+            if not error.retryable:
+                # Refused (an option, a model, the key): no job exists, and the reply says
+                # so once; recovery would otherwise tell the team again that nothing started.
+                await self._store.settle_intent(team, intent.key, job_id=None, at=now)
+            raise
         await settle_started(self._store, intent, state, self._clock.now())
+        # The job's card goes out now (the dispatcher posts within its tick), with Cancel on
+        # it, and is edited in place from then on; the watcher polls the job right away.
+        job = await self._store.get_job(team, state.id)
+        card = (
+            card_message(
+                job,
+                None,
+                self._clock.now(),
+                Shown(
+                    capabilities=provider.profile.capabilities,
+                    simulation=provider.label if provider.is_simulation else None,
+                ),
+            )
+            if job is not None
+            else None
+        )
+        if card is not None:
+            await self._watch.enqueue([card], now=self._clock.now())
+        self.wake()
         hp = spec.hyperparameters
-        lines = ["I'll post progress in this channel and mention you when it ends."]
+        lines = [
+            "Its card is posted in this channel, edited as it moves; "
+            "I'll mention you there when it ends."
+            if card is not None
+            else "I'll mention you when it ends."
+        ]
         if stale := stale_warning(self._prices, now.date()):
             lines.append(stale)
         if provider.is_simulation:
@@ -458,9 +530,13 @@ class Jobs:
                 Field(name="Batch size", value=_auto(hp.batch_size)),
                 Field(name="Suffix", value=spec.suffix or "—"),
                 Field(name="Est. cost", value=cost.describe(), inline=False),
+                *_provider_cost(state, provider.label),
             ),
             lines=tuple(lines),
             tone=Tone.SUCCESS,
+            # The card is the channel's one message about the job; this answer is the
+            # requester's receipt (its cost and settings).
+            visibility=Visibility.EPHEMERAL if card is not None else Visibility.PUBLIC,
         )
 
     async def _already_started(self, team: str, job_id: str, at: datetime) -> Reply:
@@ -554,7 +630,8 @@ class Jobs:
         stale_note = ""
         try:
             state = await provider.get_job(job_id)
-            if state != job.state:
+            # The provider's estimate is read, never stored: it alone is no change to write.
+            if replace(state, provider_cost=None) != job.state:
                 await self._store.update_job_state(team, state, poll_now=True)
                 await self._remember_model(job, state)
                 await settle_spend(self._store, team, state)
@@ -605,6 +682,7 @@ class Jobs:
             fields.append(Field(name="Error", value=s.error, inline=False))
         if s.suffix:
             fields.append(Field(name="Suffix", value=s.suffix))
+        fields.extend(_provider_cost(s, provider.label))
         return Reply(
             title=f"Job {s.id}",
             fields=tuple(fields),
@@ -671,20 +749,51 @@ class Jobs:
         provider = await self._providers.for_team(team, job.provider or None)
         if not provider.profile.can(Capability(action)):
             # The profile answers; the provider is never asked to do what it cannot.
-            raise ConflictError(f"{provider.label} cannot {action} a job.")
-        match action:
-            case "cancel":
-                state = await provider.cancel_job(job_id)
-            case "pause":
-                state = await provider.pause_job(job_id)
-            case _:
-                state = await provider.resume_job(job_id)
+            raise ConflictError(f"{provider.label} cannot {action} a job{_controls(provider)}.")
+        try:
+            match action:
+                case "cancel":
+                    state = await provider.cancel_job(job_id)
+                case "pause":
+                    state = await provider.pause_job(job_id)
+                case _:
+                    state = await provider.resume_job(job_id)
+        except ProviderError as error:
+            if error.kind not in (ProviderErrorKind.BAD_REQUEST, ProviderErrorKind.NOT_FOUND):
+                raise
+            # The provider refused ("job already failed"): what it says the job is now is
+            # recorded, so `list` and the card never contradict the buttons.
+            now = await self._refused(team, job, provider)
+            if now is None or now.status == job.state.status:
+                raise
+            raise ConflictError(
+                f"{error.message} {job_id} is {now.shown_status} at {provider.label}, so there "
+                f"is nothing to {action}; its card and `list` show that now."
+            ) from error
         await self._store.update_job_state(team, state, poll_now=True)
         verb = {"cancel": "Cancelling", "pause": "Paused", "resume": "Resumed"}[action]
         return Reply(
             title=f"{verb} {job_id} (status: {state.shown_status})",
             tone=Tone.WARNING if action == "cancel" else Tone.SUCCESS,
         )
+
+    async def _refused(self, team: str, job: Job, provider: Provider) -> JobState | None:
+        """After a refused control, the job's status as the provider has it now (gone if
+        it no longer knows the job), written to the store; None if it cannot be read."""
+        try:
+            state = await provider.get_job(job.id)
+        except ProviderError as lookup:
+            if lookup.kind is not ProviderErrorKind.NOT_FOUND:
+                return None
+            state = gone(job.state, self._clock.now())
+        if state.terminal:
+            # The watcher records an ending (its notice, the bill, the model) on its next
+            # sweep; made due now, it is the next job that sweep polls.
+            await self._watch.mark_job_due(job.id, now=self._clock.now())
+            self.wake()
+        elif state != job.state:
+            await self._store.update_job_state(team, state, poll_now=True)
+        return state
 
     async def _models(self, team: str) -> Reply:
         models = await self._store.list_models(team)
@@ -717,6 +826,9 @@ class Jobs:
             provider = await self._providers.for_team(team, job.provider or None)
             events = await provider.list_events_after(job_id, None)
             points = [p for e in events if (p := MetricPoint.from_event(e)) is not None]
+            metric_files = provider.profile.can(Capability.METRICS)
+            if not points and metric_files and isinstance(provider, MetricFiles):
+                points = list(await provider.metric_points(job_id))
         if not points:
             return Reply(title=f"No metrics yet for {job_id}; try again once training runs.")
         png = self._charts.render(f"{job_id} ({job.state.model})", points)
@@ -761,9 +873,44 @@ def _lr_label(profile: ProviderProfile) -> str:
     return "Learning rate" if absolute else "LR multiplier"
 
 
+def _controls(provider: Provider) -> str:
+    """What the family can do to a running job instead, said after a refused control."""
+    can = [c.value for c in CONTROLS if provider.profile.can(c)]
+    if not can:
+        return "; it has no controls for a running job"
+    shown = " and ".join(can)
+    resume_only = provider.profile.can(Capability.RESUME) and not provider.profile.can(
+        Capability.PAUSE
+    )
+    return f"; it can {shown}" + (
+        f" (resume: a job {provider.label} paused)" if resume_only else ""
+    )
+
+
+CONTROLS = (Capability.CANCEL, Capability.PAUSE, Capability.RESUME)
+
+
+def _provider_cost(state: JobState, label: str) -> tuple[Field, ...]:
+    """The provider's own estimate on the job it made, beside the one the start was held to
+    (a family that prices only the job it made says so after creation)."""
+    if state.provider_cost is None:
+        return ()
+    return (
+        Field(
+            name=f"{label}'s estimate",
+            value=f"{money(state.provider_cost)} ({label}'s own, on the job)",
+            inline=False,
+        ),
+    )
+
+
 def _auto(value: float | None) -> str:
     return "auto" if value is None else f"{value:g}"
 
 
 def _metric(value: object) -> str:
     return decimal(value) if isinstance(value, int | float) else MISSING
+
+
+def _nothing() -> None:
+    """No watcher to wake (tests drive sweeps and dispatches themselves)."""

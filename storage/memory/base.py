@@ -66,6 +66,7 @@ def stored_state(state: JobState, *, job_id: str | None = None) -> JobState:
         finished_at=utc_or_none(state.finished_at),
         estimated_finish=utc_or_none(state.estimated_finish),
         metadata={str(k): str(v) for k, v in state.metadata.items()},
+        provider_cost=None,  # never stored (the SQL stores have no column for it)
     )
 
 

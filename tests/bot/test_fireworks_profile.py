@@ -40,15 +40,19 @@ def test_the_issue_s_mapping() -> None:
         assert PROFILE.status(raw) is status, raw
 
 
-def test_no_seed_no_events_no_pause_or_resume() -> None:
+def test_no_seed_no_events_no_pause_but_resume_and_a_metrics_file() -> None:
     assert PROFILE.hyperparameter("seed") is None
     for capability in (
         Capability.EVENTS,
+        Capability.LIVE_METRICS,
         Capability.PAUSE,
-        Capability.RESUME,
         Capability.JOB_TAGS,
+        Capability.PROVIDER_ESTIMATE,
     ):
         assert not PROFILE.can(capability), capability
+    # Fireworks pauses jobs itself and resumes them on `:resume`; its points are a file.
+    assert PROFILE.can(Capability.RESUME)
+    assert PROFILE.can(Capability.METRICS)
     lr = PROFILE.hyperparameter("lr")
     assert lr is not None
     assert lr.scale == "absolute"

@@ -11,9 +11,11 @@ from handlers.profile import Capability, ProviderProfile
 README = Path(__file__).resolve().parents[2] / "README.md"
 COLUMNS: tuple[tuple[Capability, ...], ...] = (
     (Capability.CANCEL,),
-    (Capability.PAUSE, Capability.RESUME),
+    (Capability.PAUSE,),
+    (Capability.RESUME,),
     (Capability.EVENTS,),
     (Capability.LIVE_METRICS,),
+    (Capability.METRICS,),
     (Capability.CHECKPOINTS,),
     (Capability.INFERENCE,),
     (Capability.DEPLOY_BEFORE_INFERENCE,),

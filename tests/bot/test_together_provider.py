@@ -336,12 +336,16 @@ async def test_a_teams_view_reaches_the_estimate_only_where_the_family_has_one(
 
 async def test_the_catalogue_and_a_models_limits(provider: TogetherProvider) -> None:
     models = [m.id for m in await provider.list_models()]
-    limits = await provider.model_limits(MODEL)
+    lora = await provider.model_limits(MODEL, method=Method.SUPERVISED, training_type=None)
+    full = await provider.model_limits(MODEL, method=Method.DPO, training_type="full")
 
     assert models == sorted(BASE_MODELS)
-    assert limits.lora_max_rank == 64
-    assert limits.max_epochs == 20
-    assert limits.full_training
+    assert lora.max_lora_rank == 64
+    assert lora.max_epochs == 20
+    assert (lora.min_batch_size, lora.max_batch_size) == (1, 64)
+    assert (lora.min_learning_rate, lora.max_learning_rate) == (1e-7, 1.0)
+    assert full.max_lora_rank is None
+    assert full.max_batch_size == 16  # full training, DPO
 
 
 # -- chat ---------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Contract suite support: what a provider fixture gives the suite, and the suite's few helpers.
 
 How a status is read (`canonical`, `assert_status`, `assert_carries_unknown`) and how metric
-points come out of events (`points`) live here and nowhere else; what a provider can do is its
+points come out of events (`points`) or a metrics file (`filed_points`) live here and nowhere
+else; what a provider can do is its
 profile's `Capability` set (handlers/profile.py), the same names the core consults.
 """
 
@@ -18,7 +19,7 @@ import pytest
 
 from handlers.errors import ProviderError, ProviderErrorKind
 from handlers.model import JobEvent, JobSpec, JobState, MetricPoint
-from handlers.ports import Provider
+from handlers.ports import MetricFiles, Provider
 from handlers.profile import Capability, JobStatus
 
 
@@ -132,6 +133,14 @@ def path(states: Sequence[JobState]) -> list[str]:
 
 
 # -- metrics -----------------------------------------------------------------------------------
+
+
+async def filed_points(put: ProviderUnderTest, job_id: str) -> list[MetricPoint]:
+    """The job's metric points as its family's metrics file has them (Capability.METRICS:
+    asked only of a family that declares it)."""
+    provider = put.provider
+    assert isinstance(provider, MetricFiles), f"{put.name} declares METRICS, has no port"
+    return list(await provider.metric_points(job_id))
 
 
 def points(events: Sequence[JobEvent]) -> list[MetricPoint]:

@@ -6,6 +6,7 @@ tests/contracts/providers.py for the entries and tests/contracts/harness.py for 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from tests.contracts.harness import (
     events_of,
     expect_error,
     expected_path,
+    filed_points,
     listed_by,
     path,
     points,
@@ -257,6 +259,29 @@ async def test_metrics_arrive_in_step_order_and_checkpoints_follow_them(
     assert all(c.model_name and c.job_id == created.id for c in checkpoints)
 
 
+@pytest.mark.needs(Capability.METRICS)
+async def test_a_metrics_file_only_grows_in_step_order_and_ends_at_its_total(
+    put: ProviderUnderTest, tmp_path: Path
+) -> None:
+    created = await start(put, tmp_path)
+    reads: list[list[int]] = [[p.step for p in await filed_points(put, created.id)]]
+    for _ in range(100):
+        put.advance()
+        reads.append([p.step for p in await filed_points(put, created.id)])
+        if (await put.provider.get_job(created.id)).terminal:
+            break
+
+    final = await filed_points(put, created.id)
+    steps = [p.step for p in final]
+    assert len(steps) >= 2
+    assert steps == sorted(set(steps)), f"steps out of order or repeated: {steps}"
+    for earlier, later in itertools.pairwise(reads):
+        # Points may come late or all at once, but a read never loses a step it gave.
+        assert set(earlier) <= set(later), (earlier, later)
+    assert final[-1].total_steps == steps[-1]
+    assert all(p.train_loss is not None for p in final)
+
+
 @pytest.mark.needs(Capability.PAUSE, Capability.RESUME)
 async def test_a_paused_job_stands_still_and_resumes_where_it_stopped(
     put: ProviderUnderTest, tmp_path: Path
@@ -328,6 +353,11 @@ async def test_an_unknown_id_has_no_checkpoints(put: ProviderUnderTest) -> None:
     await _not_found(put, "list_checkpoints")
 
 
+@pytest.mark.needs(Capability.METRICS)
+async def test_an_unknown_id_has_no_metrics_file(put: ProviderUnderTest) -> None:
+    await _not_found(put, "metric_points")
+
+
 async def _not_found(put: ProviderUnderTest, operation: str) -> None:
     provider = put.provider
     calls: dict[str, Callable[[], Awaitable[object]]] = {
@@ -335,6 +365,7 @@ async def _not_found(put: ProviderUnderTest, operation: str) -> None:
         "cancel_job": lambda: provider.cancel_job("ftjob-nope"),
         "list_events_after": lambda: provider.list_events_after("ftjob-nope", None),
         "list_checkpoints": lambda: provider.list_checkpoints("ftjob-nope"),
+        "metric_points": lambda: filed_points(put, "ftjob-nope"),
         "file_content": lambda: provider.file_content("file-nope"),
         "chat": lambda: provider.chat(
             "ft:no-such-model", (ChatMessage(role="user", content="hi"),)

@@ -43,7 +43,9 @@ async def start_job(fake: FakeDiscord, seed: int = 1) -> str:
     # Distinct seeds: an identical start within minutes is answered with the first job.
     options = {"file": "support", "model": MODEL, "epochs": 1, "seed": seed}
     iid = await fake.command("start", options)
-    started = title(await fake.wait_followup(iid))
+    answer = await fake.wait_followup(iid)
+    assert answer["flags"] & EPHEMERAL, "the start's answer is the requester's receipt"
+    started = title(answer)
     assert started.startswith("Started ftjob-")
     return started.removeprefix("Started ")
 
@@ -68,6 +70,11 @@ async def test_job_life_on_discord_with_a_restart(tmp_path: Path) -> None:
             assert fake.requests  # the attachment came from the fake's CDN route
 
             done = await start_job(fake)
+            # The card comes with the job: one dispatch, no sweep and no poll yet, and it is
+            # in the channel with Cancel on it; the start's answer was the requester's only.
+            await dispatcher.tick()
+            opened = card_of(fake, done)
+            assert opened["components"][0]["components"][0]["custom_id"] == f"ftbot:cancel:{done}"
             await settle(w, dispatcher, 150)
 
             # One card, edited in place as the job moved, now succeeded.

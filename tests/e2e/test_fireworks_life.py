@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -118,6 +119,15 @@ async def test_a_job_life_on_fireworks_through_slack(tmp_path: Path) -> None:
                 what="the seed refusal",
             )
             assert fireworks.jobs == {}, "a refused option creates nothing"
+            await command("start file=train model=gpt-4o-mini epochs=1")
+            await slack.wait_for(
+                lambda: any(
+                    "model=gpt-4o-mini is not a base model at Fireworks AI" in str(r)
+                    for r in slack.responses
+                ),
+                what="the base model refusal",
+            )
+            assert fireworks.jobs == {}, "a model Fireworks does not tune creates nothing"
 
             await command(f"start file=train model={MODEL} epochs=1 suffix=e2e")
             await slack.wait_for(
@@ -126,6 +136,10 @@ async def test_a_job_life_on_fireworks_through_slack(tmp_path: Path) -> None:
             )
             (job_id,) = fireworks.jobs
             assert fireworks.jobs[job_id]["baseModel"] == MODEL
+            started = next(str(r) for r in slack.responses if f"Started {job_id}" in str(r))
+            # Before the start: the local estimate, labelled; after: Fireworks' own, on the job.
+            assert "local estimate from the price table" in started
+            assert "Fireworks AI's own, on the job" in started
 
             def keys() -> list[str]:
                 return [
@@ -139,6 +153,29 @@ async def test_a_job_life_on_fireworks_through_slack(tmp_path: Path) -> None:
                 within=60,
                 what="the completion notice",
             )
+
+            def cards() -> list[str]:
+                return [
+                    str(c.args) for m in ("chat.postMessage", "chat.update") for c in slack.of(m)
+                ]
+
+            # The card's progress came from the metrics file, its total from jobProgress.
+            await slack.wait_for(
+                lambda: any(re.search(r"\(step \d+/10\)", c) for c in cards()),
+                what="a card with the metrics file's steps",
+            )
+            notice = next(p for p in cards() if f"{job_id}:status:succeeded" in p)
+            assert "Final train loss" in notice
+            assert "Provider's estimate" in notice
+            await slack.wait_for(
+                lambda: bool(slack.of("files.getUploadURLExternal")),
+                what="the loss chart with the notice",
+            )
+            await command(f"chart {job_id}")
+            await slack.wait_for(
+                lambda: any("10 steps; last" in str(r) for r in slack.responses),
+                what="the chart from the stored points of the metrics file",
+            )
             await command(f"inspect {job_id}")
             await slack.wait_for(
                 lambda: any(
@@ -146,6 +183,9 @@ async def test_a_job_life_on_fireworks_through_slack(tmp_path: Path) -> None:
                 ),
                 what="inspect showing Fireworks' own status",
             )
+            inspected = next(str(r) for r in slack.responses if f"Job {job_id}" in str(r))
+            assert "Fireworks AI's own, on the job" in inspected
+            assert "(step 10/10)" in inspected
         assert len(keys()) == len(set(keys())), "no message was posted twice"
 
 

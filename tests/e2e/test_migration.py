@@ -7,7 +7,6 @@ adapter drives it."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,32 +15,22 @@ from bot.directory import TeamProviderDirectory
 from bot.providers.openai.provider import OpenAIProvider
 from bot.providers.together.factory import TeamProviderBuilder, TogetherKeyChecker
 from handlers.actions import button_request
-from handlers.model import Actor
 from handlers.ports import FineTuning, ProviderDirectory
-from handlers.replies import Reply, Tone, plain
+from handlers.replies import Tone
 from handlers.requests import SetupRequest
 from handlers.secrets import Secret
 from storage import crypto
 from tests.dbutil import AnyStore
+from tests.e2e.migration_steps import TEAM, admin, text_of, trained_at_openai, until_finished
 from tests.fakes.clock import ManualClock
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.together_server import BASE_MODELS, FakeTogether
-from tests.world import World, actor, world, write_dataset
+from tests.world import actor, world
 
 pytestmark = pytest.mark.e2e
 OPENAI_KEY = "sk-proj-" + "Mig1" * 10
 TOGETHER_KEY = "tgp_v1_" + "migration0123456" * 2
-GPT = "gpt-4.1-mini-2025-04-14"
 LLAMA = BASE_MODELS[0]
-TEAM = "slack:T1"
-
-
-def admin() -> Actor:
-    return replace(actor(user="UA"), is_workspace_admin=True)
-
-
-def _text(reply: Reply) -> str:
-    return "\n".join([plain(reply.title), *(plain(line) for line in reply.lines)])
 
 
 @pytest.fixture(autouse=True)
@@ -60,18 +49,6 @@ async def fakes() -> AsyncIterator[tuple[FakeOpenAI, FakeTogether]]:
         yield openai, together
 
 
-async def _until(w: World, done: object, fake: FakeOpenAI | FakeTogether, job_id: str) -> None:
-    """Move the fake's jobs on and let the watcher see them, until the job has finished."""
-    for _ in range(80):
-        fake.advance()
-        await w.settle(seconds=5)
-        job = await w.store.get_job(TEAM, job_id)
-        assert job is not None
-        if job.state.terminal:
-            return
-    raise AssertionError(f"{job_id} never finished ({done})")
-
-
 async def test_an_openai_job_replayed_at_together_and_compared_across_providers(
     tmp_path: Path, fakes: tuple[FakeOpenAI, FakeTogether]
 ) -> None:
@@ -88,20 +65,8 @@ async def test_an_openai_job_replayed_at_together_and_compared_across_providers(
     async with world(tmp_path, directory=directory, keys=TogetherKeyChecker(teams)) as w:
         try:
             # The team trains at OpenAI, as before the end date.
-            train = write_dataset(tmp_path / "train.jsonl")
-            held = write_dataset(tmp_path / "held.jsonl", n=10)
-            assert (await w.run(f"upload {train} alias=train", actor())).tone is Tone.SUCCESS
-            assert (await w.run(f"upload {held} alias=held", actor())).tone is Tone.SUCCESS
-            started = await w.run(
-                f"start file=train validation=held model={GPT} epochs=2 suffix=support",
-                actor(),
-            )
-            assert started.tone is Tone.SUCCESS, started
-            [old] = await w.store.list_jobs(TEAM)
-            await _until(w, "at OpenAI", openai, old.id)
-            finished = await w.store.get_job(TEAM, old.id)
-            assert finished is not None
-            old_model = finished.state.fine_tuned_model
+            old = await trained_at_openai(w, openai, tmp_path, "epochs=2 suffix=support")
+            old_model = old.state.fine_tuned_model
             assert old_model is not None
             assert old_model.startswith("ft:")
 
@@ -115,7 +80,7 @@ async def test_an_openai_job_replayed_at_together_and_compared_across_providers(
             # One command: the same data, options and suffix, at Together.
             replayed = await w.run(f"start like={old.id} provider=together model={LLAMA}", actor())
             assert replayed.tone is Tone.SUCCESS, replayed
-            text = _text(replayed)
+            text = text_of(replayed)
             assert f"Recipe of {old.id} (OpenAI) on Together AI, as it was asked." in text
             assert "Carried: epochs=2, suffix=support." in text
             assert "Sent 'train' to together as 'train-together'" in text
@@ -128,7 +93,7 @@ async def test_an_openai_job_replayed_at_together_and_compared_across_providers(
             assert new is not None
             assert (new.provider, new.origin) == ("together", old.id)
 
-            await _until(w, "at Together", together, new_id)
+            await until_finished(w, together, new_id)
             notices = [
                 p.reply for p in w.notifier.posts if p.dedupe_key.startswith(f"{new_id}:status:")
             ]
@@ -140,7 +105,7 @@ async def test_an_openai_job_replayed_at_together_and_compared_across_providers(
             # on the original validation set.
             result = await w.service.handle(button_request(compare.action, compare.value), actor())
             assert result.tone is Tone.SUCCESS, result
-            shown = _text(result)
+            shown = text_of(result)
             assert f"B = {old_model} (OpenAI)" in shown
             assert "(Together AI)" in shown
             assert "of 'held-together'" in shown

@@ -127,6 +127,26 @@ async def test_run_serves_a_whole_job_life_to_a_signed_client(tmp_path: Path) ->
                     if c.args.get("metadata")
                 ]
 
+            # The card comes with the job: posted (with Cancel) within 2 s of the start's
+            # answer, before any status change, then edited in place.
+            await slack.wait_for(
+                lambda: any(k.startswith(f"{job_id}:card:") for k in keys()),
+                within=2,
+                what="the job card right after the start",
+            )
+            first_card = next(
+                c
+                for c in slack.of("chat.postMessage")
+                if str(
+                    c.args.get("metadata", {}).get("event_payload", {}).get("dedupe_key", "")
+                ).startswith(f"{job_id}:card:")
+            )
+            assert "ftbot_cancel" in str(first_card.args.get("blocks"))
+            start_answer = next(
+                r for r in slack.responses if "Started ftjob-" in str(r.get("text"))
+            )
+            assert start_answer.get("response_type") == "ephemeral"
+
             await slack.wait_for(
                 lambda: any(k.startswith(f"{job_id}:status:succeeded") for k in keys()),
                 within=60,

@@ -118,7 +118,8 @@ async def test_full_job_life_through_slack(harness: Harness) -> None:
         lambda: bool(harness.responses_containing("Started ftjob-")), what="the start reply"
     )
     started = harness.responses_containing("Started ftjob-")[0]
-    assert started["response_type"] == "in_channel"
+    # The requester's receipt; the channel's message about the job is its card.
+    assert started["response_type"] == "ephemeral"
     job_id = str(started["text"]).split()[1]
 
     def notices() -> list[str]:

@@ -122,7 +122,7 @@ async def test_a_costly_start_waits_for_start_and_the_button_acts_once(bot: Bot)
     assert token.startswith("cs-")
     started = await bot.press("confirm_start", token)
     assert "Started ftjob-" in str(started["text"]), started
-    assert started["response_type"] == "in_channel"
+    assert started["response_type"] == "ephemeral", "the channel gets the job's card"
     again = await bot.press("confirm_start", token)
     assert "nothing was started" in str(again["text"])
     jobs = await bot.bot.runtime.store.list_jobs(TEAM)

@@ -22,10 +22,11 @@ from handlers.model import (
     JobEvent,
     JobSpec,
     JobState,
+    MetricPoint,
     ProviderFile,
     ProviderModel,
 )
-from handlers.ports import Provider
+from handlers.ports import MetricFiles, Provider
 from handlers.profile import ProviderProfile
 
 
@@ -182,6 +183,13 @@ class FaultyProvider:
         with self._operation("list_events_after"):
             events = await self.inner.list_events_after(job_id, cursor, limit=limit)
         return events
+
+    async def metric_points(self, job_id: str) -> Sequence[MetricPoint]:
+        """The inner family's metrics file (none for a family that has no such port)."""
+        with self._operation("metric_points"):
+            inner = self.inner
+            found = await inner.metric_points(job_id) if isinstance(inner, MetricFiles) else ()
+        return found
 
     async def list_checkpoints(self, job_id: str) -> Sequence[Checkpoint]:
         with self._operation("list_checkpoints"):

@@ -20,9 +20,18 @@ google.rpc-style `{"error": {"code", "message", "status"}}` bodies.
 - jobs: `?supervisedFineTuningJobId=` (or `?dpoJobId=`) names the job; a name taken is 409
   ALREADY_EXISTS. A job moves only on `advance()`: CREATING -> VALIDATING -> PENDING ->
   RUNNING (jobProgress.percent +10 a tick, a metrics file row each) -> WRITING_RESULTS ->
-  COMPLETED. `:cancel` answers `{}`, the job goes CANCELLING then CANCELLED.
-- the metrics file behind `metricsFileSignedUrl` is JSON lines of `{"step", "loss"}` here: its
-  real format is not published, so the provider's reading of it is a tolerant one.
+  COMPLETED. `:cancel` answers `{}`, the job goes CANCELLING then CANCELLED. A supervised job
+  carries `estimatedCost` (google.type.Money) from its dataset's size and epochs.
+  `pause_at_fireworks()` pauses a job as Fireworks itself does (PAUSED with a status message;
+  there is no pause call); `:resume` moves a PAUSED job to RE_QUEUEING, then RUNNING.
+- models: Fireworks' own (`accounts/fireworks/models/...`) listed and read one by one, each
+  with its `tunable` flag (NOT_TUNABLE is served but not tunable); a create on any other base
+  model is a 400.
+- the metrics file behind `metricsFileSignedUrl` (a DPO job's behind `:getMetricsFileEndpoint`)
+  is JSON lines, one a step: `{"step", "timestamp", "data": {"train/loss", "train/epoch",
+  "eval/loss"...}}`, as Fireworks' trainer logs them (no total: jobProgress.percent says how
+  far). The real format is not published, so the provider's reading of it is a tolerant one;
+  `metrics_format = "flat"` writes the numbers beside `step` instead.
 
 Faults (`Fault`, shared with tests/fakes/openai_server.py): an error status and body, a held
 answer, a reset connection, or a 200 with broken JSON; `commit=True` lets the request act first.
@@ -51,6 +60,8 @@ BASE_MODELS = (
     "accounts/fireworks/models/llama-v3p1-8b-instruct",
     "accounts/fireworks/models/qwen3-8b",
 )
+NOT_TUNABLE = "accounts/fireworks/models/llama-guard-3-8b"
+"""A model Fireworks serves but does not fine-tune (its card says Tunable: false)."""
 TERMINAL = frozenset(
     {"JOB_STATE_COMPLETED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED"}
 )
@@ -59,7 +70,7 @@ _JOB_KINDS = {"supervisedFineTuningJobs": "supervisedFineTuningJobId", "dpoJobs"
 
 _BODY: web.RequestKey[Any] = web.RequestKey("fake_fireworks_body", object)
 
-__all__ = ["BASE_MODELS", "FakeFireworks", "Fault", "Route", "error_body"]
+__all__ = ["BASE_MODELS", "NOT_TUNABLE", "FakeFireworks", "Fault", "Route", "error_body"]
 
 
 def error_body(message: str, *, code: int = 400, status: str = "INVALID_ARGUMENT") -> Json:
@@ -89,7 +100,11 @@ class Route:
     LIST_DPO = "GET /dpoJobs"
     GET_DPO = "GET /dpoJobs/{job}"
     CANCEL_DPO = "POST /dpoJobs/{job}:cancel"
+    RESUME_JOB = "POST /supervisedFineTuningJobs/{job}:resume"
+    RESUME_DPO = "POST /dpoJobs/{job}:resume"
+    DPO_METRICS_ENDPOINT = "GET /dpoJobs/{job}:getMetricsFileEndpoint"
     LIST_MODELS = "GET /models"
+    GET_MODEL = "GET /models/{model}"
     CHAT = "POST /v1/chat/completions"
 
 
@@ -115,6 +130,10 @@ class FakeFireworks:
         self.jobs: dict[str, Json] = {}
         """By job id; each job's `kind` is its collection (supervisedFineTuningJobs, dpoJobs)."""
         self.metrics: dict[str, list[Json]] = {}
+        self.metrics_format = "nested"
+        """"nested": a step's numbers under `data`; "flat": beside `step`."""
+        self.price_per_million = 0.5
+        """Dollars per million training tokens, for `estimatedCost` (4 bytes a token)."""
         self.deployed: set[str] = set()
         self.require_deployment = False
         """True: a fine-tuned model answers only once in `deployed` (an on-demand deployment,
@@ -162,7 +181,7 @@ class FakeFireworks:
     @staticmethod
     def _path(path: str) -> str:
         """A route's aiohttp path: ids are [a-z0-9-] so that `{id}:verb` is its own route."""
-        for name in ("dataset", "job"):
+        for name in ("dataset", "job", "model"):
             path = path.replace("{" + name + "}", _ID % name)
         if path.startswith(("/v1", "/signed", "/metrics")):
             return path
@@ -210,6 +229,27 @@ class FakeFireworks:
             raise ValueError(f"finish_job ends a job as succeeded or failed, not {status!r}")
         return job
 
+    def pause_at_fireworks(self, job_id: str, message: str) -> Json:
+        """Pause a live job as Fireworks does on its own (account suspension, manual
+        intervention): PAUSED with the reason as its status message."""
+        job = self.jobs[job_id]
+        if job["state"] in TERMINAL:
+            raise ValueError(f"{job_id} has ended")
+        job["pausedFrom"] = job["state"]
+        self._set(job, "JOB_STATE_PAUSED", message)
+        return job
+
+    def _metrics_row(self, job: Json, step: int) -> Json:
+        numbers: Json = {
+            "train/loss": round(2.0 / (1 + step), 4),
+            "train/epoch": job["jobProgress"]["epoch"],
+        }
+        if job.get("evaluationDataset") and step % 5 == 0:
+            numbers["eval/loss"] = round(2.2 / (1 + step), 4)
+        if self.metrics_format == "flat":
+            return {"step": step, **numbers}
+        return {"step": step, "timestamp": self._iso(), "data": numbers}
+
     def _tick(self, job: Json) -> None:
         match job["state"]:
             case "JOB_STATE_CREATING":
@@ -228,15 +268,20 @@ class FakeFireworks:
                 progress = job["jobProgress"]
                 progress["percent"] = min(100, progress["percent"] + 10)
                 step = progress["percent"] // 10
+                epochs = int(_config(job).get("epochs") or 1)
+                progress["epoch"] = min(epochs - 1, (step - 1) * epochs // 10)
                 rows = self.metrics.setdefault(job["id"], [])
-                rows.append({"step": step, "total_steps": 10, "loss": round(2.0 / (1 + step), 4)})
-                job["metricsFileSignedUrl"] = f"{self.base_url}/metrics/{job['id']}"
+                rows.append(self._metrics_row(job, step))
+                if job["kind"] == "supervisedFineTuningJobs":
+                    job["metricsFileSignedUrl"] = f"{self.base_url}/metrics/{job['id']}"
                 if progress["percent"] >= 100:
                     self._set(job, "JOB_STATE_WRITING_RESULTS")
             case "JOB_STATE_WRITING_RESULTS":
                 self._set(job, "JOB_STATE_COMPLETED")
             case "JOB_STATE_CANCELLING":
                 self._set(job, "JOB_STATE_CANCELLED")
+            case "JOB_STATE_RE_QUEUEING":
+                self._set(job, job.pop("pausedFrom", None) or "JOB_STATE_RUNNING")
 
     # -- HTTP -------------------------------------------------------------------------------
 
@@ -261,7 +306,11 @@ class FakeFireworks:
             Route.LIST_DPO: self._list_jobs,
             Route.GET_DPO: self._get_job,
             Route.CANCEL_DPO: self._cancel_job,
+            Route.RESUME_JOB: self._resume_job,
+            Route.RESUME_DPO: self._resume_job,
+            Route.DPO_METRICS_ENDPOINT: self._dpo_metrics_endpoint,
             Route.LIST_MODELS: self._list_models,
+            Route.GET_MODEL: self._get_model,
             Route.CHAT: self._chat,
         }
 
@@ -381,10 +430,14 @@ class FakeFireworks:
             and request.match_info["account"] != "fireworks"
         ):
             raise _ApiError(403, "permission denied", "PERMISSION_DENIED")
-        models = [
-            {"name": m, "tunable": True, "createTime": "2025-01-01T00:00:00Z"} for m in BASE_MODELS
-        ]
+        models = [_model(m) for m in (*BASE_MODELS, NOT_TUNABLE)]
         return _json({"models": models, "nextPageToken": "", "totalSize": len(models)})
+
+    async def _get_model(self, request: web.Request) -> web.Response:
+        name = f"accounts/{request.match_info['account']}/models/{request.match_info['model']}"
+        if name not in (*BASE_MODELS, NOT_TUNABLE):
+            raise _ApiError(404, f"Model not found: {name}", "NOT_FOUND")
+        return _json(_model(name))
 
     # -- datasets ---------------------------------------------------------------------------
 
@@ -496,7 +549,7 @@ class FakeFireworks:
         return found
 
     def _shown(self, job: Json) -> Json:
-        shown = {k: v for k, v in job.items() if k not in ("id", "kind")}
+        shown = {k: v for k, v in job.items() if k not in ("id", "kind", "pausedFrom")}
         state = self.reported_status.get(job["id"])
         return shown if state is None else {**shown, "state": state}
 
@@ -526,6 +579,7 @@ class FakeFireworks:
             job["trainingConfig"] = {**config, "outputModel": config.get("outputModel") or output}
         else:
             job.setdefault("outputModel", output)
+            job["estimatedCost"] = self._cost(dataset, int(body.get("epochs") or 1))
         self.jobs[job_id] = job
         self._set(job, "JOB_STATE_CREATING")
         return _json(self._shown(job))
@@ -553,6 +607,25 @@ class FakeFireworks:
             raise _ApiError(400, "the job has already ended", "FAILED_PRECONDITION")
         self._set(job, "JOB_STATE_CANCELLING")
         return _json({})
+
+    def _cost(self, dataset: str, epochs: int) -> Json:
+        """google.type.Money: whole dollars as a string, the rest in nanos."""
+        tokens = len(self.contents.get(dataset.rsplit("/", 1)[-1], b"")) // 4 * epochs
+        nanos = round(tokens * self.price_per_million * 1000)  # dollars * 1e9 / 1e6
+        return {"currencyCode": "USD", "units": str(nanos // 10**9), "nanos": nanos % 10**9}
+
+    async def _resume_job(self, request: web.Request) -> web.Response:
+        job = self._job(request)
+        if job["state"] != "JOB_STATE_PAUSED":
+            raise _ApiError(400, "only a paused job can be resumed", "FAILED_PRECONDITION")
+        self._set(job, "JOB_STATE_RE_QUEUEING")
+        return _json(self._shown(job))
+
+    async def _dpo_metrics_endpoint(self, request: web.Request) -> web.Response:
+        job = self._job(request)
+        if job["id"] not in self.metrics:
+            return _json({})
+        return _json({"signedUrl": f"{self.base_url}/metrics/{job['id']}"})
 
     # -- chat -------------------------------------------------------------------------------
 
@@ -598,10 +671,20 @@ class FakeFireworks:
         )
 
 
+def _model(name: str) -> Json:
+    return {"name": name, "tunable": name != NOT_TUNABLE, "createTime": "2025-01-01T00:00:00Z"}
+
+
+def _config(job: Json) -> Json:
+    """Where a job keeps its training options: a DPO job's trainingConfig, else the job."""
+    config = job.get("trainingConfig")
+    return config if isinstance(config, dict) else job
+
+
 def _route_name(method: str, template: str) -> str:
     """`POST /datasets/{dataset}:upload` from the aiohttp template of a route."""
     path = template
-    for name in ("dataset", "job"):
+    for name in ("dataset", "job", "model"):
         path = path.replace(_ID % name, "{" + name + "}")
     return f"{method} {path.removeprefix('/v1/accounts/{account}')}"
 

@@ -68,7 +68,7 @@ async def test_a_costly_typed_start_waits_for_its_start_button_which_acts_once(
         assert "no longer waiting" in plain(other.title)
         pressed = await w.service.handle(button_request(button.action, button.value), actor())
         assert "Started" in plain(pressed.title), pressed
-        assert pressed.visibility is Visibility.PUBLIC
+        assert pressed.visibility is Visibility.EPHEMERAL, "the channel gets the card"
         again = await w.service.handle(button_request(button.action, button.value), actor())
         assert again.tone is Tone.ERROR
         assert "nothing was started" in plain(again.title)

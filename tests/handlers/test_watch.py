@@ -10,6 +10,7 @@ import pytest
 from handlers.errors import ProviderError, ProviderErrorKind
 from handlers.model import ChannelAddress, Platform, Team
 from handlers.ports import OutboxMessage
+from handlers.profile import JobStatus
 from handlers.replies import Reply, plain
 from handlers.watch import WatchSettings, card_key, jittered, poll_delay
 from tests.world import World, actor, world, write_dataset
@@ -126,6 +127,7 @@ async def test_a_stale_watcher_writes_nothing(w: World, tmp_path: Path) -> None:
 
 async def test_a_job_the_provider_forgot_is_closed_with_a_notice(w: World, tmp_path: Path) -> None:
     job_id = await _start(w, tmp_path)
+    await w.dispatcher.tick()  # the card the start queued
     w.provider.inject_fault(
         ProviderError(ProviderErrorKind.NOT_FOUND), times=1, operation="get_job"
     )
@@ -134,6 +136,16 @@ async def test_a_job_the_provider_forgot_is_closed_with_a_notice(w: World, tmp_p
     calls = sum(w.provider.calls.values())
     await w.settle(seconds=100)
     assert sum(w.provider.calls.values()) == calls
+    # Recorded as gone, so `list` and the card (no buttons left) agree with the notice.
+    stored = await w.store.get_job(actor().team_id, job_id)
+    assert stored is not None
+    assert stored.state.status is JobStatus.GONE
+    listed = await w.run("/finetune list", actor())
+    assert "gone" in str(listed.table)
+    card = [p for p in w.notifier.posts if p.dedupe_key.startswith(f"{job_id}:card:")][-1]
+    assert "gone" in str(card.reply.title)
+    assert card.edit_of is not None  # the card itself is edited, not a second one posted
+    assert card.reply.buttons == ()
 
 
 async def test_rate_limits_back_off_and_tell_the_channel_once(w: World, tmp_path: Path) -> None:
@@ -225,3 +237,65 @@ async def test_one_tick_marks_every_channel_and_threads_under_the_card_it_posted
     assert await w.store.card_message_ids(keys) == {
         card_key(f"job-{n}"): posted[f"job-{n}:card:1"].message_id for n in range(3)
     }
+
+
+async def test_the_card_comes_with_the_job_and_is_edited_from_then_on(
+    w: World, tmp_path: Path
+) -> None:
+    person = actor()
+    path = write_dataset(tmp_path / "train.jsonl")
+    await w.run(f"upload {path} alias=train", person)
+    started = await w.run(f"start file=train model={MODEL} epochs=2", person)
+    job_id = (await w.store.list_jobs(person.team_id))[0].id
+    # The start answers its requester only; the channel's message about the job is the card.
+    assert started.ephemeral
+    assert "Est. cost" in [f.name for f in started.fields]
+    await w.dispatcher.tick()  # no sweep yet, no provider poll: the card is already there
+    cards = [p for p in w.notifier.posts if p.dedupe_key.startswith(f"{job_id}:card:")]
+    assert len(cards) == 1
+    assert cards[0].edit_of is None
+    assert "Cancel" in [b.label for b in cards[0].reply.buttons]
+    await w.settle(seconds=400)
+    cards = [p for p in w.notifier.posts if p.dedupe_key.startswith(f"{job_id}:card:")]
+    assert len(cards) > 1
+    assert [c.edit_of for c in cards[1:]] == [cards[0].message_id] * (len(cards) - 1)
+    top_level = [p for p in w.notifier.posts if p.edit_of is None and p.thread_of is None]
+    assert [p.dedupe_key.split(":")[1] for p in top_level] == ["card", "status"]
+
+
+async def test_a_refused_cancel_records_what_the_provider_says_the_job_is(
+    w: World, tmp_path: Path
+) -> None:
+    job_id = await _start(w, tmp_path)
+    await w.settle(seconds=5)
+    # The job failed at the provider after the last poll; the provider refuses the cancel.
+    w.provider.reported_status[job_id] = "failed"
+    w.provider.inject_fault(
+        ProviderError(ProviderErrorKind.BAD_REQUEST, "Job has already failed."),
+        operation="cancel_job",
+    )
+    answer = await w.run(f"cancel {job_id}", actor())
+    assert "already failed" in plain(answer.title)
+    assert "is failed" in plain(answer.title)
+    await w.settle(seconds=5)  # made due at once: the next sweep records the ending
+    stored = await w.store.get_job(actor().team_id, job_id)
+    assert stored is not None
+    assert stored.state.status is JobStatus.FAILED
+    assert f"{job_id}:status:failed:{actor().channel.key}" in w.notifier.dedupe_keys()
+
+
+async def test_a_refused_cancel_of_a_job_the_provider_forgot_shows_it_gone(
+    w: World, tmp_path: Path
+) -> None:
+    job_id = await _start(w, tmp_path)
+    await w.settle(seconds=5)
+    w.provider.inject_fault(ProviderError(ProviderErrorKind.NOT_FOUND), operation="cancel_job")
+    w.provider.inject_fault(
+        ProviderError(ProviderErrorKind.NOT_FOUND), operation="get_job", times=2
+    )
+    answer = await w.run(f"cancel {job_id}", actor())
+    assert "gone" in plain(answer.title)
+    await w.settle(seconds=5)
+    stored = await w.store.get_job(actor().team_id, job_id)
+    assert stored is not None
+    assert stored.state.status is JobStatus.GONE

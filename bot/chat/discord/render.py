@@ -62,6 +62,7 @@ STATUS_COLOURS: dict[str, discord.Colour] = {
     JobStatus.SUCCEEDED: discord.Colour.green(),
     JobStatus.FAILED: discord.Colour.red(),
     JobStatus.CANCELLED: discord.Colour.dark_grey(),
+    JobStatus.GONE: discord.Colour.dark_grey(),
 }
 BUTTON_STYLES: dict[ButtonStyle, discord.ButtonStyle] = {
     ButtonStyle.DEFAULT: discord.ButtonStyle.secondary,

@@ -45,6 +45,7 @@ STATUS_EMOJI: dict[str, str] = {
     JobStatus.SUCCEEDED: ":white_check_mark:",
     JobStatus.FAILED: ":x:",
     JobStatus.CANCELLED: ":no_entry_sign:",
+    JobStatus.GONE: ":grey_question:",
 }
 BOLD = "*"
 CODE = "```"

@@ -48,7 +48,7 @@ announces once and stops watching (as for a job deleted outside the bot)."""
 
 FINE_TUNABLE_PREFIXES = ("accounts/fireworks/models/",)
 """Fireworks names its own base models accounts/fireworks/models/<id>; whether one is tunable
-is a flag on its model card, so the create call itself is the authority."""
+is a flag on its model card, which the provider reads before a create."""
 
 KEY_PATTERNS: tuple[re.Pattern[str], ...] = (
     # Fireworks keys: fw_ and an alphanumeric tail (the shape the console shows; the SDK
@@ -114,17 +114,21 @@ HYPERPARAMETERS: tuple[Hyperparameter, ...] = (
 CAPABILITIES = frozenset(
     {
         Capability.CANCEL,
+        # `:resume` for a job Fireworks paused itself; there is no pause call.
+        Capability.RESUME,
+        # jobProgress and the metrics file behind metricsFileSignedUrl, read at each poll.
+        Capability.METRICS,
         Capability.INFERENCE,
         # A fine-tuned model answers only from an on-demand deployment, billed per GPU-second.
         Capability.DEPLOY_BEFORE_INFERENCE,
     }
 )
-"""No EVENTS (Fireworks has no events endpoint) and so no LIVE_METRICS: the core reads metric
-points only from events (ports.Events), and jobProgress or the metrics file have no other
-way in. No webhooks, no stored completions, no job
-labels (JOB_TAGS: the bot's tags ride in the job id and display name). Fireworks has
-`:resume` but no pause call, and the core's Pausable port (Capability.RESUME) asks for both,
-so neither is declared."""
+"""No EVENTS (Fireworks has no events endpoint) and so no LIVE_METRICS: metric points come
+from the metrics file (METRICS), its total steps from jobProgress.percent. No PAUSE (no pause
+call; RESUME alone resumes a job Fireworks paused). No PROVIDER_ESTIMATE: the pinned SDK has
+no estimate call; the job it made carries `estimatedCost` (JobState.provider_cost). No
+webhooks, no stored completions, no job labels (JOB_TAGS: the bot's tags ride in the job id
+and display name)."""
 
 PROFILE = ProviderProfile(
     name="fireworks",
@@ -142,6 +146,8 @@ PROFILE = ProviderProfile(
     default_model="accounts/fireworks/models/llama-v3p1-8b-instruct",
     key_patterns=KEY_PATTERNS,
     accounts=ACCOUNTS,
+    # Fireworks' dataset limits: "Minimum examples: 3; Maximum examples: 3 million".
+    examples=(3, 3_000_000),
     example_job_id="ftb-1a2b3c4d5e6f",
     example_model="accounts/acme/models/ftb-1a2b3c4d5e6f",
 )

@@ -24,7 +24,8 @@ from bot.providers.fireworks.errors import (
     message_of,
     needs_deployment,
 )
-from bot.providers.fireworks.profile import GONE_STATES, PROFILE
+from bot.providers.fireworks.metrics import read_metrics_file
+from bot.providers.fireworks.profile import FINE_TUNABLE_PREFIXES, GONE_STATES, PROFILE
 from handlers.chat import ChatMessage, ChatResult
 from handlers.errors import ProviderError, ProviderErrorKind
 from handlers.model import (
@@ -32,6 +33,7 @@ from handlers.model import (
     JobSpec,
     JobState,
     Method,
+    MetricPoint,
     ProviderFile,
     ProviderModel,
 )
@@ -51,7 +53,8 @@ BASE_MODELS_ACCOUNT = "fireworks"
 
 
 class FireworksProvider:
-    """The FineTuning port plus cancel and chat, over AsyncFireworks, for one account.
+    """The FineTuning port plus cancel, resume, the metrics file (ports.MetricFiles) and
+    chat, over AsyncFireworks, for one account.
 
     A job's id at the bot is its Fireworks id (supervised) or `dpo:` and its id (DPO). The
     bot names each job it creates from the idempotency key's hash, so a retried create is a
@@ -264,6 +267,7 @@ class FireworksProvider:
         job_id = "ftb-" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:20]
         shown = _display_name(spec.suffix, spec.metadata.get(TEAM_KEY))
         account = await self.account_id()
+        await self._check_base(spec.model, account)
         dataset = _name(account, spec.training_file)
         evaluation = _name(account, spec.validation_file) if spec.validation_file else omit
         once = self._client.with_options(max_retries=0)
@@ -318,6 +322,32 @@ class FireworksProvider:
                 raise error from None
         return await self.get_job(job_id)
 
+    async def _check_base(self, model: str, account: str) -> None:
+        """A start's base model is one of Fireworks' own whose card says Tunable (asked of
+        Fireworks), or a model of this account (a tuned one: Fireworks answers for it)."""
+        if model.startswith(f"accounts/{account}/models/"):
+            return
+        takes = (
+            f"Fireworks AI fine-tunes its own models marked Tunable, named "
+            f"{FINE_TUNABLE_PREFIXES[0]}ID (e.g. model={PROFILE.default_model})"
+        )
+        refusal = f"model={model} is not a base model at Fireworks AI; {takes}"
+        if not PROFILE.is_fine_tunable(model):
+            raise ProviderError(ProviderErrorKind.BAD_REQUEST, refusal)
+        try:
+            card = await self._call(
+                self._client.models.get(_short(model), account_id=BASE_MODELS_ACCOUNT)
+            )
+        except ProviderError as error:
+            if error.kind is ProviderErrorKind.NOT_FOUND:
+                raise ProviderError(ProviderErrorKind.BAD_REQUEST, refusal) from None
+            raise
+        if not card.tunable:
+            raise ProviderError(
+                ProviderErrorKind.BAD_REQUEST,
+                f"model={model} is not marked Tunable at Fireworks AI; {takes}",
+            )
+
     async def get_job(self, job_id: str) -> JobState:
         await self.account_id()
         item: Any
@@ -358,6 +388,52 @@ class FireworksProvider:
         else:
             await self._call(self._client.supervised_fine_tuning_jobs.cancel(job_id, body={}))
         return await self.get_job(job_id)
+
+    async def resume_job(self, job_id: str) -> JobState:
+        """`:resume` (Fireworks pauses jobs itself, e.g. on account suspension; it has no
+        pause call)."""
+        await self.account_id()
+        if job_id.startswith(_DPO_PREFIX):
+            await self._call(
+                self._client.dpo_jobs.resume(job_id.removeprefix(_DPO_PREFIX), body={})
+            )
+        else:
+            await self._call(self._client.supervised_fine_tuning_jobs.resume(job_id, body={}))
+        return await self.get_job(job_id)
+
+    async def metric_points(self, job_id: str) -> Sequence[MetricPoint]:
+        """The job's metrics file as points: a supervised job names its signed URL on the job
+        (`metricsFileSignedUrl`), a DPO job through `:getMetricsFileEndpoint`. No file yet (no
+        URL, or the URL answers 404 or 403: not written, or expired) is no points."""
+        await self.account_id()
+        item: Any
+        if job_id.startswith(_DPO_PREFIX):
+            short = job_id.removeprefix(_DPO_PREFIX)
+            item = await self._call(self._client.dpo_jobs.get(short))
+            endpoint = await self._call(self._client.dpo_jobs.get_metrics_file_endpoint(short))
+            url = endpoint.signed_url
+        else:
+            item = await self._call(self._client.supervised_fine_tuning_jobs.get(job_id))
+            url = item.metrics_file_signed_url
+        if not url:
+            return []
+        async with httpx.AsyncClient(timeout=60.0) as http:
+            try:
+                got = await http.get(str(url))
+            except httpx.HTTPError:
+                raise ProviderError(ProviderErrorKind.CONNECTION) from None
+        if got.status_code in (403, 404):
+            return []
+        if got.status_code >= 300:
+            raise ProviderError(ProviderErrorKind.SERVER, "the metrics file could not be read")
+        progress = getattr(item, "job_progress", None)
+        percent = getattr(progress, "percent", None) if progress is not None else None
+        state = PROFILE.status(str(item.state or "JOB_STATE_UNSPECIFIED"))
+        return read_metrics_file(
+            got.content,
+            percent=percent if isinstance(percent, int) else None,
+            finished=state is JobStatus.SUCCEEDED,
+        )
 
     async def list_models(self) -> Sequence[ProviderModel]:
         """Fireworks' own base models that say they are tunable (the first 1000)."""
@@ -554,7 +630,26 @@ def _job_state(item: Any) -> JobState | None:
         error=error,
         finished_at=_when(completed) if status.terminal and completed else None,
         metadata=carried,
+        provider_cost=_dollars(getattr(item, "estimated_cost", None)),
     )
+
+
+def _dollars(money: Any) -> float | None:
+    """A google.type.Money (`units` as a string, `nanos`) in US dollars; None when absent or
+    in another currency (the core counts dollars)."""
+    if money is None:
+        return None
+    currency = str(getattr(money, "currency_code", None) or "USD")
+    if currency != "USD":
+        log.info("Fireworks estimate in another currency", extra={"currency": currency})
+        return None
+    units, nanos = getattr(money, "units", None), getattr(money, "nanos", None)
+    if units is None and nanos is None:
+        return None
+    try:
+        return int(units or 0) + int(nanos or 0) / 1e9
+    except ValueError:
+        return None
 
 
 def _dpo_beta(item: Any) -> float | None:

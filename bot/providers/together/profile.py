@@ -107,6 +107,8 @@ CAPABILITIES = frozenset(
         Capability.CHECKPOINTS,
         Capability.PRICE_ESTIMATE,
         Capability.PROVIDER_ESTIMATE,
+        # /fine-tunes/models/limits: per base model epochs, learning rate, batch and rank.
+        Capability.MODEL_LIMITS,
         Capability.INFERENCE,
         # A fine-tuned model answers only once it is deployed (a dedicated endpoint).
         Capability.DEPLOY_BEFORE_INFERENCE,

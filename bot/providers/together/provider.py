@@ -40,6 +40,7 @@ from handlers.model import (
     JobSpec,
     JobState,
     Method,
+    ModelLimits,
     ProviderFile,
     ProviderModel,
 )
@@ -70,20 +71,6 @@ class JobDefaults:
     n_checkpoints: int = 1
     n_evals: int = 0
     warmup_ratio: float = 0.0
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ModelLimits:
-    """What /fine-tunes/models/limits says a base model accepts."""
-
-    model: str
-    max_epochs: int | None
-    max_evals: int | None
-    min_learning_rate: float | None
-    max_learning_rate: float | None
-    lora_max_rank: int | None
-    lora_max_batch: int | None
-    full_training: bool
 
 
 class TogetherProvider:
@@ -237,19 +224,29 @@ class TogetherProvider:
             raise ProviderError(ProviderErrorKind.INVALID_RESPONSE)
         return [ProviderModel(id=n, created_at=_EPOCH, owned_by="together") for n in names]
 
-    async def model_limits(self, model: str) -> ModelLimits:
+    async def model_limits(
+        self, model: str, *, method: Method, training_type: str | None
+    ) -> ModelLimits:
+        """What /fine-tunes/models/limits says `model` takes for this method, LoRA or full."""
         raw = await self._raw_limits(model)
-        lora = getattr(raw, "lora_training", None)
-        full = getattr(raw, "full_training", None)
+        lora = training_type != "full" if training_type is not None else self._defaults.lora
+        part = getattr(raw, "lora_training" if lora else "full_training", None)
+        if part is None:
+            kind = "LoRA" if lora else "full"
+            raise ProviderError(
+                ProviderErrorKind.BAD_REQUEST,
+                f"Together does not offer {kind} training of {model}",
+            )
+        dpo = method is Method.DPO
         return ModelLimits(
             model=model,
             max_epochs=opt_int(raw, "max_num_epochs"),
             max_evals=opt_int(raw, "max_num_evals"),
             min_learning_rate=opt_float(raw, "min_learning_rate"),
             max_learning_rate=opt_float(raw, "max_learning_rate"),
-            lora_max_rank=opt_int(lora, "max_rank") if lora is not None else None,
-            lora_max_batch=opt_int(lora, "max_batch_size") if lora is not None else None,
-            full_training=full is not None,
+            max_lora_rank=opt_int(part, "max_rank") if lora else None,
+            min_batch_size=opt_int(part, "min_batch_size"),
+            max_batch_size=opt_int(part, "max_batch_size_dpo" if dpo else "max_batch_size"),
         )
 
     async def estimate_price(self, spec: JobSpec) -> ProviderEstimate:
@@ -504,7 +501,7 @@ def _with_error(job: JobState, reason: str) -> JobState:
     return replace(job, error=reason)
 
 
-__all__ = ["JobDefaults", "ModelLimits", "TogetherProvider"]
+__all__ = ["JobDefaults", "TogetherProvider"]
 
 
 def _given(value: _V | None, default: _V) -> _V:

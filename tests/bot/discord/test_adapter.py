@@ -218,7 +218,7 @@ async def test_a_costly_start_asks_for_its_start_button_which_acts_once(
         pressed = await fake.press(asked, start_id)
         started = await fake.wait_followup(pressed)
         assert embed(started)["title"].startswith("Started ftjob-"), started
-        assert not started["flags"] & EPHEMERAL
+        assert started["flags"] & EPHEMERAL, "the channel gets the job's card"
         again = await fake.press(asked, start_id)
         assert "nothing was started" in embed(await fake.wait_followup(again))["title"]
         assert len(await w.store.list_jobs(team)) == 1
