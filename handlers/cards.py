@@ -219,10 +219,13 @@ def completion_notice(
     origin_model: str | None = None,
     simulation: str | None = None,
     price_per_million: float | None = None,
+    deploy_note: str = "",
 ) -> Reply:
     """A new message (edits notify nobody) naming the result and mentioning the requester;
     `origin_model` is the model of the job whose recipe this one replayed (compare with it);
-    `price_per_million` the price its start was estimated at (the cost at the end uses it)."""
+    `price_per_million` the price its start was estimated at (the cost at the end uses it);
+    `deploy_note` is what the provider needs before the new model answers Try and Compare
+    (its profile's, where a fine-tuned model must be deployed first)."""
     state = job.state
     mention = (job.requester_id,) if job.requester_id else ()
     who: tuple[Part, ...] = (UserRef(user_id=job.requester_id), " ") if job.requester_id else ()
@@ -245,6 +248,8 @@ def completion_notice(
             fields.append(Field(name="Final train loss", value=decimal(latest.train_loss)))
             if latest.valid_loss is not None:
                 fields.append(Field(name="Final valid loss", value=decimal(latest.valid_loss)))
+        if deploy_note and state.fine_tuned_model:
+            fields.append(Field(name="Before Try", value=deploy_note, inline=False))
     elif state.status == JobStatus.FAILED:
         title = rich(*who, f"{name} failed: {state.error or 'no reason given'}")
         lines.extend(failure_next_steps(job))

@@ -166,6 +166,34 @@ class ProviderProfile:
     examples: tuple[int, int] | None = None
     """The fewest and the most training examples a job takes at the family (inclusive);
     None: no limit the core checks beyond its validator's."""
+    model_ends: Mapping[str, date] = field(default_factory=dict)
+    """Per base model (a name or the start of one), the day training it ends, where the
+    family announces an end by model rather than one for the family."""
+    model_end_words: str = "ends"
+    """How a model's end is said before its date ("ends no earlier than" where the provider
+    gives only a floor)."""
+    deploy_note: str = ""
+    """What a fine-tuned model needs before it answers (a deployment made outside the bot),
+    said on the completion notice; empty where it answers at once."""
+
+    def model_end(self, model: str) -> date | None:
+        """The day training `model` ends here, by the longest name in `model_ends` it starts
+        with (None: no end announced for it)."""
+        found = [n for n in self.model_ends if model.startswith(n)]
+        return self.model_ends[max(found, key=len)] if found else None
+
+    def model_end_line(self, model: str) -> str | None:
+        """One sentence on when training `model` ends here, if an end is announced."""
+        ends = self.model_end(model)
+        if ends is None:
+            return None
+        return f"Training {model} at {self.label} {self.model_end_words} {ends.isoformat()}."
+
+    @property
+    def first_end(self) -> date | None:
+        """The earliest end announced: the family's, or any of its models'."""
+        days = [d for d in (self.ends, *self.model_ends.values()) if d is not None]
+        return min(days) if days else None
 
     def hyperparameter(self, name: str) -> Hyperparameter | None:
         return next((h for h in self.hyperparameters if h.name == name), None)

@@ -232,11 +232,19 @@ class Service:
         return await self.handle(request, actor, progress=progress)
 
     async def estimate_start(
-        self, actor: Actor, *, training_file: str, model: str, n_epochs: int | None = None
+        self,
+        actor: Actor,
+        *,
+        training_file: str,
+        model: str,
+        n_epochs: int | None = None,
+        family: str | None = None,
     ) -> tuple[str, ...]:
-        """What a start would bill and cost, for the start forms to show before submission."""
+        """What a start would bill and cost at the family (None: the team's default), and
+        when training that model ends there if that is announced, for the start forms to
+        show before submission."""
         return await self._jobs.estimate_start(
-            actor, training_file=training_file, model=model, n_epochs=n_epochs
+            actor, training_file=training_file, model=model, n_epochs=n_epochs, family=family
         )
 
     async def start_fields(self, actor: Actor, family: str | None = None) -> tuple[FormField, ...]:

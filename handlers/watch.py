@@ -104,6 +104,8 @@ class Shown:
 
     capabilities: frozenset[Capability]
     simulation: str | None = None
+    deploy_note: str = ""
+    """What a fine-tuned model needs there before it answers (the profile's deploy note)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -313,6 +315,7 @@ class Watcher:
         shown = Shown(
             capabilities=provider.profile.capabilities,
             simulation=provider.label if provider.is_simulation else None,
+            deploy_note=provider.profile.deploy_note,
         )
         plan = await self._plan(claim, state, events, interval, shown, reads, filed=filed)
         return PollResult(
@@ -459,6 +462,7 @@ class Watcher:
                 origin_model=await self._origin(job),
                 simulation=shown.simulation,
                 price_per_million=await self._estimate_price(job),
+                deploy_note=shown.deploy_note,
             )
             targets: list[ChannelAddress] = [job.channel] if job.channel else []
             for sub in subscriptions:

@@ -98,8 +98,12 @@ def _upgrade(sync_conn: Connection, config: Config) -> None:
     command.upgrade(config, "head")
 
 
-async def migrate(engine: AsyncEngine) -> None:
-    """Apply every migration up to head; safe to run from several replicas at once."""
+async def migrate(engine: AsyncEngine, *, deployment_family: str | None = None) -> None:
+    """Apply every migration up to head; safe to run from several replicas at once.
+
+    `deployment_family` is the provider family the deployment runs (FINETUNE_BOT_PROVIDER's):
+    a revision that moves rows between families needs to know whose account made the rows
+    the deployment's own key made (0008)."""
     async with engine.connect() as conn:
         await conn.execution_options(**{BEGIN_OPTION: "IMMEDIATE"})
         async with conn.begin():
@@ -108,4 +112,6 @@ async def migrate(engine: AsyncEngine) -> None:
                 await conn.execute(
                     text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID}
                 )
-            await conn.run_sync(_upgrade, alembic_config())
+            config = alembic_config()
+            config.attributes["deployment_family"] = deployment_family
+            await conn.run_sync(_upgrade, config)

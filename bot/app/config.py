@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -81,9 +81,24 @@ class Settings(BaseSettings):
     azure_openai_api_key: SecretStr | None = Field(
         default=None, validation_alias=_env("AZURE_OPENAI_API_KEY")
     )
+    azure_openai_ad_token: SecretStr | None = Field(
+        default=None, validation_alias=_env("AZURE_OPENAI_AD_TOKEN")
+    )
+    """An Entra ID access token for the deployment's Azure resource, when it has no key."""
     openai_api_version: str = Field(
         default="2025-04-01-preview", validation_alias=_env("OPENAI_API_VERSION")
     )
+    """The api-version of every Azure OpenAI request of the deployment's resource."""
+    azure_openai_training_type: Literal["globalstandard", "standard", "developer"] = Field(
+        default="globalstandard", validation_alias=_env("AZURE_OPENAI_TRAINING_TYPE")
+    )
+    """The training tier Azure jobs are created with (Global Standard, Standard, Developer)."""
+    nebius_api_key: SecretStr | None = Field(default=None, validation_alias=_env("NEBIUS_API_KEY"))
+    nebius_base_url: str = Field(
+        default="https://api.tokenfactory.nebius.com/v1/",
+        validation_alias=_env("NEBIUS_BASE_URL"),
+    )
+    """Nebius Token Factory's API root: a proxy, or a test's fake."""
     openai_webhook_secret: SecretStr | None = Field(
         default=None, validation_alias=_env("OPENAI_WEBHOOK_SECRET")
     )

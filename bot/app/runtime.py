@@ -203,7 +203,7 @@ async def build_runtime(
         ) from None
     stack.push_async_callback(bounded("the database", engine.dispose))
     try:
-        await migrate(engine)
+        await migrate(engine, deployment_family=registry.family(settings.provider).name)
     except Exception as error:
         problem = database_problem(settings.database_url, error)
         if problem is None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.app.config import Settings
+from bot.providers.registry import family
 from handlers.errors import ConfigError
 from handlers.spreadsheet import csv_cell
 from storage import crypto
@@ -48,7 +49,7 @@ async def rotate_keys(settings: Settings) -> int:
         )
     engine = create_engine(settings.database_url)
     try:
-        await migrate(engine)
+        await migrate(engine, deployment_family=family(settings.provider).name)
         rotated = await SqlStore(engine).rotate_secrets()
     finally:
         await engine.dispose()
@@ -59,7 +60,7 @@ async def rotate_keys(settings: Settings) -> int:
 async def export_audit(settings: Settings, team: str, out: Path | None) -> int:
     engine = create_engine(settings.database_url)
     try:
-        await migrate(engine)
+        await migrate(engine, deployment_family=family(settings.provider).name)
         store = SqlStore(engine)
         if out is None:
             rows = await _write(store, team, sys.stdout)

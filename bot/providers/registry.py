@@ -1,7 +1,8 @@
 """Providers: the registry of provider families: name -> profile and the module that builds it.
 
-A new family is a folder beside openai/, sandbox/, sandbox_together/, together/ and
-fireworks/ (profile.py, provider.py, factory.py, prices.json) and one entry in FAMILIES. The
+A new family is a folder beside openai/, azure/, nebius/, sandbox/, sandbox_together/,
+together/ and fireworks/ (profile.py, provider.py, factory.py, prices.json) and one entry in
+FAMILIES. The
 factory module is imported on first use, so reading the profiles (settings, setup forms,
 redaction) loads no provider SDK.
 """
@@ -13,7 +14,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, cast
 
+from bot.providers.azure.profile import PROFILE as AZURE
 from bot.providers.fireworks.profile import PROFILE as FIREWORKS
+from bot.providers.nebius.profile import PROFILE as NEBIUS
 from bot.providers.openai.profile import PROFILE as OPENAI
 from bot.providers.sandbox.profile import PROFILE as SANDBOX
 from bot.providers.sandbox_together.profile import PROFILE as SANDBOX_TOGETHER
@@ -56,7 +59,7 @@ class Family:
 
     profile: ProviderProfile
     settings_names: tuple[str, ...]
-    """The FINETUNE_BOT_PROVIDER values it serves (OpenAI's family also serves "azure")."""
+    """The FINETUNE_BOT_PROVIDER values it serves."""
     factory: str
     """The module that builds it (see FamilyFactory)."""
     team_accounts: bool = True
@@ -83,8 +86,13 @@ class Family:
 FAMILIES: Mapping[str, Family] = {
     "openai": Family(
         profile=OPENAI,
-        settings_names=("openai", "azure"),
+        settings_names=("openai",),
         factory="bot.providers.openai.factory",
+    ),
+    "azure": Family(
+        profile=AZURE,
+        settings_names=("azure",),
+        factory="bot.providers.azure.factory",
     ),
     "sandbox": Family(
         profile=SANDBOX,
@@ -111,6 +119,11 @@ FAMILIES: Mapping[str, Family] = {
         settings_names=("fireworks",),
         factory="bot.providers.fireworks.factory",
     ),
+    "nebius": Family(
+        profile=NEBIUS,
+        settings_names=("nebius",),
+        factory="bot.providers.nebius.factory",
+    ),
 }
 
 SETTINGS_NAMES: tuple[str, ...] = tuple(n for f in FAMILIES.values() for n in f.settings_names)
@@ -134,7 +147,7 @@ def family(name: str) -> Family:
 
 
 def account_family(account: str) -> Family | None:
-    """The family that builds a team account of this kind (e.g. azure -> openai)."""
+    """The family that builds a team account of this kind (e.g. compatible -> openai)."""
     return next(
         (f for f in FAMILIES.values() if f.team_accounts and f.profile.account(account)),
         None,
@@ -147,7 +160,7 @@ def profiles() -> tuple[ProviderProfile, ...]:
 
 
 def account_families() -> Mapping[str, str]:
-    """The family each team account kind belongs to (azure -> openai), by kind name."""
+    """The family each team account kind belongs to (compatible -> openai), by kind name."""
     return {
         a.name: f.name for f in FAMILIES.values() if f.team_accounts for a in f.profile.accounts
     }

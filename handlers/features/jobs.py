@@ -161,9 +161,25 @@ class Jobs:
         return await self._control(actor.team_id, request.job_id, "cancel")
 
     async def estimate_start(
-        self, actor: Actor, *, training_file: str, model: str, n_epochs: int | None = None
+        self,
+        actor: Actor,
+        *,
+        training_file: str,
+        model: str,
+        n_epochs: int | None = None,
+        family: str | None = None,
     ) -> tuple[str, ...]:
-        """What a start would bill and cost, for the start forms to show before submission."""
+        """What a start would bill and cost, for the start forms to show before submission,
+        and when training that model ends at the family (None: the team's default), if an end
+        is announced for it."""
+        # A family the team cannot use is the start's to refuse; the estimate shows the default's.
+        usable = family if family in await self._providers.available(actor.team_id) else None
+        ends = (await self._profile(actor.team_id, usable)).model_end_line(model)
+        return (*await self._estimate(actor, training_file, model, n_epochs), *_given(ends))
+
+    async def _estimate(
+        self, actor: Actor, training_file: str, model: str, n_epochs: int | None
+    ) -> tuple[str, ...]:
         training = await self._store.get_file(actor.team_id, training_file)
         if training is None:
             return (f"No file '{training_file}' in this team. See /finetune files.",)
@@ -515,6 +531,9 @@ class Jobs:
             lines.append(stale)
         if provider.is_simulation:
             lines.append(f"Note: {provider.label}: no real model is trained.")
+        ends = provider.profile.model_end_line(state.model)
+        if ends is not None:
+            lines.append(ends)
         return Reply(
             title=f"Started {state.id}",
             fields=(
@@ -910,6 +929,10 @@ def _auto(value: float | None) -> str:
 
 def _metric(value: object) -> str:
     return decimal(value) if isinstance(value, int | float) else MISSING
+
+
+def _given(line: str | None) -> tuple[str, ...]:
+    return (line,) if line is not None else ()
 
 
 def _nothing() -> None:

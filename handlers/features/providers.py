@@ -41,11 +41,18 @@ class Providers:
                 p.label,
                 _set_up(p.name, keys, available),
                 ", ".join(sorted(c.value for c in p.capabilities)) or "—",
-                p.ends.isoformat() if p.ends else "—",
+                p.first_end.isoformat() if p.first_end else "—",
             )
             for p in self._profiles
         )
-        notes = tuple(f"{p.label}: {p.end_note}" for p in self._profiles if p.end_note)
+        notes = tuple(
+            line
+            for p in self._profiles
+            for line in (
+                *((f"{p.label}: {p.end_note}",) if p.end_note else ()),
+                *_model_ends(p),
+            )
+        )
         return Reply(
             title=f"{len(self._profiles)} provider families; this team can use "
             + (", ".join(available) or "none"),
@@ -57,6 +64,20 @@ class Providers:
             ),
             tone=Tone.WARNING if notes else Tone.INFO,
         )
+
+
+def _model_ends(profile: ProviderProfile) -> tuple[str, ...]:
+    """The family's per-model training ends, one line, the models grouped by day."""
+    if not profile.model_ends:
+        return ()
+    days: dict[str, list[str]] = {}
+    for model, day in sorted(profile.model_ends.items(), key=lambda item: (item[1], item[0])):
+        days.setdefault(day.isoformat(), []).append(model)
+    return (
+        f"{profile.label}: training {profile.model_end_words} "
+        + "; ".join(f"{day} ({', '.join(models)})" for day, models in days.items())
+        + ".",
+    )
 
 
 def _set_up(family: str, keys: set[str], available: Sequence[str]) -> str:

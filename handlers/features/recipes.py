@@ -112,10 +112,11 @@ class Recipes:
             return Reply(
                 title=f"Not started: {len(translation.lost)} option(s) of {origin.id} cannot "
                 f"be carried to {target.label}",
+                # What cannot carry comes first: it is what the team must decide.
                 lines=(
-                    *shown,
-                    "",
                     *lost_lines(translation),
+                    "",
+                    *shown,
                     "",
                     "Nothing was uploaded or started.",
                 ),
@@ -130,10 +131,11 @@ class Recipes:
                 tone=Tone.WARNING,
             )
         if translation.lost:
-            shown.append(
+            shown.insert(
+                0,
                 f"Left to {target.label}'s defaults (defaults=yes): "
                 + ", ".join(f"{x.option}={x.value}" for x in translation.lost)
-                + "."
+                + ".",
             )
         # Refused options (a method the target lacks) are refused before any upload.
         check_start(translation.request, target)

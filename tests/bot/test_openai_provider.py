@@ -62,20 +62,6 @@ async def test_labels_name_the_provider(fake: FakeOpenAI, provider: OpenAIProvid
     assert provider.is_simulation is False
     async with OpenAIProvider.openai(API_KEY) as real:
         assert real.label == "OpenAI"
-    async with OpenAIProvider.azure("https://res.openai.azure.com", API_KEY, "2025-04-01") as az:
-        assert az.label == "Azure OpenAI"
-
-
-async def test_azure_client_reaches_the_resource_routes(fake: FakeOpenAI) -> None:
-    job = fake.add_job(status="running")
-    async with OpenAIProvider.azure(
-        fake.azure_endpoint, API_KEY, "2025-04-01-preview", timeout=TIMEOUT
-    ) as azure:
-        state = await azure.get_job(job["id"])
-    assert state.status == "running"
-    request = fake.requests_to(Route.GET_JOB)[0]
-    assert request.query["api-version"] == "2025-04-01-preview"
-    assert request.headers["api-key"] == "<redacted>"
 
 
 # -- files ------------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ def _table_rows() -> dict[str, list[str]]:
 
 def _expected(profile: ProviderProfile) -> list[str]:
     marks = ["yes" if all(profile.can(c) for c in column) else "—" for column in COLUMNS]
-    ends = profile.ends.isoformat() if profile.ends is not None else "—"
+    ends = profile.first_end.isoformat() if profile.first_end is not None else "—"
     return [profile.label, *marks, ends]
 
 

@@ -10,8 +10,12 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 
+from bot.providers.azure.profile import PROFILE as AZURE
+from bot.providers.azure.provider import AzureOpenAIProvider
 from bot.providers.fireworks.profile import PROFILE as FIREWORKS
 from bot.providers.fireworks.provider import FireworksProvider
+from bot.providers.nebius.profile import PROFILE as NEBIUS
+from bot.providers.nebius.provider import NebiusProvider
 from bot.providers.openai.profile import PROFILE as OPENAI
 from bot.providers.openai.provider import OpenAIProvider
 from bot.providers.prices import family_prices
@@ -249,6 +253,136 @@ async def openai(tmp_path: Path) -> AsyncIterator[ProviderUnderTest]:
         assert fake.pending_faults() == 0, "a planned fault was never reached"
 
 
+# -- Azure OpenAI: the real AsyncAzureOpenAI against the fake server in Azure mode --------------
+
+AZURE_KEY = "0123456789abcdef" * 2
+
+
+@asynccontextmanager
+async def azure(tmp_path: Path) -> AsyncIterator[ProviderUnderTest]:
+    clock = ManualClock()
+    async with (
+        FakeOpenAI(api_key=AZURE_KEY, azure=True, clock=lambda: clock.now().timestamp()) as fake,
+        AzureOpenAIProvider.connect(
+            fake.azure_endpoint,
+            AZURE_KEY,
+            timeout=TIMEOUT_S,
+            max_retries=0,
+            create_retry_delay=0,
+        ) as provider,
+    ):
+
+        def deploy_new_models() -> None:
+            # The operator's step after a job succeeds at Azure: deploy its model (named as
+            # the model) so that it answers chat, as the profile's deploy note asks.
+            for job in fake.jobs.values():
+                model = job.get("fine_tuned_model")
+                if model and model not in fake.deployments:
+                    fake.deploy(model)
+
+        def advance() -> None:
+            clock.advance(TICK_S)
+            fake.advance()
+            deploy_new_models()
+
+        def fail_next(
+            kind: ProviderErrorKind,
+            *,
+            operation: str,
+            took_effect: bool = False,
+            retry_after: float | None = None,
+        ) -> None:
+            fault = _fault(kind, took_effect=took_effect, retry_after=retry_after)
+            fake.inject(Route.AZURE_CHAT if operation == "chat" else _ROUTES[operation], fault)
+
+        def finish(job_id: str, *, as_: str) -> None:
+            fake.finish_job(job_id, as_)
+            deploy_new_models()
+
+        def report_status(job_id: str, status: str | None) -> None:
+            if status is None:
+                fake.reported_status.pop(job_id, None)
+            else:
+                fake.reported_status[job_id] = status
+
+        async def jobs_at_provider() -> int:
+            return len(fake.jobs)
+
+        yield ProviderUnderTest(
+            name="azure",
+            provider=provider,
+            advance=advance,
+            fail_next=fail_next,
+            finish=finish,
+            report_status=report_status,
+            jobs_at_provider=jobs_at_provider,
+            base_model="gpt-4o-mini-2024-07-18",
+        )
+        assert fake.errors == []
+        assert fake.pending_faults() == 0, "a planned fault was never reached"
+
+
+# -- Nebius Token Factory: the real openai SDK against the fake server (OpenAI's shape) ----------
+
+NEBIUS_KEY = "nebius-contract-0123456789abcdef"
+NEBIUS_MODEL = "meta-llama/Meta-Llama-3.1-8B-Instruct"
+
+
+@asynccontextmanager
+async def nebius(tmp_path: Path) -> AsyncIterator[ProviderUnderTest]:
+    clock = ManualClock()
+    async with (
+        FakeOpenAI(api_key=NEBIUS_KEY, clock=lambda: clock.now().timestamp()) as fake,
+        NebiusProvider.connect(
+            NEBIUS_KEY,
+            base_url=fake.base_url,
+            timeout=TIMEOUT_S,
+            max_retries=0,
+            create_retry_delay=0,
+        ) as provider,
+    ):
+        fake.add_model(NEBIUS_MODEL, owned_by="system")
+
+        def advance() -> None:
+            clock.advance(TICK_S)
+            fake.advance()
+
+        def fail_next(
+            kind: ProviderErrorKind,
+            *,
+            operation: str,
+            took_effect: bool = False,
+            retry_after: float | None = None,
+        ) -> None:
+            fault = _fault(kind, took_effect=took_effect, retry_after=retry_after)
+            fake.inject(_ROUTES[operation], fault)
+
+        def finish(job_id: str, *, as_: str) -> None:
+            fake.finish_job(job_id, as_)
+
+        def report_status(job_id: str, status: str | None) -> None:
+            if status is None:
+                fake.reported_status.pop(job_id, None)
+            else:
+                fake.reported_status[job_id] = status
+
+        async def jobs_at_provider() -> int:
+            return len(fake.jobs)
+
+        yield ProviderUnderTest(
+            name="nebius",
+            provider=provider,  # type: ignore[arg-type]  # no pause, no stored completions
+            advance=advance,
+            fail_next=fail_next,
+            finish=finish,
+            report_status=report_status,
+            jobs_at_provider=jobs_at_provider,
+            base_model=NEBIUS_MODEL,
+        )
+        assert fake.errors == []
+        assert fake.pending_faults() == 0, "a planned fault was never reached"
+
+
 # -- Together AI: the real together SDK against the fake server ---------------------------------
 
 TOGETHER_KEY = "tgp_v1_contract0123456789abcdef"
@@ -405,4 +539,6 @@ PROVIDERS: tuple[ProviderEntry, ...] = (
         name="sandbox-together", capabilities=SANDBOX_TOGETHER.capabilities, open=sandbox_together
     ),
     ProviderEntry(name="fireworks", capabilities=FIREWORKS.capabilities, open=fireworks),
+    ProviderEntry(name="azure", capabilities=AZURE.capabilities, open=azure),
+    ProviderEntry(name="nebius", capabilities=NEBIUS.capabilities, open=nebius),
 )

@@ -14,6 +14,15 @@ Usage::
 Routes are named "METHOD /path" with `{placeholders}` (see `Route`); `"*"` matches any route.
 The same handlers answer under `/v1` (OpenAI, `base_url`) and `/openai` (Azure,
 `azure_endpoint`), so `AsyncAzureOpenAI` can be pointed at it too.
+
+`FakeOpenAI(azure=True)` is an Azure OpenAI resource as Azure's REST reference and its known
+differences describe it: every `/openai/...` request needs an `api-version` query; auth is the
+`api-key` header (or `Authorization: Bearer` with the Entra ID token given as `ad_token`); a
+job create needs `trainingType`; a validated job waits as `pending` (Azure's word for
+OpenAI's `queued`), with `organization_id` and `result_files` null; a fine-tuned model is named
+`<base>.ft-<32 hex>[-suffix]` and answers chat only from a deployment
+(`/openai/deployments/{name}/chat/completions`), made through the management plane's
+deployments route (`PUT .../accounts/{account}/deployments/{name}`, or `deploy()`).
 """
 
 from __future__ import annotations
@@ -68,6 +77,17 @@ class Route:
     ADD_UPLOAD_PART = "POST /uploads/{upload_id}/parts"
     COMPLETE_UPLOAD = "POST /uploads/{upload_id}/complete"
     CANCEL_UPLOAD = "POST /uploads/{upload_id}/cancel"
+    AZURE_CHAT = "POST /deployments/{deployment}/chat/completions"
+    """Azure mode: chat with a deployment (the SDK's route for `model=<deployment name>`)."""
+    PUT_DEPLOYMENT = (
+        "PUT /subscriptions/{subscription}/resourceGroups/{group}/providers/"
+        "Microsoft.CognitiveServices/accounts/{account}/deployments/{deployment}"
+    )
+    """Azure mode: the management plane's deployment of a model (ARM, its own api-version)."""
+    LIST_DEPLOYMENTS = (
+        "GET /subscriptions/{subscription}/resourceGroups/{group}/providers/"
+        "Microsoft.CognitiveServices/accounts/{account}/deployments"
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -187,9 +207,20 @@ class FakeOpenAI:
         api_key: str | None = None,
         clock: Callable[[], float] = time.time,
         organization_id: str = "org-fake",
+        azure: bool = False,
+        ad_token: str | None = None,
+        first_id: int = 1,
     ) -> None:
         self.api_key = api_key
-        """When set, requests must carry it (Bearer or api-key) or get a 401."""
+        """When set, requests must carry it (Bearer or api-key; Azure mode: api-key only) or
+        get a 401."""
+        self.azure = azure
+        """Azure mode (see the module docstring)."""
+        self.ad_token = ad_token
+        """Azure mode: an Entra ID token accepted as `Authorization: Bearer <token>`."""
+        self.deployments: dict[str, str] = {}
+        """Azure mode: deployment name -> the model it serves. Base models come deployed under
+        their own names (as an operator deploys them before comparing against a base)."""
         self.clock = clock
         self.organization_id = organization_id
         self.files: dict[str, Json] = {}
@@ -227,12 +258,16 @@ class FakeOpenAI:
         """Unexpected exceptions inside the fake's handlers (answered as 500s)."""
         self._faults: dict[str, deque[Fault]] = {}
         self._changed = asyncio.Condition()
-        self._ids = itertools.count(1)
+        self._ids = itertools.count(first_id)
+        """Ids are numbered from `first_id`: two fakes in one test give distinct job ids, as
+        two real providers do."""
         self._runner: web.AppRunner | None = None
         self._closing = asyncio.Event()
         self._port = 0
         for base in ("gpt-4o-mini-2024-07-18", "gpt-4.1-mini-2025-04-14"):
             self.add_model(base, owned_by="system", created=1_700_000_000)
+            if azure:
+                self.deployments[base] = base
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -242,6 +277,16 @@ class FakeOpenAI:
             for route, handler in self._routes().items():
                 method, path = route.split(" ", 1)
                 app.router.add_route(method, prefix + path, handler, name=None)
+        if self.azure:
+            app.router.add_route(
+                "POST", "/openai" + Route.AZURE_CHAT.split(" ", 1)[1], self._azure_chat
+            )
+            app.router.add_route(
+                "PUT", Route.PUT_DEPLOYMENT.split(" ", 1)[1], self._put_deployment
+            )
+            app.router.add_route(
+                "GET", Route.LIST_DEPLOYMENTS.split(" ", 1)[1], self._list_deployments
+            )
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -275,6 +320,22 @@ class FakeOpenAI:
     def azure_endpoint(self) -> str:
         """For `AsyncAzureOpenAI(azure_endpoint=...)`; the SDK appends `/openai`."""
         return f"http://127.0.0.1:{self._port}"
+
+    def deployment_url(self, name: str, account: str = "acme") -> str:
+        """Azure mode: the management-plane URL that deploys a model under `name`."""
+        return (
+            f"http://127.0.0.1:{self._port}/subscriptions/sub-1/resourceGroups/rg-1/providers/"
+            f"Microsoft.CognitiveServices/accounts/{account}/deployments/{name}"
+        )
+
+    def deploy(self, model: str, name: str | None = None) -> str:
+        """Azure mode: deploy `model` (a fine-tuned one, once its job succeeded) under `name`
+        (default: the model's own name), as the portal or the management API does."""
+        if model not in self.models:
+            raise ValueError(f"no model {model!r} to deploy")
+        deployment = name or model
+        self.deployments[deployment] = model
+        return deployment
 
     # -- scripting --------------------------------------------------------------------------
 
@@ -353,8 +414,9 @@ class FakeOpenAI:
             "fine_tuned_model": None,
             "finished_at": None,
             "hyperparameters": hyperparameters if method["type"] == "supervised" else {},
-            "organization_id": self.organization_id,
-            "result_files": [],
+            # Azure answers both as null (not in OpenAI's schema).
+            "organization_id": None if self.azure else self.organization_id,
+            "result_files": None if self.azure else [],
             "status": status,
             "trained_tokens": None,
             "training_file": training_file,
@@ -426,10 +488,14 @@ class FakeOpenAI:
             job["finished_at"] = self.now()
         if status == "succeeded" and job.get("fine_tuned_model") is None:
             suffix = job.get("user_provided_suffix") or ""
-            name = f"ft:{job['model']}:fake:{suffix}:{job_id[-6:]}"
+            if self.azure:
+                tail = hashlib.md5(job_id.encode(), usedforsecurity=False).hexdigest()
+                name = f"{job['model']}.ft-{tail}" + (f"-{suffix}" if suffix else "")
+            else:
+                name = f"ft:{job['model']}:fake:{suffix}:{job_id[-6:]}"
             job["fine_tuned_model"] = name
             job["trained_tokens"] = job.get("trained_tokens") or 1000
-            self.add_model(name, owned_by=self.organization_id)
+            self.add_model(name, owned_by=self.organization_id if not self.azure else "user")
         if status == "failed" and job.get("error") is None:
             job["error"] = {
                 "code": "invalid_training_file",
@@ -481,8 +547,8 @@ class FakeOpenAI:
                     self.finish_job(job_id, "failed", error=error)
                     return
                 self.add_events(job_id, ["Files validated, moving job to queued state"])
-                job["status"] = "queued"
-            case "queued":
+                job["status"] = "pending" if self.azure else "queued"
+            case "queued" | "pending":
                 self.add_events(job_id, ["Fine-tuning job started"])
                 job["status"] = "running"
             case "running":
@@ -569,7 +635,7 @@ class FakeOpenAI:
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         resource = request.match_info.route.resource
         template = resource.canonical if resource is not None else request.path
-        prefix = "/v1" if template.startswith("/v1") else "/openai"
+        prefix = next((p for p in ("/v1", "/openai") if template.startswith(p)), "")
         route = f"{request.method} {template.removeprefix(prefix)}"
         path = request.path.removeprefix(prefix)
         request[_STUCK] = route in self.stuck_cursor
@@ -577,8 +643,25 @@ class FakeOpenAI:
         record, body = await self._read(request, route, path, fault)
         self.requests.append(record)
         if not self._authorized(request):
+            if self.azure:
+                message = (
+                    "Access denied due to invalid subscription key or wrong API endpoint. Make "
+                    "sure to provide a valid key for an active subscription and use a correct "
+                    "regional API endpoint for your resource."
+                )
+                return _json({"error": {"code": "401", "message": message}}, status=401)
             return _json(
                 error_body("Incorrect API key provided.", code="invalid_api_key"), status=401
+            )
+        if self.azure and prefix == "/openai" and not request.query.get("api-version"):
+            return _json(
+                {
+                    "error": {
+                        "code": "404",
+                        "message": "Resource not found",
+                    }
+                },
+                status=404,
             )
         if fault is None:
             return await self._answer(handler, request, body)
@@ -697,9 +780,13 @@ class FakeOpenAI:
         return None
 
     def _authorized(self, request: web.Request) -> bool:
+        bearer = request.headers.get("Authorization", "")
+        if self.azure:
+            if self.ad_token is not None and bearer == f"Bearer {self.ad_token}":
+                return True
+            return self.api_key is None or request.headers.get("api-key") == self.api_key
         if self.api_key is None:
             return True
-        bearer = request.headers.get("Authorization", "")
         return bearer == f"Bearer {self.api_key}" or request.headers.get("api-key") == self.api_key
 
     # -- handlers ---------------------------------------------------------------------------
@@ -819,6 +906,46 @@ class FakeOpenAI:
             }
         )
 
+    async def _azure_chat(self, request: web.Request) -> web.StreamResponse:
+        """Azure mode: chat at a deployment, which serves the model deployed under its name."""
+        name = request.match_info["deployment"]
+        model = self.deployments.get(name)
+        if model is None:
+            return _json(
+                {
+                    "error": {
+                        "code": "DeploymentNotFound",
+                        "message": (
+                            "The API deployment for this resource does not exist. If you "
+                            "created the deployment within the last 5 minutes, please wait a "
+                            "moment and try again."
+                        ),
+                    }
+                },
+                status=404,
+            )
+        body = request[_BODY]
+        if isinstance(body, dict):
+            request[_BODY] = {**body, "model": model}
+        return await self._chat(request)
+
+    async def _put_deployment(self, request: web.Request) -> web.StreamResponse:
+        """Azure mode: ARM's Deployments - Create Or Update, for a model of this resource."""
+        body = request[_BODY]
+        model = (
+            ((body.get("properties") or {}).get("model") or {}).get("name")
+            if isinstance(body, dict)
+            else None
+        )
+        if not isinstance(model, str) or model not in self.models:
+            raise _ApiError(400, f"The model '{model}' is not available to deploy.")
+        name = request.match_info["deployment"]
+        self.deployments[name] = model
+        return _json(_deployment(name, model), status=201)
+
+    async def _list_deployments(self, request: web.Request) -> web.StreamResponse:
+        return _json({"value": [_deployment(n, m) for n, m in self.deployments.items()]})
+
     async def _delete_file(self, request: web.Request) -> web.StreamResponse:
         file = self._file(request)
         del self.files[file["id"]]
@@ -856,6 +983,13 @@ class FakeOpenAI:
             **({"beta": "auto"} if kind == "dpo" else {}),
             **given,
         }
+        if self.azure and body.get("trainingType") is None:
+            # What Azure answers a create without its training tier (misleadingly).
+            raise _ApiError(
+                400,
+                "The specified base model does not support fine-tuning.",
+                code="invalidPayload",
+            )
         metadata = body.get("metadata")
         if metadata is not None and (not isinstance(metadata, dict) or len(metadata) > 16):
             raise _ApiError(
@@ -1109,6 +1243,18 @@ def _json(
         content_type="application/json",
         headers={"x-request-id": f"req_{time.monotonic_ns()}", **(headers or {})},
     )
+
+
+def _deployment(name: str, model: str) -> Json:
+    return {
+        "name": name,
+        "type": "Microsoft.CognitiveServices/accounts/deployments",
+        "sku": {"name": "Standard", "capacity": 1},
+        "properties": {
+            "model": {"format": "OpenAI", "name": model, "version": "1"},
+            "provisioningState": "Succeeded",
+        },
+    }
 
 
 def _public(record: Json) -> Json:

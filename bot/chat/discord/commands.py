@@ -294,6 +294,7 @@ class DiscordCommands:
             training_file=request.training_file,
             model=request.model,
             n_epochs=request.n_epochs,
+            family=request.provider,
         )
         reply = Reply(
             title=f"Start {request.model} on {request.training_file}?",

@@ -597,12 +597,16 @@ class SlackHandlers:
             return
         epochs_text = chosen(state, "epochs")
         epochs = int(epochs_text) if epochs_text and epochs_text.isdigit() else None
+        picked = chosen(state, "provider")
+        providers = list(await self._service.team_providers(actor.team_id))
         lines = await self._service.estimate_start(
-            actor, training_file=training, model=model, n_epochs=epochs
+            actor,
+            training_file=training,
+            model=model,
+            n_epochs=epochs,
+            family=picked if picked in providers else None,
         )
         files = await self._list_files(actor.team_id)
-        providers = list(await self._service.team_providers(actor.team_id))
-        picked = chosen(state, "provider")
         if picked in providers:  # the rebuilt form keeps the family picked
             providers.remove(picked)
             providers.insert(0, picked)

@@ -1,1 +1,2 @@
-"""Providers: the OpenAI family (OpenAI, Azure OpenAI and OpenAI-compatible endpoints)."""
+"""Providers: the OpenAI family (OpenAI and OpenAI-compatible endpoints; Azure and Nebius reuse
+its implementation from their own folders)."""

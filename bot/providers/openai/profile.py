@@ -42,13 +42,9 @@ FINE_TUNABLE_PREFIXES = (
 KEY_PATTERNS: tuple[re.Pattern[str], ...] = (
     # OpenAI keys: sk-..., sk-proj-..., sk-svcacct-..., sk-admin-...
     re.compile(r"sk-[A-Za-z0-9_-]{16,}"),
-    # Azure OpenAI keys: 32 hex characters, or the newer 84 alphanumeric ones
-    re.compile(r"(?<![A-Za-z0-9_-])[0-9a-fA-F]{32}(?![A-Za-z0-9_-])"),
-    re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9]{84}(?![A-Za-z0-9_-])"),
 )
 
 _KEY = SetupField(name="key", label="API key", required=True)
-_VERSION_DEFAULT = "2025-04-01-preview"
 
 ACCOUNTS: tuple[AccountKind, ...] = (
     AccountKind(
@@ -63,30 +59,6 @@ ACCOUNTS: tuple[AccountKind, ...] = (
             _KEY,
             SetupField(name="endpoint", label="Endpoint or base URL", hint="a proxy's https URL"),
         ),
-    ),
-    AccountKind(
-        name="azure",
-        label="Azure OpenAI",
-        key_shape=re.compile(r"^(?:[0-9a-fA-F]{32}|[A-Za-z0-9]{84})$"),
-        key_refusal=(
-            "That is not an Azure OpenAI key: they are 32 hexadecimal characters "
-            "(or 84 letters and digits). Copy KEY 1 from the resource's Keys and Endpoint."
-        ),
-        fields=(
-            _KEY,
-            SetupField(
-                name="endpoint",
-                label="Endpoint or base URL",
-                required=True,
-                hint="https://NAME.openai.azure.com",
-            ),
-            SetupField(
-                name="api_version",
-                label="API version",
-                default=_VERSION_DEFAULT,
-            ),
-        ),
-        api_version_default=_VERSION_DEFAULT,
     ),
     AccountKind(
         name="compatible",
@@ -160,14 +132,17 @@ PROFILE = ProviderProfile(
     accounts=ACCOUNTS,
     example_job_id="ftjob-abc123",
     example_model="ft:gpt-4.1-mini-2025-04-14:acme:support:abc123",
-    # Azure OpenAI is an account kind of this family (its settings), so both ends are here.
     ends=date(2027, 1, 6),
     end_note=(
-        "OpenAI accepts no new fine-tuning jobs from 2027-01-06; Azure OpenAI trains OpenAI "
-        "models until about April 2027, for existing customers. Fine-tuned models keep "
+        "OpenAI accepts no new fine-tuning jobs from 2027-01-06. Fine-tuned models keep "
         "serving until their base models retire."
     ),
 )
+
+
+def tuned_name(base: str, owner: str, suffix: str, ident: str) -> str:
+    """A fine-tuned model's name as OpenAI (and a server in its shape) gives it."""
+    return f"ft:{base}:{owner}:{suffix}:{ident}"
 
 
 def metric_point(kind: str, data: Mapping[str, MetricValue]) -> MetricPoint | None:

@@ -11,7 +11,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import httpx2
 from openai import (
@@ -21,6 +21,7 @@ from openai import (
     APITimeoutError,
     AsyncAzureOpenAI,
     AsyncOpenAI,
+    Omit,
     OpenAIError,
     omit,
 )
@@ -86,8 +87,9 @@ class _MalformedError(Exception):
 class OpenAIProvider:
     """The Provider port over `AsyncOpenAI`: one client, SDK errors mapped to `ProviderError`.
 
-    Build it with `OpenAIProvider.openai(...)`, `OpenAIProvider.azure(...)` or
-    `OpenAIProvider(client)` for any already-built `AsyncOpenAI` (compatible endpoints too).
+    Build it with `OpenAIProvider.openai(...)` or `OpenAIProvider(client)` for any
+    already-built `AsyncOpenAI` (compatible endpoints too); bot/providers/azure/ builds it for
+    Azure OpenAI, with what differs there.
     """
 
     def __init__(
@@ -104,7 +106,9 @@ class OpenAIProvider:
         max_scan_pages: int = MAX_SCAN_PAGES,
         chunked_threshold: int = FILES_API_MAX_BYTES,
         part_bytes: int = UPLOAD_PART_BYTES,
+        profile: ProviderProfile = PROFILE,
     ) -> None:
+        self._profile = profile
         self.chunked_threshold = chunked_threshold
         self.part_bytes = max(1, min(part_bytes, UPLOAD_PART_BYTES))
         self._client = client
@@ -149,40 +153,11 @@ class OpenAIProvider:
         )
         return cls(client, **options)
 
-    @classmethod
-    def azure(
-        cls,
-        endpoint: str,
-        api_key: str,
-        api_version: str,
-        *,
-        timeout: float = 60.0,
-        max_retries: int = 2,
-        http_client: httpx2.AsyncClient | None = None,
-        **options: Any,
-    ) -> OpenAIProvider:
-        """Azure OpenAI: `endpoint` is `https://<resource>.openai.azure.com`.
-
-        No deployment is set: the fine-tuning, files and models routes are resource-wide, and
-        `JobSpec.model` names the base model (e.g. `gpt-4o-mini-2024-07-18`), not a deployment.
-        A fine-tuned model must be deployed (under a deployment name of your choosing) in Azure
-        before it can serve requests; that step is outside this port.
-        """
-        client = AsyncAzureOpenAI(
-            azure_endpoint=endpoint,
-            api_key=api_key,
-            api_version=api_version,
-            timeout=timeout,
-            max_retries=max_retries,
-            http_client=http_client,
-        )
-        return cls(client, **options)
-
     async def aclose(self) -> None:
         if self._close_client:
             await self._client.close()
 
-    async def __aenter__(self) -> OpenAIProvider:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -198,7 +173,8 @@ class OpenAIProvider:
 
     @property
     def profile(self) -> ProviderProfile:
-        return PROFILE
+        """OpenAI's, or that of the family this client serves in OpenAI's shape."""
+        return self._profile
 
     # -- files ------------------------------------------------------------------------------
 
@@ -308,16 +284,17 @@ class OpenAIProvider:
                     self._create_client.fine_tuning.jobs.create(
                         model=spec.model,
                         training_file=spec.training_file,
-                        method=_method(spec),
+                        method=self._create_method(spec),
                         metadata=metadata,
                         suffix=spec.suffix if spec.suffix is not None else omit,
                         seed=spec.seed if spec.seed is not None else omit,
                         validation_file=(
                             spec.validation_file if spec.validation_file is not None else omit
                         ),
+                        extra_body=self._create_extra(spec),
                     )
                 )
-                return self._map(_job, job)
+                return self._map(self._job, job)
             except ProviderError as error:
                 delay = self._create_retry_after(error, attempt)
                 if delay is None:
@@ -333,7 +310,9 @@ class OpenAIProvider:
                     return existing
 
     async def get_job(self, job_id: str) -> JobState:
-        return self._map(_job, await self._call(self._client.fine_tuning.jobs.retrieve(job_id)))
+        return self._map(
+            self._job, await self._call(self._client.fine_tuning.jobs.retrieve(job_id))
+        )
 
     async def list_jobs(
         self, *, metadata: Mapping[str, str] | None = None, limit: int = 20
@@ -342,7 +321,7 @@ class OpenAIProvider:
 
         def take(items: list[Any]) -> bool:
             for item in items:
-                job = self._map(_job, item)
+                job = self._map(self._job, item)
                 # Some compatible servers ignore the filter; never hand back another tag's jobs.
                 if all(job.metadata.get(k) == v for k, v in (metadata or {}).items()):
                     jobs.append(job)
@@ -362,13 +341,13 @@ class OpenAIProvider:
         return jobs[:limit]
 
     async def cancel_job(self, job_id: str) -> JobState:
-        return self._map(_job, await self._call(self._client.fine_tuning.jobs.cancel(job_id)))
+        return self._map(self._job, await self._call(self._client.fine_tuning.jobs.cancel(job_id)))
 
     async def pause_job(self, job_id: str) -> JobState:
-        return self._map(_job, await self._call(self._client.fine_tuning.jobs.pause(job_id)))
+        return self._map(self._job, await self._call(self._client.fine_tuning.jobs.pause(job_id)))
 
     async def resume_job(self, job_id: str) -> JobState:
-        return self._map(_job, await self._call(self._client.fine_tuning.jobs.resume(job_id)))
+        return self._map(self._job, await self._call(self._client.fine_tuning.jobs.resume(job_id)))
 
     async def list_events_after(
         self, job_id: str, cursor: str | None, *, limit: int = 100
@@ -510,6 +489,19 @@ class OpenAIProvider:
     async def _find_job(self, idempotency_key: str) -> JobState | None:
         jobs = await self.list_jobs(metadata={IDEMPOTENCY_METADATA_KEY: idempotency_key})
         return jobs[0] if jobs else None
+
+    def _job(self, item: object) -> JobState:
+        return _job(item, self._profile)
+
+    def _create_method(self, spec: JobSpec) -> job_create_params.Method | Omit:
+        """The create body's `method`; a family that takes the hyperparameters elsewhere
+        (Nebius: the top-level object) leaves it out."""
+        return _method(spec)
+
+    def _create_extra(self, spec: JobSpec) -> dict[str, object] | None:
+        """Fields of the create body beyond OpenAI's own; a family in this shape that needs
+        more (Azure's training tier) names them."""
+        return None
 
     def _create_retry_after(self, error: ProviderError, attempt: int) -> float | None:
         """Seconds to wait before the next create, or None to give up now."""
@@ -799,7 +791,7 @@ def _file(item: object) -> ProviderFile:
     )
 
 
-def _job(item: object) -> JobState:
+def _job(item: object, profile: ProviderProfile) -> JobState:
     method = _field(item, "method")
     method_type = (_opt_str(method, "type") if method is not None else None) or "supervised"
     hp_source = _field(_field(method, method_type), "hyperparameters") if method else None
@@ -818,7 +810,7 @@ def _job(item: object) -> JobState:
     return JobState(
         id=_str(item, "id"),
         model=_str(item, "model"),
-        status=PROFILE.status(raw_status := _str(item, "status")),
+        status=profile.status(raw_status := _str(item, "status")),
         provider_status=raw_status,
         created_at=_time(item, "created_at"),
         training_file=_str(item, "training_file"),

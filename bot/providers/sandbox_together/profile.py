@@ -16,8 +16,10 @@ PROFILE = replace(
     name=NAME,
     label="Together-shaped sandbox (simulated)",
     # Together's capabilities (no pause, resume, webhooks, stored completions or job tags),
-    # but a simulated model answers at once: nothing to deploy first.
-    capabilities=together.CAPABILITIES - {Capability.DEPLOY_BEFORE_INFERENCE},
+    # but a simulated model answers at once (nothing to deploy first) and it has no per-model
+    # limits of its own beyond the profile ranges.
+    capabilities=together.CAPABILITIES
+    - {Capability.DEPLOY_BEFORE_INFERENCE, Capability.MODEL_LIMITS},
     key_patterns=(),
     # No account of its own: a sandbox deployment serves it to every team.
     accounts=(),

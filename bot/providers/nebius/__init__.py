@@ -1,0 +1,1 @@
+"""Providers: the Nebius Token Factory family (an OpenAI-compatible fine-tuning API)."""
