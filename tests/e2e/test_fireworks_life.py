@@ -185,7 +185,7 @@ async def test_a_job_life_on_fireworks_through_slack(tmp_path: Path) -> None:
             )
             inspected = next(str(r) for r in slack.responses if f"Job {job_id}" in str(r))
             assert "Fireworks AI's own, on the job" in inspected
-            assert "(step 10/10)" in inspected
+            assert "(step 10/10)" in inspected, inspected
         assert len(keys()) == len(set(keys())), "no message was posted twice"
 
 
