@@ -66,6 +66,16 @@ ACTIONS: Mapping[str, ButtonAction] = _catalogue(
         audience=Audience.CHANNEL,
         value_options=("like", "provider", "defaults"),
     ),
+    # A costly typed start's Start button: its value is the held start's id (cs-...). The
+    # start's answer is the requester's; the channel gets the job's card.
+    ButtonAction(
+        name="confirm_start",
+        command="start",
+        audience=Audience.PRESSER,
+        value_options=("confirm",),
+    ),
+    # A private answer's Share in channel: the same answer, posted for everyone, once.
+    ButtonAction(name="share", command="share", audience=Audience.CHANNEL),
     ButtonAction(name="approve", command="approve"),
     ButtonAction(name="reject", command="reject"),
 )
@@ -99,3 +109,20 @@ VALUE_SEPARATOR = ":"
 def button_value(*parts: str) -> str:
     """The value of a button whose action fills several options, in their order."""
     return VALUE_SEPARATOR.join(parts)
+
+
+def button_command(action: str, value: str) -> str | None:
+    """The command line a button stands for (`/finetune cancel ftjob-abc`), for a terminal
+    that cannot press it; None for an action not catalogued."""
+    entry = ACTIONS.get(action)
+    if entry is None:
+        return None
+    if entry.value_options:
+        parts = value.split(VALUE_SEPARATOR)
+        options = " ".join(
+            f"{name}={part}"
+            for name, part in zip(entry.value_options, parts, strict=False)
+            if part
+        )
+        return f"/finetune {entry.command} {options}"
+    return f"/finetune {entry.command} {value}"

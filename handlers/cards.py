@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 
-from handlers.actions import offered
+from handlers.actions import button_value, offered
 from handlers.model import Job, JobEvent, JobState, MetricPoint
 from handlers.profile import Capability, JobStatus
 from handlers.replies import (
     Attachment,
     Button,
     ButtonStyle,
+    Content,
     Field,
     Part,
     Reply,
+    TimeRef,
+    TimeStyle,
     Tone,
     UserRef,
     rich,
 )
-from handlers.text import clip_line, decimal, duration, money, timestamp
+from handlers.text import clip_line, decimal, duration, money
 
 STATUS_TONE: dict[str, Tone] = {
     JobStatus.SUCCEEDED: Tone.SUCCESS,
@@ -63,16 +66,21 @@ def estimate_finish(state: JobState, latest: MetricPoint | None, now: datetime) 
 
 
 def job_buttons(
-    job_id: str, status: str, capabilities: Collection[Capability]
+    job_id: str, status: str, capabilities: Collection[Capability], *, trained: bool = True
 ) -> tuple[Button, ...]:
-    """The card's controls for this status, only those the job's provider can do."""
-    return _offered(_status_buttons(job_id, status), capabilities)
+    """The card's controls for this status, only those the job's provider can do; `trained`
+    says whether it has metrics to chart (a job that failed before training has none)."""
+    return _offered(_status_buttons(job_id, status, trained=trained), capabilities)
 
 
-def _status_buttons(job_id: str, status: str) -> tuple[Button, ...]:
+def _status_buttons(job_id: str, status: str, *, trained: bool = True) -> tuple[Button, ...]:
     if status == JobStatus.GONE:
         return ()  # nothing at the provider to act on
-    if status in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED):
+    if status == JobStatus.CANCELLED:
+        return ()  # stopped on purpose: nothing more to do with it from its card
+    if status == JobStatus.FAILED and not trained:
+        return ()  # it never trained: no chart to draw; its notice offers the next step
+    if status in (JobStatus.SUCCEEDED, JobStatus.FAILED):
         return (Button(label="Chart", action="chart", value=job_id),)
     toggle = (
         Button(label="Resume", action="resume", value=job_id, style=ButtonStyle.PRIMARY)
@@ -117,6 +125,7 @@ def job_card(
     end = state.finished_at or now
     fields = [
         Field(name="Status", value=state.shown_status),
+        Field(name="Job", value=state.id),
         Field(name="Model", value=state.fine_tuned_model or state.model),
         Field(
             name="Progress",
@@ -130,7 +139,7 @@ def job_card(
     ]
     eta = estimate_finish(state, latest, now)
     if eta:
-        fields.append(Field(name="ETA", value=f"{timestamp(eta)} (in {duration(eta - now)})"))
+        fields.append(Field(name="ETA", value=eta_text(eta, now)))
     if state.error:
         fields.append(Field(name="Error", value=state.error, inline=False))
     if metrics_note and latest is None and not state.terminal:
@@ -139,10 +148,10 @@ def job_card(
         (" · started by ", UserRef(user_id=job.requester_id)) if job.requester_id else ()
     )
     return Reply(
-        title=f"Fine-tuning {state.id} · {state.shown_status}",
+        title=f"{job_name(job)} · {state.shown_status}",
         fields=tuple(fields),
         tone=STATUS_TONE.get(state.status, Tone.INFO),
-        buttons=job_buttons(state.id, state.status, capabilities),
+        buttons=job_buttons(state.id, state.status, capabilities, trained=latest is not None),
         footer=rich(f"base {state.model}", *requester, *_simulated(simulation)),
     )
 
@@ -152,18 +161,57 @@ def _simulated(simulation: str | None) -> tuple[str, ...]:
 
 
 def metric_update(job_id: str, point: MetricPoint) -> Reply:
+    """A line in the card's thread: the thread says which job, so the line does not."""
     parts = [progress_bar(point.step, point.total_steps)]
     parts.append(f"train loss {decimal(point.train_loss)}")
     if point.valid_loss is not None:
         parts.append(f"valid loss {decimal(point.valid_loss)}")
     if point.train_accuracy is not None:
         parts.append(f"token accuracy {_pct(point.train_accuracy)}")
-    return Reply(title=f"{job_id}: " + " · ".join(parts))
+    return Reply(title=" · ".join(parts))
 
 
-def event_update(job_id: str, event: JobEvent) -> Reply:
+def event_update(
+    job_id: str, event: JobEvent, *, aliases: Mapping[str, str] | None = None
+) -> Reply:
+    """The provider's message in the card's thread, its files named by their aliases
+    (`aliases`: provider file id -> the team's alias)."""
     tone = {"error": Tone.ERROR, "warn": Tone.WARNING}.get(event.level, Tone.INFO)
-    return Reply(title=f"{job_id}: {event.message}", tone=tone)
+    return Reply(title=by_alias(event.message, aliases or {}), tone=tone)
+
+
+def by_alias(text: str, aliases: Mapping[str, str]) -> str:
+    """Provider file ids in a provider's text replaced by what the team calls them."""
+    for file_id, alias in sorted(aliases.items(), key=lambda kv: -len(kv[0])):
+        if file_id and alias and alias != file_id:
+            text = text.replace(file_id, alias)
+    return text
+
+
+def job_name(job: Job) -> str:
+    """What people call a job: its suffix, its training file's alias, its base model and
+    provider (`support · train-v2 on gpt-4.1-mini-2025-04-14 (openai)`); the id is a field."""
+    state = job.state
+    recipe = job.recipe or {}
+    suffix = state.suffix or _text_of(recipe.get("suffix"))
+    data = _text_of(recipe.get("training_file")) or state.training_file
+    where = f" ({job.provider})" if job.provider else ""
+    named = f"{data} on {state.model}{where}" if data else f"{state.model}{where}"
+    return f"{suffix} · {named}" if suffix else named
+
+
+def _text_of(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def eta_text(eta: datetime, now: datetime) -> Content:
+    """When a job should end, in each reader's time, and how long that is from now."""
+    return rich(
+        TimeRef(at=eta),
+        " (",
+        TimeRef(at=eta, style=TimeStyle.RELATIVE, fallback=f"in {duration(eta - now)}"),
+        ")",
+    )
 
 
 def completion_notice(
@@ -175,20 +223,24 @@ def completion_notice(
     origin_model: str | None = None,
     simulation: str | None = None,
     chart_missing: str | None = None,
+    price_per_million: float | None = None,
     deploy_note: str = "",
 ) -> Reply:
     """A new message (edits notify nobody) naming the result and mentioning the requester;
     `origin_model` is the model of the job whose recipe this one replayed (compare with it);
     `chart_missing` is why a succeeded job has no loss chart, where its family has one;
+    `price_per_million` the price its start was estimated at (the cost at the end uses it);
     `deploy_note` is what the provider needs before the new model answers Try and Compare
     (its profile's, where a fine-tuned model must be deployed first)."""
     state = job.state
     mention = (job.requester_id,) if job.requester_id else ()
     who: tuple[Part, ...] = (UserRef(user_id=job.requester_id), " ") if job.requester_id else ()
     latest = points[-1] if points else None
-    fields: list[Field] = []
+    name = job_name(job)
+    fields: list[Field] = [Field(name="Job", value=state.id)]
+    lines: list[Content] = []
     if state.status == JobStatus.SUCCEEDED:
-        title = rich(*who, f"{state.id} succeeded: {state.fine_tuned_model or 'model ready'}")
+        title = rich(*who, f"{name} succeeded: {state.fine_tuned_model or 'model ready'}")
         fields.append(
             Field(name="Fine-tuned model", value=state.fine_tuned_model or "—", inline=False)
         )
@@ -209,9 +261,11 @@ def completion_notice(
         if deploy_note and state.fine_tuned_model:
             fields.append(Field(name="Before Try", value=deploy_note, inline=False))
     elif state.status == JobStatus.FAILED:
-        title = rich(*who, f"{state.id} failed: {state.error or 'no reason given'}")
+        title = rich(*who, f"{name} failed: {state.error or 'no reason given'}")
+        lines.extend(failure_next_steps(job))
     else:
-        title = rich(*who, f"{state.id} was {state.shown_status}")
+        title = rich(*who, f"{name} was {state.shown_status}")
+    fields.extend(money_fields(state, price_per_million))
     attachments = (
         (
             Attachment(
@@ -224,21 +278,77 @@ def completion_notice(
         if chart_png
         else ()
     )
+    chart = (
+        (Button(label="Chart", action="chart", value=state.id),)
+        if state.status == JobStatus.SUCCEEDED or (state.status == JobStatus.FAILED and points)
+        else ()
+    )
     return Reply(
         title=title,
         fields=tuple(fields),
+        lines=tuple(lines),
         tone=STATUS_TONE.get(state.status, Tone.INFO),
         mentions=mention,
         attachments=attachments,
         footer=rich(*_simulated(simulation)) if simulation else "",
         buttons=_offered(
-            (
-                Button(label="Chart", action="chart", value=state.id),
-                *_try_buttons(state, origin_model),
-            ),
+            (*chart, *_try_buttons(state, origin_model), *_again_buttons(job)),
             capabilities,
         ),
     )
+
+
+def failure_next_steps(job: Job) -> tuple[str, ...]:
+    """What to do after a failed job: check the file, then start it again as it was."""
+    data = _text_of((job.recipe or {}).get("training_file")) or job.state.training_file
+    again = (
+        f"start it again with the same settings: Start again, or /finetune start like={job.id}"
+        if job.recipe is not None
+        else "start it again with /finetune start"
+    )
+    return (
+        f"Next: check {data} with /finetune validate (share the file; model="
+        f"{job.state.model}) for what the provider refuses, fix it and upload it again; then "
+        f"{again}.",
+    )
+
+
+def _again_buttons(job: Job) -> tuple[Button, ...]:
+    """A failed job's "Start again": its recipe replayed at its own family (a new job)."""
+    if job.state.status != JobStatus.FAILED or job.recipe is None or not job.provider:
+        return ()
+    return (
+        Button(
+            label="Start again",
+            action="replay",
+            value=button_value(job.id, job.provider),
+            style=ButtonStyle.PRIMARY,
+        ),
+    )
+
+
+def money_fields(state: JobState, price_per_million: float | None) -> tuple[Field, ...]:
+    """What the job took and cost at its end: its duration, trained tokens (when the
+    success fields did not already show them) and their cost at the price of its estimate."""
+    out: list[Field] = []
+    if state.finished_at is not None:
+        out.append(Field(name="Duration", value=duration(state.finished_at - state.created_at)))
+    tokens = state.trained_tokens
+    if tokens is not None and state.status != JobStatus.SUCCEEDED:
+        out.append(Field(name="Trained tokens", value=f"{tokens:,}"))
+    if state.status == JobStatus.FAILED and not tokens:
+        out.append(Field(name="Cost", value="nothing billed: no tokens were trained"))
+    elif tokens and price_per_million is not None:
+        cost = tokens * price_per_million / 1_000_000
+        out.append(
+            Field(
+                name="Cost",
+                value=f"{money(cost)} ({tokens:,} tokens at ${price_per_million:g} per 1M, "
+                "the price of the start's estimate)",
+                inline=False,
+            )
+        )
+    return tuple(out)
 
 
 def _try_buttons(state: JobState, origin_model: str | None) -> tuple[Button, ...]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Collection, Mapping
+from datetime import datetime
 from typing import Any
 
 from handlers.replies import (
@@ -18,6 +19,8 @@ from handlers.replies import (
     Reply,
     Table,
     Text,
+    TimeRef,
+    TimeStyle,
     Tone,
     UserRef,
     Visibility,
@@ -43,6 +46,8 @@ def _part_to_json(part: Part) -> Any:
             return {"user": user_id}
         case ChannelRef(channel_id=channel_id):
             return {"channel": channel_id}
+        case TimeRef(at=at, style=style, fallback=fallback):
+            return {"time": at.isoformat(), "style": style.value, "fallback": fallback}
         case _:
             return part
 
@@ -70,6 +75,12 @@ def _part_from_json(data: Any) -> Part:
     if isinstance(data, Mapping):
         if "user" in data:
             return UserRef(user_id=str(data["user"]))
+        if "time" in data:
+            return TimeRef(
+                at=datetime.fromisoformat(str(data["time"])),
+                style=TimeStyle(str(data.get("style", TimeStyle.MOMENT.value))),
+                fallback=str(data.get("fallback", "")),
+            )
         return ChannelRef(channel_id=str(data["channel"]))
     return str(data)
 

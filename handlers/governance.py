@@ -115,6 +115,25 @@ class StartCost:
     price_per_million: float | None
     source: str = LOCAL_ESTIMATE
     """Whose figure it is: the provider's own estimate, or the local one from the price table."""
+    billed_tokens: int | None = None
+    """The tokens the figure bills (epochs × tokens per epoch), when known."""
+    as_of: str = ""
+    """The date of the price table the price per 1M tokens comes from."""
+
+    def describe(self) -> str:
+        """`$1.23: 410,000 billed tokens at $3 per 1M tokens (local estimate ..., prices as of
+        2025-08-01)`: the amount, what it bills, the price and whose figure it is."""
+        tokens = f"{self.billed_tokens:,} billed tokens" if self.billed_tokens else ""
+        price = (
+            f"at ${self.price_per_million:g} per 1M tokens"
+            if self.price_per_million is not None
+            else ""
+        )
+        basis = " ".join(p for p in (tokens, price) if p)
+        dated = f", prices as of {self.as_of}" if self.as_of and self.price_per_million else ""
+        if self.cost is None:
+            return f"unknown ({self.source}: no price or no token count)"
+        return f"{money(self.cost)}" + (f": {basis}" if basis else "") + f" ({self.source}{dated})"
 
 
 def month_of(at: datetime) -> str:
@@ -125,6 +144,8 @@ def encode_start(request: StartRequest) -> dict[str, object]:
     """The start request as JSON-safe values, to wait in an approval row."""
     out: dict[str, object] = {}
     for f in fields(request):
+        if f.name == "confirm":
+            continue  # how the start was confirmed is not part of what it starts
         value = getattr(request, f.name)
         out[f.name] = value.value if isinstance(value, Method) else value
     return out
@@ -598,8 +619,9 @@ class Governance:
     def cost_of(self, request: StartRequest, training: TeamFile) -> StartCost:
         price = self._prices.lookup(request.model)
         per_million = price.training_per_million if price is not None else None
+        as_of = self._prices.as_of
         if training.tokens is None:
-            return StartCost(cost=None, price_per_million=per_million)
+            return StartCost(cost=None, price_per_million=per_million, as_of=as_of)
         found = estimate(
             self._prices,
             model=request.model,
@@ -607,7 +629,12 @@ class Governance:
             billed_tokens_per_epoch=training.tokens,
             epochs=request.n_epochs,
         )
-        return StartCost(cost=found.cost, price_per_million=per_million)
+        return StartCost(
+            cost=found.cost,
+            price_per_million=per_million,
+            billed_tokens=found.billed_tokens,
+            as_of=as_of,
+        )
 
     async def check_budget(self, team: str, cost: StartCost) -> None:
         """Raise BudgetError with the numbers when this start would pass the monthly cap."""

@@ -34,7 +34,7 @@ from handlers.features.routing import Routes
 from handlers.model import Actor, Job, TeamFile
 from handlers.ports import Clock, OutboxMessage, Provider, ProviderDirectory, Store, WatchStore
 from handlers.pricing import PriceTable
-from handlers.profile import JobStatus
+from handlers.profile import Capability, JobStatus
 from handlers.replies import (
     Attachment,
     Button,
@@ -75,6 +75,10 @@ class PlaygroundSettings:
     scratch_dir: Path | None = None
     """Where drafts are written while checked and uploaded: the bot's private temp directory
     (swept at start-up); None is the system's."""
+    store_completions: bool = False
+    """`try` asks the provider to store its completion, tagged with the team (where the
+    family keeps stored completions), so `dataset from-logs` can build from them: the
+    console's choice, where the one person trying models is the one building the dataset."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -236,7 +240,16 @@ class Playground:
             messages = [*messages, *case.prompt] if request.system else list(case.prompt)
             reference = case.reference
             source = f"line {case.index} of '{file.alias}'"
-        result = await provider.chat(model.name, messages, max_tokens=1024)
+        keep = self.settings.store_completions and provider.profile.can(
+            Capability.STORED_COMPLETIONS
+        )
+        result = await provider.chat(
+            model.name,
+            messages,
+            max_tokens=1024,
+            store=keep,
+            metadata={TEAM_KEY: team} if keep else None,
+        )
         cost = self._prices.chat_cost(model.name, result.prompt_tokens, result.completion_tokens)
         question = next((m.content for m in reversed(messages) if m.role == "user"), "")
         lines = [

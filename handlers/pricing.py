@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any, Final
 
 from handlers.text import count, money
@@ -71,6 +72,32 @@ class PriceTable:
     def token_limit(self, model: str) -> int:
         found = self.lookup(model)
         return found.token_limit if found else self.default_token_limit
+
+
+STALE_AFTER_DAYS: Final = 90
+PRICES_SETTING: Final = "FINETUNE_BOT_PRICES_FILE"
+
+
+def table_age_days(table: PriceTable, today: date) -> int | None:
+    """Days since the table's `as_of` date; None when it has no readable date."""
+    try:
+        dated = datetime.strptime(table.as_of, "%Y-%m-%d").date()
+    except ValueError:
+        return None
+    return (today - dated).days
+
+
+def stale_warning(table: PriceTable, today: date) -> str | None:
+    """What to say when the price table is older than 90 days (prices change): its date and
+    how an operator overrides it; None for a current table or one with no prices at all."""
+    age = table_age_days(table, today)
+    if age is None or age <= STALE_AFTER_DAYS or not table.models:
+        return None
+    return (
+        f"The price table is from {table.as_of}, {age} days ago (over {STALE_AFTER_DAYS}): "
+        f"prices may have changed. An operator can point {PRICES_SETTING} at a current copy "
+        "of the family's prices.json."
+    )
 
 
 def default_epochs(examples: int) -> int:

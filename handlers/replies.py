@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 
 
@@ -62,7 +63,38 @@ class CommandRef:
     shape: CommandShape = CommandShape.NAME
 
 
-Part = str | UserRef | ChannelRef | CommandRef
+class TimeStyle(StrEnum):
+    MOMENT = "moment"
+    """A date and time (`Dec 3, 2026 at 14:05` in the reader's zone)."""
+    RELATIVE = "relative"
+    """How far from now (`in 5 minutes`, `3 hours ago`), where the platform keeps it current."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TimeRef:
+    """A moment the core shows; each platform renders it in each reader's local time (Slack
+    `<!date^…>`, Discord `<t:…>`); plain text, code blocks and logs read `fallback`, else the
+    moment in UTC."""
+
+    at: datetime
+    style: TimeStyle = TimeStyle.MOMENT
+    fallback: str = ""
+
+    @property
+    def epoch(self) -> int:
+        at = self.at if self.at.tzinfo is not None else self.at.replace(tzinfo=UTC)
+        return int(at.timestamp())
+
+    @property
+    def text(self) -> str:
+        """What a reader without the platform's rendering sees."""
+        if self.fallback:
+            return self.fallback
+        at = self.at if self.at.tzinfo is not None else self.at.replace(tzinfo=UTC)
+        return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+Part = str | UserRef | ChannelRef | CommandRef | TimeRef
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -129,12 +161,14 @@ def _plain_part(part: Part) -> str:
             return f"#{channel_id}"
         case CommandRef(text=text):
             return text
+        case TimeRef():
+            return part.text
         case _:
             return part
 
 
 def refs_of(values: Iterable[Content]) -> tuple[UserRef | ChannelRef, ...]:
-    """Every member and channel the values name, in order (commands are words, not refs)."""
+    """Every member and channel the values name, in order (commands and times are not refs)."""
     return tuple(p for v in values for p in parts_of(v) if isinstance(p, UserRef | ChannelRef))
 
 
@@ -158,6 +192,11 @@ def commands_in(value: Content) -> Content:
             at = found.end()
         out.append(part[at:])
     return rich(*out)
+
+
+def moment(at: datetime | None) -> Content:
+    """A moment for readers in their own time zones; "—" when unknown."""
+    return "—" if at is None else rich(TimeRef(at=at))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

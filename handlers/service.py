@@ -19,6 +19,7 @@ from handlers.features.progress import Progress, current
 from handlers.features.providers import Providers
 from handlers.features.recipes import Recipes
 from handlers.features.routing import Handler, table
+from handlers.features.sharing import Sharing, answers_privately
 from handlers.governance import DEFAULT_APPROVAL_TTL, Governance
 from handlers.model import Actor, AuditEntry, Role, Team
 from handlers.parse import parse
@@ -63,6 +64,7 @@ class Service:
         default_role: Role = Role.OPERATOR,
         approval_ttl: timedelta = DEFAULT_APPROVAL_TTL,
         self_approval: bool = False,
+        confirm_over: float | None = None,
         credentials_changed: Callable[[str], None] | None = None,
         playground: PlaygroundSettings | None = None,
         accounts: Mapping[str, AccountKind] | None = None,
@@ -74,6 +76,8 @@ class Service:
         # Without a real tokenizer counts are estimates, and every report says so.
         tokenizer = tokenizer or EstimateTokenizer()
         prices = prices or UNPRICED
+        self.prices = prices
+        """The price table every estimate reads (its date is named when it is old)."""
         self._store = store
         self._clock = clock
         self._providers = providers
@@ -127,7 +131,9 @@ class Service:
             instance=instance,
             governance=self.governance,
             playground=self.playground,
+            confirm_over=confirm_over,
         )
+        self._sharing = Sharing(clock=clock)
         # A new command adds its request type to its feature's routes, not a branch here.
         self._routes: dict[type[Request], Handler] = table(
             help_routes(),
@@ -138,6 +144,7 @@ class Service:
             Providers(store=store, providers=providers, profiles=profiles).routes(),
             self.governance.routes(launch=self._jobs.launch_approved),
             self.playground.routes(),
+            self._sharing.routes(),
         )
 
     async def handle(
@@ -159,6 +166,8 @@ class Service:
                     reply = await self._dispatch(request, actor)
             else:
                 reply = await self._dispatch(request, actor)
+            if answers_privately(request) and not reply.ephemeral:
+                reply = self._sharing.private(reply, actor)
         except UsageError as error:
             reply = error_reply(error.message, usage=error.usage)
         except DataError as error:

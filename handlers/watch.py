@@ -10,7 +10,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from handlers.cards import completion_notice, event_update, job_card, metric_update
+from handlers.cards import (
+    completion_notice,
+    event_update,
+    job_card,
+    job_name,
+    metric_update,
+)
 from handlers.errors import ProviderError, ProviderErrorKind
 from handlers.governance import settle_spend
 from handlers.model import (
@@ -388,17 +394,18 @@ class Watcher:
             card = card_message(job, latest, now, shown)
             if card is not None:
                 messages.append(card)
-            for event in events:
-                if not event.is_metrics and event.message:
-                    messages.append(
-                        self._message(
-                            job,
-                            origin,
-                            kind="event",
-                            key=f"{job.id}:event:{event.id}",
-                            reply=event_update(job.id, event),
-                        )
+            said = [e for e in events if not e.is_metrics and e.message]
+            aliases = await reads.aliases(state) if said else {}
+            for event in said:
+                messages.append(
+                    self._message(
+                        job,
+                        origin,
+                        kind="event",
+                        key=f"{job.id}:event:{event.id}",
+                        reply=event_update(job.id, event, aliases=aliases),
                     )
+                )
         notified = claim.last_notified_metric_at
         if origin is not None and points and not state.terminal:
             due = notified is None or (now - notified).total_seconds() >= metric_interval
@@ -439,6 +446,11 @@ class Watcher:
         origin = await self._store.get_job(job.team_id, job.origin)
         return origin.state.fine_tuned_model if origin is not None else None
 
+    async def _estimate_price(self, job: Job) -> float | None:
+        """The price per 1M tokens the job's start was estimated at (its spend row's)."""
+        entry = await self._store.get_spend(job.team_id, job.id)
+        return entry.price_per_million if entry is not None else None
+
     async def _status_notices(
         self,
         job: Job,
@@ -468,6 +480,7 @@ class Watcher:
                 origin_model=await self._origin(job),
                 simulation=shown.simulation,
                 chart_missing=missing,
+                price_per_million=await self._estimate_price(job),
                 deploy_note=shown.deploy_note,
             )
             targets: list[ChannelAddress] = [job.channel] if job.channel else []
@@ -489,7 +502,7 @@ class Watcher:
                     )
                 )
             return messages
-        line = Reply(title=f"{job.id} is now {state.shown_status} (base {state.model})")
+        line = Reply(title=f"{job_name(job)} is now {state.shown_status} ({job.id})")
         for sub in subscriptions:
             if sub.filter is SubscriptionFilter.ALL and (
                 job.channel is None or sub.channel.key != job.channel.key
@@ -624,11 +637,25 @@ class _TeamReads:
         self._team_id = team_id
         self._subscriptions: Sequence[Subscription] | None = None
         self._points: dict[str, Sequence[MetricPoint]] = {}
+        self._aliases: dict[str, str] = {}
 
     async def subscriptions(self) -> Sequence[Subscription]:
         if self._subscriptions is None:
             self._subscriptions = await self._store.list_subscriptions(self._team_id)
         return self._subscriptions
+
+    async def aliases(self, state: JobState) -> dict[str, str]:
+        """The team's aliases of the job's files, by provider file id (its events name them)."""
+        out: dict[str, str] = {}
+        for file_id in (state.training_file, state.validation_file):
+            if not file_id:
+                continue
+            if file_id not in self._aliases:
+                found = await self._store.get_file(self._team_id, file_id)
+                self._aliases[file_id] = found.alias if found is not None else ""
+            if self._aliases[file_id]:
+                out[file_id] = self._aliases[file_id]
+        return out
 
     async def metric_points(self, job_id: str) -> Sequence[MetricPoint]:
         if job_id not in self._points:

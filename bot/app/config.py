@@ -163,6 +163,9 @@ class Settings(BaseSettings):
     approval_ttl_hours: float = Field(default=24.0, gt=0, le=24 * 90)
     self_approval: bool = False
     """A team admin may approve their own start (a team with one admin); each is audited."""
+    confirm_over_usd: float | None = Field(default=25.0, ge=0)
+    """A typed start estimated above this many dollars asks its requester to press Start
+    first (0: every priced start asks; `off`: none asks)."""
     endpoint_allowlist: str = ""
     """Hosts and networks (CIDR) a team's endpoint may reach although private or plain http."""
     ambient_cloud_identity: bool = False
@@ -206,6 +209,14 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
         return level
+
+    @field_validator("confirm_over_usd", mode="before")
+    @classmethod
+    def _confirm_over(cls, value: object) -> object:
+        """`off` (or an empty value): no typed start asks to be confirmed."""
+        if isinstance(value, str) and value.strip().lower() in ("", "off", "none"):
+            return None
+        return value
 
     @field_validator("provider")
     @classmethod

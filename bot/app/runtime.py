@@ -52,6 +52,7 @@ from handlers.fairness import LongWork
 from handlers.model import Platform
 from handlers.playground import PlaygroundSettings
 from handlers.ports import Clock, FineTuning, KeyChecker, Notifier
+from handlers.pricing import stale_warning
 from handlers.service import Service
 from handlers.watch import SweepStats, Watcher, WatchSettings
 from storage import crypto
@@ -185,11 +186,13 @@ async def build_runtime(
     watch_settings: WatchSettings | None = None,
     pace: Mapping[Platform, float] | None = None,
     owner: str | None = None,
+    store_completions: bool = False,
 ) -> Runtime:
     """Store, provider, service, watcher and dispatcher; the caller starts web and ticks.
 
     `companions`: the other families the deployment's account serves (None: built from the
-    registry, at the pace of a sandbox `provider` the caller passed; () offers none)."""
+    registry, at the pace of a sandbox `provider` the caller passed; () offers none).
+    `store_completions`: `try` keeps its completions for `dataset from-logs` (the console)."""
     # Before any adapter reads the catalogue: parsing, help and Discord's slots share it.
     cap_option("compare", "n", settings.compare_max_examples)
     clock = clock or SystemClock()
@@ -256,6 +259,7 @@ async def build_runtime(
         metric_interval_seconds=settings.metric_interval_seconds,
         lease_seconds=settings.lease_seconds,
     )
+    prices = family_prices(family, settings.prices_file)
     core = build_core(
         store=store,
         watch_store=store,
@@ -266,16 +270,18 @@ async def build_runtime(
         owner=owner,
         options=ServiceOptions(
             tokenizer=TiktokenTokenizer(),
-            prices=family_prices(family, settings.prices_file),
+            prices=prices,
             keys=keys,
             default_role=settings.default_role,
             approval_ttl=timedelta(hours=settings.approval_ttl_hours),
             self_approval=settings.self_approval,
+            confirm_over=settings.confirm_over_usd,
             credentials_changed=directory.forget,
             playground=PlaygroundSettings(
                 concurrency=settings.compare_concurrency,
                 max_examples=settings.compare_max_examples,
                 scratch_dir=scratch,
+                store_completions=store_completions,
             ),
             long_work=LongWork(per_team=settings.team_long_tasks, total=settings.long_tasks),
             cpu=cpu,
@@ -389,6 +395,9 @@ async def start_bot(
         supervisor.start()
     await asyncio.gather(*(s.first_attempt(within=FIRST_ATTEMPT_SECONDS) for s in supervisors))
     log.info("bot started", extra={"adapters": [a.platform.value for a in adapters]})
+    # Once running (a start-up problem stays the one line it is): an old price table is named.
+    if stale := stale_warning(runtime.service.prices, runtime.clock.now().date()):
+        log.warning(stale)
     return RunningBot(runtime=runtime, web=server, adapters=adapters, supervisors=supervisors)
 
 

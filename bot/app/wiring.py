@@ -48,6 +48,8 @@ class ServiceOptions:
     default_role: Role = Role.OPERATOR
     approval_ttl: timedelta = DEFAULT_APPROVAL_TTL
     self_approval: bool = False
+    confirm_over: float | None = None
+    """A typed start estimated above this many dollars asks to be confirmed; None: never."""
     credentials_changed: Callable[[str], None] | None = None
     playground: PlaygroundSettings | None = None
     long_work: LongWork | None = None
@@ -102,6 +104,7 @@ def build_core(
         default_role=opts.default_role,
         approval_ttl=opts.approval_ttl,
         self_approval=opts.self_approval,
+        confirm_over=opts.confirm_over,
         credentials_changed=opts.credentials_changed,
         playground=opts.playground,
         long_work=opts.long_work,

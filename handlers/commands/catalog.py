@@ -9,6 +9,7 @@ whether it came from Slack text, a console line or a typed Discord option.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 
@@ -37,6 +38,7 @@ from handlers.commands.requests import (
     RmFileRequest,
     SettingsRequest,
     SetupRequest,
+    ShareRequest,
     StartRequest,
     SubscribeRequest,
     SubscriptionsRequest,
@@ -51,6 +53,9 @@ from handlers.model import KNOWN_STATUSES, Method, Role, SubscriptionFilter
 from handlers.secrets import REDACTED, looks_like_secret
 from handlers.sources import FileSource, PrivateFile, TypedPath
 from handlers.suggest import closest, did_you_mean
+
+CONFIRM_ID = re.compile(r"^cs-[0-9a-f]{12}$")
+"""A start held for its requester's confirmation (handlers/confirmations.py makes them)."""
 
 
 def _job_option(help_text: str = "The job id, e.g. ftjob-abc123") -> OptionSpec:
@@ -166,7 +171,18 @@ def _build_start(v: Mapping[str, object]) -> Request:
             "defaults=yes only applies to a replay: start like=JOB ...",
             usage=SPECS["start"].usage_ref,
         )
+    confirm = _opt_str(v, "confirm")
+    if confirm is not None and confirm not in ("yes", "no") and not CONFIRM_ID.match(confirm):
+        raise UsageError(
+            f"confirm={quoted(confirm)} is not yes, no or a held start's id (cs-...).",
+            usage=SPECS["start"].usage,
+        )
+    held = confirm is not None and CONFIRM_ID.match(confirm) is not None
+    missing = [name for name in ("file", "model") if not held and like is None and name not in v]
+    if missing:
+        raise UsageError(f"Missing {', '.join(missing)} for start.", usage=SPECS["start"].usage)
     return StartRequest(
+        confirm=confirm if confirm != "no" else None,
         model=_opt_str(v, "model") or "",
         training_file=_opt_str(v, "file") or "",
         validation_file=_opt_str(v, "validation"),
@@ -314,7 +330,7 @@ _JOB_COMMANDS: tuple[CommandSpec, ...] = (
                 required=True,
                 aliases=("training_file", "train", "training"),
                 placeholder="ALIAS",
-                unless="like",
+                unless=("like", "confirm"),
             ),
             OptionSpec(
                 name="model",
@@ -323,7 +339,7 @@ _JOB_COMMANDS: tuple[CommandSpec, ...] = (
                 required=True,
                 aliases=("base", "base_model"),
                 placeholder="MODEL",
-                unless="like",
+                unless=("like", "confirm"),
             ),
             OptionSpec(
                 name="validation",
@@ -451,6 +467,15 @@ _JOB_COMMANDS: tuple[CommandSpec, ...] = (
                 kind=OptionKind.CHOICE,
                 help="yes: with like=, use the provider's defaults for options it cannot take",
                 choices=("yes", "no"),
+            ),
+            OptionSpec(
+                name="confirm",
+                kind=OptionKind.TEXT,
+                help=(
+                    "yes: start without asking, even above the deployment's confirmation "
+                    "amount; a held start's id (cs-...) starts the one shown"
+                ),
+                placeholder="yes",
             ),
         ),
         examples=(
@@ -909,6 +934,23 @@ _TEAM_COMMANDS: tuple[CommandSpec, ...] = (
             cap=_opt_float(v, "cap"), approve_over=_opt_float(v, "approve_over")
         ),
         mutating=True,
+    ),
+    CommandSpec(
+        name="share",
+        request_type=ShareRequest,
+        summary="Post a private answer in the channel, once (its Share in channel button).",
+        options=(
+            OptionSpec(
+                name="id",
+                kind=OptionKind.APPROVAL,
+                help="The answer's share id (sh-...), which its button carries",
+                required=True,
+                positional=True,
+                placeholder="SHARE_ID",
+            ),
+        ),
+        examples=("/finetune share sh-1a2b3c4d5e6f",),
+        build=lambda v: ShareRequest(share_id=_str(v, "id")),
     ),
     CommandSpec(
         name="approve",

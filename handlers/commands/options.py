@@ -57,9 +57,9 @@ class OptionSpec:
     placeholder: str = ""
     rest: bool = False
     """A last positional that takes every remaining bare word (a prompt)."""
-    unless: str = ""
-    """Another option whose presence makes a required one optional (start's file and model
-    come from the job that `like=JOB` names)."""
+    unless: tuple[str, ...] = ()
+    """Other options whose presence makes a required one optional (start's file and model
+    come from the job that `like=JOB` names, or from the held start `confirm=` names)."""
 
     required_when: tuple[str, str] | tuple[()] = ()
     """(option, value): required when that option has that value (dataset's model, which
@@ -68,7 +68,7 @@ class OptionSpec:
     def missing(self, given: Collection[str]) -> bool:
         """Whether this option is required and absent from the given option names."""
         return (
-            self.required and self.name not in given and not (self.unless and self.unless in given)
+            self.required and self.name not in given and not any(u in given for u in self.unless)
         )
 
     def missing_from(self, values: Mapping[str, object]) -> bool:

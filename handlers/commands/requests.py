@@ -75,6 +75,9 @@ class StartRequest:
     defaults: bool = False
     """With `like`: start even where the recipe has options the target cannot take (it uses
     its own defaults for them) instead of listing them and starting nothing."""
+    confirm: str | None = None
+    """`yes`: start without the confirmation a costly start asks for; a held start's id
+    (`cs-...`, its Start button): start the request held under it, once."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -180,6 +183,13 @@ class AccessRequest:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ShareRequest:
+    """Post a private answer in the channel: its Share in channel button's id (sh-...)."""
+
+    share_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class BudgetRequest:
     """No option shows the month; `cap` or `approve_over` (0 removes it) changes the policy."""
 
@@ -238,6 +248,7 @@ class DatasetRequest:
 
 Request = (
     HelpRequest
+    | ShareRequest
     | UploadRequest
     | FilesRequest
     | ValidateRequest

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from handlers.cards import job_card, progress_bar
+from handlers.cards import by_alias, job_card, progress_bar
 from handlers.errors import (
     BudgetError,
     ConflictError,
@@ -26,6 +26,7 @@ from handlers.governance import (
     encode_start,
     settle_spend,
 )
+from handlers.held import Holder
 from handlers.model import (
     Actor,
     Approval,
@@ -52,15 +53,20 @@ from handlers.ports import (
     Store,
     WatchStore,
 )
-from handlers.pricing import PriceTable, estimate
+from handlers.pricing import PriceTable, estimate, stale_warning
 from handlers.profile import Capability, ProviderProfile
 from handlers.replies import (
     Attachment,
+    Button,
+    ButtonStyle,
     Field,
     Reply,
     Table,
+    TimeRef,
     Tone,
     Visibility,
+    moment,
+    rich,
 )
 from handlers.requests import (
     CancelRequest,
@@ -94,6 +100,11 @@ from handlers.starts import (
 from handlers.text import MISSING, decimal, money, timestamp
 from handlers.watch import Shown, card_message
 
+HELD_START = "cs-"
+"""A costly typed start waiting for its requester's Start button (the `confirm=` id)."""
+HOLD_START_FOR = timedelta(minutes=15)
+"""As long as a start form's own confirmation lives."""
+
 BOT_METADATA_KEY = "ftbot"
 """Every job the bot creates carries this metadata key, so `resync` can find it again."""
 
@@ -113,6 +124,7 @@ class Jobs:
         instance: str,
         governance: Governance,
         playground: Playground,
+        confirm_over: float | None = None,
     ) -> None:
         self._store = store
         self._watch = watch_store
@@ -127,6 +139,8 @@ class Jobs:
         self._instance = instance
         self._governance = governance
         self._playground = playground
+        self._confirm_over = confirm_over
+        self._held: Holder[StartRequest] = Holder(HELD_START, HOLD_START_FOR)
 
     def routes(self) -> Routes:
         return {
@@ -218,7 +232,8 @@ class Jobs:
             billed_tokens_per_epoch=training.tokens,
             epochs=n_epochs,
         )
-        return found.lines()
+        stale = stale_warning(self._prices, self._clock.now().date())
+        return found.lines() + ((stale,) if stale else ())
 
     async def _profile(self, team: str, family: str | None) -> ProviderProfile:
         """The profile of the family a start goes to: the one named, else the team's default."""
@@ -280,6 +295,16 @@ class Jobs:
     async def start(self, request: StartRequest, actor: Actor) -> Reply:
         """A new job (the recipes feature routes every start, a replay's too, here)."""
         team = actor.team_id
+        if request.confirm is not None and request.confirm.startswith(HELD_START):
+            try:
+                held = self._held.take(team, actor.user_id, request.confirm, self._clock.now())
+            except KeyError:
+                raise ConflictError(
+                    "That start is no longer waiting for you (started already, or shown over "
+                    f"{self._held.minutes} minutes ago); nothing was started. "
+                    "Type the start again to see its cost."
+                ) from None
+            request = replace(held, confirm="yes")
         available = await self._providers.available(team)
         family = pick_family(available, request.provider)
         request = replace(request, provider=family)
@@ -322,6 +347,9 @@ class Jobs:
             return await self._already_started(team, earlier.job_id, earlier.created_at)
         cost = await self._cost(request, training, validation, team)
         await self._governance.check_budget(team, cost)
+        if self._asks_first(request, cost):
+            token = self._held.hold(team, actor.user_id, request, self._clock.now())
+            return self._confirmation(request, training, cost, token)
         if await self._governance.needs_approval(team, cost):
             return await self._governance.request_approval(request, actor, cost)
         # An identical start whose job is not known yet (a crash, a lost answer) retries with
@@ -340,6 +368,48 @@ class Jobs:
             validation=validation,
             cost=cost,
             key=key,
+        )
+
+    def _asks_first(self, request: StartRequest, cost: StartCost) -> bool:
+        """A start above the deployment's confirmation amount waits for its Start button."""
+        return (
+            request.confirm != "yes"
+            and self._confirm_over is not None
+            and cost.cost is not None
+            and cost.cost > self._confirm_over
+        )
+
+    def _confirmation(
+        self, request: StartRequest, training: TeamFile, cost: StartCost, token: str
+    ) -> Reply:
+        """What the start would cost, privately, with the one button that starts it."""
+        minutes = self._held.minutes
+        stale = stale_warning(self._prices, self._clock.now().date())
+        return Reply(
+            title=f"Start {request.model} on {training.alias} for about {money(cost.cost)}?",
+            fields=(
+                Field(name="Est. cost", value=cost.describe(), inline=False),
+                Field(name="Base model", value=request.model),
+                Field(name="Training file", value=training.alias),
+                Field(name="Provider", value=request.provider or "—"),
+            ),
+            lines=tuple(
+                line
+                for line in (
+                    f"That is above this deployment's {money(self._confirm_over)} confirmation "
+                    f"amount. Nothing is created until you press Start (within {minutes} "
+                    "minutes); or type the start again with confirm=yes.",
+                    stale or "",
+                )
+                if line
+            ),
+            buttons=(
+                Button(
+                    label="Start", action="confirm_start", value=token, style=ButtonStyle.PRIMARY
+                ),
+            ),
+            tone=Tone.WARNING,
+            visibility=Visibility.EPHEMERAL,
         )
 
     async def _cost(
@@ -372,10 +442,12 @@ class Jobs:
             )
         if priced.price is None:
             return local
-        return StartCost(
+        counted = (priced.train_tokens or 0) + (priced.eval_tokens or 0)
+        return replace(
+            local,
             cost=priced.price,
-            price_per_million=local.price_per_million,
             source=f"{label}'s own estimate",
+            billed_tokens=counted or local.billed_tokens,
         )
 
     def _spec(
@@ -492,6 +564,8 @@ class Jobs:
             if card is not None
             else "I'll mention you when it ends."
         ]
+        if stale := stale_warning(self._prices, now.date()):
+            lines.append(stale)
         if provider.is_simulation:
             lines.append(f"Note: {provider.label}: no real model is trained.")
         ends = provider.profile.model_end_line(state.model)
@@ -511,13 +585,7 @@ class Jobs:
                 Field(name=_lr_label(provider.profile), value=_auto(hp.learning_rate_multiplier)),
                 Field(name="Batch size", value=_auto(hp.batch_size)),
                 Field(name="Suffix", value=spec.suffix or "—"),
-                Field(
-                    name="Est. cost",
-                    value=f"{money(cost.cost)} ({cost.source})"
-                    if cost.cost is not None
-                    else f"unknown ({cost.source}: no price or no token count)",
-                    inline=False,
-                ),
+                Field(name="Est. cost", value=cost.describe(), inline=False),
                 *_provider_cost(state, provider.label),
             ),
             lines=tuple(lines),
@@ -597,7 +665,7 @@ class Jobs:
                         j.state.id,
                         j.state.shown_status,
                         j.state.model,
-                        timestamp(j.state.created_at),
+                        moment(j.state.created_at),
                         j.state.fine_tuned_model or (j.state.error or "")[:60],
                         shown_provider(j.provider, j.account),
                     )
@@ -645,8 +713,8 @@ class Jobs:
                 name="Trained tokens", value=f"{s.trained_tokens:,}" if s.trained_tokens else "—"
             ),
             Field(name="Fine-tuned model", value=s.fine_tuned_model or "—", inline=False),
-            Field(name="Created", value=timestamp(s.created_at)),
-            Field(name="Finished", value=timestamp(s.finished_at)),
+            Field(name="Created", value=moment(s.created_at)),
+            Field(name="Finished", value=moment(s.finished_at)),
             Field(name="Provider", value=shown_provider(job.provider, job.account)),
         ]
         if latest:
@@ -694,10 +762,16 @@ class Jobs:
         latest = list(events)[-limit:]
         if not latest:
             return Reply(title=f"No events yet for {job_id}.")
+        aliases = {
+            f.provider_file_id: f.alias
+            for file_id in (job.state.training_file, job.state.validation_file)
+            if file_id and (f := await self._store.get_file(team, file_id)) is not None
+        }
         return Reply(
             title=f"Latest {len(latest)} event(s) of {job_id}",
             lines=tuple(
-                f"{timestamp(e.created_at)}  [{e.level}] {e.message}" for e in reversed(latest)
+                rich(TimeRef(at=e.created_at), f"  [{e.level}] {by_alias(e.message, aliases)}")
+                for e in reversed(latest)
             ),
         )
 
@@ -792,7 +866,7 @@ class Jobs:
                         m.name,
                         m.base_model,
                         m.job_id,
-                        timestamp(m.created_at),
+                        moment(m.created_at),
                         shown_provider(m.provider, m.account),
                     )
                     for m in models

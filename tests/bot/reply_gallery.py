@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from handlers.actions import button_request
 from handlers.model import Actor, TeamFile
 from handlers.profile import AccountKind
 from handlers.replies import Reply, error_reply
@@ -96,9 +97,30 @@ async def _commands(w: World, tmp_path: Path, out: dict[str, Reply]) -> None:
     await run("long try", f"/finetune try {model} {LONG}")
     await run("empty lines", "/finetune try " + model + " " + "\n\n\n")
     await run("audit", "/finetune audit limit=200")
+    # The 100-job list shared in the channel, and a job that fails before training (its
+    # notice: what failed, nothing billed, the next step, Start again).
+    share = next(b for b in out["list"].buttons if b.action == "share")
+    out["shared list"] = await w.service.handle(button_request(share.action, share.value), who)
+    bad = tmp_path / "bad-forced.jsonl"
+    bad.write_text(
+        "\n".join('{"messages": [{"role": "user", "content": "x"}]}' for _ in range(12))
+    )
+    await run("upload forced", f"/finetune upload {bad} alias=bad force=yes")
+    await run("start failing", f"/finetune start file=bad model={MODEL} suffix={'s' * 40}")
     await run("budget set", "/finetune budget approve_over=0.000001")
     await run("approval wait", f"/finetune start file=train model={MODEL} epochs=2")
     out["long error"] = error_reply("Refused: " + LONG, usage=SPECS["start"].usage)
+
+
+async def _confirmation(tmp_path: Path, out: dict[str, Reply]) -> None:
+    """A costly typed start's private confirmation, with its Start button."""
+    async with world(tmp_path, confirm_over=0.0) as w:
+        who = _admin()
+        train = write_dataset(tmp_path / "train.jsonl", n=12)
+        await w.run(f"/finetune upload {train} alias=train", who)
+        out["confirm start"] = await w.run(
+            f"/finetune start file=train model={MODEL} suffix={'c' * 60}", who
+        )
 
 
 async def gather(tmp_path: Path) -> Gallery:
@@ -109,6 +131,7 @@ async def gather(tmp_path: Path) -> Gallery:
     async with world(tmp_path) as w:
         await _commands(w, tmp_path, out)
         await w.settle(seconds=60)
+        await _confirmation(tmp_path / "confirm", out)
         for i, post in enumerate(w.notifier.posts):
             out[f"notice {i} {post.dedupe_key}"] = post.reply
         who = _admin()

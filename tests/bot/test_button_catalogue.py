@@ -15,6 +15,7 @@ from bot.app.config import load_settings
 from bot.app.runtime import start_bot
 from bot.chat.slack.blocks import reply_blocks
 from handlers.actions import ACTIONS, UNSUPPORTED, Audience
+from handlers.features.jobs import HELD_START
 from handlers.model import ChannelAddress, Platform
 from handlers.playground import DRAFT_PREFIX
 from handlers.replies import Button, Reply
@@ -27,6 +28,14 @@ from tests.world import world
 Json = dict[str, Any]
 
 
+VALUES = {
+    "dataset": f"{DRAFT_PREFIX}abc12345",
+    "confirm_start": f"{HELD_START}0123456789ab",
+    "share": "sh-0123456789ab",
+}
+"""A value each action takes, where a job id is not one."""
+
+
 def every_button() -> Reply:
     """One message carrying one button per catalogued action, each with a value it takes."""
     return Reply(
@@ -35,7 +44,7 @@ def every_button() -> Reply:
             Button(
                 label=name,
                 action=name,
-                value=f"{DRAFT_PREFIX}abc12345" if name == "dataset" else "ftjob-abc123",
+                value=VALUES.get(name, "ftjob-abc123"),
                 confirm="Sure?" if entry.confirm else None,
             )
             for name, entry in ACTIONS.items()
@@ -139,3 +148,17 @@ async def test_discord_routes_each_rendered_button_as_the_catalogue_says(
         refused = (await fake.wait_callback(iid)).json
         assert refused["type"] == 4
         assert refused["data"]["embeds"][0]["title"] == UNSUPPORTED
+
+
+def test_every_button_prints_the_command_that_presses_it() -> None:
+    """The console shows each button as a command: typing it makes the press's request."""
+    from bot.chat.console.render import button_text
+    from handlers.actions import button_command, button_request
+    from handlers.parse import parse
+
+    for button in every_button().buttons:
+        command = button_command(button.action, button.value)
+        assert command is not None, button.action
+        assert parse(command) == button_request(button.action, button.value), button.action
+        assert button_text(button) == f"[{button.label}: {command}]"
+    assert button_command("frobnicate", "x") is None

@@ -61,7 +61,10 @@ def test_demo_runs_a_whole_job_life(tmp_path: Path) -> None:
     assert charts[0].read_bytes().startswith(PNG_SIGNATURE)
     assert f"Loss chart: {charts[0]}" in out
     assert "1 fine-tuned model(s)" in out
-    assert "[Chart] [Try] [Compare with base]" in out, "the completion offers try and compare"
+    # Each button says the command that presses it here.
+    for button in ("[Chart: /finetune chart ftjob-", "[Try: /finetune try ftjob-"):
+        assert button in out, "the completion offers its chart and try"
+    assert "[Compare with base: /finetune compare ftjob-" in out
     assert "answered" in out
     assert "training example(s) from the logs of gpt-4.1-mini-2025-04-14" in out
     # The progress is one card per comparison, edited in place, then one result.
@@ -99,7 +102,7 @@ def test_demo_runs_a_whole_job_life(tmp_path: Path) -> None:
     assert "Carried: epochs=3, suffix=acme-support." in out
     assert "Sent 'support-train' to sandbox-together as 'support-train-sandbox-together'" in out
     assert "Status          : queued (pending)" in out, "Together's own words, simulated"
-    assert f"[Compare with {tuned}]" in out, "the replay's notice offers the original"
+    assert f"[Compare with {tuned}: /finetune compare ft-" in out, "it offers the original"
     assert f"B = {tuned} (Sandbox (simulated training))" in out
     assert (
         "(Together-shaped sandbox\n  (simulated))" in out

@@ -9,6 +9,7 @@ import pytest
 
 from bot.infra.dispatcher import Dispatcher
 from tests.bot.discord.harness import discord_dispatcher, running_adapter
+from tests.e2e.job_messages import is_card, is_notice
 from tests.fakes.discord_api import EPHEMERAL, GUILD_A, GUILD_B, Attachment, FakeDiscord
 from tests.world import World, chat_example, world
 
@@ -34,11 +35,7 @@ def title(message: Json) -> str:
 
 
 def card_of(fake: FakeDiscord, job_id: str) -> Json:
-    (card,) = [
-        m
-        for m in fake.channel_messages(GUILD_A.channel_id)
-        if title(m).startswith(f"Fine-tuning {job_id}")
-    ]
+    (card,) = [m for m in fake.channel_messages(GUILD_A.channel_id) if is_card(m, job_id)]
     return card
 
 
@@ -83,7 +80,8 @@ async def test_job_life_on_discord_with_a_restart(tmp_path: Path) -> None:
             # One card, edited in place as the job moved, now succeeded.
             card = card_of(fake, done)
             assert card["_edits"] >= 2
-            assert title(card) == f"Fine-tuning {done} · succeeded"
+            # The card leads with the job's human name (its file, base model and provider).
+            assert title(card) == f"support on {MODEL} (sandbox) · succeeded"
             assert card["components"][0]["components"][0]["custom_id"] == f"ftbot:chart:{done}"
             # Metric updates went to the card's thread (its id is the card's id).
             assert fake.threads[card["id"]]["parent_id"] == GUILD_A.channel_id
@@ -93,7 +91,7 @@ async def test_job_life_on_discord_with_a_restart(tmp_path: Path) -> None:
             (completion,) = [
                 m
                 for m in fake.channel_messages(GUILD_A.channel_id)
-                if title(m).startswith(f"{done} succeeded")
+                if is_notice(m, done, "succeeded")
             ]
             assert completion["content"] == f"<@{USER}>"
             assert completion["_allowed_mentions"]["users"] == [int(USER)]
@@ -125,7 +123,7 @@ async def test_job_life_on_discord_with_a_restart(tmp_path: Path) -> None:
             cancelled = await confirm_cancel(fake, live, running)
             assert title(cancelled).startswith(f"Cancelling {running}")
             await settle(w, dispatcher, 20)
-            assert title(fake.messages[live["id"]]) == f"Fine-tuning {running} · cancelled"
+            assert title(fake.messages[live["id"]]).endswith(" · cancelled")
 
         # No message was posted twice and nothing is left open (filterwarnings=error).
         nonces = [m["nonce"] for m in fake.messages.values() if m.get("nonce")]

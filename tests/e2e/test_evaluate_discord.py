@@ -12,6 +12,7 @@ import pytest
 from handlers.chat import ChatMessage
 from handlers.scope import TEAM_KEY
 from tests.bot.discord.harness import discord_dispatcher, running_adapter
+from tests.e2e.job_messages import is_notice
 from tests.e2e.test_discord_e2e import MODEL, settle, title
 from tests.fakes.discord_api import GUILD_A, GUILD_B, Attachment, FakeDiscord
 from tests.world import chat_example, world
@@ -44,7 +45,7 @@ async def test_try_compare_and_dataset_on_discord(tmp_path: Path) -> None:
         (notice,) = [
             m
             for m in fake.channel_messages(GUILD_A.channel_id)
-            if title(m).startswith(f"{job_id} succeeded")
+            if is_notice(m, job_id, "succeeded")
         ]
         ids = [c["custom_id"] for row in notice["components"] for c in row["components"]]
         assert f"ftbot:try:{job_id}" in ids

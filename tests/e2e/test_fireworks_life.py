@@ -19,6 +19,7 @@ import pytest
 
 from bot.app.config import load_settings
 from bot.app.runtime import RunningBot, start_bot
+from tests.e2e.job_messages import is_card, is_notice, title
 from tests.fakes.discord_api import GUILD_A, Attachment, FakeDiscord
 from tests.fakes.fireworks_server import BASE_MODELS, FakeFireworks
 from tests.fakes.slack_api import FakeSlack
@@ -184,7 +185,7 @@ async def test_a_job_life_on_fireworks_through_slack(tmp_path: Path) -> None:
             )
             inspected = next(str(r) for r in slack.responses if f"Job {job_id}" in str(r))
             assert "Fireworks AI's own, on the job" in inspected
-            assert "(step 10/10)" in inspected
+            assert "(step 10/10)" in inspected, inspected
         assert len(keys()) == len(set(keys())), "no message was posted twice"
 
 
@@ -212,19 +213,18 @@ async def test_a_job_life_on_fireworks_through_discord(tmp_path: Path) -> None:
         assert started == f"Started {job_id}"
 
         def titles() -> list[str]:
-            return [
-                str(m["embeds"][0]["title"])
-                for m in discord.channel_messages(GUILD_A.channel_id)
-                if m.get("embeds")
-            ]
+            return [title(m) for m in messages()]
+
+        def messages() -> list[dict[str, Any]]:
+            return [m for m in discord.channel_messages(GUILD_A.channel_id) if m.get("embeds")]
 
         for _ in range(300):
-            if any(t.startswith(f"{job_id} succeeded") for t in titles()):
+            if any(is_notice(m, job_id, "succeeded") for m in messages()):
                 break
             await asyncio.sleep(0.2)
         else:
             raise AssertionError(f"no completion notice; channel: {titles()}")
         # One card, edited in place; Fireworks' own word shown beside the canonical status.
-        (card,) = [t for t in titles() if t.startswith(f"Fine-tuning {job_id}")]
+        (card,) = [title(m) for m in messages() if is_card(m, job_id)]
         # Discord's markdown would italicise the underscores: the adapter escapes them.
-        assert card == f"Fine-tuning {job_id} · succeeded (JOB\\_STATE\\_COMPLETED)"
+        assert card.endswith(" · succeeded (JOB\\_STATE\\_COMPLETED)")

@@ -44,12 +44,14 @@ def _texts(slack: FakeSlack) -> list[str]:
 
 
 def _cards(slack: FakeSlack, job_id: str) -> list[dict[str, Any]]:
-    """Every version of the job's card, posted or edited, in order."""
+    """Every version of the job's card, posted or edited, in order: the messages naming the
+    job in their Job field and showing its progress (the title is the job's human name)."""
     return [
         c.args
-        for m in ("chat.postMessage", "chat.update")
-        for c in slack.of(m)
-        if f"Fine-tuning {job_id}" in str(c.args.get("text", ""))
+        for c in slack.calls
+        if c.method in ("chat.postMessage", "chat.update")
+        and f"*Job*\\n{job_id}" in json.dumps(c.args.get("blocks"))
+        and "*Progress*" in json.dumps(c.args.get("blocks"))
     ]
 
 
@@ -124,7 +126,8 @@ async def test_a_sandbox_team_trains_on_the_together_shaped_family(tmp_path: Pat
 
             cards = _cards(slack, job.id)
             titles = [str(c["text"]) for c in cards]
-            assert titles[-1] == f"Fine-tuning {job.id} · succeeded (completed)"
+            assert titles[-1].endswith(" · succeeded (completed)")
+            assert titles[-1].startswith(job.state.suffix or "")
             actions = {
                 str(e.get("action_id"))
                 for c in cards

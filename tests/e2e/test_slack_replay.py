@@ -110,7 +110,7 @@ async def test_a_recipe_moves_and_is_compared_with_its_buttons(tmp_path: Path) -
             )
             await said("Started ftjob-", "the start")
             [old] = await bot.runtime.store.list_jobs(TEAM)
-            notice = await said(f"{old.id} succeeded", "the original's completion notice")
+            notice = await said(f"{old.id}:status:succeeded", "the original's completion notice")
             finished = await bot.runtime.store.get_job(TEAM, old.id)
             assert finished is not None
             old_model = finished.state.fine_tuned_model
@@ -124,7 +124,7 @@ async def test_a_recipe_moves_and_is_compared_with_its_buttons(tmp_path: Path) -
             copies = {f.alias: f.provider for f in await bot.runtime.store.list_files(TEAM)}
             assert copies["train-sandbox-together"] == copies["held-sandbox-together"] == SECOND
 
-            done = await said(f"{new.id} succeeded", "the replay's completion notice")
+            done = await said(f"{new.id}:status:succeeded", "the replay's completion notice")
             await press(done, f"Compare with {old_model}", "Comparison cmp-")
             # The summary: the replay at the Together-shaped family, the original at its own.
             await said(f"B = {old_model} (Sandbox (simulated training))", "the comparison")

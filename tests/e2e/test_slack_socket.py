@@ -64,4 +64,5 @@ async def test_commands_arrive_and_are_acked_over_the_socket(
     )
     await slack.wait_for(lambda: bool(slack.responses), what="the answer")
     assert slack.responses[0]["text"] == "No jobs."
-    assert slack.responses[0]["response_type"] == "in_channel"
+    # A read-only answer is the asker's (with its Share in channel button).
+    assert slack.responses[0]["response_type"] == "ephemeral"

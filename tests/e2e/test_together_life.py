@@ -18,6 +18,7 @@ import pytest
 
 from bot.app.config import load_settings
 from bot.app.runtime import RunningBot, start_bot
+from tests.e2e.job_messages import is_card, is_notice, title
 from tests.fakes.discord_api import GUILD_A, Attachment, FakeDiscord
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_requests import SIGNING_SECRET, command_body, signed_headers
@@ -159,18 +160,17 @@ async def test_a_job_life_on_together_through_discord(tmp_path: Path) -> None:
         assert started == f"Started {job_id}"
 
         def titles() -> list[str]:
-            return [
-                str(m["embeds"][0]["title"])
-                for m in discord.channel_messages(GUILD_A.channel_id)
-                if m.get("embeds")
-            ]
+            return [title(m) for m in messages()]
+
+        def messages() -> list[dict[str, Any]]:
+            return [m for m in discord.channel_messages(GUILD_A.channel_id) if m.get("embeds")]
 
         for _ in range(300):
-            if any(t.startswith(f"{job_id} succeeded") for t in titles()):
+            if any(is_notice(m, job_id, "succeeded") for m in messages()):
                 break
             await asyncio.sleep(0.2)
         else:
             raise AssertionError(f"no completion notice; channel: {titles()}")
         # One card, edited in place; Together's own word shown beside the canonical status.
-        (card,) = [t for t in titles() if t.startswith(f"Fine-tuning {job_id}")]
-        assert card == f"Fine-tuning {job_id} · succeeded (completed)"
+        (card,) = [title(m) for m in messages() if is_card(m, job_id)]
+        assert card.endswith(" · succeeded (completed)")

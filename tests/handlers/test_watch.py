@@ -89,7 +89,7 @@ async def test_subscriptions_get_the_notices_they_asked_for(w: World, tmp_path: 
     assert by_channel["C-fail"] == 0
     assert by_channel["C-all"] >= 2  # status changes and the completion
     done = next(p for p in w.notifier.posts if p.target.channel_id == "C-done")
-    assert job_id in done.reply.title
+    assert job_id in [str(f.value) for f in done.reply.fields if f.name == "Job"]
 
 
 async def test_a_failed_post_is_retried_and_nothing_lost(w: World, tmp_path: Path) -> None:

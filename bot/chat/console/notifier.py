@@ -6,9 +6,9 @@ import itertools
 from collections.abc import Callable
 from pathlib import Path
 
-from bot.chat.console.render import render_with_attachments
+from bot.chat.console.render import render_with_attachments, text
 from handlers.model import ChannelAddress
-from handlers.replies import Reply, plain
+from handlers.replies import Reply
 
 
 class ConsoleNotifier:
@@ -31,19 +31,19 @@ class ConsoleNotifier:
     ) -> str:
         message_id = edit_message_id or f"msg-{next(self._ids)}"
         if edit_message_id:
-            prefix = f"[#{target.channel_id} · card {message_id} updated]"
+            prefix = f"[card {message_id} updated]"
         elif thread_message_id:
-            prefix = f"[#{target.channel_id} · thread of {thread_message_id}]"
+            prefix = f"[in the thread of {thread_message_id}]"
         else:
-            prefix = f"[#{target.channel_id} · {message_id}]"
+            prefix = f"[{message_id}]"
         if edit_message_id and not reply.attachments:
             # A card edit in a real channel changes one message; here one line says what moved.
-            progress = next((plain(f.value) for f in reply.fields if f.name == "Progress"), "")
-            loss = next((plain(f.value) for f in reply.fields if f.name == "Train loss"), "")
-            text = plain(reply.title) + (f" · {progress}" if progress else "")
-            text += f" · train loss {loss}" if loss and loss != "—" else ""
+            progress = next((text(f.value) for f in reply.fields if f.name == "Progress"), "")
+            loss = next((text(f.value) for f in reply.fields if f.name == "Train loss"), "")
+            shown = text(reply.title) + (f" · {progress}" if progress else "")
+            shown += f" · train loss {loss}" if loss and loss != "—" else ""
         else:
-            text = render_with_attachments(reply, self._dir)
-        self._write(f"{prefix}\n{text}\n")
+            shown = render_with_attachments(reply, self._dir)
+        self._write(f"{prefix}\n{shown}\n")
         self.posted.append((dedupe_key, message_id))
         return message_id

@@ -28,6 +28,7 @@ from bot.chat.pages import GONE, Pager, page_of
 from handlers.actions import ACTIONS, UNSUPPORTED, Audience, button_request
 from handlers.commands.options import MAX_TEXT
 from handlers.errors import FineTuneError, UsageError
+from handlers.features.sharing import answers_privately
 from handlers.model import Actor, Platform, team_id_for
 from handlers.playground import RUN_PREFIX
 from handlers.ports import Store
@@ -250,7 +251,10 @@ class DiscordCommands:
         except UsageError as error:
             await self._say(interaction, error_reply(error.message, usage=error.usage))
             return
-        await self.answer(interaction, actor, request, private=spec.name in PRIVATE_COMMANDS)
+        # A read-only answer is the asker's (the core says which): deferred privately too, so
+        # the channel never sees a "thinking…" for it.
+        private = spec.name in PRIVATE_COMMANDS or answers_privately(request)
+        await self.answer(interaction, actor, request, private=private)
 
     async def answer(
         self, interaction: AnyInteraction, actor: Actor, request: Request, *, private: bool
@@ -842,7 +846,9 @@ class ConfirmStart(discord.ui.View):
             await self._commands._say(interaction, error_reply("Only the requester can start it."))
             return
         self.stop()
-        await self._commands.answer(interaction, self._actor, self._request, private=False)
+        # The estimate was shown above this button: pressing it is the confirmation.
+        confirmed = replace(self._request, confirm="yes")
+        await self._commands.answer(interaction, self._actor, confirmed, private=False)
 
     @discord.ui.button(label="Don't start", style=discord.ButtonStyle.secondary)
     async def drop(

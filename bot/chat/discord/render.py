@@ -6,6 +6,7 @@ import io
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeGuard
 
 import discord
 
@@ -21,6 +22,8 @@ from handlers.replies import (
     Content,
     Reply,
     Table,
+    TimeRef,
+    TimeStyle,
     Tone,
     UserRef,
     parts_of,
@@ -138,6 +141,9 @@ def markdown(value: Content) -> str:
                 text += plain(rich(part))
             case CommandRef():
                 text += naming.written(part)
+            case TimeRef():
+                out += [escape_text(text), discord_time(part)]
+                text = ""
             case _:
                 text += part
     return "".join([*out, escape_text(text)])
@@ -150,14 +156,28 @@ def words(value: Content) -> str:
     )
 
 
+DISCORD_TIME_STYLE = {TimeStyle.MOMENT: "f", TimeStyle.RELATIVE: "R"}
+
+
+def discord_time(time: TimeRef) -> str:
+    """`<t:EPOCH:f>` or `<t:EPOCH:R>`: Discord writes it in each reader's time zone."""
+    return f"<t:{time.epoch}:{DISCORD_TIME_STYLE[time.style]}>"
+
+
 def title_text(value: Content) -> str:
-    """An embed title shows mention syntax raw, so members and channels are left out of it."""
+    """An embed title shows mention syntax raw, so members and channels are left out of it;
+    commands are written as Discord types them, times as their words."""
     kept = "".join(
-        naming.written(p) if isinstance(p, CommandRef) else p
+        naming.written(p) if isinstance(p, CommandRef) else p.text if isinstance(p, TimeRef) else p
         for p in parts_of(value)
-        if isinstance(p, str | CommandRef)
+        if isinstance(p, str | CommandRef | TimeRef)
     )
     return escape_text(" ".join(kept.split()))
+
+
+def _titled(part: object) -> TypeGuard[str | TimeRef]:
+    """Text, and times as their words (a title renders no `<t:…>` either)."""
+    return isinstance(part, str | TimeRef)
 
 
 def literal(value: Content) -> str:

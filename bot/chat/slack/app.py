@@ -492,7 +492,8 @@ class SlackHandlers:
             ),
             client,
         )
-        reply = await self._service.handle(request, actor)
+        # The form showed the estimate before its submit: the submit is the confirmation.
+        reply = await self._service.handle(replace(request, confirm="yes"), actor)
         await client.chat_postEphemeral(
             channel=channel,
             user=actor.user_id,

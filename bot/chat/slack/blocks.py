@@ -17,6 +17,8 @@ from handlers.replies import (
     Content,
     Reply,
     Table,
+    TimeRef,
+    TimeStyle,
     Tone,
     UserRef,
     parts_of,
@@ -75,9 +77,26 @@ def mrkdwn(value: Content, *, span: str = "") -> str:
                 out.append(f"<#{channel_id}>")
             case UserRef() | ChannelRef() | CommandRef():
                 out.append(_text(plain(rich(part)), span))
+            case TimeRef() if span == CODE:
+                out.append(_text(part.text, span))  # a code span shows no date token
+            case TimeRef():
+                out.append(slack_date(part))
             case _:
                 out.append(_text(part, span))
     return "".join(out)
+
+
+SLACK_DATE_FORMAT = {
+    TimeStyle.MOMENT: "{date_short_pretty} {time}",
+    TimeStyle.RELATIVE: "{ago}",
+}
+
+
+def slack_date(time: TimeRef) -> str:
+    """`<!date^EPOCH^FORMAT|fallback>`: Slack writes the moment in each reader's time zone;
+    clients that cannot show the fallback (escaped, so it stays words)."""
+    fallback = escape(time.text).replace("|", "/")
+    return f"<!date^{time.epoch}^{SLACK_DATE_FORMAT[time.style]}|{fallback}>"
 
 
 def _text(text: str, span: str) -> str:

@@ -162,17 +162,80 @@ async def test_help_is_deferred_ephemeral_and_answered_privately(env: Env) -> No
     assert embed(message)["title"] == "/finetune start"
 
 
-async def test_list_is_deferred_publicly_and_answered_with_an_embed(env: Env) -> None:
+def _share_id(message: Json) -> str:
+    ids = [c["custom_id"] for row in message["components"] for c in row["components"]]
+    (share,) = [i for i in ids if i.startswith("ftbot:share:")]
+    return str(share)
+
+
+async def test_list_is_private_and_its_share_button_posts_it_publicly_once(env: Env) -> None:
     iid = await env.fake.command("list", {"status": "running", "limit": 5})
     callback = await env.fake.wait_callback(iid)
-    assert callback.json == {"type": 5}
+    assert callback.json == {"type": 5, "data": {"flags": EPHEMERAL}}, "deferred privately"
     message = await env.fake.wait_followup(iid)
-    assert not message["flags"] & EPHEMERAL
+    assert message["flags"] & EPHEMERAL
     assert embed(message)["title"] == "No jobs with status running."
+    share = _share_id(message)
+    pressed = await env.fake.press(message, share)
+    shared = await env.fake.wait_followup(pressed)
+    assert not shared["flags"] & EPHEMERAL, "the channel sees it"
+    assert embed(shared)["title"] == "No jobs with status running."
+    assert "shared by <@500000000000000001>" in str(embed(shared))
+    assert "components" not in shared or not any(
+        c["custom_id"].startswith("ftbot:share:")
+        for row in shared.get("components", [])
+        for c in row["components"]
+    )
+    again = await env.fake.press(message, share)
+    refused = await env.fake.wait_followup(again)
+    assert refused["flags"] & EPHEMERAL
+    assert "shared already" in embed(refused)["title"]
+    other = await env.fake.command("files", guild=GUILD_B)
+    theirs = await env.fake.wait_followup(other)
+    # Guild B's private answer, its button pressed by a member of guild A: nothing shared.
+    stranger = await env.fake.press(theirs, _share_id(theirs), guild=GUILD_A)
+    assert "shared already" in embed(await env.fake.wait_followup(stranger))["title"]
+
+
+async def test_a_costly_start_asks_for_its_start_button_which_acts_once(
+    tmp_path: Path,
+) -> None:
+    async with (
+        FakeDiscord() as fake,
+        world(tmp_path, confirm_over=0.0) as w,
+        running_adapter(fake, w, tmp_path) as adapter,
+    ):
+        env = Env(fake, w, adapter)
+        await upload(env)
+        iid = await fake.command("start", {"file": "train", "model": MODEL, "epochs": 2})
+        asked = await fake.wait_followup(iid)
+        assert asked["flags"] & EPHEMERAL
+        assert "billed tokens" in str(embed(asked)), asked
+        team = f"discord:{GUILD_A.id}"
+        assert await w.store.list_jobs(team) == []
+        ids = [c["custom_id"] for row in asked["components"] for c in row["components"]]
+        (start_id,) = [i for i in ids if i.startswith("ftbot:confirm_start:cs-")]
+        pressed = await fake.press(asked, start_id)
+        started = await fake.wait_followup(pressed)
+        assert embed(started)["title"].startswith("Started ftjob-"), started
+        assert started["flags"] & EPHEMERAL, "the channel gets the job's card"
+        again = await fake.press(asked, start_id)
+        assert "nothing was started" in embed(await fake.wait_followup(again))["title"]
+        assert len(await w.store.list_jobs(team)) == 1
+        # The job's card leads with its human name, and times are Discord timestamps.
+        (job,) = await w.store.list_jobs(team)
+        card = await _post_card(env, job.id)
+        assert embed(card)["title"].startswith(f"train on {MODEL} (sandbox) · ")
+        assert job.id not in embed(card)["title"]
+        iid = await fake.command("inspect", {"job": job.id})
+        inspected = await fake.wait_followup(iid)
+        created = int(job.state.created_at.timestamp())
+        assert f"<t:{created}:f>" in str(embed(inspected)["fields"])
 
 
 async def test_errors_come_back_private(env: Env) -> None:
-    iid = await env.fake.command("inspect", {"job": "ftjob-nope"})
+    # A command answered in the channel (a cancel) whose answer is an error.
+    iid = await env.fake.command("cancel", {"job": "ftjob-nope"})
     await env.fake.wait_callback(iid)
     message = await env.fake.wait_followup(iid)
     assert message["flags"] & EPHEMERAL
@@ -310,6 +373,26 @@ async def test_start_without_file_or_model_opens_a_form(env: Env) -> None:
     assert embed(message)["title"].startswith("Started ftjob-")
     fields = {f["name"]: f["value"] for f in embed(message)["fields"]}
     assert fields["Epochs"] == "3"
+
+
+async def test_the_forms_start_is_its_confirmation_whatever_the_amount(tmp_path: Path) -> None:
+    """The form showed the cost before its Start: a start above the confirmation amount is
+    not asked about a second time."""
+    async with (
+        FakeDiscord() as fake,
+        world(tmp_path, confirm_over=0.0) as w,
+        running_adapter(fake, w, tmp_path) as adapter,
+    ):
+        env = Env(fake, w, adapter)
+        await upload(env)
+        iid = await fake.command("start", {"epochs": 3})
+        modal = (await fake.wait_callback(iid)).json["data"]
+        good = await fake.submit_modal(modal, {"start:file": "train", "start:model": MODEL})
+        prompt = await fake.wait_followup(good)
+        buttons = {b["label"]: b["custom_id"] for b in prompt["components"][0]["components"]}
+        pressed = await fake.press(prompt, buttons["Start"])
+        message = await fake.wait_followup(pressed)
+        assert embed(message)["title"].startswith("Started ftjob-"), message
 
 
 # ---------------------------------------------------------------------- buttons and notices

@@ -49,11 +49,13 @@ def test_job_card_embed_has_status_colour_fields_and_footer_mention_in_small_pri
     point = MetricPoint(step=6, total_steps=12, train_loss=0.5, train_accuracy=0.8)
     reply = job_card(_job(), point, T0 + timedelta(minutes=3), capabilities=EVERY)
     embed = render_embed(reply)
-    assert embed.title == "Fine-tuning ftjob-abc123 · running"
+    # The human name leads (training file, base model); the id is a field of its own.
+    assert embed.title == "file-1 on gpt-4.1-mini-2025-04-14 · running"
     assert embed.colour == STATUS_COLOURS["running"]
     names = [f.name for f in embed.fields]
-    assert names[:4] == ["Status", "Model", "Progress", "Train loss"]
-    progress = embed.fields[2]
+    assert names[:5] == ["Status", "Job", "Model", "Progress", "Train loss"]
+    assert embed.fields[1].value == "ftjob-abc123"
+    progress = embed.fields[3]
     assert progress.inline is False
     assert "50%" in (progress.value or "")
     assert embed.fields[0].inline is True
@@ -164,7 +166,7 @@ def test_completion_mentions_the_requester_and_only_them() -> None:
     assert rendered.content == "<@42>"
     assert rendered.embed.title is not None
     assert "<@" not in rendered.embed.title
-    assert rendered.embed.title.startswith("ftjob-abc123 succeeded")
+    assert rendered.embed.title.startswith("file-1 on gpt-4.1-mini-2025-04-14 succeeded")
     allowed = rendered.allowed_mentions.to_dict()
     assert allowed["users"] == [42]
     assert allowed["parse"] == []

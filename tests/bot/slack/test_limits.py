@@ -23,13 +23,23 @@ from tests.bot.reply_gallery import JOBS, Gallery
 def test_the_gallery_holds_every_reply_kind(reply_gallery: Gallery) -> None:
     replies = reply_gallery.replies
     assert len(replies["list"].table.rows) == JOBS  # type: ignore[union-attr]
-    for name in ("help", "audit", "compare", "long error", "validate broken", "approval wait"):
+    for name in (
+        "help",
+        "audit",
+        "compare",
+        "long error",
+        "validate broken",
+        "approval wait",
+        "confirm start",
+        "shared list",
+    ):
         assert name in replies
     keys = " ".join(replies)
     for kind in (
         ":card:queued:",
         ":card:succeeded:",
         ":status:succeeded:",
+        ":status:failed:",
         "approval:",
         ":metric:",
     ):
