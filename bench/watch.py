@@ -94,6 +94,7 @@ class Notifier:
         dedupe_key: str,
         edit_message_id: str | None = None,
         thread_message_id: str | None = None,
+        card_key: str | None = None,
     ) -> str:
         self.posts.append((dedupe_key, self.clock.now(), time.perf_counter()))
         return edit_message_id or f"m{len(self.posts)}"

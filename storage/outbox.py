@@ -387,6 +387,22 @@ class WatchMethods(StoreBase):
                     select(cards.c.card_key, cards.c.message_id).where(cards.c.card_key.in_(keys))
                 )
                 known = {r.card_key: r.message_id for r in found}
+            # A card never recorded as posted whose older row was claimed before may be out
+            # already: that claim's process can have stopped between the post and its mark.
+            unposted = keys - known.keys()
+            tried: set[str] = set()
+            if unposted:
+                earlier = await conn.scalars(
+                    select(outbox.c.card_key)
+                    .where(
+                        outbox.c.card_key.in_(unposted),
+                        outbox.c.sent_at.is_(None),
+                        outbox.c.attempts > 0,
+                        outbox.c.id.not_in([row.id for row in rows]),
+                    )
+                    .distinct()
+                )
+                tried = {str(key) for key in earlier}
         rows.sort(key=lambda r: r.id)
         return [
             OutboxItem(
@@ -396,6 +412,7 @@ class WatchMethods(StoreBase):
                 lease_owner=row.lease_owner,
                 existing_message_id=known.get(row.card_key) if row.card_key else None,
                 created_at=row.created_at,
+                maybe_posted=row.attempts > 1 or row.card_key in tried,
             )
             for row in rows
         ]

@@ -281,6 +281,17 @@ class MemoryWatch(MemoryBase):
             row.lease_until = now + timedelta(seconds=lease_seconds)
             row.attempts += 1
         cards = self._db.cards
+        claimed = {row.id for row in due}
+        # A card never recorded as posted whose older row was claimed before may be out already.
+        tried = {
+            row.card_key
+            for row in rows
+            if row.card_key is not None
+            and row.card_key not in cards
+            and row.sent_at is None
+            and row.attempts > 0
+            and row.id not in claimed
+        }
         return [
             OutboxItem(
                 id=row.id,
@@ -293,6 +304,7 @@ class MemoryWatch(MemoryBase):
                     else None
                 ),
                 created_at=row.created_at,
+                maybe_posted=row.attempts > 1 or row.card_key in tried,
             )
             for row in due
         ]
