@@ -233,6 +233,8 @@ class WatchClaim:
     fence: int
     polls_without_news: int
     last_notified_metric_at: datetime | None
+    due_at: datetime | None = None
+    """When the poll was due (the job's next poll time when it was claimed)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

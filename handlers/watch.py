@@ -82,6 +82,8 @@ class SweepStats:
     provider_calls: int = 0
     provider_errors: dict[str, int] = field(default_factory=dict)
     messages: int = 0
+    poll_delays: list[float] = field(default_factory=list)
+    """Seconds each claimed job waited past its due time: the watcher's polling latency."""
 
 
 def poll_delay(status: str, idle_polls: int, settings: WatchSettings) -> float:
@@ -148,6 +150,9 @@ class Watcher:
             limit=self._settings.claim_limit,
         )
         stats.claimed = len(claims)
+        stats.poll_delays.extend(
+            max(0.0, (now - c.due_at).total_seconds()) for c in claims if c.due_at is not None
+        )
         # Each job is polled at the family it was started on, with the key recorded for it.
         by_team: dict[tuple[str, str], list[WatchClaim]] = defaultdict(list)
         for claim in claims:

@@ -212,6 +212,7 @@ class WatchMethods(StoreBase):
                 fence=row.fence,
                 polls_without_news=row.polls_without_news,
                 last_notified_metric_at=row.last_notified_metric_at,
+                due_at=row.next_poll_at,
             )
             for row in rows
         ]
@@ -660,6 +661,17 @@ class WatchMethods(StoreBase):
                 delete(webhook_inbox).where(webhook_inbox.c.received_at < before)
             )
         return int(result.rowcount or 0)
+
+    async def leases_by_owner(self, *, now: datetime) -> dict[str, int]:
+        """Jobs leased right now (being polled), by the watcher holding them."""
+        stmt = (
+            select(jobs.c.lease_owner, func.count())
+            .where(jobs.c.lease_owner.is_not(None), jobs.c.lease_until > now)
+            .group_by(jobs.c.lease_owner)
+        )
+        async with self._read() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return {str(owner): int(count) for owner, count in rows}
 
     async def watched_jobs_by_status(self) -> dict[str, int]:
         """Jobs still polled (next_poll_at set), counted by their last known status, in the

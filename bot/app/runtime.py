@@ -32,6 +32,7 @@ from bot.infra.dispatcher import Dispatcher
 from bot.infra.housekeeping import Purged, purge
 from bot.infra.metrics import Metrics
 from bot.infra.recovery import Resyncer
+from bot.infra.round_trips import RoundTrips, counting
 from bot.infra.scheduler import Ticker
 from bot.infra.tokenizer import TiktokenTokenizer
 from bot.infra.waker import Waker
@@ -128,6 +129,8 @@ class Runtime:
     owner: str
     directory: TeamProviderDirectory | None = None
     """Which account serves each team (resync scans every team's own one)."""
+    round_trips: RoundTrips | None = None
+    """Counts each sweep's database statements for /metrics."""
 
     @property
     def resyncer(self) -> Resyncer:
@@ -158,6 +161,7 @@ def webhook_waker(runtime: Runtime) -> Waker:
         dispatcher=runtime.dispatcher,
         clock=runtime.clock,
         metrics=runtime.metrics,
+        round_trips=runtime.round_trips,
     )
 
 
@@ -278,7 +282,7 @@ async def build_runtime(
         lease_seconds=settings.lease_seconds,
     )
     metrics = Metrics()
-    collect_watched(store, metrics)
+    collect_watched(store, metrics, clock)
 
     async def collect() -> None:
         depth, age = await store.outbox_stats(now=clock.now())
@@ -301,6 +305,7 @@ async def build_runtime(
         clock=clock,
         owner=owner,
         directory=directory,
+        round_trips=RoundTrips(store.engine),
     )
 
 
@@ -311,9 +316,10 @@ def schedule_ticks(runtime: Runtime) -> None:
 
     async def sweep() -> SweepStats:
         started = runtime.clock.now()
-        stats = await runtime.watcher.sweep()
+        with counting(runtime.round_trips) as trips:
+            stats = await runtime.watcher.sweep()
         elapsed = (runtime.clock.now() - started) / timedelta(seconds=1)
-        record_sweep(metrics, stats, elapsed)
+        record_sweep(metrics, stats, elapsed, trips.statements if trips else None)
         return stats
 
     async def dispatch() -> None:

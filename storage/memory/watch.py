@@ -46,6 +46,7 @@ def _claim(row: JobRow) -> WatchClaim:
         fence=row.fence,
         polls_without_news=row.polls_without_news,
         last_notified_metric_at=row.last_notified_metric_at,
+        due_at=row.next_poll_at,
     )
 
 
@@ -404,6 +405,19 @@ class MemoryWatch(MemoryBase):
         for key in old:
             del self._db.webhook_inbox[key]
         return len(old)
+
+    async def leases_by_owner(self, *, now: datetime) -> dict[str, int]:
+        """Jobs leased right now (being polled), by the watcher holding them."""
+        await self._turn()
+        now = utc(now)
+        counts = Counter(
+            row.lease_owner
+            for row in self._db.jobs.values()
+            if row.lease_owner is not None
+            and row.lease_until is not None
+            and row.lease_until > now
+        )
+        return {str(owner): count for owner, count in counts.items()}
 
     async def watched_jobs_by_status(self) -> dict[str, int]:
         """Jobs still polled (next_poll_at set), counted by their last known status, in the
