@@ -291,6 +291,8 @@ async def build_runtime(
 
     metrics.collect_with(collect)
     # Ticks get most of one stop step to finish; the step's own limit is the backstop.
+    # After the ticks stop: the polls of a slow account that outlived their sweep.
+    stack.push_async_callback(bounded("the slow accounts' polls", core.watcher.stop))
     ticker = Ticker(grace_seconds=STEP_SECONDS - 1)
     stack.push_async_callback(bounded("the ticks", ticker.stop))
     return Runtime(
