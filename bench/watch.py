@@ -163,12 +163,12 @@ def limited_teams(teams_n: int, share: float) -> frozenset[str]:
     return frozenset(f"slack:T{t}" for t in range(0, teams_n, step))
 
 
-def bench_settings() -> WatchSettings:
+def bench_settings(claim_limit: int = 100_000) -> WatchSettings:
     # Every live job is due at every sweep (no jitter, no idle backoff), the setting under which
     # the latency target (one sweep interval plus a second) is defined;
     # FINETUNE_BOT_RUNNING_POLL_SECONDS and _QUEUED_POLL_SECONDS set it in a deployment.
     return WatchSettings(
-        claim_limit=100_000,
+        claim_limit=claim_limit,
         running_poll_seconds=SWEEP_SECONDS,
         running_poll_max_seconds=SWEEP_SECONDS,
         slow_poll_seconds=SWEEP_SECONDS,
@@ -507,7 +507,8 @@ async def _replica(
             owner=f"replica-{index}",
             pace={Platform.SLACK: 0.0},
             dispatch_batch=2000,
-            watch=bench_settings(),
+            # The default chunk: the replicas take turns at an interval's due jobs.
+            watch=bench_settings(claim_limit=WatchSettings().claim_limit),
         )
         known = set(provider.event_times)
         while True:

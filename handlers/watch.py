@@ -73,6 +73,8 @@ class WatchSettings:
     auth_backoff_seconds: float = 3600.0
     concurrency: int = 16
     metric_interval_seconds: float = 60.0
+    max_chunks: int = 50
+    """A sweep claims at most this many chunks of `claim_limit` jobs."""
     account_seconds: float = 20.0
     """How long a sweep waits for one team's account (team and family); a slower one (an
     outage, a hanging endpoint) goes on in the background while the sweep ends, so it never
@@ -167,7 +169,17 @@ class Watcher:
         self._slow.clear()
 
     async def sweep(self) -> SweepStats:
+        """Claims due jobs `claim_limit` at a time and polls each chunk before claiming the
+        next, until none is due: replicas sweeping at once take turns at the chunks, so they
+        share one interval's jobs instead of the first to claim taking them all."""
         stats = SweepStats()
+        for _ in range(self._settings.max_chunks):
+            claimed = await self._sweep_chunk(stats)
+            if claimed < self._settings.claim_limit:
+                break
+        return stats
+
+    async def _sweep_chunk(self, stats: SweepStats) -> int:
         now = self._clock.now()
         claims = await self._watch.claim_due_jobs(
             owner=self._owner,
@@ -175,7 +187,7 @@ class Watcher:
             lease_seconds=self._settings.lease_seconds,
             limit=self._settings.claim_limit,
         )
-        stats.claimed = len(claims)
+        stats.claimed += len(claims)
         stats.poll_delays.extend(
             max(0.0, (now - c.due_at).total_seconds()) for c in claims if c.due_at is not None
         )
@@ -200,7 +212,7 @@ class Watcher:
             for key, team_claims in by_team.items()
         }
         if not tasks:
-            return stats
+            return len(claims)
         try:
             done, _ = await asyncio.wait(tasks.values(), timeout=self._settings.account_seconds)
         except asyncio.CancelledError:
@@ -215,7 +227,7 @@ class Watcher:
         failed = [error for task in done if (error := task.exception()) is not None]
         if failed:
             raise failed[0]  # a failed team fails the sweep, as before
-        return stats
+        return len(claims)
 
     def _slow_done(self, key: tuple[str, str], task: asyncio.Task[None]) -> None:
         if self._slow.get(key) is task:

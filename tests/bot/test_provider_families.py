@@ -410,7 +410,7 @@ async def test_an_account_that_stops_answering_never_holds_up_the_others(
                 slow_poll_seconds=5,
                 slow_poll_max_seconds=5,
                 jitter=0.0,
-                account_seconds=0.05,
+                account_seconds=0.5,
             ),
         )
         hung = beta.inner
@@ -418,19 +418,21 @@ async def test_an_account_that_stops_answering_never_holds_up_the_others(
         hung.gate = asyncio.Event()
         try:
             w.clock.advance(15)
-            first = await watcher.sweep()
-            # The sweep ended with alpha's job committed; beta's read is still waiting.
-            assert (first.claimed, first.committed, first.slow_accounts) == (2, 1, 1)
-            assert watcher.slow_accounts == {("slack:T1", "beta")}
-            w.clock.advance(61)  # beta's lease has run out: its job is due and claimable
-            second = await watcher.sweep()
-            assert (second.claimed, second.committed, second.slow_accounts) == (2, 1, 0)
+            await watcher.sweep()
+            # The sweep ended although beta's read is still waiting.
+            assert ("slack:T1", "beta") in watcher.slow_accounts
+            for _ in range(40):  # alpha's job runs to its end meanwhile
+                w.clock.advance(5)
+                await watcher.sweep()
+            finished = await w.store.get_job("slack:T1", jobs["alpha"][0])
+            assert finished is not None
+            assert finished.state.terminal, finished.state
             assert beta.calls["get_job"] + beta.calls["list_jobs"] == 1, "not asked again"
             hung.gate.set()
             await watcher.finish_slow_accounts()
             assert watcher.slow_accounts == frozenset()
             hung.gate = None
-            for _ in range(30):
+            for _ in range(40):
                 w.clock.advance(5)
                 await watcher.sweep()
             done = await w.store.get_job("slack:T1", jobs["beta"][0])
