@@ -73,7 +73,7 @@ class WatchSettings:
     auth_backoff_seconds: float = 3600.0
     concurrency: int = 16
     metric_interval_seconds: float = 60.0
-    max_chunks: int = 50
+    max_chunks: int = 100
     """A sweep claims at most this many chunks of `claim_limit` jobs."""
     account_seconds: float = 20.0
     """How long a sweep waits for one team's account (team and family); a slower one (an
@@ -187,6 +187,8 @@ class Watcher:
             lease_seconds=self._settings.lease_seconds,
             limit=self._settings.claim_limit,
         )
+        claimed = len(claims)
+        claims = await self._hold_back_last_account(claims, now)
         stats.claimed += len(claims)
         stats.poll_delays.extend(
             max(0.0, (now - c.due_at).total_seconds()) for c in claims if c.due_at is not None
@@ -212,7 +214,7 @@ class Watcher:
             for key, team_claims in by_team.items()
         }
         if not tasks:
-            return len(claims)
+            return claimed
         try:
             done, _ = await asyncio.wait(tasks.values(), timeout=self._settings.account_seconds)
         except asyncio.CancelledError:
@@ -227,7 +229,25 @@ class Watcher:
         failed = [error for task in done if (error := task.exception()) is not None]
         if failed:
             raise failed[0]  # a failed team fails the sweep, as before
-        return len(claims)
+        return claimed
+
+    async def _hold_back_last_account(
+        self, claims: Sequence[WatchClaim], now: datetime
+    ) -> Sequence[WatchClaim]:
+        """A full chunk may end partway through an account's due jobs: those go back (still
+        due) to the next chunk, so the account is asked once per sweep, with all of them."""
+        if len(claims) < self._settings.claim_limit:
+            return claims
+        keys = [(c.job.team_id, c.job.provider) for c in claims]
+        if len(set(keys)) < 2:
+            return claims
+        last = keys[-1]
+        for claim, key in zip(claims, keys, strict=True):
+            if key == last:
+                await self._watch.release_claim(
+                    claim, owner=self._owner, next_poll_at=claim.due_at or now
+                )
+        return [c for c, key in zip(claims, keys, strict=True) if key != last]
 
     def _slow_done(self, key: tuple[str, str], task: asyncio.Task[None]) -> None:
         if self._slow.get(key) is task:
