@@ -431,9 +431,17 @@ async def main(quick: bool, db: str, statements: bool = False) -> None:
 
 
 class RecordingStore(SqlStore):
-    """The SQL store, remembering the jobs each sweep claimed (for the spread and overlaps)."""
+    """The SQL store, remembering the jobs each sweep claimed and gave back unpolled (for the
+    spread and the overlaps)."""
 
     claimed: list[tuple[str, str]]
+    released: list[str]
+
+    async def release_claim(
+        self, claim: WatchClaim, *, owner: str, next_poll_at: datetime
+    ) -> bool:
+        self.released.append(claim.job.id)
+        return await super().release_claim(claim, owner=owner, next_poll_at=next_poll_at)
 
     async def claim_due_jobs(
         self, *, owner: str, now: datetime, lease_seconds: float, limit: int
@@ -450,7 +458,7 @@ class Round:
     """What one replica did in one interval."""
 
     claimed: list[tuple[str, str]] = field(default_factory=list)
-    """(job, team) of each job this replica claimed"""
+    """(job, team) of each job this replica claimed and polled (not given back unpolled)"""
     sweep_wall: float = 0.0
     round_wall: float = 0.0
     trips: int = 0
@@ -492,7 +500,7 @@ async def _replica(
 
     try:
         store = RecordingStore(engine, clock=clock)
-        store.claimed = []
+        store.claimed, store.released = [], []
         notifier = Notifier(clock)
         counted = FaultyProvider(provider)
         answered: Counter[str] = Counter()
@@ -516,7 +524,7 @@ async def _replica(
             if now is None:
                 return
             clock.current = now
-            store.claimed = []
+            store.claimed, store.released = [], []
             posted = len(notifier.posts)
             trips_before, calls_before = trips[0], sum(counted.calls.values()) + answered["429"]
             events_before = counted.calls["list_events_after"]
@@ -527,9 +535,16 @@ async def _replica(
                 pass
             fresh = {k: v for k, v in provider.event_times.items() if k not in known}
             known.update(fresh)
+            given_back = Counter(store.released)
+            polled = []
+            for job, team in store.claimed:
+                if given_back[job]:
+                    given_back[job] -= 1
+                else:
+                    polled.append((job, team))
             link.send(
                 Round(
-                    claimed=store.claimed,
+                    claimed=polled,
                     sweep_wall=sweep_wall,
                     round_wall=time.perf_counter() - wall,
                     trips=trips[0] - trips_before,
