@@ -16,7 +16,8 @@ and its own copy of the sandbox; at every interval the coordinator sets their cl
 all of them sweep and dispatch at once, and reports the same figures (no webhook part) plus how
 the polls spread over the replicas and how many jobs two replicas polled in one interval.
 `--rate-limited F` makes the accounts of a fraction F of the teams answer every job read with
-429 (Retry-After 60 s), and reports the other teams' latency apart.
+429 (Retry-After 60 s) for the first 90 s of watching, and reports the other teams' latency
+apart.
 """
 
 from __future__ import annotations
@@ -135,19 +136,32 @@ class RateLimited:
         raise self._refuse()
 
 
+LIMITED_SECONDS = 90.0
+"""How long the limited accounts answer 429 after the watching begins; then they recover."""
+
+
 class LimitedDirectory:
-    """The shared directory, with the accounts of the `limited` teams answering 429."""
+    """The shared directory, with the accounts of the `limited` teams answering 429 until
+    `until` (simulated time)."""
 
     def __init__(
-        self, inner: SharedProviderDirectory, limited: frozenset[str], answered: Counter[str]
+        self,
+        inner: SharedProviderDirectory,
+        limited: frozenset[str],
+        answered: Counter[str],
+        *,
+        clock: Clock,
+        until: datetime,
     ) -> None:
         self._inner = inner
         self._limited = limited
         self.answered = answered
+        self._clock = clock
+        self._until = until
 
     async def for_team(self, team_id: str, family: str | None = None) -> Provider:
         provider = await self._inner.for_team(team_id, family)
-        if team_id in self._limited:
+        if team_id in self._limited and self._clock.now() < self._until:
             return cast(Provider, RateLimited(provider, self.answered))
         return provider
 
@@ -464,6 +478,8 @@ class Round:
     trips: int = 0
     requests: int = 0
     fetched: int = 0
+    refused: int = 0
+    """requests answered 429 (the limited accounts)"""
     posts: list[tuple[str, datetime, float]] = field(default_factory=list)
     """(dedupe key, simulated time, wall seconds after the round began) of each post"""
     event_times: dict[str, datetime] = field(default_factory=dict)
@@ -478,9 +494,10 @@ def replica(
     provider: CountingProvider,
     clock: Clock,
     limited: frozenset[str],
+    limited_until: datetime,
 ) -> None:
     """A forked watcher process: its own engine, its own copy of the loaded sandbox."""
-    asyncio.run(_replica(index, link, url, provider, clock, limited))
+    asyncio.run(_replica(index, link, url, provider, clock, limited, limited_until))
 
 
 async def _replica(
@@ -490,6 +507,7 @@ async def _replica(
     provider: CountingProvider,
     clock: Clock,
     limited: frozenset[str],
+    limited_until: datetime,
 ) -> None:
     engine = create_engine(url)
     trips = [0]
@@ -504,7 +522,9 @@ async def _replica(
         notifier = Notifier(clock)
         counted = FaultyProvider(provider)
         answered: Counter[str] = Counter()
-        directory = LimitedDirectory(SharedProviderDirectory(counted), limited, answered)
+        directory = LimitedDirectory(
+            SharedProviderDirectory(counted), limited, answered, clock=clock, until=limited_until
+        )
         core = build_core(
             store=store,
             watch_store=store,
@@ -528,6 +548,7 @@ async def _replica(
             posted = len(notifier.posts)
             trips_before, calls_before = trips[0], sum(counted.calls.values()) + answered["429"]
             events_before = counted.calls["list_events_after"]
+            refused_before = answered["429"]
             wall = time.perf_counter()
             await core.watcher.sweep()
             sweep_wall = time.perf_counter() - wall
@@ -550,6 +571,7 @@ async def _replica(
                     trips=trips[0] - trips_before,
                     requests=sum(counted.calls.values()) + answered["429"] - calls_before,
                     fetched=counted.calls["list_events_after"] - events_before,
+                    refused=answered["429"] - refused_before,
                     posts=[(k, at, w - wall) for k, at, w in notifier.posts[posted:]],
                     event_times=fresh,
                     rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -618,13 +640,15 @@ def run_replicas(quick: bool, replicas: int, rate_limited: float) -> None:
         load_s = asyncio.run(_load_for_replicas(url, provider, clock, teams_n, per_team, tmp.name))
         watching_since = clock.now()
         limited = limited_teams(teams_n, rate_limited)
+        limited_until = watching_since + timedelta(seconds=LIMITED_SECONDS)
         # Forked after loading: every replica has the same sandbox jobs, nothing else shared.
         fork = multiprocessing.get_context("fork")
         links: list[Connection] = []
         for index in range(replicas):
             mine, theirs = fork.Pipe()
             proc = fork.Process(
-                target=replica, args=(index + 1, theirs, url, provider, clock, limited)
+                target=replica,
+                args=(index + 1, theirs, url, provider, clock, limited, limited_until),
             )
             proc.start()
             procs.append(proc)
@@ -703,6 +727,7 @@ def _report_replicas(
                     latency
                 )
     rss = max(r.rss_mb for per_replica in rounds for r in per_replica)
+    refused = sum(r.refused for per_replica in rounds for r in per_replica)
     over = sum(1 for r, b in zip(requests, budgets, strict=True) if r > b)
     shares = [polled_by[i + 1] for i in range(replicas)]
     spread = max(shares) / (sum(shares) / replicas) if sum(shares) else float("nan")
@@ -732,8 +757,11 @@ def _report_replicas(
     )
     if limited:
         print(
-            f"the limited teams: {len(limited_latencies)} event posts; backoff notices posted: "
-            f"{backoff_notices} for {len(limited)} teams"
+            f"the limited teams: {refused} requests answered 429 in "
+            f"{sum(1 for per in rounds if any(r.refused for r in per))} intervals; "
+            f"{backoff_notices} backoff notices for {len(limited)} teams; their event posts: "
+            f"p50 {pct(limited_latencies, 0.5):.2f} s, p99 {pct(limited_latencies, 0.99):.2f} s "
+            f"({len(limited_latencies)}, held up to {LIMITED_SECONDS:.0f} s by design)"
         )
     print(
         f"db=postgres replicas={replicas} jobs={total} teams={teams_n} "
@@ -744,7 +772,8 @@ def _report_replicas(
         f"db_trips_per_job={statistics.mean(trips_per_job):.2f} rss_mb_max={rss:.0f} "
         f"spread_max_over_mean={spread:.2f} polled_twice={twice} "
         f"poll_latency_p50_s={pct(latencies, 0.5):.2f} "
-        f"poll_latency_p99_s={pct(latencies, 0.99):.2f} backoff_notices={backoff_notices}"
+        f"poll_latency_p99_s={pct(latencies, 0.99):.2f} backoff_notices={backoff_notices} "
+        f"answered_429={refused}"
     )
 
 
