@@ -271,6 +271,8 @@ class WatchClaim:
     fence: int
     polls_without_news: int
     last_notified_metric_at: datetime | None
+    due_at: datetime | None = None
+    """When the poll was due (the job's next poll time when it was claimed)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -309,6 +311,10 @@ class OutboxItem:
     existing_message_id: str | None = None
     created_at: datetime | None = None
     """When the row was enqueued: the start of its notification latency."""
+    maybe_posted: bool = False
+    """An earlier claim of this row (or of an older row of its card) may have posted it: the
+    platform accepted the post and the process stopped before recording it. The dispatcher
+    looks for the message (PostLookup) before posting again."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -504,7 +510,10 @@ class Store(TeamStore, StartStore, Protocol):
 
 
 class Notifier(Protocol):
-    """Posts a rendered notice on one platform and returns the platform's message id."""
+    """Posts a rendered notice on one platform and returns the platform's message id.
+
+    `card_key` names the card a card notice shows (its states share it), so that a platform
+    that can look a post up (PostLookup) finds the card whatever state it was posted in."""
 
     async def post(
         self,
@@ -514,7 +523,26 @@ class Notifier(Protocol):
         dedupe_key: str,
         edit_message_id: str | None = None,
         thread_message_id: str | None = None,
+        card_key: str | None = None,
     ) -> str: ...
+
+
+@runtime_checkable
+class PostLookup(Protocol):
+    """A Notifier that can find a message it posted earlier in the channel's recent history."""
+
+    async def find_posted(
+        self,
+        target: ChannelAddress,
+        *,
+        dedupe_key: str,
+        card_key: str | None,
+        thread_message_id: str | None,
+        since: datetime | None,
+    ) -> str | None:
+        """The id of a message posted after `since` carrying `dedupe_key` (or, given
+        `card_key`, any state of that card); None when there is none or the lookup failed."""
+        ...
 
 
 class WatchStore(Protocol):

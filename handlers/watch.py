@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 from collections import defaultdict
@@ -130,6 +131,12 @@ class WatchSettings:
     auth_backoff_seconds: float = 3600.0
     concurrency: int = 16
     metric_interval_seconds: float = 60.0
+    max_chunks: int = 100
+    """A sweep claims at most this many chunks of `claim_limit` jobs."""
+    account_seconds: float = 20.0
+    """How long a sweep waits for one team's account (team and family); a slower one (an
+    outage, a hanging endpoint) goes on in the background while the sweep ends, so it never
+    holds up the next sweep of the other accounts."""
 
 
 @dataclass(slots=True)
@@ -140,6 +147,10 @@ class SweepStats:
     provider_calls: int = 0
     provider_errors: dict[str, int] = field(default_factory=dict)
     messages: int = 0
+    slow_accounts: int = 0
+    """Accounts (team and family) still being polled when the sweep ended."""
+    poll_delays: list[float] = field(default_factory=list)
+    """Seconds each claimed job waited past its due time: the watcher's polling latency."""
 
 
 def poll_delay(status: str, idle_polls: int, settings: WatchSettings) -> float:
@@ -195,9 +206,38 @@ class Watcher:
         self._charts = charts
         self._owner = owner
         self._settings = settings or WatchSettings()
+        self._slow: dict[tuple[str, str], asyncio.Task[None]] = {}
+        """The accounts whose polls outlived their sweep, still running."""
+
+    @property
+    def slow_accounts(self) -> frozenset[tuple[str, str]]:
+        """(team, family) of the polls still running past their sweep."""
+        return frozenset(self._slow)
+
+    async def finish_slow_accounts(self) -> None:
+        """Wait until the polls running past their sweep are done."""
+        await asyncio.gather(*self._slow.values(), return_exceptions=True)
+
+    async def stop(self) -> None:
+        """Cancel the polls still running past their sweep (their leases simply expire)."""
+        pending = list(self._slow.values())
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        self._slow.clear()
 
     async def sweep(self) -> SweepStats:
+        """Claims due jobs `claim_limit` at a time and polls each chunk before claiming the
+        next, until none is due: replicas sweeping at once take turns at the chunks, so they
+        share one interval's jobs instead of the first to claim taking them all."""
         stats = SweepStats()
+        for _ in range(self._settings.max_chunks):
+            claimed = await self._sweep_chunk(stats)
+            if claimed < self._settings.claim_limit:
+                break
+        return stats
+
+    async def _sweep_chunk(self, stats: SweepStats) -> int:
         now = self._clock.now()
         claims = await self._watch.claim_due_jobs(
             owner=self._owner,
@@ -205,19 +245,77 @@ class Watcher:
             lease_seconds=self._settings.lease_seconds,
             limit=self._settings.claim_limit,
         )
-        stats.claimed = len(claims)
+        claimed = len(claims)
+        claims = await self._hold_back_last_account(claims, now)
+        stats.claimed += len(claims)
+        stats.poll_delays.extend(
+            max(0.0, (now - c.due_at).total_seconds()) for c in claims if c.due_at is not None
+        )
         # Each job is polled at the family it was started on, with the key recorded for it.
         by_team: dict[tuple[str, str], list[WatchClaim]] = defaultdict(list)
         for claim in claims:
             by_team[(claim.job.team_id, claim.job.provider)].append(claim)
+        busy = [key for key in by_team if key in self._slow]
+        for key in busy:
+            # Its last sweep's polls are still waiting on that account: leave it alone.
+            retry = now + timedelta(seconds=self._settings.error_backoff_seconds)
+            for claim in by_team.pop(key):
+                await self._watch.release_claim(claim, owner=self._owner, next_poll_at=retry)
         gate = asyncio.Semaphore(self._settings.concurrency)
 
         async def one_team(key: tuple[str, str], team_claims: list[WatchClaim]) -> None:
             async with gate:
                 await self._sweep_team(key[0], team_claims, stats, family=key[1])
 
-        await asyncio.gather(*(one_team(k, c) for k, c in by_team.items()))
-        return stats
+        tasks = {
+            key: asyncio.create_task(one_team(key, team_claims))
+            for key, team_claims in by_team.items()
+        }
+        if not tasks:
+            return claimed
+        try:
+            done, _ = await asyncio.wait(tasks.values(), timeout=self._settings.account_seconds)
+        except asyncio.CancelledError:
+            for task in tasks.values():
+                task.cancel()
+            raise
+        for key, task in tasks.items():
+            if task not in done:
+                stats.slow_accounts += 1
+                self._slow[key] = task
+                task.add_done_callback(functools.partial(self._slow_done, key))
+        failed = [error for task in done if (error := task.exception()) is not None]
+        if failed:
+            raise failed[0]  # a failed team fails the sweep, as before
+        return claimed
+
+    async def _hold_back_last_account(
+        self, claims: Sequence[WatchClaim], now: datetime
+    ) -> Sequence[WatchClaim]:
+        """A full chunk may end partway through an account's due jobs: those go back (still
+        due) to the next chunk, so the account is asked once per sweep, with all of them."""
+        if len(claims) < self._settings.claim_limit:
+            return claims
+        keys = [(c.job.team_id, c.job.provider) for c in claims]
+        if len(set(keys)) < 2:
+            return claims
+        last = keys[-1]
+        for claim, key in zip(claims, keys, strict=True):
+            if key == last:
+                await self._watch.release_claim(
+                    claim, owner=self._owner, next_poll_at=claim.due_at or now
+                )
+        return [c for c, key in zip(claims, keys, strict=True) if key != last]
+
+    def _slow_done(self, key: tuple[str, str], task: asyncio.Task[None]) -> None:
+        if self._slow.get(key) is task:
+            del self._slow[key]
+        if not task.cancelled() and task.exception() is not None:
+            log.error(
+                "a slow account's polls failed",
+                extra={"team": key[0], "family": key[1]},
+                exc_info=task.exception(),
+            )
 
     async def _sweep_team(
         self, team_id: str, claims: list[WatchClaim], stats: SweepStats, *, family: str
@@ -240,7 +338,9 @@ class Watcher:
                 )
                 states = {s.id: s for s in listed}
             except ProviderError as error:
-                await self._provider_failed(team_id, claims, error, stats, family=family)
+                await self._provider_failed(
+                    team_id, claims, error, stats, family=family, label=provider.profile.label
+                )
                 return
         polls: list[PollResult] = []
         for claim in claims:
@@ -256,14 +356,18 @@ class Watcher:
                     continue
                 if error.kind in _TEAM_WIDE:
                     await self._commit(polls, stats, resume=None)
-                    await self._provider_failed(team_id, [claim], error, stats, family=family)
+                    await self._provider_failed(
+                        team_id, [claim], error, stats, family=family, label=provider.profile.label
+                    )
                     rest = claims[claims.index(claim) + 1 :]
                     for other in rest:
                         await self._watch.release_claim(
                             other, owner=self._owner, next_poll_at=self._backoff_until(error)
                         )
                     return
-                await self._provider_failed(team_id, [claim], error, stats, family=family)
+                await self._provider_failed(
+                    team_id, [claim], error, stats, family=family, label=provider.profile.label
+                )
         await self._commit(polls, stats, resume=(team_id, family))
 
     async def _commit(
@@ -590,9 +694,11 @@ class Watcher:
         stats: SweepStats,
         *,
         family: str,
+        label: str,
     ) -> None:
-        """A team-wide error (a refused key, a rate limit) pauses the team's jobs at that
-        family only: its other families' keys and accounts are not the ones that failed."""
+        """A team-wide error (a refused key, a rate limit, an outage) pauses the team's jobs at
+        that family only: its other families' keys and accounts are not the ones that failed,
+        and other teams' accounts are not touched. The team is told once per episode."""
         stats.provider_errors[error.kind.value] = (
             stats.provider_errors.get(error.kind.value, 0) + 1
         )
@@ -608,14 +714,16 @@ class Watcher:
             if previous is None and origin is not None:
                 # Told once per episode: the backoff is only cleared by a later success.
                 notice = Reply(
-                    title=f"Pausing job updates for this team: {error.message}",
+                    title=f"Pausing this team's {label} job updates: {error.message}",
                     lines=(f"I'll try again after {until:%H:%M} UTC.",),
                     tone=Tone.WARNING,
                 )
                 await self._watch.enqueue(
                     [
                         OutboxMessage(
-                            dedupe_key=f"{team_id}:backoff:{self._clock.now():%Y%m%d%H%M%S}",
+                            dedupe_key=(
+                                f"{team_id}:{family}:backoff:{self._clock.now():%Y%m%d%H%M%S}"
+                            ),
                             team_id=team_id,
                             target=origin,
                             kind="notice",
@@ -669,5 +777,10 @@ _TEAM_WIDE = frozenset(
         ProviderErrorKind.QUOTA,
         ProviderErrorKind.AUTH,
         ProviderErrorKind.PERMISSION,
+        # The account's endpoint does not answer (an outage): asking for its other jobs in
+        # the same sweep would only wait the same timeout once per job.
+        ProviderErrorKind.TIMEOUT,
+        ProviderErrorKind.CONNECTION,
     }
 )
+"""Errors about the team's account at one family, not one job: its jobs there pause."""

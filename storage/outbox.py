@@ -212,6 +212,7 @@ class WatchMethods(StoreBase):
                 fence=row.fence,
                 polls_without_news=row.polls_without_news,
                 last_notified_metric_at=row.last_notified_metric_at,
+                due_at=row.next_poll_at,
             )
             for row in rows
         ]
@@ -387,6 +388,22 @@ class WatchMethods(StoreBase):
                     select(cards.c.card_key, cards.c.message_id).where(cards.c.card_key.in_(keys))
                 )
                 known = {r.card_key: r.message_id for r in found}
+            # A card never recorded as posted whose older row was claimed before may be out
+            # already: that claim's process can have stopped between the post and its mark.
+            unposted = keys - known.keys()
+            tried: set[str] = set()
+            if unposted:
+                earlier = await conn.scalars(
+                    select(outbox.c.card_key)
+                    .where(
+                        outbox.c.card_key.in_(unposted),
+                        outbox.c.sent_at.is_(None),
+                        outbox.c.attempts > 0,
+                        outbox.c.id.not_in([row.id for row in rows]),
+                    )
+                    .distinct()
+                )
+                tried = {str(key) for key in earlier}
         rows.sort(key=lambda r: r.id)
         return [
             OutboxItem(
@@ -396,6 +413,7 @@ class WatchMethods(StoreBase):
                 lease_owner=row.lease_owner,
                 existing_message_id=known.get(row.card_key) if row.card_key else None,
                 created_at=row.created_at,
+                maybe_posted=row.attempts > 1 or row.card_key in tried,
             )
             for row in rows
         ]
@@ -643,6 +661,17 @@ class WatchMethods(StoreBase):
                 delete(webhook_inbox).where(webhook_inbox.c.received_at < before)
             )
         return int(result.rowcount or 0)
+
+    async def leases_by_owner(self, *, now: datetime) -> dict[str, int]:
+        """Jobs leased right now (being polled), by the watcher holding them."""
+        stmt = (
+            select(jobs.c.lease_owner, func.count())
+            .where(jobs.c.lease_owner.is_not(None), jobs.c.lease_until > now)
+            .group_by(jobs.c.lease_owner)
+        )
+        async with self._read() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return {str(owner): int(count) for owner, count in rows}
 
     async def watched_jobs_by_status(self) -> dict[str, int]:
         """Jobs still polled (next_poll_at set), counted by their last known status, in the

@@ -93,6 +93,7 @@ class RecordingNotifier:
         dedupe_key: str,
         edit_message_id: str | None = None,
         thread_message_id: str | None = None,
+        card_key: str | None = None,
     ) -> str:
         if self.fail_next > 0:
             self.fail_next -= 1

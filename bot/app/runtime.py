@@ -32,6 +32,7 @@ from bot.infra.dispatcher import Dispatcher
 from bot.infra.housekeeping import Purged, purge
 from bot.infra.metrics import Metrics
 from bot.infra.recovery import Resyncer
+from bot.infra.round_trips import RoundTrips, counting
 from bot.infra.scheduler import Ticker
 from bot.infra.tokenizer import TiktokenTokenizer
 from bot.infra.waker import Waker
@@ -130,6 +131,8 @@ class Runtime:
     owner: str
     directory: TeamProviderDirectory | None = None
     """Which account serves each team (resync scans every team's own one)."""
+    round_trips: RoundTrips | None = None
+    """Counts each sweep's database statements for /metrics."""
 
     @property
     def resyncer(self) -> Resyncer:
@@ -160,6 +163,7 @@ def webhook_waker(runtime: Runtime) -> Waker:
         dispatcher=runtime.dispatcher,
         clock=runtime.clock,
         metrics=runtime.metrics,
+        round_trips=runtime.round_trips,
     )
 
 
@@ -291,7 +295,7 @@ async def build_runtime(
         lease_seconds=settings.lease_seconds,
     )
     metrics = Metrics()
-    collect_watched(store, metrics)
+    collect_watched(store, metrics, clock)
 
     async def collect() -> None:
         depth, age = await store.outbox_stats(now=clock.now())
@@ -300,6 +304,8 @@ async def build_runtime(
 
     metrics.collect_with(collect)
     # Ticks get most of one stop step to finish; the step's own limit is the backstop.
+    # After the ticks stop: the polls of a slow account that outlived their sweep.
+    stack.push_async_callback(bounded("the slow accounts' polls", core.watcher.stop))
     ticker = Ticker(grace_seconds=STEP_SECONDS - 1)
     stack.push_async_callback(bounded("the ticks", ticker.stop))
     return Runtime(
@@ -314,6 +320,7 @@ async def build_runtime(
         clock=clock,
         owner=owner,
         directory=directory,
+        round_trips=RoundTrips(store.engine),
     )
 
 
@@ -324,9 +331,10 @@ def schedule_ticks(runtime: Runtime) -> None:
 
     async def sweep() -> SweepStats:
         started = runtime.clock.now()
-        stats = await runtime.watcher.sweep()
+        with counting(runtime.round_trips) as trips:
+            stats = await runtime.watcher.sweep()
         elapsed = (runtime.clock.now() - started) / timedelta(seconds=1)
-        record_sweep(metrics, stats, elapsed)
+        record_sweep(metrics, stats, elapsed, trips.statements if trips else None)
         return stats
 
     async def dispatch() -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from handlers.model import Platform
-from handlers.ports import Clock, Notifier, OutboxItem, SentPost, WatchStore
+from handlers.ports import Clock, Notifier, OutboxItem, PostLookup, SentPost, WatchStore
 from handlers.watch import CARD, THREAD_KINDS, card_key
 
 log = logging.getLogger(__name__)
@@ -22,6 +22,9 @@ DEFAULT_PACE: dict[Platform, float] = {
     Platform.DISCORD: 0.25,
     Platform.CONSOLE: 0.0,
 }
+
+LOOKUP_SKEW = timedelta(minutes=2)
+"""How far before a row's enqueueing its earlier post is looked for (clocks differ)."""
 
 
 class SentMarks:
@@ -56,6 +59,8 @@ class DispatchStats:
     sent: int = 0
     failed: int = 0
     deferred: int = 0
+    adopted: int = 0
+    """Rows found already posted (by a process that stopped before marking them)."""
     latencies: list[float] = field(default_factory=list)
     """Seconds from each posted row's enqueueing to its post."""
 
@@ -146,14 +151,24 @@ class Dispatcher:
                 )
                 stats.deferred += 1
                 return
+        edit = item.existing_message_id
+        found = await self._already_posted(notifier, item, thread)
+        if found is not None and message.card_key is None:
+            self._record(item, found, stats, threads, marks)
+            stats.adopted += 1
+            return
+        if found is not None:
+            edit = found  # the card is out (maybe in an older state): bring it up to date
+            stats.adopted += 1
         await self._pace_channel(message.target.key, platform, marks)
         try:
             message_id = await notifier.post(
                 message.target,
                 message.reply,
                 dedupe_key=message.dedupe_key,
-                edit_message_id=item.existing_message_id,
+                edit_message_id=edit,
                 thread_message_id=thread,
+                card_key=message.card_key,
             )
         except Exception as error:  # any platform failure: retry later, never lose the row
             retry = (
@@ -174,6 +189,17 @@ class Dispatcher:
             )
             stats.failed += 1
             return
+        self._record(item, message_id, stats, threads, marks)
+
+    def _record(
+        self,
+        item: OutboxItem,
+        message_id: str,
+        stats: DispatchStats,
+        threads: dict[str, str],
+        marks: SentMarks,
+    ) -> None:
+        message = item.message
         sent_at = self._clock.now()
         marks.add(SentPost(item=item, message_id=message_id, sent_at=sent_at))
         if message.card_key is not None and message.kind == CARD and message.job_id:
@@ -181,6 +207,31 @@ class Dispatcher:
         stats.sent += 1
         if item.created_at is not None:
             stats.latencies.append(max(0.0, (sent_at - item.created_at).total_seconds()))
+
+    async def _already_posted(
+        self, notifier: Notifier, item: OutboxItem, thread: str | None
+    ) -> str | None:
+        """The message an earlier claim posted for this row, when it may have posted one and
+        the platform can look it up: posting again would repeat it."""
+        if not item.maybe_posted or item.existing_message_id is not None:
+            return None
+        if not isinstance(notifier, PostLookup):
+            return None
+        since = item.created_at - LOOKUP_SKEW if item.created_at is not None else None
+        try:
+            return await notifier.find_posted(
+                item.message.target,
+                dedupe_key=item.message.dedupe_key,
+                card_key=item.message.card_key,
+                thread_message_id=thread,
+                since=since,
+            )
+        except Exception as error:  # a failed lookup posts as before: never lose the row
+            log.warning(
+                "lookup of an earlier post failed",
+                extra={"dedupe_key": item.message.dedupe_key, "error": type(error).__name__},
+            )
+            return None
 
     async def _pace_channel(self, key: str, platform: Platform, marks: SentMarks) -> None:
         gap = self._pace.get(platform, 1.0)

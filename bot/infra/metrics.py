@@ -19,6 +19,8 @@ CONTENT_TYPE = prometheus_client.CONTENT_TYPE_PLAIN_0_0_4
 """The text format generate_latest writes, under the media type that names its version."""
 
 SWEEP_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0)
+POLL_DELAY_BUCKETS = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0)
+ROUND_TRIP_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000)
 LATENCY_BUCKETS = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 900.0)
 
 Kind = Literal["counter", "gauge", "histogram"]
@@ -53,6 +55,24 @@ CATALOGUE: tuple[MetricSpec, ...] = (
         kind="histogram",
         help="Wall time of one sweep.",
         buckets=SWEEP_BUCKETS,
+    ),
+    MetricSpec(
+        name="poll_delay_seconds",
+        kind="histogram",
+        help="How long after its due time each job was polled (polling latency).",
+        buckets=POLL_DELAY_BUCKETS,
+    ),
+    MetricSpec(
+        name="sweep_round_trips",
+        kind="histogram",
+        help="Database statements one sweep sent.",
+        buckets=ROUND_TRIP_BUCKETS,
+    ),
+    MetricSpec(
+        name="replica_leases",
+        kind="gauge",
+        help="Jobs leased right now (being polled), by the replica holding them.",
+        labels=("replica",),
     ),
     MetricSpec(name="jobs_claimed_total", kind="counter", help="Jobs leased for a poll."),
     MetricSpec(

@@ -8,6 +8,7 @@ import logging
 
 from bot.infra.dispatcher import Dispatcher
 from bot.infra.metrics import Metrics
+from bot.infra.round_trips import RoundTrips, counting
 from bot.infra.watch_metrics import record_dispatch, record_sweep
 from handlers.ports import Clock
 from handlers.watch import Watcher
@@ -20,8 +21,15 @@ class Waker:
     its card is queued: the card goes out before the sweep's polls); never two at once."""
 
     def __init__(
-        self, *, watcher: Watcher, dispatcher: Dispatcher, clock: Clock, metrics: Metrics
+        self,
+        *,
+        watcher: Watcher,
+        dispatcher: Dispatcher,
+        clock: Clock,
+        metrics: Metrics,
+        round_trips: RoundTrips | None = None,
     ) -> None:
+        self._round_trips = round_trips
         self._watcher = watcher
         self._dispatcher = dispatcher
         self._clock = clock
@@ -41,9 +49,10 @@ class Waker:
             try:
                 record_dispatch(self._metrics, await self._dispatcher.tick())
                 started = self._clock.now()
-                stats = await self._watcher.sweep()
+                with counting(self._round_trips) as trips:
+                    stats = await self._watcher.sweep()
                 elapsed = (self._clock.now() - started).total_seconds()
-                record_sweep(self._metrics, stats, elapsed)
+                record_sweep(self._metrics, stats, elapsed, trips.statements if trips else None)
                 record_dispatch(self._metrics, await self._dispatcher.tick())
             except Exception:
                 log.exception("webhook-triggered sweep failed")

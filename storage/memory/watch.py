@@ -46,6 +46,7 @@ def _claim(row: JobRow) -> WatchClaim:
         fence=row.fence,
         polls_without_news=row.polls_without_news,
         last_notified_metric_at=row.last_notified_metric_at,
+        due_at=row.next_poll_at,
     )
 
 
@@ -281,6 +282,17 @@ class MemoryWatch(MemoryBase):
             row.lease_until = now + timedelta(seconds=lease_seconds)
             row.attempts += 1
         cards = self._db.cards
+        claimed = {row.id for row in due}
+        # A card never recorded as posted whose older row was claimed before may be out already.
+        tried = {
+            row.card_key
+            for row in rows
+            if row.card_key is not None
+            and row.card_key not in cards
+            and row.sent_at is None
+            and row.attempts > 0
+            and row.id not in claimed
+        }
         return [
             OutboxItem(
                 id=row.id,
@@ -293,6 +305,7 @@ class MemoryWatch(MemoryBase):
                     else None
                 ),
                 created_at=row.created_at,
+                maybe_posted=row.attempts > 1 or row.card_key in tried,
             )
             for row in due
         ]
@@ -392,6 +405,19 @@ class MemoryWatch(MemoryBase):
         for key in old:
             del self._db.webhook_inbox[key]
         return len(old)
+
+    async def leases_by_owner(self, *, now: datetime) -> dict[str, int]:
+        """Jobs leased right now (being polled), by the watcher holding them."""
+        await self._turn()
+        now = utc(now)
+        counts = Counter(
+            row.lease_owner
+            for row in self._db.jobs.values()
+            if row.lease_owner is not None
+            and row.lease_until is not None
+            and row.lease_until > now
+        )
+        return {str(owner): count for owner, count in counts.items()}
 
     async def watched_jobs_by_status(self) -> dict[str, int]:
         """Jobs still polled (next_poll_at set), counted by their last known status, in the

@@ -17,6 +17,9 @@ SCRAPED = {
     "finetune_bot_jobs_watched": "gauge",
     "finetune_bot_sweeps_total": "counter",
     "finetune_bot_sweep_duration_seconds": "histogram",
+    "finetune_bot_poll_delay_seconds": "histogram",
+    "finetune_bot_sweep_round_trips": "histogram",
+    "finetune_bot_replica_leases": "gauge",
     "finetune_bot_jobs_claimed_total": "counter",
     "finetune_bot_provider_calls_total": "counter",
     "finetune_bot_provider_errors_total": "counter",
@@ -39,6 +42,9 @@ def touch_every_series(metrics: Metrics) -> None:
     metrics.inc("notices_sent_total", 4)
     metrics.inc("notices_failed_total")
     metrics.observe("sweep_duration_seconds", 0.3)
+    metrics.observe("poll_delay_seconds", 1.5)
+    metrics.observe("sweep_round_trips", 12)
+    metrics.set("replica_leases", 40, replica="host-1")
     metrics.observe("notification_latency_seconds", 31)
     metrics.inc("housekeeping_deleted_total", 5, table="outbox")
     metrics.inc("resync_recovered_total")

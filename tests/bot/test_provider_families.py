@@ -3,8 +3,10 @@ every row (and the watcher) following the family it was made at. Test families o
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -16,7 +18,14 @@ from bot.providers.sandbox.profile import PROFILE as SANDBOX
 from bot.providers.sandbox.provider import SandboxProvider
 from handlers.errors import ProviderError, ProviderErrorKind
 from handlers.features.jobs import BOT_METADATA_KEY
-from handlers.model import ACCOUNT_DEPLOYMENT, ACCOUNT_TEAM, Actor, JobSpec, TeamCredentials
+from handlers.model import (
+    ACCOUNT_DEPLOYMENT,
+    ACCOUNT_TEAM,
+    Actor,
+    JobSpec,
+    JobState,
+    TeamCredentials,
+)
 from handlers.ports import FineTuning, ProviderDirectory
 from handlers.profile import AccountKind, Capability, ProviderProfile, SetupField
 from handlers.recovery import Recovery
@@ -24,6 +33,7 @@ from handlers.replies import Tone, plain
 from handlers.requests import SetupRequest
 from handlers.scope import TEAM_KEY, TeamScopedProvider
 from handlers.secrets import Secret
+from handlers.watch import Watcher, WatchSettings
 from storage import crypto
 from tests.dbutil import AnyStore
 from tests.fakes.clock import ManualClock
@@ -64,9 +74,24 @@ class AlphaSandbox(SandboxProvider):
 class BetaSandbox(SandboxProvider):
     """A second family, reached only with a team's own key; it cannot pause."""
 
+    gate: asyncio.Event | None = None
+    """When set, job reads wait at it: an account whose endpoint stops answering."""
+
     @property
     def profile(self) -> ProviderProfile:
         return BETA
+
+    async def get_job(self, job_id: str) -> JobState:
+        if self.gate is not None:
+            await self.gate.wait()
+        return await super().get_job(job_id)
+
+    async def list_jobs(
+        self, *, metadata: Mapping[str, str] | None = None, limit: int = 20
+    ) -> Sequence[JobState]:
+        if self.gate is not None:
+            await self.gate.wait()
+        return await super().list_jobs(metadata=metadata, limit=limit)
 
 
 class AcceptAll:
@@ -88,16 +113,26 @@ def ring() -> Iterator[None]:
 @pytest.fixture
 async def two(tmp_path: Path) -> AsyncIterator[tuple[World, FaultyProvider]]:
     """The deployment runs alpha; beta is there for a team that sets up its key."""
+    async with _two(tmp_path) as (w, beta, _):
+        yield w, beta
+
+
+@asynccontextmanager
+async def _two(tmp_path: Path) -> AsyncIterator[tuple[World, FaultyProvider, ProviderDirectory]]:
     made: list[FaultyProvider] = []
+    directories: list[ProviderDirectory] = []
 
     def directory(alpha: FineTuning, store: AnyStore, clock: ManualClock) -> ProviderDirectory:
         made.append(FaultyProvider(BetaSandbox(clock, timing=TIMING)))
-        return TeamProviderDirectory(
-            store=store,
-            fallback=alpha,
-            factory=lambda _: made[0],
-            profiles={"beta": made[0].profile},
+        directories.append(
+            TeamProviderDirectory(
+                store=store,
+                fallback=alpha,
+                factory=lambda _: made[0],
+                profiles={"beta": made[0].profile},
+            )
         )
+        return directories[0]
 
     async with world(
         tmp_path,
@@ -108,7 +143,7 @@ async def two(tmp_path: Path) -> AsyncIterator[tuple[World, FaultyProvider]]:
         account_families={"beta-key": "beta"},
         profiles=(ALPHA, BETA),
     ) as w:
-        yield w, made[0]
+        yield w, made[0], directories[0]
 
 
 async def _set_up_beta(w: World) -> None:
@@ -311,3 +346,99 @@ async def test_resync_adopts_a_job_of_a_teams_second_family_with_its_family_and_
     adopted = await w.store.get_job("slack:T1", made.id)
     assert adopted is not None
     assert (adopted.provider, adopted.account) == ("beta", ACCOUNT_TEAM)
+
+
+async def _jobs_at_both(w: World, tmp_path: Path, *, at_beta: int) -> dict[str, list[str]]:
+    """One job at alpha (the deployment's account) and `at_beta` at the team's beta key."""
+    await _set_up_beta(w)
+    await w.run("setup default=alpha", admin())
+    path = write_dataset(tmp_path / "train.jsonl")
+    await w.run(f"upload {path} alias=a", actor())
+    await w.run(f"upload {path} alias=b provider=beta", actor())
+    assert (await w.run(f"start file=a model={MODEL} epochs=1", actor())).tone is Tone.SUCCESS
+    for seed in range(at_beta):
+        started = await w.run(f"start file=b model={MODEL} provider=beta seed={seed}", actor())
+        assert started.tone is Tone.SUCCESS, started
+    jobs: dict[str, list[str]] = {"alpha": [], "beta": []}
+    for job in await w.store.list_jobs("slack:T1"):
+        jobs[job.provider].append(job.id)
+    return jobs
+
+
+@pytest.mark.parametrize(
+    "kind", [ProviderErrorKind.TIMEOUT, ProviderErrorKind.RATE_LIMITED], ids=["outage", "429"]
+)
+async def test_an_outage_or_429_at_one_account_pauses_its_jobs_only_and_tells_once(
+    two: tuple[World, FaultyProvider], tmp_path: Path, kind: ProviderErrorKind
+) -> None:
+    w, beta = two
+    jobs = await _jobs_at_both(w, tmp_path, at_beta=3)
+    await w.settle(seconds=25)  # every job is running: each poll reads its events
+    beta.inject_fault(ProviderError(kind), times=3, operation="list_events_after")
+    beta.calls.clear()
+    await w.settle(seconds=5)
+    # One failed request for the account, not one per job: the others wait with it.
+    assert beta.calls["list_events_after"] == 1
+    assert await w.store.team_backoff_until("slack:T1", provider="beta") is not None
+    assert await w.store.team_backoff_until("slack:T1", provider="alpha") is None
+    await w.settle(seconds=300)
+    keys = w.notifier.dedupe_keys()
+    assert any(k.startswith(f"{jobs['alpha'][0]}:status:succeeded") for k in keys)
+    for job_id in jobs["beta"]:
+        assert any(k.startswith(f"{job_id}:status:succeeded") for k in keys), job_id
+    told = [p for p in w.notifier.posts if ":backoff:" in p.dedupe_key]
+    assert len(told) == 1, [p.dedupe_key for p in told]
+    assert "Beta (test)" in plain(told[0].reply.title)
+    assert await w.store.team_backoff_until("slack:T1", provider="beta") is None
+
+
+async def test_an_account_that_stops_answering_never_holds_up_the_others(
+    tmp_path: Path,
+) -> None:
+    async with _two(tmp_path) as (w, beta, directory):
+        jobs = await _jobs_at_both(w, tmp_path, at_beta=1)
+        watcher = Watcher(
+            store=w.store,
+            watch_store=w.store,
+            providers=directory,
+            clock=w.clock,
+            charts=w.charts,
+            owner="w2",
+            settings=WatchSettings(
+                running_poll_seconds=5,
+                running_poll_max_seconds=5,
+                slow_poll_seconds=5,
+                slow_poll_max_seconds=5,
+                jitter=0.0,
+                account_seconds=0.5,
+            ),
+        )
+        hung = beta.inner
+        assert isinstance(hung, BetaSandbox)
+        hung.gate = asyncio.Event()
+        try:
+            w.clock.advance(15)
+            await watcher.sweep()
+            # The sweep ended although beta's read is still waiting.
+            assert ("slack:T1", "beta") in watcher.slow_accounts
+            for _ in range(40):  # alpha's job runs to its end meanwhile
+                w.clock.advance(5)
+                await watcher.sweep()
+            finished = await w.store.get_job("slack:T1", jobs["alpha"][0])
+            assert finished is not None
+            assert finished.state.terminal, finished.state
+            assert beta.calls["get_job"] + beta.calls["list_jobs"] == 1, "not asked again"
+            hung.gate.set()
+            await watcher.finish_slow_accounts()
+            assert watcher.slow_accounts == frozenset()
+            hung.gate = None
+            for _ in range(40):
+                w.clock.advance(5)
+                await watcher.sweep()
+            done = await w.store.get_job("slack:T1", jobs["beta"][0])
+            assert done is not None
+            assert done.state.terminal, done.state
+        finally:
+            if hung.gate is not None:
+                hung.gate.set()
+            await watcher.stop()

@@ -140,3 +140,33 @@ async def test_webhook_wake_runs_one_sweep_and_dispatch(tmp_path: Path) -> None:
         assert any(p.dedupe_key.startswith(f"{job_id}:card:") for p in notifier.posts)
         text = await runtime.metrics.render()
         assert sample(text, "finetune_bot_sweeps_total") == 1
+
+
+async def test_metrics_show_a_sweeps_round_trips_polling_latency_and_leases(
+    tmp_path: Path,
+) -> None:
+    clock, notifier = ManualClock(), RecordingNotifier()
+    async with AsyncExitStack() as stack:
+        runtime = await _runtime(stack, tmp_path, clock, notifier)
+        await _start_job(runtime, tmp_path)
+        claims = await runtime.store.claim_due_jobs(
+            owner="replica-b", now=clock.now(), lease_seconds=30, limit=10
+        )
+        assert len(claims) == 1
+        text = await runtime.metrics.render()
+        assert sample(text, "finetune_bot_replica_leases", replica="replica-b") == 1
+        await runtime.store.release_claim(claims[0], owner="replica-b", next_poll_at=clock.now())
+        clock.advance(15)  # the job was due 15 s ago
+        waker = webhook_waker(runtime)
+        waker()
+        await waker.wait()
+        text = await runtime.metrics.render()
+        assert sample(text, "finetune_bot_replica_leases", replica="replica-b") is None
+        assert sample(text, "finetune_bot_sweep_round_trips_count") == 1
+        trips = sample(text, "finetune_bot_sweep_round_trips_sum")
+        # The claim, the team's reads and the one commit: a few statements, and only the
+        # sweep's (the dispatch after it and the scrape's reads are not counted).
+        assert trips is not None
+        assert 3 <= trips <= 20, trips
+        assert sample(text, "finetune_bot_poll_delay_seconds_count") == 1
+        assert sample(text, "finetune_bot_poll_delay_seconds_sum") == 15

@@ -284,13 +284,10 @@ async def test_sigkill_at_random_points_loses_nothing(
             f"duplicates={tally.duplicates} (crash-after-post window) {tally.duplicated[:5]}"
         )
     assert tally.lost == []
-    # Only a post in flight at a kill can repeat: a process never posts a notice twice, and
-    # since the dispatcher posts one message at a time per channel, each killed process leaves
-    # at most one notice per channel to post again. Measured: 0 to 1 repeats over 8 kills of
-    # 12 channels, 0 to 24 under load (README, design section).
+    # A post in flight at a kill is found in the channel's history (its metadata carries the
+    # dedupe key and the card) and adopted by the next process, never posted again.
+    assert tally.duplicates == 0, (tally.duplicated, tally.repeated_by_kill)
     assert tally.repeated_by_poster == []
-    assert all(n == 1 for n in tally.repeated_by_kill.values()), tally.repeated_by_kill
-    assert {process for process, _ in tally.repeated_by_kill} <= set(range(1, kills + 1))
 
 
 @pytest.mark.postgres

@@ -1,7 +1,10 @@
 """Test fake: a local Slack Web API (plus response URLs, file hosting and a Socket Mode server).
 
 Reached through SLACK_API_BASE_URL. Records every call with its parsed arguments; answers the
-methods the bot uses; can answer one call with 429 to prove retries; serves shared files.
+methods the bot uses; can answer one call with 429 to prove retries; serves shared files. Keeps
+the posted messages, which conversations.history and conversations.replies read back as Slack
+does (newest first, resp. the thread oldest first; `oldest`, `limit`, cursors; message
+metadata only with include_all_metadata).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Self
@@ -56,6 +60,8 @@ class FakeSlack:
     """Ids of the shared files the bot downloaded, in order."""
     rejected_tokens: set[str] = field(default_factory=set)
     """Tokens every method answers with `invalid_auth`, as Slack does for a revoked one."""
+    channel_messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """channel -> the messages posted in it (thread replies too), oldest first."""
     _ts: Any = field(default_factory=lambda: itertools.count(1))
     _runner: web.AppRunner | None = None
     _sockets: list[web.WebSocketResponse] = field(default_factory=list)
@@ -174,14 +180,47 @@ class FakeSlack:
             case "auth.test":
                 return ok | {"user_id": "UBOT", "bot_id": "BBOT", "team_id": "T1", "team": "t"}
             case "chat.postMessage":
-                ts = f"1800000000.{next(self._ts):06d}"
+                # Seconds of the wall clock, as Slack's are; the counter keeps them unique.
+                ts = f"{int(time.time())}.{next(self._ts):06d}"
+                message: dict[str, Any] = {
+                    "type": "message",
+                    "ts": ts,
+                    "text": args.get("text"),
+                    "user": "UBOT",
+                    "bot_id": "BBOT",
+                }
+                if args.get("thread_ts"):
+                    message["thread_ts"] = str(args["thread_ts"])
+                if isinstance(args.get("metadata"), dict):
+                    message["metadata"] = args["metadata"]
+                self.channel_messages.setdefault(str(args.get("channel")), []).append(message)
                 return ok | {
                     "channel": args.get("channel"),
                     "ts": ts,
                     "message": {"ts": ts, "text": args.get("text")},
                 }
             case "chat.update":
+                for posted in self.channel_messages.get(str(args.get("channel")), []):
+                    if posted["ts"] == args.get("ts"):
+                        posted["text"] = args.get("text")
                 return ok | {"channel": args.get("channel"), "ts": args.get("ts")}
+            case "conversations.history":
+                found = [
+                    m
+                    for m in self.channel_messages.get(str(args.get("channel")), [])
+                    if m.get("thread_ts") in (None, m["ts"])
+                ]
+                return ok | self._page(list(reversed(found)), args)
+            case "conversations.replies":
+                ts = str(args.get("ts"))
+                thread = [
+                    m
+                    for m in self.channel_messages.get(str(args.get("channel")), [])
+                    if m["ts"] == ts or m.get("thread_ts") == ts
+                ]
+                if not thread:
+                    return {"ok": False, "error": "thread_not_found"}
+                return ok | self._page(thread, args)
             case "chat.postEphemeral":
                 return ok | {"message_ts": f"1800000000.{next(self._ts):06d}"}
             case "views.open":
@@ -219,6 +258,24 @@ class FakeSlack:
             case "apps.connections.open":
                 return ok | {"url": f"ws://127.0.0.1:{self.port}/link"}
         return ok
+
+    def _page(self, messages: list[dict[str, Any]], args: dict[str, Any]) -> dict[str, Any]:
+        """One page of messages as conversations.history/replies answer: `oldest` and `latest`
+        bound the ts (exclusive), `limit` (default 100, at most 999) and an opaque cursor."""
+        oldest = float(args.get("oldest") or 0)
+        latest = float(args["latest"]) if args.get("latest") else float("inf")
+        chosen = [m for m in messages if oldest < float(m["ts"]) < latest]
+        limit = min(int(args.get("limit") or 100), 999)
+        start = int(args.get("cursor") or 0)
+        page = chosen[start : start + limit]
+        with_metadata = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
+        shown = [{k: v for k, v in m.items() if k != "metadata" or with_metadata} for m in page]
+        more = start + limit < len(chosen)
+        return {
+            "messages": shown,
+            "has_more": more,
+            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+        }
 
     def _refusal(self, method: str, args: dict[str, Any]) -> dict[str, Any] | None:
         """Slack's answer to blocks or a view past the documented limits (nothing is posted)."""

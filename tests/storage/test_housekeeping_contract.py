@@ -87,3 +87,19 @@ async def test_watched_jobs_by_status(store: AnyStore) -> None:
         last_notified_metric_at=None,
     )
     assert await store.watched_jobs_by_status() == {"running": 2, "queued": 1}
+
+
+async def test_leases_by_owner_counts_the_live_leases(store: AnyStore) -> None:
+    await store.ensure_team(f.team())
+    for n in range(5):
+        await store.add_job(f.job(f"j{n}"), next_poll_at=T0 + timedelta(seconds=n))
+    assert await store.leases_by_owner(now=T0) == {}
+    a = await store.claim_due_jobs(
+        owner="a", now=T0 + timedelta(seconds=1), lease_seconds=30, limit=2
+    )
+    await store.claim_due_jobs(owner="b", now=T0 + timedelta(seconds=4), lease_seconds=60, limit=9)
+    assert [c.due_at for c in a] == [T0, T0 + timedelta(seconds=1)]
+    assert await store.leases_by_owner(now=T0 + timedelta(seconds=5)) == {"a": 2, "b": 3}
+    # a's leases have run out; a released lease is no lease
+    await store.release_claim(a[0], owner="a", next_poll_at=T0 + timedelta(hours=1))
+    assert await store.leases_by_owner(now=T0 + timedelta(seconds=40)) == {"b": 3}

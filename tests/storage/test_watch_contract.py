@@ -385,3 +385,29 @@ async def test_a_poll_with_more_rows_than_one_statement_holds(store: AnyStore) -
     assert [p.step for p in stored] == list(range(1, 1301))
     assert await store.enqueue([f.message(key) for key in keys[:700]], now=T0) == 0
     assert await store.enqueue([f.message("j1:new")], now=T0) == 1
+
+
+async def test_a_row_claimed_again_or_a_card_tried_before_may_be_posted(store: AnyStore) -> None:
+    """A row claimed a second time, or the newer state of a card whose older row was claimed
+    and never marked, may be out already (a crash between the post and its mark)."""
+    card = "card:j1"
+    await store.enqueue([f.message("e1"), f.message("c0", card_key=card, kind="card")], now=T0)
+    first = await store.claim_outbox(owner="d1", now=T0, lease_seconds=30, limit=5)
+    assert [i.maybe_posted for i in first] == [False, False]
+    # d1 stops without marking anything; the card moves on meanwhile.
+    await store.enqueue([f.message("c1", card_key=card, kind="card")], now=T0)
+    later = T0 + timedelta(seconds=31)
+    again = await store.claim_outbox(owner="d2", now=later, lease_seconds=30, limit=5)
+    assert [(i.message.dedupe_key, i.maybe_posted) for i in again] == [
+        ("e1", True),
+        ("c1", True),
+    ]
+    assert await store.mark_sent(again[1], message_id="ts-1", now=later)
+    # Once the card is recorded its next state is an edit, nothing to look for.
+    await store.enqueue([f.message("c2", card_key=card, kind="card")], now=later)
+    (edit,) = [
+        i
+        for i in await store.claim_outbox(owner="d2", now=later, lease_seconds=30, limit=5)
+        if i.message.card_key == card
+    ]
+    assert (edit.existing_message_id, edit.maybe_posted) == ("ts-1", False)

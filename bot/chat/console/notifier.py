@@ -28,6 +28,7 @@ class ConsoleNotifier:
         dedupe_key: str,
         edit_message_id: str | None = None,
         thread_message_id: str | None = None,
+        card_key: str | None = None,
     ) -> str:
         message_id = edit_message_id or f"msg-{next(self._ids)}"
         if edit_message_id:

@@ -45,6 +45,7 @@ class DiscordNotifier:
         dedupe_key: str,
         edit_message_id: str | None = None,
         thread_message_id: str | None = None,
+        card_key: str | None = None,
     ) -> str:
         guild_id = int(target.workspace_id)
         channel = self._client.get_partial_messageable(

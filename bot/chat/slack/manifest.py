@@ -13,7 +13,11 @@ BOT_SCOPES = (
     "files:read",
     "files:write",
     "users:read",
+    "channels:history",
+    "groups:history",
 )
+"""*:history lets the watcher find a notice it posted just before a crash (conversations.history
+with the notice's metadata) instead of posting it twice."""
 BOT_EVENTS = ("file_shared", "user_change")
 """user_change (scope users:read) drops a cached admin answer the moment a role changes."""
 
