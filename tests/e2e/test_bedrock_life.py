@@ -22,6 +22,7 @@ import pytest
 from bot.app.config import load_settings
 from bot.app.runtime import RunningBot, start_bot
 from storage import crypto
+from tests.e2e.job_messages import is_card, is_notice, title
 from tests.fakes.bedrock_server import BUCKET, ROLE, SECRET_KEY, FakeBedrock
 from tests.fakes.discord_api import GUILD_A, Attachment, FakeDiscord
 from tests.fakes.slack_api import FakeSlack
@@ -251,22 +252,21 @@ async def test_a_job_life_on_bedrock_through_discord(
         (job_id,) = bedrock.jobs
         assert started == f"Started {job_id}"
 
+        def messages() -> list[dict[str, Any]]:
+            return [m for m in discord.channel_messages(GUILD_A.channel_id) if m.get("embeds")]
+
         def titles() -> list[str]:
-            return [
-                str(m["embeds"][0]["title"])
-                for m in discord.channel_messages(GUILD_A.channel_id)
-                if m.get("embeds")
-            ]
+            return [title(m) for m in messages()]
 
         for _ in range(300):
-            if any(t.startswith(f"{job_id} succeeded") for t in titles()):
+            if any(is_notice(m, job_id, "succeeded") for m in messages()):
                 break
             await asyncio.sleep(0.2)
         else:
             raise AssertionError(f"no completion notice; channel: {titles()}")
         # One card, edited in place; Bedrock's own word shown beside the canonical status.
-        (card,) = [t for t in titles() if t.startswith(f"Fine-tuning {job_id}")]
-        assert card == f"Fine-tuning {job_id} · succeeded (Completed)"
+        (card,) = [title(m) for m in messages() if is_card(m, job_id)]
+        assert card.endswith(" · succeeded (Completed)")
 
 
 async def test_a_teams_aws_account_is_checked_through_the_form_before_it_is_stored(

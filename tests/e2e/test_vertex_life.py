@@ -22,6 +22,7 @@ from google.cloud import storage
 
 from bot.app.config import load_settings
 from bot.app.runtime import RunningBot, start_bot
+from tests.e2e.job_messages import is_card, is_notice, title
 from tests.fakes.discord_api import GUILD_A, Attachment, FakeDiscord
 from tests.fakes.gcs_emulator import gcs_client, gcs_emulator, gcs_reader
 from tests.fakes.slack_api import FakeSlack
@@ -204,23 +205,22 @@ async def test_a_job_life_on_vertex_through_discord(tmp_path: Path) -> None:
         (job_id,) = cloud.fake.jobs
         assert started == f"Started {job_id}"
 
+        def messages() -> list[dict[str, Any]]:
+            return [m for m in discord.channel_messages(GUILD_A.channel_id) if m.get("embeds")]
+
         def titles() -> list[str]:
-            return [
-                str(m["embeds"][0]["title"])
-                for m in discord.channel_messages(GUILD_A.channel_id)
-                if m.get("embeds")
-            ]
+            return [title(m) for m in messages()]
 
         for _ in range(300):
-            if any(t.startswith(f"{job_id} succeeded") for t in titles()):
+            if any(is_notice(m, job_id, "succeeded") for m in messages()):
                 break
             await asyncio.sleep(0.2)
         else:
             raise AssertionError(f"no completion notice; channel: {titles()}")
         # One card, edited in place; Vertex's own state shown beside the canonical status
         # (its underscores escaped, as Discord's markdown needs).
-        (card,) = [t for t in titles() if t.startswith(f"Fine-tuning {job_id}")]
-        assert card == f"Fine-tuning {job_id} · succeeded (JOB\\_STATE\\_SUCCEEDED)"
+        (card,) = [title(m) for m in messages() if is_card(m, job_id)]
+        assert card.endswith(" · succeeded (JOB\\_STATE\\_SUCCEEDED)")
 
         iid = await discord.command("rm-file", {"alias": "train"})
         removed = await discord.wait_followup(iid)
