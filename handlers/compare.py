@@ -22,6 +22,7 @@ from handlers.errors import DataError, FineTuneError, ProviderError
 from handlers.ports import Provider
 from handlers.pricing import PriceTable
 from handlers.spreadsheet import csv_bytes, csv_cell
+from handlers.text import count
 
 DEFAULT_CONCURRENCY = 8
 DEFAULT_MAX_EXAMPLES = 500
@@ -166,8 +167,8 @@ def parse_test_set(content: bytes, *, limit: int) -> tuple[TestCase, ...]:
         shown = problems[:MAX_PROBLEMS_SHOWN]
         more = len(problems) - len(shown)
         raise DataError(
-            f"The test set has {len(problems)} malformed example(s); fix them or pick another "
-            "file (a chat file whose examples end with an assistant answer).",
+            f"The test set has {count(len(problems), 'malformed example')}; fix them or pick "
+            "another file (a chat file whose examples end with an assistant answer).",
             problems=(*shown, *((f"… and {more} more",) if more else ())),
         )
     if not cases:

@@ -7,6 +7,7 @@ from types import TracebackType
 
 from handlers.errors import FineTuneError
 from handlers.requests import SPECS, CompareRequest, Request, command_of
+from handlers.text import count
 
 DEFAULT_TEAM_LONG_TASKS = 2
 DEFAULT_LONG_TASKS = 16
@@ -55,7 +56,8 @@ class LongWork:
         mine = self._running.get(team, 0)
         if mine >= self.per_team:
             raise BusyError(
-                f"{mine} long task(s) of this team are running (compare, validate, upload, "
+                f"{count(mine, 'long task')} of this team {'is' if mine == 1 else 'are'} running "
+                "(compare, validate, upload, "
                 f"dataset or try; the limit is {self.per_team}); wait for one to finish, "
                 "then ask again."
             )

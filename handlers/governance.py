@@ -76,7 +76,7 @@ from handlers.secrets import (
     pack_secret,
     setting_problem,
 )
-from handlers.text import money, timestamp
+from handlers.text import count, money, timestamp
 
 log = logging.getLogger(__name__)
 
@@ -382,7 +382,7 @@ class Governance:
         if not grants:
             return Reply(title="No roles granted in this team yet.", lines=lines)
         return Reply(
-            title=f"{len(grants)} granted role(s)",
+            title=f"{count(len(grants), 'granted role')}",
             table=Table(
                 headers=("member", "role", "granted by", "when"),
                 rows=tuple(
@@ -776,7 +776,7 @@ class Governance:
         if not entries:
             return Reply(title="No audited actions yet.", visibility=Visibility.EPHEMERAL)
         return Reply(
-            title=f"Latest {len(entries)} audited action(s), newest first",
+            title=f"Latest {count(len(entries), 'audited action')}, newest first",
             table=Table(
                 headers=("when", "who", "command", "arguments", "result"),
                 rows=tuple(

@@ -527,7 +527,7 @@ class Playground:
             f"  {clip_line(_turns(line), 200)}" for line in lines[:SAMPLE_SHOWN]
         ]  # what a user checks before paying for training on it
         body = [
-            f"{len(found)} stored completion(s) found; {len(lines)} example(s) built"
+            f"{count(len(found), 'stored completion')} found; {count(len(lines), 'example')} built"
             + (
                 f", {skipped} skipped (no user message or answer, or duplicates)"
                 if skipped
@@ -544,7 +544,7 @@ class Playground:
         ]
         ok = report is None or report.ok
         return Reply(
-            title=f"Draft {draft.id}: {len(lines)} training example(s) from the logs of "
+            title=f"Draft {draft.id}: {count(len(lines), 'training example')} from the logs of "
             f"{request.model}",
             lines=tuple(body),
             tone=Tone.INFO if ok else Tone.WARNING,

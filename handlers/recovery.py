@@ -32,7 +32,7 @@ from handlers.replies import Reply, Tone, UserRef, rich
 from handlers.scope import TEAM_KEY, TeamScopedProvider
 from handlers.service import BOT_METADATA_KEY
 from handlers.starts import INTENT_GRACE, INTENT_METADATA_KEY, settle_started
-from handlers.text import timestamp
+from handlers.text import count, timestamp
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +59,9 @@ class ResyncReport:
 
     def summary(self) -> str:
         return (
-            f"scanned {self.scanned} tagged job(s): {self.known} already known, "
+            f"scanned {count(self.scanned, 'tagged job')}: {self.known} already known, "
             f"{len(self.recovered)} recovered, {len(self.skipped)} skipped; "
-            f"{len(self.settled)} interrupted start(s) settled, "
+            f"{count(len(self.settled), 'interrupted start')} settled, "
             f"{len(self.abandoned)} made nothing, {len(self.pending)} still open"
         )
 

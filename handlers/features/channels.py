@@ -13,6 +13,7 @@ from handlers.requests import (
     SubscriptionsRequest,
     UnsubscribeRequest,
 )
+from handlers.text import count
 
 
 class Channels:
@@ -61,7 +62,7 @@ class Channels:
                 ),
             )
         return Reply(
-            title=f"{len(subs)} subscribed channel(s)",
+            title=f"{count(len(subs), 'subscribed channel')}",
             table=Table(
                 headers=("channel", "filter", "by"),
                 rows=tuple(

@@ -275,7 +275,7 @@ class Files:
                 lines=("Share a .jsonl file, then run /finetune upload alias=NAME",),
             )
         return Reply(
-            title=f"{len(files)} file(s)",
+            title=f"{count(len(files), 'file')}",
             table=Table(
                 headers=(
                     "alias",

@@ -97,7 +97,7 @@ from handlers.starts import (
     settle_started,
     start_fingerprint,
 )
-from handlers.text import MISSING, decimal, money, timestamp
+from handlers.text import MISSING, count, decimal, money, timestamp
 from handlers.watch import Shown, card_message
 
 HELD_START = "cs-"
@@ -657,7 +657,7 @@ class Jobs:
                 lines=("Start one with /finetune start file=ALIAS model=MODEL",),
             )
         return Reply(
-            title=f"{len(jobs)} job(s), newest first",
+            title=f"{count(len(jobs), 'job')}, newest first",
             table=Table(
                 headers=("job", "status", "model", "created", "result", "provider"),
                 rows=tuple(
@@ -768,7 +768,7 @@ class Jobs:
             if file_id and (f := await self._store.get_file(team, file_id)) is not None
         }
         return Reply(
-            title=f"Latest {len(latest)} event(s) of {job_id}",
+            title=f"Latest {count(len(latest), 'event')} of {job_id}",
             lines=tuple(
                 rich(TimeRef(at=e.created_at), f"  [{e.level}] {by_alias(e.message, aliases)}")
                 for e in reversed(latest)
@@ -782,7 +782,7 @@ class Jobs:
         if not checkpoints:
             return Reply(title=f"No checkpoints yet for {job_id}.")
         return Reply(
-            title=f"{len(checkpoints)} checkpoint(s) of {job_id}",
+            title=f"{count(len(checkpoints), 'checkpoint')} of {job_id}",
             table=Table(
                 headers=("step", "model", "train loss", "valid loss"),
                 rows=tuple(
@@ -858,7 +858,7 @@ class Jobs:
                 lines=("They appear here when a job of this team succeeds.",),
             )
         return Reply(
-            title=f"{len(models)} fine-tuned model(s)",
+            title=f"{count(len(models), 'fine-tuned model')}",
             table=Table(
                 headers=("model", "base", "job", "created", "provider"),
                 rows=tuple(

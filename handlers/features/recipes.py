@@ -21,7 +21,7 @@ from handlers.profile import ProviderProfile
 from handlers.recipe import Translation, lost_lines, recipe_lines, recipe_of, translate
 from handlers.replies import Button, ButtonStyle, Reply, Tone
 from handlers.requests import StartRequest, check_start
-from handlers.text import clip_line
+from handlers.text import clip_line, count
 
 
 class Recipes:
@@ -110,8 +110,8 @@ class Recipes:
             shown.append(f"Base model: {model}{_whose(model, origin, target.label)}.")
         if translation.lost and not request.defaults:
             return Reply(
-                title=f"Not started: {len(translation.lost)} option(s) of {origin.id} cannot "
-                f"be carried to {target.label}",
+                title=f"Not started: {count(len(translation.lost), 'option')} of {origin.id} "
+                f"cannot be carried to {target.label}",
                 # What cannot carry comes first: it is what the team must decide.
                 lines=(
                     *lost_lines(translation),

@@ -177,7 +177,7 @@ async def test_an_option_that_cannot_carry_is_listed_and_nothing_is_sent(
     refused = await w.run(f"start like={origin} provider=tshape", actor())
     assert refused.tone is Tone.WARNING, refused
     text = _text(refused)
-    assert "Not started: 1 option(s) of" in text
+    assert "Not started: 1 option of" in text
     assert "lr=2: Sandbox (simulated training)'s lr is a multiplier of its own base rate; " in text
     assert "Together-shaped (test)'s is an absolute rate." in text
     assert "Nothing was uploaded or started." in text

@@ -119,7 +119,7 @@ async def test_resync_command_recovers_a_lost_database(tmp_path: Path) -> None:
     (tmp_path / "bot.db").unlink()  # the database is lost; the provider still has the job
     lines: list[str] = []
     assert await run_resync(_settings(tmp_path), write=lines.append) == 0
-    assert lines[0].startswith("resync: scanned 1 tagged job(s): 0 already known, 1 recovered")
+    assert lines[0].startswith("resync: scanned 1 tagged job: 0 already known, 1 recovered")
     assert lines[1] == f"  watching again: {job_id}"
     lines.clear()
     assert await run_resync(_settings(tmp_path), write=lines.append) == 0

@@ -60,13 +60,13 @@ def test_demo_runs_a_whole_job_life(tmp_path: Path) -> None:
     assert charts
     assert charts[0].read_bytes().startswith(PNG_SIGNATURE)
     assert f"Loss chart: {charts[0]}" in out
-    assert "1 fine-tuned model(s)" in out
+    assert "1 fine-tuned model" in out
     # Each button says the command that presses it here.
     for button in ("[Chart: /finetune chart ftjob-", "[Try: /finetune try ftjob-"):
         assert button in out, "the completion offers its chart and try"
     assert "[Compare with base: /finetune compare ftjob-" in out
     assert "answered" in out
-    assert "training example(s) from the logs of gpt-4.1-mini-2025-04-14" in out
+    assert "training examples from the logs of gpt-4.1-mini-2025-04-14" in out
     # The progress is one card per comparison, edited in place, then one result.
     assert "… comparing" not in out
     # At most one card each (a run may end before the outbox posts it: then only its end).

@@ -203,5 +203,5 @@ def test_try_in_the_console_leaves_completions_for_dataset_from_logs(tmp_path: P
         ],
     )
     assert "No stored completions" not in out
-    assert "2 stored completion(s) found; 2 example(s) built" in out
+    assert "2 stored completions found; 2 examples built" in out
     assert "[Confirm upload: /finetune dataset ds-" in out

@@ -225,7 +225,7 @@ async def test_an_openai_job_replayed_at_nebius_lists_what_cannot_carry_first(
         # OpenAI's lr is a multiplier, Nebius's an absolute rate: listed first, nothing sent.
         refused = await w.run(f"start like={old_id} provider=nebius model={LLAMA}", actor())
         assert refused.tone is Tone.WARNING, refused
-        assert plain(refused.title).startswith(f"Not started: 1 option(s) of {old_id}")
+        assert plain(refused.title).startswith(f"Not started: 1 option of {old_id}")
         assert plain(refused.lines[0]).startswith("• lr=2: ")
         assert "Nebius Token Factory" in plain(refused.lines[0])
         assert fakes.nebius.jobs == {}

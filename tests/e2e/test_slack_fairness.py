@@ -22,7 +22,7 @@ from tests.fakes.slack_requests import SIGNING_SECRET, command_body, signed_head
 
 pytestmark = pytest.mark.e2e
 MODEL = "gpt-4.1-mini-2025-04-14"
-BUSY = "2 long task(s) of this team are running"
+BUSY = "2 long tasks of this team are running"
 
 
 @dataclass

@@ -215,7 +215,7 @@ async def test_a_crash_mid_start_on_a_teams_own_key_loses_and_doubles_nothing(
             assert "<@U1>" in str(told.args), "the requester is mentioned"
 
             await bot.post(command_body("list", response_url=slack.response_url()))
-            listed = await _answer(slack, "job(s), newest first")
+            listed = await _answer(slack, "newest first")
             assert job_id in str(listed["blocks"])
             await bot.post(command_body(START, response_url=slack.response_url()))
             await _answer(slack, f"Already started {job_id}")

@@ -76,7 +76,7 @@ async def test_a_team_over_its_limit_is_refused_at_once_and_others_go_on(
     # Refused without waiting for the gate: the earlier two still hold the team's slots.
     refused = await bot.run(f"/finetune try {MODEL} a third question")
     assert refused.tone is Tone.ERROR
-    assert plain(refused.title).startswith("2 long task(s) of this team are running")
+    assert plain(refused.title).startswith("2 long tasks of this team are running")
     assert "wait for one to finish" in refused.title
     assert (await bot.run("/finetune validate /no/such/file.jsonl")).title == refused.title
     assert not any(task.done() for task in first)

@@ -333,7 +333,7 @@ async def test_dataset_from_logs_draft_then_confirm(w: World, tmp_path: Path) ->
     await w.provider.chat(MODEL, (ChatMessage(role="user", content="not kept"),))
     reply = await w.run(f"/finetune dataset from-logs model={MODEL} meta=app=support", actor())
     assert plain(reply.title).startswith("Draft ds-")
-    assert "12 training example(s)" in reply.title
+    assert "12 training examples" in reply.title
     assert any(line.startswith("Sample:") for line in map(plain, reply.lines))
     (button,) = reply.buttons
     assert button.action == "dataset"

@@ -168,7 +168,7 @@ async def test_a_team_on_its_own_key_gets_its_interrupted_job_back(tmp_path: Pat
         report = await recovery(w).resync([w.provider], own={"slack:T1": own}, directory=accounts)
         assert report.settled == [made.id]
         assert planted.id in report.skipped
-        assert (await service.handle_text("list", alice)).title == "1 job(s), newest first"
+        assert (await service.handle_text("list", alice)).title == "1 job, newest first"
         assert await w.store.get_spend(alice.team_id, made.id) is not None
         assert await w.store.list_jobs("slack:T2") == []
 

@@ -19,6 +19,7 @@ from typing import BinaryIO, Final
 
 from bot.providers.bedrock.models import BASE_MODELS, BaseModel, DataFormat
 from handlers.datasets.reader import read_lines
+from handlers.text import count
 
 SCHEMA_VERSION: Final = "bedrock-conversation-2024"
 MAX_PROBLEMS_SHOWN: Final = 5
@@ -55,7 +56,7 @@ class Conversion:
         more = len(self.problems) - MAX_PROBLEMS_SHOWN
         tail = f" (and {more} more)" if more > 0 else ""
         return (
-            f"{len(self.problems)} example(s) cannot be expressed for {model.label} on "
+            f"{count(len(self.problems), 'example')} cannot be expressed for {model.label} on "
             f"Bedrock: {shown}{tail}. Fix those lines (or pick a model that takes them) and "
             "upload the file again; nothing was staged or started."
         )

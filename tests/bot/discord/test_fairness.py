@@ -27,7 +27,7 @@ async def test_an_upload_over_the_team_limit_is_refused_before_the_download(
             "upload", {"file": Attachment("train.jsonl", content), "alias": "train"}
         )
         refused = (await fake.wait_followup(iid))["embeds"][0]["title"]
-        assert refused.startswith("1 long task(s) of this team are running")
+        assert refused.startswith("1 long task of this team is running")
         assert await w.store.list_files(team) == []
         assert fake.cdn_fetches == []  # refused before the attachment was fetched
 
