@@ -120,7 +120,7 @@ async def test_an_openai_job_replayed_on_bedrock_and_compared_across_providers(
             assert "Left to Amazon Bedrock's defaults (defaults=yes): seed=7." in text
             assert f"Recipe of {old.id} (OpenAI) on Amazon Bedrock, as it was asked." in text
             assert "Carried: epochs=2, suffix=support." in text
-            assert "Given now: lr=1e-05." in text, text
+            assert "Given now: lr=1e-05." in text
             assert "Sent 'train' to bedrock as 'train-bedrock'" in text
             assert "Sent 'held' to bedrock as 'held-bedrock'" in text
             [new_id] = bedrock.jobs
