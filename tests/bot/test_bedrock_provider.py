@@ -62,7 +62,10 @@ async def test_a_file_is_staged_once_by_its_hash_without_acls_and_deleted_whole(
     keys = sorted(fake.objects("team-1/"))
     assert len([k for k in keys if k.startswith("team-1/files/")]) == 1
     assert any(k.startswith("team-1/converted/") for k in keys)
-    assert job.training_file.startswith("s3://team-bucket/team-1/converted/")
+    # Bedrock trains on the converted form; the job names the file as it was staged.
+    sent = fake.jobs[job.id]["trainingDataConfig"]["s3Uri"]
+    assert sent.startswith("s3://team-bucket/team-1/converted/")
+    assert job.training_file == first.id
     grants = fake.acl_grants(first.id.removeprefix("s3://team-bucket/"))
     assert all("AllUsers" not in str(g) for g in grants)
     await provider.delete_file(first.id)

@@ -8,6 +8,7 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
@@ -273,7 +274,14 @@ class BedrockProvider:
         bedrock = await self._client("bedrock")
         job = await aws_call(bedrock.get_model_customization_job(jobIdentifier=job_id))
         tags = await aws_call(bedrock.list_tags_for_resource(resourceARN=job["jobArn"]))
-        return job_state(job, {str(t["key"]): str(t["value"]) for t in tags.get("tags", [])})
+        state = job_state(job, {str(t["key"]): str(t["value"]) for t in tags.get("tags", [])})
+        # The job trains on the converted forms; the core knows the files as staged.
+        validation = state.validation_file
+        return replace(
+            state,
+            training_file=self._staging.source_of(state.training_file),
+            validation_file=self._staging.source_of(validation) if validation else None,
+        )
 
     async def list_jobs(
         self, *, metadata: Mapping[str, str] | None = None, limit: int = 20

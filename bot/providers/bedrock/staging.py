@@ -107,6 +107,15 @@ class Staging:
             await self.put(key, path, size, {}, None)
         return self.uri(key)
 
+    def source_of(self, uri: str) -> str:
+        """The file id of the staged file a converted form (`stage_beside`) was made from, so
+        a job names the team's file as it was uploaded; any other URI as it came."""
+        head = self.uri(self.key("converted", ""))
+        sha, slash, _ = uri.removeprefix(head).partition("/")
+        if not uri.startswith(head) or not slash or not sha:
+            return uri
+        return self.uri(self.key("files", f"{sha}.jsonl"))
+
     async def put(
         self,
         key: str,
