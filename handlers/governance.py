@@ -619,7 +619,7 @@ class Governance:
     def cost_of(self, request: StartRequest, training: TeamFile) -> StartCost:
         price = self._prices.lookup(request.model)
         per_million = price.training_per_million if price is not None else None
-        as_of = self._prices.as_of
+        as_of = self._prices.table_for(request.model).as_of
         if training.tokens is None:
             return StartCost(cost=None, price_per_million=per_million, as_of=as_of)
         found = estimate(

@@ -47,19 +47,36 @@ class PriceTable:
     """How the priced provider names a fine-tuned model; group `base` is the model it came
     from (the table's own `fine_tuned_names`, since prices belong to one provider)."""
 
+    others: tuple[PriceTable, ...] = ()
+    """The other families' tables, asked (in order) for a model this one does not price: a
+    team's start, try or compare at another family is priced by that family's own table."""
+
     def _tuned_base(self, name: str) -> str | None:
         found = self.fine_tuned_names.match(name) if self.fine_tuned_names else None
         return found.group("base") if found is not None else None
 
-    def lookup(self, model: str) -> ModelPrice | None:
-        """A base model by name or alias; a fine-tuned model by the base its name gives."""
+    def _own(self, model: str) -> ModelPrice | None:
         name = model.strip().lower()
         name = self._tuned_base(name) or name
         name = self.aliases.get(name, name)
         return self.models.get(name)
 
+    def table_for(self, model: str) -> PriceTable:
+        """The table that prices `model`: this one, else the first other that does (this one
+        when none does)."""
+        if self._own(model) is not None:
+            return self
+        return next((t for t in self.others if t._own(model) is not None), self)
+
+    def lookup(self, model: str) -> ModelPrice | None:
+        """A base model by name or alias; a fine-tuned model by the base its name gives."""
+        return self.table_for(model)._own(model)
+
     def chat_cost(self, model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
         """Estimated USD of chat calls on `model`; None when the table has no inference price."""
+        table = self.table_for(model)
+        if table is not self:
+            return table.chat_cost(model, prompt_tokens, completion_tokens)
         found = self.lookup(model)
         rates = None
         if found is not None:
@@ -160,6 +177,7 @@ def estimate(
     """Billed tokens = epochs × Σ min(limit, tokens); cost = billed tokens × price per token."""
     chosen = epochs if epochs is not None else default_epochs(examples)
     billed = chosen * billed_tokens_per_epoch
+    table = table.table_for(model)  # another family's model is priced by its own table
     price = table.lookup(model)
     cost = (
         billed * price.training_per_million / 1_000_000

@@ -41,7 +41,7 @@ from bot.infra.web import ReadinessCheck, WebServer, build_web_app
 from bot.providers import registry
 from bot.providers.endpoint_policy import EndpointPolicy
 from bot.providers.openai.webhooks import openai_webhook_routes
-from bot.providers.prices import family_prices
+from bot.providers.prices import deployment_prices
 from bot.providers.sandbox.profile import PROFILE as SANDBOX
 from bot.providers.sandbox.provider import SandboxProvider
 from bot.providers.sandbox.timing import SandboxTiming
@@ -263,7 +263,7 @@ async def build_runtime(
         metric_interval_seconds=settings.metric_interval_seconds,
         lease_seconds=settings.lease_seconds,
     )
-    prices = family_prices(family, settings.prices_file)
+    prices = deployment_prices(family, settings.prices_file)
     core = build_core(
         store=store,
         watch_store=store,

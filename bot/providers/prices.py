@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 
-from bot.providers.registry import Family
+from bot.providers.registry import FAMILIES, Family
 from handlers.errors import ConfigError
 from handlers.pricing import PriceTable, parse_price_table
 
@@ -33,3 +34,14 @@ def family_prices(family: Family, override: Path | None = None) -> PriceTable:
             f"The price table {where} cannot be read ({error}); fix it or unset "
             "FINETUNE_BOT_PRICES_FILE."
         ) from error
+
+
+def deployment_prices(family: Family, override: Path | None = None) -> PriceTable:
+    """The deployment family's table (the operator's copy at `override`, if any), falling back
+    to every other family's bundled table for the models it does not price: a start, `try` or
+    `compare` at another family (a team's own account, a replay) is priced by that family's
+    own table, never left unpriced or priced by another provider's rates."""
+    return replace(
+        family_prices(family, override),
+        others=tuple(family_prices(f) for f in FAMILIES.values() if f.name != family.name),
+    )

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.providers.prices import family_prices
+from bot.providers.prices import deployment_prices, family_prices
 from bot.providers.registry import FAMILIES, family
 from handlers.errors import ConfigError
+from handlers.pricing import estimate
 from handlers.profile import Capability
 
 
@@ -68,3 +69,22 @@ def test_operators_override_the_table(tmp_path: Path) -> None:
         family_prices(family("openai"), path)
     with pytest.raises(ConfigError, match=r"missing\.json"):
         family_prices(family("openai"), tmp_path / "missing.json")
+
+
+def test_the_deployments_table_prices_another_familys_models_by_that_familys_table() -> None:
+    openai = family_prices(family("openai"))
+    bedrock = family_prices(family("bedrock"))
+    nova = next(iter(bedrock.models))
+    assert openai.lookup(nova) is None
+    table = deployment_prices(family("openai"))
+    # The deployment's own models by its own table; Bedrock's by Bedrock's, with its date.
+    assert table.lookup("gpt-4o-mini") == openai.lookup("gpt-4o-mini")
+    assert table.lookup(nova) == bedrock.lookup(nova)
+    assert table.table_for(nova).as_of == bedrock.as_of
+    assert table.table_for("gpt-4o-mini") is table
+    priced = estimate(table, model=nova, examples=100, billed_tokens_per_epoch=1_000, epochs=1)
+    assert priced.as_of == bedrock.as_of
+    rate = bedrock.models[nova].training_per_million
+    assert rate is not None
+    assert priced.cost == pytest.approx(1_000 * rate / 1_000_000)
+    assert table.lookup("no-such-model") is None
