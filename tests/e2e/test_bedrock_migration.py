@@ -96,7 +96,7 @@ async def test_an_openai_job_replayed_on_bedrock_and_compared_across_providers(
             asked = await w.run(f"start like={old.id} provider=bedrock model={NOVA}", actor())
             assert asked.tone is Tone.WARNING, asked
             said = text_of(asked)
-            assert said.startswith(f"Not started: 2 option(s) of {old.id} cannot be carried")
+            assert said.startswith(f"Not started: 2 options of {old.id} cannot be carried")
             lines = [plain(line) for line in asked.lines]
             lost = [line for line in lines if line.startswith("• ")]
             assert lost[0].startswith(
