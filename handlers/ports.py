@@ -551,7 +551,11 @@ class WatchStore(Protocol):
     async def claim_due_jobs(
         self, *, owner: str, now: datetime, lease_seconds: float, limit: int
     ) -> Sequence[WatchClaim]:
-        """Lease live jobs whose next poll is due (skipping leased ones); bumps each fence."""
+        """Lease live jobs whose next poll is due (skipping leased ones); bumps each fence.
+
+        Whole groups (a team's due jobs at one provider family), earliest due first, while they
+        fit in `limit`; only a first group larger than `limit` is split (its first `limit`).
+        Concurrent claimers never split a group between them."""
         ...
 
     async def commit_poll(

@@ -227,13 +227,13 @@ class Watcher:
         self._slow.clear()
 
     async def sweep(self) -> SweepStats:
-        """Claims due jobs `claim_limit` at a time and polls each chunk before claiming the
-        next, until none is due: replicas sweeping at once take turns at the chunks, so they
-        share one interval's jobs instead of the first to claim taking them all."""
+        """Claims due jobs a chunk of at most `claim_limit` at a time (whole accounts: a team's
+        due jobs at one family, unless one account alone has more) and polls each chunk before
+        claiming the next, until none is due: replicas sweeping at once take turns at the
+        chunks, so they share one interval's jobs and each account is asked by one of them."""
         stats = SweepStats()
         for _ in range(self._settings.max_chunks):
-            claimed = await self._sweep_chunk(stats)
-            if claimed < self._settings.claim_limit:
+            if not await self._sweep_chunk(stats):
                 break
         return stats
 
@@ -246,7 +246,6 @@ class Watcher:
             limit=self._settings.claim_limit,
         )
         claimed = len(claims)
-        claims = await self._hold_back_last_account(claims, now)
         stats.claimed += len(claims)
         stats.poll_delays.extend(
             max(0.0, (now - c.due_at).total_seconds()) for c in claims if c.due_at is not None
@@ -288,24 +287,6 @@ class Watcher:
         if failed:
             raise failed[0]  # a failed team fails the sweep, as before
         return claimed
-
-    async def _hold_back_last_account(
-        self, claims: Sequence[WatchClaim], now: datetime
-    ) -> Sequence[WatchClaim]:
-        """A full chunk may end partway through an account's due jobs: those go back (still
-        due) to the next chunk, so the account is asked once per sweep, with all of them."""
-        if len(claims) < self._settings.claim_limit:
-            return claims
-        keys = [(c.job.team_id, c.job.provider) for c in claims]
-        if len(set(keys)) < 2:
-            return claims
-        last = keys[-1]
-        for claim, key in zip(claims, keys, strict=True):
-            if key == last:
-                await self._watch.release_claim(
-                    claim, owner=self._owner, next_poll_at=claim.due_at or now
-                )
-        return [c for c, key in zip(claims, keys, strict=True) if key != last]
 
     def _slow_done(self, key: tuple[str, str], task: asyncio.Task[None]) -> None:
         if self._slow.get(key) is task:

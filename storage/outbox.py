@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Row,
     Table,
@@ -41,6 +42,8 @@ from storage.tables import (
 )
 
 MAX_ERROR_CHARS = 2000
+CLAIM_LOCK_ID = 727_274_002
+"""The PostgreSQL advisory lock that claims of due jobs take in turn (see engine.py's 001)."""
 
 
 def _lease_free(table: Table | Any, now: datetime) -> ColumnElement[bool]:
@@ -178,8 +181,18 @@ class WatchMethods(StoreBase):
             )
             .exists()
         )
+        group = (jobs.c.team_id, jobs.c.provider)
         due = (
-            select(jobs.c.id)
+            select(
+                jobs.c.id,
+                jobs.c.team_id,
+                jobs.c.provider,
+                func.min(jobs.c.next_poll_at).over(partition_by=group).label("first_due"),
+                func.count().over(partition_by=group).label("size"),
+                func.row_number()
+                .over(partition_by=group, order_by=(jobs.c.next_poll_at, jobs.c.id))
+                .label("rank"),
+            )
             .where(
                 jobs.c.next_poll_at.is_not(None),
                 jobs.c.next_poll_at <= now,
@@ -187,14 +200,23 @@ class WatchMethods(StoreBase):
                 jobs.c.team_id.not_in(backed_off),
                 ~family_backed_off,
             )
-            .order_by(jobs.c.next_poll_at, jobs.c.id)
-            .limit(limit)
-            # SKIP LOCKED renders on PostgreSQL only; SQLite has one writer, so nothing to skip.
-            .with_for_update(skip_locked=True, of=jobs)
+            .subquery()
+        )
+        # Rows in this job's group and the groups before it (a group's rows are peers).
+        through = func.count().over(order_by=(due.c.first_due, due.c.team_id, due.c.provider))
+        groups = select(due.c.id, due.c.size, due.c.rank, through.label("through")).subquery()
+        taken = select(groups.c.id).where(
+            or_(
+                groups.c.through <= limit,
+                # A group larger than a whole claim is the one split: its first `limit` jobs.
+                and_(groups.c.through == groups.c.size, groups.c.rank <= limit),
+            )
         )
         claim = (
             update(jobs)
-            .where(jobs.c.id.in_(due))
+            # The due tests again on the row itself: a row changed since the snapshot is
+            # claimed only if it is still due and free.
+            .where(jobs.c.id.in_(taken), jobs.c.next_poll_at <= now, _lease_free(jobs, now))
             .values(
                 lease_owner=owner,
                 lease_until=now + timedelta(seconds=lease_seconds),
@@ -203,6 +225,13 @@ class WatchMethods(StoreBase):
             .returning(*jobs.c)
         )
         async with self._write() as conn:
+            if conn.dialect.name == "postgresql":
+                # Claims take turns, as on SQLite's one writer: the claim's snapshot, taken
+                # after the lock, sees every earlier claim's leases, so no two claimers split
+                # a group between them.
+                await conn.execute(
+                    select(func.pg_advisory_xact_lock(literal(CLAIM_LOCK_ID, BigInteger)))
+                )
             rows = list((await conn.execute(claim)).all())
         rows.sort(key=lambda r: (r.next_poll_at, r.id))
         return [

@@ -50,6 +50,23 @@ def _claim(row: JobRow) -> WatchClaim:
     )
 
 
+def _whole_groups(due: list[JobRow], limit: int, now: datetime) -> list[JobRow]:
+    """As storage/outbox.py: whole (team, family) groups, earliest first due first, while they
+    fit in `limit`; a first group larger than `limit` gives its first `limit` jobs."""
+    groups: dict[tuple[str, str], list[JobRow]] = {}
+    for row in due:  # in due order, so the groups are too
+        groups.setdefault((row.job.team_id, row.job.provider), []).append(row)
+    taken: list[JobRow] = []
+    order = sorted(groups, key=lambda key: (groups[key][0].next_poll_at or now, key))
+    for rows in (groups[key] for key in order):
+        if not taken and len(rows) > limit:
+            return rows[:limit]
+        if len(taken) + len(rows) > limit:
+            break
+        taken += rows
+    return sorted(taken, key=lambda row: (row.next_poll_at or now, row.id))
+
+
 class MemoryWatch(MemoryBase):
     """handlers.ports.WatchStore in memory: the same leases, fences and outbox rules as SQL."""
 
@@ -79,7 +96,8 @@ class MemoryWatch(MemoryBase):
                 and (row.job.team_id, row.job.provider) not in family_backed_off
             ),
             key=lambda row: (row.next_poll_at or now, row.id),
-        )[: max(limit, 0)]
+        )
+        due = _whole_groups(due, max(limit, 0), now)
         for row in due:
             row.lease_owner = owner
             row.lease_until = now + timedelta(seconds=lease_seconds)

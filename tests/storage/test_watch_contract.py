@@ -151,6 +151,61 @@ async def test_two_engines_racing_claim_disjoint_sets(store_url: str, store: Any
     assert sorted(first + second) == ids
 
 
+async def test_a_claim_takes_whole_teams_while_they_fit(store: AnyStore) -> None:
+    for workspace, count in (("T1", 2), ("T2", 3), ("T3", 1)):
+        await store.ensure_team(f.team(workspace))
+        for n in range(count):
+            job = f.job(f"{workspace}-{n}", team_id=f"slack:{workspace}")
+            await store.add_job(job, next_poll_at=T0 + timedelta(seconds=n))
+    now = T0 + timedelta(minutes=1)
+
+    async def claim(owner: str, limit: int) -> list[str]:
+        claims = await store.claim_due_jobs(owner=owner, now=now, lease_seconds=60, limit=limit)
+        return [c.job.id for c in claims]
+
+    # T1 and T2 (2 + 3) do not both fit in 4: T2 waits whole for the next claim
+    assert await claim("a", 4) == ["T1-0", "T1-1"]
+    assert sorted(await claim("b", 4)) == ["T2-0", "T2-1", "T2-2", "T3-0"]
+    assert await claim("c", 4) == []
+
+
+async def test_concurrent_claimers_never_split_a_teams_due_jobs(
+    store_url: str, store: AnyStore
+) -> None:
+    sizes = [1 + n % 4 for n in range(24)]  # 24 teams of 1 to 4 due jobs, 60 jobs
+    for t, size in enumerate(sizes):
+        await store.ensure_team(f.team(f"W{t:02d}"))
+        for n in range(size):
+            job = f.job(f"W{t:02d}-{n}", team_id=f"slack:W{t:02d}")
+            await store.add_job(job, next_poll_at=T0 + timedelta(seconds=n % 2))
+    now = T0 + timedelta(minutes=5)
+    async with (
+        open_any_store(store_url) as a,
+        open_any_store(store_url) as b,
+        open_any_store(store_url) as c,
+    ):
+
+        async def drain(s: AnyStore, owner: str) -> list[list[WatchClaim]]:
+            chunks: list[list[WatchClaim]] = []
+            while claims := list(
+                await s.claim_due_jobs(owner=owner, now=now, lease_seconds=60, limit=5)
+            ):
+                chunks.append(claims)
+                await asyncio.sleep(0)
+            return chunks
+
+        drained = await asyncio.gather(drain(a, "a"), drain(b, "b"), drain(c, "c"))
+    chunks = [chunk for owner_chunks in drained for chunk in owner_chunks]
+    per_team: dict[str, int] = {}
+    for chunk in chunks:
+        assert len(chunk) <= 5
+        for team_id in {claim.job.team_id for claim in chunk}:
+            assert team_id not in per_team, f"{team_id} split between claims"
+            per_team[team_id] = sum(claim.job.team_id == team_id for claim in chunk)
+    assert sorted(per_team.values()) == sorted(sizes)
+    assert sum(len(chunk) for chunk in chunks) == sum(sizes)
+
+
 async def test_enqueue_dedupes(store: AnyStore) -> None:
     await store.ensure_team(f.team())
     assert await store.enqueue([f.message("k1"), f.message("k2")], now=T0) == 2
