@@ -174,7 +174,7 @@ async def memory(tmp_path: Path) -> AsyncIterator[ProviderUnderTest]:
 # -- OpenAI: the real SDK against the fake server ---------------------------------------------
 
 API_KEY = "sk-contract-0123456789abcdef"
-TIMEOUT_S = 2.0  # generous: a loaded CI machine must not turn a normal call into a timeout
+TIMEOUT_S = 3.0  # generous: a loaded CI machine must not turn a normal call into a timeout
 
 _ROUTES = {
     "upload_file": Route.UPLOAD_FILE,
