@@ -9,6 +9,7 @@ its own, and a new family brings one beside its profile. The core reads only the
 from __future__ import annotations
 
 import json
+import logging
 import re
 from dataclasses import replace
 from importlib import resources
@@ -17,6 +18,8 @@ from pathlib import Path
 from bot.providers.registry import FAMILIES, Family
 from handlers.errors import ConfigError
 from handlers.pricing import PriceTable, parse_price_table
+
+log = logging.getLogger(__name__)
 
 
 def family_prices(family: Family, override: Path | None = None) -> PriceTable:
@@ -41,7 +44,14 @@ def deployment_prices(family: Family, override: Path | None = None) -> PriceTabl
     to every other family's bundled table for the models it does not price: a start, `try` or
     `compare` at another family (a team's own account, a replay) is priced by that family's
     own table, never left unpriced or priced by another provider's rates."""
-    return replace(
-        family_prices(family, override),
-        others=tuple(family_prices(f) for f in FAMILIES.values() if f.name != family.name),
-    )
+    own = family_prices(family, override)
+    others: list[PriceTable] = []
+    for other in FAMILIES.values():
+        if other.name == family.name:
+            continue
+        try:
+            others.append(family_prices(other))
+        except ConfigError as error:
+            # Only a fallback: its models stay unpriced (every bundled table is tested).
+            log.warning("a family's price table cannot be read", extra={"error": str(error)})
+    return replace(own, others=tuple(others))
