@@ -54,7 +54,7 @@ from handlers.ports import (
     WatchStore,
 )
 from handlers.pricing import PriceTable, estimate, stale_warning
-from handlers.profile import Capability, ProviderProfile
+from handlers.profile import Capability, JobStatus, ProviderProfile
 from handlers.replies import (
     Attachment,
     Button,
@@ -721,7 +721,12 @@ class Jobs:
             fields.append(
                 Field(
                     name="Progress",
-                    value=progress_bar(latest.step, latest.total_steps),
+                    # A succeeded job trained every step it took: its last one is the total
+                    # (a total read from a percentage while it ran can be one off).
+                    value=progress_bar(
+                        latest.step,
+                        latest.step if s.status == JobStatus.SUCCEEDED else latest.total_steps,
+                    ),
                     inline=False,
                 )
             )
