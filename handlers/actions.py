@@ -37,7 +37,7 @@ class ButtonAction:
     needs: Capability | None = None
     """What the job's provider must be able to do for the button to be offered at all."""
     value_options: tuple[str, ...] = ()
-    """The options the button's value fills, parts split at ":" (`JOB:together` fills like
+    """The options the button's value fills, parts split at ":" (`JOB:FAMILY` fills like
     and provider); empty: the value fills the command's first option."""
 
 

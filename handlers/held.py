@@ -13,7 +13,7 @@ from typing import Generic, TypeVar
 T = TypeVar("T")
 
 MAX_HELD = 1000
-"""Things one holder keeps at once, all teams together; the oldest go first."""
+"""Things one holder keeps at once, across every team; the oldest go first."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

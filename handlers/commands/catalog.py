@@ -480,8 +480,7 @@ _JOB_COMMANDS: tuple[CommandSpec, ...] = (
         ),
         examples=(
             "/finetune start file=train model=gpt-4.1-mini-2025-04-14 epochs=3 suffix=support",
-            "/finetune start like=ftjob-abc123 provider=together "
-            "model=meta-llama/Meta-Llama-3.1-8B-Instruct-Reference",
+            "/finetune start like=JOB provider=FAMILY model=MODEL",
             "/finetune start file=prefs model=gpt-4.1-mini-2025-04-14 method=dpo beta=0.1",
         ),
         build=_build_start,
@@ -859,7 +858,7 @@ _TEAM_COMMANDS: tuple[CommandSpec, ...] = (
             "/finetune setup",
             "/finetune setup show",
             "/finetune setup default=FAMILY",
-            "/finetune setup provider=vertex",
+            "/finetune setup provider=KIND",
             "/finetune setup remove provider=FAMILY",
         ),
         build=lambda v: SetupRequest(
