@@ -37,16 +37,21 @@ class Stopper:
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[None]:
+        """The handlers for the block. Once a stop was asked, the deadline and the second-signal
+        rule stay in force after the block too, through the interpreter's exit: a thread
+        something left running (a database driver's worker whose connection was never
+        closed) would otherwise hold the exit forever."""
         self._loop = asyncio.get_running_loop()
         previous = {sig: signal.signal(sig, self._on_signal) for sig in _SIGNALS}
         previous_alarm = signal.signal(signal.SIGALRM, self._on_deadline)
         try:
             yield
         finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous_alarm)
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+            if not self._signalled:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, previous_alarm)
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
 
     async def wait(self) -> None:
         await self._asked.wait()

@@ -27,11 +27,29 @@ async def main():
 
 asyncio.run(main())
 """
+# A process whose stop finishes but leaves a non-daemon thread running (as aiosqlite's worker
+# does for a connection never closed): the interpreter's exit would wait for it forever.
+LEFT_THREAD = """
+import asyncio, sys, threading
+from bot.app.shutdown import Stopper
+
+async def main():
+    stopper = Stopper(deadline_seconds=float(sys.argv[1]))
+    with stopper.installed():
+        threading.Thread(target=threading.Event().wait).start()
+        print("ready", flush=True)
+        await stopper.wait()
+        print("stopping", flush=True)
+
+asyncio.run(main())
+"""
 
 
-async def _spawn(tmp_path: Path, deadline: float) -> asyncio.subprocess.Process:
+async def _spawn(
+    tmp_path: Path, deadline: float, source: str = SCRIPT
+) -> asyncio.subprocess.Process:
     script = tmp_path / "hang.py"
-    script.write_text(SCRIPT)
+    script.write_text(source)
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         str(script),
@@ -67,3 +85,22 @@ async def test_a_hanging_stop_cannot_outlive_the_deadline_or_a_second_sigterm(
     assert code == 1
     why = "a second SIGTERM during shutdown" if second_signal else "shutdown took longer than 1 s"
     assert lines == [f"finetune-bot: {why}; exiting now."]
+
+
+async def test_a_thread_left_running_cannot_hold_the_exit_past_the_deadline(
+    tmp_path: Path,
+) -> None:
+    proc = await _spawn(tmp_path, deadline=1, source=LEFT_THREAD)
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    try:
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.stdout.readline(), 10) == b"stopping\n"
+        code = await asyncio.wait_for(proc.wait(), timeout=10)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    lines = (await proc.stderr.read()).decode().strip().splitlines()
+    assert code == 1
+    assert lines == ["finetune-bot: shutdown took longer than 1 s; exiting now."]
