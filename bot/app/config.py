@@ -186,6 +186,8 @@ class Settings(BaseSettings):
     metric_interval_seconds: float = Field(default=60.0, ge=0, le=86400)
     housekeeping_seconds: float = Field(default=300.0, gt=0, le=86400)
     lease_seconds: float = Field(default=60.0, ge=1, le=3600)
+    claim_limit: int = Field(default=200, ge=1, le=10_000)
+    """Due jobs one claim takes (whole accounts); a sweep claims chunk after chunk."""
     outbox_retention_days: float = Field(default=7.0, gt=0, le=3650)
 
     # compare

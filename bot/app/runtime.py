@@ -257,12 +257,7 @@ async def build_runtime(
         max_workers=settings.validation_threads, thread_name_prefix="ftbot-validate"
     )
     stack.callback(cpu.shutdown, wait=False, cancel_futures=True)
-    watch = watch_settings or WatchSettings(
-        running_poll_seconds=settings.running_poll_seconds,
-        slow_poll_seconds=settings.queued_poll_seconds,
-        metric_interval_seconds=settings.metric_interval_seconds,
-        lease_seconds=settings.lease_seconds,
-    )
+    watch = watch_settings or watch_settings_of(settings)
     prices = deployment_prices(family, settings.prices_file)
     core = build_core(
         store=store,
@@ -407,6 +402,17 @@ async def start_bot(
     if stale := stale_warning(runtime.service.prices, runtime.clock.now().date()):
         log.warning(stale)
     return RunningBot(runtime=runtime, web=server, adapters=adapters, supervisors=supervisors)
+
+
+def watch_settings_of(settings: Settings) -> WatchSettings:
+    """The watcher's settings from the deployment's."""
+    return WatchSettings(
+        running_poll_seconds=settings.running_poll_seconds,
+        slow_poll_seconds=settings.queued_poll_seconds,
+        metric_interval_seconds=settings.metric_interval_seconds,
+        lease_seconds=settings.lease_seconds,
+        claim_limit=settings.claim_limit,
+    )
 
 
 async def serve(settings: Settings) -> int:
