@@ -3,7 +3,8 @@
     python bench/watch.py [--quick] [--db sqlite|postgres] [--replicas N] [--rate-limited F]
 
 10,000 watched jobs across 1,000 teams (quick: 1,000 across 100) on the sandbox provider, a
-simulated clock stepping one sweep interval (5 s) at a time, and a recording notifier. Prints
+simulated clock stepping one sweep interval (5 s) at a time, the dispatcher ticking every second
+of wall time beside each sweep (as in a running bot), and a recording notifier. Prints
 sweep wall time, provider requests per sweep against the budget (one per team with due jobs plus
 one per job whose events are fetched), database round trips per polled job (cursor executions
 counted on the engine), peak RSS, and notification latency p50/p99 from an event's time to its
@@ -40,9 +41,9 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import event, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bot.app.wiring import build_core
 from bot.providers.sandbox.provider import SandboxProvider
@@ -52,12 +53,16 @@ from handlers.model import ChannelAddress, Job, JobEvent, JobSpec, JobState, Pla
 from handlers.ports import Provider, WatchClaim
 from handlers.replies import Reply
 from handlers.scope import SharedProviderDirectory
-from handlers.watch import Watcher, WatchSettings
+from handlers.watch import SweepStats, Watcher, WatchSettings
 from storage.engine import create_engine, migrate
 from storage.store import SqlStore
+from storage.tables import jobs, provider_backoffs, teams
 from tests.fakes.faulty_provider import FaultyProvider
 
 SWEEP_SECONDS = 5.0
+DISPATCH_SECONDS = 1.0
+"""The dispatch tick's period in a running bot (FINETUNE_BOT_DISPATCH_SECONDS' default): the
+bench's dispatcher ticks at it beside each sweep, as the bot's does."""
 TIMING = SandboxTiming(validating_s=10, queued_s=20, step_s=5, max_steps=24, eval_every=8)
 
 
@@ -192,6 +197,55 @@ def bench_settings(claim_limit: int = 100_000) -> WatchSettings:
     )
 
 
+async def accounts_due(engine: AsyncEngine, now: datetime) -> int:
+    """Accounts (team and family) with jobs due and not backed off: the sweep's request budget
+    is one per account plus one per job whose events are fetched. One read-only statement on
+    its own connection (not counted among the sweep's round trips)."""
+    team_backed_off = select(teams.c.id).where(teams.c.backoff_until > now)
+    family_backed_off = (
+        select(provider_backoffs.c.team_id)
+        .where(
+            provider_backoffs.c.team_id == jobs.c.team_id,
+            provider_backoffs.c.provider == jobs.c.provider,
+            provider_backoffs.c.until > now,
+        )
+        .exists()
+    )
+    due = (
+        select(jobs.c.team_id, jobs.c.provider)
+        .where(
+            jobs.c.next_poll_at.is_not(None),
+            jobs.c.next_poll_at <= now,
+            jobs.c.team_id.not_in(team_backed_off),
+            ~family_backed_off,
+        )
+        .distinct()
+        .subquery()
+    )
+    async with engine.connect() as conn:
+        return int((await conn.execute(select(func.count()).select_from(due))).scalar_one())
+
+
+async def sweep_and_dispatch(watcher: Watcher, dispatcher: Any) -> tuple[SweepStats, float]:
+    """One sweep with the dispatcher ticking beside it every DISPATCH_SECONDS of wall time (a
+    tick that overruns is followed by the next at once), as in a running bot, then ticks until
+    the outbox is drained. Returns the sweep's figures and its wall seconds."""
+    started = time.perf_counter()
+    sweeping = asyncio.ensure_future(watcher.sweep())
+    ticks = 0
+    while not sweeping.done():
+        ticks += 1
+        pause = started + ticks * DISPATCH_SECONDS - time.perf_counter()
+        await asyncio.wait({sweeping}, timeout=max(0.0, pause))
+        if not sweeping.done():
+            await dispatcher.tick()
+    stats = sweeping.result()
+    sweep_wall = time.perf_counter() - started
+    while (await dispatcher.tick()).sent:
+        pass
+    return stats, sweep_wall
+
+
 def pct(samples: Sequence[float], q: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
@@ -308,29 +362,23 @@ async def main(quick: bool, db: str, statements: bool = False) -> None:
         for _ in range(10_000):
             calls_before = sum(counted.calls.values())
             events_before = counted.calls["list_events_after"]
-            claims = await store.claim_due_jobs(
-                owner="peek", now=clock.now(), lease_seconds=0.001, limit=100_000
-            )
-            for claim in claims:  # just counting the teams due; give the leases back
-                await store.release_claim(claim, owner="peek", next_poll_at=clock.now())
-            teams_due = len({c.job.team_id for c in claims})
+            measuring[0] = False
+            teams_due = await accounts_due(engine, clock.now())
             trips_before = trips[0]
             measuring[0] = True
             wall = time.perf_counter()
-            stats = await watcher.sweep()
-            sweep_wall = time.perf_counter() - wall
             posted_before = len(notifier.posts)
-            while (await dispatcher.tick()).sent:
-                pass
+            stats, sweep_wall = await sweep_and_dispatch(watcher, dispatcher)
             measuring[0] = False
-            polled += stats.claimed
-            if stats.claimed:
+            claimed = stats.claimed
+            polled += claimed
+            if claimed:
                 sweep_walls.append(sweep_wall)
                 made = sum(counted.calls.values()) - calls_before
                 fetched = counted.calls["list_events_after"] - events_before
                 requests.append(made)
                 budgets.append(teams_due + fetched)
-                trips_per_job.append((trips[0] - trips_before) / stats.claimed)
+                trips_per_job.append((trips[0] - trips_before) / claimed)
             for key, at, posted_wall in notifier.posts[posted_before:]:
                 happened = provider.event_times.get(key)
                 # Events from before the first sweep (while the jobs were being loaded) would
@@ -550,10 +598,7 @@ async def _replica(
             events_before = counted.calls["list_events_after"]
             refused_before = answered["429"]
             wall = time.perf_counter()
-            await core.watcher.sweep()
-            sweep_wall = time.perf_counter() - wall
-            while (await core.dispatcher.tick()).sent:
-                pass
+            _, sweep_wall = await sweep_and_dispatch(core.watcher, core.dispatcher)
             fresh = {k: v for k, v in provider.event_times.items() if k not in known}
             known.update(fresh)
             given_back = Counter(store.released)
@@ -606,12 +651,7 @@ async def _coordinate(
     try:
         store = SqlStore(engine, clock=clock)
         for _ in range(10_000):
-            claims = await store.claim_due_jobs(
-                owner="peek", now=clock.now(), lease_seconds=0.001, limit=100_000
-            )
-            for claim in claims:  # just counting the teams due; give the leases back
-                await store.release_claim(claim, owner="peek", next_poll_at=clock.now())
-            teams_due.append(len({c.job.team_id for c in claims}))
+            teams_due.append(await accounts_due(engine, clock.now()))
             for link in links:
                 link.send(clock.now())
             rounds.append([link.recv() for link in links])

@@ -397,6 +397,8 @@ async def test_list_jobs_newest_first_with_metadata_filter(
     filtered = await sandbox.list_jobs(metadata={"team": "t2", "n": "1"})
     assert [j.id for j in filtered] == [ids[1]]
     assert filtered[0].metadata == {"team": "t2", "n": "1"}
+    assert await sandbox.list_jobs(metadata={"team": "t3"}) == []
+    assert await sandbox.list_jobs(metadata={"team": "t1", "n": "1"}) == []
 
 
 async def test_cancel_only_live_jobs(
@@ -578,10 +580,13 @@ async def test_two_instances_share_one_state_file(tmp_path: Path) -> None:
     assert (await restarted.get_job(job_id)).status == "succeeded"
 
     # Writes interleaved from both instances all survive (no lost update).
+    tagged = job_spec(file_id, metadata={"team": "t1"})
     for n in range(3):
-        await one.create_job(job_spec(file_id), idempotency_key=f"a{n}")
-        await two.create_job(job_spec(file_id), idempotency_key=f"b{n}")
+        await one.create_job(tagged, idempotency_key=f"a{n}")
+        await two.create_job(tagged, idempotency_key=f"b{n}")
     assert len(await restarted.list_jobs()) == 7
+    # The jobs by tag are known from the file alone too (both processes wrote them).
+    assert len(await restarted.list_jobs(metadata={"team": "t1"}, limit=100)) == 6
     await two.cancel_job((await one.list_jobs(limit=1))[0].id)
     assert (await restarted.list_jobs(limit=1))[0].status == "cancelled"
 

@@ -217,11 +217,19 @@ class SandboxEngine:
     ) -> Sequence[JobState]:
         wanted = set((metadata or {}).items())
         now = self._now_us()
+        state = self._store.read()
         found: list[JobState] = []
-        # Records are kept in creation order, so walking backwards is newest first.
-        for record in reversed(self._store.read().jobs.values()):
+        # Both orders are creation order, so walking backwards is newest first; with a filter,
+        # only the jobs carrying its rarest pair are walked.
+        ids: Sequence[str] = (
+            min((state.tagged.get(pair, []) for pair in wanted), key=len)
+            if wanted
+            else list(state.jobs)
+        )
+        for job_id in reversed(ids):
             if len(found) >= limit:
                 break
+            record = state.jobs[job_id]
             if wanted <= set(record.metadata):
                 found.append(self._job_state(record, now))
         return found

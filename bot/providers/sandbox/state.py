@@ -38,10 +38,16 @@ class State:
         self.keys: dict[str, str] = {}
         self.deleted_models: set[str] = set()
         self.models: dict[str, str] = {}  # derived: fine-tuned model name -> job id
+        self.tagged: dict[tuple[str, str], list[str]] = {}
+        """Derived: job ids by each metadata pair, oldest first (a job's metadata never
+        changes), so a list filtered by a tag walks that tag's jobs, not every job."""
         # Re-encoding 10,000 unchanged records on every mutation would dominate each write.
         self._encoded: dict[str, tuple[FileRecord | JobRecord, str]] = {}
 
     def add_job(self, record: JobRecord) -> None:
+        if record.id not in self.jobs:
+            for pair in record.metadata:
+                self.tagged.setdefault(pair, []).append(record.id)
         self.jobs[record.id] = record
         self.keys[record.idempotency_key] = record.id
         self.models[self._name(record)] = record.id
