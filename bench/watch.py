@@ -46,6 +46,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bot.app.wiring import build_core
+from bot.infra.metrics import Metrics
+from bot.infra.nudge import DispatchNudge
 from bot.providers.sandbox.provider import SandboxProvider
 from bot.providers.sandbox.timing import SandboxTiming
 from handlers.errors import ProviderError, ProviderErrorKind
@@ -228,8 +230,11 @@ async def accounts_due(engine: AsyncEngine, now: datetime) -> int:
 
 async def sweep_and_dispatch(watcher: Watcher, dispatcher: Any) -> tuple[SweepStats, float]:
     """One sweep with the dispatcher ticking beside it every DISPATCH_SECONDS of wall time (a
-    tick that overruns is followed by the next at once), as in a running bot, then ticks until
-    the outbox is drained. Returns the sweep's figures and its wall seconds."""
+    tick that overruns is followed by the next at once) and after each commit with news, as in
+    a running bot, then ticks until the outbox is drained. Returns the sweep's figures and its
+    wall seconds."""
+    nudge = DispatchNudge(dispatcher, Metrics())
+    watcher.on_news(nudge)
     started = time.perf_counter()
     sweeping = asyncio.ensure_future(watcher.sweep())
     ticks = 0
@@ -241,6 +246,7 @@ async def sweep_and_dispatch(watcher: Watcher, dispatcher: Any) -> tuple[SweepSt
             await dispatcher.tick()
     stats = sweeping.result()
     sweep_wall = time.perf_counter() - started
+    await nudge.stop()
     while (await dispatcher.tick()).sent:
         pass
     return stats, sweep_wall

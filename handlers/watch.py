@@ -7,7 +7,7 @@ import functools
 import hashlib
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -208,6 +208,12 @@ class Watcher:
         self._settings = settings or WatchSettings()
         self._slow: dict[tuple[str, str], asyncio.Task[None]] = {}
         """The accounts whose polls outlived their sweep, still running."""
+        self._news: Callable[[], None] | None = None
+
+    def on_news(self, news: Callable[[], None]) -> None:
+        """`news()` runs each time a commit queued messages, while the sweep goes on: the app
+        dispatches them then, rather than at its next dispatch tick."""
+        self._news = news
 
     @property
     def slow_accounts(self) -> frozenset[tuple[str, str]]:
@@ -357,6 +363,10 @@ class Watcher:
         if not polls and resume is None:
             return
         committed = await self._watch.commit_polls(polls, owner=self._owner, resume=resume)
+        if self._news is not None and any(
+            poll.messages for poll in polls if poll.claim.job.id in committed
+        ):
+            self._news()
         for poll in polls:
             job, state = poll.claim.job, poll.state
             if job.id not in committed:

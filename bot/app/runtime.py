@@ -31,6 +31,7 @@ from bot.infra.clock import SystemClock
 from bot.infra.dispatcher import Dispatcher
 from bot.infra.housekeeping import Purged, purge
 from bot.infra.metrics import Metrics
+from bot.infra.nudge import DispatchNudge
 from bot.infra.recovery import Resyncer
 from bot.infra.round_trips import RoundTrips, counting
 from bot.infra.scheduler import Ticker
@@ -133,6 +134,14 @@ class Runtime:
     """Which account serves each team (resync scans every team's own one)."""
     round_trips: RoundTrips | None = None
     """Counts each sweep's database statements for /metrics."""
+    nudge: DispatchNudge | None = None
+    """Dispatches a sweep's news as it is committed (wired by `schedule_ticks`)."""
+
+    async def stop_ticks(self) -> None:
+        """No more ticks, and no more dispatches after news; running ones finish first."""
+        await self.ticker.stop()
+        if self.nudge is not None:
+            await self.nudge.stop()
 
     @property
     def resyncer(self) -> Resyncer:
@@ -302,8 +311,7 @@ async def build_runtime(
     # After the ticks stop: the polls of a slow account that outlived their sweep.
     stack.push_async_callback(bounded("the slow accounts' polls", core.watcher.stop))
     ticker = Ticker(grace_seconds=STEP_SECONDS - 1)
-    stack.push_async_callback(bounded("the ticks", ticker.stop))
-    return Runtime(
+    runtime = Runtime(
         settings=settings,
         store=store,
         provider=provider,
@@ -317,6 +325,8 @@ async def build_runtime(
         directory=directory,
         round_trips=RoundTrips(store.engine),
     )
+    stack.push_async_callback(bounded("the ticks", runtime.stop_ticks))
+    return runtime
 
 
 def schedule_ticks(runtime: Runtime) -> None:
@@ -335,6 +345,9 @@ def schedule_ticks(runtime: Runtime) -> None:
     async def dispatch() -> None:
         record_dispatch(metrics, await runtime.dispatcher.tick())
 
+    # A sweep's news goes out as each account's polls commit, not at the next dispatch tick.
+    runtime.nudge = DispatchNudge(runtime.dispatcher, metrics)
+    runtime.watcher.on_news(runtime.nudge)
     runtime.ticker.every(settings.sweep_seconds, "sweep", sweep)
     runtime.ticker.every(settings.dispatch_seconds, "dispatch", dispatch)
     runtime.ticker.every(settings.housekeeping_seconds, "housekeeping", runtime.housekeeping)
@@ -390,7 +403,7 @@ async def start_bot(
         stack.push_async_callback(bounded(f"the {supervisor.name} adapter", supervisor.stop))
     schedule_ticks(runtime)
     # Unwound first: ticks stop (and finish) before the adapters they post through close.
-    stack.push_async_callback(bounded("the ticks", runtime.ticker.stop))
+    stack.push_async_callback(bounded("the ticks", runtime.stop_ticks))
     # Platforms connect in the background, after the watcher is up: one that is down or
     # refuses its token is retried without holding up the watcher or the other platform.
     # The first try gets a moment, so a reachable platform is connected when this returns.

@@ -89,8 +89,15 @@ class Dispatcher:
         self._max_attempts = max_attempts
         self._pace = dict(DEFAULT_PACE if pace is None else pace)
         self._last_post: dict[str, float] = {}
+        self._ticking = asyncio.Lock()
 
     async def tick(self) -> DispatchStats:
+        """Claims a batch and posts it. Ticks of one dispatcher (the periodic one, one after a
+        sweep's news, one after a webhook) take turns, so a channel's pacing holds."""
+        async with self._ticking:
+            return await self._tick()
+
+    async def _tick(self) -> DispatchStats:
         stats = DispatchStats()
         items = await self._watch.claim_outbox(
             owner=self._owner, now=self._clock.now(), lease_seconds=self._lease, limit=self._batch

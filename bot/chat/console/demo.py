@@ -174,7 +174,7 @@ async def run_demo(
         if model:
             await _evaluate(command, provider, model, train, write)
         replayed = await _replay(command, runtime.store, actor.team_id, job_id, finished, write)
-        await runtime.ticker.stop()
+        await runtime.stop_ticks()
         elapsed = time.monotonic() - started
         write(
             f"\nJob {job_id} ended {final.state.status}"

@@ -1,0 +1,48 @@
+"""Infrastructure: a dispatch as soon as a sweep commits news, beside the periodic dispatch
+tick; nudges while one is waiting or running make one more, never a pile."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from bot.infra.dispatcher import Dispatcher
+from bot.infra.metrics import Metrics
+from bot.infra.watch_metrics import record_dispatch
+
+log = logging.getLogger(__name__)
+
+
+class DispatchNudge:
+    def __init__(self, dispatcher: Dispatcher, metrics: Metrics) -> None:
+        self._dispatcher = dispatcher
+        self._metrics = metrics
+        self._task: asyncio.Task[None] | None = None
+        self._again = False
+        self._stopped = False
+
+    def __call__(self) -> None:
+        if self._stopped:
+            return
+        if self._task is not None and not self._task.done():
+            self._again = True  # the running tick may have claimed before this news
+            return
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            self._again = False
+            try:
+                record_dispatch(self._metrics, await self._dispatcher.tick())
+            except Exception:
+                log.exception("dispatch after news failed")
+            if not self._again:
+                return
+
+    async def stop(self) -> None:
+        """Let a running dispatch finish its posts (the stop step bounds it), then no more."""
+        self._stopped = True
+        task, self._task = self._task, None
+        self._again = False
+        if task is not None:
+            await asyncio.gather(task, return_exceptions=True)
