@@ -1,5 +1,5 @@
 """Infrastructure: a dispatch as soon as a sweep commits news, beside the periodic dispatch
-tick; nudges while one is waiting or running make one more, never a pile."""
+tick, ticking until the news is out; nudges while one runs make one more, never a pile."""
 
 from __future__ import annotations
 
@@ -30,13 +30,16 @@ class DispatchNudge:
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopped:
             self._again = False
             try:
-                record_dispatch(self._metrics, await self._dispatcher.tick())
+                stats = await self._dispatcher.tick()
             except Exception:
                 log.exception("dispatch after news failed")
-            if not self._again:
+                return
+            record_dispatch(self._metrics, stats)
+            # A tick posts one batch: one that posted may have left more of the news queued.
+            if not self._again and not stats.sent:
                 return
 
     async def stop(self) -> None:

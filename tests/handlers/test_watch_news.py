@@ -67,6 +67,8 @@ class _SlowDispatcher:
 
     def __init__(self) -> None:
         self.ticks = 0
+        self.busy_ticks = 0
+        """The first ticks that post something (a tick that posts is followed by another)."""
         self.running = 0
         self.most_at_once = 0
 
@@ -78,7 +80,7 @@ class _SlowDispatcher:
         await asyncio.sleep(0.05)
         self.running -= 1
         self.ticks += 1
-        return DispatchStats()
+        return DispatchStats(sent=1 if self.ticks <= self.busy_ticks else 0)
 
 
 async def test_nudges_during_a_dispatch_make_one_more_and_none_after_stop() -> None:
@@ -98,3 +100,13 @@ async def test_nudges_during_a_dispatch_make_one_more_and_none_after_stop() -> N
     nudge()
     await asyncio.sleep(0.1)
     assert slow.ticks == 3, "stopped: no more dispatches"
+
+
+async def test_a_dispatch_after_news_ticks_until_a_tick_posts_nothing() -> None:
+    slow = _SlowDispatcher()
+    slow.busy_ticks = 3  # three batches of news, then an empty claim
+    nudge = DispatchNudge(slow, Metrics())  # type: ignore[arg-type]
+    nudge()
+    await asyncio.sleep(0.5)
+    assert slow.ticks == 4
+    await nudge.stop()
