@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from datetime import UTC, datetime
 from typing import Any
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import Row, Table
+from sqlalchemy import Engine, Row, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -51,11 +53,31 @@ class StoreBase:
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncConnection]:
-        """One transaction, committed on success; on SQLite it holds the write lock from BEGIN."""
-        async with self._engine.connect() as conn:
+        """One transaction, committed on success; on SQLite it holds the write lock from BEGIN.
+
+        On SQLite this process's writers also take turns before they connect: SQLite lets one
+        writer in at a time and makes the others poll in its busy handler, sleeping up to
+        100 ms between tries, so concurrent writers in one process (a sweep's accounts, the
+        dispatcher) waited on sleeps rather than on each other. Other processes still meet
+        at SQLite's lock."""
+        async with _writer_turn(self._engine), self._engine.connect() as conn:
             await conn.execution_options(**{BEGIN_OPTION: "IMMEDIATE"})
             async with conn.begin():
                 yield conn
+
+
+_TURNS: WeakKeyDictionary[asyncio.AbstractEventLoop, WeakKeyDictionary[Engine, asyncio.Lock]] = (
+    WeakKeyDictionary()
+)
+
+
+def _writer_turn(engine: AsyncEngine) -> AbstractAsyncContextManager[object]:
+    """This process's turn to write through `engine` on SQLite (one lock per engine and event
+    loop); nothing on PostgreSQL, whose writers do not exclude each other."""
+    if engine.dialect.name != "sqlite":
+        return nullcontext()
+    by_engine = _TURNS.setdefault(asyncio.get_running_loop(), WeakKeyDictionary())
+    return by_engine.setdefault(engine.sync_engine, asyncio.Lock())
 
 
 def insert(conn: AsyncConnection, table: Table) -> Insert:

@@ -8,11 +8,13 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.engine import create_engine, writing_engine
+from tests.dbutil import open_store
+from tests.storage import factories as f
 
 
 async def _read_then_write_while_another_writes(engine: AsyncEngine, other: AsyncEngine) -> None:
@@ -66,3 +68,27 @@ async def test_the_writing_engine_holds_the_lock_from_begin(tmp_path: Path) -> N
 async def _insert(engine: AsyncEngine, value: int) -> None:
     async with engine.begin() as conn:
         await conn.execute(text("INSERT INTO t VALUES (:v)"), {"v": value})
+
+
+async def test_a_stores_writers_take_turns_on_sqlite_and_never_meet_at_its_lock(
+    tmp_path: Path,
+) -> None:
+    """Twenty writes at once through one store: one write connection out at a time (the
+    others wait their turn in the process, not in SQLite's sleeping busy handler), and all
+    of them land."""
+    async with open_store(f"sqlite+aiosqlite:///{tmp_path / 's.db'}") as store:
+        out = [0]
+        most = [0]
+
+        @event.listens_for(store.engine.sync_engine, "checkout")
+        def _out(*_: object) -> None:
+            out[0] += 1
+            most[0] = max(most[0], out[0])
+
+        @event.listens_for(store.engine.sync_engine, "checkin")
+        def _in(*_: object) -> None:
+            out[0] -= 1
+
+        await asyncio.gather(*(store.ensure_team(f.team(f"T{n}")) for n in range(20)))
+        assert most[0] == 1
+        assert all([await store.get_team(f"slack:T{n}") is not None for n in range(20)])
