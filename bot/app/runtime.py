@@ -139,9 +139,8 @@ class Runtime:
 
     async def stop_ticks(self) -> None:
         """No more ticks, and no more dispatches after news; running ones finish first."""
-        await self.ticker.stop()
-        if self.nudge is not None:
-            await self.nudge.stop()
+        nudge = self.nudge.stop(grace=STEP_SECONDS - 1) if self.nudge is not None else None
+        await asyncio.gather(self.ticker.stop(), *([nudge] if nudge is not None else []))
 
     @property
     def resyncer(self) -> Resyncer:

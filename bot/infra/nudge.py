@@ -42,10 +42,15 @@ class DispatchNudge:
             if not self._again and not stats.sent:
                 return
 
-    async def stop(self) -> None:
-        """Let a running dispatch finish its posts (the stop step bounds it), then no more."""
+    async def stop(self, *, grace: float = 2.0) -> None:
+        """No more dispatches; a running one gets `grace` seconds to finish its posts, then
+        is cancelled (what it did not post stays queued for the next process)."""
         self._stopped = True
         task, self._task = self._task, None
         self._again = False
-        if task is not None:
-            await asyncio.gather(task, return_exceptions=True)
+        if task is None:
+            return
+        _, pending = await asyncio.wait({task}, timeout=grace)
+        for late in pending:
+            late.cancel()
+        await asyncio.gather(task, return_exceptions=True)

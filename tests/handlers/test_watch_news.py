@@ -110,3 +110,17 @@ async def test_a_dispatch_after_news_ticks_until_a_tick_posts_nothing() -> None:
     await asyncio.sleep(0.5)
     assert slow.ticks == 4
     await nudge.stop()
+
+
+async def test_a_dispatch_that_outlives_the_stop_grace_is_cancelled() -> None:
+    class Hanging(_SlowDispatcher):
+        async def tick(self):  # type: ignore[no-untyped-def]
+            self.running += 1
+            await asyncio.Event().wait()
+
+    hanging = Hanging()
+    nudge = DispatchNudge(hanging, Metrics())  # type: ignore[arg-type]
+    nudge()
+    await asyncio.sleep(0.01)
+    await nudge.stop(grace=0.05)
+    assert (hanging.running, hanging.ticks) == (1, 0), "cancelled, never finished"
