@@ -57,8 +57,9 @@ from handlers.replies import Reply
 from handlers.scope import SharedProviderDirectory
 from handlers.watch import SweepStats, Watcher, WatchSettings
 from storage.engine import create_engine, migrate
+from storage.outbox import due_and_not_backed_off
 from storage.store import SqlStore
-from storage.tables import jobs, provider_backoffs, teams
+from storage.tables import jobs
 from tests.fakes.faulty_provider import FaultyProvider
 
 SWEEP_SECONDS = 5.0
@@ -203,24 +204,9 @@ async def accounts_due(engine: AsyncEngine, now: datetime) -> int:
     """Accounts (team and family) with jobs due and not backed off: the sweep's request budget
     is one per account plus one per job whose events are fetched. One read-only statement on
     its own connection (not counted among the sweep's round trips)."""
-    team_backed_off = select(teams.c.id).where(teams.c.backoff_until > now)
-    family_backed_off = (
-        select(provider_backoffs.c.team_id)
-        .where(
-            provider_backoffs.c.team_id == jobs.c.team_id,
-            provider_backoffs.c.provider == jobs.c.provider,
-            provider_backoffs.c.until > now,
-        )
-        .exists()
-    )
     due = (
         select(jobs.c.team_id, jobs.c.provider)
-        .where(
-            jobs.c.next_poll_at.is_not(None),
-            jobs.c.next_poll_at <= now,
-            jobs.c.team_id.not_in(team_backed_off),
-            ~family_backed_off,
-        )
+        .where(*due_and_not_backed_off(now))
         .distinct()
         .subquery()
     )

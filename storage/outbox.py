@@ -165,22 +165,33 @@ async def insert_points(
         )
 
 
+def due_and_not_backed_off(now: datetime) -> tuple[ColumnElement[bool], ...]:
+    """The jobs a sweep at `now` would poll, leases aside: due, and neither their team nor
+    their team's account at that family backed off."""
+    team_backed_off = select(teams.c.id).where(teams.c.backoff_until > now)
+    family_backed_off = (
+        select(provider_backoffs.c.team_id)
+        .where(
+            provider_backoffs.c.team_id == jobs.c.team_id,
+            provider_backoffs.c.provider == jobs.c.provider,
+            provider_backoffs.c.until > now,
+        )
+        .exists()
+    )
+    return (
+        jobs.c.next_poll_at.is_not(None),
+        jobs.c.next_poll_at <= now,
+        jobs.c.team_id.not_in(team_backed_off),
+        ~family_backed_off,
+    )
+
+
 class WatchMethods(StoreBase):
     """handlers.ports.WatchStore over SQL; the claims are single statements (see backend.md)."""
 
     async def claim_due_jobs(
         self, *, owner: str, now: datetime, lease_seconds: float, limit: int
     ) -> Sequence[WatchClaim]:
-        backed_off = select(teams.c.id).where(teams.c.backoff_until > now)
-        family_backed_off = (
-            select(provider_backoffs.c.team_id)
-            .where(
-                provider_backoffs.c.team_id == jobs.c.team_id,
-                provider_backoffs.c.provider == jobs.c.provider,
-                provider_backoffs.c.until > now,
-            )
-            .exists()
-        )
         group = (jobs.c.team_id, jobs.c.provider)
         due = (
             select(
@@ -194,11 +205,8 @@ class WatchMethods(StoreBase):
                 .label("rank"),
             )
             .where(
-                jobs.c.next_poll_at.is_not(None),
-                jobs.c.next_poll_at <= now,
+                *due_and_not_backed_off(now),
                 _lease_free(jobs, now),
-                jobs.c.team_id.not_in(backed_off),
-                ~family_backed_off,
             )
             .subquery()
         )

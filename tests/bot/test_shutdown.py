@@ -63,25 +63,30 @@ async def _spawn(
     return proc
 
 
-@pytest.mark.parametrize("second_signal", [False, True], ids=["deadline", "second SIGTERM"])
-async def test_a_hanging_stop_cannot_outlive_the_deadline_or_a_second_sigterm(
-    tmp_path: Path, second_signal: bool
-) -> None:
-    # With a second signal the deadline is far away: only the signal can end it in time.
-    proc = await _spawn(tmp_path, deadline=600 if second_signal else 1)
+async def _stop(proc: asyncio.subprocess.Process, *, signals: int) -> tuple[int, list[str]]:
+    """SIGTERM (a second one after "stopping" when `signals` is 2); the exit code and stderr."""
     assert proc.stdout is not None
     assert proc.stderr is not None
     try:
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(proc.stdout.readline(), 10) == b"stopping\n"
-        if second_signal:
+        if signals == 2:
             proc.send_signal(signal.SIGTERM)
         code = await asyncio.wait_for(proc.wait(), timeout=10)
     finally:
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
-    lines = (await proc.stderr.read()).decode().strip().splitlines()
+    return code, (await proc.stderr.read()).decode().strip().splitlines()
+
+
+@pytest.mark.parametrize("second_signal", [False, True], ids=["deadline", "second SIGTERM"])
+async def test_a_hanging_stop_cannot_outlive_the_deadline_or_a_second_sigterm(
+    tmp_path: Path, second_signal: bool
+) -> None:
+    # With a second signal the deadline is far away: only the signal can end it in time.
+    proc = await _spawn(tmp_path, deadline=600 if second_signal else 1)
+    code, lines = await _stop(proc, signals=2 if second_signal else 1)
     assert code == 1
     why = "a second SIGTERM during shutdown" if second_signal else "shutdown took longer than 1 s"
     assert lines == [f"finetune-bot: {why}; exiting now."]
@@ -91,16 +96,6 @@ async def test_a_thread_left_running_cannot_hold_the_exit_past_the_deadline(
     tmp_path: Path,
 ) -> None:
     proc = await _spawn(tmp_path, deadline=1, source=LEFT_THREAD)
-    assert proc.stdout is not None
-    assert proc.stderr is not None
-    try:
-        proc.send_signal(signal.SIGTERM)
-        assert await asyncio.wait_for(proc.stdout.readline(), 10) == b"stopping\n"
-        code = await asyncio.wait_for(proc.wait(), timeout=10)
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    lines = (await proc.stderr.read()).decode().strip().splitlines()
+    code, lines = await _stop(proc, signals=1)
     assert code == 1
     assert lines == ["finetune-bot: shutdown took longer than 1 s; exiting now."]
