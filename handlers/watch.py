@@ -281,8 +281,11 @@ class Watcher:
         try:
             done, _ = await asyncio.wait(tasks.values(), timeout=self._settings.account_seconds)
         except asyncio.CancelledError:
+            # Cancelled (a stop past its grace): the teams' polls are cancelled and awaited, so
+            # none is still closing a database connection when the engine is disposed.
             for task in tasks.values():
                 task.cancel()
+            await asyncio.gather(*tasks.values(), return_exceptions=True)
             raise
         for key, task in tasks.items():
             if task not in done:

@@ -10,7 +10,7 @@ import socket
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from aiohttp import web
@@ -136,11 +136,16 @@ class Runtime:
     """Counts each sweep's database statements for /metrics."""
     nudge: DispatchNudge | None = None
     """Dispatches a sweep's news as it is committed (wired by `schedule_ticks`)."""
+    wakers: list[Waker] = field(default_factory=list)
+    """The wake-ups made by `webhook_waker` (a start, a webhook): stopped with the ticks."""
 
     async def stop_ticks(self) -> None:
-        """No more ticks, and no more dispatches after news; running ones finish first."""
-        nudge = self.nudge.stop(grace=STEP_SECONDS - 1) if self.nudge is not None else None
-        await asyncio.gather(self.ticker.stop(), *([nudge] if nudge is not None else []))
+        """No more ticks, dispatches after news or wake-ups; running ones get most of one stop
+        step, then are cancelled and awaited, all before the engine is disposed."""
+        grace = STEP_SECONDS - 1
+        nudge = [self.nudge.stop(grace=grace)] if self.nudge is not None else []
+        wakers = [waker.stop(grace=grace) for waker in self.wakers]
+        await asyncio.gather(self.ticker.stop(), *nudge, *wakers)
 
     @property
     def resyncer(self) -> Resyncer:
@@ -165,14 +170,16 @@ class Runtime:
 
 
 def webhook_waker(runtime: Runtime) -> Waker:
-    """A webhook's wake-up over this runtime's watcher and dispatcher."""
-    return Waker(
+    """A webhook's wake-up over this runtime's watcher and dispatcher, stopped with its ticks."""
+    waker = Waker(
         watcher=runtime.watcher,
         dispatcher=runtime.dispatcher,
         clock=runtime.clock,
         metrics=runtime.metrics,
         round_trips=runtime.round_trips,
     )
+    runtime.wakers.append(waker)
+    return waker
 
 
 def webhook_routes(runtime: Runtime, *, wake: Waker | None = None) -> Sequence[web.RouteDef]:

@@ -36,15 +36,18 @@ class Waker:
         self._metrics = metrics
         self._task: asyncio.Task[None] | None = None
         self._again = False
+        self._stopped = False
 
     def __call__(self) -> None:
+        if self._stopped:
+            return  # stopping: the next process's first tick does this round's work
         if self._task is not None and not self._task.done():
             self._again = True  # the running round may have claimed before the job was due
             return
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopped:
             self._again = False
             try:
                 record_dispatch(self._metrics, await self._dispatcher.tick())
@@ -62,3 +65,17 @@ class Waker:
     async def wait(self) -> None:
         if self._task is not None:
             await self._task
+
+    async def stop(self, *, grace: float = 2.0) -> None:
+        """No more rounds; a running one gets `grace` seconds, then is cancelled and awaited,
+        so it is not still using the database when the engine is disposed (its leases expire
+        and what it did not post stays queued)."""
+        self._stopped = True
+        self._again = False
+        task, self._task = self._task, None
+        if task is None:
+            return
+        _, pending = await asyncio.wait({task}, timeout=grace)
+        for late in pending:
+            late.cancel()
+        await asyncio.gather(task, return_exceptions=True)

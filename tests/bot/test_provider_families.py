@@ -81,16 +81,29 @@ class BetaSandbox(SandboxProvider):
     def profile(self) -> ProviderProfile:
         return BETA
 
-    async def get_job(self, job_id: str) -> JobState:
-        if self.gate is not None:
+    waiting: int = 0
+    """Reads waiting at the gate right now."""
+
+    async def _at_gate(self) -> None:
+        if self.gate is None:
+            return
+        self.waiting += 1
+        try:
             await self.gate.wait()
+        except asyncio.CancelledError:
+            await asyncio.sleep(0.05)  # cancelled, it takes a moment to close its connection
+            raise
+        finally:
+            self.waiting -= 1
+
+    async def get_job(self, job_id: str) -> JobState:
+        await self._at_gate()
         return await super().get_job(job_id)
 
     async def list_jobs(
         self, *, metadata: Mapping[str, str] | None = None, limit: int = 20
     ) -> Sequence[JobState]:
-        if self.gate is not None:
-            await self.gate.wait()
+        await self._at_gate()
         return await super().list_jobs(metadata=metadata, limit=limit)
 
 
@@ -442,3 +455,27 @@ async def test_an_account_that_stops_answering_never_holds_up_the_others(
             if hung.gate is not None:
                 hung.gate.set()
             await watcher.stop()
+
+
+async def test_a_cancelled_sweep_leaves_no_poll_of_its_running(tmp_path: Path) -> None:
+    """A stop past its grace cancels the sweep: the teams' polls end with it, so none is
+    still using (or closing) a database connection when the engine is disposed."""
+    async with _two(tmp_path) as (w, beta, _directory):
+        await _jobs_at_both(w, tmp_path, at_beta=1)
+        hung = beta.inner
+        assert isinstance(hung, BetaSandbox)
+        hung.gate = asyncio.Event()
+        try:
+            w.clock.advance(15)
+            sweep = asyncio.create_task(w.watcher.sweep())
+            for _ in range(200):
+                if hung.waiting:
+                    break
+                await asyncio.sleep(0.01)
+            assert hung.waiting == 1, "beta's read is waiting"
+            sweep.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await sweep
+            assert hung.waiting == 0, "the poll was cancelled and ended with the sweep"
+        finally:
+            hung.gate.set()
