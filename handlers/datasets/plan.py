@@ -7,7 +7,7 @@ from pathlib import Path
 
 from handlers.datasets.formats import Format
 from handlers.datasets.problems import Kind, Problem
-from handlers.datasets.reader import detect_format, looks_like_csv, sniff
+from handlers.datasets.reader import detect_format, looks_like_csv, looks_like_text, sniff
 from handlers.profile import DataLimits
 
 
@@ -44,7 +44,7 @@ def plan(
     early = sniff(path)
     detected = detect_format(path) if early is None else None
     if early is None and detected is None:
-        early = looks_like_csv(path)
+        early = looks_like_csv(path) or looks_like_text(path)
     if early is None and format is not None and detected is not None and detected != format:
         fix = (
             f"drop format={format.value} (the format is found from the file)"

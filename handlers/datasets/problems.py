@@ -43,6 +43,7 @@ class Kind(StrEnum):
     CRLF = "CRLF line ends"
     BLANK_LINE = "blank line"
     CSV = "CSV, not JSONL"
+    PLAIN_TEXT = "text, not JSONL"
     WRONG_FORMAT = "another format"
 
     @property

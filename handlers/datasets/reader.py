@@ -131,6 +131,40 @@ def looks_like_csv(path: Path) -> Problem | None:
     return None
 
 
+def looks_like_text(path: Path) -> Problem | None:
+    """A file none of whose first lines is JSON at all (notes, a transcript, a .txt export):
+    told once what JSONL is, rather than an invalid-JSON error on every line."""
+    with path.open("rb") as handle:
+        size = handle.seek(0, 2)
+        read = 0
+        for _, raw, _ in read_lines(handle, 0, min(size, _DETECT_BYTES), None, None):
+            if isinstance(raw, int):
+                return None  # a line too long to judge: the line checks say what it is
+            raw = raw.removeprefix(BOM).strip()
+            if not raw:
+                continue
+            if raw[:1] in (b"{", b"["):
+                return None
+            try:
+                json.loads(raw)
+            except (ValueError, RecursionError):
+                pass
+            else:
+                return None  # JSON, of a shape the line checks will name
+            read += 1
+            if read >= _DETECT_LINES:
+                break
+    if not read:
+        return None
+    return Problem(
+        kind=Kind.PLAIN_TEXT,
+        line=1,
+        detail="this is plain text, not JSONL: each line must be one JSON object, e.g. "
+        '{"messages": [{"role": "user", "content": "..."}, {"role": "assistant", "content": '
+        '"..."}]}; write each example in that shape and save the file as .jsonl',
+    )
+
+
 def detect_format(path: Path) -> Format | None:
     """The format most of the first valid lines have; None when no line can be read as any."""
     votes: Counter[Format] = Counter()

@@ -112,6 +112,12 @@ class Files:
         )
         if report is None:
             raise UsageError(f"No readable file {filename}.", usage=SPECS["upload"].usage_ref)
+        if report.counts.keys() & _NOT_JSONL:
+            # force=yes cannot help: no provider takes a file that is not JSON Lines.
+            raise DataError(
+                f"{filename} is not a JSONL file.",
+                problems=(*report.problems, NOT_JSONL_HINT),
+            )
         if not report.ok and not request.force:
             raise DataError(
                 f"{filename} is not ready for fine-tuning: "
@@ -436,6 +442,21 @@ DEFAULT_TOKEN_LIMIT = 65_536
 """Tokens per example when neither a model nor the family names a limit."""
 
 _UNCONVERTIBLE = Kind.NOT_CONVERTIBLE.value
+_NOT_JSONL = frozenset(
+    k.value
+    for k in (
+        Kind.BINARY,
+        Kind.COMPRESSED,
+        Kind.ENCODING,
+        Kind.EMPTY_FILE,
+        Kind.CSV,
+        Kind.PLAIN_TEXT,
+    )
+)
+NOT_JSONL_HINT = (
+    "Convert it and upload the .jsonl: every provider refuses a file that is not JSON Lines, "
+    "so force=yes cannot send it."
+)
 
 
 def _force_hint(report: DatasetReport) -> str:

@@ -61,6 +61,31 @@ async def test_validate_names_errors_and_validation_overlap(w: World, tmp_path: 
     assert "too few" not in text  # a validation file may be small
 
 
+@pytest.mark.parametrize(
+    ("name", "content", "kind"),
+    [
+        ("notes.txt", "Reset the router first.\nThen call support.\n", "text, not JSONL"),
+        ("sheet.csv", "prompt,completion\nHow do I reset?,Open settings\n", "CSV, not JSONL"),
+        ("empty.jsonl", "", "empty file"),
+    ],
+)
+async def test_a_file_that_is_not_jsonl_is_refused_even_forced_with_what_to_do(
+    w: World, tmp_path: Path, name: str, content: str, kind: str
+) -> None:
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    for forced in ("", " force=yes"):
+        refused = await w.run(f"/finetune upload {path} alias=notes{forced}", actor())
+        assert refused.tone is Tone.ERROR
+        assert plain(refused.title) == f"{name} is not a JSONL file."
+        assert len(refused.lines) == 2, refused.lines  # one problem, not one per line
+        assert refused.lines[0].endswith(f"[{kind}]")
+        assert "save" in refused.lines[0] or "convert" in refused.lines[0] or kind == "empty file"
+        assert "force=yes cannot send it" in refused.lines[1]
+    assert w.provider.calls["upload_file"] == 0
+    assert await w.store.list_files(actor().team_id) == []
+
+
 async def test_upload_refuses_errors_and_says_what_forcing_risks(w: World, tmp_path: Path) -> None:
     bad = broken_dataset(tmp_path / "bad.jsonl")
     refused = await w.run(f"/finetune upload {bad} alias=bad", actor())

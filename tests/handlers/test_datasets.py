@@ -330,6 +330,24 @@ def test_a_named_format_the_file_is_not_is_one_problem_with_its_fix(tmp_path: Pa
     )
 
 
+def test_a_plain_text_file_is_told_once_what_jsonl_is(tmp_path: Path) -> None:
+    path = tmp_path / "d.txt"
+    path.write_text("Reset the router first\n\nThen call support\n")
+    report = check(path)
+    assert report.counts == {"text, not JSONL": 1}
+    (problem,) = report.problems
+    assert problem.startswith("line 1: this is plain text, not JSONL: each line must be one JSON")
+    assert report.examples == 0
+
+
+def test_json_lines_of_another_shape_are_not_called_plain_text(tmp_path: Path) -> None:
+    path = tmp_path / "d.jsonl"
+    path.write_text('"just a string"\n42\n')
+    report = check(path)
+    assert "text, not JSONL" not in report.counts
+    assert report.counts.get("wrong type") == 2, report.counts
+
+
 def test_a_csv_file_is_told_it_looks_like_csv(tmp_path: Path) -> None:
     path = tmp_path / "d.jsonl"
     path.write_text("prompt,completion\nHow do I reset?,Open settings\n")
