@@ -442,12 +442,12 @@ DEFAULT_TOKEN_LIMIT = 65_536
 """Tokens per example when neither a model nor the family names a limit."""
 
 _UNCONVERTIBLE = Kind.NOT_CONVERTIBLE.value
+# File-level findings only (a line that is not UTF-8 is a line's problem, and may be forced).
 _NOT_JSONL = frozenset(
     k.value
     for k in (
         Kind.BINARY,
         Kind.COMPRESSED,
-        Kind.ENCODING,
         Kind.EMPTY_FILE,
         Kind.CSV,
         Kind.PLAIN_TEXT,
