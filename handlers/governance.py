@@ -181,6 +181,8 @@ def decode_start(data: Mapping[str, object]) -> StartRequest:
         warmup_ratio=number("warmup_ratio"),
         lora_r=whole("lora_r"),
         lora_alpha=whole("lora_alpha"),
+        warmup_steps=whole("warmup_steps"),
+        context_length=whole("context_length"),
         training_type=text("training_type"),
         like=text("like"),
         defaults=data.get("defaults") is True,

@@ -98,6 +98,10 @@ class Hyperparameters:
     warmup_ratio: float | None = None
     lora_r: int | None = None
     lora_alpha: int | None = None
+    warmup_steps: int | None = None
+    """Warm-up as a number of steps, where a family counts it so (warmup_ratio elsewhere)."""
+    context_length: int | None = None
+    """The longest example, in tokens, the job trains on (its packing length)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

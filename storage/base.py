@@ -103,7 +103,7 @@ def state_values(state: JobState) -> dict[str, Any]:
             "batch_size": hp.batch_size,
             "learning_rate_multiplier": hp.learning_rate_multiplier,
             "beta": hp.beta,
-            # Together's own options, kept only when the job has them.
+            # The options only some families take, kept only when the job has them.
             **{
                 k: v
                 for k, v in (
@@ -112,6 +112,8 @@ def state_values(state: JobState) -> dict[str, Any]:
                     ("warmup_ratio", hp.warmup_ratio),
                     ("lora_r", hp.lora_r),
                     ("lora_alpha", hp.lora_alpha),
+                    ("warmup_steps", hp.warmup_steps),
+                    ("context_length", hp.context_length),
                 )
                 if v is not None
             },
@@ -139,6 +141,8 @@ def _hyperparameters(raw: Mapping[str, Any] | None) -> Hyperparameters:
         warmup_ratio=raw.get("warmup_ratio"),
         lora_r=raw.get("lora_r"),
         lora_alpha=raw.get("lora_alpha"),
+        warmup_steps=raw.get("warmup_steps"),
+        context_length=raw.get("context_length"),
     )
 
 

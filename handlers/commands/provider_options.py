@@ -29,6 +29,8 @@ START_FIELDS: Mapping[str, str] = {
     "warmup": "warmup_ratio",
     "lora_r": "lora_r",
     "lora_alpha": "lora_alpha",
+    "warmup_steps": "warmup_steps",
+    "context_length": "context_length",
 }
 """The StartRequest field of each training option, by the catalogue's option name."""
 
@@ -240,6 +242,8 @@ _LABELS: Mapping[str, str] = {
     "warmup": "Warm-up ratio",
     "lora_r": "LoRA rank",
     "lora_alpha": "LoRA alpha",
+    "warmup_steps": "Warm-up steps",
+    "context_length": "Context length",
 }
 
 _SCALED: Mapping[str, tuple[str, str]] = {

@@ -64,6 +64,8 @@ class StartRequest:
     warmup_ratio: float | None = None
     lora_r: int | None = None
     lora_alpha: int | None = None
+    warmup_steps: int | None = None
+    context_length: int | None = None
     training_type: str | None = None
     """lora or full, where the provider offers both (its profile's training types)."""
     provider: str | None = None

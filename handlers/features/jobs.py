@@ -473,6 +473,8 @@ class Jobs:
                 warmup_ratio=request.warmup_ratio,
                 lora_r=request.lora_r,
                 lora_alpha=request.lora_alpha,
+                warmup_steps=request.warmup_steps,
+                context_length=request.context_length,
             ),
             training_type=request.training_type,
             suffix=request.suffix,

@@ -114,7 +114,12 @@ async def test_a_supervised_job_sends_what_the_start_carries_and_is_tagged(
         training_file=dataset,
         suffix="support",
         hyperparameters=Hyperparameters(
-            n_epochs=2, batch_size=16, learning_rate_multiplier=2e-4, lora_r=16
+            n_epochs=2,
+            batch_size=16,
+            learning_rate_multiplier=2e-4,
+            lora_r=16,
+            warmup_steps=30,
+            context_length=8192,
         ),
         metadata={TEAM_KEY: "slack:T1"},
     )
@@ -126,6 +131,11 @@ async def test_a_supervised_job_sends_what_the_start_carries_and_is_tagged(
     assert sent["batchSizeSamples"] == 16
     assert sent["learningRate"] == 2e-4
     assert sent["loraRank"] == 16
+    assert sent["learningRateWarmupSteps"] == 30
+    assert sent["maxContextLength"] == 8192
+    # What the job says it trains with comes back for a replay.
+    hp = job.hyperparameters
+    assert (hp.lora_r, hp.warmup_steps, hp.context_length) == (16, 30, 8192)
     assert sent["dataset"] == f"accounts/{ACCOUNT}/datasets/{dataset}"
     assert "seed" not in str(sent).lower()
     assert again.id == job.id
@@ -145,7 +155,9 @@ async def test_a_dpo_job_has_its_own_id_and_beta(
         model=MODEL,
         training_file=dataset,
         method=Method.DPO,
-        hyperparameters=Hyperparameters(beta=0.3, n_epochs=1),
+        hyperparameters=Hyperparameters(
+            beta=0.3, n_epochs=1, lora_r=8, warmup_steps=5, context_length=4096
+        ),
     )
     job = await provider.create_job(spec, idempotency_key="dpo")
 
@@ -155,6 +167,10 @@ async def test_a_dpo_job_has_its_own_id_and_beta(
     assert job.model == MODEL
     (sent,) = [r.json for r in fake.requests_to(Route.CREATE_DPO)]
     assert sent["lossConfig"] == {"method": "DPO", "dpo": {"beta": 0.3}}
+    config = sent["trainingConfig"]
+    assert (config["loraRank"], config["learningRateWarmupSteps"]) == (8, 5)
+    assert config["maxContextLength"] == 4096
+    assert (job.hyperparameters.lora_r, job.hyperparameters.context_length) == (8, 4096)
     for _ in range(20):
         fake.advance()
     done = await provider.get_job(job.id)

@@ -79,9 +79,10 @@ async def test_a_file_that_is_not_jsonl_is_refused_even_forced_with_what_to_do(
         assert refused.tone is Tone.ERROR
         assert plain(refused.title) == f"{name} is not a JSONL file."
         assert len(refused.lines) == 2, refused.lines  # one problem, not one per line
-        assert refused.lines[0].endswith(f"[{kind}]")
-        assert "save" in refused.lines[0] or "convert" in refused.lines[0] or kind == "empty file"
-        assert "force=yes cannot send it" in refused.lines[1]
+        problem, hint = (plain(line) for line in refused.lines)
+        assert problem.endswith(f"[{kind}]")
+        assert "save" in problem or "convert" in problem or kind == "empty file"
+        assert "force=yes cannot send it" in hint
     assert w.provider.calls["upload_file"] == 0
     assert await w.store.list_files(actor().team_id) == []
 

@@ -124,3 +124,17 @@ def test_lora_checkpoint_eval_and_warmup_options_are_typed_and_checked_by_the_pr
         "training_type=lora is not a training type Narrow Labs supports; it supports full."
     )
     check_start(_start(training_type="full"), NARROW)
+
+
+def test_warmup_steps_and_context_length_are_typed_and_only_where_the_profile_takes_them() -> None:
+    request = parse("start file=t model=m warmup_steps=30 max_context_length=8192")
+    assert isinstance(request, StartRequest)
+    assert (request.warmup_steps, request.context_length) == (30, 8192)
+    assert _refusal(_start(warmup_steps=30), NARROW).startswith(
+        "warmup_steps is not an option Narrow Labs supports"
+    )
+    assert _refusal(_start(context_length=8192), NARROW).startswith(
+        "context_length is not an option Narrow Labs supports"
+    )
+    with pytest.raises(UsageError):
+        parse("start file=t model=m warmup_steps=-1")

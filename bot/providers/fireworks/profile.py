@@ -97,17 +97,18 @@ HYPERPARAMETERS: tuple[Hyperparameter, ...] = (
         field="lossConfig.dpo.beta",
         methods=_DPO,
     ),
-    # Supervised jobs take a LoRA rank (loraRank); the SDK's DPO training config has none.
+    # Supervised and DPO jobs both take a LoRA rank (loraRank; the DPO one in its
+    # trainingConfig).
+    Hyperparameter(name="lora_r", kind=int, minimum=1, maximum=64, field="loraRank"),
+    # Warm-up in steps (learningRateWarmupSteps), not the core's ratio: warmup= is refused by
+    # name and warmup_steps= is Fireworks' own.
     Hyperparameter(
-        name="lora_r",
-        kind=int,
-        minimum=1,
-        maximum=64,
-        field="loraRank",
-        methods=frozenset({"supervised"}),
+        name="warmup_steps", kind=int, minimum=0, maximum=100_000, field="learningRateWarmupSteps"
     ),
-    # Fireworks' warm-up is in steps (learningRateWarmupSteps), not the core's ratio, and the
-    # context length is no start option: both keep Fireworks' defaults.
+    # The packing length in tokens (maxContextLength); None: the base model's.
+    Hyperparameter(
+        name="context_length", kind=int, minimum=1, maximum=1_048_576, field="maxContextLength"
+    ),
 )
 """No seed: Fireworks jobs take none, so `seed=` is refused by name for this family."""
 

@@ -280,6 +280,12 @@ class FireworksProvider:
                     config["learning_rate"] = hp.learning_rate_multiplier
                 if hp.batch_size is not None:
                     config["batch_size_samples"] = hp.batch_size
+                if hp.lora_r is not None:
+                    config["lora_rank"] = hp.lora_r
+                if hp.warmup_steps is not None:
+                    config["learning_rate_warmup_steps"] = hp.warmup_steps
+                if hp.context_length is not None:
+                    config["max_context_length"] = hp.context_length
                 loss: Any = {"method": "DPO", "dpo": {"beta": hp.beta if hp.beta else 0.1}}
                 await self._call(
                     once.dpo_jobs.create(
@@ -307,6 +313,12 @@ class FireworksProvider:
                         ),
                         batch_size_samples=hp.batch_size if hp.batch_size is not None else omit,
                         lora_rank=hp.lora_r if hp.lora_r is not None else omit,
+                        learning_rate_warmup_steps=(
+                            hp.warmup_steps if hp.warmup_steps is not None else omit
+                        ),
+                        max_context_length=(
+                            hp.context_length if hp.context_length is not None else omit
+                        ),
                     )
                 )
         except _Conflict:
@@ -623,6 +635,9 @@ def _job_state(item: Any) -> JobState | None:
             batch_size=getattr(config, "batch_size_samples", None),
             learning_rate_multiplier=getattr(config, "learning_rate", None),
             beta=_dpo_beta(item) if dpo else None,
+            lora_r=getattr(config, "lora_rank", None),
+            warmup_steps=getattr(config, "learning_rate_warmup_steps", None),
+            context_length=getattr(config, "max_context_length", None),
         ),
         suffix=own,
         # The output model is named at create time; it is a model only once completed.
