@@ -777,6 +777,16 @@ def _report_replicas(
         f"{max(requests)}; budget exceeded in {over} interval(s)"
     )
     print(f"database round trips per polled job: mean {statistics.mean(trips_per_job):.2f}")
+    # Which interval is slow, and what it did: the first (every card and status notice at
+    # once) or one in the middle.
+    print(
+        "each interval, the slowest replica's sweep s / posts: "
+        + ", ".join(
+            f"{n + 1}: {max(r.sweep_wall for r in per):.1f} / {sum(len(r.posts) for r in per)}"
+            for n, per in enumerate(rounds)
+            if any(r.claimed for r in per)
+        )
+    )
     print(f"peak RSS per replica process: {rss:.0f} MB")
     print(
         f"polls per replica: {shares} (max/mean {spread:.2f}); jobs polled by two replicas in "

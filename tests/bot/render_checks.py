@@ -23,6 +23,7 @@ from bot.chat.slack.blocks import (
     reply_blocks,
     reply_pages,
     size_of,
+    table_blocks,
     table_chunks,
 )
 from handlers.replies import Reply, UserRef, plain, refs_of
@@ -74,9 +75,13 @@ def check_slack(reply: Reply) -> None:
         text = next(sections)["text"]["text"]
         assert _FIELD.fullmatch(text), f"a field name's bold is broken: {text!r}"
     if reply.table is not None:
-        for chunk in table_chunks(reply.table):
-            assert next(sections)["text"]["text"] == chunk
-            assert _CODE.fullmatch(chunk), f"the table's code block is broken: {chunk!r}"
+        tables = table_blocks(reply.table)
+        if tables is not None:
+            assert next(sections) == tables[0], "the table block follows the fields"
+        else:
+            for chunk in table_chunks(reply.table):
+                assert next(sections)["text"]["text"] == chunk
+                assert _CODE.fullmatch(chunk), f"the table's code block is broken: {chunk!r}"
 
 
 def check_discord(reply: Reply) -> None:
@@ -224,6 +229,9 @@ def slack_blocks_problems(blocks: list[Json], text: str | None = None) -> list[s
     if size_of(blocks) > sl.MESSAGE_BLOCK_CHARS:
         problems.append(f"the blocks weigh {size_of(blocks)}, more than {sl.MESSAGE_BLOCK_CHARS}")
     _over(problems, "text", text, sl.MESSAGE_TEXT)
+    tables = sum(1 for block in blocks if block.get("type") == "table")
+    if tables > 1:
+        problems.append(f"{tables} tables in one message (Slack: only_one_table_allowed)")
     for block in blocks:
         try:
             SlackBlock.parse(block).validate_json()  # type: ignore[union-attr]
@@ -233,9 +241,34 @@ def slack_blocks_problems(blocks: list[Json], text: str | None = None) -> list[s
     return problems
 
 
+def _table_cell_problems(cell: Json) -> list[str]:
+    match cell.get("type"):
+        case "raw_text":
+            return [] if str(cell.get("text", "")).strip() else ["a raw_text cell with no text"]
+        case "rich_text":
+            sections = cell.get("elements") or []
+            parts = [e for s in sections for e in s.get("elements", [])]
+            kinds = {"text", "emoji", "user", "channel"}
+            if not parts or any(p.get("type") not in kinds for p in parts):
+                return [f"a rich_text cell of {[p.get('type') for p in parts]}"]
+            return []
+        case other:
+            return [f"a table cell of type {other}"]
+
+
 def _slack_block_problems(block: Json) -> list[str]:
     problems: list[str] = []
     match block.get("type"):
+        case "table":
+            rows = block.get("rows") or []
+            if not 1 <= len(rows) <= sl.TABLE_ROWS:
+                problems.append(f"a table of {len(rows)} rows")
+            widths = {len(row) for row in rows}
+            if len(widths) != 1 or not 1 <= max(widths) <= sl.TABLE_CELLS:
+                problems.append(f"table rows of {sorted(widths)} cells")
+            for row in rows:
+                for cell in row:
+                    problems += _table_cell_problems(cell)
         case "section":
             objs = [*([block["text"]] if "text" in block else []), *block.get("fields", [])]
             if not objs:
@@ -331,7 +364,18 @@ def check_slack_limits(reply: Reply) -> None:
         problems = slack_blocks_problems(blocks, fallback_text(reply))
         assert not problems, problems
     texts = [t for blocks in pages for t in mrkdwn_texts(blocks)]
-    if reply.table is not None:
+    tables = [b for blocks in pages for b in blocks if b["type"] == "table"]
+    shown_rows = [[_cell_text(c) for c in row] for t in tables for row in t["rows"][1:]]
+    if reply.table is not None and tables:
+        # Every row whole in one table row, in order; a cell is cut only past its limit.
+        assert len(shown_rows) == len(reply.table.rows)
+        for row, shown in zip(reply.table.rows, shown_rows, strict=True):
+            for cell, text in zip(row, shown, strict=False):
+                want = plain(cell).strip() or "-"
+                assert text.strip() == want or (text.endswith("…") and len(want) > 500), (
+                    f"cell cut: {want[:80]!r} shown as {text[:80]!r}"
+                )
+    elif reply.table is not None:
         for row in reply.table.rows:
             cells = [mrkdwn(c, span="```") for c in row if plain(c)]
             assert any(all(c in t for c in cells) for t in texts), f"row cut: {cells}"
@@ -348,6 +392,22 @@ def check_slack_limits(reply: Reply) -> None:
         more = [e for b in blocks if b["type"] == "actions" for e in b["elements"]]
         has_more = any(e["action_id"] == MORE_ACTION for e in more)
         assert has_more == (number + 1 < len(pages)), (number, len(pages))
+
+
+def _cell_text(cell: Json) -> str:
+    """What a table cell shows, as plain text (a user or channel element as its mention)."""
+    if cell["type"] == "raw_text":
+        return str(cell["text"])
+    out = []
+    for part in (e for s in cell["elements"] for e in s["elements"]):
+        match part["type"]:
+            case "text":
+                out.append(part["text"])
+            case "user":
+                out.append(f"@{part['user_id']}")
+            case "channel":
+                out.append(f"#{part['channel_id']}")
+    return "".join(out)
 
 
 def discord_pages(reply: Reply) -> list[Json]:

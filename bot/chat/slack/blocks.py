@@ -193,6 +193,86 @@ def table_chunks(table: Table, size: int = MAX_TEXT) -> list[str]:
     return chunks
 
 
+TABLE_BLOCK_CHARS = 8000
+"""What one table block may weigh (its JSON), so a page holds it beside the reply's title,
+fields, footer and buttons within the message budget."""
+TABLE_CELL_TEXT = 500
+"""A cell's text is cut (with an ellipsis) past this; ids and names are far shorter."""
+
+
+def _raw(text: str) -> Block:
+    # raw_text is shown as written: never parsed as mrkdwn, so no mention or link comes of it.
+    return {"type": "raw_text", "text": cut(text, TABLE_CELL_TEXT) if text.strip() else "-"}
+
+
+def _rich_cell(elements: list[Block]) -> Block:
+    return {
+        "type": "rich_text",
+        "elements": [{"type": "rich_text_section", "elements": elements}],
+    }
+
+
+def _cell(value: Content, *, status: bool) -> Block:
+    """A table cell: raw text, or rich text where it holds the core's own mentions (user and
+    channel elements) or a status with its emoji."""
+    parts = parts_of(value)
+    if status:
+        name = STATUS_EMOJI.get(plain(value), ":grey_question:").strip(":")
+        return _rich_cell(
+            [{"type": "emoji", "name": name}, {"type": "text", "text": " " + plain(value)}]
+        )
+    if not any(isinstance(p, UserRef | ChannelRef) for p in parts):
+        return _raw(plain(value))
+    elements: list[Block] = []
+    for part in parts:
+        match part:
+            case UserRef(user_id=user_id) if _SLACK_ID.fullmatch(user_id):
+                elements.append({"type": "user", "user_id": user_id})
+            case ChannelRef(channel_id=channel_id) if _SLACK_ID.fullmatch(channel_id):
+                elements.append({"type": "channel", "channel_id": channel_id})
+            case str() if part:
+                elements.append({"type": "text", "text": cut(part, TABLE_CELL_TEXT)})
+            case str():
+                pass
+            case _:
+                elements.append({"type": "text", "text": plain(rich(part))})
+    return _rich_cell(elements or [{"type": "text", "text": "-"}])
+
+
+def table_blocks(table: Table) -> list[Block] | None:
+    """Slack's table blocks for the table, each headed by the column names and holding whole
+    rows (at most Slack's 100 rows, and TABLE_BLOCK_CHARS): one per message page, since a
+    message takes one table. None when the table is wider than a table block's 20 cells."""
+    width = len(table.headers)
+    if not width or width > limits.TABLE_CELLS:
+        return None
+    status_col = table.headers.index("status") if "status" in table.headers else None
+    header = [_raw(h) for h in table.headers]
+    blocks: list[Block] = []
+    rows: list[list[Block]] = []
+    weight = size_of([{"type": "table", "rows": [header]}])
+    for source in table.rows:
+        cells = [_cell(c, status=i == status_col) for i, c in enumerate(source[:width])]
+        cells += [_raw("")] * (width - len(cells))
+        row_weight = len(json.dumps(cells, ensure_ascii=False)) + 1
+        full = len(rows) + 1 >= limits.TABLE_ROWS or weight + row_weight > TABLE_BLOCK_CHARS
+        if rows and full:
+            blocks.append(_table(header, rows, width))
+            rows, weight = [], size_of([{"type": "table", "rows": [header]}])
+        rows.append(cells)
+        weight += row_weight
+    blocks.append(_table(header, rows, width))
+    return blocks
+
+
+def _table(header: list[Block], rows: list[list[Block]], width: int) -> Block:
+    return {
+        "type": "table",
+        "column_settings": [{"is_wrapped": True} for _ in range(width)],
+        "rows": [header, *rows],
+    }
+
+
 def button_element(button: Button) -> Block:
     element: Block = {
         "type": "button",
@@ -261,7 +341,11 @@ def _head(reply: Reply) -> list[Block]:
 def _body(reply: Reply) -> list[Block]:
     blocks: list[Block] = []
     if reply.table is not None:
-        blocks.extend(_section(chunk) for chunk in table_chunks(reply.table))
+        tables = table_blocks(reply.table)
+        if tables is not None:
+            blocks.extend(tables)
+        else:  # wider than a table block: monospace rows instead
+            blocks.extend(_section(chunk) for chunk in table_chunks(reply.table))
     if reply.lines:
         blocks.extend(_section(chunk) for chunk in _chunks(mrkdwn(line) for line in reply.lines))
     return blocks
@@ -290,8 +374,17 @@ def size_of(blocks: Sequence[Block]) -> int:
     return len(json.dumps(list(blocks), ensure_ascii=False))
 
 
+def _tables(blocks: Sequence[Block]) -> int:
+    return sum(1 for block in blocks if block.get("type") == "table")
+
+
 def _fits(blocks: Sequence[Block]) -> bool:
-    return len(blocks) <= limits.MESSAGE_BLOCKS and size_of(blocks) <= limits.MESSAGE_BLOCK_CHARS
+    """Within the block count and size, with at most one table (Slack takes one a message)."""
+    return (
+        len(blocks) <= limits.MESSAGE_BLOCKS
+        and size_of(blocks) <= limits.MESSAGE_BLOCK_CHARS
+        and _tables(blocks) <= 1
+    )
 
 
 _PAGE_NOTE = 400
@@ -310,8 +403,10 @@ def _split(reply: Reply) -> list[list[Block]]:
     for block in body:
         fixed = first if len(pages) == 1 else later
         trial = [*fixed, *pages[-1], block]
-        room = len(trial) + 2 <= limits.MESSAGE_BLOCKS and (
-            size_of(trial) + _PAGE_NOTE <= limits.MESSAGE_BLOCK_CHARS
+        room = (
+            len(trial) + 2 <= limits.MESSAGE_BLOCKS
+            and size_of(trial) + _PAGE_NOTE <= limits.MESSAGE_BLOCK_CHARS
+            and _tables(trial) <= 1
         )
         if pages[-1] and not room:
             pages.append([])

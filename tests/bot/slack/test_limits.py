@@ -10,7 +10,6 @@ from bot.chat.slack.blocks import MORE_ACTION, reply_blocks, reply_pages, table_
 from bot.chat.slack.modal import start_view
 from bot.chat.slack.setup_modal import setup_view
 from handlers.replies import Button, Reply, Table
-from tests.bot.markup import mrkdwn_texts
 from tests.bot.render_checks import (
     check_slack_limits,
     slack_blocks_problems,
@@ -62,13 +61,14 @@ def test_the_100_job_list_is_paged_by_whole_rows_with_a_more_button(
     listing = reply_gallery.replies["list"]
     pages = slack_pages(listing)
     assert len(pages) > 1
-    shown = [t for blocks in pages for t in mrkdwn_texts(blocks) if t.startswith("```")]
-    for text in shown:
-        # Each section is one closed code block headed by the column names.
-        assert text.startswith("```job ")
-        assert text.count("```") == 2
+    tables = [[b for b in blocks if b["type"] == "table"] for blocks in pages]
+    # One table block a page (Slack takes one a message), each headed by the column names.
+    assert [len(t) for t in tables] == [1] * len(pages)
+    heads = {tuple(c["text"] for c in t[0]["rows"][0]) for t in tables}
+    assert heads == {listing.table.headers}  # type: ignore[union-attr]
+    shown = [row[0]["text"] for t in tables for row in t[0]["rows"][1:]]
     ids = [str(row[0]) for row in listing.table.rows]  # type: ignore[union-attr]
-    assert [i for i in ids if sum(i in t for t in shown) != 1] == []
+    assert shown == ids, "every job once, whole, in order"
     more = [e for b in pages[0] if b["type"] == "actions" for e in b["elements"]]
     assert [e["value"] for e in more if e["action_id"] == MORE_ACTION] == ["t0:1"]
 

@@ -85,9 +85,19 @@ def test_list_table_has_status_emoji() -> None:
             headers=("job", "status"), rows=(("ftjob-1", "running"), ("ftjob-2", "failed"))
         ),
     )
-    text = str(reply_blocks(reply))
-    assert ":arrows_counterclockwise:" in text
-    assert ":x:" in text
+    (table,) = [b for b in reply_blocks(reply) if b["type"] == "table"]
+    status = [row[1]["elements"][0]["elements"] for row in table["rows"][1:]]
+    assert status == [
+        [
+            {"type": "emoji", "name": "arrows_counterclockwise"},
+            {"type": "text", "text": " running"},
+        ],
+        [{"type": "emoji", "name": "x"}, {"type": "text", "text": " failed"}],
+    ]
+    assert table["rows"][0] == [
+        {"type": "raw_text", "text": "job"},
+        {"type": "raw_text", "text": "status"},
+    ]
 
 
 def test_escape_keeps_no_markup() -> None:
