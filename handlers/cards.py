@@ -108,6 +108,16 @@ def _offered(
     return tuple(b for b in buttons if offered(b.action, capabilities))
 
 
+def _progress(latest: MetricPoint | None, state: JobState) -> str:
+    if latest is None:
+        return "not started"
+    bar = progress_bar(latest.step, latest.total_steps)
+    if latest.epoch is None:
+        return bar
+    epochs = state.hyperparameters.n_epochs
+    return f"{bar} · epoch {latest.epoch}" + (f" of {epochs}" if epochs else "")
+
+
 def job_card(
     job: Job,
     latest: MetricPoint | None,
@@ -127,11 +137,7 @@ def job_card(
         Field(name="Status", value=state.shown_status),
         Field(name="Job", value=state.id),
         Field(name="Model", value=state.fine_tuned_model or state.model),
-        Field(
-            name="Progress",
-            value=progress_bar(latest.step, latest.total_steps) if latest else "not started",
-            inline=False,
-        ),
+        Field(name="Progress", value=_progress(latest, state), inline=False),
         Field(name="Train loss", value=decimal(latest.train_loss if latest else None)),
         Field(name="Valid loss", value=decimal(latest.valid_loss if latest else None)),
         Field(name="Token accuracy", value=_pct(latest.train_accuracy if latest else None)),

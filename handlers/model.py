@@ -223,6 +223,9 @@ class MetricPoint:
     train_accuracy: float | None = None
     valid_loss: float | None = None
     valid_accuracy: float | None = None
+    epoch: int | None = None
+    """The epoch the job is in at this step, counted from 1, where the provider says (not
+    stored: a card shows it while the job runs)."""
 
     @staticmethod
     def from_event(event: JobEvent) -> MetricPoint | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -78,12 +79,17 @@ async def test_the_metrics_file_grows_with_the_job_and_its_total_comes_from_the_
     assert {p.total_steps for p in running} == {10}  # step 3 at 30 percent
     assert all(p.train_loss is not None for p in running)
     assert fake.jobs[job_id]["jobProgress"]["percent"] == 30
+    # jobProgress.epoch counts from 0; the last point carries it, counted from 1.
+    assert fake.jobs[job_id]["jobProgress"]["epoch"] == 0
+    assert [p.epoch for p in running] == [None, None, 1]
 
     await _until(fake, provider, job_id, JobStatus.SUCCEEDED)
     done = await provider.metric_points(job_id)
     assert [p.step for p in done] == list(range(1, 11))
-    assert done[:3] == running  # a later read extends an earlier one
+    # A later read extends an earlier one; a finished job is in no epoch.
+    assert done[:3] == [replace(p, epoch=None) for p in running]
     assert done[-1].total_steps == 10
+    assert {p.epoch for p in done} == {None}
 
 
 async def test_a_dpo_jobs_file_is_found_through_its_endpoint(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from handlers.cards import completion_notice, event_update, job_card, metric_update
 from handlers.codec import reply_from_dict, reply_to_dict
-from handlers.model import Job, JobEvent, JobState, MetricPoint
+from handlers.model import Hyperparameters, Job, JobEvent, JobState, MetricPoint
 from handlers.profile import Capability, JobStatus
 from handlers.replies import Text, TimeRef, TimeStyle, Tone, plain
 from tests.fakes.clock import T0
@@ -54,6 +54,16 @@ def test_the_card_leads_with_the_human_name_and_keeps_the_id_as_a_field() -> Non
     assert "UTC" in plain(eta), "plain text (console, logs) reads the moment in UTC"
     # The outbox keeps times as times.
     assert reply_from_dict(reply_to_dict(card)) == card
+
+
+def test_the_progress_names_the_epoch_where_the_provider_says_it() -> None:
+    trained = _job(hyperparameters=Hyperparameters(n_epochs=3))
+    now = T0 + timedelta(minutes=2)
+    said = job_card(trained, MetricPoint(step=4, total_steps=12, epoch=2), now, capabilities=EVERY)
+    (progress,) = [plain(f.value) for f in said.fields if f.name == "Progress"]
+    assert progress.endswith(" (step 4/12) · epoch 2 of 3"), progress
+    unsaid = job_card(trained, MetricPoint(step=4, total_steps=12), now, capabilities=EVERY)
+    assert "epoch" not in " ".join(plain(f.value) for f in unsaid.fields)
 
 
 def test_thread_lines_do_not_repeat_the_id_and_name_files_by_alias() -> None:

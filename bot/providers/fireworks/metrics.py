@@ -26,10 +26,13 @@ VALID_ACCURACY = ("eval/mean_token_accuracy", "valid_mean_token_accuracy")
 TOTAL = ("total_steps", "max_steps", "train/total_steps")
 
 
-def read_metrics_file(content: bytes, *, percent: int | None, finished: bool) -> list[MetricPoint]:
+def read_metrics_file(
+    content: bytes, *, percent: int | None, finished: bool, epoch: int | None = None
+) -> list[MetricPoint]:
     """The file's points in step order. The total number of steps, which the file need not
     carry, is the job's: its last step once finished, else the last step over
-    `jobProgress.percent` (none before any progress)."""
+    `jobProgress.percent` (none before any progress). `epoch`: `jobProgress.epoch` (from 0),
+    the epoch of the last point while the job runs."""
     steps: dict[int, dict[str, float]] = {}
     total: int | None = None
     skipped = 0
@@ -66,6 +69,7 @@ def read_metrics_file(content: bytes, *, percent: int | None, finished: bool) ->
             total = last
         elif percent and 0 < percent <= 100 and last > 0:
             total = max(last, round(last * 100 / percent))
+    current = epoch + 1 if epoch is not None and epoch >= 0 and not finished else None
     return [
         MetricPoint(
             step=step,
@@ -74,6 +78,7 @@ def read_metrics_file(content: bytes, *, percent: int | None, finished: bool) ->
             train_accuracy=steps[step].get("train_accuracy"),
             valid_loss=steps[step].get("valid_loss"),
             valid_accuracy=steps[step].get("valid_accuracy"),
+            epoch=current if step == last else None,
         )
         for step in sorted(steps)
     ]

@@ -440,11 +440,13 @@ class FireworksProvider:
             raise ProviderError(ProviderErrorKind.SERVER, "the metrics file could not be read")
         progress = getattr(item, "job_progress", None)
         percent = getattr(progress, "percent", None) if progress is not None else None
+        epoch = getattr(progress, "epoch", None) if progress is not None else None
         state = PROFILE.status(str(item.state or "JOB_STATE_UNSPECIFIED"))
         return read_metrics_file(
             got.content,
             percent=percent if isinstance(percent, int) else None,
             finished=state is JobStatus.SUCCEEDED,
+            epoch=epoch if isinstance(epoch, int) else None,
         )
 
     async def list_models(self) -> Sequence[ProviderModel]:
