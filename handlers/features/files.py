@@ -453,6 +453,17 @@ _NOT_JSONL = frozenset(
         Kind.PLAIN_TEXT,
     )
 )
+
+
+def not_jsonl_name(filename: str) -> str:
+    """What a chat adapter says of a file whose name is not .jsonl, before fetching it."""
+    return (
+        f"{filename} is not a .jsonl file: fine-tuning data is JSON Lines, one example per "
+        'line, e.g. {"messages": [{"role": "user", "content": "..."}, {"role": "assistant", '
+        '"content": "..."}]}; convert it and give the bot the .jsonl.'
+    )
+
+
 NOT_JSONL_HINT = (
     "Convert it and upload the .jsonl: every provider refuses a file that is not JSON Lines, "
     "so force=yes cannot send it."

@@ -247,6 +247,20 @@ async def test_the_offer_has_check_only_and_a_viewer_press_downloads_nothing(
     assert await harness.bot.runtime.store.list_files("slack:T1") == []
 
 
+async def test_a_shared_text_file_is_refused_by_name_before_it_is_fetched(
+    harness: Harness,
+) -> None:
+    slack = harness.slack
+    notes = b"Reset the router first.\nThen call support.\n"
+    slack.share_file(name="notes.txt", content=notes, user="U1", channel="C1")
+    await harness.command("upload alias=notes force=yes")
+    said = await harness.wait_said("notes.txt is not a .jsonl file", "the refusal")
+    assert "fine-tuning data is JSON Lines, one example per line" in said
+    assert slack.downloads == [], "refused before the file was fetched"
+    assert harness.seen.uploads == [], "nothing went to the provider"
+    assert await harness.bot.runtime.store.list_files("slack:T1") == []
+
+
 async def test_upload_keeps_force_and_format_and_its_file_is_private(harness: Harness) -> None:
     slack = harness.slack
     broken = _dataset(12) + b'{"messages": [{"role": "user", "content": "no answer"}]}\n'

@@ -28,6 +28,7 @@ from bot.chat.pages import GONE, Pager, page_of
 from handlers.actions import ACTIONS, UNSUPPORTED, Audience, button_request
 from handlers.commands.options import MAX_TEXT
 from handlers.errors import FineTuneError, UsageError
+from handlers.features.files import not_jsonl_name
 from handlers.features.sharing import answers_privately
 from handlers.model import Actor, Platform, team_id_for
 from handlers.playground import RUN_PREFIX
@@ -408,7 +409,7 @@ class DiscordCommands:
 
     def _attachment_problem(self, attachment: discord.Attachment) -> str | None:
         if not attachment.filename.lower().endswith(".jsonl"):
-            return f"{attachment.filename} is not a .jsonl file."
+            return not_jsonl_name(attachment.filename)
         if attachment.size > self._max_upload:
             return (
                 f"{attachment.filename} is {attachment.size:,} bytes; "

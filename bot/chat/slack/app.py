@@ -290,15 +290,19 @@ class SlackHandlers:
         if refused is not None:
             await _answer(refused, actor, client, respond)
             return
-        if file_id is not None:
-            main: SharedFile | None = await shared_file(client, file_id, actor.channel_id)
-        else:
-            main = await self._find(request.file, actor, client, newest=True)
-        extra = (
-            await self._find(request.validation, actor, client, newest=False)
-            if isinstance(request, ValidateRequest)
-            else None
-        )
+        try:
+            if file_id is not None:
+                main: SharedFile | None = await shared_file(client, file_id, actor.channel_id)
+            else:
+                main = await self._find(request.file, actor, client, newest=True)
+            extra = (
+                await self._find(request.validation, actor, client, newest=False)
+                if isinstance(request, ValidateRequest)
+                else None
+            )
+        except FineTuneError as error:  # a shared file that is not .jsonl, named before fetching
+            await _answer(error_reply(error.text), actor, client, respond)
+            return
         if (main is None and isinstance(request.file, TypedPath)) or (
             extra is None and isinstance(request, ValidateRequest) and request.validation
         ):

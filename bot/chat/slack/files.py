@@ -12,6 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.chat import tempfiles
 from handlers.errors import UsageError
+from handlers.features.files import not_jsonl_name
 
 MAX_DOWNLOAD_BYTES = 512 << 20
 
@@ -45,16 +46,22 @@ def _shared(file: dict[str, Any], channel_id: str) -> SharedFile:
 async def newest_shared_jsonl(
     client: AsyncWebClient, *, channel_id: str, user_id: str, name: str = ""
 ) -> SharedFile | None:
-    """The newest .jsonl file this user shared in this channel (named `name` if given)."""
+    """The newest .jsonl file this user shared in this channel (named `name` if given). When
+    no .jsonl matches but another file does (a .txt, a .csv), that one is refused by name
+    before it is fetched (UsageError); None when the user shared nothing that matches."""
     response = await client.files_list(channel=channel_id, user=user_id, count=50)
     files = sorted(response.get("files") or [], key=lambda f: f.get("created", 0), reverse=True)
+    other = ""
     for file in files:
         filename = str(file.get("name") or "")
-        if not filename.lower().endswith(".jsonl"):
-            continue
         if name and filename != name:
             continue
+        if not filename.lower().endswith(".jsonl"):
+            other = other or filename
+            continue
         return _shared(file, channel_id)
+    if other:
+        raise UsageError(not_jsonl_name(other))
     return None
 
 

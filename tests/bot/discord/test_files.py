@@ -114,6 +114,19 @@ async def test_validate_takes_attachments_and_leaves_no_file(env: Env) -> None:
     assert await env.w.store.list_files(TEAM) == []
 
 
+async def test_an_attached_text_file_is_refused_by_name_before_it_is_fetched(env: Env) -> None:
+    notes = b"Reset the router first.\nThen call support.\n"
+    iid = await env.fake.command(
+        "upload",
+        {"file": Attachment("notes.txt", notes), "alias": "notes", "force": "yes"},
+    )
+    answer = await env.fake.wait_callback(iid)  # answered at once: nothing to fetch
+    shown = answer.json["data"]["embeds"][0]
+    assert shown["title"].startswith("notes.txt is not a .jsonl file: fine-tuning data is"), shown
+    assert env.fake.cdn_fetches == [], "refused before the attachment was fetched"
+    assert await env.w.store.list_files(TEAM) == []
+
+
 async def test_upload_keeps_force_and_format(env: Env) -> None:
     broken = dataset(12) + b'{"messages": [{"role": "user", "content": "no answer"}]}\n'
     iid = await env.fake.command(
