@@ -29,6 +29,7 @@ from handlers.model import (
     Platform,
     Role,
     RoleGrant,
+    SpendEntry,
     TeamCredentials,
     TeamFile,
 )
@@ -194,9 +195,16 @@ async def settle_spend(store: Store, team_id: str, state: JobState) -> None:
 
     A failed job is not billed; a cancelled one keeps its estimate unless tokens are known.
     """
+    if state.terminal:
+        await settle_spend_entry(store, team_id, state, await store.get_spend(team_id, state.id))
+
+
+async def settle_spend_entry(
+    store: Store, team_id: str, state: JobState, entry: SpendEntry | None
+) -> None:
+    """settle_spend with the job's spend row already read (None: it has none)."""
     if not state.terminal:
         return
-    entry = await store.get_spend(team_id, state.id)
     if entry is None or entry.actual is not None:
         return
     if state.status == JobStatus.FAILED:

@@ -19,13 +19,14 @@ from handlers.cards import (
     metric_update,
 )
 from handlers.errors import ProviderError, ProviderErrorKind
-from handlers.governance import settle_spend
+from handlers.governance import settle_spend_entry
 from handlers.model import (
     ChannelAddress,
     Job,
     JobEvent,
     JobState,
     MetricPoint,
+    SpendEntry,
     Subscription,
     SubscriptionFilter,
     gone,
@@ -345,7 +346,7 @@ class Watcher:
                     polls.append(self._gone(claim))
                     continue
                 if error.kind in _TEAM_WIDE:
-                    await self._commit(polls, stats, resume=None)
+                    await self._commit(polls, stats, reads, resume=None)
                     await self._provider_failed(
                         team_id, [claim], error, stats, family=family, label=provider.profile.label
                     )
@@ -358,10 +359,15 @@ class Watcher:
                 await self._provider_failed(
                     team_id, [claim], error, stats, family=family, label=provider.profile.label
                 )
-        await self._commit(polls, stats, resume=(team_id, family))
+        await self._commit(polls, stats, reads, resume=(team_id, family))
 
     async def _commit(
-        self, polls: list[PollResult], stats: SweepStats, *, resume: tuple[str, str] | None
+        self,
+        polls: list[PollResult],
+        stats: SweepStats,
+        reads: _TeamReads,
+        *,
+        resume: tuple[str, str] | None,
     ) -> None:
         if not polls and resume is None:
             return
@@ -393,7 +399,10 @@ class Watcher:
             if made is not None:
                 await self._store.add_model(made)
             if state.terminal and changed:
-                await settle_spend(self._store, job.team_id, state)
+                # The spend row its completion notice was priced from: read once per sweep.
+                await settle_spend_entry(
+                    self._store, job.team_id, state, await reads.spend(job.id)
+                )
 
     async def _poll(
         self,
@@ -544,9 +553,9 @@ class Watcher:
         origin = await self._store.get_job(job.team_id, job.origin)
         return origin.state.fine_tuned_model if origin is not None else None
 
-    async def _estimate_price(self, job: Job) -> float | None:
+    async def _estimate_price(self, job: Job, reads: _TeamReads) -> float | None:
         """The price per 1M tokens the job's start was estimated at (its spend row's)."""
-        entry = await self._store.get_spend(job.team_id, job.id)
+        entry = await reads.spend(job.id)
         return entry.price_per_million if entry is not None else None
 
     async def _status_notices(
@@ -578,7 +587,7 @@ class Watcher:
                 origin_model=await self._origin(job),
                 simulation=shown.simulation,
                 chart_missing=missing,
-                price_per_million=await self._estimate_price(job),
+                price_per_million=await self._estimate_price(job, reads),
                 deploy_note=shown.deploy_note,
             )
             targets: list[ChannelAddress] = [job.channel] if job.channel else []
@@ -731,7 +740,8 @@ class Watcher:
 
 
 class _TeamReads:
-    """What a team's sweep reads at most once: its subscriptions, each job's stored points."""
+    """What a team's sweep reads at most once: its subscriptions, each job's stored points,
+    the spend row of each job that finished."""
 
     def __init__(self, store: Store, watch_store: WatchStore, team_id: str) -> None:
         self._store = store
@@ -740,6 +750,12 @@ class _TeamReads:
         self._subscriptions: Sequence[Subscription] | None = None
         self._points: dict[str, Sequence[MetricPoint]] = {}
         self._aliases: dict[str, str] = {}
+        self._spend: dict[str, SpendEntry | None] = {}
+
+    async def spend(self, job_id: str) -> SpendEntry | None:
+        if job_id not in self._spend:
+            self._spend[job_id] = await self._store.get_spend(self._team_id, job_id)
+        return self._spend[job_id]
 
     async def subscriptions(self) -> Sequence[Subscription]:
         if self._subscriptions is None:
