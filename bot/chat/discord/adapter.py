@@ -29,6 +29,8 @@ from handlers.model import Platform
 log = logging.getLogger(__name__)
 
 CLOSE_SECONDS = 2.0
+DRAIN_SECONDS = 1.0
+"""How long a stop lets the interactions being handled finish before cancelling them."""
 """How long stop() lets discord.py close before the connect task is cancelled."""
 
 REPLAY_WINDOW = timedelta(minutes=15)
@@ -170,6 +172,9 @@ class DiscordAdapter:
 
     async def stop(self) -> None:
         try:
+            # Interactions being handled finish (or are cancelled) while the client can still
+            # answer them, before it closes and before the database goes.
+            await self.commands.drain(DRAIN_SECONDS)
             if self._task is not None and not self.client.is_ready():
                 # Never connected: discord.py is retrying its first gateway connection, a
                 # loop that does not look at is_closed(); it only ends when cancelled.

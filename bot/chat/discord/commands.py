@@ -119,6 +119,30 @@ class DiscordCommands:
         self._session: aiohttp.ClientSession | None = None
         self.pager = Pager()
         """Long replies behind their More buttons."""
+        self._handling: set[asyncio.Task[Any]] = set()
+        """The interactions being handled (discord.py runs each in a task of its own)."""
+
+    def _track(self) -> None:
+        """Count the running interaction's task among those a stop waits for."""
+        task = asyncio.current_task()
+        if task is not None and task not in self._handling:
+            self._handling.add(task)
+            task.add_done_callback(self._handling.discard)
+
+    async def drain(self, grace: float) -> None:
+        """Let the interactions being handled finish for `grace` seconds, then cancel and
+        await the rest, so none is still using the database when the engine is disposed (a
+        start cut short is settled from its intent by the next process)."""
+        deadline = asyncio.get_running_loop().time() + grace
+        while pending := {t for t in self._handling if t is not asyncio.current_task()}:
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                break
+            await asyncio.wait(pending, timeout=left)
+        late = {t for t in self._handling if not t.done()}
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
 
     @property
     def accounts(self) -> Mapping[str, AccountKind]:
@@ -222,6 +246,7 @@ class DiscordCommands:
     async def run(
         self, interaction: AnyInteraction, spec: CommandSpec, raw: Mapping[str, Any]
     ) -> None:
+        self._track()
         actor = actor_of(interaction)
         if actor is None:
             await self._say(interaction, error_reply(DM_TEXT))
@@ -261,6 +286,7 @@ class DiscordCommands:
         self, interaction: AnyInteraction, actor: Actor, request: Request, *, private: bool
     ) -> None:
         """Defer, ask the core, answer with a follow-up: the one path every command takes."""
+        self._track()
         if not await self._first(interaction):
             return
         await interaction.response.defer(ephemeral=private, thinking=True)
@@ -282,6 +308,7 @@ class DiscordCommands:
         self, interaction: AnyInteraction, actor: Actor, request: StartRequest
     ) -> None:
         """Show what the job would cost, privately, and start it only when confirmed."""
+        self._track()
         if await self._refused(interaction, actor, request):
             return  # a form opened before the role changed: no estimate, one refusal
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -445,6 +472,7 @@ class DiscordCommands:
     async def on_button(
         self, interaction: AnyInteraction, action: str, value: str, *, confirmed: bool
     ) -> None:
+        self._track()
         actor = actor_of(interaction)
         if actor is None:
             await self._say(interaction, error_reply(DM_TEXT))
@@ -606,6 +634,7 @@ class DiscordCommands:
         choices: Callable[[str], Awaitable[list[app_commands.Choice[str]]]],
     ) -> list[app_commands.Choice[str]]:
         """Served from the store, scoped by the guild's team; empty rather than late."""
+        self._track()
         if interaction.guild_id is None:
             return []
         team = team_id_for(Platform.DISCORD, str(interaction.guild_id))

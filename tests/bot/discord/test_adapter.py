@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import glob
 import os
 from collections.abc import AsyncIterator
@@ -13,8 +14,9 @@ import pytest
 
 from bot.chat import tempfiles
 from bot.chat.discord.adapter import DiscordAdapter, parse_guild_ids
+from bot.providers.sandbox.provider import SandboxProvider
 from handlers.errors import ConfigError
-from handlers.model import ChannelAddress, Platform
+from handlers.model import ChannelAddress, JobState, Platform
 from handlers.requests import SPECS
 from tests.bot.discord.harness import running_adapter
 from tests.fakes.discord_api import (
@@ -550,3 +552,50 @@ async def test_the_same_interaction_delivered_twice_starts_one_job(env: Env) -> 
     assert len(await env.w.provider.list_jobs(limit=100)) == 1
     callbacks = env.fake.requests_to("POST", rf"/interactions/{iid}/[^/]+/callback")
     assert len(callbacks) == 1, "the repeat is not answered again"
+
+
+# ---------------------------------------------------------------------- stop
+
+
+class _HangingSandbox(SandboxProvider):
+    """A sandbox whose job reads can be held; a held read, cancelled, takes a moment to close
+    what it holds (as a database connection does)."""
+
+    gate: asyncio.Event | None = None
+    waiting = 0
+    closed = 0
+
+    async def get_job(self, job_id: str) -> JobState:
+        if self.gate is not None:
+            self.waiting += 1
+            try:
+                await self.gate.wait()
+            except asyncio.CancelledError:
+                await asyncio.sleep(0.05)
+                self.closed += 1
+                raise
+            finally:
+                self.waiting -= 1
+        return await super().get_job(job_id)
+
+
+async def test_a_stop_cancels_and_awaits_the_interactions_still_handled(tmp_path: Path) -> None:
+    async with (
+        FakeDiscord() as fake,
+        world(tmp_path, provider_type=_HangingSandbox) as w,
+        running_adapter(fake, w, tmp_path) as adapter,
+    ):
+        env = Env(fake, w, adapter)
+        await upload(env)
+        job_id = await start(env)
+        hanging = w.provider.inner
+        assert isinstance(hanging, _HangingSandbox)
+        hanging.gate = asyncio.Event()
+        await fake.command("inspect", {"job": job_id})
+        for _ in range(200):
+            if hanging.waiting:
+                break
+            await asyncio.sleep(0.01)
+        assert hanging.waiting == 1, "the inspect is waiting on the provider"
+        await adapter.stop()
+        assert (hanging.waiting, hanging.closed) == (0, 1), "cancelled and awaited by the stop"
