@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from handlers.cancelled import settle
 from handlers.cards import (
     completion_notice,
     event_update,
@@ -230,7 +231,7 @@ class Watcher:
         pending = list(self._slow.values())
         for task in pending:
             task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+        await settle(pending)
         self._slow.clear()
 
     async def sweep(self) -> SweepStats:
@@ -286,7 +287,7 @@ class Watcher:
             # none is still closing a database connection when the engine is disposed.
             for task in tasks.values():
                 task.cancel()
-            await asyncio.gather(*tasks.values(), return_exceptions=True)
+            await settle(tasks.values())
             raise
         for key, task in tasks.items():
             if task not in done:

@@ -9,6 +9,7 @@ import logging
 from bot.infra.dispatcher import Dispatcher
 from bot.infra.metrics import Metrics
 from bot.infra.watch_metrics import record_dispatch
+from handlers.cancelled import settle
 
 log = logging.getLogger(__name__)
 
@@ -53,4 +54,4 @@ class DispatchNudge:
         _, pending = await asyncio.wait({task}, timeout=grace)
         for late in pending:
             late.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        await settle([task])

@@ -8,6 +8,8 @@ from collections.abc import Awaitable, Callable
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from handlers.cancelled import settle
+
 log = logging.getLogger(__name__)
 # A tick still running when its next turn comes is skipped by design (max_instances=1);
 # APScheduler reports each skip as a warning, which would flood the log of a busy bot.
@@ -90,4 +92,4 @@ class Ticker:
             _, pending = await asyncio.wait(set(self._running), timeout=self._grace)
             for task in pending:
                 task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+            await settle(pending)

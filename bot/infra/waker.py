@@ -10,6 +10,7 @@ from bot.infra.dispatcher import Dispatcher
 from bot.infra.metrics import Metrics
 from bot.infra.round_trips import RoundTrips, counting
 from bot.infra.watch_metrics import record_dispatch, record_sweep
+from handlers.cancelled import settle
 from handlers.ports import Clock
 from handlers.watch import Watcher
 
@@ -78,4 +79,4 @@ class Waker:
         _, pending = await asyncio.wait({task}, timeout=grace)
         for late in pending:
             late.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        await settle([task])

@@ -26,6 +26,7 @@ from bot.chat.discord.buttons import JobButton
 from bot.chat.discord.render import MORE_ACTION, clip, page_count, render
 from bot.chat.pages import GONE, Pager, page_of
 from handlers.actions import ACTIONS, UNSUPPORTED, Audience, button_request
+from handlers.cancelled import settle
 from handlers.commands.options import MAX_TEXT
 from handlers.errors import FineTuneError, UsageError
 from handlers.features.files import not_jsonl_name
@@ -142,7 +143,7 @@ class DiscordCommands:
         late = {t for t in self._handling if not t.done()}
         for task in late:
             task.cancel()
-        await asyncio.gather(*late, return_exceptions=True)
+        await settle(late)
 
     @property
     def accounts(self) -> Mapping[str, AccountKind]:

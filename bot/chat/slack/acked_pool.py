@@ -8,6 +8,8 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
+from handlers.cancelled import settle
+
 log = logging.getLogger(__name__)
 
 STOP_GRACE_SECONDS = 2.0
@@ -61,7 +63,7 @@ class Background:
         tasks = [*self._tasks, *self._spawned]
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await settle(tasks)
         self._tasks = []
         self._spawned.clear()
         while not self._queue.empty():
