@@ -30,3 +30,13 @@ async def settle(tasks: Iterable[asyncio.Future[Any]]) -> None:
             task.exception()  # retrieved, as gather(return_exceptions=True) would
     if interrupted:
         raise asyncio.CancelledError
+
+
+async def stop_within(task: asyncio.Future[Any] | None, grace: float) -> None:
+    """Let a running task finish for `grace` seconds, then cancel it and settle it."""
+    if task is None:
+        return
+    _, pending = await asyncio.wait({task}, timeout=grace)
+    for late in pending:
+        late.cancel()
+    await settle([task])

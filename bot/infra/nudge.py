@@ -9,7 +9,7 @@ import logging
 from bot.infra.dispatcher import Dispatcher
 from bot.infra.metrics import Metrics
 from bot.infra.watch_metrics import record_dispatch
-from handlers.cancelled import settle
+from handlers.cancelled import stop_within
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +49,4 @@ class DispatchNudge:
         self._stopped = True
         task, self._task = self._task, None
         self._again = False
-        if task is None:
-            return
-        _, pending = await asyncio.wait({task}, timeout=grace)
-        for late in pending:
-            late.cancel()
-        await settle([task])
+        await stop_within(task, grace)

@@ -10,7 +10,7 @@ from bot.infra.dispatcher import Dispatcher
 from bot.infra.metrics import Metrics
 from bot.infra.round_trips import RoundTrips, counting
 from bot.infra.watch_metrics import record_dispatch, record_sweep
-from handlers.cancelled import settle
+from handlers.cancelled import stop_within
 from handlers.ports import Clock
 from handlers.watch import Watcher
 
@@ -74,9 +74,4 @@ class Waker:
         self._stopped = True
         self._again = False
         task, self._task = self._task, None
-        if task is None:
-            return
-        _, pending = await asyncio.wait({task}, timeout=grace)
-        for late in pending:
-            late.cancel()
-        await settle([task])
+        await stop_within(task, grace)
